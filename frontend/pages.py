@@ -1,0 +1,246 @@
+"""The two map pages: citizen map (公開型GIS) and HQ map (災害対策本部), built with folium.
+
+Rule: every JS/CSS asset is served by the app under /static (the integrated GIS runs with no
+internet). folium's Map lists CDN links in its ``default_js`` / ``default_css`` class attributes; we
+shadow them on each instance with the vendored Leaflet, and every page is checked by
+``assert_self_hosted`` before it is returned. The only external URLs left are the 地理院タイル tile
+template and its attribution link (both absent when ``offline=True``).
+
+How the page JS gets the map: ``_PageStart`` is added as the map's last child. folium renders a
+parent's script before its children's, in insertion order, into one inline <script> at the end of the
+body, so when ``gisapp.start(...)`` runs, the ``var map_…`` and ``var tile_layer_…`` it names already
+exist. Our JS files are plain <script> tags in <head> that only define functions, so they are loaded
+by then too. The page modules find the map as ``config.map`` (and tests as ``gisapp.config.map``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import folium
+import jinja2
+from branca.element import Figure
+from folium.elements import JSCSSMixin
+from folium.template import Template
+
+Lang = Literal["ja", "en"]
+Page = Literal["citizen", "hq"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_URL = "/static"
+
+GSI_TILE_URL = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+GSI_ATTRIBUTION_URL = "https://maps.gsi.go.jp/development/ichiran.html"
+GSI_ATTRIBUTION = f'<a href="{GSI_ATTRIBUTION_URL}">地理院タイル</a>'
+ALLOWED_EXTERNAL_URLS = frozenset({GSI_TILE_URL, GSI_ATTRIBUTION_URL})
+
+ISEHARA_CENTER = (35.39, 139.30)  # 伊勢原市 (lat, lon)
+DEFAULT_ZOOM = 13
+
+# Shown in both languages (page language first): staff may not have chosen the one they read best.
+BASEMAP_OFFLINE_NOTICE = {
+    "ja": "背景地図を表示できません（オフライン）",
+    "en": "Basemap unavailable (offline)",
+}
+
+# Labels, Japanese first. Keys under "js" are handed to the page scripts, so all text lives here.
+TEXT: dict[str, dict] = {
+    "ja": {
+        "title": {"citizen": "公開型GIS 地図", "hq": "災害対策本部 地図"},
+        "skip": "地図へ移動",
+        "other_lang": {"code": "en", "label": "English"},
+        "map_label": "地図",
+        "loading": "読み込み中…",
+        "js": {
+            "layers": "レイヤー",
+            "legend": "凡例",
+            "layers_ready": "{n} 件のレイヤーを表示しています",
+            "layers_error": "レイヤーを読み込めませんでした。時間をおいて再読み込みしてください。",
+            "layer_failed": "（読み込み失敗）",
+            "some_failed": "一部のレイヤーを読み込めませんでした",
+            "units": "無線機 {n} 台",
+            "last_update": "最終更新 {time}",
+            "never": "—",
+            "connecting": "接続しています…",
+            "live": "接続中",
+            "reconnecting": "再接続中",
+            "units_error": "無線機の位置を取得できませんでした（{status}）",
+            "login_required": "ログインが必要です",
+            "locale": "ja-JP",
+        },
+    },
+    "en": {
+        "title": {"citizen": "Public GIS Map", "hq": "Disaster Response HQ Map"},
+        "skip": "Skip to map",
+        "other_lang": {"code": "ja", "label": "日本語"},
+        "map_label": "Map",
+        "loading": "Loading…",
+        "js": {
+            "layers": "Layers",
+            "legend": "Legend",
+            "layers_ready": "{n} layers shown",
+            "layers_error": "Could not load the layers. Please reload later.",
+            "layer_failed": " (failed to load)",
+            "some_failed": "Some layers could not be loaded",
+            "units": "{n} radio units",
+            "last_update": "Last update {time}",
+            "never": "—",
+            "connecting": "Connecting…",
+            "live": "Connected",
+            "reconnecting": "Reconnecting",
+            "units_error": "Could not load radio unit positions ({status})",
+            "login_required": "Login required",
+            "locale": "en-GB",
+        },
+    },
+}
+
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class ExternalAssetError(RuntimeError):
+    """A rendered page would load something from outside the app (rule: no CDN at run time)."""
+
+
+def citizen_map_html(lang: str = "ja", offline: bool = False) -> str:
+    """The citizen map (公開型GIS): public layers from /api/public/layers, legend, layer switcher."""
+    return _build("citizen", _normalise_lang(lang), offline)
+
+
+def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
+    """The HQ map (災害対策本部): radio units from /api/radio-units, moved live by /api/events."""
+    return _build("hq", _normalise_lang(lang), offline)
+
+
+def external_urls(html: str) -> list[str]:
+    """Every absolute or protocol-relative URL in ``html``, first occurrence order, no duplicates."""
+    found = _ABSOLUTE_URL_RE.findall(html) + _PROTOCOL_RELATIVE_RE.findall(html)
+    return list(dict.fromkeys(found))
+
+
+def unexpected_external_urls(html: str) -> list[str]:
+    """External URLs other than the 地理院タイル template and its attribution link."""
+    return [url for url in external_urls(html) if url not in ALLOWED_EXTERNAL_URLS]
+
+
+def assert_self_hosted(html: str) -> None:
+    """Raise ExternalAssetError if ``html`` refers to anything outside the app but 地理院タイル."""
+    unexpected = unexpected_external_urls(html)
+    if unexpected:
+        raise ExternalAssetError(f"page refers to external URLs: {unexpected}")
+
+
+# Stops at quotes, whitespace, brackets and backslashes: folium writes the attribution inside a JSON
+# string as \u003ca href=\"…\", so the backslash ends the URL.
+_ABSOLUTE_URL_RE = re.compile(r"""https?://[^\s"'<>()\\]+""", re.IGNORECASE)
+# "//host/x" only where a browser would fetch it; elsewhere "//" is usually a JS comment.
+_PROTOCOL_RELATIVE_RE = re.compile(
+    r"""(?:(?:src|href|action)\s*=\s*["']?|url\(\s*["']?)(//[^\s"'<>()\\]+)""", re.IGNORECASE
+)
+# folium's Map header pins maximum-scale=1 and user-scalable=no, which stops people from zooming text
+# (WCAG 1.4.4); our template writes its own viewport meta, so folium's is dropped.
+_LOCKED_VIEWPORT_RE = re.compile(
+    r"""<meta\s+name=["']viewport["'][^>]*(?:user-scalable|maximum-scale)[^>]*>\s*""", re.IGNORECASE
+)
+
+
+def _normalise_lang(lang: str) -> Lang:
+    # Pages take ?lang= straight from the URL; anything but English falls back to Japanese.
+    return "en" if lang.strip().lower().split("-")[0] == "en" else "ja"
+
+
+@cache
+def static_url(path: str) -> str:
+    """URL of a file under frontend/static, with a content hash so a redeploy is never served stale."""
+    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+    return f"{STATIC_URL}/{path}?v={digest}"
+
+
+class _MapPage(Figure):
+    """Root element: folium's Figure with our page template (lang, title, skip link, header)."""
+
+    _template = _templates.get_template("map_page.html")
+
+    def __init__(self, page: Page, lang: Lang, offline: bool):
+        text = TEXT[lang]
+        super().__init__(title=text["title"][page])
+        # The template writes <meta charset>; a second charset declaration is invalid HTML.
+        self.header._children.pop("meta_http", None)
+        self.page, self.lang, self.offline, self.text = page, lang, offline, text
+        self.notice = sorted(BASEMAP_OFFLINE_NOTICE.items(), key=lambda item: item[0] != lang)
+
+    def render(self, **kwargs) -> str:
+        return _LOCKED_VIEWPORT_RE.sub("", super().render(**kwargs))
+
+
+class _PageStart(JSCSSMixin):
+    """Links our CSS/JS and calls ``gisapp.start`` with the map once folium has created it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            gisapp.start({{ this.page|tojson }}, {
+                map: {{ this._parent.get_name() }},
+                basemap: {{ this.basemap.get_name() if this.basemap else "null" }},
+                lang: {{ this.lang|tojson }},
+                offline: {{ this.offline|tojson }},
+                text: {{ this.js_text|tojson }}
+            });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, page: Page, lang: Lang, offline: bool, basemap: folium.TileLayer | None):
+        super().__init__()
+        self._name = "PageStart"
+        self.page, self.lang, self.offline, self.basemap = page, lang, offline, basemap
+        self.js_text = TEXT[lang]["js"]
+        # Fresh per-instance lists: JSCSSMixin.add_js_link would mutate a shared class list.
+        self.default_js = [
+            ("gisapp_common", static_url("js/common.js")),
+            (f"gisapp_{page}", static_url(f"js/{page}_map.js")),
+        ]
+        self.default_css = [("gisapp_css", static_url("css/gisapp.css"))]
+
+
+def _build(page: Page, lang: Lang, offline: bool) -> str:
+    root = _MapPage(page, lang, offline)
+    fmap = folium.Map(
+        location=ISEHARA_CENTER,
+        zoom_start=DEFAULT_ZOOM,
+        tiles=None,
+        position="absolute",  # fills <main>, which is sized by gisapp.css
+        control_scale=True,
+    )
+    # Shadow folium's CDN lists on this instance only: Leaflet is all these pages use (no jQuery,
+    # Bootstrap or awesome-markers), served from the vendored copy.
+    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
+    fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
+    root.add_child(fmap)  # folium.Map made its own Figure; ours replaces it as the parent
+
+    basemap = None
+    if not offline:  # offline: no tile layer at all, so no request ever leaves the network
+        basemap = folium.TileLayer(
+            tiles=GSI_TILE_URL,
+            attr=GSI_ATTRIBUTION,
+            name="地理院タイル",
+            min_zoom=5,  # 標準地図 starts at zoom 5
+            max_zoom=18,
+            max_native_zoom=18,
+            control=False,
+        )
+        basemap.add_to(fmap)
+    _PageStart(page, lang, offline, basemap).add_to(fmap)  # last: the map and basemap exist by then
+
+    html = root.render()
+    assert_self_hosted(html)
+    return html

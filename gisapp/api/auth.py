@@ -1,0 +1,108 @@
+"""Login and logout: bearer tokens for the API, a session cookie for pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from gisapp import audit, auth
+from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
+from gisapp.errors import NotAuthenticated
+from gisapp.pages_auth import login_page, safe_next
+
+router = APIRouter(tags=["auth"])
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+def _login(engine, settings, username: str, password: str, kind: str) -> tuple[auth.User, str] | None:
+    with engine.begin() as conn:
+        user = auth.authenticate(conn, username, password)
+        if user is None:
+            audit.record(conn, "anonymous", "auth.login_failed", username.strip().lower()[:64])
+            return None
+        token = auth.open_session(conn, user, kind, timedelta(hours=settings.session_hours))
+        audit.record(conn, user.username, "auth.login", user.username, kind=kind)
+        return user, token
+
+
+def _user_json(user: auth.User) -> dict:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "department_id": user.department_id,
+        "roles": sorted(user.roles),
+    }
+
+
+@router.post("/api/auth/login", summary="Log in, get a bearer token / ログイン")
+def api_login(body: LoginIn, engine: EngineDep, settings: SettingsDep) -> dict:
+    found = _login(engine, settings, body.username, body.password, "bearer")
+    if found is None:
+        raise NotAuthenticated(
+            "ユーザー名またはパスワードが違います。", "Wrong username or password.", field="password"
+        )
+    user, token = found
+    return {"access_token": token, "token_type": "bearer", "user": _user_json(user)}
+
+
+@router.post("/api/auth/logout", status_code=204, summary="Revoke this token / ログアウト")
+def api_logout(request: Request, user: CurrentUser, engine: EngineDep) -> Response:
+    token = request.headers.get("authorization", "")[7:].strip() or request.cookies.get(COOKIE_NAME, "")
+    with engine.begin() as conn:
+        auth.close_session(conn, token)
+        audit.record(conn, user.username, "auth.logout", user.username)
+    return Response(status_code=204)
+
+
+@router.get("/api/me", summary="The signed-in user / ログイン中のユーザー")
+def me(user: CurrentUser) -> dict:
+    return _user_json(user)
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(next: str = "/hq", lang: str = "ja") -> HTMLResponse:
+    return HTMLResponse(login_page(safe_next(next), lang))
+
+
+@router.post("/login", include_in_schema=False)
+def login_submit(
+    engine: EngineDep,
+    settings: SettingsDep,
+    username: str = Form(max_length=64),
+    password: str = Form(max_length=256),
+    next: str = Form("/hq"),
+    lang: str = Form("ja"),
+) -> Response:
+    found = _login(engine, settings, username, password, "cookie")
+    if found is None:
+        return HTMLResponse(login_page(safe_next(next), lang, failed=True), status_code=401)
+    _, token = found
+    resp = RedirectResponse(safe_next(next), status_code=303)
+    resp.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=settings.session_secure_cookie,
+        path="/",
+    )
+    return resp
+
+
+@router.post("/logout", include_in_schema=False)
+def logout_submit(request: Request, engine: EngineDep) -> Response:
+    token = request.cookies.get(COOKIE_NAME)
+    if token:
+        with engine.begin() as conn:
+            auth.close_session(conn, token)
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(COOKIE_NAME, path="/")
+    return resp

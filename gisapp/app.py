@@ -1,0 +1,75 @@
+"""The app factory: builds the internal app or the citizen-facing one (``public=True``)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+import frontend
+from gisapp import errors
+from gisapp.api import auth, events, health, layers, pages, radio
+from gisapp.db import app_engine
+from gisapp.events import EventHub
+from gisapp.health import CachedHealth
+from gisapp.settings import Settings, get_settings
+
+STATIC = Path(frontend.__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, public: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    engine = app_engine(settings, public=public)
+    hub = None if public else EventHub(settings.database_url or "")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if hub:
+            hub.start()
+        yield
+        if hub:
+            await hub.stop()
+
+    app = FastAPI(
+        title="gisapp" + (" 公開型GIS (public)" if public else " 統合型GIS API"),
+        version="0.1.0",
+        lifespan=lifespan,
+        # The citizen-facing instance publishes no API documentation.
+        docs_url=None,  # our own /docs below: Swagger UI served from /static, not a CDN
+        redoc_url=None,
+        openapi_url=None if public else "/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.public = public
+    app.state.events = hub
+    app.state.health = CachedHealth(engine, settings.mqtt_url)
+    errors.install(app)
+
+    app.include_router(health.router)
+    app.include_router(layers.public_router)
+    app.include_router(pages.public_router)
+    if not public:
+        app.include_router(auth.router)
+        app.include_router(layers.router)
+        app.include_router(radio.router)
+        app.include_router(events.router)
+        app.include_router(pages.router)
+    if not public:
+
+        @app.get("/docs", include_in_schema=False)
+        def docs() -> HTMLResponse:
+            return get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="gisapp API",
+                swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+            )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

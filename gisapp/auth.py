@@ -1,0 +1,143 @@
+"""Staff accounts, roles and sessions.
+
+Passwords are argon2id hashes. A login yields an opaque random token: as a cookie for pages, as a
+bearer token for the API. Only the token's SHA-256 is stored, so a database leak reveals no session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, text
+
+from gisapp import audit
+
+
+class Role(StrEnum):
+    staff = "staff"  # 各課職員 department staff
+    hq_operator = "hq_operator"  # 災害対策本部オペレーター
+    welfare = "welfare"  # 要支援者担当 welfare staff
+    admin = "admin"  # システム管理者
+
+
+ROLE_LABELS = {
+    Role.staff: ("職員", "Department staff"),
+    Role.hq_operator: ("災害対策本部", "HQ operator"),
+    Role.welfare: ("要支援者担当", "Welfare staff"),
+    Role.admin: ("管理者", "Administrator"),
+}
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    department_id: int | None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def has_any(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles)) or Role.admin in self.roles
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def create_user(
+    conn: Connection,
+    username: str,
+    display_name: str,
+    password: str,
+    roles: list[str],
+    department_id: int | None = None,
+    *,
+    actor: str = "system",
+) -> int:
+    """Create or update (by username) a staff account."""
+    unknown = set(roles) - {r.value for r in Role}
+    if unknown:
+        raise ValueError(f"不明なロール / unknown roles: {sorted(unknown)}")
+    user_id = conn.execute(
+        text(
+            """INSERT INTO core.app_user (username, display_name, department_id, roles, password_hash)
+               VALUES (:u, :d, :dept, :roles, :h)
+               ON CONFLICT (username) DO UPDATE SET display_name = EXCLUDED.display_name,
+                 department_id = EXCLUDED.department_id, roles = EXCLUDED.roles,
+                 password_hash = EXCLUDED.password_hash, is_active = true
+               RETURNING id"""
+        ),
+        {"u": username, "d": display_name, "dept": department_id, "roles": roles, "h": hash_password(password)},
+    ).scalar_one()
+    audit.record(conn, actor, "user.upsert", username, roles=roles, department_id=department_id)
+    return user_id
+
+
+def authenticate(conn: Connection, username: str, password: str) -> User | None:
+    row = conn.execute(
+        text(
+            """SELECT id, username, display_name, department_id, roles, password_hash
+               FROM core.app_user WHERE username = :u AND is_active"""
+        ),
+        {"u": username.strip().lower()},
+    ).first()
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    if _hasher.check_needs_rehash(row.password_hash):
+        conn.execute(
+            text("UPDATE core.app_user SET password_hash = :h WHERE id = :id"),
+            {"h": hash_password(password), "id": row.id},
+        )
+    return User(row.id, row.username, row.display_name, row.department_id, frozenset(row.roles))
+
+
+def open_session(conn: Connection, user: User, kind: str, lifetime: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        text(
+            """INSERT INTO core.auth_session (token_hash, user_id, kind, expires_at)
+               VALUES (:h, :uid, :kind, now() + :life)"""
+        ),
+        {"h": token_digest(token), "uid": user.id, "kind": kind, "life": lifetime},
+    )
+    return token
+
+
+def user_for_token(conn: Connection, token: str, kind: str) -> User | None:
+    row = conn.execute(
+        text(
+            """SELECT u.id, u.username, u.display_name, u.department_id, u.roles
+               FROM core.auth_session s JOIN core.app_user u ON u.id = s.user_id
+               WHERE s.token_hash = :h AND s.kind = :kind AND s.revoked_at IS NULL
+                 AND s.expires_at > now() AND u.is_active"""
+        ),
+        {"h": token_digest(token), "kind": kind},
+    ).first()
+    if row is None:
+        return None
+    return User(row.id, row.username, row.display_name, row.department_id, frozenset(row.roles))
+
+
+def close_session(conn: Connection, token: str) -> None:
+    conn.execute(
+        text("UPDATE core.auth_session SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
+        {"h": token_digest(token)},
+    )

@@ -1,0 +1,292 @@
+"""The `gisapp` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gisapp import logs
+from gisapp.localstack import LocalStack, StackError
+from gisapp.settings import Settings, get_settings
+
+app = typer.Typer(help="gisapp: 公開型GIS・統合型GIS・災害対策本部 / public & integrated GIS, disaster HQ",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+demo_app = typer.Typer(help="Demo data / デモデータ", no_args_is_help=True)
+users_app = typer.Typer(help="Staff accounts / 職員アカウント", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
+
+log = logging.getLogger("gisapp.cli")
+
+
+def _settings() -> Settings:
+    s = get_settings()
+    logs.configure(s.log_level, s.log_format)
+    return s
+
+
+def _fail(e: Exception) -> None:
+    typer.secho(str(e), fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------ local stack
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="Load the demo data / デモデータを読み込む")] = False,
+    simulate: Annotated[bool, typer.Option(help="Start the device simulators / 機器シミュレーター")] = False,
+    scale: Annotated[int, typer.Option(min=1, max=100, help="Demo data multiplier")] = 1,
+    serve: Annotated[bool, typer.Option(help="Start the API servers and the ingest worker")] = True,
+) -> None:
+    """Start the local stack (PostGIS + Mosquitto under GISAPP_DATA_DIR), then the app processes."""
+    s = _settings()
+    stack = LocalStack(s)
+    try:
+        stack.check_prerequisites()
+        typer.echo("PostgreSQL/PostGIS を起動中 / starting PostgreSQL/PostGIS …")
+        stack.start_postgres()
+        s = Settings()  # the secrets file now exists: connection URLs resolve to the local stack
+        _migrate(s)
+        typer.echo("Mosquitto を起動中 / starting Mosquitto …")
+        stack.start_mosquitto(_device_accounts(s))
+        if demo:
+            _demo_load(s, scale)
+            _sync_broker(s, stack)
+        if serve:
+            _start_app_processes(s, stack, simulate=simulate)
+    except StackError as e:
+        _fail(e)
+    _print_urls(s, stack, demo=demo)
+
+
+@app.command()
+def down() -> None:
+    """Stop everything `gisapp up` started (no process is left behind)."""
+    stack = LocalStack(_settings())
+    stopped = stack.stop()
+    left = {k: v for k, v in stack.status().items() if v}
+    typer.echo(f"停止しました / stopped: {', '.join(stopped) or '(nothing was running)'}")
+    if left:
+        _fail(RuntimeError(f"still running: {left}"))
+
+
+@app.command()
+def status() -> None:
+    """Which local-stack processes are running."""
+    stack = LocalStack(_settings())
+    for name, pid in stack.status().items():
+        typer.echo(f"{name:12} {'running pid ' + str(pid) if pid else 'stopped'}")
+
+
+def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> None:
+    from gisapp.localstack import procs
+
+    env = {**os.environ, "GISAPP_DATA_DIR": str(s.data_dir.resolve())}
+    py = sys.executable
+    wanted = {
+        "api": [py, "-m", "gisapp.cli", "serve", "--port", str(s.http_port)],
+        "public-api": [py, "-m", "gisapp.cli", "serve", "--public", "--port", str(s.public_http_port)],
+        "ingest": [py, "-m", "gisapp.cli", "ingest"],
+    }
+    if simulate:
+        wanted["simulator"] = [py, "-m", "sensors.simulate"]
+    ports = {"api": (s.http_port, "GISAPP_HTTP_PORT"), "public-api": (s.public_http_port, "GISAPP_PUBLIC_HTTP_PORT")}
+    for name, argv in wanted.items():
+        pidfile = stack.run_dir / f"{name}.pid"
+        if procs.read_pid(pidfile):
+            continue
+        if name in ports:
+            stack._check_port(ports[name][0], ports[name][1], pidfile)  # noqa: SLF001
+        procs.spawn(name, argv, stack.run_dir, stack.log_dir, env=env)
+    for name, (port, _) in ports.items():
+        if not _wait_http(f"http://127.0.0.1:{port}/healthz", 60):
+            raise StackError(
+                f"{name} が起動しません。ログ: {stack.log_dir / (name + '.log')}",
+                f"{name} did not come up. See {stack.log_dir / (name + '.log')}.",
+            )
+
+
+def _wait_http(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as r:  # noqa: S310 - our own localhost URL
+                return r.status == 200
+        except urllib.error.HTTPError as e:
+            if e.code == 503:  # up, something degraded: still up
+                return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
+    host = "127.0.0.1"
+    typer.echo("")
+    typer.secho("gisapp が起動しました / gisapp is running", fg=typer.colors.GREEN, bold=True)
+    typer.echo(f"  市民向け地図 Citizen map : http://{host}:{s.public_http_port}/")
+    typer.echo(f"  本部地図 HQ map          : http://{host}:{s.http_port}/hq")
+    typer.echo(f"  API docs                 : http://{host}:{s.http_port}/docs")
+    typer.echo(f"  health                   : http://{host}:{s.http_port}/healthz")
+    users = stack.data_dir / "demo-users.json"
+    if demo and users.exists():
+        creds = json.loads(users.read_text())
+        typer.echo("  デモ用ログイン Demo logins (generated for this install):")
+        for name, pw in creds.items():
+            typer.echo(f"    {name:8} {pw}")
+    typer.echo(f"  停止 Stop: gisapp down   (data: {stack.data_dir})")
+
+
+# ------------------------------------------------------------------------ processes
+@app.command()
+def serve(
+    public: Annotated[bool, typer.Option(help="Citizen-facing instance: public routes only")] = False,
+    host: Annotated[str | None, typer.Option(help="Bind address (default GISAPP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default GISAPP_HTTP_PORT / _PUBLIC_HTTP_PORT)")] = None,
+) -> None:
+    """Run the web app (JSON API, pages; OGC API in later versions)."""
+    import uvicorn
+
+    from gisapp.app import create_app
+
+    s = _settings()
+    application = create_app(s, public=public)
+    uvicorn.run(
+        application,
+        host=host or s.bind_host,
+        port=port or (s.public_http_port if public else s.http_port),
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def ingest() -> None:
+    """Run the MQTT ingest worker until SIGTERM / Ctrl-C, then drain and stop."""
+    from gisapp.db import make_engine
+    from ingest.worker import IngestWorker
+
+    s = _settings()
+    if not s.mqtt_url:
+        _fail(RuntimeError("MQTT_URL が未設定です / MQTT_URL is not set (or run `gisapp up`)."))
+    worker = IngestWorker(
+        make_engine(s.database_url, application_name="gisapp-ingest"),
+        s.mqtt_url,
+        batch_size=s.ingest_batch_size,
+        batch_wait=s.ingest_batch_wait_ms / 1000,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    worker.run()
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the database migrations (Alembic)."""
+    _migrate(_settings(), revision)
+
+
+def _migrate(s: Settings, revision: str = "head") -> None:
+    from gisapp import migrate as m
+
+    m.upgrade(s, revision)
+    typer.echo(f"マイグレーション適用 / migrated to {revision}")
+
+
+# ------------------------------------------------------------------------ demo, users
+@demo_app.command("load")
+def demo_load(scale: Annotated[int, typer.Option(min=1, max=100, help="Multiply the counts")] = 1) -> None:
+    """Load the deterministic, fictitious demo data for 伊勢原市."""
+    s = _settings()
+    _demo_load(s, scale)
+    stack = LocalStack(s)
+    if stack.mqtt_pidfile.exists():
+        _sync_broker(s, stack)
+
+
+def _demo_load(s: Settings, scale: int) -> None:
+    from gisapp import demo
+    from gisapp.db import make_engine
+
+    t0 = time.monotonic()
+    engine = make_engine(s.database_url)
+    try:
+        result = demo.load(engine, s.data_dir.resolve(), scale=scale)
+    finally:
+        engine.dispose()
+    typer.echo(f"デモデータ / demo data loaded in {time.monotonic() - t0:.1f}s: {result.counts}")
+
+
+def _device_accounts(s: Settings):
+    from gisapp.db import make_engine
+    from sensors.registry import broker_accounts
+
+    engine = make_engine(s.database_url)
+    try:
+        with engine.connect() as conn:
+            return broker_accounts(conn)
+    finally:
+        engine.dispose()
+
+
+def _sync_broker(s: Settings, stack: LocalStack) -> None:
+    """Regenerate Mosquitto's password/ACL files from the registry and make the broker reload."""
+    from sensors.broker import reload_broker
+
+    stack.write_broker_accounts(_device_accounts(s))
+    reload_broker(stack.mqtt_pidfile)
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    display_name: Annotated[str, typer.Option("--name")],
+    role: Annotated[list[str], typer.Option("--role", help="staff | hq_operator | welfare | admin")],
+    department: Annotated[str | None, typer.Option(help="Department code")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
+) -> None:
+    """Create or update a staff account (prints a generated password unless --password-stdin)."""
+    import secrets
+
+    from sqlalchemy import text
+
+    from gisapp import auth
+    from gisapp.db import make_engine
+
+    s = _settings()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    engine = make_engine(s.database_url)
+    try:
+        with engine.begin() as conn:
+            dept_id = None
+            if department:
+                dept_id = conn.execute(
+                    text("SELECT id FROM core.department WHERE code = :c"), {"c": department}
+                ).scalar_one_or_none()
+                if dept_id is None:
+                    _fail(LookupError(f"部署がありません / no such department: {department}"))
+            auth.create_user(conn, username.lower(), display_name, password, role, dept_id, actor="cli")
+    except ValueError as e:
+        _fail(e)
+    finally:
+        engine.dispose()
+    if not password_stdin:
+        typer.echo(f"{username}: {password}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

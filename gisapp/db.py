@@ -1,0 +1,67 @@
+"""Database engines and sessions.
+
+The internal app and the ingest worker connect as a member of ``gisapp_rw``; the citizen-facing
+instance connects as a member of ``gisapp_read_public``, which can read only the ``pub`` views.
+Every transaction of a signed-in user carries that user's roles in ``gisapp.roles`` so that row-level
+security on restricted tables can decide (see migration 0001).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Connection, Engine, create_engine, text
+
+from gisapp.settings import Settings
+
+
+class DatabaseNotConfigured(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "データベースが設定されていません。`gisapp up` でローカル環境を起動するか DATABASE_URL を設定してください。\n"
+            "No database configured: start the local stack with `gisapp up`, or set DATABASE_URL."
+        )
+
+
+def make_engine(url: str | None, *, pool_size: int = 5, application_name: str = "gisapp") -> Engine:
+    if not url:
+        raise DatabaseNotConfigured()
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args={"application_name": application_name, "connect_timeout": 5},
+    )
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str, application_name: str = "gisapp") -> Engine:
+    return make_engine(url, application_name=application_name)
+
+
+def app_engine(settings: Settings, *, public: bool = False) -> Engine:
+    url = settings.public_database_url if public else settings.database_url
+    if not url:
+        raise DatabaseNotConfigured()
+    return engine_for(url, "gisapp-public" if public else "gisapp")
+
+
+def set_roles(conn: Connection, roles: Iterable[str]) -> None:
+    """Declare the acting user's roles for this transaction (read by row-level security)."""
+    conn.execute(text("SELECT set_config('gisapp.roles', :r, true)"), {"r": ",".join(sorted(roles))})
+
+
+@contextmanager
+def transaction(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]:
+    with engine.begin() as conn:
+        if roles:
+            set_roles(conn, roles)
+        yield conn
+
+
+def psycopg_dsn(url: str) -> str:
+    """SQLAlchemy URL -> libpq DSN for plain psycopg (LISTEN/NOTIFY)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)

@@ -1,0 +1,81 @@
+"""FastAPI dependencies: what a route needs, said in its signature."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine
+
+from gisapp import auth
+from gisapp.auth import User
+from gisapp.db import set_roles
+from gisapp.errors import Forbidden, NotAuthenticated
+from gisapp.settings import Settings
+
+COOKIE_NAME = "gisapp_session"
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def _token(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer " and header[7:].strip():
+        return header[7:].strip(), "bearer"
+    cookie = request.cookies.get(COOKIE_NAME)
+    return (cookie, "cookie") if cookie else None
+
+
+def optional_user(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> User | None:
+    if request.app.state.public:
+        return None  # the citizen-facing instance has no login at all
+    if hasattr(request.state, "user"):
+        return request.state.user
+    found = _token(request)
+    user = None
+    if found:
+        with engine.connect() as conn:
+            user = auth.user_for_token(conn, *found)
+    request.state.user = user
+    return user
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise NotAuthenticated("ログインが必要です。", "Login required.")
+    return user
+
+
+def require_roles(*roles: str) -> Callable[[User], User]:
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if not user.has_any(*roles):
+            raise Forbidden("この操作の権限がありません。", "You are not allowed to do this.")
+        return user
+
+    return check
+
+
+def db_conn(
+    engine: Annotated[Engine, Depends(get_engine)], user: Annotated[User | None, Depends(optional_user)]
+) -> Iterator[Connection]:
+    """A transaction that carries the user's roles (row-level security reads them)."""
+    with engine.begin() as conn:
+        if user is not None:
+            set_roles(conn, user.roles)
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ConnDep = Annotated[Connection, Depends(db_conn)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
+StaffUser = Annotated[User, Depends(require_roles("staff", "hq_operator", "welfare"))]
+HQUser = Annotated[User, Depends(require_roles("hq_operator", "staff"))]

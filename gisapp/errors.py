@@ -1,0 +1,71 @@
+"""One error hierarchy; every error a person can cause says what happened in Japanese and English."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, ja: str, en: str, **details: object) -> None:
+        super().__init__(en)
+        self.ja, self.en, self.details = ja, en, details
+
+
+class NotAuthenticated(AppError):
+    status, code = 401, "not_authenticated"
+
+
+class Forbidden(AppError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+class InvalidInput(AppError):
+    status, code = 400, "invalid_input"
+
+
+def body(code: str, ja: str, en: str, **details: object) -> dict:
+    return {"error": {"code": code, "message_ja": ja, "message_en": en, **details}}
+
+
+_HTTP_TEXT = {
+    401: ("ログインが必要です。", "Login required."),
+    403: ("この操作の権限がありません。", "You are not allowed to do this."),
+    404: ("見つかりません。", "Not found."),
+    405: ("このメソッドは使えません。", "Method not allowed."),
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(body(exc.code, exc.ja, exc.en, **exc.details), exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        ja, en = _HTTP_TEXT.get(exc.status_code, ("エラーが発生しました。", str(exc.detail)))
+        return JSONResponse(body(f"http_{exc.status_code}", ja, en), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()[:10]
+        ]
+        return JSONResponse(
+            body("invalid_input", "入力内容が正しくありません。", "The request is not valid.", problems=problems),
+            400,
+        )

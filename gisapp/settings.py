@@ -1,0 +1,88 @@
+"""Settings: one pydantic-settings class, read from the environment (and `.env`).
+
+Unset connection URLs fall back to the project-managed local stack (`gisapp up`), whose
+per-install secrets live in `<data dir>/secrets.json` (mode 600, never committed).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DB_NAME = "gisapp"
+# Login roles the local stack creates; production may name its own (see docker-compose.yml).
+LOCAL_ROLES = {"owner": "gisapp_owner", "app": "gisapp_app", "public": "gisapp_public"}
+INGEST_MQTT_USER = "gisapp-ingest"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- local stack (the embedded default) ---
+    data_dir: Path = Field(Path(".data"), alias="GISAPP_DATA_DIR")
+    bind_host: str = Field("127.0.0.1", alias="GISAPP_HOST")
+    pg_port: int = Field(55432, alias="GISAPP_PG_PORT", ge=1, le=65535)
+    mqtt_port: int = Field(11883, alias="GISAPP_MQTT_PORT", ge=1, le=65535)
+    http_port: int = Field(8000, alias="GISAPP_HTTP_PORT", ge=1, le=65535)
+    public_http_port: int = Field(8001, alias="GISAPP_PUBLIC_HTTP_PORT", ge=1, le=65535)
+    pg_bindir: Path = Field(Path("/usr/lib/postgresql/15/bin"), alias="GISAPP_PG_BINDIR")
+
+    # --- connections; None = derive from the local stack ---
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    public_database_url: str | None = Field(None, alias="PUBLIC_DATABASE_URL")
+    migration_database_url: str | None = Field(None, alias="MIGRATION_DATABASE_URL")
+    mqtt_url: str | None = Field(None, alias="MQTT_URL")
+
+    # --- web ---
+    session_secure_cookie: bool = Field(False, alias="GISAPP_SECURE_COOKIES")
+    session_hours: int = Field(12, alias="GISAPP_SESSION_HOURS", ge=1, le=24 * 30)
+    # The integrated GIS runs on a network without internet: no online basemap.
+    offline: bool = Field(False, alias="GISAPP_OFFLINE")
+
+    # --- ingest ---
+    ingest_batch_size: int = Field(500, alias="GISAPP_INGEST_BATCH", ge=1, le=10_000)
+    ingest_batch_wait_ms: int = Field(50, alias="GISAPP_INGEST_WAIT_MS", ge=0, le=5_000)
+
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
+
+    @model_validator(mode="after")
+    def _fill_from_local_stack(self) -> Settings:
+        secrets = self.local_secrets()
+        if secrets is None:
+            return self
+        host, port = "127.0.0.1", self.pg_port
+
+        def pg(role: str) -> str:
+            user = LOCAL_ROLES[role]
+            pw = quote(secrets["pg"][user], safe="")
+            return f"postgresql+psycopg://{user}:{pw}@{host}:{port}/{LOCAL_DB_NAME}"
+
+        self.database_url = self.database_url or pg("app")
+        self.public_database_url = self.public_database_url or pg("public")
+        self.migration_database_url = self.migration_database_url or pg("owner")
+        if self.mqtt_url is None:
+            pw = quote(secrets["mqtt"][INGEST_MQTT_USER], safe="")
+            self.mqtt_url = f"mqtt://{INGEST_MQTT_USER}:{pw}@127.0.0.1:{self.mqtt_port}"
+        return self
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.data_dir.resolve() / "secrets.json"
+
+    def local_secrets(self) -> dict | None:
+        try:
+            return json.loads(self.secrets_path.read_text())
+        except FileNotFoundError:
+            return None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

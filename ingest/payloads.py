@@ -1,0 +1,126 @@
+"""Payload schemas for radio-unit positions (see docs/mqtt.md).
+
+Two forms are accepted on ``gisapp/v1/radio/{device_id}/position``:
+
+- our own: ``{"lat": 35.39, "lon": 139.31, "ts": "2026-11-21T10:00:00+09:00", "acc": 5, ...}``
+- the OwnTracks location JSON, unchanged: ``{"_type": "location", "lat": …, "lon": …, "tst": 1700000000, …}``
+
+A JSON array of such messages is taken element by element. Timestamps are the device's own: a
+missing one is an error, never replaced by "now". Types are strict: ``"lat": "35.1"`` is rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+# A device clock this far ahead is wrong, not early.
+MAX_CLOCK_SKEW = timedelta(hours=1)
+
+Lat = Annotated[float, Field(ge=-90, le=90, strict=True)]
+Lon = Annotated[float, Field(ge=-180, le=180, strict=True)]
+OptNum = Annotated[float | None, Field(strict=True)]
+
+
+class PayloadError(ValueError):
+    """Why a payload cannot be stored: a stable reason code plus a human-readable reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RadioPosition:
+    device_id: str
+    device_ts: datetime
+    lon: float
+    lat: float
+    accuracy_m: float | None = None
+    altitude_m: float | None = None
+    battery_pct: int | None = None
+    speed_kmh: float | None = None
+    course_deg: float | None = None
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    lat: Lat
+    lon: Lon
+    acc: OptNum = Field(None, ge=0)
+    alt: OptNum = None
+    batt: Annotated[int | None, Field(ge=0, le=100, strict=True)] = None
+    vel: OptNum = Field(None, ge=0)
+    cog: OptNum = Field(None, ge=0, le=360)
+
+
+class OwnTracksLocation(_Common):
+    type_: Literal["location"] = Field(alias="_type")
+    tst: Annotated[int, Field(gt=0, strict=True)]
+
+
+class OwnPosition(_Common):
+    model_config = ConfigDict(extra="forbid")
+    ts: AwareDatetime | Annotated[int, Field(gt=0, strict=True)]
+
+
+def parse_radio_position(device_id: str, payload: bytes) -> list[RadioPosition | PayloadError]:
+    """One result per message in the payload: a position, or the error that rejects it."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return [PayloadError("payload_too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")]
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return [PayloadError("invalid_json", str(e)[:200])]
+    items = doc if isinstance(doc, list) else [doc]
+    if not items:
+        return [PayloadError("empty", "empty array")]
+    return [_one(device_id, item, i if isinstance(doc, list) else None) for i, item in enumerate(items)]
+
+
+def _one(device_id: str, item: object, index: int | None) -> RadioPosition | PayloadError:
+    where = f"[{index}] " if index is not None else ""
+    if not isinstance(item, dict):
+        return PayloadError("invalid_payload", f"{where}not a JSON object")
+    kind = item.get("_type")
+    if kind is not None and kind != "location":
+        return PayloadError("unsupported_type", f"{where}_type={str(kind)[:40]!r} is not a position")
+    try:
+        if kind == "location":
+            m: _Common = OwnTracksLocation.model_validate(item)
+            ts = datetime.fromtimestamp(m.tst, UTC)  # type: ignore[attr-defined]
+        else:
+            m = OwnPosition.model_validate(item)
+            raw = m.ts  # type: ignore[attr-defined]
+            ts = raw if isinstance(raw, datetime) else datetime.fromtimestamp(raw, UTC)
+    except ValidationError as e:
+        return PayloadError("invalid_payload", where + _describe(e))
+    except (OverflowError, OSError, ValueError) as e:
+        return PayloadError("invalid_timestamp", f"{where}{e}")
+    if ts > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        return PayloadError("invalid_timestamp", f"{where}timestamp {ts.isoformat()} is in the future")
+    return RadioPosition(
+        device_id=device_id,
+        device_ts=ts,
+        lon=m.lon,
+        lat=m.lat,
+        accuracy_m=m.acc,
+        altitude_m=m.alt,
+        battery_pct=m.batt,
+        speed_kmh=m.vel,
+        course_deg=m.cog,
+    )
+
+
+def _describe(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"]) or "payload"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,57 @@
+"""Writes of the ingest worker: positions (idempotent) and dead letters."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Connection, text
+
+from ingest.payloads import RadioPosition
+
+DEAD_LETTER_KEEP_BYTES = 4096
+
+_INSERT_POSITION = text(
+    """INSERT INTO sensor.radio_position
+         (device_id, device_ts, geom, accuracy_m, altitude_m, battery_pct, speed_kmh, course_deg)
+       VALUES (:device_id, :device_ts, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+               :accuracy_m, :altitude_m, :battery_pct, :speed_kmh, :course_deg)
+       ON CONFLICT (device_id, device_ts) DO NOTHING"""
+)
+
+_INSERT_DEAD_LETTER = text(
+    """INSERT INTO ingest.dead_letter (topic, payload, payload_size, payload_sha256, reason_code, reason)
+       VALUES (:topic, :payload, :size, :sha, :code, :reason)"""
+)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    payload: bytes
+    reason_code: str
+    reason: str
+
+
+def insert_positions(conn: Connection, positions: Sequence[RadioPosition]) -> None:
+    if positions:
+        conn.execute(_INSERT_POSITION, [asdict(p) for p in positions])
+
+
+def insert_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None:
+    if letters:
+        conn.execute(
+            _INSERT_DEAD_LETTER,
+            [
+                {
+                    "topic": d.topic[:512],
+                    "payload": d.payload[:DEAD_LETTER_KEEP_BYTES],
+                    "size": len(d.payload),
+                    "sha": hashlib.sha256(d.payload).digest(),
+                    "code": d.reason_code,
+                    "reason": d.reason[:1000],
+                }
+                for d in letters
+            ],
+        )

@@ -1,0 +1,226 @@
+"""The ingest worker: MQTT in, PostGIS out, acknowledging each message only after it is committed.
+
+- Fixed client id (the broker forces it to the username) with a durable session and QoS 1, so
+  messages that arrive while the worker is down wait in the broker.
+- ``on_message`` only queues. The worker thread validates and writes in batches; after COMMIT it
+  sends the PUBACKs. A crash before COMMIT means no PUBACK, so the broker delivers again; the
+  writes are idempotent (device + device timestamp), so redelivery never duplicates.
+- Invalid payloads become dead letters (they are stored, then acknowledged) and never stop the worker.
+- PUBACKs are only sent on the connection that received the message: after a reconnect the
+  broker redelivers, and a packet id from an old connection may belong to another message now.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ingest.payloads import PayloadError, RadioPosition, parse_radio_position
+from ingest.store import DeadLetter, insert_dead_letters, insert_positions
+from sensors.registry import enabled_ids
+from sensors.topics import TOPIC_ROOT, parse
+
+log = logging.getLogger("gisapp.ingest")
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int  # which connection delivered it
+
+
+@dataclass
+class Batch:
+    items: list[Received]
+    positions: list[RadioPosition] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+def mqtt_params(url: str) -> tuple[str, int, str | None, str | None]:
+    u = urlsplit(url)
+    if u.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"MQTT_URL must start with mqtt:// (got {u.scheme!r})")
+    return (
+        u.hostname or "127.0.0.1",
+        u.port or 1883,
+        unquote(u.username) if u.username else None,
+        unquote(u.password) if u.password else None,
+    )
+
+
+class IngestWorker:
+    def __init__(self, engine: Engine, mqtt_url: str, *, batch_size: int = 500, batch_wait: float = 0.05):
+        self.engine = engine
+        self.host, self.port, user, password = mqtt_params(mqtt_url)
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.inbox: queue.Queue[Received] = queue.Queue()
+        self.generation = 0
+        self.connected = threading.Event()
+        self.stopping = threading.Event()
+        self.stats = {"stored": 0, "dead_letters": 0, "acked": 0, "db_retries": 0}
+        # Mosquitto forces the client id to the username (use_username_as_clientid).
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=user or "gisapp-ingest",
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if user:
+            self.client.username_pw_set(user, password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # ------------------------------------------------------------ MQTT thread
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("mqtt connect refused", extra={"reason": str(reason_code)})
+            return
+        self.generation += 1
+        client.subscribe(f"{TOPIC_ROOT}/#", qos=1)
+        self.connected.set()
+        log.info("mqtt connected", extra={"session_present": flags.session_present})
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self.generation += 1
+        if not self.stopping.is_set():
+            log.warning("mqtt disconnected; reconnecting", extra={"reason": str(reason_code)})
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Received(msg.topic, msg.payload, msg.mid, msg.qos, self.generation))
+
+    # ---------------------------------------------------------- worker thread
+    def run(self) -> None:
+        """Run until stop() is called; then drain what is queued and disconnect."""
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        try:
+            while not self.stopping.is_set():
+                self._step(timeout=0.5)
+            while not self.inbox.empty():  # drain
+                self._step(timeout=0)
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            log.info("ingest stopped", extra=self.stats)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _step(self, timeout: float) -> None:
+        items = self._take(timeout)
+        if items:
+            self._process(items)
+
+    def _take(self, timeout: float) -> list[Received]:
+        try:
+            first = self.inbox.get(timeout=timeout) if timeout else self.inbox.get_nowait()
+        except queue.Empty:
+            return []
+        items = [first]
+        deadline = time.monotonic() + self.batch_wait
+        while len(items) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                items.append(self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _process(self, items: list[Received]) -> None:
+        batch = self._validate(items)
+        delay = 1.0
+        while True:
+            try:
+                self._write(batch)
+                break
+            except OperationalError as e:
+                # Database unreachable: keep the batch, do not ack, try again.
+                self.stats["db_retries"] += 1
+                log.warning("database unavailable; retrying", extra={"error": str(e.orig)[:200], "in": delay})
+                if self.stopping.wait(delay):
+                    return  # unacked: the broker redelivers after restart
+                delay = min(delay * 2, 30)
+            except DBAPIError:
+                # One bad row must not block the rest: write message by message.
+                log.exception("batch rejected; writing one by one")
+                self._write_one_by_one(items)
+                break
+        self._ack(items)
+
+    def _validate(self, items: list[Received]) -> Batch:
+        batch = Batch(items)
+        parsed: list[tuple[Received, str]] = []
+        for item in items:
+            route = parse(item.topic)
+            if route is None or route[0] != "radio" or route[2] != "position":
+                batch.dead.append(DeadLetter(item.topic, item.payload, "unknown_topic", "no handler"))
+                continue
+            parsed.append((item, route[1]))
+        known = self._known_devices({device for _, device in parsed})
+        for item, device_id in parsed:
+            if device_id not in known:
+                batch.dead.append(
+                    DeadLetter(item.topic, item.payload, "unknown_device", f"{device_id} not registered")
+                )
+                continue
+            for result in parse_radio_position(device_id, item.payload):
+                if isinstance(result, PayloadError):
+                    batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
+                else:
+                    batch.positions.append(result)
+        return batch
+
+    def _known_devices(self, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        delay = 1.0
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    return enabled_ids(conn, sorted(ids))
+            except OperationalError:
+                if self.stopping.wait(delay):
+                    return ids  # the write will fail and nothing is acked
+                delay = min(delay * 2, 30)
+
+    def _write(self, batch: Batch) -> None:
+        with self.engine.begin() as conn:
+            insert_positions(conn, batch.positions)
+            insert_dead_letters(conn, batch.dead)
+        self.stats["stored"] += len(batch.positions)
+        self.stats["dead_letters"] += len(batch.dead)
+        if batch.dead:
+            for d in batch.dead:
+                log.warning("dead letter", extra={"topic": d.topic, "code": d.reason_code, "reason": d.reason})
+
+    def _write_one_by_one(self, items: list[Received]) -> None:
+        for item in items:
+            single = self._validate([item])
+            try:
+                self._write(single)
+            except DBAPIError as e:
+                reason = str(e.orig)[:500] if e.orig else str(e)[:500]
+                self._write(Batch([item], dead=[DeadLetter(item.topic, item.payload, "db_rejected", reason)]))
+
+    def _ack(self, items: list[Received]) -> None:
+        current = self.generation
+        for item in items:
+            if item.qos > 0 and item.generation == current:
+                self.client.ack(item.mid, item.qos)
+                self.stats["acked"] += 1

@@ -1,0 +1,104 @@
+"""Test setup: a real PostGIS cluster and a real Mosquitto broker, started once per test session
+under a temporary directory on free ports (the same code as `gisapp up`), migrated with Alembic."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gisapp import migrate
+from gisapp.db import make_engine
+from gisapp.localstack import LocalStack
+from gisapp.settings import Settings
+
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stack_env(data_dir: Path) -> dict[str, str]:
+    """Environment for a stack of our own: fresh data dir and free ports, no inherited URLs."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL") and k != "MQTT_URL"}
+    env.update(
+        GISAPP_DATA_DIR=str(data_dir),
+        GISAPP_PG_PORT=str(free_port()),
+        GISAPP_MQTT_PORT=str(free_port()),
+        GISAPP_HTTP_PORT=str(free_port()),
+        GISAPP_PUBLIC_HTTP_PORT=str(free_port()),
+        LOG_FORMAT="text",
+    )
+    return env
+
+
+def make_tmp_root() -> Path:
+    # Under /tmp and world-traversable: the postgres and mosquitto users must reach it as root.
+    root = Path(tempfile.mkdtemp(prefix="gisapp-test-", dir="/tmp"))
+    root.chmod(0o755)
+    return root
+
+
+@pytest.fixture(scope="session")
+def stack_root() -> Iterator[Path]:
+    root = make_tmp_root()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_environ(stack_root: Path) -> dict[str, str]:
+    return stack_env(stack_root / "data")
+
+
+@pytest.fixture(scope="session")
+def settings(stack_environ: dict[str, str]) -> Iterator[Settings]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(stack_environ)
+    stack = LocalStack(Settings(_env_file=None), fast_unsafe=True)
+    stack.start()
+    s = Settings(_env_file=None)  # now derives URLs from the stack's secrets.json
+    migrate.upgrade(s)
+    try:
+        yield s
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> LocalStack:
+    return LocalStack(settings)
+
+
+@pytest.fixture(scope="session")
+def app_engine(settings: Settings) -> Iterator[Engine]:
+    """Connected as the internal app's role (member of gisapp_rw)."""
+    engine = make_engine(settings.database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def public_engine(settings: Settings) -> Iterator[Engine]:
+    """Connected as the citizen-facing instance's role (member of gisapp_read_public)."""
+    engine = make_engine(settings.public_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.migration_database_url)
+    yield engine
+    engine.dispose()
