@@ -143,11 +143,10 @@ class IngestWorker:
         return items
 
     def _process(self, items: list[Received]) -> None:
-        batch = self._validate(items)
         delay = 1.0
         while True:
             try:
-                self._write(batch)
+                self._write(self._validate(items))
                 break
             except OperationalError as e:
                 # Database unreachable: keep the batch, do not ack, try again.
@@ -189,15 +188,8 @@ class IngestWorker:
     def _known_devices(self, ids: set[str]) -> set[str]:
         if not ids:
             return set()
-        delay = 1.0
-        while True:
-            try:
-                with self.engine.connect() as conn:
-                    return enabled_ids(conn, sorted(ids))
-            except OperationalError:
-                if self.stopping.wait(delay):
-                    return ids  # the write will fail and nothing is acked
-                delay = min(delay * 2, 30)
+        with self.engine.connect() as conn:
+            return enabled_ids(conn, sorted(ids))
 
     def _write(self, batch: Batch) -> None:
         with self.engine.begin() as conn:

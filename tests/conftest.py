@@ -102,3 +102,25 @@ def owner_engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings.migration_database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings):
+    """The internal app over HTTP (in-process ASGI), against the real database and broker."""
+    from fastapi.testclient import TestClient
+
+    from gisapp.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def public_client(settings: Settings):
+    """The citizen-facing instance, connected as the public database role."""
+    from fastapi.testclient import TestClient
+
+    from gisapp.app import create_app
+
+    with TestClient(create_app(settings, public=True)) as c:
+        yield c

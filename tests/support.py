@@ -26,3 +26,16 @@ def shared_data(*parts: str) -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1):
+    """Poll a condition in a test (never in product code); fail with a clear message on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s: {getattr(predicate, '__name__', predicate)}")

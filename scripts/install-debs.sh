@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages gisapp needs, only those missing. Debian 12 (bookworm).
+set -euo pipefail
+want=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting mosquitto mosquitto-clients
+      chromium python3-venv)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A Python from elsewhere (pyenv, /usr/local) already has venv: no need for Debian's.
+if python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  missing=("${missing[@]/python3-venv}")
+fi
+read -r -a missing <<< "${missing[*]}"
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Debian パッケージをインストールします / installing Debian packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian starts a default cluster on 5432; gisapp runs its own, so the default one is not needed.
+if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql/15/main ]; then
+  $sudo pg_ctlcluster 15 main stop 2>/dev/null || true
+fi

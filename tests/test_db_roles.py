@@ -1,0 +1,109 @@
+"""Defence in depth in the database itself: the public role, row-level security, the audit log."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, ProgrammingError
+
+from tests.fixtures_data import seed
+
+
+@pytest.fixture(scope="module")
+def seeded(app_engine):
+    return seed(app_engine, "roles")
+
+
+def _non_public_tables(engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                """SELECT table_schema || '.' || table_name FROM information_schema.tables
+                   WHERE table_schema IN ('core', 'gis', 'sensor', 'ingest', 'restricted', 'audit')
+                   ORDER BY 1"""
+            )
+        )
+        return [r[0] for r in rows]
+
+
+def test_public_role_is_denied_every_internal_and_restricted_table(owner_engine, public_engine, seeded):
+    tables = _non_public_tables(owner_engine)
+    assert "gis.feature" in tables and "restricted.person_needing_help" in tables and "core.app_user" in tables
+    for table in tables:
+        with public_engine.connect() as conn, pytest.raises(ProgrammingError) as err:
+            conn.execute(text(f"SELECT * FROM {table} LIMIT 1"))  # noqa: S608 - table names from the catalog
+        assert "permission denied" in str(err.value), table
+
+
+def test_public_role_reads_only_published_layers(public_engine, seeded):
+    with public_engine.connect() as conn:
+        slugs = {r.slug for r in conn.execute(text("SELECT slug FROM pub.layer"))}
+        names = [r[0] for r in conn.execute(text("SELECT properties->>'name' FROM pub.feature"))]
+    assert seeded.slugs["public"] in slugs
+    assert seeded.slugs["internal"] not in slugs and seeded.slugs["restricted"] not in slugs
+    assert any("public-canary" in n for n in names)
+    assert not any("internal-canary" in n for n in names)
+
+
+def test_public_role_cannot_write_or_create(public_engine):
+    with public_engine.connect() as conn, pytest.raises(DBAPIError) as err:
+        conn.execute(text("CREATE TABLE pub.sneaky (x int)"))
+    assert "permission denied" in str(err.value)
+
+
+def test_restricted_rows_need_a_restricted_role(app_engine, seeded):
+    """Row-level security: the internal app's own role sees no 要支援者 unless the transaction is a
+    welfare/admin user's, whatever the SQL asks for."""
+    sql = text("SELECT count(*) FROM restricted.person_needing_help")
+    for roles, visible in (("", False), ("staff", False), ("hq_operator", False), ("welfare", True), ("admin", True)):
+        with app_engine.begin() as conn:
+            conn.execute(text("SELECT set_config('gisapp.roles', :r, true)"), {"r": roles})
+            n = conn.execute(sql).scalar_one()
+        assert (n > 0) is visible, roles
+    with app_engine.begin() as conn, pytest.raises(DBAPIError) as err:
+        conn.execute(text("SELECT set_config('gisapp.roles', 'staff', true)"))
+        conn.execute(
+            text(
+                """INSERT INTO restricted.person_needing_help (layer_id, external_id, name, care_category, geom)
+                   SELECT id, 'x', 'x', 'x', ST_SetSRID(ST_MakePoint(139.3, 35.4), 4326)
+                   FROM gis.layer WHERE slug = :s"""
+            ),
+            {"s": seeded.slugs["restricted"]},
+        )
+    assert "row-level security" in str(err.value)
+
+
+def test_audit_log_is_append_only(app_engine, owner_engine):
+    with app_engine.begin() as conn:
+        conn.execute(text("INSERT INTO audit.log (actor, action) VALUES ('test', 'test.append')"))
+    for engine in (app_engine, owner_engine):  # not even the owner may rewrite history
+        for stmt in ("UPDATE audit.log SET actor = 'x'", "DELETE FROM audit.log", "TRUNCATE audit.log"):
+            with engine.begin() as conn, pytest.raises(DBAPIError):
+                conn.execute(text(stmt))
+    with app_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit.log WHERE action = 'test.append'")).scalar_one() >= 1
+
+
+def test_people_layer_can_never_be_published(app_engine, seeded):
+    with app_engine.begin() as conn, pytest.raises(DBAPIError) as err:
+        conn.execute(text("UPDATE gis.layer SET visibility = 'public' WHERE slug = :s"), {"s": seeded.slugs["restricted"]})
+    assert "check constraint" in str(err.value)
+
+
+def test_geometries_are_4326_typmod_and_validity_checked(owner_engine):
+    with owner_engine.connect() as conn:
+        cols = conn.execute(
+            text("SELECT f_table_schema, f_table_name, f_geometry_column, srid FROM geometry_columns "
+                 "WHERE f_table_schema IN ('gis', 'sensor', 'restricted')")
+        ).all()
+        checks = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'c' "
+                     "AND pg_get_constraintdef(oid) ILIKE '%st_isvalid%'")
+            )
+        }
+    assert cols and all(c.srid == 4326 for c in cols), cols
+    for c in cols:
+        if (c.f_table_schema, c.f_table_name) != ("sensor", "radio_position"):  # points are always valid
+            assert f"{c.f_table_schema}.{c.f_table_name}" in checks, c

@@ -1,0 +1,252 @@
+"""MQTT -> PostGIS against the real broker and database: per-device credentials and ACL, storage,
+dead letters, idempotent redelivery, and acknowledgement only after COMMIT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import text
+
+from gisapp.localstack import LocalStack
+from ingest.worker import IngestWorker
+from sensors import registry
+from sensors.broker import reload_broker
+from sensors.registry import DeviceKind, DeviceSpec
+from sensors.topics import radio_position_topic
+from tests.support import shared_data, wait_until
+
+OWNTRACKS = ("owntracks",)
+
+
+@pytest.fixture(scope="module")
+def devices(settings, app_engine) -> dict[str, str]:
+    """Two radio units with their own passwords, written into the broker's password/ACL files."""
+    creds = {}
+    with app_engine.begin() as conn:
+        for dev in ("IT-A", "IT-B", "IT-C"):
+            pw = registry.ensure_device(conn, DeviceSpec(dev, DeviceKind.radio_unit, f"試験無線 {dev}"))
+            creds[dev] = pw or registry.rotate_password(conn, dev)
+        accounts = registry.broker_accounts(conn)
+    stack = LocalStack(settings)
+    stack.write_broker_accounts(accounts)
+    assert reload_broker(stack.mqtt_pidfile)
+    time.sleep(0.5)  # SIGHUP is asynchronous
+    return creds
+
+
+@pytest.fixture
+def worker(settings, app_engine):
+    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02)
+    t = threading.Thread(target=w.run, daemon=True)
+    t.start()
+    assert w.connected.wait(10), "ingest worker did not connect"
+    yield w
+    w.stop()
+    t.join(10)
+
+
+def device_client(settings, device_id: str, password: str | None) -> tuple[mqtt.Client, dict]:
+    state: dict = {}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
+    if password is not None:
+        c.username_pw_set(device_id, password)
+
+    def on_connect(client, userdata, flags, rc, props):
+        state["connack"] = rc
+
+    c.on_connect = on_connect
+    c.connect("127.0.0.1", settings.mqtt_port)
+    c.loop_start()
+    wait_until(lambda: "connack" in state, 5)
+    return c, state
+
+
+def publish(client: mqtt.Client, topic: str, payload: bytes | str) -> mqtt.MQTTMessageInfo:
+    info = client.publish(topic, payload, qos=1)
+    info.wait_for_publish(5)
+    return info
+
+
+def positions(app_engine, device_id: str) -> list:
+    with app_engine.connect() as conn:
+        return conn.execute(
+            text("SELECT device_ts, ST_X(geom) AS lon, ST_Y(geom) AS lat, battery_pct FROM sensor.radio_position "
+                 "WHERE device_id = :d ORDER BY device_ts"),
+            {"d": device_id},
+        ).all()
+
+
+def dead_letters(app_engine, marker: bytes) -> list:
+    with app_engine.connect() as conn:
+        return conn.execute(
+            text("SELECT topic, reason_code, reason, payload_size FROM ingest.dead_letter "
+                 "WHERE position(:m IN payload) > 0 ORDER BY id"),
+            {"m": marker},
+        ).all()
+
+
+def test_owntracks_payloads_from_shared_data(settings, app_engine, devices, worker):
+    """Every location payload of the OwnTracks test set is stored; the invalid and the non-position
+    messages become dead letters with a reason; nothing is silently dropped."""
+    folder = shared_data("location_payloads", "owntracks")
+    c, state = device_client(settings, "IT-A", devices["IT-A"])
+    assert not state["connack"].is_failure
+    files = {
+        "l.json": "stored",
+        "location-short.json": "stored",
+        "location-sk.json": "stored",
+        "location-lat-missing.json": "invalid_payload",
+        "transition-illegal-lat.json": "unsupported_type",
+        "lwt.json": "unsupported_type",
+    }
+    for name in files:
+        publish(c, radio_position_topic("IT-A"), (folder / name).read_bytes())
+    c.disconnect()
+    expected_ts = {json.loads((folder / n).read_text())["tst"] for n, v in files.items() if v == "stored"}
+    wait_until(lambda: len(positions(app_engine, "IT-A")) >= len(expected_ts), 10)
+    stored = positions(app_engine, "IT-A")
+    assert {int(p.device_ts.timestamp()) for p in stored} >= expected_ts
+    l_json = json.loads((folder / "l.json").read_text())
+    match = [p for p in stored if int(p.device_ts.timestamp()) == l_json["tst"]][0]
+    assert (match.lon, match.lat, match.battery_pct) == (l_json["lon"], l_json["lat"], l_json["batt"])
+    with app_engine.connect() as conn:
+        reasons = conn.execute(
+            text("SELECT reason_code, reason FROM ingest.dead_letter WHERE topic = :t"),
+            {"t": radio_position_topic("IT-A")},
+        ).all()
+    codes = [r.reason_code for r in reasons]
+    assert "invalid_payload" in codes and codes.count("unsupported_type") >= 2
+    assert any("lat" in r.reason for r in reasons if r.reason_code == "invalid_payload")
+
+
+def test_malformed_payload_is_dead_lettered_and_ingestion_goes_on(settings, app_engine, devices, worker):
+    c, _ = device_client(settings, "IT-B", devices["IT-B"])
+    bad = [
+        b"{not json MARK-1",
+        json.dumps({"lat": "35.4", "lon": 139.3, "ts": 1_763_700_000, "mark": "MARK-2"}).encode(),
+        json.dumps({"lat": 35.4, "lon": 139.3, "mark": "MARK-3"}).encode(),  # no timestamp: not "now"
+        json.dumps({"lat": 135.4, "lon": 139.3, "ts": 1_763_700_000, "mark": "MARK-4"}).encode(),
+    ]
+    for payload in bad:
+        publish(c, radio_position_topic("IT-B"), payload)
+    good = {"lat": 35.3961, "lon": 139.3135, "ts": "2026-11-21T09:00:00+09:00", "batt": 88}
+    publish(c, radio_position_topic("IT-B"), json.dumps(good))
+    c.disconnect()
+    wait_until(lambda: len(positions(app_engine, "IT-B")) == 1, 10)
+    p = positions(app_engine, "IT-B")[0]
+    assert (p.lon, p.lat, p.battery_pct) == (139.3135, 35.3961, 88)
+    assert p.device_ts.isoformat() == "2026-11-21T00:00:00+00:00"
+    expected = {b"MARK-1": "invalid_json", b"MARK-2": "invalid_payload", b"MARK-3": "invalid_payload",
+                b"MARK-4": "invalid_payload"}
+    for marker, code in expected.items():
+        rows = dead_letters(app_engine, marker)
+        assert len(rows) == 1 and rows[0].reason_code == code, (marker, rows)
+        assert rows[0].reason
+    assert "ts" in dead_letters(app_engine, b"MARK-3")[0].reason
+
+
+def test_redelivery_never_duplicates(settings, app_engine, devices, worker):
+    c, _ = device_client(settings, "IT-C", devices["IT-C"])
+    payload = json.dumps({"_type": "location", "lat": 35.39, "lon": 139.30, "tst": 1_763_700_100})
+    for _ in range(3):
+        publish(c, radio_position_topic("IT-C"), payload)
+    c.disconnect()
+    wait_until(lambda: worker.stats["acked"] >= 3, 10)
+    time.sleep(0.3)
+    assert len([p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_100]) == 1
+
+
+def test_acl_devices_publish_only_as_themselves(settings, app_engine, devices, worker):
+    # A publishes on B's topic: MQTT 5 tells it "not authorized" and nothing is stored for B.
+    c, _ = device_client(settings, "IT-A", devices["IT-A"])
+    before = len(positions(app_engine, "IT-B"))
+    info = c.publish(radio_position_topic("IT-B"), json.dumps({"lat": 35.4, "lon": 139.3, "ts": 1_763_700_200}),
+                     qos=1)
+    info.wait_for_publish(5)
+    time.sleep(0.5)
+    assert len(positions(app_engine, "IT-B")) == before
+    # A device may subscribe to '#', but the ACL lets nothing through to it.
+    received: list = []
+    c.on_message = lambda client, userdata, msg: received.append(msg.topic)
+    c.subscribe("#", qos=1)
+    b, _ = device_client(settings, "IT-B", devices["IT-B"])
+    publish(b, radio_position_topic("IT-B"), json.dumps({"lat": 35.4, "lon": 139.3, "ts": 1_763_700_201}))
+    b.disconnect()
+    wait_until(lambda: len(positions(app_engine, "IT-B")) == before + 1, 10)  # the worker did get it
+    time.sleep(0.3)
+    assert received == []
+    c.disconnect()
+    # Anonymous and wrong passwords are refused.
+    for password in (None, "wrong-password"):
+        client, state = device_client(settings, "IT-A", password)
+        assert state["connack"].is_failure, password
+        client.loop_stop()
+
+
+def test_ack_only_after_commit(settings, app_engine, owner_engine, devices, tmp_path: Path):
+    """With the database unreachable the worker cannot commit, so it must not acknowledge: killed in
+    that state, its durable session keeps the message in the broker, and the next worker stores it
+    exactly once."""
+    env = {**os.environ, "LOG_FORMAT": "text"}
+    cmd = [sys.executable, "-m", "gisapp.cli", "ingest"]
+    log1 = open(tmp_path / "ingest1.log", "wb")  # noqa: SIM115
+    first = subprocess.Popen(cmd, env=env, stdout=log1, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(2)  # connected and subscribed (durable session exists from the other tests)
+        with owner_engine.begin() as conn:
+            # The app role can no longer log in, and its open connections are cut.
+            conn.execute(text("ALTER ROLE gisapp_app NOLOGIN"))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE usename = 'gisapp_app' AND application_name = 'gisapp-ingest'"))
+        c, _ = device_client(settings, "IT-C", devices["IT-C"])
+        publish(c, radio_position_topic("IT-C"), json.dumps({"lat": 35.41, "lon": 139.32, "ts": 1_763_700_300}))
+        c.disconnect()
+        time.sleep(2)  # the worker receives it and fails to write
+    finally:
+        first.kill()  # a crash: no drain, no goodbye
+        first.wait(10)
+        with owner_engine.begin() as conn:
+            conn.execute(text("ALTER ROLE gisapp_app LOGIN"))
+    app_engine.dispose()
+    assert "database unavailable" in (tmp_path / "ingest1.log").read_text()
+    assert not [p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_300]
+
+    second = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(
+            lambda: [p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_300],
+            20,
+        )
+    finally:
+        second.terminate()
+        assert second.wait(15) == 0  # a clean shutdown drains and exits 0
+    assert len([p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_300]) == 1
+
+
+def test_api_returns_the_stored_position(client, app_engine, devices, settings, worker):
+    from tests.fixtures_data import seed
+
+    s = seed(app_engine, "ingestapi")
+    token = client.post("/api/auth/login", json={"username": "ingestapi-hq", "password": s.passwords["hq"]}).json()[
+        "access_token"
+    ]
+    c, _ = device_client(settings, "IT-A", devices["IT-A"])
+    ts = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
+    publish(c, radio_position_topic("IT-A"), json.dumps({"lat": 35.3999, "lon": 139.3111, "ts": ts.isoformat()}))
+    c.disconnect()
+
+    def latest():
+        fc = client.get("/api/radio-units", headers={"Authorization": f"Bearer {token}"}).json()
+        return [f for f in fc["features"] if f["id"] == "IT-A" and datetime.fromisoformat(f["properties"]["device_ts"]) == ts]
+
+    wait_until(latest, 10)
+    assert latest()[0]["geometry"]["coordinates"] == [139.3111, 35.3999]
