@@ -81,7 +81,13 @@ def create_user(
                  password_hash = EXCLUDED.password_hash, is_active = true
                RETURNING id"""
         ),
-        {"u": username, "d": display_name, "dept": department_id, "roles": roles, "h": hash_password(password)},
+        {
+            "u": username,
+            "d": display_name,
+            "dept": department_id,
+            "roles": roles,
+            "h": hash_password(password),
+        },
     ).scalar_one()
     audit.record(conn, actor, "user.upsert", username, roles=roles, department_id=department_id)
     return user_id

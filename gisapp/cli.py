@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,8 +17,11 @@ from gisapp import logs
 from gisapp.localstack import LocalStack, StackError
 from gisapp.settings import Settings, get_settings
 
-app = typer.Typer(help="gisapp: 公開型GIS・統合型GIS・災害対策本部 / public & integrated GIS, disaster HQ",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="gisapp: 公開型GIS・統合型GIS・災害対策本部 / public & integrated GIS, disaster HQ",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 demo_app = typer.Typer(help="Demo data / デモデータ", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts / 職員アカウント", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
@@ -99,13 +101,16 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
     }
     if simulate:
         wanted["simulator"] = [py, "-m", "sensors.simulate"]
-    ports = {"api": (s.http_port, "GISAPP_HTTP_PORT"), "public-api": (s.public_http_port, "GISAPP_PUBLIC_HTTP_PORT")}
+    ports = {
+        "api": (s.http_port, "GISAPP_HTTP_PORT"),
+        "public-api": (s.public_http_port, "GISAPP_PUBLIC_HTTP_PORT"),
+    }
     for name, argv in wanted.items():
         pidfile = stack.run_dir / f"{name}.pid"
         if procs.read_pid(pidfile):
             continue
         if name in ports:
-            stack._check_port(ports[name][0], ports[name][1], pidfile)  # noqa: SLF001
+            stack._check_port(ports[name][0], ports[name][1], pidfile)
         procs.spawn(name, argv, stack.run_dir, stack.log_dir, env=env)
     for name, (port, _) in ports.items():
         if not _wait_http(f"http://127.0.0.1:{port}/healthz", 60):
@@ -119,7 +124,7 @@ def _wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=3) as r:  # noqa: S310 - our own localhost URL
+            with urllib.request.urlopen(url, timeout=3) as r:
                 return r.status == 200
         except urllib.error.HTTPError as e:
             if e.code == 503:  # up, something degraded: still up
@@ -152,7 +157,9 @@ def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
 def serve(
     public: Annotated[bool, typer.Option(help="Citizen-facing instance: public routes only")] = False,
     host: Annotated[str | None, typer.Option(help="Bind address (default GISAPP_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default GISAPP_HTTP_PORT / _PUBLIC_HTTP_PORT)")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default GISAPP_HTTP_PORT / _PUBLIC_HTTP_PORT)")
+    ] = None,
 ) -> None:
     """Run the web app (JSON API, pages; OGC API in later versions)."""
     import uvicorn

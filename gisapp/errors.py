@@ -66,6 +66,11 @@ def install(app: FastAPI) -> None:
             {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()[:10]
         ]
         return JSONResponse(
-            body("invalid_input", "入力内容が正しくありません。", "The request is not valid.", problems=problems),
+            body(
+                "invalid_input",
+                "入力内容が正しくありません。",
+                "The request is not valid.",
+                problems=problems,
+            ),
             400,
         )

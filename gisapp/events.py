@@ -50,7 +50,7 @@ class EventHub:
                         self.publish(note.payload)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - keep listening whatever the database does
+            except Exception as e:
                 self.listening.clear()
                 log.warning("event listener lost the database; retrying", extra={"error": str(e)[:200]})
                 await asyncio.sleep(delay)

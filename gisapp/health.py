@@ -23,7 +23,7 @@ def check_database(engine: Engine) -> Check:
         with engine.connect() as conn:
             version = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
         return Check(True, f"PostGIS {version}")
-    except Exception as e:  # noqa: BLE001 - health reports any failure
+    except Exception as e:
         return Check(False, type(e).__name__)
 
 

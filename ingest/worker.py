@@ -199,7 +199,9 @@ class IngestWorker:
         self.stats["dead_letters"] += len(batch.dead)
         if batch.dead:
             for d in batch.dead:
-                log.warning("dead letter", extra={"topic": d.topic, "code": d.reason_code, "reason": d.reason})
+                log.warning(
+                    "dead letter", extra={"topic": d.topic, "code": d.reason_code, "reason": d.reason}
+                )
 
     def _write_one_by_one(self, items: list[Received]) -> None:
         for item in items:

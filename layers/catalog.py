@@ -55,9 +55,14 @@ class Layer:
         return d
 
 
-_COLUMNS = "id, slug, title_ja, title_en, kind, geometry_type, visibility, source, licence, updated_at"
-_LIST = text(f"SELECT {_COLUMNS} FROM gis.layer WHERE visibility = ANY(:levels) ORDER BY id")
-_ONE = text(f"SELECT {_COLUMNS} FROM gis.layer WHERE slug = :slug AND visibility = ANY(:levels)")
+_LIST = text(
+    "SELECT id, slug, title_ja, title_en, kind, geometry_type, visibility, source, licence, updated_at"
+    " FROM gis.layer WHERE visibility = ANY(:levels) ORDER BY id"
+)
+_ONE = text(
+    "SELECT id, slug, title_ja, title_en, kind, geometry_type, visibility, source, licence, updated_at"
+    " FROM gis.layer WHERE slug = :slug AND visibility = ANY(:levels)"
+)
 _PUB_LIST = text(
     "SELECT id, slug, title_ja, title_en, kind, geometry_type, 'public' AS visibility, source, licence,"
     " updated_at FROM pub.layer ORDER BY id"
@@ -88,8 +93,9 @@ def get_public_layer(conn: Connection, slug: str) -> Layer | None:
 
 # --- features as one GeoJSON FeatureCollection, built by PostGIS -----------------------------
 def _collection(select_sql: str) -> TextClause:
+    # Composed from this module's constants only; values are always bound parameters.
     return text(
-        "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg("
+        "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg("  # noqa: S608
         "json_build_object('type', 'Feature', 'id', t.id, 'geometry', ST_AsGeoJSON(t.geom, 7)::json,"
         " 'properties', to_jsonb(t) - 'geom' - 'layer_id' - 'id')), '[]'::json))"
         f" FROM ({select_sql} WHERE layer_id = :layer_id ORDER BY id LIMIT :limit) t"
@@ -97,9 +103,7 @@ def _collection(select_sql: str) -> TextClause:
 
 
 _GENERIC = "SELECT id, layer_id, geom, properties FROM {schema}.feature"
-_ROAD = (
-    "SELECT id, layer_id, geom, route_no, route_name, road_class, width_m, length_m FROM {schema}.road_segment"
-)
+_ROAD = "SELECT id, layer_id, geom, route_no, route_name, road_class, width_m, length_m FROM {schema}.road_segment"
 _HAZARD = "SELECT id, layer_id, geom, hazard_type, depth_rank, name FROM {schema}.hazard_area"
 _SHELTER = (
     "SELECT id, layer_id, geom, code, name, address, capacity, is_designated_shelter, suits_flood,"

@@ -51,12 +51,27 @@ class Unit:
 
     def payload(self, now: datetime, battery: int) -> bytes:
         if self.owntracks:
-            doc = {"_type": "location", "lat": round(self.lat, 6), "lon": round(self.lon, 6),
-                   "tst": int(now.timestamp()), "acc": 8, "batt": battery, "tid": self.device_id[-2:],
-                   "vel": 20, "cog": int(self.heading)}
+            doc = {
+                "_type": "location",
+                "lat": round(self.lat, 6),
+                "lon": round(self.lon, 6),
+                "tst": int(now.timestamp()),
+                "acc": 8,
+                "batt": battery,
+                "tid": self.device_id[-2:],
+                "vel": 20,
+                "cog": int(self.heading),
+            }
         else:
-            doc = {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "ts": now.isoformat(),
-                   "acc": 5.0, "batt": battery, "vel": 20.0, "cog": round(self.heading, 1)}
+            doc = {
+                "lat": round(self.lat, 6),
+                "lon": round(self.lon, 6),
+                "ts": now.isoformat(),
+                "acc": 5.0,
+                "batt": battery,
+                "vel": 20.0,
+                "cog": round(self.heading, 1),
+            }
         return json.dumps(doc).encode()
 
 
@@ -107,8 +122,12 @@ def main(argv: list[str] | None = None) -> None:
 
     s = Settings()
     p = argparse.ArgumentParser(description="gisapp device simulators / 機器シミュレーター")
-    p.add_argument("--credentials", type=Path, default=s.data_dir / "devices.json",
-                   help="device credentials written by `gisapp demo load`")
+    p.add_argument(
+        "--credentials",
+        type=Path,
+        default=s.data_dir / "devices.json",
+        help="device credentials written by `gisapp demo load`",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=s.mqtt_port)
     p.add_argument("--interval", type=float, default=5.0, help="seconds between positions")

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from gisapp import migrate
 from gisapp.db import make_engine
 from gisapp.localstack import LocalStack
 from gisapp.settings import Settings
-
 
 
 def free_port() -> int:

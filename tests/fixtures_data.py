@@ -53,8 +53,15 @@ def _layer(conn: Connection, slug: str, visibility: str, kind: str, geometry_typ
                VALUES (:slug, :ja, :en, :dept, :vis, :kind, :gt)
                ON CONFLICT (slug) DO UPDATE SET visibility = EXCLUDED.visibility RETURNING id"""
         ),
-        {"slug": slug, "ja": f"テスト {visibility}", "en": f"Test {visibility}", "dept": dept_id,
-         "vis": visibility, "kind": kind, "gt": geometry_type},
+        {
+            "slug": slug,
+            "ja": f"テスト {visibility}",
+            "en": f"Test {visibility}",
+            "dept": dept_id,
+            "vis": visibility,
+            "kind": kind,
+            "gt": geometry_type,
+        },
     ).scalar_one()
 
 

@@ -21,7 +21,9 @@ def login(client, seeded, who: str) -> str:
 
 def test_passwords_are_stored_as_argon2id(app_engine, seeded):
     with app_engine.connect() as conn:
-        h = conn.execute(text("SELECT password_hash FROM core.app_user WHERE username = 'auth-staff'")).scalar_one()
+        h = conn.execute(
+            text("SELECT password_hash FROM core.app_user WHERE username = 'auth-staff'")
+        ).scalar_one()
     assert h.startswith("$argon2id$") and seeded.passwords["staff"] not in h
 
 
@@ -40,7 +42,9 @@ def test_wrong_password_and_unknown_user_get_the_same_bilingual_401(client, seed
     assert a.json()["error"]["message_ja"] and a.json()["error"]["message_en"]
     with app_engine.connect() as conn:
         n = conn.execute(
-            text("SELECT count(*) FROM audit.log WHERE action = 'auth.login_failed' AND target = 'auth-staff'")
+            text(
+                "SELECT count(*) FROM audit.log WHERE action = 'auth.login_failed' AND target = 'auth-staff'"
+            )
         ).scalar_one()
     assert n >= 1
 
@@ -55,7 +59,9 @@ def test_role_checks(client, seeded):
     assert client.get("/api/radio-units").status_code == 401
     assert client.get("/api/radio-units", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
     welfare_only = login(client, seeded, "welfare")  # staff + welfare: may see radio units
-    assert client.get("/api/radio-units", headers={"Authorization": f"Bearer {welfare_only}"}).status_code == 200
+    assert (
+        client.get("/api/radio-units", headers={"Authorization": f"Bearer {welfare_only}"}).status_code == 200
+    )
     hq = login(client, seeded, "hq")
     assert client.get("/api/radio-units", headers={"Authorization": f"Bearer {hq}"}).status_code == 200
 
@@ -85,8 +91,10 @@ def test_restricted_features_need_welfare_and_every_read_is_audited(client, seed
     assert r.json()["features"][0]["properties"]["name"].startswith("CANARY-PERSON")
     with app_engine.connect() as conn:
         n = conn.execute(
-            text("SELECT count(*) FROM audit.log WHERE action = 'layer.read_restricted' AND target = :s "
-                 "AND actor = 'auth-welfare'"),
+            text(
+                "SELECT count(*) FROM audit.log WHERE action = 'layer.read_restricted' AND target = :s "
+                "AND actor = 'auth-welfare'"
+            ),
             {"s": slug},
         ).scalar_one()
     assert n >= 1
@@ -112,8 +120,11 @@ def test_page_login_sets_an_httponly_cookie_and_opens_the_hq_map(settings, seede
         assert 'lang="en"' in c.get("/login?lang=en").text
         bad = c.post("/login", data={"username": "auth-hq", "password": "nope", "next": "/hq"})
         assert bad.status_code == 401 and "パスワードが違います" in bad.text
-        r = c.post("/login", data={"username": "auth-hq", "password": seeded.passwords["hq"],
-                                   "next": "https://evil.example/"}, follow_redirects=False)
+        r = c.post(
+            "/login",
+            data={"username": "auth-hq", "password": seeded.passwords["hq"], "next": "https://evil.example/"},
+            follow_redirects=False,
+        )
         assert r.status_code == 303 and r.headers["location"] == "/hq"  # no open redirect
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie

@@ -28,7 +28,9 @@ def _non_public_tables(engine) -> list[str]:
 
 def test_public_role_is_denied_every_internal_and_restricted_table(owner_engine, public_engine, seeded):
     tables = _non_public_tables(owner_engine)
-    assert "gis.feature" in tables and "restricted.person_needing_help" in tables and "core.app_user" in tables
+    assert (
+        "gis.feature" in tables and "restricted.person_needing_help" in tables and "core.app_user" in tables
+    )
     for table in tables:
         with public_engine.connect() as conn, pytest.raises(ProgrammingError) as err:
             conn.execute(text(f"SELECT * FROM {table} LIMIT 1"))  # noqa: S608 - table names from the catalog
@@ -55,7 +57,13 @@ def test_restricted_rows_need_a_restricted_role(app_engine, seeded):
     """Row-level security: the internal app's own role sees no 要支援者 unless the transaction is a
     welfare/admin user's, whatever the SQL asks for."""
     sql = text("SELECT count(*) FROM restricted.person_needing_help")
-    for roles, visible in (("", False), ("staff", False), ("hq_operator", False), ("welfare", True), ("admin", True)):
+    for roles, visible in (
+        ("", False),
+        ("staff", False),
+        ("hq_operator", False),
+        ("welfare", True),
+        ("admin", True),
+    ):
         with app_engine.begin() as conn:
             conn.execute(text("SELECT set_config('gisapp.roles', :r, true)"), {"r": roles})
             n = conn.execute(sql).scalar_one()
@@ -81,26 +89,36 @@ def test_audit_log_is_append_only(app_engine, owner_engine):
             with engine.begin() as conn, pytest.raises(DBAPIError):
                 conn.execute(text(stmt))
     with app_engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM audit.log WHERE action = 'test.append'")).scalar_one() >= 1
+        assert (
+            conn.execute(text("SELECT count(*) FROM audit.log WHERE action = 'test.append'")).scalar_one()
+            >= 1
+        )
 
 
 def test_people_layer_can_never_be_published(app_engine, seeded):
     with app_engine.begin() as conn, pytest.raises(DBAPIError) as err:
-        conn.execute(text("UPDATE gis.layer SET visibility = 'public' WHERE slug = :s"), {"s": seeded.slugs["restricted"]})
+        conn.execute(
+            text("UPDATE gis.layer SET visibility = 'public' WHERE slug = :s"),
+            {"s": seeded.slugs["restricted"]},
+        )
     assert "check constraint" in str(err.value)
 
 
 def test_geometries_are_4326_typmod_and_validity_checked(owner_engine):
     with owner_engine.connect() as conn:
         cols = conn.execute(
-            text("SELECT f_table_schema, f_table_name, f_geometry_column, srid FROM geometry_columns "
-                 "WHERE f_table_schema IN ('gis', 'sensor', 'restricted')")
+            text(
+                "SELECT f_table_schema, f_table_name, f_geometry_column, srid FROM geometry_columns "
+                "WHERE f_table_schema IN ('gis', 'sensor', 'restricted')"
+            )
         ).all()
         checks = {
             r[0]
             for r in conn.execute(
-                text("SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'c' "
-                     "AND pg_get_constraintdef(oid) ILIKE '%st_isvalid%'")
+                text(
+                    "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'c' "
+                    "AND pg_get_constraintdef(oid) ILIKE '%st_isvalid%'"
+                )
             )
         }
     assert cols and all(c.srid == 4326 for c in cols), cols

@@ -79,8 +79,10 @@ def publish(client: mqtt.Client, topic: str, payload: bytes | str) -> mqtt.MQTTM
 def positions(app_engine, device_id: str) -> list:
     with app_engine.connect() as conn:
         return conn.execute(
-            text("SELECT device_ts, ST_X(geom) AS lon, ST_Y(geom) AS lat, battery_pct FROM sensor.radio_position "
-                 "WHERE device_id = :d ORDER BY device_ts"),
+            text(
+                "SELECT device_ts, ST_X(geom) AS lon, ST_Y(geom) AS lat, battery_pct FROM sensor.radio_position "
+                "WHERE device_id = :d ORDER BY device_ts"
+            ),
             {"d": device_id},
         ).all()
 
@@ -88,8 +90,10 @@ def positions(app_engine, device_id: str) -> list:
 def dead_letters(app_engine, marker: bytes) -> list:
     with app_engine.connect() as conn:
         return conn.execute(
-            text("SELECT topic, reason_code, reason, payload_size FROM ingest.dead_letter "
-                 "WHERE position(:m IN payload) > 0 ORDER BY id"),
+            text(
+                "SELECT topic, reason_code, reason, payload_size FROM ingest.dead_letter "
+                "WHERE position(:m IN payload) > 0 ORDER BY id"
+            ),
             {"m": marker},
         ).all()
 
@@ -145,8 +149,12 @@ def test_malformed_payload_is_dead_lettered_and_ingestion_goes_on(settings, app_
     p = positions(app_engine, "IT-B")[0]
     assert (p.lon, p.lat, p.battery_pct) == (139.3135, 35.3961, 88)
     assert p.device_ts.isoformat() == "2026-11-21T00:00:00+00:00"
-    expected = {b"MARK-1": "invalid_json", b"MARK-2": "invalid_payload", b"MARK-3": "invalid_payload",
-                b"MARK-4": "invalid_payload"}
+    expected = {
+        b"MARK-1": "invalid_json",
+        b"MARK-2": "invalid_payload",
+        b"MARK-3": "invalid_payload",
+        b"MARK-4": "invalid_payload",
+    }
     for marker, code in expected.items():
         rows = dead_letters(app_engine, marker)
         assert len(rows) == 1 and rows[0].reason_code == code, (marker, rows)
@@ -162,15 +170,18 @@ def test_redelivery_never_duplicates(settings, app_engine, devices, worker):
     c.disconnect()
     wait_until(lambda: worker.stats["acked"] >= 3, 10)
     time.sleep(0.3)
-    assert len([p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_100]) == 1
+    assert (
+        len([p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_100]) == 1
+    )
 
 
 def test_acl_devices_publish_only_as_themselves(settings, app_engine, devices, worker):
     # A publishes on B's topic: MQTT 5 tells it "not authorized" and nothing is stored for B.
     c, _ = device_client(settings, "IT-A", devices["IT-A"])
     before = len(positions(app_engine, "IT-B"))
-    info = c.publish(radio_position_topic("IT-B"), json.dumps({"lat": 35.4, "lon": 139.3, "ts": 1_763_700_200}),
-                     qos=1)
+    info = c.publish(
+        radio_position_topic("IT-B"), json.dumps({"lat": 35.4, "lon": 139.3, "ts": 1_763_700_200}), qos=1
+    )
     info.wait_for_publish(5)
     time.sleep(0.5)
     assert len(positions(app_engine, "IT-B")) == before
@@ -198,17 +209,23 @@ def test_ack_only_after_commit(settings, app_engine, owner_engine, devices, tmp_
     exactly once."""
     env = {**os.environ, "LOG_FORMAT": "text"}
     cmd = [sys.executable, "-m", "gisapp.cli", "ingest"]
-    log1 = open(tmp_path / "ingest1.log", "wb")  # noqa: SIM115
+    log1 = open(tmp_path / "ingest1.log", "wb")
     first = subprocess.Popen(cmd, env=env, stdout=log1, stderr=subprocess.STDOUT)
     try:
         time.sleep(2)  # connected and subscribed (durable session exists from the other tests)
         with owner_engine.begin() as conn:
             # The app role can no longer log in, and its open connections are cut.
             conn.execute(text("ALTER ROLE gisapp_app NOLOGIN"))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE usename = 'gisapp_app' AND application_name = 'gisapp-ingest'"))
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE usename = 'gisapp_app' AND application_name = 'gisapp-ingest'"
+                )
+            )
         c, _ = device_client(settings, "IT-C", devices["IT-C"])
-        publish(c, radio_position_topic("IT-C"), json.dumps({"lat": 35.41, "lon": 139.32, "ts": 1_763_700_300}))
+        publish(
+            c, radio_position_topic("IT-C"), json.dumps({"lat": 35.41, "lon": 139.32, "ts": 1_763_700_300})
+        )
         c.disconnect()
         time.sleep(2)  # the worker receives it and fails to write
     finally:
@@ -223,30 +240,40 @@ def test_ack_only_after_commit(settings, app_engine, owner_engine, devices, tmp_
     second = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(
-            lambda: [p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_300],
+            lambda: [
+                p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_300
+            ],
             20,
         )
     finally:
         second.terminate()
         assert second.wait(15) == 0  # a clean shutdown drains and exits 0
-    assert len([p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_300]) == 1
+    assert (
+        len([p for p in positions(app_engine, "IT-C") if int(p.device_ts.timestamp()) == 1_763_700_300]) == 1
+    )
 
 
 def test_api_returns_the_stored_position(client, app_engine, devices, settings, worker):
     from tests.fixtures_data import seed
 
     s = seed(app_engine, "ingestapi")
-    token = client.post("/api/auth/login", json={"username": "ingestapi-hq", "password": s.passwords["hq"]}).json()[
-        "access_token"
-    ]
+    token = client.post(
+        "/api/auth/login", json={"username": "ingestapi-hq", "password": s.passwords["hq"]}
+    ).json()["access_token"]
     c, _ = device_client(settings, "IT-A", devices["IT-A"])
     ts = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
-    publish(c, radio_position_topic("IT-A"), json.dumps({"lat": 35.3999, "lon": 139.3111, "ts": ts.isoformat()}))
+    publish(
+        c, radio_position_topic("IT-A"), json.dumps({"lat": 35.3999, "lon": 139.3111, "ts": ts.isoformat()})
+    )
     c.disconnect()
 
     def latest():
         fc = client.get("/api/radio-units", headers={"Authorization": f"Bearer {token}"}).json()
-        return [f for f in fc["features"] if f["id"] == "IT-A" and datetime.fromisoformat(f["properties"]["device_ts"]) == ts]
+        return [
+            f
+            for f in fc["features"]
+            if f["id"] == "IT-A" and datetime.fromisoformat(f["properties"]["device_ts"]) == ts
+        ]
 
     wait_until(latest, 10)
     assert latest()[0]["geometry"]["coordinates"] == [139.3111, 35.3999]

@@ -15,8 +15,17 @@ def seeded(app_engine):
 
 @pytest.mark.parametrize(
     "path",
-    ["/docs", "/openapi.json", "/redoc", "/api/layers", "/api/radio-units", "/api/events", "/api/me",
-     "/hq", "/login"],
+    [
+        "/docs",
+        "/openapi.json",
+        "/redoc",
+        "/api/layers",
+        "/api/radio-units",
+        "/api/events",
+        "/api/me",
+        "/hq",
+        "/login",
+    ],
 )
 def test_internal_routes_answer_404(public_client, path):
     r = public_client.get(path)
@@ -43,7 +52,9 @@ def test_public_layers_and_features(public_client, seeded):
 def test_the_public_instance_really_uses_the_public_role(public_client):
     engine = public_client.app.state.engine
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT pg_has_role(current_user, 'gisapp_read_public', 'member')")).scalar_one()
+        assert conn.execute(
+            text("SELECT pg_has_role(current_user, 'gisapp_read_public', 'member')")
+        ).scalar_one()
         assert not conn.execute(text("SELECT pg_has_role(current_user, 'gisapp_rw', 'member')")).scalar_one()
 
 

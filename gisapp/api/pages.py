@@ -26,6 +26,8 @@ def hq_map(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
     if user is None:
         return RedirectResponse(f"/login?next=/hq&lang={_lang(lang)}", status_code=303)
     if not user.has_any("hq_operator", "staff"):
-        return HTMLResponse("<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden",
-                            status_code=403)
+        return HTMLResponse(
+            "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden",
+            status_code=403,
+        )
     return HTMLResponse(hq_map_html(_lang(lang), offline=request.app.state.settings.offline))

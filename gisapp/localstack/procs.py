@@ -38,7 +38,7 @@ def spawn(name: str, argv: Sequence[str], run_dir: Path, log_dir: Path, env: dic
     """Start argv in its own session (so stopping it takes its children too); record the pid."""
     log_dir.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+    log = open(log_dir / f"{name}.log", "ab")
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,

@@ -146,8 +146,17 @@ class LocalStack:
         self._chown(logfile, "postgres")
         res = subprocess.run(
             self._as_postgres(
-                [str(self.settings.pg_bindir / "pg_ctl"), "-D", str(self.pg_dir), "-l", str(logfile),
-                 "-w", "-t", "60", "start"]
+                [
+                    str(self.settings.pg_bindir / "pg_ctl"),
+                    "-D",
+                    str(self.pg_dir),
+                    "-l",
+                    str(logfile),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
             ),
             capture_output=True,
             text=True,
@@ -181,8 +190,18 @@ class LocalStack:
         try:
             res = subprocess.run(
                 self._as_postgres(
-                    [str(self.settings.pg_bindir / "initdb"), "-D", str(self.pg_dir), "-U", "postgres",
-                     "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"]
+                    [
+                        str(self.settings.pg_bindir / "initdb"),
+                        "-D",
+                        str(self.pg_dir),
+                        "-U",
+                        "postgres",
+                        "--auth=scram-sha-256",
+                        f"--pwfile={pwfile}",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ]
                 ),
                 capture_output=True,
                 text=True,
@@ -249,7 +268,9 @@ class LocalStack:
         with psycopg.connect(self.superuser_dsn(LOCAL_DB_NAME), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")
-            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(LOCAL_DB_NAME)))
+            conn.execute(
+                sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(LOCAL_DB_NAME))
+            )
             for role in (app, public):
                 conn.execute(
                     sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
@@ -338,8 +359,17 @@ class LocalStack:
         if procs.read_pid(self.pg_dir / "postmaster.pid") is not None:
             subprocess.run(
                 self._as_postgres(
-                    [str(self.settings.pg_bindir / "pg_ctl"), "-D", str(self.pg_dir), "-m", "fast", "-w",
-                     "-t", "60", "stop"]
+                    [
+                        str(self.settings.pg_bindir / "pg_ctl"),
+                        "-D",
+                        str(self.pg_dir),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        "60",
+                        "stop",
+                    ]
                 ),
                 capture_output=True,
             )

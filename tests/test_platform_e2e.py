@@ -1,0 +1,228 @@
+"""End to end, as a newcomer runs it: `gisapp up --demo --simulate` starts PostGIS, Mosquitto, both
+API instances, the ingest worker and the simulators; simulated radios publish over MQTT with their
+own credentials; the HQ map in headless Chromium draws them, the citizen map draws a public layer,
+with every non-localhost request blocked; `gisapp down` leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from gisapp.localstack.procs import pid_alive, port_in_use
+from tests.conftest import make_tmp_root, stack_env
+from tests.support import wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def gisapp(env: dict, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gisapp.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def processes_under(path: Path) -> list[int]:
+    """Every live process whose command line mentions the data directory (or was started from it)."""
+    found = []
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if pid != os.getpid() and (str(path) in cmdline or str(path).encode() in environ) and pid_alive(pid):
+            found.append(pid)
+    return found
+
+
+@pytest.fixture(scope="module")
+def platform():
+    root = make_tmp_root()
+    env = stack_env(root / "data")
+    up = gisapp(env, "up", "--demo", "--simulate")
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield env, up.stdout
+    finally:
+        gisapp(env, "down")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def http_json(url: str, token: str | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def demo_login(env: dict, user: str = "hq") -> tuple[str, str]:
+    creds = json.loads((Path(env["GISAPP_DATA_DIR"]) / "demo-users.json").read_text())
+    return user, creds[user]
+
+
+def api_token(env: dict) -> str:
+    user, password = demo_login(env)
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/api/auth/login",
+        data=json.dumps({"username": user, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())["access_token"]
+
+
+def test_up_prints_working_urls(platform):
+    env, out = platform
+    for url in (
+        f"http://127.0.0.1:{env['GISAPP_PUBLIC_HTTP_PORT']}/",
+        f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/hq",
+        f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/docs",
+    ):
+        assert url in out
+        with urllib.request.urlopen(url.replace("/hq", "/login"), timeout=10) as r:
+            assert r.status == 200
+    for port in (env["GISAPP_HTTP_PORT"], env["GISAPP_PUBLIC_HTTP_PORT"]):
+        status, health = http_json(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200 and health["status"] == "ok", health
+
+
+def test_simulated_radios_reach_the_api_over_mqtt(platform):
+    env, _ = platform
+    token = api_token(env)
+    url = f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/api/radio-units"
+    fc = wait_until(
+        lambda: (lambda r: r[1] if len(r[1].get("features", [])) >= 40 else None)(http_json(url, token)), 60
+    )
+    lons = [f["geometry"]["coordinates"][0] for f in fc["features"]]
+    lats = [f["geometry"]["coordinates"][1] for f in fc["features"]]
+    assert all(139.25 <= x <= 139.35 for x in lons) and all(35.35 <= y <= 35.43 for y in lats)
+
+
+def test_public_instance_hides_internal_routes(platform):
+    env, _ = platform
+    base = f"http://127.0.0.1:{env['GISAPP_PUBLIC_HTTP_PORT']}"
+    for path in ("/docs", "/api/radio-units", "/api/layers", "/hq"):
+        assert http_json(base + path)[0] == 404, path
+    status, layers = http_json(base + "/api/public/layers")
+    assert status == 200 and "shelters" in {x["slug"] for x in layers}
+    assert "people-needing-help" not in {x["slug"] for x in layers}
+
+
+@pytest.mark.browser
+def test_maps_draw_in_headless_chromium_with_only_localhost(platform):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: scripts/install-debs.sh installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed")
+    from playwright.sync_api import sync_playwright
+
+    env, _ = platform
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def only_localhost(route):
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            ctx = browser.new_context()
+            ctx.route("**/*", only_localhost)
+            page = ctx.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            # Citizen map on the public instance: a public layer is drawn.
+            page.goto(f"http://127.0.0.1:{env['GISAPP_PUBLIC_HTTP_PORT']}/")
+            page.wait_for_selector(".gisapp-layer-shelters", state="attached", timeout=20_000)
+            assert page.locator(".gisapp-layer-shelters").count() >= 30
+            assert page.locator("html").get_attribute("lang") == "ja"
+            page.wait_for_selector("#gisapp-basemap-notice:not([hidden])", timeout=20_000)  # tiles blocked
+
+            # HQ map: log in through the form, then the simulated units are drawn and move live.
+            user, password = demo_login(env)
+            page.goto(f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/hq")
+            page.fill("#username", user)
+            page.fill("#password", password)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/hq")
+            page.wait_for_selector("path.gisapp-radio-unit", state="attached", timeout=20_000)
+            wait_until(lambda: page.locator("path.gisapp-radio-unit").count() >= 40, 30)
+            seq0 = int(page.locator("#gisapp-status").get_attribute("data-last-seq") or 0)
+            wait_until(
+                lambda: int(page.locator("#gisapp-status").get_attribute("data-last-seq") or 0) > seq0, 30
+            )  # live events over SSE, no polling
+        finally:
+            browser.close()
+    assert errors == []
+    assert blocked, "the page should have tried the online basemap (and been blocked)"
+    assert all("cyberjapandata.gsi.go.jp" in u for u in blocked), blocked
+
+
+def test_up_again_reuses_the_running_stack_and_data(platform):
+    env, _ = platform
+    data = Path(env["GISAPP_DATA_DIR"])
+    before = {p.name: p.read_text() for p in (data / "run").glob("*.pid")}
+    again = gisapp(env, "up", "--demo", "--simulate")
+    assert again.returncode == 0, again.stderr
+    after = {p.name: p.read_text() for p in (data / "run").glob("*.pid")}
+    assert before == after  # nothing restarted, nothing duplicated
+    token = api_token(env)  # demo passwords kept
+    assert http_json(f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/api/radio-units", token)[0] == 200
+
+
+def test_down_leaves_no_process_behind(platform):
+    env, _ = platform
+    data = Path(env["GISAPP_DATA_DIR"])
+    assert processes_under(data), "the platform should be running before down"
+    down = gisapp(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert processes_under(data) == []
+    for key in ("GISAPP_PG_PORT", "GISAPP_MQTT_PORT", "GISAPP_HTTP_PORT", "GISAPP_PUBLIC_HTTP_PORT"):
+        assert not port_in_use("127.0.0.1", int(env[key])), key
+
+
+def test_a_taken_port_gets_a_clear_message():
+    root = make_tmp_root()
+    env = stack_env(root / "data")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        env["GISAPP_PG_PORT"] = str(squatter.getsockname()[1])
+        r = gisapp(env, "up", "--no-serve")
+    shutil.rmtree(root, ignore_errors=True)
+    assert r.returncode == 1
+    assert "GISAPP_PG_PORT" in r.stderr and "使用中" in r.stderr and "in use" in r.stderr
+
+
+def test_a_missing_debian_package_gets_a_clear_message(tmp_path):
+    env = stack_env(tmp_path / "data")
+    env["GISAPP_PG_BINDIR"] = str(tmp_path / "no-postgres-here")
+    r = gisapp(env, "up", "--no-serve")
+    assert r.returncode == 1
+    assert "apt-get install" in r.stderr and "postgresql-15" in r.stderr and "パッケージ" in r.stderr
