@@ -110,7 +110,7 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
         if procs.read_pid(pidfile):
             continue
         if name in ports:
-            stack._check_port(ports[name][0], ports[name][1], pidfile)
+            stack.check_port(ports[name][0], ports[name][1], pidfile)
         procs.spawn(name, argv, stack.run_dir, stack.log_dir, env=env)
     for name, (port, _) in ports.items():
         if not _wait_http(f"http://127.0.0.1:{port}/healthz", 60):
@@ -206,6 +206,7 @@ def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def _migrate(s: Settings, revision: str = "head") -> None:
     from gisapp import migrate as m
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     m.upgrade(s, revision)
     typer.echo(f"マイグレーション適用 / migrated to {revision}")
 

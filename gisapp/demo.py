@@ -78,7 +78,15 @@ def load(engine: Engine, data_dir: Path, *, scale: int = 1) -> DemoResult:
 
         counts = layer_demo.load(conn, dept_ids, scale=scale)
 
-        for spec in layer_demo.device_specs(dept_ids, scale=scale):
+        specs = layer_demo.device_specs(dept_ids, scale=scale)
+        # Devices an earlier, larger demo load created: off the air (and off the broker), not deleted,
+        # so their recorded positions stay for review.
+        stale = sorted(set(device_creds) - {spec.id for spec in specs})
+        if stale:
+            registry.disable_devices(conn, stale)
+            for device_id in stale:
+                del device_creds[device_id]
+        for spec in specs:
             password = registry.ensure_device(conn, spec)
             if password is None and spec.id not in device_creds:
                 password = registry.rotate_password(conn, spec.id)  # credentials file was lost

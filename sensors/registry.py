@@ -79,6 +79,12 @@ def rotate_password(conn: Connection, device_id: str) -> str:
     return password
 
 
+def disable_devices(conn: Connection, device_ids: list[str]) -> int:
+    return conn.execute(
+        text("UPDATE sensor.device SET enabled = false WHERE id = ANY(:ids)"), {"ids": device_ids}
+    ).rowcount
+
+
 def broker_accounts(conn: Connection) -> list[BrokerAccount]:
     rows = conn.execute(
         text("SELECT id, mqtt_password_hash, kind FROM sensor.device WHERE enabled ORDER BY id")

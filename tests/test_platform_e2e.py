@@ -97,6 +97,26 @@ def test_up_prints_working_urls(platform):
         assert status == 200 and health["status"] == "ok", health
 
 
+def test_servers_run_as_their_system_users_when_started_as_root(platform):
+    env, _ = platform
+    if os.geteuid() != 0:
+        pytest.skip("only as root")
+    import pwd
+
+    data = Path(env["GISAPP_DATA_DIR"])
+    for name, pidfile in (
+        ("postgres", data / "pg" / "postmaster.pid"),
+        ("mosquitto", data / "run" / "mosquitto.pid"),
+    ):
+        pid = int(pidfile.read_text().split()[0])
+        uid = int(
+            next(
+                x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("Uid:")
+            ).split()[1]
+        )
+        assert pwd.getpwuid(uid).pw_name == name
+
+
 def test_simulated_radios_reach_the_api_over_mqtt(platform):
     env, _ = platform
     token = api_token(env)

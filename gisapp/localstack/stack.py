@@ -69,7 +69,7 @@ class LocalStack:
                     f"System user {user} is missing: reinstall the Debian package that creates it.",
                 )
 
-    def _check_port(self, port: int, env_var: str, pidfile: Path) -> None:
+    def check_port(self, port: int, env_var: str, pidfile: Path) -> None:
         if procs.read_pid(pidfile) is None and procs.port_in_use(self.host, port):
             raise StackError(
                 f"ポート {port} は他のプログラムが使用中です。そのプログラムを止めるか、"
@@ -134,7 +134,7 @@ class LocalStack:
         self._make_reachable()
         if self._pg_running():
             return False
-        self._check_port(self.settings.pg_port, "GISAPP_PG_PORT", self.pg_pidfile)
+        self.check_port(self.settings.pg_port, "GISAPP_PG_PORT", self.pg_pidfile)
         fresh = not (self.pg_dir / "PG_VERSION").exists()
         if fresh:
             self._initdb(secrets_["pg"]["postgres"])
@@ -327,7 +327,7 @@ class LocalStack:
         self.ensure_secrets()
         if procs.read_pid(self.mqtt_pidfile) is not None:
             return False
-        self._check_port(self.settings.mqtt_port, "GISAPP_MQTT_PORT", self.mqtt_pidfile)
+        self.check_port(self.settings.mqtt_port, "GISAPP_MQTT_PORT", self.mqtt_pidfile)
         conf = self.write_mosquitto_conf()
         self.write_broker_accounts(devices)
         self._chown(self.mqtt_dir, "mosquitto")

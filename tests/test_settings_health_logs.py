@@ -1,0 +1,76 @@
+"""Settings fall back to the local stack; /healthz tells a dead broker; logs are JSON lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+
+from fastapi.testclient import TestClient
+
+from gisapp.app import create_app
+from gisapp.logs import JsonFormatter
+from gisapp.settings import Settings
+from tests.conftest import free_port
+
+
+def test_unset_urls_resolve_to_the_local_stack(settings):
+    assert settings.database_url.startswith("postgresql+psycopg://gisapp_app:")
+    assert settings.public_database_url.startswith("postgresql+psycopg://gisapp_public:")
+    assert settings.migration_database_url.startswith("postgresql+psycopg://gisapp_owner:")
+    assert settings.mqtt_url.startswith("mqtt://gisapp-ingest:")
+    assert f":{settings.pg_port}/" in settings.database_url and f":{settings.mqtt_port}" in settings.mqtt_url
+
+
+def test_secrets_are_generated_per_install_and_private(settings):
+    mode = stat.S_IMODE(settings.secrets_path.stat().st_mode)
+    assert mode == 0o600
+    secrets = json.loads(settings.secrets_path.read_text())
+    passwords = [*secrets["pg"].values(), *secrets["mqtt"].values()]
+    assert len(set(passwords)) == len(passwords) and all(len(p) >= 24 for p in passwords)
+
+
+def test_explicit_environment_wins(settings, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://someone:pw@db.example:5432/gis")
+    monkeypatch.setenv("GISAPP_HTTP_PORT", "9123")
+    s = Settings(_env_file=None)
+    assert s.database_url == "postgresql+psycopg://someone:pw@db.example:5432/gis"
+    assert s.http_port == 9123
+    assert s.public_database_url == settings.public_database_url  # the rest still from the stack
+
+
+def test_without_a_stack_nothing_is_invented(tmp_path, monkeypatch):
+    monkeypatch.setenv("GISAPP_DATA_DIR", str(tmp_path / "none"))
+    for var in ("DATABASE_URL", "PUBLIC_DATABASE_URL", "MIGRATION_DATABASE_URL", "MQTT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings(_env_file=None)
+    assert s.database_url is None and s.mqtt_url is None
+
+
+def test_health_is_degraded_when_the_broker_is_down(settings):
+    dead = settings.model_copy(update={"mqtt_url": f"mqtt://127.0.0.1:{free_port()}"})
+    with TestClient(create_app(dead, public=True)) as c:
+        r = c.get("/healthz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "degraded" and body["database"]["ok"] and not body["broker"]["ok"]
+
+
+def test_health_is_degraded_when_the_database_is_down(settings):
+    dead = settings.model_copy(
+        update={"public_database_url": f"postgresql+psycopg://gisapp_public:x@127.0.0.1:{free_port()}/gisapp"}
+    )
+    with TestClient(create_app(dead, public=True)) as c:
+        r = c.get("/healthz")
+    assert r.status_code == 503 and not r.json()["database"]["ok"] and r.json()["broker"]["ok"]
+
+
+def test_logs_are_one_json_object_per_line_with_context():
+    record = logging.LogRecord("gisapp.ingest", logging.WARNING, __file__, 1, "dead letter", None, None)
+    record.topic = "gisapp/v1/radio/R001/position"
+    record.code = "invalid_json"
+    line = JsonFormatter().format(record)
+    doc = json.loads(line)
+    assert "\n" not in line
+    assert doc["level"] == "warning" and doc["msg"] == "dead letter"
+    assert doc["topic"] == "gisapp/v1/radio/R001/position" and doc["code"] == "invalid_json"
