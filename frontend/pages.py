@@ -111,11 +111,14 @@ class ExternalAssetError(RuntimeError):
     """A rendered page would load something from outside the app (rule: no CDN at run time)."""
 
 
+# Pages depend only on (page, language, offline): build each once per process.
+@cache
 def citizen_map_html(lang: str = "ja", offline: bool = False) -> str:
     """The citizen map (公開型GIS): public layers from /api/public/layers, legend, layer switcher."""
     return _build("citizen", _normalise_lang(lang), offline)
 
 
+@cache
 def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
     """The HQ map (災害対策本部): radio units from /api/radio-units, moved live by /api/events."""
     return _build("hq", _normalise_lang(lang), offline)

@@ -43,6 +43,15 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         redoc_url=None,
         openapi_url=None if public else "/openapi.json",
     )
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
     app.state.settings = settings
     app.state.engine = engine
     app.state.public = public

@@ -61,6 +61,7 @@ def test_the_public_instance_really_uses_the_public_role(public_client):
 def test_citizen_map_and_health(public_client):
     page = public_client.get("/")
     assert page.status_code == 200 and '<html lang="ja">' in page.text
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
     assert public_client.get("/?lang=en").text.count('lang="en"') >= 1
     health = public_client.get("/healthz")
     assert health.status_code == 200
