@@ -12,10 +12,12 @@ from fastapi.staticfiles import StaticFiles
 
 import frontend
 from gisapp import errors
-from gisapp.api import auth, events, health, layers, pages, radio
+from gisapp.api import auth, events, health, imports, layers, pages, radio
 from gisapp.db import app_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
+from gisapp.ogc import features as ogc_features
+from gisapp.ogc import tiles as ogc_tiles
 from gisapp.settings import Settings, get_settings
 
 STATIC = Path(frontend.__file__).parent / "static"
@@ -62,7 +64,10 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(health.router)
     app.include_router(layers.public_router)
     app.include_router(pages.public_router)
+    app.include_router(ogc_features.router)
+    app.include_router(ogc_tiles.router)
     if not public:
+        app.include_router(imports.router)
         app.include_router(auth.router)
         app.include_router(layers.router)
         app.include_router(radio.router)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from gisapp import logs
+from gisapp import cli_import, logs
 from gisapp.localstack import LocalStack, StackError
 from gisapp.settings import Settings, get_settings
 
@@ -290,6 +290,9 @@ def users_add(
         engine.dispose()
     if not password_stdin:
         typer.echo(f"{username}: {password}")
+
+
+cli_import.register(app)
 
 
 def main() -> None:

@@ -91,9 +91,68 @@ def get_public_layer(conn: Connection, slug: str) -> Layer | None:
     return Layer(**row._mapping) if row else None
 
 
+# --- where each kind of layer keeps its features ---------------------------------------------
+@dataclass(frozen=True)
+class KindTable:
+    """Storage of one kind of layer: the internal table, the view the public instance reads, the
+    typed columns served as feature properties, and the natural key a re-import updates by."""
+
+    table: str
+    public_view: str | None  # None: never published (restricted kinds)
+    properties: tuple[str, ...]
+    key: str | None
+    has_attributes: bool = True  # a JSONB column of extra source attributes
+
+    def source(self, public: bool) -> str:
+        if public and self.public_view is None:
+            raise PermissionError(self.table)
+        return self.public_view if public else self.table  # type: ignore[return-value]
+
+
+KINDS: dict[str, KindTable] = {
+    "generic": KindTable("gis.feature", "pub.feature", (), "source_key", has_attributes=False),
+    "road_segment": KindTable(
+        "gis.road_segment",
+        "pub.road_segment",
+        ("route_no", "route_name", "road_class", "width_m", "length_m"),
+        "route_no",
+    ),
+    "hazard_area": KindTable(
+        "gis.hazard_area", "pub.hazard_area", ("hazard_type", "depth_rank", "name"), "source_key"
+    ),
+    "shelter": KindTable(
+        "gis.shelter",
+        "pub.shelter",
+        ("code", "name", "address", "capacity", "is_designated_shelter", "suits_flood", "suits_landslide",
+         "suits_storm_surge", "suits_earthquake", "suits_tsunami", "suits_fire", "suits_inland_flood",
+         "suits_volcano"),
+        "code",
+    ),
+    "sewer_pipe": KindTable(
+        "gis.sewer_pipe",
+        "pub.sewer_pipe",
+        ("pipe_no", "pipe_use", "material", "diameter_mm", "laid_year", "length_m"),
+        "pipe_no",
+    ),
+    "person_needing_help": KindTable(
+        "restricted.person_needing_help",
+        None,
+        ("external_id", "name", "name_kana", "care_category", "consent"),
+        "external_id",
+        has_attributes=False,
+    ),
+}  # fmt: skip
+
+
 # --- features as one GeoJSON FeatureCollection, built by PostGIS -----------------------------
-def _collection(select_sql: str) -> TextClause:
-    # Composed from this module's constants only; values are always bound parameters.
+def _collection(kind: KindTable, public: bool) -> TextClause:
+    # Composed from the constants above only; values are always bound parameters.
+    columns = ", ".join(("id", "layer_id", "geom", *kind.properties))
+    if kind.table == "gis.feature":
+        columns += ", properties"
+    elif kind.has_attributes:
+        columns += ", attributes"
+    select_sql = f"SELECT {columns} FROM {kind.source(public)}"  # noqa: S608
     return text(
         "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg("  # noqa: S608
         "json_build_object('type', 'Feature', 'id', t.id, 'geometry', ST_AsGeoJSON(t.geom, 7)::json,"
@@ -102,46 +161,26 @@ def _collection(select_sql: str) -> TextClause:
     )
 
 
-_GENERIC = "SELECT id, layer_id, geom, properties FROM {schema}.feature"
-_ROAD = "SELECT id, layer_id, geom, route_no, route_name, road_class, width_m, length_m FROM {schema}.road_segment"
-_HAZARD = "SELECT id, layer_id, geom, hazard_type, depth_rank, name FROM {schema}.hazard_area"
-_SHELTER = (
-    "SELECT id, layer_id, geom, code, name, address, capacity, is_designated_shelter, suits_flood,"
-    " suits_landslide, suits_storm_surge, suits_earthquake, suits_tsunami, suits_fire,"
-    " suits_inland_flood, suits_volcano FROM {schema}.shelter"
-)
-_PERSON = (
-    "SELECT id, layer_id, geom, external_id, name, name_kana, care_category, consent"
-    " FROM restricted.person_needing_help"
-)
-
-# Statements are fixed per (instance, kind): the schema is never taken from a request.
-_FEATURES: dict[tuple[str, str], TextClause] = {
-    **{
-        (schema, kind): _collection(sql.format(schema=schema))
-        for schema in ("gis", "pub")
-        for kind, sql in (
-            ("generic", _GENERIC),
-            ("road_segment", _ROAD),
-            ("hazard_area", _HAZARD),
-            ("shelter", _SHELTER),
-        )
-    },
-    ("gis", "person_needing_help"): _collection(_PERSON),
+# Statements are fixed per (instance, kind): nothing in them comes from a request.
+_FEATURES: dict[tuple[bool, str], TextClause] = {
+    (public, name): _collection(kind, public)
+    for name, kind in KINDS.items()
+    for public in (False, True)
+    if not (public and kind.public_view is None)
 }
 
 MAX_FEATURES = 20_000
 
 
 def features_geojson(conn: Connection, layer: Layer, *, public: bool, limit: int = MAX_FEATURES) -> dict:
-    """Features of a layer the caller has already been allowed to see."""
-    key = ("pub" if public else "gis", layer.kind)
+    """Features of a layer the caller has already been allowed to see. Extra source attributes
+    (JSONB) are merged under the typed properties; a generic layer's properties are its JSONB."""
     if public and layer.visibility != Visibility.public:
         raise PermissionError(layer.slug)
-    stmt = _FEATURES[key]
-    # GeoJSON FeatureCollection with properties flattened by PostGIS; generic layers keep their JSONB.
+    stmt = _FEATURES[(public, layer.kind)]
     fc = conn.execute(stmt, {"layer_id": layer.id, "limit": min(limit, MAX_FEATURES)}).scalar_one()
-    if layer.kind == "generic":
-        for f in fc["features"]:
-            f["properties"] = f["properties"].get("properties", {})
+    for f in fc["features"]:
+        props = f["properties"]
+        extra = props.pop("properties", None) or props.pop("attributes", None) or {}
+        f["properties"] = {**extra, **props}
     return fc

@@ -2,7 +2,7 @@
 # Install the Debian packages gisapp needs, only those missing. Debian 12 (bookworm).
 set -euo pipefail
 want=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting mosquitto mosquitto-clients
-      chromium python3-venv)
+      chromium gdal-bin python3-venv)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
