@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from shapely.geometry import LineString
+from shapely.geometry import LineString, MultiLineString
 from sqlalchemy import Connection
 
 from layers import demo_geo as geo
@@ -65,8 +65,8 @@ SHELTERS = DemoLayer(
     visibility="public", kind="shelter", geometry_type="Point",
 )  # fmt: skip
 SEWER = DemoLayer(
-    slug="sewer-pipes", title_ja="下水道管渠", title_en="Sewer pipes", department="sewer",
-    visibility="internal", kind="generic", geometry_type="LineString",
+    slug="sewer-pipes", title_ja="下水道台帳（管渠）", title_en="Sewer ledger (pipes)", department="sewer",
+    visibility="internal", kind="sewer_pipe", geometry_type="MultiLineString",
 )  # fmt: skip
 PEOPLE = DemoLayer(
     slug="people-needing-help", title_ja="避難行動要支援者", title_en="People needing evacuation help",
@@ -122,9 +122,11 @@ def sewer_pipes(rng: random.Random, nodes: list[list[geo.XY]], count: int) -> li
         if diameter >= 700:  # large sections are concrete or FRPM, never PVC or clay
             material = rng.choice(("鉄筋コンクリート管", "強化プラスチック複合管"))
         year = rng.randint(1972, 1989) if material == "陶管" else rng.randint(1975, 2022)
-        key = f"K-{k:04d}"
-        props = {"管渠番号": key, "管径mm": diameter, "管種": material, "布設年度": year}
-        out.append({"source_key": key, "properties": props, "wkt": geo.wkt(LineString([a, b]))})
+        use = rng.choices(("汚水", "雨水"), (70, 30))[0]
+        out.append({
+            "pipe_no": f"K-{k:04d}", "pipe_use": use, "material": material, "diameter_mm": diameter,
+            "laid_year": year, "wkt": geo.wkt(MultiLineString([LineString([a, b])])),
+        })  # fmt: skip
     return out
 
 
@@ -140,7 +142,7 @@ def load(conn: Connection, dept_ids: dict[str, int], *, scale: int = 1, seed: in
         LANDSLIDE.slug: _replace_hazards(conn, ids[LANDSLIDE.slug], data.landslides),
         FLOOD.slug: _replace_hazards(conn, ids[FLOOD.slug], data.floods),
         SHELTERS.slug: _load_shelters(conn, ids[SHELTERS.slug], data.shelters),
-        SEWER.slug: _load_features(conn, ids[SEWER.slug], data.sewer_pipes),
+        SEWER.slug: _load_sewer(conn, ids[SEWER.slug], data.sewer_pipes, dept_ids["sewer"]),
         PEOPLE.slug: _load_people(conn, ids[PEOPLE.slug], data.people),
     }
 
@@ -178,10 +180,11 @@ def _load_shelters(conn: Connection, layer_id: int, shelters: list[Shelter]) -> 
     return len(shelters)
 
 
-def _load_features(conn: Connection, layer_id: int, features: list[dict]) -> int:
-    conn.execute(sql.UPSERT_FEATURE, [{"layer_id": layer_id, **f} for f in features])
-    conn.execute(sql.PRUNE_FEATURES, {"layer_id": layer_id, "keys": [f["source_key"] for f in features]})
-    return len(features)
+def _load_sewer(conn: Connection, layer_id: int, pipes: list[dict], dept_id: int) -> int:
+    conn.execute(sql.DELETE_GENERIC, {"layer_id": layer_id})  # demos before the typed sewer ledger
+    conn.execute(sql.UPSERT_SEWER, [{"layer_id": layer_id, "dept": dept_id, **p} for p in pipes])
+    conn.execute(sql.PRUNE_SEWER, {"layer_id": layer_id, "keys": [p["pipe_no"] for p in pipes]})
+    return len(pipes)
 
 
 def _load_people(conn: Connection, layer_id: int, people: list[Person]) -> int:

@@ -69,15 +69,22 @@ UPSERT_SHELTER = text(
 )
 PRUNE_SHELTERS = text("DELETE FROM gis.shelter WHERE layer_id = :layer_id AND code <> ALL(:keys)")
 
-UPSERT_FEATURE = text(
-    """INSERT INTO gis.feature AS t (layer_id, source_key, properties, geom)
-       VALUES (:layer_id, :source_key, :properties, ST_GeomFromText(:wkt, 4326))
-       ON CONFLICT (layer_id, source_key) DO UPDATE SET properties = EXCLUDED.properties, geom = EXCLUDED.geom
-       WHERE (t.properties, t.geom) IS DISTINCT FROM (EXCLUDED.properties, EXCLUDED.geom)"""
-).bindparams(bindparam("properties", type_=JSONB))
-PRUNE_FEATURES = text(
-    "DELETE FROM gis.feature WHERE layer_id = :layer_id AND (source_key IS NULL OR source_key <> ALL(:keys))"
+UPSERT_SEWER = text(
+    """INSERT INTO gis.sewer_pipe AS t (layer_id, pipe_no, pipe_use, material, diameter_mm, laid_year,
+         length_m, managing_department_id, geom)
+       VALUES (:layer_id, :pipe_no, :pipe_use, :material, :diameter_mm, :laid_year,
+         round(ST_Length(ST_GeomFromText(:wkt, 4326)::geography)::numeric, 1), :dept,
+         ST_GeomFromText(:wkt, 4326))
+       ON CONFLICT (layer_id, pipe_no) DO UPDATE SET pipe_use = EXCLUDED.pipe_use,
+         material = EXCLUDED.material, diameter_mm = EXCLUDED.diameter_mm, laid_year = EXCLUDED.laid_year,
+         length_m = EXCLUDED.length_m, managing_department_id = EXCLUDED.managing_department_id,
+         geom = EXCLUDED.geom
+       WHERE (t.pipe_use, t.material, t.diameter_mm, t.laid_year, t.managing_department_id, t.geom)
+         IS DISTINCT FROM (EXCLUDED.pipe_use, EXCLUDED.material, EXCLUDED.diameter_mm, EXCLUDED.laid_year,
+              EXCLUDED.managing_department_id, EXCLUDED.geom)"""
 )
+PRUNE_SEWER = text("DELETE FROM gis.sewer_pipe WHERE layer_id = :layer_id AND pipe_no <> ALL(:keys)")
+DELETE_GENERIC = text("DELETE FROM gis.feature WHERE layer_id = :layer_id")
 
 # RLS applies: the caller's transaction carries the admin (or welfare) role.
 UPSERT_PERSON = text(

@@ -24,7 +24,7 @@ DUMP = text(
          FROM gis.road_segment t
          UNION ALL SELECT 'gis.hazard_area', t.layer_id, t.geom, (to_jsonb(t) - 'id')::text FROM gis.hazard_area t
          UNION ALL SELECT 'gis.shelter', t.layer_id, t.geom, (to_jsonb(t) - 'id')::text FROM gis.shelter t
-         UNION ALL SELECT 'gis.feature', t.layer_id, t.geom, (to_jsonb(t) - 'id')::text FROM gis.feature t
+         UNION ALL SELECT 'gis.sewer_pipe', t.layer_id, t.geom, (to_jsonb(t) - 'id')::text FROM gis.sewer_pipe t
          UNION ALL SELECT 'restricted.person_needing_help', t.layer_id, t.geom,
                           (to_jsonb(t) - 'id' - 'updated_at')::text
                    FROM restricted.person_needing_help t)
@@ -39,7 +39,7 @@ TABLES = (
     "gis.road_segment",
     "gis.hazard_area",
     "gis.shelter",
-    "gis.feature",
+    "gis.sewer_pipe",
     "restricted.person_needing_help",
 )
 SLUGS = [layer.slug for layer in demo.LAYERS]
@@ -91,7 +91,7 @@ def test_counts_at_scale_1(loaded: dict[str, int], admin: Connection) -> None:
     assert stored["gis.road_segment"][0] == 120
     assert stored["gis.hazard_area"][0] == loaded["landslide-areas"] + loaded["flood-areas"]
     assert stored["gis.shelter"][0] == 30
-    assert stored["gis.feature"][0] == 80
+    assert stored["gis.sewer_pipe"][0] == 80
     assert stored["restricted.person_needing_help"][0] == 2200
 
 
@@ -167,11 +167,11 @@ def test_public_role_sees_published_layers_only(
         assert not slugs & {"sewer-pipes", "people-needing-help"}
         assert conn.execute(text("SELECT count(*) FROM pub.shelter")).scalar_one() >= 30
         assert conn.execute(text("SELECT count(*) FROM pub.road_segment")).scalar_one() >= 120
-        n = conn.execute(text("SELECT count(*) FROM pub.feature WHERE layer_id = :l"), {"l": sewer_id})
+        n = conn.execute(text("SELECT count(*) FROM pub.sewer_pipe WHERE layer_id = :l"), {"l": sewer_id})
         assert n.scalar_one() == 0
     for sql in (
         "SELECT count(*) FROM restricted.person_needing_help",
-        "SELECT count(*) FROM gis.feature",
+        "SELECT count(*) FROM gis.sewer_pipe",
         "SELECT count(*) FROM gis.shelter",
     ):
         with public_engine.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
