@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 import frontend
 from gisapp import errors
+from gisapp.access import AccessCounter
 from gisapp.api import auth, events, health, imports, layers, pages, radio
 from gisapp.db import app_engine
 from gisapp.events import EventHub
@@ -27,14 +28,17 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     settings = settings or get_settings()
     engine = app_engine(settings, public=public)
     hub = None if public else EventHub(settings.database_url or "")
+    access = AccessCounter(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        access.start()
         if hub:
             hub.start()
         yield
         if hub:
             await hub.stop()
+        access.stop()
 
     app = FastAPI(
         title="gisapp" + (" 公開型GIS (public)" if public else " 統合型GIS API"),
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.state.engine = engine
     app.state.public = public
     app.state.events = hub
+    app.state.access = access
     app.state.health = CachedHealth(engine, settings.mqtt_url)
     errors.install(app)
 
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(imports.router)
         app.include_router(auth.router)
         app.include_router(layers.router)
+        app.include_router(layers.stats_router)
         app.include_router(radio.router)
         app.include_router(events.router)
         app.include_router(pages.router)

@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from layers.errors import LayerError
+
 
 class AppError(Exception):
     status = 400
@@ -54,6 +56,10 @@ def install(app: FastAPI) -> None:
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(body(exc.code, exc.ja, exc.en, **exc.details), exc.status, headers=headers)
+
+    @app.exception_handler(LayerError)
+    async def _layer_error(request: Request, exc: LayerError) -> JSONResponse:
+        return JSONResponse(body(exc.code, exc.ja, exc.en, **exc.details), exc.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

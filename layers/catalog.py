@@ -48,29 +48,41 @@ class Layer:
     source: str
     licence: str
     updated_at: Any
+    revision: int
+    description_ja: str = ""
+    description_en: str = ""
+    # Internal only: the public views do not say which department owns a layer.
+    owner_department_id: int | None = None
+    department_code: str | None = None
+    department_ja: str | None = None
+    department_en: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
         return d
 
+    def as_public_json(self) -> dict[str, Any]:
+        hidden = {"visibility", "owner_department_id", "department_code", "department_ja", "department_en"}
+        return {k: v for k, v in self.as_json().items() if k not in hidden}
 
-_LIST = text(
-    "SELECT id, slug, title_ja, title_en, kind, geometry_type, visibility, source, licence, updated_at"
-    " FROM gis.layer WHERE visibility = ANY(:levels) ORDER BY id"
+
+_INTERNAL = (
+    "SELECT l.id, l.slug, l.title_ja, l.title_en, l.kind, l.geometry_type, l.visibility, l.source,"
+    " l.licence, l.updated_at, l.revision, l.description_ja, l.description_en, l.owner_department_id,"
+    " d.code AS department_code, d.name_ja AS department_ja, d.name_en AS department_en"
+    " FROM gis.layer l JOIN core.department d ON d.id = l.owner_department_id"
 )
-_ONE = text(
-    "SELECT id, slug, title_ja, title_en, kind, geometry_type, visibility, source, licence, updated_at"
-    " FROM gis.layer WHERE slug = :slug AND visibility = ANY(:levels)"
-)
-_PUB_LIST = text(
+_PUBLIC = (
     "SELECT id, slug, title_ja, title_en, kind, geometry_type, 'public' AS visibility, source, licence,"
-    " updated_at FROM pub.layer ORDER BY id"
+    " updated_at, revision, description_ja, description_en FROM pub.layer"
 )
-_PUB_ONE = text(
-    "SELECT id, slug, title_ja, title_en, kind, geometry_type, 'public' AS visibility, source, licence,"
-    " updated_at FROM pub.layer WHERE slug = :slug"
-)
+# Composed from the constants above only; values are bound parameters.
+_LIST = text(_INTERNAL + " WHERE l.visibility = ANY(:levels) ORDER BY d.code, l.title_ja, l.id")
+_ONE = text(_INTERNAL + " WHERE l.slug = :slug AND l.visibility = ANY(:levels)")
+_ANY = text(_INTERNAL + " WHERE l.slug = :slug")
+_PUB_LIST = text(_PUBLIC + " ORDER BY id")
+_PUB_ONE = text(_PUBLIC + " WHERE slug = :slug")
 
 
 def list_layers(conn: Connection, roles: Iterable[str] | None) -> list[Layer]:
@@ -79,6 +91,12 @@ def list_layers(conn: Connection, roles: Iterable[str] | None) -> list[Layer]:
 
 def get_layer(conn: Connection, slug: str, roles: Iterable[str] | None) -> Layer | None:
     row = conn.execute(_ONE, {"slug": slug, "levels": visible_levels(roles)}).first()
+    return Layer(**row._mapping) if row else None
+
+
+def get_layer_unfiltered(conn: Connection, slug: str) -> Layer | None:
+    """For management checks that decide themselves what the caller may do."""
+    row = conn.execute(_ANY, {"slug": slug}).first()
     return Layer(**row._mapping) if row else None
 
 
@@ -178,7 +196,7 @@ def features_geojson(conn: Connection, layer: Layer, *, public: bool, limit: int
     if public and layer.visibility != Visibility.public:
         raise PermissionError(layer.slug)
     stmt = _FEATURES[(public, layer.kind)]
-    fc = conn.execute(stmt, {"layer_id": layer.id, "limit": min(limit, MAX_FEATURES)}).scalar_one()
+    fc = conn.execute(stmt, {"layer_id": layer.id, "limit": limit}).scalar_one()
     for f in fc["features"]:
         props = f["properties"]
         extra = props.pop("properties", None) or props.pop("attributes", None) or {}

@@ -1,18 +1,27 @@
-"""Layer catalog and features: internal (by role) and public (pub views only)."""
+"""Layer catalog, features, management (owner department), open-data export and access counts."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import text
 
 from gisapp import audit
-from gisapp.deps import ConnDep, OptionalUser
-from gisapp.errors import NotFound
-from layers import catalog
+from gisapp.deps import ConnDep, OptionalUser, StaffUser
+from layers import catalog, manage
+from layers.errors import LayerNotFound
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 public_router = APIRouter(prefix="/api/public/layers", tags=["public"])
+stats_router = APIRouter(prefix="/api/stats", tags=["stats"])
 
-_NOT_FOUND = ("レイヤーが見つかりません。", "Layer not found.")
+EXPORT_MAX_FEATURES = 5_000_000
 
 
 @router.get("", summary="Layers you may see / 閲覧できるレイヤー")
@@ -25,23 +34,118 @@ def layer_features(slug: str, conn: ConnDep, user: OptionalUser) -> dict:
     # Unknown and not-allowed answer the same, so the existence of a layer does not leak.
     layer = catalog.get_layer(conn, slug, user.roles if user else None)
     if layer is None:
-        raise NotFound(*_NOT_FOUND)
+        raise LayerNotFound(slug)
     if layer.visibility == catalog.Visibility.restricted:
         audit.record(conn, user.username if user else "anonymous", "layer.read_restricted", slug)
     return catalog.features_geojson(conn, layer, public=False)
 
 
+# --- management: owner-department staff and admins ------------------------------------------
+class LayerIn(BaseModel):
+    slug: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title_ja: str = Field(min_length=1, max_length=200)
+    title_en: str = Field(min_length=1, max_length=200)
+    geometry_type: str = "Geometry"
+    kind: str = "generic"
+    visibility: Literal["internal", "restricted"] = "internal"
+    description_ja: str = Field("", max_length=4000)
+    description_en: str = Field("", max_length=4000)
+    source: str = Field("", max_length=500)
+    licence: str = Field("", max_length=200)
+
+
+class LayerPatch(BaseModel):
+    title_ja: str | None = Field(None, min_length=1, max_length=200)
+    title_en: str | None = Field(None, min_length=1, max_length=200)
+    description_ja: str | None = Field(None, max_length=4000)
+    description_en: str | None = Field(None, max_length=4000)
+    source: str | None = Field(None, max_length=500)
+    licence: str | None = Field(None, max_length=200)
+
+
+@router.post("", status_code=201, summary="Create a layer of your department / レイヤー作成")
+def create_layer(body: LayerIn, conn: ConnDep, user: StaffUser) -> dict:
+    return manage.create_layer(conn, user, manage.LayerSpec(**body.model_dump())).as_json()
+
+
+@router.patch("/{slug}", summary="Edit a layer's description / レイヤー情報の変更")
+def update_layer(slug: str, body: LayerPatch, conn: ConnDep, user: StaffUser) -> dict:
+    return manage.update_layer(conn, user, slug, body.model_dump(exclude_none=True)).as_json()
+
+
+@router.post("/{slug}/publish", summary="Publish to the citizen map / 公開")
+def publish_layer(slug: str, conn: ConnDep, user: StaffUser) -> dict:
+    return manage.set_visibility(conn, user, slug, catalog.Visibility.public).as_json()
+
+
+@router.post("/{slug}/withdraw", summary="Withdraw from the citizen map / 公開取り下げ")
+def withdraw_layer(slug: str, conn: ConnDep, user: StaffUser) -> dict:
+    return manage.set_visibility(conn, user, slug, catalog.Visibility.internal).as_json()
+
+
+@router.delete("/{slug}", status_code=204, summary="Delete a layer and its features / レイヤー削除")
+def delete_layer(slug: str, conn: ConnDep, user: StaffUser) -> Response:
+    manage.delete_layer(conn, user, slug)
+    return Response(status_code=204)
+
+
+# --- published layers: both instances --------------------------------------------------------
+def _public_layer(request: Request, conn, slug: str) -> catalog.Layer:
+    layer = catalog.get_public_layer(conn, slug)
+    if layer is None:
+        raise LayerNotFound(slug)
+    if request.app.state.public:
+        request.app.state.access.hit(layer.id)
+    return layer
+
+
 @public_router.get("", summary="Published layers / 公開レイヤー")
 def list_public_layers(conn: ConnDep) -> list[dict]:
-    return [
-        {k: v for k, v in layer.as_json().items() if k != "visibility"}
-        for layer in catalog.list_public_layers(conn)
-    ]
+    return [layer.as_public_json() for layer in catalog.list_public_layers(conn)]
 
 
 @public_router.get("/{slug}/features", summary="A published layer as GeoJSON / 公開レイヤーの地物")
-def public_layer_features(slug: str, conn: ConnDep) -> dict:
-    layer = catalog.get_public_layer(conn, slug)
-    if layer is None:
-        raise NotFound(*_NOT_FOUND)
-    return catalog.features_geojson(conn, layer, public=True)
+def public_layer_features(slug: str, request: Request, conn: ConnDep) -> dict:
+    return catalog.features_geojson(conn, _public_layer(request, conn, slug), public=True)
+
+
+@public_router.get("/{slug}/export", summary="Open-data download / オープンデータのダウンロード")
+def export_public_layer(
+    slug: str,
+    request: Request,
+    conn: ConnDep,
+    format: Annotated[Literal["geojson", "gpkg"], Query(description="geojson | gpkg")] = "geojson",
+) -> Response:
+    layer = _public_layer(request, conn, slug)
+    fc = catalog.features_geojson(conn, layer, public=True, limit=EXPORT_MAX_FEATURES)
+    disposition = {"Content-Disposition": f'attachment; filename="{layer.slug}.{format}"'}
+    if format == "geojson":
+        return JSONResponse(fc, media_type="application/geo+json", headers=disposition)
+    return Response(
+        _to_gpkg(fc, layer.slug), media_type="application/geopackage+sqlite3", headers=disposition
+    )
+
+
+def _to_gpkg(fc: dict, name: str) -> bytes:
+    import geopandas
+
+    gdf = geopandas.GeoDataFrame.from_features(fc["features"], crs="EPSG:4326")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.gpkg"
+        gdf.to_file(path, driver="GPKG", layer=name, engine="pyogrio")
+        return path.read_bytes()
+
+
+# --- access counts ---------------------------------------------------------------------------
+@stats_router.get("/layer-access", summary="Public-GIS accesses per layer per day / 公開型GISのアクセス数")
+def layer_access(
+    conn: ConnDep, user: StaffUser, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> list[dict]:
+    rows = conn.execute(
+        text(
+            """SELECT l.slug, l.title_ja, l.title_en, a.day, a.hits FROM gis.layer_access_daily a
+               JOIN gis.layer l ON l.id = a.layer_id WHERE a.day >= :since ORDER BY a.day, l.slug"""
+        ),
+        {"since": date.today() - timedelta(days=days - 1)},
+    )
+    return [{**r._mapping, "day": r.day.isoformat()} for r in rows]

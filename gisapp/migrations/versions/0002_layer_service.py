@@ -137,8 +137,11 @@ def _revision_triggers(create: bool) -> str:
     out = []
     for table in FEATURE_TABLES:
         name = table.split(".")[1]
-        for op_, ref in (("INSERT", "NEW TABLE AS new_rows"), ("UPDATE", "NEW TABLE AS new_rows"),
-                         ("DELETE", "OLD TABLE AS old_rows")):
+        for op_, ref in (
+            ("INSERT", "NEW TABLE AS new_rows"),
+            ("UPDATE", "NEW TABLE AS new_rows"),
+            ("DELETE", "OLD TABLE AS old_rows"),
+        ):
             trig = f"{name}_revision_{op_.lower()}"
             if create:
                 out.append(
