@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(health.router)
     app.include_router(layers.public_router)
     app.include_router(pages.public_router)
+    app.include_router(layers.public_search_router)
     app.include_router(ogc_features.router)
     app.include_router(ogc_tiles.router)
     if not public:
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(auth.router)
         app.include_router(layers.router)
         app.include_router(layers.stats_router)
+        app.include_router(layers.search_router)
         app.include_router(radio.router)
         app.include_router(events.router)
         app.include_router(pages.router)

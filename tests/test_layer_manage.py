@@ -169,3 +169,30 @@ def test_the_public_role_can_count_but_not_write(public_engine, seeded):
         conn.execute(text("SELECT pub.count_access(ARRAY[1], ARRAY[1])"))
     with public_engine.begin() as conn, pytest.raises(Exception, match="permission denied"):
         conn.execute(text("INSERT INTO gis.layer_access_daily VALUES (1, current_date, 1)"))
+
+
+def test_search_finds_only_what_the_viewer_may_see(client, public_client, seeded):
+    # seed() names its features '<visibility>-canary-<slug>'; people's names are never searched.
+    staff = bearer(client, "mng", "staff", seeded.passwords["staff"])
+    welfare = bearer(client, "mng", "welfare", seeded.passwords["welfare"])
+    pub = {r["slug"] for r in public_client.get("/api/public/search?q=canary-mng-").json()}
+    assert pub == {seeded.slugs["public"]}
+    anon = {r["slug"] for r in client.get("/api/search?q=canary-mng-").json()}
+    assert anon == {seeded.slugs["public"]}
+    mine = {r["slug"] for r in client.get("/api/search?q=canary-mng-", headers=staff).json()}
+    assert mine == {seeded.slugs["public"], seeded.slugs["internal"]}
+    assert client.get("/api/search?q=CANARY-PERSON", headers=welfare).json() == []
+    hit = public_client.get("/api/public/search?q=public-canary-mng").json()[0]
+    assert (hit["lon"], hit["lat"]) == (139.31, 35.4)
+
+
+@pytest.mark.parametrize("q", ["%", "_", "' OR 1=1 --", "\\"])
+def test_search_takes_the_query_literally(public_client, q):
+    r = public_client.get("/api/public/search", params={"q": q})
+    assert r.status_code == 200 and r.json() == []
+
+
+def test_search_needs_a_query(public_client):
+    for q in ("", "   ", "x" * 101):
+        r = public_client.get("/api/public/search", params={"q": q})
+        assert r.status_code == 400 and r.json()["error"]["message_ja"]

@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from gisapp import audit
 from gisapp.deps import ConnDep, OptionalUser, StaffUser
-from layers import catalog, manage
-from layers.errors import LayerNotFound
+from layers import catalog, manage, search
+from layers.errors import LayerInvalid, LayerNotFound
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 public_router = APIRouter(prefix="/api/public/layers", tags=["public"])
@@ -134,6 +134,29 @@ def _to_gpkg(fc: dict, name: str) -> bytes:
         path = Path(tmp) / f"{name}.gpkg"
         gdf.to_file(path, driver="GPKG", layer=name, engine="pyogrio")
         return path.read_bytes()
+
+
+# --- search -----------------------------------------------------------------------------------
+search_router = APIRouter(prefix="/api", tags=["search"])  # internal app
+public_search_router = APIRouter(prefix="/api/public", tags=["public"])  # both instances
+SearchQ = Annotated[str, Query(min_length=1, max_length=100, description="名称の一部 / part of a name")]
+
+
+def _checked(q: str) -> str:
+    q = q.strip()
+    if not q:
+        raise LayerInvalid("検索語を入力してください。", "Enter something to search for.", field="q")
+    return q
+
+
+@search_router.get("/search", summary="Search names in the layers you may see / 名称検索")
+def search_layers(q: SearchQ, conn: ConnDep, user: OptionalUser) -> list[dict]:
+    return search.search(conn, _checked(q), roles=user.roles if user else None, public=user is None)
+
+
+@public_search_router.get("/search", summary="Search published layers / 公開レイヤーの名称検索")
+def search_public(q: SearchQ, conn: ConnDep) -> list[dict]:
+    return search.search(conn, _checked(q), roles=None, public=True)
 
 
 # --- access counts ---------------------------------------------------------------------------
