@@ -1,4 +1,5 @@
-"""The two map pages: citizen map (公開型GIS) and HQ map (災害対策本部), built with folium.
+"""The map pages, built with folium: citizen map (公開型GIS), HQ map (災害対策本部) and the staff
+GIS viewer (統合型GIS).
 
 Rule: every JS/CSS asset is served by the app under /static (the integrated GIS runs with no
 internet). folium's Map lists CDN links in its ``default_js`` / ``default_css`` class attributes; we
@@ -27,8 +28,10 @@ from branca.element import Figure
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
+from frontend.text import BASEMAP_OFFLINE_NOTICE, RESTRICTED_NOTICE, TEXT
+
 Lang = Literal["ja", "en"]
-Page = Literal["citizen", "hq"]
+Page = Literal["citizen", "hq", "gis"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_URL = "/static"
@@ -40,64 +43,6 @@ ALLOWED_EXTERNAL_URLS = frozenset({GSI_TILE_URL, GSI_ATTRIBUTION_URL})
 
 ISEHARA_CENTER = (35.39, 139.30)  # 伊勢原市 (lat, lon)
 DEFAULT_ZOOM = 13
-
-# Shown in both languages (page language first): staff may not have chosen the one they read best.
-BASEMAP_OFFLINE_NOTICE = {
-    "ja": "背景地図を表示できません（オフライン）",
-    "en": "Basemap unavailable (offline)",
-}
-
-# Labels, Japanese first. Keys under "js" are handed to the page scripts, so all text lives here.
-TEXT: dict[str, dict] = {
-    "ja": {
-        "title": {"citizen": "公開型GIS 地図", "hq": "災害対策本部 地図"},
-        "skip": "地図へ移動",
-        "other_lang": {"code": "en", "label": "English"},
-        "map_label": "地図",
-        "loading": "読み込み中…",
-        "js": {
-            "layers": "レイヤー",
-            "legend": "凡例",
-            "layers_ready": "{n} 件のレイヤーを表示しています",
-            "layers_error": "レイヤーを読み込めませんでした。時間をおいて再読み込みしてください。",
-            "layer_failed": "（読み込み失敗）",
-            "some_failed": "一部のレイヤーを読み込めませんでした",
-            "units": "無線機 {n} 台",
-            "last_update": "最終更新 {time}",
-            "never": "—",
-            "connecting": "接続しています…",
-            "live": "接続中",
-            "reconnecting": "再接続中",
-            "units_error": "無線機の位置を取得できませんでした（{status}）",
-            "login_required": "ログインが必要です",
-            "locale": "ja-JP",
-        },
-    },
-    "en": {
-        "title": {"citizen": "Public GIS Map", "hq": "Disaster Response HQ Map"},
-        "skip": "Skip to map",
-        "other_lang": {"code": "ja", "label": "日本語"},
-        "map_label": "Map",
-        "loading": "Loading…",
-        "js": {
-            "layers": "Layers",
-            "legend": "Legend",
-            "layers_ready": "{n} layers shown",
-            "layers_error": "Could not load the layers. Please reload later.",
-            "layer_failed": " (failed to load)",
-            "some_failed": "Some layers could not be loaded",
-            "units": "{n} radio units",
-            "last_update": "Last update {time}",
-            "never": "—",
-            "connecting": "Connecting…",
-            "live": "Connected",
-            "reconnecting": "Reconnecting",
-            "units_error": "Could not load radio unit positions ({status})",
-            "login_required": "Login required",
-            "locale": "en-GB",
-        },
-    },
-}
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -122,6 +67,12 @@ def citizen_map_html(lang: str = "ja", offline: bool = False) -> str:
 def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
     """The HQ map (災害対策本部): radio units from /api/radio-units, moved live by /api/events."""
     return _build("hq", _normalise_lang(lang), offline)
+
+
+@cache
+def gis_map_html(lang: str = "ja", offline: bool = False) -> str:
+    """The staff GIS viewer (統合型GIS): every layer /api/layers lets the user see, grouped."""
+    return _build("gis", _normalise_lang(lang), offline)
 
 
 def external_urls(html: str) -> list[str]:
@@ -168,6 +119,10 @@ def static_url(path: str) -> str:
     return f"{STATIC_URL}/{path}?v={digest}"
 
 
+def _page_language_first(messages: dict[str, str], lang: Lang) -> list[tuple[str, str]]:
+    return sorted(messages.items(), key=lambda item: item[0] != lang)
+
+
 class _MapPage(Figure):
     """Root element: folium's Figure with our page template (lang, title, skip link, header)."""
 
@@ -179,7 +134,8 @@ class _MapPage(Figure):
         # The template writes <meta charset>; a second charset declaration is invalid HTML.
         self.header._children.pop("meta_http", None)
         self.page, self.lang, self.offline, self.text = page, lang, offline, text
-        self.notice = sorted(BASEMAP_OFFLINE_NOTICE.items(), key=lambda item: item[0] != lang)
+        self.notice = _page_language_first(BASEMAP_OFFLINE_NOTICE, lang)
+        self.restricted_notice = _page_language_first(RESTRICTED_NOTICE, lang)
 
     def render(self, **kwargs) -> str:
         return _LOCKED_VIEWPORT_RE.sub("", super().render(**kwargs))
@@ -210,6 +166,7 @@ class _PageStart(JSCSSMixin):
         # Fresh per-instance lists: JSCSSMixin.add_js_link would mutate a shared class list.
         self.default_js = [
             ("gisapp_common", static_url("js/common.js")),
+            ("gisapp_widgets", static_url("js/map_widgets.js")),
             (f"gisapp_{page}", static_url(f"js/{page}_map.js")),
         ]
         self.default_css = [("gisapp_css", static_url("css/gisapp.css"))]

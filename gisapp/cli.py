@@ -141,6 +141,7 @@ def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
     typer.secho("gisapp が起動しました / gisapp is running", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  市民向け地図 Citizen map : http://{host}:{s.public_http_port}/")
     typer.echo(f"  本部地図 HQ map          : http://{host}:{s.http_port}/hq")
+    typer.echo(f"  統合型GIS staff GIS      : http://{host}:{s.http_port}/gis")
     typer.echo(f"  API docs                 : http://{host}:{s.http_port}/docs")
     typer.echo(f"  health                   : http://{host}:{s.http_port}/healthz")
     users = stack.data_dir / "demo-users.json"

@@ -60,10 +60,13 @@ class Layer:
     def as_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        code, ja, en = d.pop("department_code"), d.pop("department_ja"), d.pop("department_en")
+        if code is not None:
+            d["department"] = {"code": code, "name_ja": ja, "name_en": en}
         return d
 
     def as_public_json(self) -> dict[str, Any]:
-        hidden = {"visibility", "owner_department_id", "department_code", "department_ja", "department_en"}
+        hidden = {"visibility", "owner_department_id", "department"}
         return {k: v for k, v in self.as_json().items() if k not in hidden}
 
 

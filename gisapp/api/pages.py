@@ -1,19 +1,44 @@
-"""Map pages: the citizen map (公開型GIS) and the HQ map (災害対策本部)."""
+"""Map pages: the citizen map (公開型GIS), the HQ map (災害対策本部) and the staff GIS viewer (統合型GIS)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from frontend.pages import citizen_map_html, hq_map_html
+from frontend.pages import citizen_map_html, gis_map_html, hq_map_html
+from gisapp.auth import User
 from gisapp.deps import OptionalUser
+from layers.catalog import STAFF_ROLES
 
 router = APIRouter(include_in_schema=False)
 public_router = APIRouter(include_in_schema=False)
 
+_FORBIDDEN = "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden"
+
 
 def _lang(lang: str) -> str:
     return lang if lang in ("ja", "en") else "ja"
+
+
+def _staff_page(
+    request: Request,
+    user: User | None,
+    path: str,
+    lang: str,
+    roles: Iterable[str],
+    build: Callable[..., str],
+) -> Response:
+    """Log in first (back to ``path`` afterwards), then the page if the user has one of ``roles``."""
+    if user is None:
+        # English readers come back to the English page after logging in.
+        back = path if _lang(lang) == "ja" else quote(f"{path}?lang=en", safe="")
+        return RedirectResponse(f"/login?next={back}&lang={_lang(lang)}", status_code=303)
+    if not user.has_any(*roles):
+        return HTMLResponse(_FORBIDDEN, status_code=403)
+    return HTMLResponse(build(_lang(lang), offline=request.app.state.settings.offline))
 
 
 @public_router.get("/", response_class=HTMLResponse)
@@ -23,11 +48,10 @@ def citizen_map(request: Request, lang: str = "ja") -> HTMLResponse:
 
 @router.get("/hq", response_class=HTMLResponse)
 def hq_map(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
-    if user is None:
-        return RedirectResponse(f"/login?next=/hq&lang={_lang(lang)}", status_code=303)
-    if not user.has_any("hq_operator", "staff"):
-        return HTMLResponse(
-            "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden",
-            status_code=403,
-        )
-    return HTMLResponse(hq_map_html(_lang(lang), offline=request.app.state.settings.offline))
+    return _staff_page(request, user, "/hq", lang, ("hq_operator", "staff"), hq_map_html)
+
+
+@router.get("/gis", response_class=HTMLResponse)
+def gis_viewer(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
+    # Any staff role may open the viewer; which layers it lists is decided by /api/layers.
+    return _staff_page(request, user, "/gis", lang, sorted(STAFF_ROLES), gis_map_html)

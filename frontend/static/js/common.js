@@ -13,7 +13,7 @@
   /** Entry point called by the page: keeps the config for tests and debugging, runs the page module. */
   gisapp.start = function (page, config) {
     gisapp.config = config;
-    watchBasemap(config.map, config.basemap, config.offline);
+    watchBasemap(config.map, config.basemap, config.offline, config.text);
     gisapp.pages[page](config);
   };
 
@@ -28,6 +28,19 @@
         }
         return response.json();
       });
+  };
+
+  /** fetchJson shared by everyone on the page: the citizen map and the offline basemap both want the
+   * public layer list and the road ledger, and should download them once. Failures are not kept. */
+  var onceCache = {};
+  gisapp.fetchJsonOnce = function (url) {
+    if (!onceCache[url]) {
+      onceCache[url] = gisapp.fetchJson(url).catch(function (error) {
+        delete onceCache[url];
+        throw error;
+      });
+    }
+    return onceCache[url];
   };
 
   /** Create an element; text goes in through textContent, never as HTML. */
@@ -58,14 +71,14 @@
   };
 
   /* Offline basemap. With no internet the GSI tiles fail: drop the tile layer so no broken tiles show,
-   * give the map a neutral background and show the notice. A lone failed tile is not an outage (GSI
-   * answers 404 outside its coverage), so give up only when no tile has loaded yet, several fail in a
-   * row, or the browser says it is offline. */
+   * give the map a neutral background, show the notice and draw a light basemap from our own public
+   * layers instead. A lone failed tile is not an outage (GSI answers 404 outside its coverage), so give
+   * up only when no tile has loaded yet, several fail in a row, or the browser says it is offline. */
   var FAILURES_IN_A_ROW = 6;
 
-  function watchBasemap(map, basemap, offline) {
+  function watchBasemap(map, basemap, offline, text) {
     if (offline || !basemap) {
-      showBasemapOffline(map, basemap);
+      showBasemapOffline(map, basemap, text);
       return;
     }
     var loaded = 0;
@@ -77,16 +90,79 @@
     basemap.on('tileerror', function () {
       failedInARow += 1;
       if (loaded === 0 || failedInARow >= FAILURES_IN_A_ROW || navigator.onLine === false) {
-        showBasemapOffline(map, basemap);
+        showBasemapOffline(map, basemap, text);
       }
     });
   }
 
-  function showBasemapOffline(map, basemap) {
+  function showBasemapOffline(map, basemap, text) {
     if (basemap && map.hasLayer(basemap)) map.removeLayer(basemap);
     document.body.classList.add('gisapp-basemap-offline');
     var notice = document.getElementById('gisapp-basemap-notice');
     if (notice) notice.hidden = false;
+    drawOwnBasemap(map, text || (gisapp.config && gisapp.config.text) || {});
   }
   gisapp.showBasemapOffline = showBasemapOffline;
+
+  /* The own basemap: every public road_segment layer (the road ledger) as thin grey lines, and a public
+   * generic polygon layer (the municipal boundary) as an outline, in a pane of their own between the
+   * tile pane (200) and the thematic overlays (400). Not interactive and not in any layer list: it is
+   * background, not a theme. Public layers only, so every page draws the same picture. Road grey
+   * #7a7f85 keeps 3.4:1 on the offline background #e9ecef (WCAG 1.4.11) yet stays quieter than the
+   * thematic colours.
+   * body[data-own-basemap] = loading | drawn | none | error, for tests and debugging. */
+  var OWN_PANE = 'gisapp-basemap-own';
+  var OWN_STYLE = {
+    road: {color: '#7a7f85', weight: 1.5, opacity: 1, fill: false},
+    boundary: {color: '#5f6368', weight: 2, opacity: 1, dashArray: '6 4', fill: false}
+  };
+  var ownBasemapStarted = false;
+
+  function ownBasemapRole(layer) {
+    var geometry = String(layer.geometry_type || '').toLowerCase();
+    if (layer.kind === 'road_segment') return 'road';
+    if (layer.kind === 'generic' && geometry.indexOf('polygon') !== -1) return 'boundary';
+    return null;
+  }
+
+  function drawOwnBasemap(map, text) {
+    if (ownBasemapStarted) return;
+    ownBasemapStarted = true;
+    document.body.setAttribute('data-own-basemap', 'loading');
+    map.createPane(OWN_PANE).style.zIndex = 250;
+    var renderer = L.svg({pane: OWN_PANE});
+    gisapp.fetchJsonOnce('/api/public/layers')
+      .then(function (layers) {
+        var picked = layers.filter(ownBasemapRole);
+        var groups = picked.map(function (layer) {
+          var role = ownBasemapRole(layer);
+          var group = L.geoJSON(null, L.extend({
+            pane: OWN_PANE,
+            renderer: renderer,
+            interactive: false,
+            className: 'gisapp-basemap-own gisapp-basemap-' + role
+          }, OWN_STYLE[role], {
+            style: function () {
+              return L.extend({className: 'gisapp-basemap-own gisapp-basemap-' + role}, OWN_STYLE[role]);
+            },
+            pointToLayer: function () { return null; }
+          })).addTo(map);
+          return gisapp.fetchJsonOnce('/api/public/layers/' + encodeURIComponent(layer.slug) + '/features')
+            .then(function (collection) {
+              group.addData(collection);
+              return true;
+            });
+        });
+        return Promise.all(groups).then(function () {
+          if (picked.length && text.own_basemap && map.attributionControl) {
+            map.attributionControl.addAttribution(gisapp.escapeHtml(text.own_basemap));
+          }
+          document.body.setAttribute('data-own-basemap', picked.length ? 'drawn' : 'none');
+        });
+      })
+      .catch(function (error) {
+        console.error(error);
+        document.body.setAttribute('data-own-basemap', 'error');
+      });
+  }
 })();
