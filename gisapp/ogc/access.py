@@ -1,0 +1,62 @@
+"""Which collections a request may see, and the audit of restricted reads.
+
+The public instance reads only the ``pub`` views (its database role can read nothing else); the
+internal app goes by the caller's roles (anonymous = public only). A collection that is not visible
+answers exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from sqlalchemy import Connection
+
+from gisapp import audit
+from gisapp.auth import User
+from gisapp.errors import NotFound
+from layers import catalog
+from layers.catalog import KINDS, Layer, Visibility
+
+NOT_FOUND = ("コレクションが見つかりません。", "Collection not found.")
+
+
+def is_public(request: Request) -> bool:
+    return bool(request.app.state.public)
+
+
+def _servable(layer: Layer, public: bool) -> bool:
+    kind = KINDS.get(layer.kind)
+    return kind is not None and not (public and kind.public_view is None)
+
+
+def visible_layers(request: Request, conn: Connection, user: User | None) -> list[Layer]:
+    public = is_public(request)
+    found = (
+        catalog.list_public_layers(conn)
+        if public
+        else catalog.list_layers(conn, user.roles if user else None)
+    )
+    return [layer for layer in found if _servable(layer, public)]
+
+
+def find_layer(request: Request, conn: Connection, user: User | None, slug: str) -> Layer:
+    public = is_public(request)
+    layer = (
+        catalog.get_public_layer(conn, slug)
+        if public
+        else catalog.get_layer(conn, slug, user.roles if user else None)
+    )
+    if layer is None or not _servable(layer, public):
+        raise NotFound(*NOT_FOUND)
+    if public:
+        request.app.state.access.hit(layer.id)  # the public-GIS access KPI
+    return layer
+
+
+def audit_read(
+    conn: Connection, user: User | None, layers: list[Layer], resource: str, **details: object
+) -> None:
+    """Every read that touches a restricted layer is written to the audit log (same transaction)."""
+    for layer in layers:
+        if layer.visibility == Visibility.restricted:
+            actor = user.username if user else "anonymous"
+            audit.record(conn, actor, "ogc.read_restricted", layer.slug, resource=resource, **details)

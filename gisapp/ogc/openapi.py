@@ -1,0 +1,102 @@
+"""The API definition of the /ogc sub-API as OpenAPI 3.0, listing the caller's collections' paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gisapp.ogc import crs
+from gisapp.ogc.documents import GEOJSON, TITLE
+from gisapp.ogc.params import DEFAULT_LIMIT, MAX_LIMIT
+from layers.catalog import Layer
+
+_JSON = {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
+_GEO = {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
+_ERRORS = {
+    "400": {"description": "不正なパラメータ / Invalid parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "404": {"description": "見つかりません / Not found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+}  # fmt: skip
+_PARAMS: dict[str, dict[str, Any]] = {
+    "f": {"name": "f", "in": "query", "schema": {"type": "string", "enum": ["json", "html"]},
+          "description": "形式 / Output format"},
+    "bbox": {"name": "bbox", "in": "query", "style": "form", "explode": False,
+             "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+             "description": "範囲 (bbox-crs の軸順) / Bounding box, in the axis order of bbox-crs"},
+    "bbox-crs": {"name": "bbox-crs", "in": "query", "schema": {"type": "string", "format": "uri", "enum": crs.uris()}},
+    "crs": {"name": "crs", "in": "query", "schema": {"type": "string", "format": "uri", "enum": crs.uris()}},
+    "limit": {"name": "limit", "in": "query", "style": "form", "explode": False,
+              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+    "offset": {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    "datetime": {"name": "datetime", "in": "query", "schema": {"type": "string"},
+                 "description": "RFC 3339 日時または期間 / date-time or interval"},
+    "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
+}  # fmt: skip
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _get(summary: str, content: dict, params: list[dict] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [_ref("f"), *(params or [])],
+        "responses": {"200": {"description": "OK", "content": content}, **_ERRORS},
+    }
+    return {"get": op}
+
+
+def document(
+    server_url: str, layers: list[Layer], queryables: dict[str, dict[str, str | None]]
+) -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/": _get("ランディングページ / Landing page", _JSON),
+        "/api": _get("この API 定義 / This API definition", {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}),
+        "/conformance": _get("適合クラス / Conformance classes", _JSON),
+        "/collections": _get("コレクション一覧 / Collections", _JSON),
+    }  # fmt: skip
+    for layer in layers:
+        base = f"/collections/{layer.slug}"
+        props = [
+            {
+                "name": name,
+                "in": "query",
+                "schema": {"type": t or "string"},
+                "description": "属性で絞り込み / filter",
+            }
+            for name, t in queryables.get(layer.slug, {}).items()
+        ]
+        items_params = [_ref(n) for n in ("bbox", "bbox-crs", "crs", "limit", "offset", "datetime")]
+        title = f"{layer.title_ja} / {layer.title_en}"
+        paths[base] = _get(f"{title}: コレクション / collection", _JSON)
+        paths[f"{base}/queryables"] = _get(
+            f"{title}: 絞り込み可能な属性 / queryables",
+            {"application/schema+json": {"schema": {"type": "object"}}},
+        )
+        paths[f"{base}/items"] = _get(f"{title}: 地物 / features", _GEO, [*items_params, *props])
+        paths[f"{base}/items/{{featureId}}"] = _get(
+            f"{title}: 地物 1 件 / one feature", _GEO, [_ref("featureId"), _ref("crs")]
+        )
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": TITLE[0], "description": TITLE[1], "version": "1.0.0"},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "parameters": _PARAMS,
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message_ja": {"type": "string"},
+                                "message_en": {"type": "string"},
+                            },
+                        }
+                    },
+                }
+            },
+        },
+    }

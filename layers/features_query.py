@@ -1,0 +1,244 @@
+"""The SQL side of OGC API – Features: items, one item, extents and queryable properties.
+
+Every statement is composed from the constants in ``layers.catalog.KINDS`` (tables, views, column
+names) and nothing else; every value from a request is a bound parameter. PostGIS builds the GeoJSON
+(``ST_AsGeoJSON`` per row, ``json_agg`` per page) and the page comes back as one text value, so the web
+layer never walks geometries in Python. The caller has already decided that the layer is visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from layers.catalog import KINDS, KindTable, Layer
+
+# A feature timestamp, where a kind has one (datetime filters on it); other kinds have none.
+TEMPORAL: dict[str, str] = {"person_needing_help": "updated_at"}
+# Tables whose changes bump gis.layer.revision (migration 0002): only their extents may be cached.
+_REVISIONED = frozenset(
+    {"gis.feature", "gis.road_segment", "gis.hazard_area", "gis.shelter", "gis.sewer_pipe"}
+)
+_JSON_TYPES = {
+    "text": "string",
+    "character varying": "string",
+    "integer": "integer",
+    "bigint": "integer",
+    "smallint": "integer",
+    "numeric": "number",
+    "real": "number",
+    "double precision": "number",
+    "boolean": "boolean",
+}
+_JSONB_TYPES = {"string": "string", "number": "number", "boolean": "boolean"}
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    """One items request, already validated. ``bbox`` is (xmin, ymin, xmax, ymax) in PostGIS order
+    (x = easting/longitude) in ``bbox_srid``; ``filters`` are (property, value) with typed values."""
+
+    layer: Layer
+    public: bool
+    srid: int = 4326
+    flip: bool = False
+    decimals: int = 7
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_srid: int = 4326
+    start: datetime | None = None
+    end: datetime | None = None
+    filters: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    limit: int = 10
+    offset: int = 0
+
+
+_NO_JIT = text("SET LOCAL jit = off")
+
+
+def _kind(layer: Layer) -> KindTable:
+    return KINDS[layer.kind]
+
+
+def _properties_sql(kind: KindTable) -> str:
+    # Typed columns win over extra source attributes of the same name.
+    typed = ", ".join(f"'{c}', t.{c}" for c in kind.properties)
+    if kind.table == "gis.feature":
+        return "t.properties"
+    if kind.has_attributes:
+        return f"(t.attributes || jsonb_build_object({typed}))"
+    return f"jsonb_build_object({typed})"
+
+
+def _feature_sql(kind: KindTable, flip: bool) -> str:
+    geom = "ST_Transform(t.geom, CAST(:srid AS int))"
+    if flip:
+        geom = f"ST_FlipCoordinates({geom})"
+    return (
+        "json_build_object('type', 'Feature', 'id', t.id,"
+        f" 'geometry', ST_AsGeoJSON({geom}, CAST(:decimals AS int))::json,"
+        f" 'properties', {_properties_sql(kind)})"
+    )
+
+
+def _where(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
+    clauses = ["t.layer_id = :layer_id"]
+    params["layer_id"] = q.layer.id
+    if q.bbox is not None:
+        # `&&` on the envelope uses the GiST index; ST_Intersects keeps the exact answer.
+        clauses.append(
+            "t.geom && ST_Transform(ST_MakeEnvelope(:bx1, :by1, :bx2, :by2, CAST(:bsrid AS int)), 4326)"
+            " AND ST_Intersects(t.geom,"
+            " ST_Transform(ST_MakeEnvelope(:bx1, :by1, :bx2, :by2, CAST(:bsrid AS int)), 4326))"
+        )
+        params.update(bx1=q.bbox[0], by1=q.bbox[1], bx2=q.bbox[2], by2=q.bbox[3], bsrid=q.bbox_srid)
+    column = TEMPORAL.get(q.layer.kind)
+    if column and q.start is not None:
+        clauses.append(f"t.{column} >= :t_start")
+        params["t_start"] = q.start
+    if column and q.end is not None:
+        clauses.append(f"t.{column} <= :t_end")
+        params["t_end"] = q.end
+    for i, (name, value) in enumerate(q.filters):
+        if kind.table == "gis.feature":
+            # Generic layers: a JSONB key (bound too). Typed values compare as JSON values, so that
+            # 3 matches 3.0 and true matches true; text compares as text.
+            params[f"fk{i}"] = name
+            if isinstance(value, str):
+                clauses.append(f"t.properties ->> :fk{i} = :fv{i}")
+                params[f"fv{i}"] = value
+            else:
+                clauses.append(f"t.properties -> :fk{i} = CAST(:fv{i} AS jsonb)")
+                params[f"fv{i}"] = _json_literal(value)
+        else:
+            if name not in kind.properties:  # the caller validated; never compose an unknown name
+                raise KeyError(name)
+            clauses.append(f"t.{name} = :fv{i}")
+            params[f"fv{i}"] = value
+    return " AND ".join(clauses)
+
+
+def _json_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)  # int or Decimal: a JSON number as written
+
+
+def items(conn: Connection, q: ItemsQuery) -> tuple[int, str]:
+    """(numberMatched, the page's features as a JSON array text), in one statement."""
+    kind = _kind(q.layer)
+    src = kind.source(q.public)
+    params: dict[str, Any] = {"srid": q.srid, "decimals": q.decimals, "limit": q.limit, "offset": q.offset}
+    where = _where(q, kind, params)
+    # Composed from KINDS constants only; all values are bound parameters.
+    stmt = text(
+        f"SELECT (SELECT count(*) FROM {src} t WHERE {where}) AS matched,"  # noqa: S608
+        f" (SELECT coalesce(json_agg({_feature_sql(kind, q.flip)} ORDER BY t.id), '[]'::json)::text"
+        f"  FROM (SELECT t.* FROM {src} t WHERE {where} ORDER BY t.id LIMIT :limit OFFSET :offset) t)"
+        " AS features"
+    )
+    # The planner's cost guesses for ST_Intersects under RLS or security-barrier views are huge and
+    # would start JIT compilation (~150 ms) for a query that runs in a few milliseconds.
+    conn.execute(_NO_JIT)
+    row = conn.execute(stmt, params).one()
+    return int(row.matched), row.features
+
+
+def item(
+    conn: Connection, layer: Layer, public: bool, feature_id: int, *, srid: int, flip: bool, decimals: int
+) -> str | None:
+    """One feature as GeoJSON text, or None."""
+    kind = _kind(layer)
+    stmt = text(
+        f"SELECT {_feature_sql(kind, flip)}::text FROM {kind.source(public)} t"  # noqa: S608
+        " WHERE t.layer_id = :layer_id AND t.id = :fid"
+    )
+    params = {"layer_id": layer.id, "fid": feature_id, "srid": srid, "decimals": decimals}
+    return conn.execute(stmt, params).scalar_one_or_none()
+
+
+# --- extents, cached by layer revision ---------------------------------------------------------
+@dataclass(frozen=True)
+class Extent:
+    bbox: tuple[float, float, float, float] | None  # lon/lat (CRS84)
+    interval: tuple[datetime | None, datetime | None] | None  # only kinds with a feature timestamp
+
+
+_EXTENTS: dict[tuple[bool, int], tuple[int, Extent]] = {}
+
+
+def revision(conn: Connection, layer: Layer, public: bool) -> int:
+    table = "pub.layer" if public else "gis.layer"
+    # Composed from the two constants above only.
+    return conn.execute(text(f"SELECT revision FROM {table} WHERE id = :id"), {"id": layer.id}).scalar_one()  # noqa: S608
+
+
+def extent(conn: Connection, layer: Layer, public: bool) -> Extent:
+    """The layer's bounding box by ST_Extent (and its time span where it has one). Cached per layer
+    revision, which every feature change bumps; tables without revision triggers are not cached."""
+    kind = _kind(layer)
+    cacheable = kind.table in _REVISIONED
+    key = (public, layer.id)
+    rev = revision(conn, layer, public) if cacheable else -1
+    hit = _EXTENTS.get(key)
+    if cacheable and hit and hit[0] == rev:
+        return hit[1]
+    column = TEMPORAL.get(layer.kind)
+    times = f"min(t.{column}), max(t.{column})" if column else "NULL, NULL"
+    stmt = text(
+        f"SELECT ST_XMin(e) AS x1, ST_YMin(e) AS y1, ST_XMax(e) AS x2, ST_YMax(e) AS y2, t1, t2"  # noqa: S608
+        f" FROM (SELECT ST_Extent(t.geom) AS e, {times} FROM {kind.source(public)} t"
+        " WHERE t.layer_id = :layer_id) s(e, t1, t2)"
+    )
+    conn.execute(_NO_JIT)
+    row = conn.execute(stmt, {"layer_id": layer.id}).one()
+    bbox = None if row.x1 is None else (row.x1, row.y1, row.x2, row.y2)
+    result = Extent(bbox, (row.t1, row.t2) if column else None)
+    if cacheable:
+        _EXTENTS[key] = (rev, result)
+    return result
+
+
+# --- queryable properties ------------------------------------------------------------------------
+_COLUMN_TYPES: dict[str, dict[str, str]] = {}
+_JSONB_KEYS: dict[tuple[bool, int], tuple[int, dict[str, str | None]]] = {}
+
+
+def _column_types(conn: Connection, relation: str) -> dict[str, str]:
+    if relation not in _COLUMN_TYPES:
+        rows = conn.execute(
+            text(
+                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+                " WHERE attrelid = CAST(:rel AS regclass) AND attnum > 0 AND NOT attisdropped"
+            ),
+            {"rel": relation},
+        ).all()
+        _COLUMN_TYPES[relation] = {name: typ for name, typ in rows}
+    return _COLUMN_TYPES[relation]
+
+
+def queryables(conn: Connection, layer: Layer, public: bool) -> dict[str, str | None]:
+    """Property name -> JSON Schema type (None: mixed). Typed kinds: their typed columns. Generic
+    layers: the JSONB keys their features use (cached per layer revision)."""
+    kind = _kind(layer)
+    if kind.table != "gis.feature":
+        types = _column_types(conn, kind.source(public))
+        return {c: _JSON_TYPES.get(types.get(c, ""), "string") for c in kind.properties}
+    key = (public, layer.id)
+    rev = revision(conn, layer, public)
+    hit = _JSONB_KEYS.get(key)
+    if hit and hit[0] == rev:
+        return hit[1]
+    rows = conn.execute(
+        text(
+            "SELECT k, min(jsonb_typeof(v)), max(jsonb_typeof(v))"  # noqa: S608
+            f" FROM {kind.source(public)} t, jsonb_each(t.properties) AS p(k, v)"
+            " WHERE t.layer_id = :layer_id GROUP BY k ORDER BY k"
+        ),
+        {"layer_id": layer.id},
+    ).all()
+    found = {k: (_JSONB_TYPES.get(lo) if lo == hi else None) for k, lo, hi in rows}
+    _JSONB_KEYS[key] = (rev, found)
+    return found
