@@ -125,3 +125,30 @@ def test_geometries_are_4326_typmod_and_validity_checked(owner_engine):
     for c in cols:
         if (c.f_table_schema, c.f_table_name) != ("sensor", "radio_position"):  # points are always valid
             assert f"{c.f_table_schema}.{c.f_table_name}" in checks, c
+
+
+def test_public_role_cannot_define_functions_or_temp_objects(public_engine):
+    """What makes the public views safe without security_barrier (migration 0004)."""
+    for stmt in (
+        "CREATE TEMP TABLE t (x int)",
+        "CREATE FUNCTION pg_temp.leak(text) RETURNS bool LANGUAGE sql AS 'SELECT true'",
+        "CREATE FUNCTION public.leak(text) RETURNS bool LANGUAGE sql AS 'SELECT true'",
+        "CREATE FUNCTION pub.leak(text) RETURNS bool LANGUAGE sql AS 'SELECT true'",
+    ):
+        with public_engine.connect() as conn, pytest.raises(DBAPIError) as err:
+            conn.execute(text(stmt))
+        assert "permission denied" in str(err.value), stmt
+
+
+def test_bbox_filters_on_public_views_can_use_the_spatial_index(public_engine):
+    with public_engine.begin() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    "EXPLAIN SELECT id FROM pub.road_segment "
+                    "WHERE geom && ST_MakeEnvelope(139.29, 35.38, 139.30, 35.39, 4326)"
+                )
+            ).scalars()
+        )
+    assert "road_segment_geom_idx" in plan, plan
