@@ -1,5 +1,84 @@
-"""Layer upload/import API for staff (owned by the import work; placeholder router until then)."""
+"""Layer upload for staff: ``POST /api/layers/{slug}/import`` (all or nothing; see docs/import.md)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+from sqlalchemy import text
+
+from gisapp import audit
+from gisapp.db import transaction
+from gisapp.deps import CurrentUser, EngineDep
+from gisapp.errors import AppError, Forbidden, InvalidInput, NotFound
+from layers import catalog
+from layers.importers import ImportRejected, get_target, import_file
+from layers.importers import read as readers
 
 router = APIRouter(prefix="/api/layers", tags=["import"])
+
+
+class FileTooLarge(AppError):
+    status, code = 413, "file_too_large"
+
+
+_OWNER = text("SELECT owner_department_id FROM gis.layer WHERE id = :id")
+
+
+def _safe_name(filename: str | None) -> str:
+    # Only the base name, and only characters a file system takes: the suffix tells the format.
+    name = Path(filename or "upload").name
+    return re.sub(r"[^\w.\-]", "_", name)[-120:] or "upload"
+
+
+@router.post("/{slug}/import", summary="Import a file into a layer / レイヤーにファイルを取り込む")
+def import_layer(
+    slug: str,
+    user: CurrentUser,
+    engine: EngineDep,
+    file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GPKG, CityGML, CSV, OSM XML")],
+    format: Annotated[str | None, Form(description="geojson|shapefile|gpkg|citygml|shelter_csv|osm")] = None,
+    mode: Annotated[Literal["upsert", "replace"], Form()] = "upsert",
+    hazard_type: Annotated[str | None, Form()] = None,
+) -> dict:
+    rejected: ImportRejected | None = None
+    with transaction(engine, user.roles) as conn:
+        layer = catalog.get_layer(conn, slug, user.roles)
+        if layer is None:  # unknown and not visible answer the same
+            raise NotFound("レイヤーが見つかりません。", "Layer not found.")
+        owner = conn.execute(_OWNER, {"id": layer.id}).scalar_one()
+        if not (user.has_any("admin") or (user.roles & catalog.STAFF_ROLES and user.department_id == owner)):
+            raise Forbidden(
+                "このレイヤーを更新できるのは所管課の職員と管理者だけです。",
+                "Only staff of the layer's owner department and admins may import into this layer.",
+            )
+        if file.size is not None and file.size > readers.MAX_IMPORT_BYTES:
+            raise FileTooLarge(
+                f"ファイルが大きすぎます（上限 {readers.MAX_IMPORT_BYTES:,} バイト）。",
+                f"The file is too large (the limit is {readers.MAX_IMPORT_BYTES:,} bytes).",
+            )
+        name = _safe_name(file.filename)
+        with tempfile.TemporaryDirectory(prefix="gisapp-import-") as tmp:
+            path = Path(tmp) / name
+            with path.open("wb") as out:
+                shutil.copyfileobj(file.file, out, 1 << 20)
+            try:
+                result = import_file(conn, get_target(conn, slug), path, name=file.filename or name, fmt=format,
+                                     mode=mode, actor=user.username, hazard_type=hazard_type)  # fmt: skip
+            except ImportRejected as e:
+                rejected = e
+                audit.record(
+                    conn, user.username, "layer.import_rejected", slug, import_run_id=e.run_id, reason=e.code
+                )
+            else:
+                audit.record(conn, user.username, "layer.import", slug, import_run_id=result.run_id,
+                             counts=result.counts)  # fmt: skip
+    # The refused run and its audit entry are committed above; the features were never touched.
+    if rejected is not None:
+        error = FileTooLarge if rejected.code == "file_too_large" else InvalidInput
+        raise error(rejected.ja, rejected.en, reason=rejected.code, **rejected.details())
+    return result.as_json()
