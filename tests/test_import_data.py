@@ -24,7 +24,7 @@ from tests.fixtures_data import seed
 from tests.support import shared_data
 
 TABLE = {"shelter": "gis.shelter", "hazard_area": "gis.hazard_area", "road_segment": "gis.road_segment",
-         "generic": "gis.feature"}  # fmt: skip
+         "generic": "gis.feature", "sewer_pipe": "gis.sewer_pipe"}  # fmt: skip
 
 
 # --- helpers shared by the import tests ----------------------------------------------------------

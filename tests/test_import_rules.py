@@ -307,11 +307,44 @@ def test_municipal_standard_csv_in_utf8_with_bom_reads_the_same(app_engine, dept
 
 
 def test_unsupported_kind_is_refused(app_engine, dept, tmp_path):
-    slug = make_layer(app_engine, "rules-sewer", "sewer_pipe", dept)
+    slug = make_layer(app_engine, "rules-people", "person_needing_help", dept, visibility="restricted")
     path = _write(tmp_path, "p.geojson", _fc(_feature(POINT, id="x")))
     with pytest.raises(ImportRejected) as err:
         run_import(app_engine, slug, path)
     assert err.value.code == "unsupported_kind"
+
+
+def test_sewer_ledger_with_japanese_columns(app_engine, dept, tmp_path):
+    slug = make_layer(app_engine, "rules-sewer", "sewer_pipe", dept)
+    line = {"type": "LineString", "coordinates": [[139.3100, 35.4000], [139.3110, 35.4000]]}
+    pipes = [
+        _feature(
+            line, 管渠番号="S-1", 排除方式="汚水", 管種="VU", 管径="２５０", 布設年度=1998, 備考="点検済"
+        ),
+        _feature(line, 管渠番号="S-2", 排除方式="雨水", 管種="HP", 管径=600, 布設年度=2005),
+    ]
+    result = run_import(app_engine, slug, _write(tmp_path, "sewer.geojson", _fc(*pipes)))
+    assert result.counts["inserted"] == 2
+    rows = query(
+        app_engine,
+        "SELECT pipe_no, pipe_use, material, diameter_mm, laid_year, length_m, attributes->>'備考'"
+        " FROM gis.sewer_pipe p JOIN gis.layer l ON l.id = p.layer_id WHERE l.slug = :s ORDER BY pipe_no",
+        s=slug,
+    )
+    assert [tuple(r[:5]) for r in rows] == [
+        ("S-1", "汚水", "VU", 250, 1998),
+        ("S-2", "雨水", "HP", 600, 2005),
+    ]
+    assert 85 < float(rows[0][5]) < 95  # 0.001° of longitude at 35.4° N ≈ 90.8 m, measured by PostGIS
+    assert rows[0][6] == "点検済"
+    again = run_import(app_engine, slug, _write(tmp_path, "sewer.geojson", _fc(*pipes)))
+    assert again.counts["unchanged"] == 2
+
+    bad = [_feature(line, 管渠番号="S-3", 排除方式="下水?", 管径=300), _feature(line, 管径=300),
+           _feature(line, 管渠番号="S-5", 布設年度=10)]  # fmt: skip
+    e = _refused(app_engine, slug, _write(tmp_path, "bad.geojson", _fc(*bad)), kind="sewer_pipe")
+    assert [p.row for p in e.rejected] == [1, 2, 3]
+    assert "排除方式" in e.rejected[0].reason_ja and "pipe number" in e.rejected[1].reason_en
 
 
 def test_invalid_part_of_a_multipolygon_is_repaired_keeping_the_rest(app_engine, dept, tmp_path):

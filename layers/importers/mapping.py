@@ -245,6 +245,42 @@ def _road(attrs: dict, geom: BaseGeometry, ctx: Context) -> tuple[str | None, di
     return key, row, {"attributes": extra, "geom": _multi(geom, "LineString")}
 
 
+_PIPE_USES = {
+    "汚水": "汚水",
+    "雨水": "雨水",
+    "合流": "合流",
+    "sanitary": "汚水",
+    "storm": "雨水",
+    "combined": "合流",
+}
+
+
+def _sewer(attrs: dict, geom: BaseGeometry, ctx: Context) -> tuple[str | None, dict, dict]:
+    """下水道台帳: the ledger's usual column names (or ours); everything else kept as attributes."""
+    no_col, pipe_no = _pick(attrs, ("pipe_no", "管渠番号", "管路番号", "施設番号", "id", "ID"))
+    use_col, use = _pick(attrs, ("pipe_use", "排除方式", "種別", "用途"))
+    mat_col, material = _pick(attrs, ("material", "管種"))
+    dia_col, diameter = _pick(attrs, ("diameter_mm", "管径mm", "管径", "口径"))
+    year_col, year = _pick(attrs, ("laid_year", "布設年度", "布設年", "敷設年度"))
+    if pipe_no is None:
+        raise RowError("管渠番号がありません", "no pipe number (管渠番号)")
+    pipe_use = _PIPE_USES.get(_text(use).strip(), "") if use is not None else ""
+    if use is not None and not pipe_use:
+        raise RowError(f"排除方式が不明です: {_text(use)}", f"unknown pipe use (排除方式): {_text(use)}")
+    row = {
+        "pipe_no": _text(pipe_no), "pipe_use": pipe_use, "material": _text(material or ""),
+        "diameter_mm": _int(diameter, dia_col or "管径"), "laid_year": _int(year, year_col or "布設年度"),
+    }  # fmt: skip
+    if row["diameter_mm"] == 0:
+        raise RowError("管径が 0 です", "pipe diameter (管径) is 0")
+    if row["laid_year"] is not None and not 1868 <= row["laid_year"] <= 2200:
+        raise RowError(f"布設年度 {row['laid_year']} は西暦で入力してください",
+                       f"laying year (布設年度) {row['laid_year']} must be a Western-calendar year")  # fmt: skip
+    used = {no_col, use_col, mat_col, dia_col, year_col}
+    extra = {k: v for k, v in attrs.items() if k not in used}
+    return row["pipe_no"], row, {"attributes": extra, "geom": _multi(geom, "LineString")}
+
+
 def _generic(attrs: dict, geom: BaseGeometry, ctx: Context) -> tuple[str | None, dict, dict]:
     if ctx.geometry_type != "Geometry" and geom.geom_type.removeprefix(
         "Multi"
@@ -261,6 +297,7 @@ ROWS: dict[str, tuple[KindRow, tuple[str, ...]]] = {
     "shelter": (_shelter, ("code", "name", "address", "capacity", "is_designated_shelter", *SUITS, "attributes")),
     "hazard_area": (_hazard, ("source_key", "hazard_type", "depth_rank", "name", "attributes")),
     "road_segment": (_road, ("route_no", "route_name", "road_class", "width_m", "attributes")),
+    "sewer_pipe": (_sewer, ("pipe_no", "pipe_use", "material", "diameter_mm", "laid_year", "attributes")),
 }  # fmt: skip
 # The natural key a re-import updates by, as the catalog declares it.
 KEY_COLUMN: dict[str, str] = {kind: str(KINDS[kind].key) for kind in ROWS}

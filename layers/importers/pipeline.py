@@ -38,7 +38,8 @@ READERS: dict[str, Callable[[Path], readers.Source]] = {
 }
 # The kind a new layer gets from what the file is (CLI --create).
 KIND_OF_FORMAT = {"shelter_csv": "shelter", "citygml": "hazard_area", "osm": "road_segment"}
-GEOMETRY_OF_KIND = {"shelter": "Point", "hazard_area": "MultiPolygon", "road_segment": "MultiLineString"}
+GEOMETRY_OF_KIND = {"shelter": "Point", "hazard_area": "MultiPolygon", "road_segment": "MultiLineString",
+                    "sewer_pipe": "MultiLineString"}  # fmt: skip
 
 
 @dataclass(frozen=True)

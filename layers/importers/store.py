@@ -19,7 +19,10 @@ from layers.importers.mapping import KEY_COLUMN, ROWS, SUITS
 
 # SQL types of the staged columns (geometry travels as hex EWKB text).
 TYPES = {"capacity": "int", "is_designated_shelter": "boolean", **dict.fromkeys(SUITS, "boolean"),
-         "width_m": "numeric", "attributes": "jsonb", "properties": "jsonb"}  # fmt: skip
+         "width_m": "numeric", "diameter_mm": "int", "laid_year": "int", "attributes": "jsonb",
+         "properties": "jsonb"}  # fmt: skip
+# Kinds whose 延長 (length) is measured by PostGIS on the geography, never taken from the file.
+MEASURED = ("road_segment", "sewer_pipe")
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,9 @@ def _statements(kind: str) -> dict[str, TextClause]:
     table, key = KINDS[kind].table, KEY_COLUMN[kind]
     columns = ROWS[kind][1]
     staged = ", ".join(f"{c} {TYPES.get(c, 'text')}" for c in (*columns, "geom"))
-    targets = ", ".join((*columns, "geom", *(("length_m",) if kind == "road_segment" else ())))
+    targets = ", ".join((*columns, "geom", *(("length_m",) if kind in MEASURED else ())))
     values = ", ".join(f"s.{c}" for c in columns) + ", s.geom::geometry"
-    if kind == "road_segment":
+    if kind in MEASURED:
         values += ", round(ST_Length(s.geom::geometry::geography)::numeric, 1)"
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in targets.split(", ") if c != key)
     changed = " OR ".join(f"t.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in columns if c != key)
