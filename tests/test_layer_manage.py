@@ -196,3 +196,25 @@ def test_search_needs_a_query(public_client):
     for q in ("", "   ", "x" * 101):
         r = public_client.get("/api/public/search", params={"q": q})
         assert r.status_code == 400 and r.json()["error"]["message_ja"]
+
+
+def test_public_shelter_csv_export_round_trips_through_the_importer(
+    public_client, app_engine, seeded, tmp_path
+):
+    from tests.support import shared_data
+    from tests.test_import_data import make_layer, query, run_import
+
+    source = shared_data("shelters", "122033_103_evacuation_space.csv")
+    slug = make_layer(app_engine, "mng-shelters", "shelter", seeded.dept_id, visibility="public")
+    run_import(app_engine, slug, source)
+    r = public_client.get(f"/api/public/layers/{slug}/export?format=csv&encoding=cp932")
+    assert r.status_code == 200 and "shift_jis" in r.headers["content-type"].lower()
+    assert r.content == source.read_bytes()  # the city's own file, byte for byte
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(public_client.get(f"/api/public/layers/{slug}/export?format=csv").content)
+    again = make_layer(app_engine, "mng-shelters-copy", "shelter", seeded.dept_id)
+    run_import(app_engine, again, copy)
+    rows = "SELECT code, name, capacity, suits_flood, ST_AsText(geom) FROM gis.shelter s JOIN gis.layer l ON l.id = s.layer_id WHERE l.slug = :s ORDER BY code"
+    assert query(app_engine, rows, s=slug) == query(app_engine, rows, s=again)
+    r = public_client.get(f"/api/public/layers/{seeded.slugs['public']}/export?format=csv")
+    assert r.status_code == 400 and "CSV" in r.json()["error"]["message_en"]

@@ -114,15 +114,44 @@ def export_public_layer(
     slug: str,
     request: Request,
     conn: ConnDep,
-    format: Annotated[Literal["geojson", "gpkg"], Query(description="geojson | gpkg")] = "geojson",
+    format: Annotated[
+        Literal["geojson", "gpkg", "csv"], Query(description="geojson | gpkg | csv (shelters: 自治体標準)")
+    ] = "geojson",
+    encoding: Annotated[Literal["utf-8", "cp932"], Query(description="CSV only")] = "utf-8",
 ) -> Response:
     layer = _public_layer(request, conn, slug)
+    if format == "csv":
+        return _shelters_csv(conn, layer, encoding)
     fc = catalog.features_geojson(conn, layer, public=True, limit=EXPORT_MAX_FEATURES)
     disposition = {"Content-Disposition": f'attachment; filename="{layer.slug}.{format}"'}
     if format == "geojson":
         return JSONResponse(fc, media_type="application/geo+json", headers=disposition)
     return Response(
         _to_gpkg(fc, layer.slug), media_type="application/geopackage+sqlite3", headers=disposition
+    )
+
+
+def _shelters_csv(conn, layer: catalog.Layer, encoding: str) -> Response:
+    """Shelters in the 自治体標準オープンデータセット layout (round-trips with the importer)."""
+    from layers.importers.shelter_export import encode, shelters_csv
+
+    if layer.kind != "shelter":
+        raise LayerInvalid(
+            "CSV は避難所レイヤーのみ（自治体標準の様式）です。GeoJSON か GeoPackage をお使いください。",
+            "CSV is offered for shelter layers (municipal standard layout); use GeoJSON or GeoPackage.",
+            field="format",
+        )
+    try:
+        data = encode(shelters_csv(conn, layer.id, public=True), encoding)
+    except ValueError as e:
+        ja, _, en = str(e).partition("\n")
+        raise LayerInvalid(
+            ja.replace("--encoding utf-8", "encoding=utf-8"), en.replace("--encoding", "encoding=")
+        ) from e
+    return Response(
+        data,
+        media_type=f"text/csv; charset={'Shift_JIS' if encoding == 'cp932' else 'utf-8'}",
+        headers={"Content-Disposition": f'attachment; filename="{layer.slug}.csv"'},
     )
 
 

@@ -23,24 +23,26 @@ STANDARD_COLUMNS = (
 FLAG_COLUMN = {column: names[1] for column, names in SUITS.items()}  # suits_flood -> 災害種別_洪水
 ENCODINGS = ("utf-8", "cp932")
 
-_ROWS = text(
-    """SELECT code, name, address, capacity, is_designated_shelter, suits_flood, suits_landslide,
+_SELECT = """SELECT code, name, address, capacity, is_designated_shelter, suits_flood, suits_landslide,
               suits_storm_surge, suits_earthquake, suits_tsunami, suits_fire, suits_inland_flood,
-              suits_volcano, attributes, ST_X(geom) AS lon, ST_Y(geom) AS lat
-       FROM gis.shelter WHERE layer_id = :layer_id ORDER BY id"""
-)
+              suits_volcano, attributes, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
+# The public instance reads the published view; nothing else differs.
+_ROWS = {
+    False: text(_SELECT + " FROM gis.shelter WHERE layer_id = :layer_id ORDER BY id"),
+    True: text(_SELECT + " FROM pub.shelter WHERE layer_id = :layer_id ORDER BY id"),
+}
 
 
 def _flag(value: bool) -> str:
     return "1" if value else ""
 
 
-def shelters_csv(conn: Connection, layer_id: int) -> str:
+def shelters_csv(conn: Connection, layer_id: int, *, public: bool = False) -> str:
     """The layer's shelters as CSV text (CRLF, as the standard's files are)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(STANDARD_COLUMNS)
-    for r in conn.execute(_ROWS, {"layer_id": layer_id}).mappings():
+    for r in conn.execute(_ROWS[public], {"layer_id": layer_id}).mappings():
         values = {k: "" if v is None else str(v) for k, v in (r["attributes"] or {}).items()}
         values.update({
             "ID": "" if r["code"].startswith("h:") else r["code"],
