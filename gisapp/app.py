@@ -17,6 +17,7 @@ from gisapp.api import auth, events, health, imports, layers, pages, radio
 from gisapp.db import app_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
+from gisapp.middleware import SecurityHeaders
 from gisapp.ogc import features as ogc_features
 from gisapp.ogc import tiles as ogc_tiles
 from gisapp.settings import Settings, get_settings
@@ -50,14 +51,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         openapi_url=None if public else "/openapi.json",
     )
 
-    @app.middleware("http")
-    async def security_headers(request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.engine = engine
     app.state.public = public
