@@ -230,14 +230,15 @@ def wrk_rps(port: int, paths: list[str], duration: int, tmp: Path) -> str:
         "request = function()\n  i = i + 1\n  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n"
     )
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{duration}s", "-s", str(script), f"http://127.0.0.1:{port}"],
+        ["wrk", "-t2", "-c16", "--latency", f"-d{duration}s", "-s", str(script), f"http://127.0.0.1:{port}"],
         capture_output=True,
         text=True,
         timeout=duration + 60,
     ).stdout
     rps = next((ln.split(":")[1].strip() for ln in out.splitlines() if ln.startswith("Requests/sec")), "?")
+    p99 = next((ln.split()[1] for ln in out.splitlines() if ln.strip().startswith("99%")), "?")
     errors = [ln.strip() for ln in out.splitlines() if "Non-2xx" in ln or "Socket errors" in ln]
-    return f"{rps} req/s" + (f"  ({'; '.join(errors)})" if errors else "")
+    return f"{rps} req/s, p99 {p99} under load" + (f"  ({'; '.join(errors)})" if errors else "")
 
 
 def measure(

@@ -20,7 +20,9 @@ from gisapp.health import CachedHealth
 from gisapp.middleware import SecurityHeaders
 from gisapp.ogc import features as ogc_features
 from gisapp.ogc import tiles as ogc_tiles
+from gisapp.ogc.tiles_fast import LayerDirectory, TileFastPath
 from gisapp.settings import Settings, get_settings
+from layers.tiles import TileCache
 
 STATIC = Path(frontend.__file__).parent / "static"
 
@@ -30,15 +32,18 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     engine = app_engine(settings, public=public)
     hub = None if public else EventHub(settings.database_url or "")
     access = AccessCounter(engine)
+    directory = LayerDirectory(settings.public_database_url if public else settings.database_url or "")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         access.start()
+        directory.start()
         if hub:
             hub.start()
         yield
         if hub:
             await hub.stop()
+        await directory.stop()
         access.stop()
 
     app = FastAPI(
@@ -51,12 +56,15 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         openapi_url=None if public else "/openapi.json",
     )
 
+    app.add_middleware(TileFastPath)  # inner: the security headers go on its answers too
     app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.engine = engine
     app.state.public = public
     app.state.events = hub
     app.state.access = access
+    app.state.layer_directory = directory
+    app.state.tile_cache = TileCache()
     app.state.health = CachedHealth(engine, settings.mqtt_url)
     errors.install(app)
 

@@ -24,6 +24,8 @@ TILE_EXTENT = 4096  # MVT grid per tile side
 TILE_BUFFER = 64  # grid cells kept beyond the tile edge, so lines and labels join across tiles
 MAX_ZOOM = 22
 WEB_MERCATOR_HALF = 20037508.342789244  # metres, EPSG:3857 half world width
+MVT = "application/vnd.mapbox-vector-tile"
+MAX_AGE = 60  # seconds a client may reuse a tile without asking
 STYLE_VERSION = "1"  # part of ETags: bump when the SQL below changes what a tile contains
 
 # Feature cap by zoom (the first row whose zoom is >= z): low zooms stay small. Features are kept
@@ -77,6 +79,20 @@ _INTERNAL_ONE = text(
 _PUBLIC_ONE = text(
     f"SELECT {_COLS.format(vis=_PUBLIC_VIS)} FROM pub.layer WHERE slug = :slug"  # noqa: S608
 )
+
+
+# Published layers, as the warm-tile fast path keeps them (gisapp/ogc/tiles_fast.py). The same query
+# on both instances: anonymous callers of the internal app see exactly the published layers too.
+PUBLISHED_LAYERS_SQL = f"SELECT {_COLS.format(vis=_PUBLIC_VIS)} FROM pub.layer"  # noqa: S608 (constants)
+
+
+def published_tile_layers(rows: Iterable[dict]) -> dict[str, TileLayer]:
+    layers = (TileLayer(**row) for row in rows)
+    return {
+        layer.slug: layer
+        for layer in layers
+        if layer.kind in KINDS and KINDS[layer.kind].public_view is not None
+    }
 
 
 def tileable_layer(
@@ -173,6 +189,13 @@ def render_tile(conn: Connection, layer: TileLayer, z: int, x: int, y: int, *, p
         params["tolerance"] = pixel_size(z)
     data = conn.execute(stmt, params).scalar_one()
     return bytes(data or b"")
+
+
+def etag_matches(if_none_match: str | None, tag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
+    return "*" in candidates or tag in candidates
 
 
 def etag(layer: TileLayer, z: int, x: int, y: int, *, public: bool) -> str:

@@ -16,6 +16,7 @@ from gisapp.db import transaction
 from layers import demo
 from layers import tiles as tiles_mod
 from tests.fixtures_data import Seed, seed
+from tests.support import wait_until
 
 TAG = "tiles"
 TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
@@ -188,8 +189,17 @@ def test_a_changed_feature_gives_a_new_tag_and_new_content(
             ),
             {"n": new_name, "s": slug},
         )
-    after = public_client.get(url(slug, z, x, y), headers={"If-None-Match": before.headers["etag"]})
-    assert after.status_code == 200
+    # Served fresh as soon as the change's notification reaches the server (milliseconds).
+    after = wait_until(
+        lambda: (
+            (
+                r := public_client.get(url(slug, z, x, y), headers={"If-None-Match": before.headers["etag"]})
+            ).status_code
+            == 200
+            and r
+        ),
+        5,
+    )
     assert after.headers["etag"] != before.headers["etag"]
     assert list(decode(after.content, z, x, y, slug, tmp_path)["name"]) == [new_name]
     with app_engine.connect() as conn:
@@ -335,3 +345,40 @@ def test_tileset_metadata_is_ogc_and_tilejson(demo_loaded, public_client, app_en
     tms = public_client.get("/ogc/tileMatrixSets/WebMercatorQuad").json()
     assert [m["matrixWidth"] for m in tms["tileMatrices"]] == [2**z for z in range(tiles_mod.MAX_ZOOM + 1)]
     assert public_client.get("/ogc/tileMatrixSets").json()["tileMatrixSets"][0]["id"] == "WebMercatorQuad"
+
+
+# --- the warm-tile fast path (gisapp/ogc/tiles_fast.py) -------------------------------------------
+def test_warm_tiles_skip_the_database_and_a_withdrawn_layer_stops_at_once(
+    seeded, public_client, client, app_engine
+) -> None:
+    from layers import manage
+
+    directory = public_client.app.state.layer_directory
+    wait_until(lambda: directory.layers is not None, 10)
+    slug = seeded.slugs["public"]
+    x, y = tile_of(*SEED_POINT, 16)
+    first = public_client.get(url(slug, 16, x, y))  # cold: rendered by the route, cached
+    served = directory.served
+    warm = public_client.get(url(slug, 16, x, y))
+    assert directory.served == served + 1  # answered before routing, no database
+    assert warm.content == first.content and warm.headers["etag"] == first.headers["etag"]
+    assert warm.headers["cache-control"] == "public, max-age=60"
+    assert warm.headers["x-content-type-options"] == "nosniff"
+    assert (
+        public_client.get(url(slug, 16, x, y), headers={"If-None-Match": warm.headers["etag"]}).status_code
+        == 304
+    )
+
+    class Admin:
+        username, department_id, roles = "tiles-test", None, frozenset({"admin"})
+
+    with app_engine.begin() as conn:
+        manage.set_visibility(conn, Admin(), slug, "internal")
+    try:
+        # Withdrawn: the cached tiles are not served any more, the route answers 404.
+        wait_until(lambda: public_client.get(url(slug, 16, x, y)).status_code == 404, 5)
+        assert slug not in directory.layers
+        assert client.get(url(slug, 16, x, y)).status_code == 404  # anonymous on the internal app too
+    finally:
+        with app_engine.begin() as conn:
+            manage.set_visibility(conn, Admin(), slug, "public")

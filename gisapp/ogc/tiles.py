@@ -14,28 +14,26 @@ from fastapi.responses import Response
 
 from gisapp.deps import ConnDep, OptionalUser
 from gisapp.errors import InvalidInput, NotFound
+from gisapp.ogc.tiles_fast import tile_headers
 from layers import tiles
 from layers.catalog import KINDS
 from layers.tiles import TileCache, TileLayer
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
 
-MVT = "application/vnd.mapbox-vector-tile"
+MVT = tiles.MVT
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-MAX_AGE = 60
 
 Slug = Annotated[str, Path(max_length=63)]
 
 
 def _cache(request: Request) -> TileCache:
-    # One cache per app instance (the internal and the public app never share tiles).
-    cache = getattr(request.app.state, "tile_cache", None)
-    if cache is None:
-        cache = request.app.state.tile_cache = TileCache()
-    return cache
+    # One cache per app instance (the internal and the public app never share tiles), shared with
+    # the warm-tile fast path (tiles_fast.py).
+    return request.app.state.tile_cache
 
 
 def _layer(request: Request, conn: ConnDep, user: OptionalUser, slug: str) -> TileLayer:
@@ -156,13 +154,6 @@ def tileset(request: Request, conn: ConnDep, user: OptionalUser, slug: Slug) -> 
     }  # fmt: skip
 
 
-def _matches(if_none_match: str | None, tag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
-    return "*" in candidates or tag in candidates
-
-
 @router.get(
     "/collections/{slug}/tiles/WebMercatorQuad/{z}/{y}/{x}",
     response_class=Response,
@@ -178,10 +169,8 @@ def tile(request: Request, conn: ConnDep, user: OptionalUser, slug: Slug, z: int
     layer = _layer(request, conn, user, slug)
     public = request.app.state.public
     tag = tiles.etag(layer, z, x, y, public=public)
-    headers = {"ETag": tag, "Cache-Control": f"{'public' if public else 'private'}, max-age={MAX_AGE}"}
-    if not public:
-        headers["Vary"] = "Authorization, Cookie"  # what a caller may see depends on who they are
-    if _matches(request.headers.get("if-none-match"), tag):
+    headers = {k.decode(): v.decode() for k, v in tile_headers(tag, public)}
+    if tiles.etag_matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     cache = _cache(request)
     data = cache.get(layer, z, x, y, public)
