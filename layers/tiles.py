@@ -24,12 +24,13 @@ TILE_EXTENT = 4096  # MVT grid per tile side
 TILE_BUFFER = 64  # grid cells kept beyond the tile edge, so lines and labels join across tiles
 MAX_ZOOM = 22
 WEB_MERCATOR_HALF = 20037508.342789244  # metres, EPSG:3857 half world width
+METRES_PER_DEGREE = WEB_MERCATOR_HALF / 180  # EPSG:3857 x metres per degree of longitude
 MVT = "application/vnd.mapbox-vector-tile"
 MAX_AGE = 60  # seconds a client may reuse a tile without asking
-STYLE_VERSION = "1"  # part of ETags: bump when the SQL below changes what a tile contains
+STYLE_VERSION = "2"  # part of ETags: bump when the SQL below changes what a tile contains
 
-# Feature cap by zoom (the first row whose zoom is >= z): low zooms stay small. Features are kept
-# largest bounding box first, so what a low-zoom tile drops is what would be smallest on screen.
+# Feature cap by zoom (the first row whose zoom is >= z): low zooms stay small. Features smaller
+# than a grid cell are skipped first (they would not show), so the cap goes to visible ones.
 FEATURE_CAP: tuple[tuple[int, int], ...] = ((5, 1_000), (8, 2_500), (10, 5_000), (12, 10_000), (14, 20_000))
 MAX_FEATURES = 50_000
 # Generic layers keep their attributes as JSONB; these keys (when present) are put in the tiles.
@@ -119,46 +120,42 @@ def _property_columns(kind: KindTable) -> dict[str, str]:
 
 def _tile_sql(kind_name: str, kind: KindTable, public: bool) -> TextClause:
     # Composed from the constants above only (table, view and column names of KINDS); every value is
-    # a bound parameter. The envelope is transformed to 4326 once, so the GiST index on geom is used;
-    # only the rows inside are transformed to 3857, simplified to the pixel size and clipped.
+    # a bound parameter. The envelope is transformed to 4326 once, so the GiST index on geom is used
+    # (on the public instance too: the pub views are no security barriers since migration 0004); only
+    # the rows inside are transformed to 3857, simplified to the grid cell and clipped.
     props = _property_columns(kind)
-    src_cols = ", ".join(["t.id", "t.geom", *(f'{e} AS "{n}"' for n, e in props.items())])
-    mvt_cols = ", ".join(["t.id", *(f't."{n}"' for n in props)])
+    mvt_cols = ", ".join(["t.id", *(f'{e} AS "{n}"' for n, e in props.items())])
+    # From the box stored with the geometry (box2d), read once per row; no full deserialisation.
+    size = (
+        "(ST_XMax(t.geom::box2d) - ST_XMin(t.geom::box2d) + ST_YMax(t.geom::box2d) - ST_YMin(t.geom::box2d))"
+    )
     if kind_name in POINT_KINDS:
-        geom3857, order = "ST_Transform(t.geom, 3857)", "t.id"
+        geom3857, visible = "ST_Transform(t.geom, 3857)", ""
     else:
         geom3857 = "ST_Simplify(ST_Transform(t.geom, 3857), CAST(:tolerance AS float8))"
-        # Largest first by bounding box (cheap: no area or length computed), id for a stable order
-        order = "(ST_XMax(t.geom) - ST_XMin(t.geom)) + (ST_YMax(t.geom) - ST_YMin(t.geom)) DESC, t.id"
+        # A line or polygon smaller than one grid cell would collapse in ST_AsMVTGeom: skip it before
+        # it costs a transform or takes a place under the cap.
+        visible = f" AND {size} >= CAST(:min_size AS float8)"
         if kind.table == "gis.feature":
             geom3857 = (
                 "CASE WHEN ST_Dimension(t.geom) = 0 THEN ST_Transform(t.geom, 3857)"
                 " ELSE ST_Simplify(ST_Transform(t.geom, 3857), CAST(:tolerance AS float8)) END"
             )
+            visible = f" AND (ST_Dimension(t.geom) = 0 OR {size} >= CAST(:min_size AS float8))"
+    # No ORDER BY: under the cap, rows come in the scan's (physical) order, which is stable for one
+    # revision (render_tile turns parallel plans off); sorting all candidates cost 3x at z10 (measured).
     # ST_AsMVT skips rows whose geometry collapsed to NULL; a `WHERE geom IS NOT NULL` here would make
-    # PostgreSQL compute ST_AsMVTGeom twice per row (measured: z14 tile 30 ms -> 17 ms without it).
-    # Candidates first (narrow rows: id and bounding box, sorted and capped), then their rows by id.
-    # The same on both instances: the public one reads the pub view, whose filters reach the GiST
-    # index since migration 0004.
-    candidates = (
-        f"SELECT t.id FROM {kind.source(public)} t"  # noqa: S608 (names from KINDS)
-        f" WHERE t.layer_id = :layer_id AND t.geom && (SELECT env4326 FROM b)"
-        f" ORDER BY {order} LIMIT CAST(:cap AS int)"
-    )
-    src = f"""
-  SELECT {src_cols}
-  FROM {kind.source(public)} t
-  WHERE t.id = ANY(ARRAY({candidates}))"""  # noqa: S608 (the candidates are of this layer only)
+    # PostgreSQL compute ST_AsMVTGeom twice per row.
     sql = f"""
 WITH b AS (
   SELECT ST_TileEnvelope(CAST(:z AS int), CAST(:x AS int), CAST(:y AS int)) AS env,
          ST_Transform(ST_TileEnvelope(CAST(:z AS int), CAST(:x AS int), CAST(:y AS int),
                                       margin => CAST(:margin AS float8)), 4326) AS env4326
-), src AS ({src}
 ), mvt AS (
-  SELECT ST_AsMVTGeom({geom3857}, b.env, {TILE_EXTENT}, {TILE_BUFFER}, true) AS geom,
-         {mvt_cols}
-  FROM src t, b
+  SELECT ST_AsMVTGeom({geom3857}, b.env, {TILE_EXTENT}, {TILE_BUFFER}, true) AS geom, {mvt_cols}
+  FROM {kind.source(public)} t, b
+  WHERE t.layer_id = :layer_id AND t.geom && b.env4326{visible}
+  LIMIT CAST(:cap AS int)
 )
 SELECT ST_AsMVT(mvt.*, CAST(:name AS text), {TILE_EXTENT}, 'geom', 'id') FROM mvt
 """  # noqa: S608
@@ -171,6 +168,11 @@ _TILES: dict[tuple[bool, str], TextClause] = {
     for public in (False, True)
     if kind.public_view is not None
 }
+
+
+_SESSION = text(
+    "SELECT set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true)"
+)
 
 
 def render_tile(conn: Connection, layer: TileLayer, z: int, x: int, y: int, *, public: bool) -> bytes:
@@ -187,6 +189,11 @@ def render_tile(conn: Connection, layer: TileLayer, z: int, x: int, y: int, *, p
     stmt = _TILES[(public, layer.kind)]
     if ":tolerance AS" in stmt.text:
         params["tolerance"] = pixel_size(z)
+        # One grid cell in degrees of longitude (Web Mercator x is proportional to longitude).
+        params["min_size"] = pixel_size(z) / METRES_PER_DEGREE
+    # A parallel plan could return another subset under the cap for the same revision (and ETag);
+    # JIT compiles for longer than these statements run (the planner's costs overrate ST_AsMVTGeom).
+    conn.execute(_SESSION)
     data = conn.execute(stmt, params).scalar_one()
     return bytes(data or b"")
 
