@@ -1,4 +1,4 @@
-"""Vector tiles: gisapp vs. tipg and pygeoapi 0.21 (MVT-postgresql), in one run, on one PostGIS.
+"""Items and vector tiles: gisapp vs. tipg and pygeoapi 0.21, in one run, on one PostGIS.
 
 A fresh local stack (fsync on) gets a 100k-polygon layer (gis.hazard_area) and a 200k-segment road
 layer (gis.road_segment), both public. Each server runs as its own process on loopback, one worker:
@@ -12,7 +12,8 @@ layer (gis.road_segment), both public. Each server runs as its own process on lo
   ``options.schemes`` (passed on as an unhashable connect argument), so that option is left out; the
   provider offers WebMercatorQuad without it.
 
-Measured for z10 (the tile holding the whole city) and z14 (a 6×6 block of tiles in the middle):
+Items: ``/items?limit=10|100|1000&bbox=…`` (a ~2 × 1.3 km view), medians over the samples.
+Tiles: measured for z10 (the tile holding the whole city) and z14 (a 6×6 block of tiles in the middle):
 cold latency (gisapp: its tile cache emptied by bumping the layer revision before every request, as a
 feature change does; the peers have no tile cache, so every request is cold), warm latency (the same
 tiles again), medians and p99 over ``--samples`` sequential keep-alive requests, and warm requests/s
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import math
 import os
 import shutil
@@ -100,9 +102,17 @@ def tiles_for(z: int) -> list[tuple[int, int, int]]:
 # --- servers -------------------------------------------------------------------------------------
 class Server:
     def __init__(
-        self, name: str, port: int, argv: list[str], env: dict[str, str], url, log: Path, slow: str = ""
+        self,
+        name: str,
+        port: int,
+        argv: list[str],
+        env: dict[str, str],
+        url,
+        log: Path,
+        slow: str = "",
+        items=None,
     ) -> None:
-        self.name, self.port, self.url = name, port, url
+        self.name, self.port, self.url, self.items = name, port, url, items
         self.slow = slow  # why only a few z14 samples are taken, if so
         self.log_path = log
         self.log = log.open("wb")
@@ -267,6 +277,7 @@ def measure(
                 dt, status, _ = get(conn, paths[i % len(paths)])
                 assert status in (200, 204), (server.name, paths[i % len(paths)], status)
                 cold.append(dt)
+            RESULTS[(server.name, f"tile {slug} z{z} cold")] = statistics.median(cold) * 1000
             n = features_in(body, *tiles[0], slug, tmp)
             size = f"tile {len(body) / 1024:8.1f} KiB, {n} features"
             print(f"  {slug:7s} z{z:<2d} cold {fmt(cold)}   {size}")
@@ -274,12 +285,56 @@ def measure(
                 for p in paths:
                     get(conn, p)  # fill the cache
                 warm = [get(conn, paths[i % len(paths)])[0] for i in range(samples)]
+                RESULTS[(server.name, f"tile {slug} z{z} warm")] = statistics.median(warm) * 1000
                 print(f"  {slug:7s} z{z:<2d} warm {fmt(warm)}")
             if z == 14 and not server.slow:
                 rps = wrk_rps(server.port, paths, duration, tmp)
                 print(f"  {slug:7s} z14 warm throughput (wrk -t2 -c16, 36 tiles in turn): {rps}")
             conn.close()
             sys.stdout.flush()
+
+
+# Items: a bbox of about 2 × 1.3 km in the middle of the data, as a map client asks for a view.
+ITEMS_BBOX = "139.29,35.385,139.31,35.395"
+ITEM_LIMITS = (10, 100, 1000)
+RESULTS: dict[tuple[str, str], float] = {}  # (server, figure) -> median ms, for the ratio table
+
+
+def measure_items(server: Server, samples: int) -> None:
+    if server.items is None:
+        return
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    n = SLOW_SAMPLES if server.slow and samples > SLOW_SAMPLES else samples
+    for slug in LAYERS:
+        for limit in ITEM_LIMITS:
+            path = server.items(slug, limit, ITEMS_BBOX)
+            _, status, body = get(conn, path)  # warm PostgreSQL's buffers and the server's plans
+            assert status == 200, (server.name, path, status, body[:300])
+            got = len(json.loads(body).get("features", []))
+            times = [get(conn, path)[0] for _ in range(n)]
+            RESULTS[(server.name, f"items {slug} limit {limit}")] = statistics.median(times) * 1000
+            print(
+                f"  {slug:7s} items limit {limit:<4d} {fmt(times)}   {got} features, {len(body) / 1024:.0f} KiB"
+            )
+            sys.stdout.flush()
+    conn.close()
+
+
+def ratio_table() -> None:
+    """gisapp's medians over each peer's, per figure (< 1: gisapp is faster)."""
+    ours = "gisapp public"
+    figures = sorted({f for (srv, f) in RESULTS if srv == ours})
+    peers = sorted({srv for (srv, _) in RESULTS if not srv.startswith("gisapp")})
+    if not peers:
+        return
+    print("\nratios, gisapp public ÷ peer (median latency; < 1 means gisapp is faster)")
+    print(f"  {'figure':34s}" + "".join(f"{p:>16s}" for p in peers))
+    for f in figures:
+        cells = []
+        for p in peers:
+            peer = RESULTS.get((p, f))
+            cells.append(f"{RESULTS[(ours, f)] / peer:16.2f}" if peer else f"{'—':>16s}")
+        print(f"  {f:34s}" + "".join(cells))
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -373,7 +428,10 @@ def main() -> None:
         for name, extra in (("gisapp public", ["--public"]), ("gisapp internal (anonymous)", [])):
             port = free_port()
             argv = [gisapp_bin, "serve", *extra, "--port", str(port)]
-            servers.append(Server(name, port, argv, env, ours, root / f"{name.split()[1]}.log"))
+            servers.append(
+                Server(name, port, argv, env, ours, root / f"{name.split()[1]}.log",
+                       items=lambda slug, n, bbox: f"/ogc/collections/{slug}/items?limit={n}&bbox={bbox}")
+            )  # fmt: skip
 
         if not a.skip_peers and (venv := peers_venv(a.peers_venv)):
             # The owner role: tipg needs TEMP on the database (its catalog functions), the app role has none.
@@ -404,6 +462,7 @@ def main() -> None:
                     tipg_env,
                     lambda slug, z, x, y: f"/collections/{tipg_ids[slug]}/tiles/WebMercatorQuad/{z}/{x}/{y}",
                     root / "tipg.log",
+                    items=lambda slug, n, bbox: f"/collections/{tipg_ids[slug]}/items?limit={n}&bbox={bbox}",
                 )
             )  # fmt: skip
             port = free_port()
@@ -428,6 +487,7 @@ def main() -> None:
                         lambda slug, z, x, y: f"/collections/{slug}/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt",
                         root / "pygeoapi.log",
                         slow=PYGEOAPI_SLOW,
+                        items=lambda slug, n, bbox: f"/collections/{slug}/items?limit={n}&bbox={bbox}&f=json",
                     )
                 )  # fmt: skip
 
@@ -440,10 +500,12 @@ def main() -> None:
             print(f"\n{server.name}")
             try:
                 server.wait("/", timeout=120)
+                measure_items(server, a.samples)
                 measure(server, engine, layer_ids, a.samples, a.duration, root)
             except Exception as e:  # a peer that fails is reported, the others still measured
                 where = traceback.extract_tb(e.__traceback__)[-1]
                 print(f"  failed: {type(e).__name__}: {str(e)[:300]} (at {where.name}:{where.lineno})")
+        ratio_table()
         engine.dispose()
     finally:
         for server in servers:

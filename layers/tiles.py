@@ -121,8 +121,9 @@ def _property_columns(kind: KindTable) -> dict[str, str]:
 def _tile_sql(kind_name: str, kind: KindTable, public: bool) -> TextClause:
     # Composed from the constants above only (table, view and column names of KINDS); every value is
     # a bound parameter. The envelope is transformed to 4326 once, so the GiST index on geom is used
-    # (on the public instance too: the pub views are no security barriers since migration 0004); only
-    # the rows inside are transformed to 3857, simplified to the grid cell and clipped.
+    # (on the public instance too: the pub views are no security barriers since migration 0004); the
+    # rows inside come with their Web Mercator copy (geom_3857, migration 0006), simplified to the grid
+    # cell and clipped.
     props = _property_columns(kind)
     mvt_cols = ", ".join(["t.id", *(f'{e} AS "{n}"' for n, e in props.items())])
     # From the box stored with the geometry (box2d), read once per row; no full deserialisation.
@@ -130,16 +131,16 @@ def _tile_sql(kind_name: str, kind: KindTable, public: bool) -> TextClause:
         "(ST_XMax(t.geom::box2d) - ST_XMin(t.geom::box2d) + ST_YMax(t.geom::box2d) - ST_YMin(t.geom::box2d))"
     )
     if kind_name in POINT_KINDS:
-        geom3857, visible = "ST_Transform(t.geom, 3857)", ""
+        geom3857, visible = "t.geom_3857", ""
     else:
-        geom3857 = "ST_Simplify(ST_Transform(t.geom, 3857), CAST(:tolerance AS float8))"
+        geom3857 = "ST_Simplify(t.geom_3857, CAST(:tolerance AS float8))"
         # A line or polygon smaller than one grid cell would collapse in ST_AsMVTGeom: skip it before
-        # it costs a transform or takes a place under the cap.
+        # it costs any work or takes a place under the cap.
         visible = f" AND {size} >= CAST(:min_size AS float8)"
         if kind.table == "gis.feature":
             geom3857 = (
-                "CASE WHEN ST_Dimension(t.geom) = 0 THEN ST_Transform(t.geom, 3857)"
-                " ELSE ST_Simplify(ST_Transform(t.geom, 3857), CAST(:tolerance AS float8)) END"
+                "CASE WHEN ST_Dimension(t.geom) = 0 THEN t.geom_3857"
+                " ELSE ST_Simplify(t.geom_3857, CAST(:tolerance AS float8)) END"
             )
             visible = f" AND (ST_Dimension(t.geom) = 0 OR {size} >= CAST(:min_size AS float8))"
     # No ORDER BY: under the cap, rows come in the scan's (physical) order, which is stable for one

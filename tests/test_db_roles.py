@@ -121,10 +121,24 @@ def test_geometries_are_4326_typmod_and_validity_checked(owner_engine):
                 )
             )
         }
-    assert cols and all(c.srid == 4326 for c in cols), cols
-    for c in cols:
+        generated = {
+            (r[0], r[1])
+            for r in conn.execute(
+                text(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'gis' AND is_generated = 'ALWAYS'"
+                )
+            )
+        }
+    stored = [c for c in cols if c.f_geometry_column != "geom_3857"]
+    assert stored and all(c.srid == 4326 for c in stored), stored
+    for c in stored:
         if (c.f_table_schema, c.f_table_name) != ("sensor", "radio_position"):  # points are always valid
             assert f"{c.f_table_schema}.{c.f_table_name}" in checks, c
+    # The Web Mercator copies for tiles (migration 0006) are derived by PostgreSQL, never written.
+    copies = [c for c in cols if c.f_geometry_column == "geom_3857"]
+    assert len(copies) == 5 and all(c.srid == 3857 for c in copies)
+    assert all((c.f_table_name, "geom_3857") in generated for c in copies)
 
 
 def test_public_role_cannot_define_functions_or_temp_objects(public_engine):

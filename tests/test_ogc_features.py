@@ -138,6 +138,10 @@ def test_landing_conformance_and_api_definition(live):
     for cls in ("core", "geojson", "html", "oas30"):
         assert f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{cls}" in conf
     assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conf
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in conf
+    landing = get(live.public.url, "").json()
+    tms = [link for link in landing["links"] if link["rel"].endswith("tiling-schemes")]
+    assert get(live.public.url, tms[0]["href"].split("/ogc", 1)[1]).status_code == 200
 
     api = httpx.get(rels["service-desc"]["href"])
     assert api.headers["content-type"] == "application/vnd.oai.openapi+json;version=3.0"

@@ -19,6 +19,13 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # OGC API – Tiles (gisapp/ogc/tiles.py): vector tiles of every collection in WebMercatorQuad
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
 ]
 TITLE = ("伊勢原市 地理空間データ (OGC API – Features)", "Isehara GIS data (OGC API – Features)")
 
@@ -50,6 +57,12 @@ def landing(request: Request) -> dict[str, Any]:
             link(f"{b}/api?f=html", "service-doc", "text/html", "API 説明 / API documentation"),
             link(f"{b}/conformance", "conformance", "application/json", "適合クラス / Conformance"),
             link(f"{b}/collections", "data", "application/json", "コレクション一覧 / Collections"),
+            link(
+                f"{b}/tileMatrixSets",
+                OGC_REL + "tiling-schemes",
+                "application/json",
+                "タイル行列セット / Tile matrix sets",
+            ),
         ],
     }
 
