@@ -145,6 +145,9 @@ class Server:
 
 
 def pygeoapi_config(port: int, db: dict, path: Path) -> None:
+    # The attribute columns only: pygeoapi cannot serialise a second geometry column (geom_3857).
+    props = {"parcels": "[hazard_type, name]", "roads": "[route_no, route_name, road_class, width_m]"}
+
     def resource(slug: str, table: str) -> str:
         conn = (
             f"{{host: {db['host']}, port: {db['port']}, dbname: {db['dbname']}, user: {db['user']},"
@@ -164,6 +167,7 @@ def pygeoapi_config(port: int, db: dict, path: Path) -> None:
         id_field: id
         table: {table}
         geom_field: geom
+        properties: {props[slug]}
       - type: tile
         name: MVT-postgresql
         data: {conn}

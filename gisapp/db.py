@@ -33,7 +33,9 @@ def make_engine(url: str | None, *, pool_size: int = 5, application_name: str = 
         pool_size=pool_size,
         max_overflow=10,
         pool_pre_ping=True,
-        connect_args={"application_name": application_name, "connect_timeout": 5},
+        # JIT compiles for longer than our statements run: the planner's costs for PostGIS functions
+        # under row-level security and ST_AsMVT would start it on queries of a few milliseconds.
+        connect_args={"application_name": application_name, "connect_timeout": 5, "options": "-c jit=off"},
     )
 
 

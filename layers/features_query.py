@@ -55,9 +55,6 @@ class ItemsQuery:
     offset: int = 0
 
 
-_NO_JIT = text("SET LOCAL jit = off")
-
-
 def _kind(layer: Layer) -> KindTable:
     return KINDS[layer.kind]
 
@@ -139,9 +136,6 @@ def items(conn: Connection, q: ItemsQuery) -> tuple[int, str]:
         f"  FROM (SELECT t.* FROM {src} t WHERE {where} ORDER BY t.id LIMIT :limit OFFSET :offset) t)"
         " AS features"
     )
-    # The planner's cost guesses for ST_Intersects under RLS or security-barrier views are huge and
-    # would start JIT compilation (~150 ms) for a query that runs in a few milliseconds.
-    conn.execute(_NO_JIT)
     row = conn.execute(stmt, params).one()
     return int(row.matched), row.features
 
@@ -192,7 +186,6 @@ def extent(conn: Connection, layer: Layer, public: bool) -> Extent:
         f" FROM (SELECT ST_Extent(t.geom) AS e, {times} FROM {kind.source(public)} t"
         " WHERE t.layer_id = :layer_id) s(e, t1, t2)"
     )
-    conn.execute(_NO_JIT)
     row = conn.execute(stmt, {"layer_id": layer.id}).one()
     bbox = None if row.x1 is None else (row.x1, row.y1, row.x2, row.y2)
     result = Extent(bbox, (row.t1, row.t2) if column else None)

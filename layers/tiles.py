@@ -192,8 +192,8 @@ def render_tile(conn: Connection, layer: TileLayer, z: int, x: int, y: int, *, p
         params["tolerance"] = pixel_size(z)
         # One grid cell in degrees of longitude (Web Mercator x is proportional to longitude).
         params["min_size"] = pixel_size(z) / METRES_PER_DEGREE
-    # A parallel plan could return another subset under the cap for the same revision (and ETag);
-    # JIT compiles for longer than these statements run (the planner's costs overrate ST_AsMVTGeom).
+    # A parallel plan could return another subset under the cap for the same revision (and ETag).
+    # (JIT is off for every connection of the app: gisapp/db.py.)
     conn.execute(_SESSION)
     data = conn.execute(stmt, params).scalar_one()
     return bytes(data or b"")

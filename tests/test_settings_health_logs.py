@@ -7,6 +7,7 @@ import logging
 import stat
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from gisapp.app import create_app
 from gisapp.logs import JsonFormatter
@@ -74,3 +75,10 @@ def test_logs_are_one_json_object_per_line_with_context():
     assert "\n" not in line
     assert doc["level"] == "warning" and doc["msg"] == "dead letter"
     assert doc["topic"] == "gisapp/v1/radio/R001/position" and doc["code"] == "invalid_json"
+
+
+def test_app_connections_run_without_jit(app_engine, public_engine):
+    """JIT compiled for ~150 ms before queries of a few milliseconds (OGC items under RLS, tiles)."""
+    for engine in (app_engine, public_engine):
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
