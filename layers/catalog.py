@@ -85,6 +85,7 @@ _LIST = text(_INTERNAL + " WHERE l.visibility = ANY(:levels) ORDER BY d.code, l.
 _ONE = text(_INTERNAL + " WHERE l.slug = :slug AND l.visibility = ANY(:levels)")
 _ANY = text(_INTERNAL + " WHERE l.slug = :slug")
 _PUB_LIST = text(_PUBLIC + " ORDER BY id")
+PUBLIC_LAYERS_SQL = _PUBLIC  # for async listeners that load the published catalog (tiles_fast.py)
 _PUB_ONE = text(_PUBLIC + " WHERE slug = :slug")
 
 

@@ -14,11 +14,10 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, text
 
-from layers.catalog import KINDS, KindTable, Visibility, visible_levels
+from layers.catalog import KINDS, KindTable, Layer, Visibility, get_layer, get_public_layer
 
 TILE_EXTENT = 4096  # MVT grid per tile side
 TILE_BUFFER = 64  # grid cells kept beyond the tile edge, so lines and labels join across tiles
@@ -57,57 +56,25 @@ def valid_tile(z: int, x: int, y: int) -> bool:
 
 
 # --- the tileable layer, with its revision (one indexed lookup by slug per request) -------------
-@dataclass(frozen=True)
-class TileLayer:
-    id: int
-    slug: str
-    title_ja: str
-    title_en: str
-    kind: str
-    geometry_type: str
-    visibility: str
-    source: str
-    licence: str
-    revision: int
+def _tileable(layer: Layer | None) -> Layer | None:
+    # Restricted layers (and kinds that can never be published) are never tiled.
+    if layer is None or layer.visibility == Visibility.restricted:
+        return None
+    kind = KINDS.get(layer.kind)
+    return layer if kind is not None and kind.public_view is not None else None
 
 
-_COLS = "id, slug, title_ja, title_en, kind, geometry_type, {vis}, source, licence, revision"
-_PUBLIC_VIS = "'public' AS visibility"
-_INTERNAL_ONE = text(
-    f"SELECT {_COLS.format(vis='visibility')} FROM gis.layer"  # noqa: S608 (constant columns)
-    " WHERE slug = :slug AND visibility = ANY(:levels)"
-)
-_PUBLIC_ONE = text(
-    f"SELECT {_COLS.format(vis=_PUBLIC_VIS)} FROM pub.layer WHERE slug = :slug"  # noqa: S608
-)
+def published_tile_layers(rows: Iterable[dict]) -> dict[str, Layer]:
+    """The warm-tile fast path's directory (gisapp/ogc/tiles_fast.py), from rows of
+    ``catalog.PUBLIC_LAYERS_SQL``: what anonymous callers of either instance may have tiles of."""
+    layers = (_tileable(Layer(**row)) for row in rows)
+    return {layer.slug: layer for layer in layers if layer is not None}
 
 
-# Published layers, as the warm-tile fast path keeps them (gisapp/ogc/tiles_fast.py). The same query
-# on both instances: anonymous callers of the internal app see exactly the published layers too.
-PUBLISHED_LAYERS_SQL = f"SELECT {_COLS.format(vis=_PUBLIC_VIS)} FROM pub.layer"  # noqa: S608 (constants)
-
-
-def published_tile_layers(rows: Iterable[dict]) -> dict[str, TileLayer]:
-    layers = (TileLayer(**row) for row in rows)
-    return {
-        layer.slug: layer
-        for layer in layers
-        if layer.kind in KINDS and KINDS[layer.kind].public_view is not None
-    }
-
-
-def tileable_layer(
-    conn: Connection, slug: str, *, public: bool, roles: Iterable[str] | None
-) -> TileLayer | None:
+def tileable_layer(conn: Connection, slug: str, *, public: bool, roles: Iterable[str] | None) -> Layer | None:
     """The layer if this caller may have its tiles, else None (unknown and not allowed alike)."""
-    if public:
-        row = conn.execute(_PUBLIC_ONE, {"slug": slug}).first()
-    else:
-        levels = [v for v in visible_levels(roles) if v != Visibility.restricted]
-        row = conn.execute(_INTERNAL_ONE, {"slug": slug, "levels": levels}).first()
-    if row is None or row.kind not in KINDS or KINDS[row.kind].public_view is None:
-        return None  # restricted kinds are never tiled
-    return TileLayer(**row._mapping)
+    layer = get_public_layer(conn, slug) if public else get_layer(conn, slug, roles)
+    return _tileable(layer)
 
 
 # --- the tile statement ------------------------------------------------------------------------
@@ -176,7 +143,7 @@ _SESSION = text(
 )
 
 
-def render_tile(conn: Connection, layer: TileLayer, z: int, x: int, y: int, *, public: bool) -> bytes:
+def render_tile(conn: Connection, layer: Layer, z: int, x: int, y: int, *, public: bool) -> bytes:
     """The MVT bytes of one tile (b"" when no feature falls in it). The MVT layer name is the slug."""
     params = {
         "z": z,
@@ -206,7 +173,7 @@ def etag_matches(if_none_match: str | None, tag: str) -> bool:
     return "*" in candidates or tag in candidates
 
 
-def etag(layer: TileLayer, z: int, x: int, y: int, *, public: bool) -> str:
+def etag(layer: Layer, z: int, x: int, y: int, *, public: bool) -> str:
     instance = "public" if public else "internal"
     key = f"{STYLE_VERSION}:{layer.id}:{layer.revision}:{z}:{x}:{y}:{instance}"
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
@@ -223,7 +190,7 @@ _EXTENT: dict[str, TextClause] = {
 }
 
 
-def layer_bounds(conn: Connection, layer: TileLayer, *, public: bool) -> list[float] | None:
+def layer_bounds(conn: Connection, layer: Layer, *, public: bool) -> list[float] | None:
     """[west, south, east, north] in degrees, or None for an empty layer."""
     row = conn.execute(_EXTENT[f"{public}:{layer.kind}"], {"layer_id": layer.id}).first()
     return None if row is None or row[0] is None else [round(float(v), 7) for v in row]
@@ -243,10 +210,10 @@ class TileCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(layer: TileLayer, z: int, x: int, y: int, public: bool) -> tuple:
+    def key(layer: Layer, z: int, x: int, y: int, public: bool) -> tuple:
         return (public, layer.id, layer.revision, z, x, y)
 
-    def get(self, layer: TileLayer, z: int, x: int, y: int, public: bool) -> bytes | None:
+    def get(self, layer: Layer, z: int, x: int, y: int, public: bool) -> bytes | None:
         k = self.key(layer, z, x, y, public)
         with self._lock:
             self._see_revision(public, layer)
@@ -258,7 +225,7 @@ class TileCache:
             self.hits += 1
             return data
 
-    def put(self, layer: TileLayer, z: int, x: int, y: int, public: bool, data: bytes) -> None:
+    def put(self, layer: Layer, z: int, x: int, y: int, public: bool, data: bytes) -> None:
         if len(data) > self.max_bytes // 8:
             return  # one huge tile must not flush everything else
         k = self.key(layer, z, x, y, public)
@@ -272,7 +239,7 @@ class TileCache:
                 _, dropped = self._items.popitem(last=False)
                 self.bytes -= len(dropped)
 
-    def _see_revision(self, public: bool, layer: TileLayer) -> None:
+    def _see_revision(self, public: bool, layer: Layer) -> None:
         seen = self._revisions.get((public, layer.id))
         if seen is not None and seen >= layer.revision:
             return

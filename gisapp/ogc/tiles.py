@@ -16,8 +16,8 @@ from gisapp.deps import ConnDep, OptionalUser
 from gisapp.errors import InvalidInput, NotFound
 from gisapp.ogc.tiles_fast import tile_headers
 from layers import tiles
-from layers.catalog import KINDS
-from layers.tiles import TileCache, TileLayer
+from layers.catalog import KINDS, Layer
+from layers.tiles import TileCache
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
 
@@ -36,7 +36,7 @@ def _cache(request: Request) -> TileCache:
     return request.app.state.tile_cache
 
 
-def _layer(request: Request, conn: ConnDep, user: OptionalUser, slug: str) -> TileLayer:
+def _layer(request: Request, conn: ConnDep, user: OptionalUser, slug: str) -> Layer:
     public = request.app.state.public
     layer = tiles.tileable_layer(conn, slug, public=public, roles=user.roles if user else None)
     if layer is None:

@@ -26,8 +26,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from gisapp.db import psycopg_dsn
-from layers import tiles
-from layers.tiles import TileCache, TileLayer
+from layers import catalog, tiles
+from layers.catalog import Layer
+from layers.tiles import TileCache
 
 log = logging.getLogger("gisapp.tiles")
 CHANNEL = "gisapp_layers"
@@ -39,7 +40,7 @@ TILE_PATH = re.compile(
 class LayerDirectory:
     def __init__(self, database_url: str) -> None:
         self.dsn = psycopg_dsn(database_url)
-        self.layers: dict[str, TileLayer] | None = None  # None: not listening, do not trust
+        self.layers: dict[str, Layer] | None = None  # None: not listening, do not trust
         self.reloads = 0
         self.served = 0  # answers given by the fast path
         self._task: asyncio.Task | None = None
@@ -78,7 +79,7 @@ class LayerDirectory:
                 delay = min(delay * 2, 30)
 
     async def _reload(self, conn: psycopg.AsyncConnection) -> None:
-        cur = await conn.execute(tiles.PUBLISHED_LAYERS_SQL)
+        cur = await conn.execute(catalog.PUBLIC_LAYERS_SQL)
         self.layers = tiles.published_tile_layers(await cur.fetchall())
         self.reloads += 1
 
