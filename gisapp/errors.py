@@ -7,16 +7,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from layers.errors import LayerError
+from layers.errors import UserError
 
 
-class AppError(Exception):
-    status = 400
+class AppError(UserError):
+    """Of the web app itself (authentication, routes)."""
+
     code = "bad_request"
-
-    def __init__(self, ja: str, en: str, **details: object) -> None:
-        super().__init__(en)
-        self.ja, self.en, self.details = ja, en, details
 
 
 class NotAuthenticated(AppError):
@@ -52,14 +49,10 @@ _HTTP_TEXT = {
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(AppError)
-    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    @app.exception_handler(UserError)
+    async def _user_error(request: Request, exc: UserError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(body(exc.code, exc.ja, exc.en, **exc.details), exc.status, headers=headers)
-
-    @app.exception_handler(LayerError)
-    async def _layer_error(request: Request, exc: LayerError) -> JSONResponse:
-        return JSONResponse(body(exc.code, exc.ja, exc.en, **exc.details), exc.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

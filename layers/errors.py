@@ -1,16 +1,21 @@
-"""Errors of the layer domain that a person can cause: each says what happened in Japanese and
-English. The web app maps them to HTTP statuses (gisapp/errors.py); the CLI prints them."""
+"""Errors a person can cause: each says what happened in Japanese and English, with the HTTP status
+it answers as. ``UserError`` is the one base of every such error in the platform (the web app's own
+ones in gisapp/errors.py too); the web app answers them all with one handler, the CLI prints them."""
 
 from __future__ import annotations
 
 
-class LayerError(Exception):
+class UserError(Exception):
     status = 400
     code = "invalid_input"
 
     def __init__(self, ja: str, en: str, **details: object) -> None:
         super().__init__(f"{ja} / {en}")
         self.ja, self.en, self.details = ja, en, details
+
+
+class LayerError(UserError):
+    """Of the layer domain."""
 
 
 class LayerNotFound(LayerError):
