@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import _stack  # bench/_stack.py (this script's folder is on sys.path)
 import paho.mqtt.client as mqtt
 from sqlalchemy import text
 
-from gisapp import migrate
 from gisapp.db import make_engine
-from gisapp.localstack import LocalStack
 from gisapp.settings import Settings
 from ingest.payloads import parse_radio_position
 from ingest.store import insert_positions
@@ -33,14 +28,6 @@ from ingest.worker import IngestWorker, mqtt_params
 from sensors import registry
 from sensors.registry import DeviceKind, DeviceSpec
 from sensors.topics import parse, radio_position_topic
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def publish_all(port: int, creds: dict[str, str], messages: int, base: datetime) -> float:
@@ -133,21 +120,8 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=40)
     a = ap.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="gisapp-bench-", dir="/tmp"))
-    root.chmod(0o755)
-    os.environ.update(
-        GISAPP_DATA_DIR=str(root / "data"),
-        GISAPP_PG_PORT=str(free_port()),
-        GISAPP_MQTT_PORT=str(free_port()),
-        LOG_LEVEL="WARNING",
-    )
-    for k in ("DATABASE_URL", "PUBLIC_DATABASE_URL", "MIGRATION_DATABASE_URL", "MQTT_URL"):
-        os.environ.pop(k, None)
-    stack = LocalStack(Settings(_env_file=None))
+    root, stack, settings = _stack.start("gisapp-bench-")
     try:
-        stack.start()
-        settings = Settings(_env_file=None)
-        migrate.upgrade(settings)
         engine = make_engine(settings.database_url, pool_size=4)
         creds = {}
         with engine.begin() as conn:
@@ -173,8 +147,7 @@ def main() -> None:
         print(f"speed-up: {peer / ours:.1f}x")
         engine.dispose()
     finally:
-        stack.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        _stack.stop(root, stack)
 
 
 if __name__ == "__main__":

@@ -33,21 +33,18 @@ import math
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
+import _stack  # bench/_stack.py (this script's folder is on sys.path)
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from gisapp import migrate
 from gisapp.db import make_engine, set_roles
-from gisapp.localstack import LocalStack
 from gisapp.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +76,6 @@ SELECT :l, 'r' || i, '市道' || (i / 400) || '号線', CASE WHEN i % 10 = 0 THE
          ST_SetSRID(ST_MakePoint(139.20 + (i % 400 + 1) * 0.0005, 35.33 + (i / 400) * 0.00025), 4326)]))
 FROM generate_series(0, 199999) AS i
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -405,22 +396,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="leave the stack running (stop: gisapp down)")
     a = ap.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="gisapp-bench-tiles-", dir="/tmp"))
-    root.chmod(0o755)
-    os.environ.update(
-        GISAPP_DATA_DIR=str(root / "data"),
-        GISAPP_PG_PORT=str(free_port()),
-        GISAPP_MQTT_PORT=str(free_port()),
-        LOG_LEVEL="WARNING",
-    )
-    for k in ("DATABASE_URL", "PUBLIC_DATABASE_URL", "MIGRATION_DATABASE_URL", "MQTT_URL"):
-        os.environ.pop(k, None)
-    stack = LocalStack(Settings(_env_file=None))
+    root, stack, settings = _stack.start("gisapp-bench-tiles-")
     servers: list[Server] = []
     try:
-        stack.start()
-        settings = Settings(_env_file=None)
-        migrate.upgrade(settings)
         layer_ids = prepare(settings)
         engine = make_engine(settings.database_url)
         env = dict(os.environ)
@@ -430,7 +408,7 @@ def main() -> None:
 
         gisapp_bin = str(ROOT / ".venv/bin/gisapp")
         for name, extra in (("gisapp public", ["--public"]), ("gisapp internal (anonymous)", [])):
-            port = free_port()
+            port = _stack.free_port()
             argv = [gisapp_bin, "serve", *extra, "--port", str(port)]
             servers.append(
                 Server(name, port, argv, env, ours, root / f"{name.split()[1]}.log",
@@ -448,7 +426,7 @@ def main() -> None:
                 "password": u.password,
             }
             peer_env = {k: v for k, v in env.items() if not k.startswith("GISAPP_") and k != "LOG_LEVEL"}
-            port = free_port()
+            port = _stack.free_port()
             tipg_env = {
                 **peer_env,
                 "DATABASE_URL": u.set(drivername="postgresql").render_as_string(hide_password=False),
@@ -469,7 +447,7 @@ def main() -> None:
                     items=lambda slug, n, bbox: f"/collections/{tipg_ids[slug]}/items?limit={n}&bbox={bbox}",
                 )
             )  # fmt: skip
-            port = free_port()
+            port = _stack.free_port()
             cfg, oapi = root / "pygeoapi.yml", root / "pygeoapi-openapi.yml"
             pygeoapi_config(port, db, cfg)
             gen = subprocess.run(
@@ -519,8 +497,7 @@ def main() -> None:
                 f"\nstack kept: GISAPP_DATA_DIR={root / 'data'} GISAPP_PG_PORT={os.environ['GISAPP_PG_PORT']}"
             )
         else:
-            stack.stop()
-            shutil.rmtree(root, ignore_errors=True)
+            _stack.stop(root, stack)
 
 
 if __name__ == "__main__":

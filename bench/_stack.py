@@ -1,0 +1,43 @@
+"""A fresh local stack for a benchmark: PostGIS + Mosquitto under /tmp on free ports, migrated."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+from gisapp import migrate
+from gisapp.localstack import LocalStack
+from gisapp.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(prefix: str) -> tuple[Path, LocalStack, Settings]:
+    """(root, stack, settings) of a new stack; the environment points at it. Stop with `stop()`."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    root.chmod(0o755)  # the postgres and mosquitto users must reach it when run as root
+    os.environ.update(
+        GISAPP_DATA_DIR=str(root / "data"),
+        GISAPP_PG_PORT=str(free_port()),
+        GISAPP_MQTT_PORT=str(free_port()),
+        LOG_LEVEL="WARNING",
+    )
+    for k in ("DATABASE_URL", "PUBLIC_DATABASE_URL", "MIGRATION_DATABASE_URL", "MQTT_URL"):
+        os.environ.pop(k, None)
+    stack = LocalStack(Settings(_env_file=None))
+    stack.start()
+    settings = Settings(_env_file=None)  # the URLs now resolve to the new stack
+    migrate.upgrade(settings)
+    return root, stack, settings
+
+
+def stop(root: Path, stack: LocalStack) -> None:
+    stack.stop()
+    shutil.rmtree(root, ignore_errors=True)
