@@ -13,9 +13,18 @@ from gisapp.db import set_roles
 
 @dataclass(frozen=True)
 class Seed:
+    tag: str
     dept_id: int
     passwords: dict[str, str]
     slugs: dict[str, str]  # visibility -> layer slug
+
+    def bearer(self, client, who: str) -> dict[str, str]:
+        """Log in as one of the seeded accounts ('staff', 'hq', 'welfare', 'admin'): request headers."""
+        r = client.post(
+            "/api/auth/login", json={"username": f"{self.tag}-{who}", "password": self.passwords[who]}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def seed(engine: Engine, tag: str) -> Seed:
@@ -42,7 +51,7 @@ def seed(engine: Engine, tag: str) -> Seed:
         for visibility in ("public", "internal"):
             slugs[visibility] = _generic_layer(conn, f"{tag}-{visibility}", visibility, dept_id)
         slugs["restricted"] = _people_layer(conn, f"{tag}-restricted", dept_id)
-    return Seed(dept_id, passwords, slugs)
+    return Seed(tag, dept_id, passwords, slugs)
 
 
 def _layer(conn: Connection, slug: str, visibility: str, kind: str, geometry_type: str, dept_id: int) -> int:

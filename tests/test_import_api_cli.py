@@ -29,19 +29,13 @@ def others(app_engine):
     return seed(app_engine, "impapi2")
 
 
-def _token(client, tag, seeded, who) -> dict:
-    r = client.post("/api/auth/login", json={"username": f"{tag}-{who}", "password": seeded.passwords[who]})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 def _upload(client, slug, headers, body=GEOJSON, name="points.geojson", **form):
     return client.post(f"/api/layers/{slug}/import", headers=headers, files={"file": (name, body)}, data=form)
 
 
 def test_owner_department_staff_import_and_it_is_audited(client, app_engine, owners):
     slug = make_layer(app_engine, "api-imp", "generic", owners.dept_id)
-    r = _upload(client, slug, _token(client, "impapi", owners, "staff"))
+    r = _upload(client, slug, owners.bearer(client, "staff"))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["counts"]["inserted"] == 1 and body["repaired"] == [] and body["format"] == "geojson"
@@ -51,18 +45,18 @@ def test_owner_department_staff_import_and_it_is_audited(client, app_engine, own
         s=slug,
     )[0]
     assert actor == "impapi-staff" and details["import_run_id"] == body["run_id"]
-    again = _upload(client, slug, _token(client, "impapi", owners, "staff"), mode="replace")
+    again = _upload(client, slug, owners.bearer(client, "staff"), mode="replace")
     assert again.json()["counts"]["unchanged"] == 1
 
 
 def test_admin_of_another_department_may_import(client, app_engine, owners, others):
     slug = make_layer(app_engine, "api-imp", "generic", owners.dept_id)
-    assert _upload(client, slug, _token(client, "impapi2", others, "admin")).status_code == 200
+    assert _upload(client, slug, others.bearer(client, "admin")).status_code == 200
 
 
 def test_staff_of_another_department_get_403_and_nothing_changes(client, app_engine, owners, others):
     slug = make_layer(app_engine, "api-imp-403", "generic", owners.dept_id)
-    r = _upload(client, slug, _token(client, "impapi2", others, "staff"))
+    r = _upload(client, slug, others.bearer(client, "staff"))
     assert r.status_code == 403 and r.json()["error"]["message_ja"]
     assert feature_count(app_engine, slug, "generic") == 0
 
@@ -70,7 +64,7 @@ def test_staff_of_another_department_get_403_and_nothing_changes(client, app_eng
 def test_anonymous_401_and_invisible_or_unknown_layers_404(client, app_engine, owners):
     slug = make_layer(app_engine, "api-imp", "generic", owners.dept_id)
     assert _upload(client, slug, {}).status_code == 401
-    staff = _token(client, "impapi", owners, "staff")
+    staff = owners.bearer(client, "staff")
     restricted = _upload(client, owners.slugs["restricted"], staff)  # staff may not see restricted layers
     unknown = _upload(client, "no-such-layer", staff)
     assert restricted.status_code == unknown.status_code == 404
@@ -80,7 +74,7 @@ def test_anonymous_401_and_invisible_or_unknown_layers_404(client, app_engine, o
 def test_refused_file_is_a_400_listing_rows_and_stores_nothing(client, app_engine, owners):
     slug = make_layer(app_engine, "api-imp-shelter", "shelter", owners.dept_id)
     csv = "ID,名称,緯度,経度\r\nA,公民館,35.4,139.3\r\nB,体育館,139.3,35.4\r\n".encode("cp932")
-    r = _upload(client, slug, _token(client, "impapi", owners, "staff"), csv, "shelters.csv")
+    r = _upload(client, slug, owners.bearer(client, "staff"), csv, "shelters.csv")
     assert r.status_code == 400
     err = r.json()["error"]
     assert err["reason"] == "rows_rejected" and err["message_ja"] and err["message_en"]
@@ -97,7 +91,7 @@ def test_upload_over_the_limit_is_413(client, app_engine, owners, monkeypatch):
 
     slug = make_layer(app_engine, "api-imp", "generic", owners.dept_id)
     monkeypatch.setattr(read, "MAX_IMPORT_BYTES", 10)
-    r = _upload(client, slug, _token(client, "impapi", owners, "staff"))
+    r = _upload(client, slug, owners.bearer(client, "staff"))
     assert r.status_code == 413 and r.json()["error"]["message_ja"]
 
 

@@ -256,10 +256,7 @@ def test_ack_only_after_commit(settings, app_engine, owner_engine, devices, tmp_
 def test_api_returns_the_stored_position(client, app_engine, devices, settings, worker):
     from tests.fixtures_data import seed
 
-    s = seed(app_engine, "ingestapi")
-    token = client.post(
-        "/api/auth/login", json={"username": "ingestapi-hq", "password": s.passwords["hq"]}
-    ).json()["access_token"]
+    headers = seed(app_engine, "ingestapi").bearer(client, "hq")
     c, _ = device_client(settings, "IT-A", devices["IT-A"])
     ts = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
     publish(
@@ -268,7 +265,7 @@ def test_api_returns_the_stored_position(client, app_engine, devices, settings, 
     c.disconnect()
 
     def latest():
-        fc = client.get("/api/radio-units", headers={"Authorization": f"Bearer {token}"}).json()
+        fc = client.get("/api/radio-units", headers=headers).json()
         return [
             f
             for f in fc["features"]

@@ -24,12 +24,6 @@ def other_dept(app_engine):
     return seed(app_engine, "mngother")
 
 
-def bearer(client, tag: str, who: str, password: str) -> dict:
-    r = client.post("/api/auth/login", json={"username": f"{tag}-{who}", "password": password})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 def audit_actions(app_engine, slug: str) -> list[str]:
     with app_engine.connect() as conn:
         return list(
@@ -40,7 +34,7 @@ def audit_actions(app_engine, slug: str) -> list[str]:
 
 
 def test_owner_staff_create_edit_publish_withdraw_delete(client, public_client, seeded, app_engine):
-    staff = bearer(client, "mng", "staff", seeded.passwords["staff"])
+    staff = seeded.bearer(client, "staff")
     body = {"slug": "mng-parks", "title_ja": "公園", "title_en": "Parks", "geometry_type": "Point"}
     r = client.post("/api/layers", json=body, headers=staff)
     assert r.status_code == 201 and r.json()["visibility"] == "internal"
@@ -66,7 +60,7 @@ def test_owner_staff_create_edit_publish_withdraw_delete(client, public_client, 
 
 
 def test_publishing_bumps_the_revision(client, seeded, app_engine):
-    staff = bearer(client, "mng", "staff", seeded.passwords["staff"])
+    staff = seeded.bearer(client, "staff")
     slug = seeded.slugs["internal"]
     before = client.get("/api/layers", headers=staff).json()
     rev = {x["slug"]: x["revision"] for x in before}[slug]
@@ -77,22 +71,22 @@ def test_publishing_bumps_the_revision(client, seeded, app_engine):
 
 def test_other_departments_and_anonymous_cannot_manage(client, seeded, other_dept):
     slug = seeded.slugs["internal"]
-    other = bearer(client, "mngother", "staff", other_dept.passwords["staff"])
+    other = other_dept.bearer(client, "staff")
     assert client.post(f"/api/layers/{slug}/publish", headers=other).status_code == 403
     assert client.delete(f"/api/layers/{slug}", headers=other).status_code == 403
     r = client.patch(f"/api/layers/{slug}", json={"title_ja": "乗っ取り"}, headers=other)
     assert r.status_code == 403 and r.json()["error"]["message_ja"] and r.json()["error"]["message_en"]
     assert client.post(f"/api/layers/{slug}/publish").status_code == 401
-    admin = bearer(client, "mngother", "admin", other_dept.passwords["admin"])
+    admin = other_dept.bearer(client, "admin")
     assert client.post(f"/api/layers/{slug}/publish", headers=admin).status_code == 200  # admins may
     client.post(f"/api/layers/{slug}/withdraw", headers=admin)
 
 
 def test_restricted_layers_cannot_be_published(client, seeded):
-    welfare = bearer(client, "mng", "welfare", seeded.passwords["welfare"])
+    welfare = seeded.bearer(client, "welfare")
     r = client.post(f"/api/layers/{seeded.slugs['restricted']}/publish", headers=welfare)
     assert r.status_code == 409
-    staff = bearer(client, "mng", "staff", seeded.passwords["staff"])  # cannot even see it
+    staff = seeded.bearer(client, "staff")  # cannot even see it
     assert client.post(f"/api/layers/{seeded.slugs['restricted']}/publish", headers=staff).status_code == 404
 
 
@@ -107,7 +101,7 @@ def test_restricted_layers_cannot_be_published(client, seeded):
     ],
 )
 def test_bad_layer_definitions_are_refused_and_nothing_is_stored(client, seeded, app_engine, body):
-    staff = bearer(client, "mng", "staff", seeded.passwords["staff"])
+    staff = seeded.bearer(client, "staff")
     with app_engine.connect() as conn:
         before = conn.execute(text("SELECT count(*) FROM gis.layer")).scalar_one()
     r = client.post("/api/layers", json=body, headers=staff)
@@ -157,7 +151,7 @@ def test_public_accesses_are_counted_per_layer_and_day(public_client, client, se
         assert public_client.get(f"/api/public/layers/{slug}/features").status_code == 200
     public_client.app.state.access.flush()
     assert hits() == before + 3
-    staff = bearer(client, "mng", "staff", seeded.passwords["staff"])
+    staff = seeded.bearer(client, "staff")
     rows = client.get("/api/stats/layer-access?days=7", headers=staff).json()
     assert any(r["slug"] == slug and r["hits"] >= 3 for r in rows)
     assert set(rows[0]) == {"slug", "title_ja", "title_en", "day", "hits"}  # nothing about visitors
@@ -173,8 +167,8 @@ def test_the_public_role_can_count_but_not_write(public_engine, seeded):
 
 def test_search_finds_only_what_the_viewer_may_see(client, public_client, seeded):
     # seed() names its features '<visibility>-canary-<slug>'; people's names are never searched.
-    staff = bearer(client, "mng", "staff", seeded.passwords["staff"])
-    welfare = bearer(client, "mng", "welfare", seeded.passwords["welfare"])
+    staff = seeded.bearer(client, "staff")
+    welfare = seeded.bearer(client, "welfare")
     pub = {r["slug"] for r in public_client.get("/api/public/search?q=canary-mng-").json()}
     assert pub == {seeded.slugs["public"]}
     anon = {r["slug"] for r in client.get("/api/search?q=canary-mng-").json()}

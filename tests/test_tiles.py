@@ -51,12 +51,6 @@ def tile_box(z: int, x: int, y: int, margin: float = 0.0) -> shapely.Polygon:
     return shapely.box(minx - m, maxy - size - m, minx + size + m, maxy + m)
 
 
-def bearer(client, seeded: Seed, who: str) -> dict[str, str]:
-    r = client.post("/api/auth/login", json={"username": f"{TAG}-{who}", "password": seeded.passwords[who]})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 @pytest.fixture(scope="module")
 def seeded(app_engine: Engine) -> Seed:
     return seed(app_engine, TAG)
@@ -252,7 +246,7 @@ def test_hidden_layers_answer_like_unknown_ones(seeded, client, public_client) -
 
 def test_staff_get_internal_tiles_and_nobody_gets_restricted_ones(seeded, client, tmp_path) -> None:
     x, y = tile_of(*SEED_POINT, 14)
-    staff = bearer(client, seeded, "staff")
+    staff = seeded.bearer(client, "staff")
     r = client.get(url(seeded.slugs["internal"], 14, x, y), headers=staff)
     assert r.status_code == 200
     assert r.headers["cache-control"].startswith("private")
@@ -260,7 +254,7 @@ def test_staff_get_internal_tiles_and_nobody_gets_restricted_ones(seeded, client
     assert list(names) == [f"internal-canary-{seeded.slugs['internal']}"]
     unknown = client.get(url("no-such-layer", 14, x, y)).content
     for who in ("welfare", "admin"):  # restricted layers are never tiled, whoever asks
-        answers = _not_found_bodies(client, [seeded.slugs["restricted"]], bearer(client, seeded, who))
+        answers = _not_found_bodies(client, [seeded.slugs["restricted"]], seeded.bearer(client, who))
         assert {a for a in answers} == {(404, unknown)}
 
 
