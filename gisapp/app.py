@@ -50,8 +50,9 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         title="gisapp" + (" 公開型GIS (public)" if public else " 統合型GIS API"),
         version="0.1.0",
         lifespan=lifespan,
-        # The citizen-facing instance publishes no API documentation.
-        docs_url=None,  # our own /docs below: Swagger UI served from /static, not a CDN
+        # Our own /docs below (internal only): Swagger UI served from /static, not a CDN. The
+        # citizen-facing instance publishes no API documentation.
+        docs_url=None,
         redoc_url=None,
         openapi_url=None if public else "/openapi.json",
     )
@@ -83,7 +84,6 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(radio.router)
         app.include_router(events.router)
         app.include_router(pages.router)
-    if not public:
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> HTMLResponse:
