@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from gisapp import cli_import, logs
+from gisapp import cli_devices, cli_import, logs
 from gisapp.localstack import LocalStack, StackError
 from gisapp.settings import Settings, get_settings
 
@@ -294,6 +294,7 @@ def users_add(
 
 
 cli_import.register(app)
+cli_devices.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,75 @@
+"""`gisapp devices add|list|rotate|disable` against the real registry and the real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import paho.mqtt.client as mqtt
+
+from tests.support import wait_until
+
+
+def gisapp(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LOG_FORMAT": "text"}
+    return subprocess.run(
+        [sys.executable, "-m", "gisapp.cli", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def connack(settings, device_id: str, password: str):
+    state: dict = {}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+    c.username_pw_set(device_id, password)
+    c.on_connect = lambda client, userdata, flags, rc, props: state.setdefault("rc", rc)
+    c.connect("127.0.0.1", settings.mqtt_port)
+    c.loop_start()
+    wait_until(lambda: "rc" in state, 5)
+    c.disconnect()
+    c.loop_stop()
+    return state["rc"]
+
+
+def password_from(out: str, device_id: str) -> str:
+    line = next(ln for ln in out.splitlines() if ln.startswith(f"{device_id}: "))
+    return line.split(": ", 1)[1]
+
+
+def test_add_rotate_disable_reach_the_broker(settings):
+    added = gisapp("devices", "add", "CLI-R1", "--kind", "radio_unit", "--name", "試験無線 CLI")
+    assert added.returncode == 0, added.stderr
+    first = password_from(added.stdout, "CLI-R1")
+    time.sleep(0.3)  # the broker reloads on SIGHUP
+    assert not connack(settings, "CLI-R1", first).is_failure
+
+    again = gisapp("devices", "add", "CLI-R1", "--kind", "radio_unit", "--name", "x")
+    assert again.returncode == 1 and "rotate" in again.stderr
+
+    rotated = gisapp("devices", "rotate", "CLI-R1")
+    assert rotated.returncode == 0, rotated.stderr
+    second = password_from(rotated.stdout, "CLI-R1")
+    time.sleep(0.3)
+    assert connack(settings, "CLI-R1", first).is_failure
+    assert not connack(settings, "CLI-R1", second).is_failure
+
+    listed = gisapp("devices", "list")
+    assert any(ln.startswith("CLI-R1") and " on " in ln for ln in listed.stdout.splitlines())
+
+    assert gisapp("devices", "disable", "CLI-R1").returncode == 0
+    time.sleep(0.3)
+    assert connack(settings, "CLI-R1", second).is_failure
+    assert any(
+        ln.startswith("CLI-R1") and " off " in ln for ln in gisapp("devices", "list").stdout.splitlines()
+    )
+
+
+def test_bad_device_definitions_are_refused(settings):
+    gauge = gisapp("devices", "add", "CLI-G1", "--kind", "rain_gauge", "--name", "雨量計")
+    assert gauge.returncode == 1 and "--lon" in gauge.stderr and "雨量計" in gauge.stderr
+    bad_id = gisapp("devices", "add", "bad/id+#", "--kind", "radio_unit", "--name", "x")
+    assert bad_id.returncode == 1 and "invalid device id" in bad_id.stderr
+    assert gisapp("devices", "rotate", "NOPE").returncode == 1
+    assert gisapp("devices", "disable", "NOPE").returncode == 1
+    assert "CLI-G1" not in gisapp("devices", "list").stdout
