@@ -274,3 +274,30 @@ def test_api_returns_the_stored_position(client, app_engine, devices, settings, 
 
     wait_until(latest, 10)
     assert latest()[0]["geometry"]["coordinates"] == [139.3111, 35.3999]
+
+
+@pytest.mark.parametrize(
+    "hostile", ["IT-B", "gisapp-ingest", "+", "#", "IT-A/#", "gisapp/v1/radio/IT-B/position"]
+)
+def test_client_ids_cannot_take_over_another_session(settings, app_engine, devices, worker, hostile):
+    """The broker makes the username the client id: device A asking for B's (or the ingest worker's,
+    or a wildcard) id still is A, cannot publish as B, and does not cut the ingest worker off."""
+    state: dict = {}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=hostile, protocol=mqtt.MQTTv311)
+    c.username_pw_set("IT-A", devices["IT-A"])
+    c.on_connect = lambda client, userdata, flags, rc, props: state.setdefault("rc", rc)
+    c.connect("127.0.0.1", settings.mqtt_port)
+    c.loop_start()
+    wait_until(lambda: "rc" in state, 5)
+    assert not state["rc"].is_failure
+    before = len(positions(app_engine, "IT-B"))
+    c.publish(
+        radio_position_topic("IT-B"), json.dumps({"lat": 35.4, "lon": 139.3, "ts": 1_763_700_400}), qos=1
+    )
+    ts = 1_763_700_500 + len(hostile)
+    publish(c, radio_position_topic("IT-A"), json.dumps({"lat": 35.4, "lon": 139.3, "ts": ts}))
+    c.disconnect()
+    c.loop_stop()
+    wait_until(lambda: any(int(p.device_ts.timestamp()) == ts for p in positions(app_engine, "IT-A")), 10)
+    assert len(positions(app_engine, "IT-B")) == before  # still only A's own topic
+    assert worker.connected.is_set()  # the worker's session was not taken over
