@@ -351,28 +351,21 @@ class LocalStack:
             return []
         return sorted(p for p in self.run_dir.glob("*.pid") if p.stem not in ("postgres", "mosquitto"))
 
+    def stop_postgres(self, mode: str = "fast") -> bool:
+        """Stop the cluster ("immediate" = as if the machine lost power; recovery replays the WAL)."""
+        if procs.read_pid(self.pg_dir / "postmaster.pid") is None:
+            return False
+        pg_ctl = str(self.settings.pg_bindir / "pg_ctl")
+        cmd = [pg_ctl, "-D", str(self.pg_dir), "-m", mode, "-w", "-t", "60", "stop"]
+        subprocess.run(self._as_postgres(cmd), capture_output=True)
+        return True
+
     def stop(self) -> list[str]:
         """Stop app processes first (they hold connections), then the broker, then the database."""
         stopped = [p.stem for p in self.app_pidfiles() if procs.stop(p)]
         if procs.stop(self.mqtt_pidfile):
             stopped.append("mosquitto")
-        if procs.read_pid(self.pg_dir / "postmaster.pid") is not None:
-            subprocess.run(
-                self._as_postgres(
-                    [
-                        str(self.settings.pg_bindir / "pg_ctl"),
-                        "-D",
-                        str(self.pg_dir),
-                        "-m",
-                        "fast",
-                        "-w",
-                        "-t",
-                        "60",
-                        "stop",
-                    ]
-                ),
-                capture_output=True,
-            )
+        if self.stop_postgres():
             stopped.append("postgres")
         self.pg_pidfile.unlink(missing_ok=True)
         return stopped
