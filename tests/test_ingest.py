@@ -301,3 +301,74 @@ def test_client_ids_cannot_take_over_another_session(settings, app_engine, devic
     wait_until(lambda: any(int(p.device_ts.timestamp()) == ts for p in positions(app_engine, "IT-A")), 10)
     assert len(positions(app_engine, "IT-B")) == before  # still only A's own topic
     assert worker.connected.is_set()  # the worker's session was not taken over
+
+
+def _malformed(i: int) -> bytes:
+    """Ten kinds of bad payload, each carrying a marker so its dead letter can be found."""
+    mark = f"FLOOD-{i}"
+    future = int((datetime.now(UTC) + timedelta(days=400)).timestamp())
+
+    def loc(**fields) -> bytes:
+        # OwnTracks allows extra members, so the marker (tid) does not decide the outcome itself.
+        return json.dumps({"_type": "location", "tid": mark, **fields}).encode()
+
+    kinds = [
+        f"not json {mark}".encode(),
+        loc(lat="35.4", lon=139.3, tst=1_763_700_000),  # string lat
+        loc(lat=float("nan"), lon=139.3, tst=1_763_700_000),  # NaN
+        loc(lat=139.3, lon=35.4, tst=1_763_700_000),  # lat/lon swapped
+        loc(lat=35.4, lon=239.3, tst=1_763_700_000),  # out of range
+        (mark + " " + "x" * 70_000).encode(),  # huge
+        loc(lat=35.4, lon=139.3, tst=future),  # far future
+        loc(lat=35.4, lon=139.3),  # no timestamp
+        loc(lat=35.4, lon=139.3, tst="soon"),  # timestamp of the wrong type
+        json.dumps(
+            [{"_type": "location", "tid": mark, "lat": True, "lon": 139.3, "tst": 1}]
+        ).encode(),  # bool lat
+    ]
+    return kinds[i % len(kinds)]
+
+
+def test_malformed_flood_never_stops_the_worker(settings, app_engine, devices, worker):
+    """5,000 malformed payloads mixed with 5,000 valid ones: every malformed one dead-lettered with a
+    reason, every valid one stored, and the worker still running."""
+    n = 5_000
+    c, _ = device_client(settings, "IT-C", devices["IT-C"])
+    base = 1_760_000_000
+    infos = []
+    for i in range(n):
+        infos.append(c.publish(radio_position_topic("IT-C"), _malformed(i), qos=1))
+        valid = {"lat": 35.39, "lon": 139.31, "ts": base + i}
+        infos.append(c.publish(radio_position_topic("IT-C"), json.dumps(valid), qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    c.disconnect()
+
+    def stored() -> int:
+        with app_engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT count(*) FROM sensor.radio_position WHERE device_id = 'IT-C'"
+                    " AND device_ts BETWEEN to_timestamp(:a) AND to_timestamp(:b)"
+                ),
+                {"a": base, "b": base + n - 1},
+            ).scalar_one()
+
+    def dead() -> list:
+        with app_engine.connect() as conn:
+            return conn.execute(
+                text("SELECT reason_code, reason FROM ingest.dead_letter WHERE position(:m IN payload) > 0"),
+                {"m": b"FLOOD-"},
+            ).all()
+
+    wait_until(lambda: stored() == n and len(dead()) >= n, 120)
+    letters = dead()
+    assert len(letters) == n and stored() == n
+    assert all(code and reason for code, reason in letters)
+    assert {code for code, _ in letters} >= {
+        "invalid_json",
+        "invalid_payload",
+        "payload_too_large",
+        "invalid_timestamp",
+    }
+    assert worker.connected.is_set() and not worker.stopping.is_set()
