@@ -7,6 +7,9 @@ Two forms are accepted on ``gisapp/v1/radio/{device_id}/position``:
 
 A JSON array of such messages is taken element by element. Timestamps are the device's own: a
 missing one is an error, never replaced by "now". Types are strict: ``"lat": "35.1"`` is rejected.
+
+Gauges (same rules): ``gisapp/v1/gauge/{device_id}/rain`` ``{"ts": …, "rain_10min_mm": 3.5}`` and
+``gisapp/v1/gauge/{device_id}/level`` ``{"ts": …, "level_m": 1.82}``.
 """
 
 from __future__ import annotations
@@ -116,6 +119,74 @@ def _one(device_id: str, item: object, index: int | None) -> RadioPosition | Pay
         speed_kmh=m.vel,
         course_deg=m.cog,
     )
+
+
+@dataclass(frozen=True)
+class GaugeObservation:
+    device_id: str
+    kind: str  # 'rain_10min' | 'level' (sensor.observation.kind)
+    device_ts: datetime
+    value: float
+
+
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Timestamp = AwareDatetime | Annotated[int, Field(gt=0, strict=True)]
+
+
+class RainPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ts: Timestamp
+    rain_10min_mm: Annotated[Number, Field(ge=0)]
+
+
+class LevelPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ts: Timestamp
+    level_m: Number
+
+
+# topic leaf -> (payload model, value field, observation kind)
+GAUGE_LEAVES: dict[str, tuple[type[BaseModel], str, str]] = {
+    "rain": (RainPayload, "rain_10min_mm", "rain_10min"),
+    "level": (LevelPayload, "level_m", "level"),
+}
+
+
+def parse_gauge(device_id: str, leaf: str, payload: bytes) -> list[GaugeObservation | PayloadError]:
+    """One result per message in the payload (an object or an array of objects)."""
+    model, field_name, kind = GAUGE_LEAVES[leaf]
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return [PayloadError("payload_too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")]
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return [PayloadError("invalid_json", str(e)[:200])]
+    items = doc if isinstance(doc, list) else [doc]
+    if not items:
+        return [PayloadError("empty", "empty array")]
+    out: list[GaugeObservation | PayloadError] = []
+    for i, item in enumerate(items):
+        where = f"[{i}] " if isinstance(doc, list) else ""
+        if not isinstance(item, dict):
+            out.append(PayloadError("invalid_payload", f"{where}not a JSON object"))
+            continue
+        try:
+            m = model.model_validate(item)
+            raw = m.ts  # type: ignore[attr-defined]
+            ts = raw if isinstance(raw, datetime) else datetime.fromtimestamp(raw, UTC)
+        except ValidationError as e:
+            out.append(PayloadError("invalid_payload", where + _describe(e)))
+            continue
+        except (OverflowError, OSError, ValueError) as e:
+            out.append(PayloadError("invalid_timestamp", f"{where}{e}"))
+            continue
+        if ts > datetime.now(UTC) + MAX_CLOCK_SKEW:
+            out.append(
+                PayloadError("invalid_timestamp", f"{where}timestamp {ts.isoformat()} is in the future")
+            )
+            continue
+        out.append(GaugeObservation(device_id, kind, ts, float(getattr(m, field_name))))
+    return out
 
 
 def _describe(e: ValidationError) -> str:

@@ -23,10 +23,11 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ingest.payloads import PayloadError, RadioPosition, parse_radio_position
+from ingest.gauges import device_kinds, record_observations
+from ingest.payloads import GaugeObservation, PayloadError, RadioPosition, parse_gauge, parse_radio_position
 from ingest.store import DeadLetter, insert_dead_letters, insert_positions
 from sensors.registry import enabled_ids
-from sensors.topics import TOPIC_ROOT, parse
+from sensors.topics import GAUGE_LEAF_KIND, TOPIC_ROOT, parse
 
 log = logging.getLogger("gisapp.ingest")
 
@@ -44,6 +45,7 @@ class Received:
 class Batch:
     items: list[Received]
     positions: list[RadioPosition] = field(default_factory=list)
+    observations: list[GaugeObservation] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
 
 
@@ -165,8 +167,12 @@ class IngestWorker:
     def _validate(self, items: list[Received]) -> Batch:
         batch = Batch(items)
         parsed: list[tuple[Received, str]] = []
+        gauge: list[tuple[Received, str, str]] = []
         for item in items:
             route = parse(item.topic)
+            if route is not None and route[0] == "gauge" and route[2] in GAUGE_LEAF_KIND:
+                gauge.append((item, route[1], route[2]))
+                continue
             if route is None or route[0] != "radio" or route[2] != "position":
                 batch.dead.append(DeadLetter(item.topic, item.payload, "unknown_topic", "no handler"))
                 continue
@@ -183,7 +189,34 @@ class IngestWorker:
                     batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
                 else:
                     batch.positions.append(result)
+        if gauge:
+            self._validate_gauges(batch, gauge)
         return batch
+
+    def _validate_gauges(self, batch: Batch, gauge: list[tuple[Received, str, str]]) -> None:
+        with self.engine.connect() as conn:
+            kinds = device_kinds(conn, {device for _, device, _ in gauge})
+        for item, device_id, leaf in gauge:
+            kind = kinds.get(device_id)
+            if kind is None:
+                batch.dead.append(
+                    DeadLetter(item.topic, item.payload, "unknown_device", f"{device_id} not registered")
+                )
+            elif kind != GAUGE_LEAF_KIND[leaf]:
+                batch.dead.append(
+                    DeadLetter(
+                        item.topic,
+                        item.payload,
+                        "wrong_kind",
+                        f"{device_id} is a {kind}, not a {GAUGE_LEAF_KIND[leaf]}",
+                    )
+                )
+            else:
+                for result in parse_gauge(device_id, leaf, item.payload):
+                    if isinstance(result, PayloadError):
+                        batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
+                    else:
+                        batch.observations.append(result)
 
     def _known_devices(self, ids: set[str]) -> set[str]:
         if not ids:
@@ -194,8 +227,9 @@ class IngestWorker:
     def _write(self, batch: Batch) -> None:
         with self.engine.begin() as conn:
             insert_positions(conn, batch.positions)
+            record_observations(conn, batch.observations)
             insert_dead_letters(conn, batch.dead)
-        self.stats["stored"] += len(batch.positions)
+        self.stats["stored"] += len(batch.positions) + len(batch.observations)
         self.stats["dead_letters"] += len(batch.dead)
         if batch.dead:
             for d in batch.dead:

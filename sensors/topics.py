@@ -1,6 +1,8 @@
 """The MQTT topic contract (see docs/mqtt.md).
 
     gisapp/v1/radio/{device_id}/position   radio-unit position (our JSON or OwnTracks location JSON)
+    gisapp/v1/gauge/{device_id}/rain       rain gauge: rainfall in the 10 minutes ending at ts
+    gisapp/v1/gauge/{device_id}/level      water gauge: water level in metres
 
 The device id in the topic is the authenticated MQTT username (the ACL enforces it), so the payload
 never decides which device it is.
@@ -23,6 +25,16 @@ def device_topic_filter(kind: str, device_id: str) -> str:
 
 def radio_position_topic(device_id: str) -> str:
     return f"{TOPIC_ROOT}/radio/{device_id}/position"
+
+
+# gauge topic leaf -> the device kind allowed to publish it
+GAUGE_LEAF_KIND = {"rain": "rain_gauge", "level": "water_gauge"}
+
+
+def gauge_topic(device_id: str, leaf: str) -> str:
+    if leaf not in GAUGE_LEAF_KIND:
+        raise ValueError(f"unknown gauge topic leaf {leaf!r}")
+    return f"{TOPIC_ROOT}/gauge/{device_id}/{leaf}"
 
 
 def parse(topic: str) -> tuple[str, str, str] | None:

@@ -1,0 +1,162 @@
+"""Gauge observations -> rolling sums, levels and alerts, all in the caller's transaction.
+
+The sums are computed in SQL from the stored observations (never kept as running totals), so a
+redelivered or late message gives the same result as an orderly stream:
+
+- 10-minute rain = the latest 10-minute value at or before the evaluation time ``T``;
+- 60-minute rain = the sum of the values in ``(T - 60 min, T]`` (the six 10-minute values);
+- 連続雨量 (continuous) = the sum of the wet values (> 0) since the rain began, where a spell ends
+  after a dry gap of ``reset_hours`` (thresholds JSON, default 6): the gap between two wet values
+  is ``t2 - 10 min - t1`` (the second covers the 10 minutes before ``t2``), and the spell is over
+  (continuous = 0) once ``T - last wet >= reset_hours``.
+
+``T`` is the newest observation of the gauge, so a late message recomputes the current state.
+Levels are evaluated per measure, highest first (see ``ingest.thresholds``); each change of level,
+up or down, inserts a ``sensor.alert`` row, whose trigger NOTIFYs ``gisapp_events``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from ingest.payloads import GaugeObservation
+from ingest.thresholds import rain_levels, water_levels
+
+DEFAULT_RESET_HOURS = 6.0
+
+_INSERT = text(
+    """INSERT INTO sensor.observation (device_id, kind, device_ts, value)
+       VALUES (:device_id, :kind, :device_ts, :value)
+       ON CONFLICT (device_id, kind, device_ts) DO NOTHING
+       RETURNING 1"""
+)
+
+_DEVICES = text("SELECT id, kind, thresholds FROM sensor.device WHERE enabled AND id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+_NEW_STATE = text("INSERT INTO sensor.gauge_state (device_id) VALUES (:d) ON CONFLICT (device_id) DO NOTHING")
+_STATE = text("SELECT as_of, levels FROM sensor.gauge_state WHERE device_id = :d FOR UPDATE")
+
+_LATEST = text("SELECT max(device_ts) FROM sensor.observation WHERE device_id = :d AND kind = :k")
+
+_RAIN = text(
+    """WITH obs AS (
+         SELECT device_ts, value FROM sensor.observation
+          WHERE device_id = :d AND kind = 'rain_10min' AND device_ts <= :t),
+       wet AS (
+         SELECT device_ts, value,
+                device_ts - interval '10 minutes' - lag(device_ts) OVER (ORDER BY device_ts) AS dry_before
+           FROM obs WHERE value > 0),
+       spell AS (
+         SELECT max(device_ts) AS since FROM wet WHERE dry_before IS NULL OR dry_before >= :reset),
+       last_wet AS (SELECT max(device_ts) AS at FROM wet)
+       SELECT (SELECT value FROM obs ORDER BY device_ts DESC LIMIT 1) AS rain_10min,
+              (SELECT coalesce(sum(value), 0) FROM obs
+                WHERE device_ts > :t - interval '60 minutes') AS rain_60min,
+              CASE WHEN l.at IS NULL OR :t - l.at >= :reset THEN 0
+                   ELSE (SELECT sum(value) FROM wet WHERE device_ts >= s.since) END AS continuous,
+              CASE WHEN l.at IS NULL OR :t - l.at >= :reset THEN NULL
+                   ELSE s.since - interval '10 minutes' END AS continuous_since
+         FROM spell s, last_wet l"""
+)
+
+_LEVEL = text(
+    """SELECT value FROM sensor.observation
+        WHERE device_id = :d AND kind = 'level' AND device_ts <= :t
+        ORDER BY device_ts DESC LIMIT 1"""
+)
+
+_UPDATE_STATE = text(
+    """UPDATE sensor.gauge_state
+          SET as_of = :t, rain_10min = :rain_10min, rain_60min = :rain_60min,
+              continuous = :continuous, continuous_since = :continuous_since, level = :level,
+              levels = :levels, updated_at = now()
+        WHERE device_id = :d"""
+).bindparams(bindparam("levels", type_=JSONB))
+
+_ALERT = text(
+    """INSERT INTO sensor.alert (device_id, measure, level_from, level_to, value, at)
+       VALUES (:d, :measure, :level_from, :level_to, :value, :at)"""
+)
+
+
+def device_kinds(conn: Connection, ids: set[str]) -> dict[str, str]:
+    """Enabled devices among ``ids`` -> their kind."""
+    if not ids:
+        return {}
+    return {r.id: r.kind for r in conn.execute(_DEVICES, {"ids": sorted(ids)})}
+
+
+def record_observations(conn: Connection, observations: Sequence[GaugeObservation]) -> int:
+    """Store the observations and update state and alerts; returns how many were new."""
+    if not observations:
+        return 0
+    devices = {r.id: r for r in conn.execute(_DEVICES, {"ids": sorted({o.device_id for o in observations})})}
+    new = 0
+    # One at a time in device-time order, each evaluated before the next is stored, so every
+    # crossing within a batch is seen.
+    for o in sorted(observations, key=lambda o: (o.device_id, o.device_ts)):
+        if conn.execute(_INSERT, asdict(o)).first() is None:
+            continue  # a redelivery: already stored and evaluated
+        new += 1
+        device = devices.get(o.device_id)
+        if device is not None:
+            # A thresholds document of the wrong shape means "no thresholds", never a stuck worker.
+            thresholds = device.thresholds if isinstance(device.thresholds, dict) else {}
+            _evaluate(conn, device.id, device.kind, thresholds, o)
+    return new
+
+
+def reset_hours(thresholds: dict[str, Any]) -> float:
+    """The dry gap that ends a spell of rain; a missing or unusable value means the default."""
+    value = thresholds.get("reset_hours")
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 24 * 7:
+        return float(value)
+    return DEFAULT_RESET_HOURS
+
+
+def _evaluate(conn: Connection, device_id: str, kind: str, thresholds: dict, o: GaugeObservation) -> None:
+    conn.execute(_NEW_STATE, {"d": device_id})
+    state = conn.execute(_STATE, {"d": device_id}).one()
+    latest = conn.execute(_LATEST, {"d": device_id, "k": o.kind}).scalar_one()
+    at: datetime = max(o.device_ts, latest)
+    values: dict[str, Any] = {
+        "rain_10min": None, "rain_60min": None, "continuous": None, "continuous_since": None, "level": None,
+    }  # fmt: skip
+    if kind == "rain_gauge" and o.kind == "rain_10min":
+        reset = timedelta(hours=reset_hours(thresholds))
+        row = conn.execute(_RAIN, {"d": device_id, "t": at, "reset": reset}).one()
+        values.update(row._asdict())
+        measures = {
+            "10min_mm": row.rain_10min,
+            "60min_mm": row.rain_60min,
+            "continuous_mm": row.continuous,
+        }
+        new_levels, shown = rain_levels(thresholds, measures)
+    elif kind == "water_gauge" and o.kind == "level":
+        values["level"] = conn.execute(_LEVEL, {"d": device_id, "t": at}).scalar_one()
+        new_levels, shown = water_levels(thresholds, values["level"])
+    else:
+        return  # the worker dead-letters wrong kinds before they get here
+    old_levels: dict[str, str | None] = state.levels or {}
+    for measure, level in new_levels.items():
+        if old_levels.get(measure) != level:
+            conn.execute(
+                _ALERT,
+                {
+                    "d": device_id,
+                    "measure": measure,
+                    "level_from": old_levels.get(measure),
+                    "level_to": level,
+                    "value": shown[measure],
+                    "at": at,
+                },
+            )
+    conn.execute(_UPDATE_STATE, {"d": device_id, "t": at, "levels": new_levels, **values})

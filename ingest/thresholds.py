@@ -1,0 +1,85 @@
+"""Which level a gauge is at, from its ``thresholds`` JSON (sensor.device.thresholds).
+
+Rain gauge::
+
+    {"10min_mm": {"注意": 10, "警戒": 15, "危険": 20},
+     "60min_mm": {"注意": 20, "警戒": 30, "危険": 50},
+     "continuous_mm": {"注意": 100, "警戒": 150, "危険": 200},
+     "reset_hours": 6,
+     "combinations": [
+       {"all": [{"measure": "continuous_mm", "gte": 150}, {"measure": "60min_mm", "gte": 20}],
+        "level": "警戒"}]}
+
+Water gauge: ``{"水防団待機水位": 1.2, "氾濫注意水位": 1.8, "避難判断水位": 2.2, "氾濫危険水位": 2.6}``.
+
+A measure is at the level with the highest threshold that its value reaches (``>=``); below all of
+them its level is ``None``. The combination rules together form the measure ``combined``: the rule
+with the most severe level (注意 < 警戒 < 危険) whose conditions all hold wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RAIN_MEASURES = ("10min_mm", "60min_mm", "continuous_mm")
+RAIN_LEVELS = ("注意", "警戒", "危険")
+WATER_LEVELS = ("水防団待機水位", "氾濫注意水位", "避難判断水位", "氾濫危険水位")
+WATER_MEASURE = "level_m"
+COMBINED = "combined"
+
+Levels = dict[str, str | None]
+Values = dict[str, float | None]
+
+
+def highest(limits: dict[str, Any], value: float | None) -> str | None:
+    """The level whose threshold is the highest one ``value`` reaches; evaluated highest first."""
+    if value is None:
+        return None
+    numeric = [(v, k) for k, v in limits.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    for limit, name in sorted(numeric, reverse=True):
+        if value >= limit:
+            return name
+    return None
+
+
+def rain_levels(thresholds: dict[str, Any], measures: Values) -> tuple[Levels, Values]:
+    """(measure -> level, measure -> the value shown in an alert) for the measures with thresholds."""
+    levels: Levels = {}
+    shown: Values = {}
+    for measure in RAIN_MEASURES:
+        if isinstance(thresholds.get(measure), dict):
+            levels[measure] = highest(thresholds[measure], measures.get(measure))
+            shown[measure] = measures.get(measure)
+    rules = [r for r in thresholds.get("combinations") or [] if _valid_rule(r)]
+    if rules:
+        rules.sort(key=lambda r: _rank(r["level"]), reverse=True)
+        hit = next((r for r in rules if all(_holds(c, measures) for c in r["all"])), None)
+        levels[COMBINED] = hit["level"] if hit else None
+        # The alert shows the value of the first condition of the deciding (or most severe) rule.
+        shown[COMBINED] = measures.get((hit or rules[0])["all"][0]["measure"])
+    return levels, shown
+
+
+def water_levels(thresholds: dict[str, Any], level: float | None) -> tuple[Levels, Values]:
+    limits = {k: v for k, v in thresholds.items() if k in WATER_LEVELS}
+    return {WATER_MEASURE: highest(limits, level)}, {WATER_MEASURE: level}
+
+
+def _rank(level: str) -> int:
+    return RAIN_LEVELS.index(level) if level in RAIN_LEVELS else -1
+
+
+def _valid_rule(rule: Any) -> bool:
+    return (
+        isinstance(rule, dict)
+        and isinstance(rule.get("level"), str)
+        and isinstance(rule.get("all"), list)
+        and bool(rule["all"])
+        and all(isinstance(c, dict) and c.get("measure") in RAIN_MEASURES and isinstance(c.get("gte"), int | float)
+                for c in rule["all"])
+    )  # fmt: skip
+
+
+def _holds(condition: dict[str, Any], measures: Values) -> bool:
+    value = measures.get(condition["measure"])
+    return value is not None and value >= condition["gte"]
