@@ -100,7 +100,7 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
         "ingest": [py, "-m", "gisapp.cli", "ingest"],
     }
     if simulate:
-        wanted["simulator"] = [py, "-m", "sensors.simulate"]
+        wanted["simulator"] = [py, "-m", "sensors.simulate", "--gauges"]
     ports = {
         "api": (s.http_port, "GISAPP_HTTP_PORT"),
         "public-api": (s.public_http_port, "GISAPP_PUBLIC_HTTP_PORT"),

@@ -129,6 +129,41 @@ def test_simulated_radios_reach_the_api_over_mqtt(platform):
     assert all(139.25 <= x <= 139.35 for x in lons) and all(35.35 <= y <= 35.43 for y in lats)
 
 
+def test_simulated_gauges_are_stored_without_dead_letters(platform):
+    """The gauge simulators' storm (four hours of 10-minute values, replayed fast) reaches the gauge
+    state through the real broker and worker, and nothing they send is refused."""
+    from sqlalchemy import text
+
+    from gisapp.db import make_engine
+    from gisapp.settings import Settings
+
+    saved = dict(os.environ)
+    os.environ.update(platform[0])
+    try:
+        engine = make_engine(Settings(_env_file=None).database_url)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    def observed() -> int:
+        with engine.connect() as conn:
+            return conn.execute(
+                text("SELECT count(DISTINCT device_id) FROM sensor.gauge_state WHERE as_of IS NOT NULL")
+            ).scalar_one()
+
+    try:
+        wait_until(lambda: observed() >= 7, 60)  # 5 rain gauges + 2 water-level gauges
+        with engine.connect() as conn:
+            refused = conn.execute(
+                text("SELECT count(*) FROM ingest.dead_letter WHERE topic LIKE 'gisapp/v1/gauge/%'")
+            ).scalar_one()
+            rain = conn.execute(text("SELECT max(rain_60min) FROM sensor.gauge_state")).scalar_one()
+        assert refused == 0
+        assert rain is not None and rain > 0
+    finally:
+        engine.dispose()
+
+
 def test_public_instance_hides_internal_routes(platform):
     env, _ = platform
     base = f"http://127.0.0.1:{env['GISAPP_PUBLIC_HTTP_PORT']}"
