@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 import frontend
 from gisapp import errors
 from gisapp.access import AccessCounter
-from gisapp.api import auth, events, health, imports, layers, pages, radio
+from gisapp.api import auth, devices, events, health, imports, layers, pages, radio
 from gisapp.db import app_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(layers.stats_router)
         app.include_router(layers.search_router)
         app.include_router(radio.router)
+        app.include_router(devices.router)
         app.include_router(events.router)
         app.include_router(pages.router)
 

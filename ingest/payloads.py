@@ -52,6 +52,27 @@ class RadioPosition:
     course_deg: float | None = None
 
 
+@dataclass(frozen=True)
+class LastWill:
+    """The device is gone: its last will (MQTT) or an explicit goodbye arrived."""
+
+    device_id: str
+
+
+class _Status(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    online: Annotated[bool, Field(strict=True)]
+
+
+def parse_status(device_id: str, payload: bytes) -> LastWill | None | PayloadError:
+    """``{"online": false}`` (the last will devices set) -> LastWill; ``{"online": true}`` -> None."""
+    try:
+        status = _Status.model_validate_json(payload)
+    except ValidationError as e:
+        return PayloadError("invalid_payload", _describe(e))
+    return None if status.online else LastWill(device_id)
+
+
 class _Common(BaseModel):
     model_config = ConfigDict(extra="allow")
     lat: Lat
@@ -73,7 +94,7 @@ class OwnPosition(_Common):
     ts: AwareDatetime | Annotated[int, Field(gt=0, strict=True)]
 
 
-def parse_radio_position(device_id: str, payload: bytes) -> list[RadioPosition | PayloadError]:
+def parse_radio_position(device_id: str, payload: bytes) -> list[RadioPosition | LastWill | PayloadError]:
     """One result per message in the payload: a position, or the error that rejects it."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         return [PayloadError("payload_too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")]
@@ -87,11 +108,13 @@ def parse_radio_position(device_id: str, payload: bytes) -> list[RadioPosition |
     return [_one(device_id, item, i if isinstance(doc, list) else None) for i, item in enumerate(items)]
 
 
-def _one(device_id: str, item: object, index: int | None) -> RadioPosition | PayloadError:
+def _one(device_id: str, item: object, index: int | None) -> RadioPosition | LastWill | PayloadError:
     where = f"[{index}] " if index is not None else ""
     if not isinstance(item, dict):
         return PayloadError("invalid_payload", f"{where}not a JSON object")
     kind = item.get("_type")
+    if kind == "lwt":
+        return LastWill(device_id)  # OwnTracks' last will: the broker says the device dropped off
     if kind is not None and kind != "location":
         return PayloadError("unsupported_type", f"{where}_type={str(kind)[:40]!r} is not a position")
     try:

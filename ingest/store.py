@@ -55,3 +55,24 @@ def insert_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None
                 for d in letters
             ],
         )
+
+
+_HEARD = text(
+    """INSERT INTO sensor.device_status AS s (device_id, last_seen)
+       SELECT unnest(CAST(:ids AS text[])), now()
+       ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen"""
+)
+_GONE = text(
+    """INSERT INTO sensor.device_status AS s (device_id, last_seen, last_will_at)
+       SELECT id, now(), now() FROM unnest(CAST(:ids AS text[])) AS id
+       ON CONFLICT (device_id) DO UPDATE SET last_will_at = now()"""
+)
+
+
+def touch_devices(conn: Connection, heard: set[str], gone: set[str]) -> None:
+    """Who was heard in this batch, and whose last will came (later wins: a device heard after its
+    will is back online, since last_seen moves past last_will_at)."""
+    if heard - gone:
+        conn.execute(_HEARD, {"ids": sorted(heard - gone)})
+    if gone:
+        conn.execute(_GONE, {"ids": sorted(gone)})

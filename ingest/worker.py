@@ -24,8 +24,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingest.gauges import device_kinds, record_observations
-from ingest.payloads import GaugeObservation, PayloadError, RadioPosition, parse_gauge, parse_radio_position
-from ingest.store import DeadLetter, insert_dead_letters, insert_positions
+from ingest.payloads import (
+    GaugeObservation,
+    LastWill,
+    PayloadError,
+    RadioPosition,
+    parse_gauge,
+    parse_radio_position,
+    parse_status,
+)
+from ingest.store import DeadLetter, insert_dead_letters, insert_positions, touch_devices
 from sensors.registry import enabled_ids
 from sensors.topics import GAUGE_LEAF_KIND, TOPIC_ROOT, parse
 
@@ -47,6 +55,8 @@ class Batch:
     positions: list[RadioPosition] = field(default_factory=list)
     observations: list[GaugeObservation] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    heard: set[str] = field(default_factory=set)  # devices with an accepted message in this batch
+    gone: set[str] = field(default_factory=set)  # devices whose last will arrived
 
 
 def mqtt_params(url: str) -> tuple[str, int, str | None, str | None]:
@@ -168,8 +178,12 @@ class IngestWorker:
         batch = Batch(items)
         parsed: list[tuple[Received, str]] = []
         gauge: list[tuple[Received, str, str]] = []
+        statuses: list[tuple[Received, str]] = []
         for item in items:
             route = parse(item.topic)
+            if route is not None and route[2] == "status":
+                statuses.append((item, route[1]))
+                continue
             if route is not None and route[0] == "gauge" and route[2] in GAUGE_LEAF_KIND:
                 gauge.append((item, route[1], route[2]))
                 continue
@@ -177,7 +191,7 @@ class IngestWorker:
                 batch.dead.append(DeadLetter(item.topic, item.payload, "unknown_topic", "no handler"))
                 continue
             parsed.append((item, route[1]))
-        known = self._known_devices({device for _, device in parsed})
+        known = self._known_devices({device for _, device in [*parsed, *statuses]})
         for item, device_id in parsed:
             if device_id not in known:
                 batch.dead.append(
@@ -187,8 +201,23 @@ class IngestWorker:
             for result in parse_radio_position(device_id, item.payload):
                 if isinstance(result, PayloadError):
                     batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
+                elif isinstance(result, LastWill):
+                    batch.gone.add(device_id)
                 else:
                     batch.positions.append(result)
+                    batch.heard.add(device_id)
+        for item, device_id in statuses:
+            status = parse_status(device_id, item.payload) if device_id in known else None
+            if device_id not in known:
+                batch.dead.append(
+                    DeadLetter(item.topic, item.payload, "unknown_device", f"{device_id} not registered")
+                )
+            elif isinstance(status, PayloadError):
+                batch.dead.append(DeadLetter(item.topic, item.payload, status.code, status.reason))
+            elif isinstance(status, LastWill):
+                batch.gone.add(device_id)
+            else:
+                batch.heard.add(device_id)
         if gauge:
             self._validate_gauges(batch, gauge)
         return batch
@@ -217,6 +246,7 @@ class IngestWorker:
                         batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
                     else:
                         batch.observations.append(result)
+                        batch.heard.add(device_id)
 
     def _known_devices(self, ids: set[str]) -> set[str]:
         if not ids:
@@ -229,6 +259,7 @@ class IngestWorker:
             insert_positions(conn, batch.positions)
             record_observations(conn, batch.observations)
             insert_dead_letters(conn, batch.dead)
+            touch_devices(conn, batch.heard, batch.gone)
         self.stats["stored"] += len(batch.positions) + len(batch.observations)
         self.stats["dead_letters"] += len(batch.dead)
         if batch.dead:

@@ -135,6 +135,9 @@ def load_units(credentials: Path, limit: int | None, seed: int) -> list[Unit]:
 def connect(unit: Unit | Gauge, host: str, port: int) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unit.device_id, protocol=mqtt.MQTTv311)
     client.username_pw_set(unit.device_id, unit.password)
+    # As real devices do: if the link drops, the broker tells the HQ this device went offline.
+    segment = "gauge" if isinstance(unit, Gauge) else "radio"
+    client.will_set(f"{TOPIC_ROOT}/{segment}/{unit.device_id}/status", json.dumps({"online": False}), qos=1)
     client.reconnect_delay_set(1, 30)
     client.connect_async(host, port, keepalive=30)
     client.loop_start()

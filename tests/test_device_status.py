@@ -1,0 +1,103 @@
+"""Device status for the HQ map: heard → online; its MQTT last will (or OwnTracks' lwt, or an explicit
+goodbye) → offline; quiet longer than its kind's limit → silent."""
+
+from __future__ import annotations
+
+import json
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import text
+
+from sensors import registry
+from sensors.broker import reload_broker
+from sensors.registry import DeviceKind, DeviceSpec
+from sensors.topics import radio_position_topic
+from tests.fixtures_data import seed
+from tests.support import shared_data, wait_until
+from tests.test_ingest import publish, worker  # noqa: F401 - the worker fixture
+
+
+@pytest.fixture(scope="module")
+def units(settings, app_engine, stack):
+    creds = {}
+    with app_engine.begin() as conn:
+        for dev in ("ST-A", "ST-B", "ST-C"):
+            creds[dev] = registry.ensure_device(conn, DeviceSpec(dev, DeviceKind.radio_unit, dev)) or (
+                registry.rotate_password(conn, dev)
+            )
+        accounts = registry.broker_accounts(conn)
+    stack.write_broker_accounts(accounts)
+    reload_broker(stack.mqtt_pidfile)
+    import time
+
+    time.sleep(0.5)
+    return creds
+
+
+@pytest.fixture(scope="module")
+def hq(client, app_engine):
+    return seed(app_engine, "status").bearer(client, "hq")
+
+
+def state(client, hq, device: str) -> str:
+    rows = {r["device_id"]: r for r in client.get("/api/devices/status", headers=hq).json()}
+    return rows[device]["state"]
+
+
+def connect(settings, device: str, password: str, will: bool = True) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device, protocol=mqtt.MQTTv311)
+    c.username_pw_set(device, password)
+    if will:  # what a real radio sets: the broker publishes it if the radio drops off
+        c.will_set(f"gisapp/v1/radio/{device}/status", json.dumps({"online": False}), qos=1)
+    c.connect("127.0.0.1", settings.mqtt_port, keepalive=5)
+    c.loop_start()
+    return c
+
+
+def test_a_dropped_radio_goes_offline_by_its_last_will(settings, client, hq, units, worker):  # noqa: F811
+    assert state(client, hq, "ST-A") == "never"
+    c = connect(settings, "ST-A", units["ST-A"])
+    publish(c, radio_position_topic("ST-A"), json.dumps({"lat": 35.39, "lon": 139.30, "ts": 1_763_600_000}))
+    wait_until(lambda: state(client, hq, "ST-A") == "online", 10)
+    c.loop_stop()
+    c.socket().close()  # no DISCONNECT: as if the radio lost power
+    wait_until(lambda: state(client, hq, "ST-A") == "offline", 20)
+    c2 = connect(settings, "ST-A", units["ST-A"])  # back on the air
+    publish(c2, radio_position_topic("ST-A"), json.dumps({"lat": 35.39, "lon": 139.30, "ts": 1_763_600_100}))
+    wait_until(lambda: state(client, hq, "ST-A") == "online", 10)
+    c2.disconnect()
+    c2.loop_stop()
+
+
+def test_owntracks_lwt_and_explicit_goodbye(settings, client, hq, units, worker):  # noqa: F811
+    c = connect(settings, "ST-B", units["ST-B"], will=False)
+    publish(c, "gisapp/v1/radio/ST-B/status", json.dumps({"online": True}))
+    wait_until(lambda: state(client, hq, "ST-B") == "online", 10)
+    publish(
+        c,
+        radio_position_topic("ST-B"),
+        shared_data("location_payloads", "owntracks", "lwt.json").read_bytes(),
+    )
+    wait_until(lambda: state(client, hq, "ST-B") == "offline", 10)
+    publish(c, "gisapp/v1/radio/ST-B/status", b'{"online": "no"}')  # malformed: dead letter, no change
+    c.disconnect()
+    c.loop_stop()
+
+
+def test_a_quiet_radio_is_marked_silent(client, hq, units, app_engine):
+    with app_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sensor.device_status (device_id, last_seen) VALUES ('ST-C', now() - interval '6 minutes')"
+                " ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, last_will_at = NULL"
+            )
+        )
+    assert state(client, hq, "ST-C") == "silent"  # radios: 5 minutes (sensor.silence_limit)
+    with app_engine.begin() as conn:
+        conn.execute(text("UPDATE sensor.device_status SET last_seen = now() WHERE device_id = 'ST-C'"))
+    assert state(client, hq, "ST-C") == "online"
+
+
+def test_status_needs_an_hq_login(client):
+    assert client.get("/api/devices/status").status_code == 401
