@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(layers.search_router)
         app.include_router(radio.router)
         app.include_router(devices.router)
+        app.include_router(devices.gauges_router)
         app.include_router(events.router)
         app.include_router(pages.router)
 

@@ -101,3 +101,34 @@ def test_a_quiet_radio_is_marked_silent(client, hq, units, app_engine):
 
 def test_status_needs_an_hq_login(client):
     assert client.get("/api/devices/status").status_code == 401
+
+
+def test_gauges_for_the_hq_map(client, hq, app_engine):
+    from datetime import UTC, datetime, timedelta
+
+    from ingest.gauges import record_observations
+    from ingest.payloads import parse_gauge
+
+    thresholds = {"60min_mm": {"注意": 20, "警戒": 30, "危険": 50}}
+    with app_engine.begin() as conn:
+        registry.ensure_device(
+            conn, DeviceSpec("ST-RG", DeviceKind.rain_gauge, "試験雨量計", 139.27, 35.40, None, thresholds)
+        )
+        t0 = datetime.now(UTC) - timedelta(minutes=30)
+        obs = [
+            parse_gauge("ST-RG", "rain", json.dumps({"ts": (t0 + timedelta(minutes=10 * i)).isoformat(),
+                                                     "rain_10min_mm": v}).encode())[0]
+            for i, v in enumerate((5, 10, 12))
+        ]  # fmt: skip
+        record_observations(conn, obs)
+        conn.execute(
+            text("INSERT INTO sensor.device_status (device_id, last_seen) VALUES ('ST-RG', now())"
+                 " ON CONFLICT (device_id) DO UPDATE SET last_seen = now()")
+        )  # fmt: skip
+    fc = client.get("/api/gauges", headers=hq).json()
+    g = {f["id"]: f for f in fc["features"]}["ST-RG"]
+    assert g["geometry"]["coordinates"] == [139.27, 35.4]
+    p = g["properties"]
+    assert (p["rain_10min"], p["rain_60min"], p["state"]) == (12, 27, "online")
+    assert p["levels"]["60min_mm"] == "注意"
+    assert client.get("/api/gauges").status_code == 401

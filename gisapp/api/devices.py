@@ -25,3 +25,27 @@ def device_status(conn: ConnDep, user: HQUser) -> list[dict]:
         }
         for r in conn.execute(_HEALTH)
     ]
+
+
+gauges_router = APIRouter(prefix="/api/gauges", tags=["gauges"])
+
+# Each gauge where it stands, with its computed values, its levels per measure and its health.
+_GAUGES = text(
+    """SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
+         json_build_object('type', 'Feature', 'id', d.id,
+           'geometry', ST_AsGeoJSON(d.location, 7)::json,
+           'properties', json_build_object('device_id', d.id, 'name', d.name, 'kind', d.kind,
+              'as_of', g.as_of, 'rain_10min', g.rain_10min, 'rain_60min', g.rain_60min,
+              'continuous', g.continuous, 'continuous_since', g.continuous_since, 'level', g.level,
+              'levels', coalesce(g.levels, '{}'::jsonb), 'state', h.state))
+         ORDER BY d.id), '[]'::json))
+       FROM sensor.device d
+       JOIN sensor.device_health h ON h.device_id = d.id
+       LEFT JOIN sensor.gauge_state g ON g.device_id = d.id
+       WHERE d.kind IN ('rain_gauge', 'water_gauge')"""
+)
+
+
+@gauges_router.get("", summary="Rain and water-level gauges with their values / 雨量計・水位計")
+def gauges(conn: ConnDep, user: HQUser) -> dict:
+    return conn.execute(_GAUGES).scalar_one()

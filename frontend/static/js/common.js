@@ -30,6 +30,30 @@
       });
   };
 
+  /** Wrap a loader (a function returning a promise) so that one run goes at a time; a call made
+   * meanwhile runs it once more afterwards (the newest state is always fetched, never twice at once). */
+  gisapp.oneAtATime = function (loader) {
+    var running = false;
+    var again = false;
+    function run() {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      loader()
+        .catch(function (error) { console.error(error); })
+        .then(function () {
+          running = false;
+          if (again) {
+            again = false;
+            run();
+          }
+        });
+    }
+    return run;
+  };
+
   /** fetchJson shared by everyone on the page: the citizen map and the offline basemap both want the
    * public layer list and the road ledger, and should download them once. Failures are not kept. */
   var onceCache = {};

@@ -1,12 +1,16 @@
 /* HQ map (災害対策本部): radio unit positions, moved live from the server's event stream.
  *
  * GET /api/radio-units -> GeoJSON points, properties {device_id, name, device_ts, received_at}
- * EventSource /api/events, event "radio_position" -> {seq, device_id, name, lon, lat, device_ts}
+ * GET /api/gauges -> GeoJSON points of rain and water-level gauges with their values and levels
+ * GET /api/devices/status -> [{device_id, state: online|silent|offline|never}]
+ * EventSource /api/events: "radio_position" {seq, device_id, name, lon, lat, device_ts} moves a unit;
+ *   "gauge_update" / "gauge_alert" reload the gauges; "device_offline" reloads device states.
  *
  * No polling: the snapshot is fetched on load, after a gap in seq and after a reconnect. Snapshot and
  * events may arrive in any order, so a position is applied only if its device_ts is not older than the
  * one shown. Browser tests can wait for:
- *   path.gisapp-radio-unit[data-device-id="…"]
+ *   path.gisapp-radio-unit[data-device-id="…"], path.gisapp-gauge[data-device-id="…"][data-level]
+ *   .gisapp-offline on a unit or gauge whose last will came or that has been silent too long
  *   #gisapp-status[data-state="connecting"|"live"|"reconnecting"], its data-units and data-last-seq
  */
 (function () {
@@ -22,6 +26,12 @@
     fillOpacity: 0.95
   };
   var RECONNECT_MAX_MS = 30000;
+  // Every event type the server sends: each carries the stream's seq, so all of them count for gaps.
+  var EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', 'device_offline', 'layer_changed'];
+  // Level names (rain: 注意/警戒/危険; river: the four 水位) by severity, and their colours.
+  var LEVEL_RANK = {'注意': 1, '警戒': 2, '危険': 3,
+                    '水防団待機水位': 1, '氾濫注意水位': 2, '避難判断水位': 3, '氾濫危険水位': 4};
+  var LEVEL_COLOURS = ['#2a9d8f', '#f4d03f', '#e67e22', '#c0392b', '#7b1fa2'];
   var STATUS_TEXT_MIN_MS = 10000;  // see renderStatus
   var TIME_FORMAT = {hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false};
 
@@ -77,6 +87,7 @@
           .bindTooltip(label, {direction: 'top', offset: [0, -8]})
           .addTo(map);
         marker.getElement().setAttribute('data-device-id', String(deviceId));
+        if (deviceStates[deviceId]) markOffline(marker, deviceStates[deviceId]);
         unit = units[deviceId] = {marker: marker, label: label, time: NaN};
         unitCount += 1;
       } else if (time < unit.time) {
@@ -126,19 +137,87 @@
         });
     }
 
-    function onRadioPosition(event) {
-      var message;
+    /* Gauges: coloured by their most severe current level; reloaded when the server says one changed
+     * (a handful of gauges: one small request). */
+    var gauges = {};  // device_id -> marker
+    var gaugeLoader = gisapp.oneAtATime(function () {
+      return gisapp.fetchJson('/api/gauges').then(function (collection) {
+        (collection.features || []).forEach(function (feature) {
+          var p = feature.properties || {};
+          var coords = feature.geometry && feature.geometry.coordinates;
+          if (!coords) return;
+          var rank = 0;
+          Object.keys(p.levels || {}).forEach(function (measure) {
+            rank = Math.max(rank, LEVEL_RANK[p.levels[measure]] || 0);
+          });
+          var style = {className: 'gisapp-gauge', radius: 9, color: '#1b1b1b', weight: 2,
+                       fillColor: LEVEL_COLOURS[rank], fillOpacity: 0.95};
+          var marker = gauges[p.device_id];
+          if (!marker) {
+            marker = gauges[p.device_id] = L.circleMarker([coords[1], coords[0]], style);
+            marker.bindTooltip(gisapp.el('span', 'gisapp-gauge-tooltip'), {direction: 'top'}).addTo(map);
+            marker.getElement().setAttribute('data-device-id', String(p.device_id));
+          }
+          marker.setStyle({fillColor: LEVEL_COLOURS[rank]});
+          var levels = Object.keys(p.levels || {}).map(function (m) { return p.levels[m]; }).join(' ・ ');
+          var values = p.kind === 'water_gauge'
+            ? gisapp.format(text.gauge_level, {level: p.level === null ? '—' : p.level})
+            : gisapp.format(text.gauge_rain, {r10: p.rain_10min === null ? '—' : p.rain_10min,
+                                              r60: p.rain_60min === null ? '—' : p.rain_60min,
+                                              cont: p.continuous === null ? '—' : p.continuous});
+          marker.getTooltip().getContent().textContent =
+            [p.name, values, levels, text.gauge_states[p.state] || p.state].filter(Boolean).join(' / ');
+          marker.getElement().setAttribute('data-level', levels);
+          markOffline(marker, p.state);
+        });
+      });
+    });
+
+    /* Device states (online / silent / offline): offline units and gauges are drawn faded. */
+    var deviceStates = {};
+    var statusLoader = gisapp.oneAtATime(function () {
+      return gisapp.fetchJson('/api/devices/status').then(function (rows) {
+        rows.forEach(function (row) { deviceStates[row.device_id] = row.state; });
+        Object.keys(units).forEach(function (id) { markOffline(units[id].marker, deviceStates[id]); });
+        Object.keys(gauges).forEach(function (id) { markOffline(gauges[id], deviceStates[id]); });
+      });
+    });
+    function markOffline(marker, state) {
+      var off = state === 'offline' || state === 'silent';
+      var el = marker.getElement();
+      if (el) el.classList.toggle('gisapp-offline', off);
+      marker.setStyle({fillOpacity: off ? 0.3 : 0.95, dashArray: off ? '3 3' : null});
+    }
+
+    /** Every event: follow seq (a gap means something was missed: refetch everything). */
+    function trackSeq(message) {
+      if (typeof message.seq !== 'number') return;
+      if (lastSeq !== null && message.seq !== lastSeq + 1) {
+        loadUnits();
+        gaugeLoader();
+        statusLoader();
+      }
+      lastSeq = message.seq;
+    }
+    function parse(event) {
       try {
-        message = JSON.parse(event.data);
+        return JSON.parse(event.data);
       } catch (error) {
-        console.warn('radio_position: not JSON', event.data);
-        return;
+        console.warn(event.type + ': not JSON', event.data);
+        return null;
       }
-      if (typeof message.seq === 'number') {
-        // A gap (or a restarted sequence) means positions were missed: refetch the whole picture.
-        if (lastSeq !== null && message.seq !== lastSeq + 1) loadUnits();
-        lastSeq = message.seq;
-      }
+    }
+    function onEvent(event) {
+      var message = parse(event);
+      if (!message) return;
+      trackSeq(message);
+      if (event.type === 'radio_position') onRadioPosition(message);
+      else if (event.type === 'gauge_update' || event.type === 'gauge_alert') gaugeLoader();
+      else if (event.type === 'device_offline') statusLoader();
+      renderStatus(false);
+    }
+
+    function onRadioPosition(message) {
       var before = unitCount;
       placeUnit(message.device_id, message.name, Number(message.lat), Number(message.lon), message.device_ts);
       renderStatus(unitCount !== before);
@@ -150,13 +229,17 @@
     var hadError = false;
     function connect() {
       var source = new EventSource('/api/events');
-      source.addEventListener('radio_position', onRadioPosition);
+      EVENT_TYPES.forEach(function (type) { source.addEventListener(type, onEvent); });
       source.addEventListener('open', function () {
         connection = 'live';
         reconnectDelay = 1000;
         renderStatus(true);
         // Positions sent while we were away may be lost: refresh the snapshot after a reconnect.
-        if (hadError) loadUnits();
+        if (hadError) {
+          loadUnits();
+          gaugeLoader();
+          statusLoader();
+        }
         hadError = false;
       });
       source.addEventListener('error', function () {
@@ -174,6 +257,8 @@
     // Stream first, then snapshot: nothing sent in between is missed (newest device_ts wins).
     connect();
     loadUnits();
+    gaugeLoader();
+    statusLoader();
     renderStatus(true);
   };
 })();
