@@ -159,7 +159,8 @@
             marker.getElement().setAttribute('data-device-id', String(p.device_id));
           }
           marker.setStyle({fillColor: LEVEL_COLOURS[rank]});
-          var levels = Object.keys(p.levels || {}).map(function (m) { return p.levels[m]; }).join(' ・ ');
+          var levels = Object.keys(p.levels || {}).map(function (m) { return p.levels[m]; })
+            .filter(Boolean).join(' ・ ');
           var values = p.kind === 'water_gauge'
             ? gisapp.format(text.gauge_level, {level: p.level === null ? '—' : p.level})
             : gisapp.format(text.gauge_rain, {r10: p.rain_10min === null ? '—' : p.rain_10min,
