@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.state.access = access
     app.state.layer_directory = directory
     app.state.tile_cache = TileCache()
-    app.state.health = CachedHealth(engine, settings.mqtt_url)
+    app.state.health = CachedHealth(engine, settings.mqtt_url, drops=not public)
     errors.install(app)
 
     app.include_router(health.router)

@@ -61,11 +61,31 @@ def check_broker(mqtt_url: str | None, timeout: float = 2.0) -> Check:
     return Check(False, f"refused: {rc}")
 
 
-class CachedHealth:
-    """/healthz may be polled often; check at most every few seconds."""
+_DROPPED = text("SELECT value FROM ingest.broker_stat WHERE name = 'publish/messages/dropped'")
 
-    def __init__(self, engine: Engine, mqtt_url: str | None, ttl: float = 3.0) -> None:
-        self.engine, self.mqtt_url, self.ttl = engine, mqtt_url, ttl
+
+def check_broker_drops(engine: Engine) -> Check:
+    """Messages the broker dropped (full queues), as the ingest worker last read them from $SYS."""
+    try:
+        with engine.connect() as conn:
+            dropped = conn.execute(_DROPPED).scalar_one_or_none()
+    except Exception as e:  # health reports any failure
+        return Check(False, type(e).__name__)
+    if dropped is None:
+        return Check(True, "no report from the ingest worker yet")
+    if dropped:
+        return Check(False, f"{dropped} messages dropped by the broker since it started")
+    return Check(True, "0 dropped")
+
+
+class CachedHealth:
+    """/healthz may be polled often; check at most every few seconds. The internal instance also
+    reports messages the broker dropped (the public instance's role cannot read that)."""
+
+    def __init__(
+        self, engine: Engine, mqtt_url: str | None, ttl: float = 3.0, *, drops: bool = False
+    ) -> None:
+        self.engine, self.mqtt_url, self.ttl, self.drops = engine, mqtt_url, ttl, drops
         self._at = 0.0
         self._value: dict | None = None
         self._lock = threading.Lock()
@@ -73,11 +93,12 @@ class CachedHealth:
     def get(self) -> dict:
         with self._lock:
             if self._value is None or time.monotonic() - self._at > self.ttl:
-                db, broker = check_database(self.engine), check_broker(self.mqtt_url)
+                checks = {"database": check_database(self.engine), "broker": check_broker(self.mqtt_url)}
+                if self.drops:
+                    checks["broker_drops"] = check_broker_drops(self.engine)
                 self._value = {
-                    "status": "ok" if db.ok and broker.ok else "degraded",
-                    "database": {"ok": db.ok, "detail": db.detail},
-                    "broker": {"ok": broker.ok, "detail": broker.detail},
+                    "status": "ok" if all(c.ok for c in checks.values()) else "degraded",
+                    **{name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
                 }
                 self._at = time.monotonic()
             return self._value

@@ -76,3 +76,14 @@ def touch_devices(conn: Connection, heard: set[str], gone: set[str]) -> None:
         conn.execute(_HEARD, {"ids": sorted(heard - gone)})
     if gone:
         conn.execute(_GONE, {"ids": sorted(gone)})
+
+
+_BROKER_STAT = text(
+    """INSERT INTO ingest.broker_stat (name, value, updated_at) VALUES (:name, :value, now())
+       ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()"""
+)
+
+
+def record_broker_stats(conn: Connection, stats: dict[str, int]) -> None:
+    if stats:
+        conn.execute(_BROKER_STAT, [{"name": k, "value": v} for k, v in stats.items()])

@@ -33,11 +33,12 @@ from ingest.payloads import (
     parse_radio_position,
     parse_status,
 )
-from ingest.store import DeadLetter, insert_dead_letters, insert_positions, touch_devices
+from ingest.store import DeadLetter, insert_dead_letters, insert_positions, record_broker_stats, touch_devices
 from sensors.registry import enabled_ids
 from sensors.topics import GAUGE_LEAF_KIND, TOPIC_ROOT, parse
 
 log = logging.getLogger("gisapp.ingest")
+BROKER_STATS = ("$SYS/broker/publish/messages/dropped",)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Batch:
     positions: list[RadioPosition] = field(default_factory=list)
     observations: list[GaugeObservation] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    broker_stats: dict[str, int] = field(default_factory=dict)  # $SYS/broker/… -> value
     heard: set[str] = field(default_factory=set)  # devices with an accepted message in this batch
     gone: set[str] = field(default_factory=set)  # devices whose last will arrived
 
@@ -104,6 +106,11 @@ class IngestWorker:
             return
         self.generation += 1
         client.subscribe(f"{TOPIC_ROOT}/#", qos=1)
+        # What the broker itself lost (queues full, …): /healthz turns degraded when it is not zero.
+        # Unsubscribe first: a durable session keeps the subscription, and the broker resends the
+        # retained $SYS values only to a new one, so each connection starts from the current value.
+        client.unsubscribe(list(BROKER_STATS))
+        client.subscribe([(topic, 0) for topic in BROKER_STATS])
         self.connected.set()
         log.info("mqtt connected", extra={"session_present": flags.session_present})
 
@@ -180,6 +187,12 @@ class IngestWorker:
         gauge: list[tuple[Received, str, str]] = []
         statuses: list[tuple[Received, str]] = []
         for item in items:
+            if item.topic in BROKER_STATS:
+                try:
+                    batch.broker_stats[item.topic.removeprefix("$SYS/broker/")] = int(item.payload)
+                except ValueError:
+                    pass  # the broker's own counters; nothing a device sent
+                continue
             route = parse(item.topic)
             if route is not None and route[2] == "status":
                 statuses.append((item, route[1]))
@@ -260,6 +273,7 @@ class IngestWorker:
             record_observations(conn, batch.observations)
             insert_dead_letters(conn, batch.dead)
             touch_devices(conn, batch.heard, batch.gone)
+            record_broker_stats(conn, batch.broker_stats)
         self.stats["stored"] += len(batch.positions) + len(batch.observations)
         self.stats["dead_letters"] += len(batch.dead)
         if batch.dead:

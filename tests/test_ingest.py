@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -203,7 +204,7 @@ def test_acl_devices_publish_only_as_themselves(settings, app_engine, devices, w
         client.loop_stop()
 
 
-def test_ack_only_after_commit(settings, app_engine, owner_engine, devices, tmp_path: Path):
+def test_ack_only_after_commit(settings, app_engine, owner_engine, stack, devices, tmp_path: Path):
     """With the database unreachable the worker cannot commit, so it must not acknowledge: killed in
     that state, its durable session keeps the message in the broker, and the next worker stores it
     exactly once."""
@@ -213,14 +214,13 @@ def test_ack_only_after_commit(settings, app_engine, owner_engine, devices, tmp_
     first = subprocess.Popen(cmd, env=env, stdout=log1, stderr=subprocess.STDOUT)
     try:
         time.sleep(2)  # connected and subscribed (durable session exists from the other tests)
-        with owner_engine.begin() as conn:
-            # The app role can no longer log in, and its open connections are cut.
-            conn.execute(text("ALTER ROLE gisapp_app NOLOGIN"))
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE usename = 'gisapp_app' AND application_name = 'gisapp-ingest'"
-                )
+        # The app role can no longer log in, and the worker's open connections are cut (as the
+        # superuser: only it may end another role's sessions).
+        with psycopg.connect(stack.superuser_dsn("gisapp"), autocommit=True) as su:
+            su.execute("ALTER ROLE gisapp_app NOLOGIN")
+            su.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = 'gisapp_app' AND application_name = 'gisapp-ingest'"
             )
         c, _ = device_client(settings, "IT-C", devices["IT-C"])
         publish(

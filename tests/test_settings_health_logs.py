@@ -82,3 +82,51 @@ def test_app_connections_run_without_jit(app_engine, public_engine):
     for engine in (app_engine, public_engine):
         with engine.connect() as conn:
             assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+
+
+def test_broker_drops_turn_health_degraded(settings, app_engine, client):
+    """The ingest worker records Mosquitto's $SYS dropped counter; anything above 0 is degraded."""
+    from gisapp.health import CachedHealth
+
+    health = CachedHealth(app_engine, settings.mqtt_url, ttl=0, drops=True)
+    with app_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ingest.broker_stat (name, value) VALUES ('publish/messages/dropped', 3)"
+                " ON CONFLICT (name) DO UPDATE SET value = 3"
+            )
+        )
+    try:
+        state = health.get()
+        assert state["status"] == "degraded" and "3 messages dropped" in state["broker_drops"]["detail"]
+    finally:
+        with app_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE ingest.broker_stat SET value = 0 WHERE name = 'publish/messages/dropped'")
+            )
+    assert health.get()["status"] == "ok"
+    assert "broker_drops" not in CachedHealth(app_engine, settings.mqtt_url, ttl=0).get()  # public instance
+
+
+def test_the_worker_records_the_brokers_dropped_counter(settings, app_engine):
+    """A $SYS message as the broker sends it goes through the worker's own batch path into the table
+    /healthz reads. (Whether Mosquitto redelivers the retained $SYS value to a durable session is the
+    broker's business; the worker unsubscribes and subscribes again on every connect so that it does.)"""
+    from gisapp.health import CachedHealth
+    from ingest.worker import IngestWorker, Received
+
+    w = IngestWorker(app_engine, settings.mqtt_url)
+    item = Received("$SYS/broker/publish/messages/dropped", b"5", mid=0, qos=0, generation=0)
+    batch = w._validate([item])
+    assert batch.broker_stats == {"publish/messages/dropped": 5} and not batch.dead
+    w._write(batch)
+    try:
+        state = CachedHealth(app_engine, settings.mqtt_url, ttl=0, drops=True).get()
+        assert state["status"] == "degraded" and "5 messages dropped" in state["broker_drops"]["detail"]
+        junk = w._validate([Received("$SYS/broker/publish/messages/dropped", b"n/a", 0, 0, 0)])
+        assert junk.broker_stats == {} and not junk.dead  # the broker's own text: ignored, not dead-lettered
+    finally:
+        with app_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE ingest.broker_stat SET value = 0 WHERE name = 'publish/messages/dropped'")
+            )
