@@ -123,3 +123,19 @@ def public_client(settings: Settings):
 
     with TestClient(create_app(settings, public=True)) as c:
         yield c
+
+
+@pytest.fixture
+def worker(settings: Settings, app_engine: Engine):
+    """The real ingest worker, in a thread, against the session's broker and database."""
+    import threading
+
+    from ingest.worker import IngestWorker
+
+    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02)
+    t = threading.Thread(target=w.run, daemon=True)
+    t.start()
+    assert w.connected.wait(10), "ingest worker did not connect"
+    yield w
+    w.stop()
+    t.join(10)

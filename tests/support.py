@@ -39,3 +39,23 @@ def wait_until(predicate, timeout: float, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s: {getattr(predicate, '__name__', predicate)}")
+
+
+def register_devices(settings, engine, specs) -> dict[str, str]:
+    """Register devices (new passwords for ones that exist) and put them on the real broker."""
+    import time
+
+    from gisapp.localstack import LocalStack
+    from sensors import registry
+    from sensors.broker import reload_broker
+
+    creds = {}
+    with engine.begin() as conn:
+        for spec in specs:
+            creds[spec.id] = registry.ensure_device(conn, spec) or registry.rotate_password(conn, spec.id)
+        accounts = registry.broker_accounts(conn)
+    stack = LocalStack(settings)
+    stack.write_broker_accounts(accounts)
+    assert reload_broker(stack.mqtt_pidfile)
+    time.sleep(0.5)  # SIGHUP is asynchronous
+    return creds

@@ -10,29 +10,17 @@ import pytest
 from sqlalchemy import text
 
 from sensors import registry
-from sensors.broker import reload_broker
 from sensors.registry import DeviceKind, DeviceSpec
 from sensors.topics import radio_position_topic
 from tests.fixtures_data import seed
-from tests.support import shared_data, wait_until
-from tests.test_ingest import publish, worker  # noqa: F401 - the worker fixture
+from tests.support import register_devices, shared_data, wait_until
+from tests.test_ingest import publish
 
 
 @pytest.fixture(scope="module")
-def units(settings, app_engine, stack):
-    creds = {}
-    with app_engine.begin() as conn:
-        for dev in ("ST-A", "ST-B", "ST-C"):
-            creds[dev] = registry.ensure_device(conn, DeviceSpec(dev, DeviceKind.radio_unit, dev)) or (
-                registry.rotate_password(conn, dev)
-            )
-        accounts = registry.broker_accounts(conn)
-    stack.write_broker_accounts(accounts)
-    reload_broker(stack.mqtt_pidfile)
-    import time
-
-    time.sleep(0.5)
-    return creds
+def units(settings, app_engine):
+    specs = [DeviceSpec(dev, DeviceKind.radio_unit, dev) for dev in ("ST-A", "ST-B", "ST-C")]
+    return register_devices(settings, app_engine, specs)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +43,7 @@ def connect(settings, device: str, password: str, will: bool = True) -> mqtt.Cli
     return c
 
 
-def test_a_dropped_radio_goes_offline_by_its_last_will(settings, client, hq, units, worker):  # noqa: F811
+def test_a_dropped_radio_goes_offline_by_its_last_will(settings, client, hq, units, worker):
     assert state(client, hq, "ST-A") == "never"
     c = connect(settings, "ST-A", units["ST-A"])
     publish(c, radio_position_topic("ST-A"), json.dumps({"lat": 35.39, "lon": 139.30, "ts": 1_763_600_000}))
@@ -70,7 +58,7 @@ def test_a_dropped_radio_goes_offline_by_its_last_will(settings, client, hq, uni
     c2.loop_stop()
 
 
-def test_owntracks_lwt_and_explicit_goodbye(settings, client, hq, units, worker):  # noqa: F811
+def test_owntracks_lwt_and_explicit_goodbye(settings, client, hq, units, worker):
     c = connect(settings, "ST-B", units["ST-B"], will=False)
     publish(c, "gisapp/v1/radio/ST-B/status", json.dumps({"online": True}))
     wait_until(lambda: state(client, hq, "ST-B") == "online", 10)

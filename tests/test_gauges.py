@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,15 +13,12 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import ProgrammingError
 
-from gisapp.localstack import LocalStack
 from ingest.gauges import record_observations
 from ingest.payloads import GaugeObservation
-from ingest.worker import IngestWorker
 from sensors import registry
-from sensors.broker import reload_broker
 from sensors.registry import DeviceKind, DeviceSpec
 from sensors.topics import gauge_topic
-from tests.support import wait_until
+from tests.support import register_devices, wait_until
 from tests.test_ingest import device_client, publish
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
@@ -53,28 +49,7 @@ def gauges(settings, app_engine) -> dict[str, str]:
         DeviceSpec("TG-RAIN2", DeviceKind.rain_gauge, "試験雨量計2", 139.32, 35.40, None, RAIN_THRESHOLDS),
         DeviceSpec("TG-WATER", DeviceKind.water_gauge, "試験水位計", 139.30, 35.39, None, WATER_THRESHOLDS),
     ]
-    creds = {}
-    with app_engine.begin() as conn:
-        for spec in specs:
-            pw = registry.ensure_device(conn, spec)
-            creds[spec.id] = pw or registry.rotate_password(conn, spec.id)
-        accounts = registry.broker_accounts(conn)
-    stack = LocalStack(settings)
-    stack.write_broker_accounts(accounts)
-    assert reload_broker(stack.mqtt_pidfile)
-    time.sleep(0.5)  # SIGHUP is asynchronous
-    return creds
-
-
-@pytest.fixture
-def worker(settings, app_engine):
-    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02)
-    t = threading.Thread(target=w.run, daemon=True)
-    t.start()
-    assert w.connected.wait(10), "ingest worker did not connect"
-    yield w
-    w.stop()
-    t.join(10)
+    return register_devices(settings, app_engine, specs)
 
 
 def rows(engine, sql: str, **params) -> list:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,42 +16,18 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from gisapp.localstack import LocalStack
-from ingest.worker import IngestWorker
-from sensors import registry
-from sensors.broker import reload_broker
 from sensors.registry import DeviceKind, DeviceSpec
 from sensors.topics import radio_position_topic
-from tests.support import shared_data, wait_until
+from tests.support import register_devices, shared_data, wait_until
 
 OWNTRACKS = ("owntracks",)
 
 
 @pytest.fixture(scope="module")
 def devices(settings, app_engine) -> dict[str, str]:
-    """Two radio units with their own passwords, written into the broker's password/ACL files."""
-    creds = {}
-    with app_engine.begin() as conn:
-        for dev in ("IT-A", "IT-B", "IT-C"):
-            pw = registry.ensure_device(conn, DeviceSpec(dev, DeviceKind.radio_unit, f"試験無線 {dev}"))
-            creds[dev] = pw or registry.rotate_password(conn, dev)
-        accounts = registry.broker_accounts(conn)
-    stack = LocalStack(settings)
-    stack.write_broker_accounts(accounts)
-    assert reload_broker(stack.mqtt_pidfile)
-    time.sleep(0.5)  # SIGHUP is asynchronous
-    return creds
-
-
-@pytest.fixture
-def worker(settings, app_engine):
-    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02)
-    t = threading.Thread(target=w.run, daemon=True)
-    t.start()
-    assert w.connected.wait(10), "ingest worker did not connect"
-    yield w
-    w.stop()
-    t.join(10)
+    """Radio units with their own passwords, written into the broker's password/ACL files."""
+    specs = [DeviceSpec(dev, DeviceKind.radio_unit, f"試験無線 {dev}") for dev in ("IT-A", "IT-B", "IT-C")]
+    return register_devices(settings, app_engine, specs)
 
 
 def device_client(settings, device_id: str, password: str | None) -> tuple[mqtt.Client, dict]:
