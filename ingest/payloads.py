@@ -96,16 +96,25 @@ class OwnPosition(_Common):
 
 def parse_radio_position(device_id: str, payload: bytes) -> list[RadioPosition | LastWill | PayloadError]:
     """One result per message in the payload: a position, or the error that rejects it."""
+    messages = _messages(payload)
+    if isinstance(messages, PayloadError):
+        return [messages]
+    return [_one(device_id, item, index) for index, item in messages]
+
+
+def _messages(payload: bytes) -> list[tuple[int | None, object]] | PayloadError:
+    """The JSON messages of a payload, with their index when it was an array (for the reasons)."""
     if len(payload) > MAX_PAYLOAD_BYTES:
-        return [PayloadError("payload_too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")]
+        return PayloadError("payload_too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
         doc = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        return [PayloadError("invalid_json", str(e)[:200])]
-    items = doc if isinstance(doc, list) else [doc]
-    if not items:
-        return [PayloadError("empty", "empty array")]
-    return [_one(device_id, item, i if isinstance(doc, list) else None) for i, item in enumerate(items)]
+        return PayloadError("invalid_json", str(e)[:200])
+    if not isinstance(doc, list):
+        return [(None, doc)]
+    if not doc:
+        return PayloadError("empty", "empty array")
+    return list(enumerate(doc))
 
 
 def _one(device_id: str, item: object, index: int | None) -> RadioPosition | LastWill | PayloadError:
@@ -178,18 +187,12 @@ GAUGE_LEAVES: dict[str, tuple[type[BaseModel], str, str]] = {
 def parse_gauge(device_id: str, leaf: str, payload: bytes) -> list[GaugeObservation | PayloadError]:
     """One result per message in the payload (an object or an array of objects)."""
     model, field_name, kind = GAUGE_LEAVES[leaf]
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return [PayloadError("payload_too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")]
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        return [PayloadError("invalid_json", str(e)[:200])]
-    items = doc if isinstance(doc, list) else [doc]
-    if not items:
-        return [PayloadError("empty", "empty array")]
+    messages = _messages(payload)
+    if isinstance(messages, PayloadError):
+        return [messages]
     out: list[GaugeObservation | PayloadError] = []
-    for i, item in enumerate(items):
-        where = f"[{i}] " if isinstance(doc, list) else ""
+    for index, item in messages:
+        where = f"[{index}] " if index is not None else ""
         if not isinstance(item, dict):
             out.append(PayloadError("invalid_payload", f"{where}not a JSON object"))
             continue
