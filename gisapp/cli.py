@@ -267,8 +267,6 @@ def users_add(
     """Create or update a staff account (prints a generated password unless --password-stdin)."""
     import secrets
 
-    from sqlalchemy import text
-
     from gisapp import auth
     from gisapp.db import make_engine
 
@@ -277,13 +275,7 @@ def users_add(
     engine = make_engine(s.database_url)
     try:
         with engine.begin() as conn:
-            dept_id = None
-            if department:
-                dept_id = conn.execute(
-                    text("SELECT id FROM core.department WHERE code = :c"), {"c": department}
-                ).scalar_one_or_none()
-                if dept_id is None:
-                    _fail(LookupError(f"部署がありません / no such department: {department}"))
+            dept_id = department_id(conn, department)
             auth.create_user(conn, username.lower(), display_name, password, role, dept_id, actor="cli")
     except ValueError as e:
         _fail(e)
@@ -295,6 +287,20 @@ def users_add(
 
 cli_import.register(app)
 cli_devices.register(app)
+
+
+def department_id(conn, code: str | None) -> int | None:
+    """The id of a department given by its code on the command line (exit 1 when there is none)."""
+    from sqlalchemy import text
+
+    if not code:
+        return None
+    found = conn.execute(
+        text("SELECT id FROM core.department WHERE code = :c"), {"c": code}
+    ).scalar_one_or_none()
+    if found is None:
+        _fail(LookupError(f"部署がありません / no such department: {code}"))
+    return found
 
 
 def main() -> None:

@@ -56,8 +56,7 @@ def add(
     department: Annotated[str | None, typer.Option(help="Owner department code")] = None,
 ) -> None:
     """Register a device and print its password (shown only this once)."""
-    from sqlalchemy import text
-
+    from gisapp.cli import department_id
     from sensors import registry
 
     if kind != DeviceKind.radio_unit and (lon is None or lat is None):
@@ -67,14 +66,7 @@ def add(
     engine = _engine()
     try:
         with engine.begin() as conn:
-            dept_id = None
-            if department:
-                dept_id = conn.execute(
-                    text("SELECT id FROM core.department WHERE code = :c"), {"c": department}
-                ).scalar_one_or_none()
-                if dept_id is None:
-                    _fail(f"部署がありません / no such department: {department}")
-            spec = registry.DeviceSpec(device_id, kind, name, lon, lat, dept_id)
+            spec = registry.DeviceSpec(device_id, kind, name, lon, lat, department_id(conn, department))
             password = registry.ensure_device(conn, spec)
             if password is None:
                 _fail(

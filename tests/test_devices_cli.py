@@ -73,3 +73,18 @@ def test_bad_device_definitions_are_refused(settings):
     assert gisapp("devices", "rotate", "NOPE").returncode == 1
     assert gisapp("devices", "disable", "NOPE").returncode == 1
     assert "CLI-G1" not in gisapp("devices", "list").stdout
+
+
+def test_users_add_with_a_department(settings, app_engine):
+    from tests.fixtures_data import seed
+
+    seed(app_engine, "cliuser")  # creates the department test_cliuser
+    missing = gisapp(
+        "users", "add", "cli-someone", "--name", "誰か", "--role", "staff", "--department", "nope"
+    )
+    assert missing.returncode == 1 and "no such department" in missing.stderr
+    ok = gisapp(
+        "users", "add", "cli-someone", "--name", "誰か", "--role", "staff", "--department", "test_cliuser"
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("cli-someone: ")
