@@ -11,43 +11,34 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, TextClause, text
 
-from layers.catalog import Visibility, visible_levels
+from layers.catalog import KINDS, Visibility, visible_levels
 
 MAX_RESULTS = 50
 
-# (table or view, label expression, column searched), per schema. Constants only.
-_SOURCES = {
-    "gis": (
-        ("gis.shelter", "t.name", "t.name || ' ' || t.address"),
-        ("gis.road_segment", "t.route_name", "t.route_no || ' ' || t.route_name"),
-        ("gis.hazard_area", "t.name", "t.name"),
-        ("gis.sewer_pipe", "t.pipe_no", "t.pipe_no"),
-        ("gis.feature", "t.properties->>'name'", "t.properties->>'name'"),
-    ),
-    "pub": (
-        ("pub.shelter", "t.name", "t.name || ' ' || t.address"),
-        ("pub.road_segment", "t.route_name", "t.route_no || ' ' || t.route_name"),
-        ("pub.hazard_area", "t.name", "t.name"),
-        ("pub.sewer_pipe", "t.pipe_no", "t.pipe_no"),
-        ("pub.feature", "t.properties->>'name'", "t.properties->>'name'"),
-    ),
+# Per kind: (label expression, text searched). Tables and views come from the catalog's KINDS.
+_SEARCHED = {
+    "shelter": ("t.name", "t.name || ' ' || t.address"),
+    "road_segment": ("t.route_name", "t.route_no || ' ' || t.route_name"),
+    "hazard_area": ("t.name", "t.name"),
+    "sewer_pipe": ("t.pipe_no", "t.pipe_no"),
+    "generic": ("t.properties->>'name'", "t.properties->>'name'"),
 }
 
 
-def _statement(schema: str) -> TextClause:
-    layer = "gis.layer" if schema == "gis" else "pub.layer"
-    visible = " AND l.visibility = ANY(:levels)" if schema == "gis" else ""
+def _statement(public: bool) -> TextClause:
+    layer = "pub.layer" if public else "gis.layer"
+    visible = "" if public else " AND l.visibility = ANY(:levels)"
     parts = [
         f"SELECT l.slug, l.title_ja, l.title_en, t.id, {label} AS label,"  # noqa: S608 - constants only
         f" ST_X(ST_PointOnSurface(t.geom)) AS lon, ST_Y(ST_PointOnSurface(t.geom)) AS lat"
-        f" FROM {table} t JOIN {layer} l ON l.id = t.layer_id"
+        f" FROM {KINDS[kind].source(public)} t JOIN {layer} l ON l.id = t.layer_id"
         f" WHERE {searched} ILIKE :pattern ESCAPE '\\'{visible}"
-        for table, label, searched in _SOURCES[schema]
+        for kind, (label, searched) in _SEARCHED.items()
     ]
     return text(" UNION ALL ".join(f"({p})" for p in parts) + " ORDER BY label, slug, id LIMIT :limit")
 
 
-_STATEMENTS = {schema: _statement(schema) for schema in _SOURCES}
+_STATEMENTS = {public: _statement(public) for public in (False, True)}
 
 
 def _pattern(q: str) -> str:
@@ -61,5 +52,5 @@ def search(
     params: dict = {"pattern": _pattern(q), "limit": min(limit, MAX_RESULTS)}
     if not public:
         params["levels"] = [v for v in visible_levels(roles) if v != Visibility.restricted]
-    rows = conn.execute(_STATEMENTS["pub" if public else "gis"], params)
+    rows = conn.execute(_STATEMENTS[public], params)
     return [dict(r._mapping) for r in rows]
