@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingest.gauges import device_kinds, record_observations
@@ -147,6 +147,7 @@ class IngestWorker:
             self._process(items)
 
     def _take(self, timeout: float) -> list[Received]:
+        """Up to batch_size messages: the first waits up to `timeout`, the rest at most batch_wait."""
         try:
             first = self.inbox.get(timeout=timeout) if timeout else self.inbox.get_nowait()
         except queue.Empty:
@@ -154,18 +155,26 @@ class IngestWorker:
         items = [first]
         deadline = time.monotonic() + self.batch_wait
         while len(items) < self.batch_size:
-            remaining = deadline - time.monotonic()
             try:
-                items.append(self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait())
+                items.append(self.inbox.get_nowait())  # no timed wait per message: that costs a lock dance
             except queue.Empty:
-                break
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.002)
         return items
 
     def _process(self, items: list[Received]) -> None:
         delay = 1.0
+        one_by_one = False
         while True:
             try:
-                self._write(self._validate(items))
+                if one_by_one:
+                    self._write_one_by_one(items)
+                else:
+                    with self.engine.begin() as conn:  # one connection and transaction per batch
+                        batch = self._validate(conn, items)
+                        self._write(conn, batch)
+                    self._count(batch)
                 break
             except OperationalError as e:
                 # Database unreachable: keep the batch, do not ack, try again.
@@ -175,13 +184,14 @@ class IngestWorker:
                     return  # unacked: the broker redelivers after restart
                 delay = min(delay * 2, 30)
             except DBAPIError:
+                if one_by_one:
+                    raise
                 # One bad row must not block the rest: write message by message.
                 log.exception("batch rejected; writing one by one")
-                self._write_one_by_one(items)
-                break
+                one_by_one = True
         self._ack(items)
 
-    def _validate(self, items: list[Received]) -> Batch:
+    def _validate(self, conn: Connection, items: list[Received]) -> Batch:
         batch = Batch(items)
         parsed: list[tuple[Received, str]] = []
         gauge: list[tuple[Received, str, str]] = []
@@ -204,7 +214,7 @@ class IngestWorker:
                 batch.dead.append(DeadLetter(item.topic, item.payload, "unknown_topic", "no handler"))
                 continue
             parsed.append((item, route[1]))
-        known = self._known_devices({device for _, device in [*parsed, *statuses]})
+        known = self._known_devices(conn, {device for _, device in [*parsed, *statuses]})
         for item, device_id in parsed:
             if device_id not in known:
                 batch.dead.append(
@@ -232,12 +242,13 @@ class IngestWorker:
             else:
                 batch.heard.add(device_id)
         if gauge:
-            self._validate_gauges(batch, gauge)
+            self._validate_gauges(conn, batch, gauge)
         return batch
 
-    def _validate_gauges(self, batch: Batch, gauge: list[tuple[Received, str, str]]) -> None:
-        with self.engine.connect() as conn:
-            kinds = device_kinds(conn, {device for _, device, _ in gauge})
+    def _validate_gauges(
+        self, conn: Connection, batch: Batch, gauge: list[tuple[Received, str, str]]
+    ) -> None:
+        kinds = device_kinds(conn, {device for _, device, _ in gauge})
         for item, device_id, leaf in gauge:
             kind = kinds.get(device_id)
             if kind is None:
@@ -261,19 +272,20 @@ class IngestWorker:
                         batch.observations.append(result)
                         batch.heard.add(device_id)
 
-    def _known_devices(self, ids: set[str]) -> set[str]:
-        if not ids:
-            return set()
-        with self.engine.connect() as conn:
-            return enabled_ids(conn, sorted(ids))
+    @staticmethod
+    def _known_devices(conn: Connection, ids: set[str]) -> set[str]:
+        return enabled_ids(conn, sorted(ids)) if ids else set()
 
-    def _write(self, batch: Batch) -> None:
-        with self.engine.begin() as conn:
-            insert_positions(conn, batch.positions)
-            record_observations(conn, batch.observations)
-            insert_dead_letters(conn, batch.dead)
-            touch_devices(conn, batch.heard, batch.gone)
-            record_broker_stats(conn, batch.broker_stats)
+    @staticmethod
+    def _write(conn: Connection, batch: Batch) -> None:
+        insert_positions(conn, batch.positions)
+        record_observations(conn, batch.observations)
+        insert_dead_letters(conn, batch.dead)
+        touch_devices(conn, batch.heard, batch.gone)
+        record_broker_stats(conn, batch.broker_stats)
+
+    def _count(self, batch: Batch) -> None:
+        """After COMMIT: the figures and the dead-letter log lines."""
         self.stats["stored"] += len(batch.positions) + len(batch.observations)
         self.stats["dead_letters"] += len(batch.dead)
         if batch.dead:
@@ -284,12 +296,18 @@ class IngestWorker:
 
     def _write_one_by_one(self, items: list[Received]) -> None:
         for item in items:
-            single = self._validate([item])
             try:
-                self._write(single)
+                with self.engine.begin() as conn:
+                    single = self._validate(conn, [item])
+                    self._write(conn, single)
+            except OperationalError:
+                raise  # the database went away: the caller keeps the batch and retries
             except DBAPIError as e:
                 reason = str(e.orig)[:500] if e.orig else str(e)[:500]
-                self._write(Batch([item], dead=[DeadLetter(item.topic, item.payload, "db_rejected", reason)]))
+                single = Batch([item], dead=[DeadLetter(item.topic, item.payload, "db_rejected", reason)])
+                with self.engine.begin() as conn:
+                    self._write(conn, single)
+            self._count(single)
 
     def _ack(self, items: list[Received]) -> None:
         current = self.generation
