@@ -78,13 +78,21 @@ def insert_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None
 _HEARD = text(
     """INSERT INTO sensor.device_status AS s (device_id, last_seen)
        SELECT unnest(CAST(:ids AS text[])), now()
-       ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen"""
+       ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, silent_since = NULL"""
 )
 _GONE = text(
     """INSERT INTO sensor.device_status AS s (device_id, last_seen, last_will_at)
        SELECT id, now(), now() FROM unnest(CAST(:ids AS text[])) AS id
        ON CONFLICT (device_id) DO UPDATE SET last_will_at = now()"""
 )
+
+
+_MARK_SILENT = text("SELECT sensor.mark_silent()")
+
+
+def mark_silent(conn: Connection) -> int:
+    """Marks devices quiet past their kind's limit (each one pushes ``device_silent``); how many."""
+    return conn.execute(_MARK_SILENT).scalar_one()
 
 
 def touch_devices(conn: Connection, heard: set[str], gone: set[str]) -> None:

@@ -33,7 +33,14 @@ from ingest.payloads import (
     parse_radio_position,
     parse_status,
 )
-from ingest.store import DeadLetter, insert_dead_letters, insert_positions, record_broker_stats, touch_devices
+from ingest.store import (
+    DeadLetter,
+    insert_dead_letters,
+    insert_positions,
+    mark_silent,
+    record_broker_stats,
+    touch_devices,
+)
 from sensors.registry import enabled_ids
 from sensors.topics import GAUGE_LEAF_KIND, TOPIC_ROOT, parse
 
@@ -74,11 +81,21 @@ def mqtt_params(url: str) -> tuple[str, int, str | None, str | None]:
 
 
 class IngestWorker:
-    def __init__(self, engine: Engine, mqtt_url: str, *, batch_size: int = 500, batch_wait: float = 0.05):
+    def __init__(
+        self,
+        engine: Engine,
+        mqtt_url: str,
+        *,
+        batch_size: int = 500,
+        batch_wait: float = 0.05,
+        silence_check: float = 15.0,
+    ):
         self.engine = engine
         self.host, self.port, user, password = mqtt_params(mqtt_url)
         self.batch_size = batch_size
         self.batch_wait = batch_wait
+        self.silence_check = silence_check  # seconds between sweeps for devices gone silent
+        self._next_sweep = 0.0
         self.inbox: queue.Queue[Received] = queue.Queue()
         self.generation = 0
         self.connected = threading.Event()
@@ -145,6 +162,20 @@ class IngestWorker:
         items = self._take(timeout)
         if items:
             self._process(items)
+        if time.monotonic() >= self._next_sweep:
+            self._sweep_silence()
+
+    def _sweep_silence(self) -> None:
+        """Devices quiet past their kind's limit become silent (the HQ map gets ``device_silent``)."""
+        self._next_sweep = time.monotonic() + self.silence_check
+        try:
+            with self.engine.begin() as conn:
+                marked = mark_silent(conn)
+        except OperationalError as e:
+            log.warning("silence check skipped: database unavailable", extra={"error": str(e.orig)[:200]})
+            return
+        if marked:
+            log.info("devices gone silent", extra={"count": marked})
 
     def _take(self, timeout: float) -> list[Received]:
         """Up to batch_size messages: the first waits up to `timeout`, the rest at most batch_wait."""

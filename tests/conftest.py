@@ -132,7 +132,7 @@ def worker(settings: Settings, app_engine: Engine):
 
     from ingest.worker import IngestWorker
 
-    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02)
+    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02, silence_check=0.5)
     t = threading.Thread(target=w.run, daemon=True)
     t.start()
     assert w.connected.wait(10), "ingest worker did not connect"

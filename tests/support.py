@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -59,3 +64,40 @@ def register_devices(settings, engine, specs) -> dict[str, str]:
     assert reload_broker(stack.mqtt_pidfile)
     time.sleep(0.5)  # SIGHUP is asynchronous
     return creds
+
+
+class EventListener:
+    """LISTEN gisapp_events on a connection of its own (LISTEN needs autocommit, which must not leak
+    into the pool): what the HQ event stream would carry."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.seen: list[dict] = []
+
+    def collect(self, timeout: float = 2, stop_after: int = 100) -> list[dict]:
+        self.seen += [
+            json.loads(n.payload) for n in self.conn.notifies(timeout=timeout, stop_after=stop_after)
+        ]
+        return self.seen
+
+    def wait_for(self, predicate, timeout: float = 10) -> dict:
+        """The first event (seen so far or arriving within `timeout`) that matches."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.seen:
+                if predicate(event):
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"no matching event in {timeout} s; saw {[e.get('type') for e in self.seen]}"
+                )
+            self.collect(timeout=min(left, 0.5), stop_after=50)
+
+
+@contextlib.contextmanager
+def listen_events(settings) -> Iterator[EventListener]:
+    url = make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("LISTEN gisapp_events")
+        yield EventListener(conn)

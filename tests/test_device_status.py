@@ -4,6 +4,7 @@ goodbye) → offline; quiet longer than its kind's limit → silent."""
 from __future__ import annotations
 
 import json
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -13,7 +14,7 @@ from sensors import registry
 from sensors.registry import DeviceKind, DeviceSpec
 from sensors.topics import radio_position_topic
 from tests.fixtures_data import seed
-from tests.support import register_devices, shared_data, wait_until
+from tests.support import listen_events, register_devices, shared_data, wait_until
 from tests.test_ingest import publish
 
 
@@ -85,6 +86,36 @@ def test_a_quiet_radio_is_marked_silent(client, hq, units, app_engine):
     with app_engine.begin() as conn:
         conn.execute(text("UPDATE sensor.device_status SET last_seen = now() WHERE device_id = 'ST-C'"))
     assert state(client, hq, "ST-C") == "online"
+
+
+def test_going_silent_and_coming_back_are_pushed_to_the_hq_stream(
+    settings, units, worker, app_engine, client, hq
+):
+    with listen_events(settings) as events:
+        with app_engine.begin() as conn:  # heard 6 minutes ago: past the radios' 5-minute limit
+            conn.execute(
+                text(
+                    "INSERT INTO sensor.device_status (device_id, last_seen) VALUES ('ST-B', now() - interval '6 minutes')"
+                    " ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen, last_will_at = NULL,"
+                    " silent_since = NULL"
+                )
+            )
+        # The worker's periodic sweep (every 0.5 s in tests) finds it and announces it once.
+        silent = events.wait_for(lambda e: e["type"] == "device_silent" and e["device_id"] == "ST-B")
+        assert silent["last_seen"] and silent["at"]
+        assert state(client, hq, "ST-B") == "silent"
+        time.sleep(1.2)  # two more sweeps: no second announcement
+        events.collect(timeout=0.2)
+        assert [e["type"] for e in events.seen if e.get("device_id") == "ST-B"] == ["device_silent"]
+
+        c = connect(settings, "ST-B", units["ST-B"], will=False)
+        publish(
+            c, radio_position_topic("ST-B"), json.dumps({"lat": 35.39, "lon": 139.30, "ts": 1_763_600_500})
+        )
+        events.wait_for(lambda e: e["type"] == "device_online" and e["device_id"] == "ST-B")
+        c.disconnect()
+        c.loop_stop()
+    assert state(client, hq, "ST-B") == "online"
 
 
 def test_status_needs_an_hq_login(client):

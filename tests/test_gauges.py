@@ -8,9 +8,8 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from ingest.gauges import record_observations
@@ -18,7 +17,7 @@ from ingest.payloads import GaugeObservation
 from sensors import registry
 from sensors.registry import DeviceKind, DeviceSpec
 from sensors.topics import gauge_topic
-from tests.support import register_devices, wait_until
+from tests.support import listen_events, register_devices, wait_until
 from tests.test_ingest import device_client, publish
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
@@ -243,13 +242,10 @@ def test_wrong_kind_and_malformed_are_dead_lettered(settings, app_engine, gauges
 
 
 def test_alert_is_notified(settings, app_engine, gauges):
-    # A connection of its own: LISTEN needs autocommit, which must not leak into the pool.
-    url = make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as listener:
-        listener.execute("LISTEN gisapp_events")
+    with listen_events(settings) as listener:
         with app_engine.begin() as conn:
             record_observations(conn, [GaugeObservation("TG-WATER", "level", at(40), 2.45)])
-        events = [json.loads(n.payload) for n in listener.notifies(timeout=2, stop_after=10)]
+        events = listener.collect(timeout=2, stop_after=10)
     kinds = {e["type"] for e in events}
     alert = [e for e in events if e["type"] == "gauge_alert" and e["device_id"] == "TG-WATER"]
     assert "gauge_update" in kinds

@@ -345,3 +345,54 @@ def test_citizen_map_on_a_phone_folds_the_layer_list_and_finds_my_location(serve
 
     wait_until(centred, 10)
     assert page.evaluate("gisapp.config.map.getZoom()") >= 16
+
+
+def test_hq_map_fades_a_unit_that_goes_silent_and_restores_it_when_heard(
+    servers, visit, demo_users, app_engine
+):
+    """Pushed, not polled: the sweep's device_silent and the device_online of its next report reach
+    the open HQ map over the event stream."""
+    with app_engine.begin() as conn:
+        device = conn.execute(
+            text("SELECT id FROM sensor.device WHERE kind = 'radio_unit' AND enabled ORDER BY id LIMIT 1")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO sensor.radio_position (device_id, device_ts, geom) VALUES "
+                "(:d, now() - interval '6 minutes', ST_SetSRID(ST_MakePoint(139.3133, 35.3967), 4326))"
+            ),
+            {"d": device},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sensor.device_status (device_id, last_seen) VALUES (:d, now())"
+                " ON CONFLICT (device_id) DO UPDATE SET last_seen = now(), last_will_at = NULL, silent_since = NULL"
+            ),
+            {"d": device},
+        )
+    v = visit()
+    v.login(servers["internal"].url, "/hq", "hq", demo_users["hq"])
+    marker = v.page.locator(f"path[data-device-id='{device}']")
+    marker.wait_for(timeout=20_000)
+    assert "gisapp-offline" not in (marker.get_attribute("class") or "")
+
+    with app_engine.begin() as conn:  # quiet for 6 minutes, then the worker's sweep runs
+        conn.execute(
+            text(
+                "UPDATE sensor.device_status SET last_seen = now() - interval '6 minutes' WHERE device_id = :d"
+            ),
+            {"d": device},
+        )
+        assert conn.execute(text("SELECT sensor.mark_silent()")).scalar_one() >= 1
+    v.page.wait_for_selector(f"path.gisapp-offline[data-device-id='{device}']", timeout=10_000)
+
+    with app_engine.begin() as conn:  # heard again: what the worker writes for a new message
+        conn.execute(
+            text(
+                "UPDATE sensor.device_status SET last_seen = now(), silent_since = NULL WHERE device_id = :d"
+            ),
+            {"d": device},
+        )
+    v.page.wait_for_selector(
+        f"path[data-device-id='{device}']:not(.gisapp-offline)", state="attached", timeout=10_000
+    )

@@ -4,7 +4,8 @@
  * GET /api/gauges -> GeoJSON points of rain and water-level gauges with their values and levels
  * GET /api/devices/status -> [{device_id, state: online|silent|offline|never}]
  * EventSource /api/events: "radio_position" {seq, device_id, name, lon, lat, device_ts} moves a unit;
- *   "gauge_update" / "gauge_alert" reload the gauges; "device_offline" reloads device states.
+ *   "gauge_update" / "gauge_alert" reload the gauges; "device_offline" / "device_silent" /
+ *   "device_online" reload device states.
  *
  * No polling: the snapshot is fetched on load, after a gap in seq and after a reconnect. Snapshot and
  * events may arrive in any order, so a position is applied only if its device_ts is not older than the
@@ -27,7 +28,9 @@
   };
   var RECONNECT_MAX_MS = 30000;
   // Every event type the server sends: each carries the stream's seq, so all of them count for gaps.
-  var EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', 'device_offline', 'layer_changed'];
+  var EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', 'device_offline', 'device_silent',
+    'device_online', 'layer_changed'];
+  var DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
   // Level names (rain: 注意/警戒/危険; river: the four 水位) by severity, and their colours.
   var LEVEL_RANK = {'注意': 1, '警戒': 2, '危険': 3,
                     '水防団待機水位': 1, '氾濫注意水位': 2, '避難判断水位': 3, '氾濫危険水位': 4};
@@ -214,7 +217,7 @@
       trackSeq(message);
       if (event.type === 'radio_position') onRadioPosition(message);
       else if (event.type === 'gauge_update' || event.type === 'gauge_alert') gaugeLoader();
-      else if (event.type === 'device_offline') statusLoader();
+      else if (DEVICE_STATE_EVENTS.indexOf(event.type) >= 0) statusLoader();
       renderStatus(false);
     }
 
