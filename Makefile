@@ -36,6 +36,7 @@ $(VENV)/.installed: pyproject.toml
 
 bench: deps venv
 	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/ingest_rate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
