@@ -54,6 +54,12 @@ def add(
     lon: Annotated[float | None, typer.Option(help="Longitude (gauges are fixed)")] = None,
     lat: Annotated[float | None, typer.Option(help="Latitude (gauges are fixed)")] = None,
     department: Annotated[str | None, typer.Option(help="Owner department code")] = None,
+    thresholds: Annotated[
+        str | None,
+        typer.Option(
+            help="しきい値 JSON / thresholds as JSON, or @file (see docs/mqtt.md), e.g. '{\"氾濫危険水位\": 2.6}'"
+        ),
+    ] = None,
 ) -> None:
     """Register a device and print its password (shown only this once)."""
     from gisapp.cli import department_id
@@ -66,7 +72,9 @@ def add(
     engine = _engine()
     try:
         with engine.begin() as conn:
-            spec = registry.DeviceSpec(device_id, kind, name, lon, lat, department_id(conn, department))
+            spec = registry.DeviceSpec(
+                device_id, kind, name, lon, lat, department_id(conn, department), _thresholds(thresholds)
+            )
             password = registry.ensure_device(conn, spec)
             if password is None:
                 _fail(
@@ -78,6 +86,43 @@ def add(
         engine.dispose()
     _sync()
     typer.echo(f"{device_id}: {password}")
+
+
+@devices_app.command("thresholds")
+def set_thresholds(
+    device_id: str,
+    thresholds: Annotated[str, typer.Argument(help="JSON, or @file")],
+) -> None:
+    """Replace a gauge's thresholds (checked for its kind: known levels, numbers, in order)."""
+    from sensors import registry
+
+    doc = _thresholds(thresholds)
+    engine = _engine()
+    try:
+        with engine.begin() as conn:
+            registry.set_thresholds(conn, device_id, doc)
+    except (ValueError, LookupError) as e:
+        _fail(str(e))
+    finally:
+        engine.dispose()
+    typer.echo(f"{device_id}: しきい値を更新しました / thresholds updated")
+
+
+def _thresholds(arg: str | None) -> dict | None:
+    """The --thresholds argument: inline JSON or @path."""
+    import json
+    from pathlib import Path
+
+    if arg is None:
+        return None
+    try:
+        raw = Path(arg[1:]).read_text(encoding="utf-8") if arg.startswith("@") else arg
+        return json.loads(raw)
+    except OSError as e:
+        _fail(f"しきい値ファイルを読めません / cannot read the thresholds file: {e}")
+    except json.JSONDecodeError as e:
+        _fail(f"しきい値がJSONではありません / thresholds are not valid JSON: {e}")
+    return None
 
 
 @devices_app.command("list")

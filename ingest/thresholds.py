@@ -83,3 +83,74 @@ def _valid_rule(rule: Any) -> bool:
 def _holds(condition: dict[str, Any], measures: Values) -> bool:
     value = measures.get(condition["measure"])
     return value is not None and value >= condition["gte"]
+
+
+class ThresholdError(ValueError):
+    """A thresholds document that cannot be used, with the reason in Japanese and English."""
+
+
+def validate(kind: str, doc: Any) -> dict[str, Any]:
+    """The thresholds document for a device of `kind`, checked: known keys only, numbers where
+    numbers belong, and levels in order (注意 ≤ 警戒 ≤ 危険; 水防団待機水位 < … < 氾濫危険水位).
+    Raises ThresholdError naming the first problem."""
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ThresholdError(
+            "しきい値はJSONオブジェクトで指定してください / thresholds must be a JSON object"
+        )
+    if kind == "radio_unit":
+        if doc:
+            raise ThresholdError("無線機にしきい値は設定できません / a radio unit has no thresholds")
+        return {}
+    if kind == "water_gauge":
+        _known(doc, WATER_LEVELS)
+        _ordered(doc, WATER_LEVELS, strict=True, where="")
+        return dict(doc)
+    if kind != "rain_gauge":
+        raise ThresholdError(f"不明な機器種別 / unknown device kind: {kind!r}")
+    _known(doc, (*RAIN_MEASURES, "reset_hours", "combinations"))
+    for measure in RAIN_MEASURES:
+        if measure in doc:
+            if not isinstance(doc[measure], dict) or not doc[measure]:
+                raise ThresholdError(
+                    f'{measure}: 段階としきい値の組を指定 / give levels and limits, e.g. {{"注意": 10}}'
+                )
+            _known(doc[measure], RAIN_LEVELS, where=f"{measure}.")
+            _ordered(doc[measure], RAIN_LEVELS, strict=False, where=f"{measure}.")
+            if any(v < 0 for v in doc[measure].values()):
+                raise ThresholdError(f"{measure}: 負の雨量 / negative rainfall")
+    if "reset_hours" in doc and not (_number(doc["reset_hours"]) and 0 < doc["reset_hours"] <= 168):
+        raise ThresholdError("reset_hours: 0より大きく168以下の数 / a number of hours in (0, 168]")
+    rules = doc.get("combinations", [])
+    if not isinstance(rules, list):
+        raise ThresholdError("combinations: 配列で指定 / must be a list")
+    for i, rule in enumerate(rules):
+        if not _valid_rule(rule) or rule["level"] not in RAIN_LEVELS or set(rule) - {"all", "level"}:
+            raise ThresholdError(
+                f"combinations[{i}]: 形式が不正 / expected "
+                '{"all": [{"measure": "continuous_mm", "gte": 150}, …], "level": "警戒"}'
+            )
+    return dict(doc)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _known(doc: dict[str, Any], allowed: tuple[str, ...], where: str = "") -> None:
+    unknown = sorted(set(doc) - set(allowed))
+    if unknown:
+        raise ThresholdError(
+            f"{where}{unknown[0]}: 不明な項目（使えるのは {'、'.join(allowed)}） / unknown key (allowed: {', '.join(allowed)})"
+        )
+
+
+def _ordered(doc: dict[str, Any], order: tuple[str, ...], *, strict: bool, where: str) -> None:
+    present = [(k, doc[k]) for k in order if k in doc]
+    for k, v in present:
+        if not _number(v):
+            raise ThresholdError(f"{where}{k}: 数値で指定 / must be a number")
+    for (a, va), (b, vb) in zip(present, present[1:], strict=False):
+        if vb < va or (strict and vb == va):
+            raise ThresholdError(f"{where}{b} ({vb}) は {a} ({va}) より高く / {b} must be above {a}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+from ingest.thresholds import WATER_LEVELS
 from layers import demo_geo as geo
 from layers.demo_geo import SEED
 from sensors.registry import DeviceKind, DeviceSpec
@@ -27,10 +28,6 @@ def rain_thresholds() -> dict[str, dict[str, int]]:
         "60min_mm": {"注意": 20, "警戒": 30, "危険": 50},
         "continuous_mm": {"注意": 100, "警戒": 150, "危険": 200},
     }
-
-
-# 水防団待機水位 < 氾濫注意水位 < 避難判断水位 < 氾濫危険水位 (metres at the gauge)
-_WATER_LEVELS = ("水防団待機水位", "氾濫注意水位", "避難判断水位", "氾濫危険水位")
 
 
 def device_specs(dept_ids: dict[str, int], *, scale: int = 1, seed: int = SEED) -> list[DeviceSpec]:
@@ -64,8 +61,8 @@ def _water_gauges(rng: random.Random, scale: int, dept: int) -> list[DeviceSpec]
         river = geo.RIVERS[i % len(geo.RIVERS)][0]
         lon, lat = geo.river_point(i, 0.5 if i < 2 else rng.uniform(0.15, 0.85))
         base = round(rng.uniform(1.0, 1.6), 1)  # 水防団待機水位; the others follow at fixed steps
-        levels = dict(zip(_WATER_LEVELS, (base, round(base + 0.6, 1), round(base + 1.0, 1), round(base + 1.4, 1)),
-                          strict=True))  # fmt: skip
+        steps = (base, round(base + 0.6, 1), round(base + 1.0, 1), round(base + 1.4, 1))
+        levels = dict(zip(WATER_LEVELS, steps, strict=True))  # 水防団待機水位 < … < 氾濫危険水位 (metres)
         name = f"{river.removesuffix('（架空）')}デモ水位局{i // 2 + 1}（架空）"
         specs.append(DeviceSpec(f"WL{i + 1:02d}", DeviceKind.water_gauge, name, lon, lat, dept, levels))
     return specs

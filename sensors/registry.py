@@ -10,6 +10,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import bindparam
 
+from ingest.thresholds import validate as validate_thresholds
 from sensors.broker import BrokerAccount
 from sensors.credentials import mosquitto_hash, new_password
 from sensors.topics import DEVICE_ID_RE
@@ -51,6 +52,7 @@ def ensure_device(conn: Connection, spec: DeviceSpec) -> str | None:
     (an existing device keeps its credentials; use rotate_password to change them)."""
     if not DEVICE_ID_RE.match(spec.id):
         raise ValueError(f"不正な機器ID / invalid device id: {spec.id!r}")
+    thresholds = validate_thresholds(spec.kind.value, spec.thresholds)
     password = new_password()
     inserted = conn.execute(
         _UPSERT,
@@ -61,7 +63,7 @@ def ensure_device(conn: Connection, spec: DeviceSpec) -> str | None:
             "dept": spec.owner_department_id,
             "lon": spec.lon,
             "lat": spec.lat,
-            "thresholds": spec.thresholds or {},
+            "thresholds": thresholds,
             "hash": mosquitto_hash(password),
         },
     ).scalar_one()
@@ -95,3 +97,16 @@ def broker_accounts(conn: Connection) -> list[BrokerAccount]:
 def enabled_ids(conn: Connection, ids: list[str]) -> set[str]:
     rows = conn.execute(text("SELECT id FROM sensor.device WHERE enabled AND id = ANY(:ids)"), {"ids": ids})
     return {r.id for r in rows}
+
+
+def set_thresholds(conn: Connection, device_id: str, thresholds: dict[str, Any]) -> None:
+    """Replace a gauge's thresholds (checked against its kind); the next observation is judged by them."""
+    kind = conn.execute(text("SELECT kind FROM sensor.device WHERE id = :id"), {"id": device_id}).scalar()
+    if kind is None:
+        raise LookupError(f"機器がありません / no such device: {device_id}")
+    conn.execute(
+        text("UPDATE sensor.device SET thresholds = :t WHERE id = :id").bindparams(
+            bindparam("t", type_=JSONB)
+        ),
+        {"t": validate_thresholds(kind, thresholds), "id": device_id},
+    )

@@ -75,6 +75,70 @@ def test_bad_device_definitions_are_refused(settings):
     assert "CLI-G1" not in gisapp("devices", "list").stdout
 
 
+def test_gauge_thresholds_are_checked_and_stored(settings, app_engine, tmp_path):
+    from sqlalchemy import text
+
+    def stored(device: str):
+        with app_engine.connect() as conn:
+            return conn.execute(
+                text("SELECT thresholds FROM sensor.device WHERE id = :d"), {"d": device}
+            ).scalar()
+
+    where = ("--lon", "139.3", "--lat", "35.4")
+    levels = '{"水防団待機水位": 1.2, "氾濫注意水位": 1.8, "避難判断水位": 2.2, "氾濫危険水位": 2.6}'
+    ok = gisapp(
+        "devices",
+        "add",
+        "CLI-W1",
+        "--kind",
+        "water_gauge",
+        "--name",
+        "水位計",
+        *where,
+        "--thresholds",
+        levels,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert stored("CLI-W1")["氾濫危険水位"] == 2.6
+
+    refused = {
+        "unknown level": ("water_gauge", '{"氾濫危険水位": 2.6, "危ない": 3}'),
+        "out of order": ("water_gauge", '{"氾濫注意水位": 2.0, "避難判断水位": 1.5}'),
+        "not a number": ("water_gauge", '{"氾濫危険水位": "2.6"}'),
+        "rain out of order": ("rain_gauge", '{"60min_mm": {"注意": 30, "警戒": 20}}'),
+        "bad rule": (
+            "rain_gauge",
+            '{"combinations": [{"all": [{"measure": "daily", "gte": 1}], "level": "警戒"}]}',
+        ),
+        "bad reset": ("rain_gauge", '{"reset_hours": 0}'),
+        "not JSON": ("rain_gauge", "{60min_mm: 20}"),
+        "radio": ("radio_unit", '{"注意": 1}'),
+    }
+    for i, (case, (kind, doc)) in enumerate(refused.items()):
+        device = f"CLI-T{i}"
+        out = gisapp("devices", "add", device, "--kind", kind, "--name", "x", *where, "--thresholds", doc)
+        assert out.returncode == 1, case
+        assert " / " in out.stderr and "Traceback" not in out.stderr, (case, out.stderr)  # 日本語 / English
+        assert stored(device) is None, case  # nothing stored
+
+    rain = tmp_path / "rain.json"
+    rain.write_text(
+        '{"60min_mm": {"注意": 20, "警戒": 30, "危険": 50}, "reset_hours": 24,'
+        ' "combinations": [{"all": [{"measure": "continuous_mm", "gte": 150}, {"measure": "60min_mm", "gte": 20}],'
+        ' "level": "警戒"}]}',
+        encoding="utf-8",
+    )
+    assert (
+        gisapp("devices", "add", "CLI-RG", "--kind", "rain_gauge", "--name", "雨量計", *where).returncode == 0
+    )
+    assert gisapp("devices", "thresholds", "CLI-RG", f"@{rain}").returncode == 0
+    assert stored("CLI-RG")["reset_hours"] == 24
+    bad = gisapp("devices", "thresholds", "CLI-RG", '{"10min_mm": {"注意": -1}}')
+    assert bad.returncode == 1 and "negative" in bad.stderr
+    assert stored("CLI-RG")["reset_hours"] == 24  # unchanged
+    assert gisapp("devices", "thresholds", "NOPE", "{}").returncode == 1
+
+
 def test_users_add_with_a_department(settings, app_engine):
     from tests.fixtures_data import seed
 
