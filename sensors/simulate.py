@@ -8,6 +8,13 @@
   harder at some gauges than others) and water-level gauges rise and fall with the rain that fell.
   Gauge clocks start four hours back, one 10-minute step per publishing round, until they catch up
   with now; then they report every 10 minutes like real gauges.
+- With ``--replay-jma``, ``--replay-amedas`` or ``--replay-river``: one gauge (``--gauge``) publishes a
+  real observation file (see sensors/replay.py), at ``--rate`` messages/s, keeping the file's times or,
+  with ``--shift-to-now``, moved so the last reading is now.
+
+    python -m sensors.simulate --gauge RG01 --replay-jma ../shared/data/observations/jma/data20221020-20231019.csv \
+        --days 2023-06-01:2023-06-03 --shift-to-now
+    python -m sensors.simulate --river-thresholds ../shared/data/observations/fukui_waterlevel/sensors.csv --station 1
 """
 
 from __future__ import annotations
@@ -184,6 +191,77 @@ def run(
     return sent
 
 
+def replay(
+    device_id: str, password: str, leaf: str, readings: list, host: str, port: int, rate: float
+) -> int:
+    """Publish `readings` as gauge `device_id` (QoS 1, at most `rate` per second); how many the
+    broker acknowledged."""
+    from sensors import replay as files
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
+    client.username_pw_set(device_id, password)
+    client.connect(host, port, keepalive=30)
+    client.loop_start()
+    topic = f"{TOPIC_ROOT}/gauge/{device_id}/{leaf}"
+    infos = []
+    started = time.monotonic()
+    for i, reading in enumerate(readings):
+        infos.append(client.publish(topic, files.payload(leaf, reading), qos=1))
+        ahead = i / rate - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+    for info in infos:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+    return sum(1 for info in infos if info.is_published())
+
+
+def _replay_main(a: argparse.Namespace) -> None:
+    from datetime import date
+
+    from sensors import replay as files
+
+    try:
+        if a.river_thresholds:
+            print(json.dumps(files.river_thresholds(a.river_thresholds, a.station), ensure_ascii=False))
+            return
+        if a.replay_jma:
+            first, _, last = (a.days or ":").partition(":")
+            readings = files.jma_daily_csv(
+                a.replay_jma,
+                date.fromisoformat(first) if first else None,
+                date.fromisoformat(last or first) if (last or first) else None,
+            )
+            leaf, kind = "rain", "rain_gauge"
+        elif a.replay_amedas:
+            readings, leaf, kind = files.amedas_point_json(a.replay_amedas), "rain", "rain_gauge"
+        else:
+            readings, leaf, kind = files.river_levels(a.replay_river, a.station), "level", "water_gauge"
+    except ValueError as e:  # ReplayError, or a bad --days date
+        raise SystemExit(str(e)) from e
+    if a.shift_to_now:
+        readings = files.shifted(readings, datetime.now(UTC))
+    password = a.password
+    if password is None:
+        creds = json.loads(a.credentials.read_text()) if a.credentials.exists() else {}
+        entry = creds.get(a.gauge) or {}
+        if entry.get("kind") not in (None, kind):
+            raise SystemExit(
+                f"{a.gauge} は {entry['kind']} です / {a.gauge} is a {entry['kind']}, not a {kind}"
+            )
+        password = entry.get("password")
+    if not password:
+        raise SystemExit(
+            f"{a.gauge} のパスワードがありません（--password）/ no password for {a.gauge} (give --password)"
+        )
+    acked = replay(a.gauge, password, leaf, readings, a.host, a.port, a.rate)
+    print(
+        f"{a.gauge}: {acked}/{len(readings)} readings published "
+        f"({readings[0].ts.isoformat()} … {readings[-1].ts.isoformat()})"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     from gisapp.settings import Settings
 
@@ -202,7 +280,28 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--gauges", action="store_true", help="also rain and water-level gauges (a storm)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    r = p.add_argument_group("replaying real observation files / 観測データの再生")
+    r.add_argument("--gauge", help="the gauge that publishes the replayed file")
+    r.add_argument("--password", help="its MQTT password (default: from --credentials)")
+    r.add_argument("--replay-jma", type=Path, metavar="CSV", help="気象庁 daily CSV (CP932)")
+    r.add_argument("--days", help="FIRST[:LAST] days of the JMA file, e.g. 2023-06-01:2023-06-03")
+    r.add_argument("--replay-amedas", type=Path, metavar="JSON", help="気象庁 AMeDAS point JSON")
+    r.add_argument("--replay-river", type=Path, metavar="CSV", help="river levels (日時,河川水位,id)")
+    r.add_argument("--station", help="the station id in the river files")
+    r.add_argument(
+        "--river-thresholds", type=Path, metavar="CSV", help="print a station's levels as thresholds JSON"
+    )
+    r.add_argument("--shift-to-now", action="store_true", help="move the series so its last reading is now")
+    r.add_argument("--rate", type=float, default=50.0, help="replayed messages per second")
     a = p.parse_args(argv)
+    replaying = a.replay_jma or a.replay_amedas or a.replay_river
+    if a.river_thresholds or replaying:
+        if (a.replay_river or a.river_thresholds) and not a.station:
+            p.error("--station is needed with --replay-river / --river-thresholds")
+        if replaying and not a.gauge:
+            p.error("--gauge is needed to replay a file")
+        _replay_main(a)
+        return
     if not a.credentials.exists():
         raise SystemExit(
             f"{a.credentials} がありません。先に `gisapp demo load` を実行してください。\n"
