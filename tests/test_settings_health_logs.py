@@ -110,23 +110,54 @@ def test_broker_drops_turn_health_degraded(settings, app_engine, client):
 
 def test_the_worker_records_the_brokers_dropped_counter(settings, app_engine):
     """A $SYS message as the broker sends it goes through the worker's own batch path into the table
-    /healthz reads. (Whether Mosquitto redelivers the retained $SYS value to a durable session is the
-    broker's business; the worker unsubscribes and subscribes again on every connect so that it does.)"""
+    /healthz reads."""
     from gisapp.health import CachedHealth
     from ingest.worker import IngestWorker, Received
 
     w = IngestWorker(app_engine, settings.mqtt_url)
     item = Received("$SYS/broker/publish/messages/dropped", b"5", mid=0, qos=0, generation=0)
-    batch = w._validate([item])
-    assert batch.broker_stats == {"publish/messages/dropped": 5} and not batch.dead
-    w._write(batch)
+    with app_engine.begin() as conn:
+        batch = w._validate(conn, [item])
+        assert batch.broker_stats == {"publish/messages/dropped": 5} and not batch.dead
+        w._write(conn, batch)
     try:
         state = CachedHealth(app_engine, settings.mqtt_url, ttl=0, drops=True).get()
         assert state["status"] == "degraded" and "5 messages dropped" in state["broker_drops"]["detail"]
-        junk = w._validate([Received("$SYS/broker/publish/messages/dropped", b"n/a", 0, 0, 0)])
+        with app_engine.begin() as conn:
+            junk = w._validate(conn, [Received("$SYS/broker/publish/messages/dropped", b"n/a", 0, 0, 0)])
         assert junk.broker_stats == {} and not junk.dead  # the broker's own text: ignored, not dead-lettered
     finally:
         with app_engine.begin() as conn:
             conn.execute(
                 text("UPDATE ingest.broker_stat SET value = 0 WHERE name = 'publish/messages/dropped'")
             )
+
+
+def test_each_worker_connection_gets_the_brokers_current_dropped_counter(settings, app_engine, owner_engine):
+    """Over the real broker: the retained $SYS value reaches the worker's durable session on every
+    connect (it unsubscribes and subscribes again), so /healthz never reads a stale count."""
+    import threading
+
+    from ingest.worker import IngestWorker
+    from tests.support import wait_until
+
+    def recorded():
+        with app_engine.connect() as conn:
+            return conn.execute(
+                text("SELECT value FROM ingest.broker_stat WHERE name = 'publish/messages/dropped'")
+            ).scalar()
+
+    for _ in range(2):  # a new session, then the same durable session again
+        with owner_engine.begin() as conn:
+            conn.execute(text("DELETE FROM ingest.broker_stat"))
+        w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02)
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+        try:
+            assert w.connected.wait(10)
+            # Mosquitto publishes $SYS every sys_interval (10 s); from then on the value is retained.
+            wait_until(lambda: recorded() is not None, 25)
+            assert recorded() >= 0
+        finally:
+            w.stop()
+            t.join(10)
