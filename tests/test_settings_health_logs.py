@@ -156,7 +156,10 @@ def test_each_worker_connection_gets_the_brokers_current_dropped_counter(setting
         try:
             assert w.connected.wait(10)
             # Mosquitto publishes $SYS every sys_interval (10 s); from then on the value is retained.
-            wait_until(lambda: recorded() is not None, 25)
+            try:
+                wait_until(lambda: recorded() is not None, 25)
+            except AssertionError as e:
+                raise AssertionError(f"no $SYS value recorded; worker alive={t.is_alive()} stats={w.stats}") from e
             assert recorded() >= 0
         finally:
             w.stop()
