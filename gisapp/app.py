@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 import frontend
 from gisapp import errors
 from gisapp.access import AccessCounter
-from gisapp.api import auth, devices, events, health, imports, layers, pages, radio, road_closures
+from gisapp.api import auth, devices, events, health, imports, incidents, layers, pages, radio, road_closures
 from gisapp.db import app_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(events.router)
         app.include_router(pages.router)
         app.include_router(road_closures.router)
+        app.include_router(incidents.router)
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> HTMLResponse:

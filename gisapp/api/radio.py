@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from gisapp.deps import ConnDep, HQUser
 from gisapp.errors import InvalidInput, NotFound
@@ -50,9 +50,14 @@ _TRACK = text(
 )
 
 
+def unit_positions(conn: Connection, t: datetime | None = None) -> dict:
+    """Every enabled unit's last position at or before `t` (None: the latest), as GeoJSON."""
+    return unit_positions(conn, t)
+
+
 @router.get("", summary="Latest position of every radio unit / 無線機の最新位置")
 def latest_positions(conn: ConnDep, user: HQUser) -> dict:
-    return conn.execute(_POSITIONS, {"t": None}).scalar_one()
+    return unit_positions(conn)
 
 
 @router.get("/at", summary="Where every unit was at time T / 時刻 T の各無線機の位置")
@@ -62,7 +67,7 @@ def positions_at(
     t: Annotated[AwareDatetime, Query(description="ISO 8601 with offset, e.g. 2026-11-21T09:00:00+09:00")],
 ) -> dict:
     """Each unit's last reported position at or before T (its ``device_ts`` tells how old it was)."""
-    return conn.execute(_POSITIONS, {"t": t}).scalar_one()
+    return unit_positions(conn, t)
 
 
 @router.get("/{device_id}/track", summary="One unit's track / 無線機の移動経路")

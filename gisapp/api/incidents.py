@@ -1,0 +1,298 @@
+"""Disaster HQ API (災害対策本部): disasters, incidents and their status, dispatch, after-action export.
+
+Updates of an incident need its version: ``If-Match: "<version>"`` (the ``ETag`` of the last read). A
+stale version gets 409 with the current state; no ``If-Match`` gets 428.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from gisapp.api.radio import unit_positions
+from gisapp.deps import ConnDep, HQUser, StaffUser
+from gisapp.ops import dispatch, incidents
+from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
+from gisapp.ops.errors import OpsInvalid, PreconditionRequired
+from layers.routing import recommend_units
+
+router = APIRouter(tags=["disaster HQ / 災害対策本部"])
+
+Status = Literal["unhandled", "in_progress", "done", "cancelled"]
+
+
+class DisasterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, examples=["令和8年台風第10号"])
+
+
+class IncidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(max_length=40)
+    title: str = Field(min_length=1, max_length=200)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    description: str = Field("", max_length=4000)
+    address: str = Field("", max_length=300)
+    priority: int = Field(3, ge=1, le=5)
+    source: Literal["staff", "phone"] = "staff"  # radio and citizen reports arrive by their own paths
+    area: dict[str, Any] | None = None
+
+
+class IncidentPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status | None = None
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=4000)
+    address: str | None = Field(None, max_length=300)
+    priority: int | None = Field(None, ge=1, le=5)
+    category: str | None = Field(None, max_length=40)
+    note: str = Field("", max_length=2000)
+
+
+class DispatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_id: str = Field(min_length=1, max_length=64)
+    note: str = Field("", max_length=2000)
+
+
+class AssignmentPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["on_scene", "cleared"]
+    note: str = Field("", max_length=2000)
+
+
+def _etag(incident: dict) -> str:
+    return f'"{incident["version"]}"'
+
+
+def _with_etag(incident: dict, status: int = 200) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(incident), status, headers={"ETag": _etag(incident)})
+
+
+def _version(if_match: str | None) -> int:
+    if if_match is None:
+        raise PreconditionRequired(
+            "更新には If-Match（最後に読んだ版）が必要です。",
+            'Updates need If-Match with the version last read (the ETag, e.g. "3").',
+        )
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise OpsInvalid("If-Match の版が読めません。", 'If-Match must be a version such as "3".')
+    return int(value)
+
+
+# ------------------------------------------------------------------------------------ disasters
+@router.get("/api/disasters", summary="Disasters / 災害一覧")
+def disasters(conn: ConnDep, user: StaffUser) -> list[dict]:
+    return list_disasters(conn)
+
+
+@router.post("/api/disasters", status_code=201, summary="Open a disaster (HQ activation) / 災害の開設")
+def open_(body: DisasterIn, conn: ConnDep, user: HQUser) -> dict:
+    return open_disaster(conn, body.name, user.username)
+
+
+@router.post("/api/disasters/{disaster_id}/close", summary="Close a disaster / 災害の終了")
+def close(disaster_id: int, conn: ConnDep, user: HQUser) -> dict:
+    return close_disaster(conn, disaster_id, user.username)
+
+
+@router.get("/api/disasters/{disaster_id}/counts", summary="未対応 / 対応中 / 対応済 counts")
+def counts(disaster_id: int, conn: ConnDep, user: StaffUser) -> dict:
+    get_disaster(conn, disaster_id)
+    return incidents.counts(conn, disaster_id)
+
+
+@router.get("/api/incident-categories", summary="Incident categories / 事案種別")
+def categories(conn: ConnDep, user: StaffUser) -> list[dict]:
+    rows = conn.execute(
+        text(
+            "SELECT code, name_ja, name_en, public, sort FROM ops.incident_category WHERE active ORDER BY sort, code"
+        )
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# ------------------------------------------------------------------------------------ incidents
+def _feature(item: dict) -> dict:
+    props = {k: v for k, v in item.items() if k not in ("lon", "lat", "area")}
+    return {
+        "type": "Feature",
+        "id": item["id"],
+        "geometry": {"type": "Point", "coordinates": [item["lon"], item["lat"]]},
+        "properties": props,
+    }
+
+
+@router.get("/api/disasters/{disaster_id}/incidents", summary="A disaster's incidents (GeoJSON) / 事案一覧")
+def list_(
+    disaster_id: int,
+    conn: ConnDep,
+    user: StaffUser,
+    status: Annotated[list[Status] | None, Query()] = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> dict:
+    get_disaster(conn, disaster_id)
+    items = incidents.list_incidents(
+        conn, disaster_id, statuses=status, categories=category, since=since, until=until
+    )
+    return {"type": "FeatureCollection", "features": [_feature(i) for i in items]}
+
+
+@router.post(
+    "/api/disasters/{disaster_id}/incidents", status_code=201, summary="Register an incident / 事案登録"
+)
+def create(disaster_id: int, body: IncidentIn, conn: ConnDep, user: HQUser) -> JSONResponse:
+    new = incidents.NewIncident(**body.model_dump())
+    return _with_etag(incidents.create_incident(conn, disaster_id, new, user.username), 201)
+
+
+@router.get("/api/incidents/{incident_id}", summary="One incident / 事案")
+def get(incident_id: int, conn: ConnDep, user: StaffUser) -> JSONResponse:
+    return _with_etag(incidents.get_incident(conn, incident_id))
+
+
+@router.patch(
+    "/api/incidents/{incident_id}", summary="Change status or details (If-Match) / 状態・内容の変更"
+)
+def patch(
+    incident_id: int,
+    body: IncidentPatch,
+    conn: ConnDep,
+    user: HQUser,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    changes = body.model_dump(exclude_none=True)
+    return _with_etag(
+        incidents.update_incident(conn, incident_id, _version(if_match), changes, user.username)
+    )
+
+
+@router.get("/api/incidents/{incident_id}/events", summary="Status history / 対応履歴")
+def history(incident_id: int, conn: ConnDep, user: StaffUser) -> list[dict]:
+    return incidents.events(conn, incident_id)
+
+
+# ------------------------------------------------------------------------------------- dispatch
+@router.post(
+    "/api/incidents/{incident_id}/assignments", status_code=201, summary="Dispatch a unit / 出動指示"
+)
+def dispatch_unit(incident_id: int, body: DispatchIn, conn: ConnDep, user: HQUser) -> dict:
+    return dispatch.dispatch(conn, incident_id, body.unit_id, user.username, body.note)
+
+
+@router.patch("/api/assignments/{assignment_id}", summary="On scene / cleared / 現着・解除")
+def assignment_state(assignment_id: int, body: AssignmentPatch, conn: ConnDep, user: HQUser) -> dict:
+    return dispatch.set_state(conn, assignment_id, body.state, user.username, body.note)
+
+
+@router.get(
+    "/api/incidents/{incident_id}/recommendations",
+    summary="Nearest available units by road / 道路距離で近い出動可能な無線機",
+)
+def recommendations(
+    incident_id: int,
+    conn: ConnDep,
+    user: HQUser,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> list[dict]:
+    incident = incidents.get_incident(conn, incident_id)
+    found = recommend_units(
+        conn, incident["lon"], incident["lat"], limit=limit, exclude=frozenset(dispatch.busy_units(conn))
+    )
+    return [asdict(r) for r in found]
+
+
+# ------------------------------------------------------------------------------- after action
+@router.get("/api/disasters/{disaster_id}/at", summary="The HQ map at time T / 時刻 T の本部地図")
+def at_time(
+    disaster_id: int,
+    conn: ConnDep,
+    user: HQUser,
+    t: Annotated[AwareDatetime, Query(description="ISO 8601 with offset")],
+) -> dict:
+    get_disaster(conn, disaster_id)
+    return {
+        "t": t,
+        "incidents": {
+            "type": "FeatureCollection",
+            "features": [_feature(i) for i in incidents.state_at(conn, disaster_id, t)],
+        },
+        "units": unit_positions(conn, t),
+    }
+
+
+EXPORT_PARTS = ("incidents", "events", "assignments")
+
+
+def _rows(conn, disaster_id: int, part: str) -> list[dict]:
+    if part == "incidents":
+        return incidents.list_incidents(conn, disaster_id)
+    if part == "assignments":
+        return dispatch.assignments_of_disaster(conn, disaster_id)
+    rows = conn.execute(
+        text(
+            """SELECT e.id, e.incident_id, e.at, e.actor, e.kind, e.from_status, e.to_status, e.version, e.note,
+                      e.data, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+                 FROM ops.incident_event e JOIN ops.incident i ON i.id = e.incident_id
+                WHERE i.disaster_id = :d ORDER BY e.id"""
+        ),
+        {"d": disaster_id},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+@router.get("/api/disasters/{disaster_id}/export/{part}.{fmt}", summary="After-action export / 記録の出力")
+def export(
+    disaster_id: int,
+    part: Literal["incidents", "events", "assignments"],
+    fmt: Literal["csv", "geojson"],
+    conn: ConnDep,
+    user: HQUser,
+) -> Response:
+    disaster = get_disaster(conn, disaster_id)
+    rows = _rows(conn, disaster_id, part)
+    if part == "assignments" and fmt == "geojson":  # dispatches have no place of their own: the incident's
+        points = {i["id"]: (i["lon"], i["lat"]) for i in incidents.list_incidents(conn, disaster_id)}
+        for r in rows:
+            r["lon"], r["lat"] = points[r["incident_id"]]
+    name = f"disaster-{disaster_id}-{part}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "geojson":
+        doc = {
+            "type": "FeatureCollection",
+            "name": f"{disaster['name']} {part}",
+            "features": [_feature({k: _cell(v) for k, v in r.items()}) for r in rows],
+        }
+        return Response(
+            json.dumps(doc, ensure_ascii=False), media_type="application/geo+json", headers=headers
+        )
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens UTF-8 Japanese correctly only with a BOM
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: _cell(v) for k, v in r.items()})
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
