@@ -159,7 +159,9 @@ def test_each_worker_connection_gets_the_brokers_current_dropped_counter(setting
             try:
                 wait_until(lambda: recorded() is not None, 25)
             except AssertionError as e:
-                raise AssertionError(f"no $SYS value recorded; worker alive={t.is_alive()} stats={w.stats}") from e
+                raise AssertionError(
+                    f"no $SYS value recorded; worker alive={t.is_alive()} stats={w.stats}"
+                ) from e
             assert recorded() >= 0
         finally:
             w.stop()

@@ -1,5 +1,9 @@
 """Disaster HQ API (災害対策本部): disasters, incidents and their status, dispatch, after-action export.
 
+Routes that write run their transaction inside the route, not in a dependency: under contention (fifty
+operators dispatching one unit) a dependency's commit would wait for a free worker thread while the
+threads wait for its locks.
+
 Updates of an incident need its version: ``If-Match: "<version>"`` (the ``ETag`` of the last read). A
 stale version gets 409 with the current state; no ``If-Match`` gets 428.
 """
@@ -9,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,7 +23,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from gisapp.api.radio import unit_positions
-from gisapp.deps import ConnDep, HQUser, StaffUser
+from gisapp.db import transaction
+from gisapp.deps import ConnDep, EngineDep, HQUser, StaffUser
 from gisapp.ops import dispatch, incidents
 from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
@@ -99,13 +103,15 @@ def disasters(conn: ConnDep, user: StaffUser) -> list[dict]:
 
 
 @router.post("/api/disasters", status_code=201, summary="Open a disaster (HQ activation) / 災害の開設")
-def open_(body: DisasterIn, conn: ConnDep, user: HQUser) -> dict:
-    return open_disaster(conn, body.name, user.username)
+def open_(body: DisasterIn, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return open_disaster(conn, body.name, user.username)
 
 
 @router.post("/api/disasters/{disaster_id}/close", summary="Close a disaster / 災害の終了")
-def close(disaster_id: int, conn: ConnDep, user: HQUser) -> dict:
-    return close_disaster(conn, disaster_id, user.username)
+def close(disaster_id: int, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return close_disaster(conn, disaster_id, user.username)
 
 
 @router.get("/api/disasters/{disaster_id}/counts", summary="未対応 / 対応中 / 対応済 counts")
@@ -155,9 +161,11 @@ def list_(
 @router.post(
     "/api/disasters/{disaster_id}/incidents", status_code=201, summary="Register an incident / 事案登録"
 )
-def create(disaster_id: int, body: IncidentIn, conn: ConnDep, user: HQUser) -> JSONResponse:
+def create(disaster_id: int, body: IncidentIn, engine: EngineDep, user: HQUser) -> JSONResponse:
     new = incidents.NewIncident(**body.model_dump())
-    return _with_etag(incidents.create_incident(conn, disaster_id, new, user.username), 201)
+    with transaction(engine, user.roles) as conn:
+        created = incidents.create_incident(conn, disaster_id, new, user.username)
+    return _with_etag(created, 201)
 
 
 @router.get("/api/incidents/{incident_id}", summary="One incident / 事案")
@@ -190,13 +198,15 @@ def history(incident_id: int, conn: ConnDep, user: StaffUser) -> list[dict]:
 @router.post(
     "/api/incidents/{incident_id}/assignments", status_code=201, summary="Dispatch a unit / 出動指示"
 )
-def dispatch_unit(incident_id: int, body: DispatchIn, conn: ConnDep, user: HQUser) -> dict:
-    return dispatch.dispatch(conn, incident_id, body.unit_id, user.username, body.note)
+def dispatch_unit(incident_id: int, body: DispatchIn, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return dispatch.dispatch(conn, incident_id, body.unit_id, user.username, body.note)
 
 
 @router.patch("/api/assignments/{assignment_id}", summary="On scene / cleared / 現着・解除")
-def assignment_state(assignment_id: int, body: AssignmentPatch, conn: ConnDep, user: HQUser) -> dict:
-    return dispatch.set_state(conn, assignment_id, body.state, user.username, body.note)
+def assignment_state(assignment_id: int, body: AssignmentPatch, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return dispatch.set_state(conn, assignment_id, body.state, user.username, body.note)
 
 
 @router.get(
@@ -213,7 +223,7 @@ def recommendations(
     found = recommend_units(
         conn, incident["lon"], incident["lat"], limit=limit, exclude=frozenset(dispatch.busy_units(conn))
     )
-    return [asdict(r) for r in found]
+    return [r.as_json() for r in found]
 
 
 # ------------------------------------------------------------------------------- after action

@@ -52,7 +52,7 @@ _TRACK = text(
 
 def unit_positions(conn: Connection, t: datetime | None = None) -> dict:
     """Every enabled unit's last position at or before `t` (None: the latest), as GeoJSON."""
-    return unit_positions(conn, t)
+    return conn.execute(_POSITIONS, {"t": t}).scalar_one()
 
 
 @router.get("", summary="Latest position of every radio unit / 無線機の最新位置")

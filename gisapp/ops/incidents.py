@@ -21,6 +21,7 @@ from sqlalchemy.sql import bindparam
 
 from gisapp import audit
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
+from layers.routing import nearest_road_segment
 
 # status: (日本語, English)
 STATUSES: dict[str, tuple[str, str]] = {
@@ -52,21 +53,15 @@ SELECT i.id, i.disaster_id, i.category, c.name_ja AS category_ja, c.name_en AS c
 """
 
 _INSERT = text(
-    """
-WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom),
-road AS (
-  SELECT r.id, ST_Distance(r.geom::geography, pt.geom::geography) AS m
-    FROM gis.road_segment r, pt ORDER BY r.geom <-> pt.geom LIMIT 1)
-INSERT INTO ops.incident (disaster_id, category, title, description, address, priority, source, source_ref,
-                          geom, area, road_segment_id, road_distance_m, reported_at, created_by)
-SELECT :disaster_id, :category, :title, :description, :address, :priority, :source, :source_ref, pt.geom,
-       CASE WHEN CAST(:area AS text) IS NULL THEN NULL
-            ELSE ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(CAST(:area AS text)), 4326)) END,
-       (SELECT id FROM road WHERE m <= :road_max), (SELECT m FROM road WHERE m <= :road_max),
-       coalesce(CAST(:reported_at AS timestamptz), now()), :actor
-  FROM pt
-ON CONFLICT (source, source_ref) DO NOTHING
-RETURNING id"""
+    """INSERT INTO ops.incident (disaster_id, category, title, description, address, priority, source, source_ref,
+                             geom, area, road_segment_id, road_distance_m, reported_at, created_by)
+       VALUES (:disaster_id, :category, :title, :description, :address, :priority, :source, :source_ref,
+               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+               CASE WHEN CAST(:area AS text) IS NULL THEN NULL
+                    ELSE ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(CAST(:area AS text)), 4326)) END,
+               :road_id, :road_m, coalesce(CAST(:reported_at AS timestamptz), now()), :actor)
+       ON CONFLICT (source, source_ref) DO NOTHING
+       RETURNING id"""
 )
 _EVENT = text(
     """INSERT INTO ops.incident_event (incident_id, actor, kind, from_status, to_status, version, note, data)
@@ -141,6 +136,7 @@ def create_incident(conn: Connection, disaster_id: int, new: NewIncident, actor:
         {"title": new.title, "priority": new.priority, "description": new.description, "address": new.address}
     )
     _check_area(new.area)
+    road = nearest_road_segment(conn, new.lon, new.lat, NEAREST_ROAD_MAX_M)
     params = {
         "disaster_id": disaster_id,
         "category": new.category,
@@ -153,7 +149,8 @@ def create_incident(conn: Connection, disaster_id: int, new: NewIncident, actor:
         "lon": new.lon,
         "lat": new.lat,
         "area": json.dumps(new.area) if new.area is not None else None,
-        "road_max": NEAREST_ROAD_MAX_M,
+        "road_id": road.id if road else None,
+        "road_m": road.distance_m if road else None,
         "reported_at": new.reported_at,
         "actor": actor,
     }
