@@ -13,7 +13,20 @@ from fastapi.staticfiles import StaticFiles
 import frontend
 from gisapp import errors
 from gisapp.access import AccessCounter
-from gisapp.api import auth, devices, events, health, imports, incidents, layers, pages, radio, road_closures
+from gisapp.api import (
+    auth,
+    devices,
+    events,
+    health,
+    imports,
+    incidents,
+    layers,
+    pages,
+    public_incidents,
+    radio,
+    reports,
+    road_closures,
+)
 from gisapp.db import app_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
@@ -75,6 +88,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(layers.public_search_router)
     app.include_router(ogc_features.router)
     app.include_router(ogc_tiles.router)
+    app.include_router(reports.public_router)
+    app.include_router(public_incidents.router)
     if not public:
         app.include_router(imports.router)
         app.include_router(auth.router)
@@ -88,6 +103,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(pages.router)
         app.include_router(road_closures.router)
         app.include_router(incidents.router)
+        app.include_router(reports.router)
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> HTMLResponse:
