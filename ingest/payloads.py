@@ -215,6 +215,62 @@ def parse_gauge(device_id: str, leaf: str, payload: bytes) -> list[GaugeObservat
     return out
 
 
+@dataclass(frozen=True)
+class RadioIncident:
+    """A disaster location reported from the field by a radio unit."""
+
+    device_id: str
+    device_ts: datetime
+    lon: float
+    lat: float
+    category: str
+    title: str
+    description: str
+    priority: int
+    message_id: str | None
+
+    @property
+    def source_ref(self) -> str:
+        """Its identity: the unit's own message id, or its timestamp (a redelivery is one incident)."""
+        return f"{self.device_id}/{self.message_id or self.device_ts.isoformat()}"
+
+
+class IncidentPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ts: Timestamp
+    lat: Lat
+    lon: Lon
+    category: Annotated[str, Field(min_length=1, max_length=40, strict=True)]
+    title: Annotated[str, Field(max_length=200, strict=True)] = ""
+    description: Annotated[str, Field(max_length=2000, strict=True)] = ""
+    priority: Annotated[int, Field(ge=1, le=5, strict=True)] = 3
+    id: Annotated[str | None, Field(min_length=1, max_length=64, strict=True)] = None
+
+
+def parse_radio_incident(device_id: str, payload: bytes) -> RadioIncident | PayloadError:
+    """``gisapp/v1/radio/{id}/incident``: one JSON object (see docs/mqtt.md)."""
+    messages = _messages(payload)
+    if isinstance(messages, PayloadError):
+        return messages
+    if len(messages) != 1 or messages[0][0] is not None:
+        return PayloadError("invalid_payload", "an incident report is one JSON object, not an array")
+    item = messages[0][1]
+    if not isinstance(item, dict):
+        return PayloadError("invalid_payload", "not a JSON object")
+    try:
+        m = IncidentPayload.model_validate(item)
+        ts = m.ts if isinstance(m.ts, datetime) else datetime.fromtimestamp(m.ts, UTC)
+    except ValidationError as e:
+        return PayloadError("invalid_payload", _describe(e))
+    except (OverflowError, OSError, ValueError) as e:
+        return PayloadError("invalid_timestamp", str(e))
+    if ts > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        return PayloadError("invalid_timestamp", f"timestamp {ts.isoformat()} is in the future")
+    return RadioIncident(
+        device_id, ts, m.lon, m.lat, m.category, m.title.strip(), m.description, m.priority, m.id
+    )
+
+
 def _describe(e: ValidationError) -> str:
     parts = []
     for err in e.errors()[:5]:

@@ -24,12 +24,15 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingest.gauges import device_kinds, record_observations
+from ingest.incidents import known_categories, record_radio_incidents
 from ingest.payloads import (
     GaugeObservation,
     LastWill,
     PayloadError,
+    RadioIncident,
     RadioPosition,
     parse_gauge,
+    parse_radio_incident,
     parse_radio_position,
     parse_status,
 )
@@ -62,6 +65,7 @@ class Batch:
     items: list[Received]
     positions: list[RadioPosition] = field(default_factory=list)
     observations: list[GaugeObservation] = field(default_factory=list)
+    incidents: list[RadioIncident] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     broker_stats: dict[str, int] = field(default_factory=dict)  # $SYS/broker/… -> value
     heard: set[str] = field(default_factory=set)  # devices with an accepted message in this batch
@@ -227,6 +231,7 @@ class IngestWorker:
         parsed: list[tuple[Received, str]] = []
         gauge: list[tuple[Received, str, str]] = []
         statuses: list[tuple[Received, str]] = []
+        reports: list[tuple[Received, str]] = []
         for item in items:
             if item.topic in BROKER_STATS:
                 try:
@@ -241,11 +246,14 @@ class IngestWorker:
             if route is not None and route[0] == "gauge" and route[2] in GAUGE_LEAF_KIND:
                 gauge.append((item, route[1], route[2]))
                 continue
+            if route is not None and route[0] == "radio" and route[2] == "incident":
+                reports.append((item, route[1]))
+                continue
             if route is None or route[0] != "radio" or route[2] != "position":
                 batch.dead.append(DeadLetter(item.topic, item.payload, "unknown_topic", "no handler"))
                 continue
             parsed.append((item, route[1]))
-        known = self._known_devices(conn, {device for _, device in [*parsed, *statuses]})
+        known = self._known_devices(conn, {device for _, device in [*parsed, *statuses, *reports]})
         for item, device_id in parsed:
             if device_id not in known:
                 batch.dead.append(
@@ -274,7 +282,40 @@ class IngestWorker:
                 batch.heard.add(device_id)
         if gauge:
             self._validate_gauges(conn, batch, gauge)
+        if reports:
+            self._validate_reports(conn, batch, reports, known)
         return batch
+
+    @staticmethod
+    def _validate_reports(
+        conn: Connection, batch: Batch, reports: list[tuple[Received, str]], known: set[str]
+    ) -> None:
+        parsed: list[tuple[Received, RadioIncident]] = []
+        for item, device_id in reports:
+            if device_id not in known:
+                batch.dead.append(
+                    DeadLetter(item.topic, item.payload, "unknown_device", f"{device_id} not registered")
+                )
+                continue
+            result = parse_radio_incident(device_id, item.payload)
+            if isinstance(result, PayloadError):
+                batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
+            else:
+                parsed.append((item, result))
+        categories = known_categories(conn, {r.category for _, r in parsed})
+        for item, report in parsed:
+            if report.category not in categories:
+                batch.dead.append(
+                    DeadLetter(
+                        item.topic,
+                        item.payload,
+                        "unknown_category",
+                        f"{report.category[:40]!r} is not a category",
+                    )
+                )
+            else:
+                batch.incidents.append(report)
+                batch.heard.add(report.device_id)
 
     def _validate_gauges(
         self, conn: Connection, batch: Batch, gauge: list[tuple[Received, str, str]]
@@ -314,10 +355,11 @@ class IngestWorker:
         insert_dead_letters(conn, batch.dead)
         touch_devices(conn, batch.heard, batch.gone)
         record_broker_stats(conn, batch.broker_stats)
+        record_radio_incidents(conn, batch.incidents)  # last: it appends to the audit chain, which serialises
 
     def _count(self, batch: Batch) -> None:
         """After COMMIT: the figures and the dead-letter log lines."""
-        self.stats["stored"] += len(batch.positions) + len(batch.observations)
+        self.stats["stored"] += len(batch.positions) + len(batch.observations) + len(batch.incidents)
         self.stats["dead_letters"] += len(batch.dead)
         if batch.dead:
             for d in batch.dead:

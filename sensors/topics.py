@@ -1,6 +1,7 @@
 """The MQTT topic contract (see docs/mqtt.md).
 
     gisapp/v1/radio/{device_id}/position   radio-unit position (our JSON or OwnTracks location JSON)
+    gisapp/v1/radio/{device_id}/incident   a disaster location reported from the field (→ HQ incident)
     gisapp/v1/gauge/{device_id}/rain       rain gauge: rainfall in the 10 minutes ending at ts
     gisapp/v1/gauge/{device_id}/level      water gauge: water level in metres
 
@@ -25,6 +26,10 @@ def device_topic_filter(kind: str, device_id: str) -> str:
 
 def radio_position_topic(device_id: str) -> str:
     return f"{TOPIC_ROOT}/radio/{device_id}/position"
+
+
+def radio_incident_topic(device_id: str) -> str:
+    return f"{TOPIC_ROOT}/radio/{device_id}/incident"
 
 
 # gauge topic leaf -> the device kind allowed to publish it
