@@ -37,7 +37,8 @@ class InvalidInput(AppError):
 
 
 def body(code: str, ja: str, en: str, **details: object) -> dict:
-    return {"error": {"code": code, "message_ja": ja, "message_en": en, **details}}
+    # A detail never replaces the code or the messages.
+    return {"error": {**details, "code": code, "message_ja": ja, "message_en": en}}
 
 
 _HTTP_TEXT = {
@@ -52,7 +53,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(body(exc.code, exc.ja, exc.en, **exc.details), exc.status, headers=headers)
+        return JSONResponse(
+            {"error": {**exc.details, "code": exc.code, "message_ja": exc.ja, "message_en": exc.en}},
+            exc.status,
+            headers=headers,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

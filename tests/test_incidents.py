@@ -295,3 +295,44 @@ def test_citizen_side_sees_public_categories_without_details(client, people, pub
             == 0
         )
     assert "canary-773" not in json.dumps(public_client.get("/api/public/layers").json(), ensure_ascii=False)
+
+
+def test_hq_adds_and_publishes_categories(client, people, public_engine, app_engine):
+    code = "bridge_damage_t"
+    body = {"code": code, "name_ja": "橋梁被害", "name_en": "Bridge damage"}
+    assert client.post("/api/incident-categories", json=body).status_code == 401
+    r = client.post("/api/incident-categories", json=body, headers=people["hq"])
+    assert r.status_code == 201 and r.json()["public"] is False
+    assert client.post("/api/incident-categories", json=body, headers=people["hq"]).status_code == 409
+    bad = client.post("/api/incident-categories", json={**body, "code": "Bad Code!"}, headers=people["hq"])
+    assert bad.status_code == 400 and bad.json()["error"]["message_ja"]
+    d = client.post("/api/disasters", json={"name": "種別テスト"}, headers=people["hq"]).json()["id"]
+    inc = new_incident(client, people, d, category=code, title="橋の損傷")
+    with public_engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM pub.incident WHERE id = :i"), {"i": inc["id"]}).scalar()
+            == 0
+        )
+    published = client.patch(f"/api/incident-categories/{code}", json={"public": True}, headers=people["hq"])
+    assert published.status_code == 200 and published.json()["public"] is True
+    with public_engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM pub.incident WHERE id = :i"), {"i": inc["id"]}).scalar()
+            == 1
+        )
+    assert (
+        client.patch("/api/incident-categories/nope", json={"public": True}, headers=people["hq"]).status_code
+        == 404
+    )
+    retired = client.patch(f"/api/incident-categories/{code}", json={"active": False}, headers=people["hq"])
+    assert retired.status_code == 200
+    again = client.post(f"/api/disasters/{d}/incidents", json={"category": code, "title": "x", "lon": 139.3, "lat": 35.4},
+                        headers=people["hq"])  # fmt: skip
+    assert again.status_code == 422  # a retired category takes no new incidents
+    with app_engine.connect() as conn:
+        actions = (
+            conn.execute(text("SELECT action FROM audit.log WHERE target = :c ORDER BY seq"), {"c": code})
+            .scalars()
+            .all()
+        )
+    assert actions == ["incident_category.add", "incident_category.change", "incident_category.change"]

@@ -22,12 +22,13 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from gisapp import audit
 from gisapp.api.radio import unit_positions
 from gisapp.db import transaction
 from gisapp.deps import ConnDep, EngineDep, HQUser, StaffUser
 from gisapp.ops import dispatch, incidents
 from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
-from gisapp.ops.errors import OpsInvalid, PreconditionRequired
+from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound, PreconditionRequired
 from layers.routing import recommend_units
 
 router = APIRouter(tags=["disaster HQ / 災害対策本部"])
@@ -128,6 +129,66 @@ def categories(conn: ConnDep, user: StaffUser) -> list[dict]:
         )
     )
     return [dict(r._mapping) for r in rows]
+
+
+class CategoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", examples=["bridge_damage"])
+    name_ja: str = Field(min_length=1, max_length=40, examples=["橋梁被害"])
+    name_en: str = Field(min_length=1, max_length=60, examples=["Bridge damage"])
+    public: bool = False
+    sort: int = Field(100, ge=0, le=1000)
+
+
+class CategoryPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name_ja: str | None = Field(None, min_length=1, max_length=40)
+    name_en: str | None = Field(None, min_length=1, max_length=60)
+    public: bool | None = None  # shown on the citizen map
+    active: bool | None = None
+    sort: int | None = Field(None, ge=0, le=1000)
+
+
+@router.post("/api/incident-categories", status_code=201, summary="Add a category / 事案種別の追加")
+def add_category(body: CategoryIn, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        row = conn.execute(
+            text(
+                """INSERT INTO ops.incident_category (code, name_ja, name_en, public, sort)
+                   VALUES (:code, :name_ja, :name_en, :public, :sort) ON CONFLICT (code) DO NOTHING
+                   RETURNING code, name_ja, name_en, public, sort, active"""
+            ),
+            body.model_dump(),
+        ).one_or_none()
+        if row is None:
+            raise OpsConflict(
+                "この種別コードは登録済みです。", "This category code exists already.", category=body.code
+            )
+        audit.record(conn, user.username, "incident_category.add", body.code, public=body.public)
+    return dict(row._mapping)
+
+
+@router.patch(
+    "/api/incident-categories/{code}", summary="Rename, publish or retire a category / 事案種別の変更"
+)
+def change_category(code: str, body: CategoryPatch, engine: EngineDep, user: HQUser) -> dict:
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise OpsInvalid("変更内容がありません。", "Nothing to change.")
+    with transaction(engine, user.roles) as conn:
+        row = conn.execute(
+            text(
+                """UPDATE ops.incident_category SET name_ja = coalesce(:name_ja, name_ja),
+                          name_en = coalesce(:name_en, name_en), public = coalesce(:public, public),
+                          active = coalesce(:active, active), sort = coalesce(:sort, sort)
+                    WHERE code = :code RETURNING code, name_ja, name_en, public, sort, active"""
+            ),
+            {"code": code, **{k: changes.get(k) for k in ("name_ja", "name_en", "public", "active", "sort")}},
+        ).one_or_none()
+        if row is None:
+            raise OpsNotFound("事案種別が見つかりません。", "No such category.", category=code)
+        audit.record(conn, user.username, "incident_category.change", code, **changes)
+    return dict(row._mapping)
 
 
 # ------------------------------------------------------------------------------------ incidents

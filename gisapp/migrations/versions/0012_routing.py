@@ -38,7 +38,7 @@ END $$;
 
 CREATE TABLE gis.road_vertex (
   id    bigserial PRIMARY KEY,
-  geom  geometry(Point, 4326) NOT NULL
+  geom  geometry(Point, 4326) NOT NULL CHECK (ST_IsValid(geom))
 );
 CREATE INDEX road_vertex_geom_idx ON gis.road_vertex USING gist (geom);
 
@@ -51,7 +51,7 @@ CREATE TABLE gis.road_edge (
   target           bigint NOT NULL REFERENCES gis.road_vertex(id),
   cost             double precision NOT NULL, -- metres, source → target
   reverse_cost     double precision NOT NULL, -- metres, target → source (one-way roads: -1)
-  geom             geometry(LineString, 4326) NOT NULL,
+  geom             geometry(LineString, 4326) NOT NULL CHECK (ST_IsValid(geom)),
   UNIQUE (road_segment_id, part, seq)
 );
 CREATE INDEX road_edge_geom_idx ON gis.road_edge USING gist (geom);
