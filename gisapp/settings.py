@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     session_hours: int = Field(12, alias="GISAPP_SESSION_HOURS", ge=1, le=24 * 30)
     # The integrated GIS runs on a network without internet: no online basemap.
     offline: bool = Field(False, alias="GISAPP_OFFLINE")
+    # Key of the HMAC that turns a citizen report sender's address into its rate-limit key; unset =
+    # derived from the local stack's session_secret (see gisapp/api/reports.py).
+    report_key_secret: str | None = Field(None, alias="GISAPP_REPORT_KEY_SECRET")
 
     # --- ingest ---
     ingest_batch_size: int = Field(500, alias="GISAPP_INGEST_BATCH", ge=1, le=10_000)

@@ -1,8 +1,243 @@
-"""Citizen reports (通報): the public form and the reporter's status link; staff moderation."""
+"""Citizen reports (通報): the public form and the reporter's status link; staff moderation.
+
+``public_router`` is mounted on both instances (the citizen-facing one writes only through
+``pub.submit_citizen_report``); ``router`` (moderation, photos) on the internal one only.
+
+The upload is read with a byte cap before any parsing: a 50 MB body is refused with 413 after
+``photos.MAX_BYTES`` plus a little, never buffered whole. Photo decoding and the database calls run in
+the thread pool.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import hmac
+import secrets
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from python_multipart.exceptions import MultipartParseError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
+
+from frontend import report_pages
+from gisapp.api.pages import _staff_page
+from gisapp.db import transaction
+from gisapp.deps import ConnDep, EngineDep, HQUser, OptionalUser
+from gisapp.errors import InvalidInput
+from gisapp.ops import photos, reports
+from gisapp.ops.errors import OpsError
+from gisapp.settings import Settings
 
 public_router = APIRouter(tags=["citizen reports / 通報"])
 router = APIRouter(tags=["citizen reports / 通報"])
+
+MAX_BODY = photos.MAX_BYTES + 64 * 1024  # the photo plus the form's other fields
+
+
+def _lang(lang: str) -> str:
+    return "en" if lang == "en" else "ja"
+
+
+def _key_secret(settings: Settings) -> bytes:
+    """The per-install HMAC key for sender addresses: GISAPP_REPORT_KEY_SECRET, else derived from the
+    local stack's session secret, else one per process (rate limits then reset on restart)."""
+    if settings.report_key_secret:
+        return settings.report_key_secret.encode()
+    local = settings.local_secrets() or {}
+    if local.get("session_secret"):
+        return hmac.new(
+            local["session_secret"].encode(), b"citizen-report-client-key", hashlib.sha256
+        ).digest()
+    return _PROCESS_SECRET
+
+
+_PROCESS_SECRET = secrets.token_bytes(32)
+
+
+# ------------------------------------------------------------------------------- citizen side
+async def _capped_form(request: Request):
+    """The form, parsed from a body read with a byte cap."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise photos.too_large()
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise photos.too_large()
+    except ClientDisconnect as e:
+        raise InvalidInput("送信が途中で切れました。", "The upload was interrupted.") from e
+
+    async def replay() -> dict:
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    try:
+        return await Request(request.scope, replay).form(max_files=1, max_fields=10)
+    except (MultiPartException, MultipartParseError, ValueError) as e:
+        raise InvalidInput("送信内容を読み取れませんでした。", "The form could not be read.") from e
+
+
+def _number(form, name: str) -> float:
+    raw = str(form.get(name) or "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if value != value or raw == "":
+        raise InvalidInput(
+            "場所を地図で選ぶか「現在地を使う」を押してください。",
+            "Choose the place on the map or press “Use my location”.",
+            field="location",
+        )
+    return value
+
+
+@public_router.post("/api/reports", status_code=201, summary="Send a report / 通報する")
+async def submit(request: Request) -> dict:
+    """multipart/form-data: ``category``, ``lon``, ``lat`` (required), ``description``, ``photo``
+    (JPEG/PNG, 10 MB max). Answers the status link; the token in it is shown only this once."""
+    form = await _capped_form(request)
+    try:
+        lon, lat = _number(form, "lon"), _number(form, "lat")
+        upload = form.get("photo")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    finally:
+        await form.close()
+    # A file input left empty sends a part with no bytes: no photo.
+    cleaned = await run_in_threadpool(photos.clean_photo, data) if data else None
+    new = reports.NewReport(
+        category=str(form.get("category") or ""),
+        lon=lon,
+        lat=lat,
+        description=str(form.get("description") or "").strip(),
+        photo=cleaned.data if cleaned else None,
+        photo_type=cleaned.media_type if cleaned else None,
+    )
+    app = request.app
+    host = request.client.host if request.client else ""
+    sender = reports.client_key(_key_secret(app.state.settings), host)
+
+    def store() -> str:
+        with transaction(app.state.engine) as conn:
+            return reports.submit_report(conn, new, sender, public=app.state.public)
+
+    token = await run_in_threadpool(store)
+    return {
+        "token": token,
+        "status_url": f"/report/status/{token}",
+        **reports.RECEIVED_LABELS,
+    }
+
+
+@public_router.get("/api/reports/categories", summary="Report categories / 通報の種別")
+def report_categories(request: Request, conn: ConnDep) -> list[dict]:
+    return reports.categories(conn, public=request.app.state.public)
+
+
+@public_router.get("/api/reports/status/{token}", summary="A report's status / 通報の状況")
+def report_status(token: str, conn: ConnDep) -> dict:
+    return reports.status_for_token(conn, token)
+
+
+@public_router.get("/report", response_class=HTMLResponse, include_in_schema=False)
+def report_form_page(request: Request, conn: ConnDep, lang: str = "ja") -> HTMLResponse:
+    cats = reports.categories(conn, public=request.app.state.public)
+    return HTMLResponse(report_pages.report_form_html(_lang(lang), cats, request.app.state.settings.offline))
+
+
+@public_router.get("/report/status/{token}", response_class=HTMLResponse, include_in_schema=False)
+def report_status_page(token: str, conn: ConnDep, lang: str = "ja") -> HTMLResponse:
+    try:
+        status = reports.status_for_token(conn, token)
+    except OpsError:
+        return HTMLResponse(report_pages.report_status_html(_lang(lang), None), status_code=404)
+    return HTMLResponse(report_pages.report_status_html(_lang(lang), status))
+
+
+# ---------------------------------------------------------------------------------- moderation
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    disaster_id: int | None = None  # default: the current disaster
+    title: str | None = Field(None, min_length=1, max_length=200)
+    priority: int = Field(3, ge=1, le=5)
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    incident_id: int
+    note: str = Field("", max_length=2000)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=500)
+
+
+@router.get("/api/reports", summary="Reports by state (moderation queue) / 通報一覧")
+def list_(
+    conn: ConnDep,
+    user: HQUser,
+    state: Literal["pending", "accepted", "merged", "rejected"] = "pending",
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    with_suggestions: bool = True,
+) -> list[dict]:
+    items = reports.list_reports(conn, state, limit)
+    for item in items:
+        if with_suggestions and state == "pending":
+            item["suggestions"] = reports.suggestions(conn, item["id"])
+        item["photo_url"] = f"/api/reports/{item['id']}/photo" if item["has_photo"] else None
+    return items
+
+
+@router.get("/api/reports/{report_id}", summary="One report / 通報")
+def get(report_id: int, conn: ConnDep, user: HQUser) -> dict:
+    return reports.get_report(conn, report_id)
+
+
+@router.get("/api/reports/{report_id}/suggestions", summary="Merge suggestions (50 m, 2 h) / 統合候補")
+def suggestions(report_id: int, conn: ConnDep, user: HQUser) -> dict:
+    return reports.suggestions(conn, report_id)
+
+
+@router.get("/api/reports/{report_id}/photo", summary="The report's photo (no metadata) / 写真")
+def photo(report_id: int, conn: ConnDep, user: HQUser) -> Response:
+    data, media_type = reports.photo(conn, report_id)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/api/reports/{report_id}/accept", summary="Make it an incident / 事案にする")
+def accept(report_id: int, body: AcceptIn, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return reports.accept(
+            conn,
+            report_id,
+            user.username,
+            disaster_id=body.disaster_id,
+            title=body.title,
+            priority=body.priority,
+        )
+
+
+@router.post("/api/reports/{report_id}/merge", summary="Merge into an incident / 事案に統合")
+def merge(report_id: int, body: MergeIn, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return reports.merge(conn, report_id, body.incident_id, user.username, body.note)
+
+
+@router.post("/api/reports/{report_id}/reject", summary="Reject / 却下")
+def reject(report_id: int, body: RejectIn, engine: EngineDep, user: HQUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return reports.reject(conn, report_id, user.username, body.reason)
+
+
+@router.get("/hq/reports", response_class=HTMLResponse, include_in_schema=False)
+def moderation_page(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
+    return _staff_page(
+        request, user, "/hq/reports", lang, ("hq_operator", "staff"), report_pages.moderation_html
+    )

@@ -1,0 +1,278 @@
+/* Citizen reports (通報): the public form (/report) and the HQ moderation queue (/hq/reports).
+ * Wording and settings come from <script type="application/json" id="report-config">.
+ * Every text that a citizen or another user typed is put into the page with textContent, never as HTML.
+ */
+(function () {
+  'use strict';
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : all;
+    });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  /** The message of an error answer, page language first, both languages when available. */
+  function errorMessage(body, lang, fallback) {
+    var error = body && body.error;
+    if (!error) return fallback;
+    var first = lang === 'en' ? error.message_en : error.message_ja;
+    var second = lang === 'en' ? error.message_ja : error.message_en;
+    return [first, second].filter(Boolean).join(' / ') || fallback;
+  }
+
+  // ------------------------------------------------------------------------------- the form
+  function startForm(config) {
+    var text = config.text;
+    var form = document.getElementById('report-form');
+    var lon = document.getElementById('report-lon');
+    var lat = document.getElementById('report-lat');
+    var where = document.getElementById('report-location-text');
+    var errorBox = document.getElementById('report-error');
+    var progress = document.getElementById('report-progress');
+    var submit = document.getElementById('report-submit');
+    var mapNode = document.getElementById('report-map');
+    var marker = null;
+
+    var map = L.map(mapNode, {keyboard: true}).setView(config.center, 15);
+    if (config.tiles) {
+      L.tileLayer(config.tiles, {attribution: config.attribution, maxZoom: 18, minZoom: 5}).addTo(map);
+    }
+
+    function choose(latlng) {
+      lat.value = latlng.lat.toFixed(6);
+      lon.value = latlng.lng.toFixed(6);
+      if (marker) {
+        marker.setLatLng(latlng);
+      } else {
+        marker = L.marker(latlng, {title: text.marker, alt: text.marker, keyboard: false}).addTo(map);
+      }
+      where.textContent = fill(text.selected, {lat: lat.value, lon: lon.value});
+      mapNode.removeAttribute('aria-invalid');
+    }
+
+    map.on('click', function (event) { choose(event.latlng); });
+    mapNode.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter' && event.target === mapNode) {
+        event.preventDefault();
+        choose(map.getCenter());
+      }
+    });
+
+    document.getElementById('report-locate').addEventListener('click', function () {
+      if (!navigator.geolocation) {
+        where.textContent = text.locate_failed;
+        return;
+      }
+      where.textContent = text.locating;
+      navigator.geolocation.getCurrentPosition(function (position) {
+        var latlng = L.latLng(position.coords.latitude, position.coords.longitude);
+        map.setView(latlng, 17);
+        choose(latlng);
+      }, function () {
+        where.textContent = text.locate_failed;
+      }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+    });
+
+    function showError(message, field) {
+      errorBox.textContent = message;
+      errorBox.hidden = false;
+      progress.textContent = '';
+      if (field) {
+        field.setAttribute('aria-invalid', 'true');
+        field.focus();
+      } else {
+        errorBox.focus();
+      }
+    }
+
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      errorBox.hidden = true;
+      var category = document.getElementById('report-category');
+      var description = document.getElementById('report-description');
+      var photo = document.getElementById('report-photo');
+      category.removeAttribute('aria-invalid');
+      if (!category.value) return showError(text.no_category, category);
+      if (!lon.value || !lat.value) return showError(text.no_location, mapNode);
+      if (description.value.length > 2000) return showError(text.too_long, description);
+      if (photo.files.length && photo.files[0].size > 10 * 1024 * 1024) {
+        return showError(text.photo_too_large, photo);
+      }
+      submit.disabled = true;
+      progress.textContent = text.sending;
+      fetch('/api/reports', {method: 'POST', body: new FormData(form), credentials: 'same-origin'})
+        .then(function (response) {
+          return response.json().catch(function () { return null; }).then(function (body) {
+            if (!response.ok) throw new Error(errorMessage(body, config.lang, text.failed));
+            return body;
+          });
+        })
+        .then(function (body) {
+          var link = document.getElementById('report-status-link');
+          var href = body.status_url + (config.lang === 'en' ? '?lang=en' : '');
+          link.href = href;
+          link.textContent = new URL(href, window.location.href).href;
+          form.hidden = true;
+          var done = document.getElementById('report-done');
+          done.hidden = false;
+          done.focus();
+        })
+        .catch(function (error) {
+          showError(error.message || text.failed, null);
+        })
+        .then(function () { submit.disabled = false; });
+    });
+  }
+
+  // -------------------------------------------------------------------------- moderation
+  function startModeration(config) {
+    var text = config.text;
+    var list = document.getElementById('report-queue');
+    var status = document.getElementById('report-queue-status');
+    var result = document.getElementById('report-queue-result');
+    var disaster = document.getElementById('report-disaster');
+    var time = new Intl.DateTimeFormat(text.locale, {dateStyle: 'short', timeStyle: 'short'});
+
+    function request(method, url, body) {
+      return fetch(url, {
+        method: method,
+        credentials: 'same-origin',
+        headers: body ? {'Content-Type': 'application/json', Accept: 'application/json'} : {Accept: 'application/json'},
+        body: body ? JSON.stringify(body) : undefined
+      }).then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (data) {
+          if (!response.ok) {
+            var error = new Error(errorMessage(data, config.lang, 'HTTP ' + response.status));
+            error.status = response.status;
+            throw error;
+          }
+          return data;
+        });
+      });
+    }
+
+    function loadDisasters() {
+      return request('GET', '/api/disasters').then(function (items) {
+        var open = items.filter(function (d) { return !d.closed_at; });
+        disaster.textContent = '';
+        if (!open.length) disaster.appendChild(el('option', null, text.no_disaster)).value = '';
+        open.forEach(function (d) {
+          var option = el('option', null, d.name);
+          option.value = String(d.id);
+          disaster.appendChild(option);
+        });
+      });
+    }
+
+    function act(report, action, body, doneText) {
+      request('POST', '/api/reports/' + report.id + '/' + action, body)
+        .then(function (answer) {
+          result.textContent = fill(doneText, {id: report.id, incident: answer.report.incident_id});
+        })
+        .catch(function (error) {
+          result.textContent = fill(text.action_failed, {message: error.message});
+        })
+        .then(load);
+    }
+
+    function button(label, onClick) {
+      var b = el('button', 'report-button-small', label);
+      b.type = 'button';
+      b.addEventListener('click', onClick);
+      return b;
+    }
+
+    function renderReport(report) {
+      var item = el('li', 'report-card');
+      item.dataset.reportId = String(report.id);
+      var heading = el('h2', null, fill(text.report, {id: report.id}) + ' ' +
+        (config.lang === 'en' ? report.category_en : report.category_ja));
+      item.appendChild(heading);
+      item.appendChild(el('p', 'report-help', fill(text.received, {time: time.format(new Date(report.created_at))})));
+      item.appendChild(el('p', 'report-help', fill(text.at, {lat: report.lat.toFixed(5), lon: report.lon.toFixed(5)})));
+      item.appendChild(el('p', 'report-description', report.description || text.no_description));
+      if (report.photo_url) {
+        var img = el('img', 'report-thumb');
+        img.src = report.photo_url;
+        img.alt = fill(text.photo_alt, {id: report.id});
+        img.loading = 'lazy';
+        var link = el('a');
+        link.href = report.photo_url;
+        link.appendChild(img);
+        item.appendChild(link);
+      }
+      var hints = report.suggestions || {incidents: [], reports: []};
+      var section = el('div', 'report-suggestions');
+      if (!hints.incidents.length && !hints.reports.length) {
+        section.appendChild(el('p', 'report-help', text.no_suggestions));
+      }
+      if (hints.incidents.length) {
+        section.appendChild(el('h3', null, text.suggest_incidents));
+        var ul = el('ul');
+        hints.incidents.forEach(function (inc) {
+          var li = el('li', null, fill(text.incident_line, {
+            id: inc.id, title: inc.title, status: config.lang === 'en' ? inc.status_en : inc.status_ja,
+            m: Math.round(inc.distance_m), min: Math.round(inc.minutes_apart)
+          }) + ' ');
+          li.appendChild(button(text.merge, function () {
+            act(report, 'merge', {incident_id: inc.id}, text.done_merge);
+          }));
+          ul.appendChild(li);
+        });
+        section.appendChild(ul);
+      }
+      if (hints.reports.length) {
+        section.appendChild(el('h3', null, text.suggest_reports));
+        var ol = el('ul');
+        hints.reports.forEach(function (other) {
+          ol.appendChild(el('li', null, fill(text.report_line, {
+            id: other.id, m: Math.round(other.distance_m), min: Math.round(other.minutes_apart)
+          })));
+        });
+        section.appendChild(ol);
+      }
+      item.appendChild(section);
+      var actions = el('p', 'report-actions');
+      actions.appendChild(button(text.accept, function () {
+        var body = disaster.value ? {disaster_id: Number(disaster.value)} : {};
+        act(report, 'accept', body, text.done_accept);
+      }));
+      actions.appendChild(document.createTextNode(' '));
+      actions.appendChild(button(text.reject, function () {
+        act(report, 'reject', {}, text.done_reject);
+      }));
+      item.appendChild(actions);
+      return item;
+    }
+
+    function load() {
+      return request('GET', '/api/reports?state=pending').then(function (items) {
+        list.textContent = '';
+        items.forEach(function (report) { list.appendChild(renderReport(report)); });
+        status.textContent = items.length ? fill(text.pending_count, {n: items.length}) : text.none;
+        status.dataset.state = 'ready';
+      }).catch(function (error) {
+        status.textContent = fill(text.load_failed, {status: error.status || error.message});
+        status.dataset.state = 'error';
+      });
+    }
+
+    window.gisappReports = {reload: load};
+    loadDisasters().catch(function () {}).then(load);
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    var node = document.getElementById('report-config');
+    if (!node) return;
+    var config = JSON.parse(node.textContent);
+    if (document.getElementById('report-form')) startForm(config);
+    if (document.getElementById('report-queue')) startModeration(config);
+  });
+})();
