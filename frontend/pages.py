@@ -59,13 +59,16 @@ class ExternalAssetError(RuntimeError):
 # Pages depend only on (page, language, offline): build each once per process.
 @cache
 def citizen_map_html(lang: str = "ja", offline: bool = False) -> str:
-    """The citizen map (公開型GIS): public layers from /api/public/layers, legend, layer switcher."""
+    """The citizen map (公開型GIS): public layers from /api/public/layers, legend, layer switcher, and
+    the incidents of the categories HQ made public (/api/public/incidents, status and category only)."""
     return _build("citizen", _normalise_lang(lang), offline)
 
 
 @cache
 def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
-    """The HQ map (災害対策本部): radio units from /api/radio-units, moved live by /api/events."""
+    """The HQ map (災害対策本部): radio units from /api/radio-units and the incidents of a disaster
+    (markers by status, counts, filters, incident panel with status changes and dispatch), both
+    kept current by the one event stream /api/events."""
     return _build("hq", _normalise_lang(lang), offline)
 
 
@@ -170,6 +173,9 @@ class _PageStart(JSCSSMixin):
             (f"gisapp_{page}", static_url(f"js/{page}_map.js")),
         ]
         self.default_css = [("gisapp_css", static_url("css/gisapp.css"))]
+        if page == "hq":  # the incident panel, counts and filters: a module of its own, used by hq_map.js
+            self.default_js.insert(2, ("gisapp_hq_incidents", static_url("js/hq_incidents.js")))
+            self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
 
 
 def _build(page: Page, lang: Lang, offline: bool) -> str:

@@ -4,6 +4,7 @@
  *
  * GET /api/public/layers -> [{id, slug, title_ja, title_en, kind, geometry_type, ...}]
  * GET /api/public/layers/{slug}/features -> GeoJSON FeatureCollection
+ * GET /api/public/incidents -> GeoJSON of the incidents HQ made public (category and status only)
  *
  * Browser tests can wait for:
  *   #gisapp-status[data-state="ready"|"partial"|"error"], .gisapp-layer-{slug} (SVG paths), #gisapp-legend,
@@ -22,6 +23,8 @@
     gisapp.locateControl(map, text);
     var panel = gisapp.layerPanel(map, text);
     var legend = gisapp.legend(text).addTo(map);
+
+    publicIncidents(map, legend, config.lang, text);
 
     gisapp.fetchJsonOnce('/api/public/layers')
       .then(function (layers) {
@@ -42,6 +45,59 @@
         setStatus(status, 'error', text.layers_error);
       });
   };
+
+  /* Incidents HQ made public (e.g. 通行止め): category and status only, as /api/public/incidents has
+   * nothing more. The public instance has no event stream, so the list is fetched on load and again every
+   * REFRESH_MS while the page is visible (a citizen page, not the HQ map: a slow refresh is enough).
+   * Markers: .gisapp-public-incident[data-incident-id][data-status]; body[data-incidents] = count. */
+  var REFRESH_MS = 60000;
+
+  function publicIncidents(map, legend, lang, text) {
+    var words = text.incidents;
+    var group = L.layerGroup().addTo(map);
+    var legendItem = null;
+    function name(props, base) {
+      return (lang === 'en' ? props[base + '_en'] : props[base + '_ja']) || props[base + '_ja'] || props[base];
+    }
+    function load() {
+      return gisapp.fetchJson('/api/public/incidents')
+        .then(function (collection) {
+          group.clearLayers();
+          var features = collection.features || [];
+          features.forEach(function (feature) {
+            var p = feature.properties || {};
+            var coords = feature.geometry && feature.geometry.coordinates;
+            if (!coords) return;
+            var label = name(p, 'category') + ' ・ ' + name(p, 'status');
+            var badge = gisapp.el('span', 'gisapp-incident-badge', words.short[p.status] || '?');
+            badge.setAttribute('aria-hidden', 'true');
+            var marker = L.marker([coords[1], coords[0]], {
+              icon: L.divIcon({className: 'gisapp-incident gisapp-public-incident gisapp-incident-' +
+                                 gisapp.classSafe(p.status), html: badge, iconSize: [28, 28], iconAnchor: [14, 14]}),
+              keyboard: true
+            });
+            marker.bindTooltip(gisapp.el('span', null, label), {direction: 'top', offset: [0, -14]});
+            marker.addTo(group);
+            var el = marker.getElement();
+            el.setAttribute('data-incident-id', String(p.id));
+            el.setAttribute('data-status', String(p.status));
+            el.setAttribute('aria-label', label);
+          });
+          if (!legendItem && features.length) {
+            legendItem = legend.addItem(words.public_title, '#b3261e', 'point');
+          }
+          document.body.setAttribute('data-incidents', String(features.length));
+        })
+        .catch(function (error) {
+          console.error(error);
+          document.body.setAttribute('data-incidents', 'error');
+        });
+    }
+    load();
+    setInterval(function () {
+      if (document.visibilityState === 'visible') load();
+    }, REFRESH_MS);
+  }
 
   function setStatus(status, state, message) {
     status.setAttribute('data-state', state);

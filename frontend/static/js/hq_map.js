@@ -1,11 +1,12 @@
-/* HQ map (災害対策本部): radio unit positions, moved live from the server's event stream.
+/* HQ map (災害対策本部): radio unit positions and incidents, kept live by the server's one event stream.
  *
  * GET /api/radio-units -> GeoJSON points, properties {device_id, name, device_ts, received_at}
  * GET /api/gauges -> GeoJSON points of rain and water-level gauges with their values and levels
  * GET /api/devices/status -> [{device_id, state: online|silent|offline|never}]
  * EventSource /api/events: "radio_position" {seq, device_id, name, lon, lat, device_ts} moves a unit;
  *   "gauge_update" / "gauge_alert" reload the gauges; "device_offline" / "device_silent" /
- *   "device_online" reload device states.
+ *   "device_online" reload device states; "incident" / "assignment" / "citizen_report" / "road_closure"
+ *   go to the incident module (hq_incidents.js: markers by status, counts, filters, incident panel).
  *
  * No polling: the snapshot is fetched on load, after a gap in seq and after a reconnect. Snapshot and
  * events may arrive in any order, so a position is applied only if its device_ts is not older than the
@@ -29,7 +30,9 @@
   var RECONNECT_MAX_MS = 30000;
   // Every event type the server sends: each carries the stream's seq, so all of them count for gaps.
   var EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', 'device_offline', 'device_silent',
-    'device_online', 'layer_changed'];
+    'device_online', 'layer_changed', 'incident', 'assignment', 'citizen_report', 'road_closure'];
+  // Handed to the incident module (hq_incidents.js), which owns the incident markers and panel.
+  var INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
   var DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
   // Level names (rain: 注意/警戒/危険; river: the four 水位) by severity, and their colours.
   var LEVEL_RANK = {'注意': 1, '警戒': 2, '危険': 3,
@@ -52,6 +55,7 @@
     var countEl = document.getElementById('gisapp-unit-count');
     var updateEl = document.getElementById('gisapp-last-update');
     var connectionEl = document.getElementById('gisapp-connection');
+    var incidents = gisapp.hqIncidents(config);
 
     /* Status line. It is an aria-live region, so the often-changing "last update" text is written at
      * most every STATUS_TEXT_MIN_MS (screen readers would otherwise announce every position);
@@ -200,6 +204,7 @@
         loadUnits();
         gaugeLoader();
         statusLoader();
+        incidents.reload();
       }
       lastSeq = message.seq;
     }
@@ -218,6 +223,7 @@
       if (event.type === 'radio_position') onRadioPosition(message);
       else if (event.type === 'gauge_update' || event.type === 'gauge_alert') gaugeLoader();
       else if (DEVICE_STATE_EVENTS.indexOf(event.type) >= 0) statusLoader();
+      else if (INCIDENT_EVENTS.indexOf(event.type) >= 0) incidents.onEvent(event.type, message);
       renderStatus(false);
     }
 
@@ -243,6 +249,7 @@
           loadUnits();
           gaugeLoader();
           statusLoader();
+          incidents.reload();
         }
         hadError = false;
       });
