@@ -336,3 +336,37 @@ def test_hq_adds_and_publishes_categories(client, people, public_engine, app_eng
             .all()
         )
     assert actions == ["incident_category.add", "incident_category.change", "incident_category.change"]
+
+
+def test_staff_attach_photos_without_their_metadata(client, people, disaster, app_engine):
+    from PIL import Image
+
+    inc = new_incident(client, people, disaster, category="road_damage", title="路面陥没")
+    exif = Image.Exif()
+    exif[0x010F] = "canary-camera"  # Make
+    exif[0x0131] = "canary-software"  # Software
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "JPEG", exif=exif)
+    assert b"canary-camera" in buf.getvalue()  # the upload carries the metadata
+    url = f"/api/incidents/{inc['id']}/photos"
+    r = client.post(url, files={"photo": ("p.jpg", buf.getvalue(), "image/jpeg")}, headers=people["hq"])
+    assert r.status_code == 201, r.text
+    assert (r.json()["width"], r.json()["height"]) == (64, 48)
+    stored = client.get(r.json()["url"], headers=people["staff"])
+    assert stored.headers["content-type"] == "image/jpeg"
+    assert b"canary-" not in stored.content and not Image.open(io.BytesIO(stored.content)).getexif()
+    assert client.get(r.json()["url"]).status_code == 401
+
+    before = event_count(app_engine, inc["id"])
+    fake = client.post(
+        url, files={"photo": ("p.jpg", b"<script>not an image</script>", "image/jpeg")}, headers=people["hq"]
+    )
+    assert fake.status_code == 415 and fake.json()["error"]["message_ja"]
+    assert client.post(url, headers=people["hq"], files={"other": ("x", b"1")}).status_code == 422
+    assert event_count(app_engine, inc["id"]) == before
+    detail = client.get(f"/api/incidents/{inc['id']}", headers=people["staff"]).json()
+    assert [p["source"] for p in detail["photos"]] == ["staff"]
+    assert (
+        client.get(f"/api/incidents/{inc['id']}/events", headers=people["staff"]).json()[-1]["kind"]
+        == "photo"
+    )

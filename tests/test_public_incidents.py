@@ -128,12 +128,14 @@ def test_categories_come_from_the_public_view(instance, client, public_client, o
             tuple(row)
             for row in conn.execute(
                 text(
-                    "SELECT code, name_ja, name_en FROM ops.incident_category WHERE active ORDER BY sort, code"
+                    "SELECT code, name_ja, name_en, public FROM ops.incident_category WHERE active ORDER BY sort, code"
                 )
             )
         ]
-    assert [(c["code"], c["name_ja"], c["name_en"]) for c in r.json()] == active
-    assert all(set(c) == {"code", "name_ja", "name_en", "sort"} for c in r.json())  # no "public" internals
+    assert [(c["code"], c["name_ja"], c["name_en"], c["public"]) for c in r.json()] == active
+    assert all(
+        set(c) == {"code", "name_ja", "name_en", "public", "sort"} for c in r.json()
+    )  # `public`: on the map
 
 
 def test_public_instance_reads_through_its_restricted_role(public_client, public_engine, made):

@@ -16,17 +16,20 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from starlette.datastructures import UploadFile
 
 from gisapp import audit
 from gisapp.api.radio import unit_positions
+from gisapp.api.reports import capped_form
 from gisapp.db import transaction
 from gisapp.deps import ConnDep, EngineDep, HQUser, StaffUser
-from gisapp.ops import dispatch, incidents
+from gisapp.ops import dispatch, incidents, photos
 from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound, PreconditionRequired
 from layers.routing import recommend_units
@@ -253,6 +256,33 @@ def patch(
 @router.get("/api/incidents/{incident_id}/events", summary="Status history / 対応履歴")
 def history(incident_id: int, conn: ConnDep, user: StaffUser) -> list[dict]:
     return incidents.events(conn, incident_id)
+
+
+@router.post("/api/incidents/{incident_id}/photos", status_code=201, summary="Attach a photo / 写真の追加")
+async def add_photo(incident_id: int, request: Request, user: HQUser) -> dict:
+    """multipart/form-data with ``photo`` (JPEG/PNG, 10 MB max): re-encoded without EXIF/GPS."""
+    form = await capped_form(request)
+    try:
+        upload = form.get("photo")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    finally:
+        await form.close()
+    if not data:
+        raise OpsInvalid("写真を選んでください。", "Choose a photo.", field="photo")
+    cleaned = await run_in_threadpool(photos.clean_photo, data)
+    engine = request.app.state.engine
+
+    def store() -> dict:
+        with transaction(engine, user.roles) as conn:
+            return incidents.add_photo(conn, incident_id, cleaned, user.username)
+
+    return await run_in_threadpool(store)
+
+
+@router.get("/api/incident-photos/{photo_id}", summary="A photo of an incident / 事案の写真")
+def photo(photo_id: int, conn: ConnDep, user: StaffUser) -> Response:
+    data, media_type = incidents.get_photo(conn, photo_id)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 # ------------------------------------------------------------------------------------- dispatch

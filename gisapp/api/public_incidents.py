@@ -3,12 +3,12 @@
 Both instances mount this router. The public instance reads the ``pub`` views (``pub.incident``,
 ``pub.incident_category``) through its restricted DB role; the views already leave out title,
 description, address, source and reporter, and incidents of closed disasters or cancelled ones. The
-internal instance reads the same rule from ``ops.*`` for now (see ``_INCIDENTS_INTERNAL``).
+internal instance reads the same views, so both show exactly the same.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import text
 
 from gisapp.deps import ConnDep
@@ -24,23 +24,8 @@ _INCIDENTS = text(
          FROM pub.incident
         ORDER BY updated_at DESC, id"""
 )
-_CATEGORIES = text("SELECT code, name_ja, name_en, sort FROM pub.incident_category ORDER BY sort, code")
-
-# Stopgap for the internal instance: migration 0014 grants pub.incident / pub.incident_category to
-# gisapp_read_public only, not to gisapp_rw (0002 and 0006 grant their pub views to both). Until it
-# does, the internal role reads the views' own definitions from ops.*, which it may read. The tests
-# compare both instances with the rule, so the two cannot drift apart unnoticed.
-_INCIDENTS_INTERNAL = text(
-    """SELECT i.id, i.category, c.name_ja AS category_ja, c.name_en AS category_en, i.status, i.updated_at,
-              ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
-         FROM ops.incident i
-         JOIN ops.incident_category c ON c.code = i.category
-         JOIN ops.disaster d ON d.id = i.disaster_id
-        WHERE c.public AND i.status <> 'cancelled' AND d.closed_at IS NULL
-        ORDER BY i.updated_at DESC, i.id"""
-)
-_CATEGORIES_INTERNAL = text(
-    "SELECT code, name_ja, name_en, sort FROM ops.incident_category WHERE active ORDER BY sort, code"
+_CATEGORIES = text(
+    "SELECT code, name_ja, name_en, public, sort FROM pub.incident_category ORDER BY sort, code"
 )
 
 
@@ -64,14 +49,13 @@ def _feature(row: dict) -> dict:
 
 
 @router.get("/api/public/incidents", summary="Public incidents (GeoJSON) / 公開事案")
-def public_incidents(request: Request, conn: ConnDep) -> dict:
-    rows = conn.execute(_INCIDENTS if request.app.state.public else _INCIDENTS_INTERNAL)
+def public_incidents(conn: ConnDep) -> dict:
+    rows = conn.execute(_INCIDENTS)
     return {"type": "FeatureCollection", "features": [_feature(dict(r._mapping)) for r in rows]}
 
 
 @router.get("/api/public/incident-categories", summary="Categories shown to citizens / 公開事案の種別")
-def public_categories(request: Request, conn: ConnDep) -> list[dict]:
-    # Every active category (the citizen report form offers them all). The view carries no "public"
-    # flag, so which of them the map shows is simply what /api/public/incidents contains.
-    rows = conn.execute(_CATEGORIES if request.app.state.public else _CATEGORIES_INTERNAL)
+def public_categories(conn: ConnDep) -> list[dict]:
+    # Every active category (the citizen report form offers them all); `public`: shown on the map.
+    rows = conn.execute(_CATEGORIES)
     return [dict(r._mapping) for r in rows]

@@ -60,7 +60,7 @@ _PROCESS_SECRET = secrets.token_bytes(32)
 
 
 # ------------------------------------------------------------------------------- citizen side
-async def _capped_form(request: Request):
+async def capped_form(request: Request):
     """The form, parsed from a body read with a byte cap."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
@@ -102,7 +102,7 @@ def _number(form, name: str) -> float:
 async def submit(request: Request) -> dict:
     """multipart/form-data: ``category``, ``lon``, ``lat`` (required), ``description``, ``photo``
     (JPEG/PNG, 10 MB max). Answers the status link; the token in it is shown only this once."""
-    form = await _capped_form(request)
+    form = await capped_form(request)
     try:
         lon, lat = _number(form, "lon"), _number(form, "lat")
         upload = form.get("photo")

@@ -21,6 +21,7 @@ from sqlalchemy.sql import bindparam
 
 from gisapp import audit
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
+from gisapp.ops.photos import CleanPhoto
 from layers.routing import nearest_road_segment
 
 # status: (日本語, English)
@@ -227,7 +228,60 @@ def get_incident(conn: Connection, incident_id: int, *, for_update: bool = False
             {"id": incident_id},
         )
     ]
+    out["photos"] = photo_links(conn, incident_id)
     return out
+
+
+def photo_links(conn: Connection, incident_id: int) -> list[dict]:
+    """Staff photos of the incident and the photos of the citizen reports it took in (staff routes)."""
+    rows = conn.execute(
+        text(
+            """SELECT 'staff' AS source, id, uploaded_at AS at, '/api/incident-photos/' || id AS url
+                 FROM ops.incident_photo WHERE incident_id = :id
+               UNION ALL
+               SELECT 'citizen', id, created_at, '/api/reports/' || id || '/photo'
+                 FROM ops.citizen_report WHERE incident_id = :id AND photo IS NOT NULL
+               ORDER BY at"""
+        ),
+        {"id": incident_id},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def add_photo(conn: Connection, incident_id: int, photo: CleanPhoto, actor: str) -> dict:
+    """Attach a cleaned photo (see gisapp.ops.photos) and record it as an event."""
+    incident = get_incident(conn, incident_id, for_update=True)
+    photo_id = conn.execute(
+        text(
+            """INSERT INTO ops.incident_photo (incident_id, photo, photo_type, width, height, uploaded_by)
+               VALUES (:i, :p, :t, :w, :h, :a) RETURNING id"""
+        ),
+        {
+            "i": incident_id,
+            "p": photo.data,
+            "t": photo.media_type,
+            "w": photo.width,
+            "h": photo.height,
+            "a": actor,
+        },
+    ).scalar_one()
+    record_event(conn, incident, actor, "photo", photo_id=photo_id)
+    audit.record(conn, actor, "incident.photo", str(incident_id), photo_id=photo_id)
+    return {
+        "id": photo_id,
+        "url": f"/api/incident-photos/{photo_id}",
+        "width": photo.width,
+        "height": photo.height,
+    }
+
+
+def get_photo(conn: Connection, photo_id: int) -> tuple[bytes, str]:
+    row = conn.execute(
+        text("SELECT photo, photo_type FROM ops.incident_photo WHERE id = :id"), {"id": photo_id}
+    ).one_or_none()
+    if row is None:
+        raise OpsNotFound("写真が見つかりません。", "No such photo.", photo_id=photo_id)
+    return bytes(row.photo), row.photo_type
 
 
 def list_incidents(

@@ -83,7 +83,8 @@ CREATE TABLE ops.incident_event (
   incident_id  bigint NOT NULL REFERENCES ops.incident(id),
   at           timestamptz NOT NULL DEFAULT clock_timestamp(),
   actor        text NOT NULL,
-  kind         text NOT NULL CHECK (kind IN ('created', 'status', 'edited', 'dispatch', 'assignment', 'report_merged')),
+  kind         text NOT NULL CHECK (kind IN ('created', 'status', 'edited', 'dispatch', 'assignment', 'report_merged',
+                                             'photo')),
   from_status  text,
   to_status    text,
   version      int NOT NULL,               -- the incident's version after this event
@@ -101,6 +102,19 @@ CREATE TRIGGER incident_event_append_only BEFORE UPDATE OR DELETE ON ops.inciden
   FOR EACH ROW EXECUTE FUNCTION ops.reject_change();
 CREATE TRIGGER incident_event_no_truncate BEFORE TRUNCATE ON ops.incident_event
   FOR EACH STATEMENT EXECUTE FUNCTION ops.reject_change();
+
+-- Photos staff attach to an incident (citizen reports keep theirs in ops.citizen_report).
+CREATE TABLE ops.incident_photo (
+  id           bigserial PRIMARY KEY,
+  incident_id  bigint NOT NULL REFERENCES ops.incident(id),
+  photo        bytea NOT NULL,             -- re-encoded: no EXIF, no GPS
+  photo_type   text NOT NULL CHECK (photo_type IN ('image/jpeg', 'image/png')),
+  width        int NOT NULL CHECK (width > 0),
+  height       int NOT NULL CHECK (height > 0),
+  uploaded_by  text NOT NULL,
+  uploaded_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX incident_photo_incident_idx ON ops.incident_photo (incident_id);
 
 -- Dispatch: a radio unit (or the team carrying it) on an incident.
 CREATE TABLE ops.assignment (
@@ -183,7 +197,7 @@ CREATE TRIGGER citizen_report_notify AFTER INSERT OR UPDATE OF state ON ops.citi
 
 GRANT SELECT, INSERT, UPDATE ON ops.disaster, ops.incident, ops.assignment, ops.citizen_report TO gisapp_rw;
 GRANT SELECT, INSERT, UPDATE ON ops.incident_category TO gisapp_rw;
-GRANT SELECT, INSERT ON ops.incident_event TO gisapp_rw;
+GRANT SELECT, INSERT ON ops.incident_event, ops.incident_photo TO gisapp_rw;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 
 -- ---------------------------------------------------------------- the citizen-facing side
@@ -196,11 +210,11 @@ CREATE VIEW pub.incident AS
   JOIN ops.incident_category c ON c.code = i.category
   JOIN ops.disaster d ON d.id = i.disaster_id
   WHERE c.public AND i.status <> 'cancelled' AND d.closed_at IS NULL;
-GRANT SELECT ON pub.incident TO gisapp_read_public;
+GRANT SELECT ON pub.incident TO gisapp_read_public, gisapp_rw;
 
 CREATE VIEW pub.incident_category AS
-  SELECT code, name_ja, name_en, sort FROM ops.incident_category WHERE active;
-GRANT SELECT ON pub.incident_category TO gisapp_read_public;
+  SELECT code, name_ja, name_en, public, sort FROM ops.incident_category WHERE active;
+GRANT SELECT ON pub.incident_category TO gisapp_read_public, gisapp_rw;
 
 -- A report from the citizen form. Rate limit: `per_window` reports per `window` and sender.
 CREATE FUNCTION pub.submit_citizen_report(
