@@ -174,7 +174,8 @@ def serve(
         host=host or s.bind_host,
         port=port or (s.public_http_port if public else s.http_port),
         log_config=None,
-        proxy_headers=False,
+        proxy_headers=bool(s.forwarded_allow_ips),
+        forwarded_allow_ips=s.forwarded_allow_ips,
     )
 
 

@@ -25,13 +25,17 @@ class DatabaseNotConfigured(RuntimeError):
         )
 
 
-def make_engine(url: str | None, *, pool_size: int = 5, application_name: str = "gisapp") -> Engine:
+def make_engine(
+    url: str | None, *, pool_size: int = 5, max_overflow: int = 10, application_name: str = "gisapp"
+) -> Engine:
     if not url:
         raise DatabaseNotConfigured()
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=10,
+        max_overflow=max_overflow,
+        # A request that cannot get a connection soon gets 503 (Retry-After) rather than hanging.
+        pool_timeout=10,
         pool_pre_ping=True,
         # JIT compiles for longer than our statements run: the planner's costs for PostGIS functions
         # under row-level security and ST_AsMVT would start it on queries of a few milliseconds.
@@ -41,7 +45,10 @@ def make_engine(url: str | None, *, pool_size: int = 5, application_name: str = 
 
 @lru_cache(maxsize=8)
 def engine_for(url: str, application_name: str = "gisapp") -> Engine:
-    return make_engine(url, application_name=application_name)
+    # Up to 30 connections for the 40 worker threads of an app process: a request holds its
+    # connection from its dependencies to the end of its route, in separate worker threads, so a
+    # pool much smaller than the thread pool starves under load.
+    return make_engine(url, pool_size=10, max_overflow=20, application_name=application_name)
 
 
 def app_engine(settings: Settings, *, public: bool = False) -> Engine:

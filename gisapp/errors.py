@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from layers.errors import UserError
@@ -57,6 +58,18 @@ def install(app: FastAPI) -> None:
             {"error": {**exc.details, "code": exc.code, "message_ja": exc.ja, "message_en": exc.en}},
             exc.status,
             headers=headers,
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return JSONResponse(
+            body(
+                "busy",
+                "混み合っています。少し待ってからもう一度お試しください。",
+                "Busy: please try again shortly.",
+            ),
+            503,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Key of the HMAC that turns a citizen report sender's address into its rate-limit key; unset =
     # derived from the local stack's session_secret (see gisapp/api/reports.py).
     report_key_secret: str | None = Field(None, alias="GISAPP_REPORT_KEY_SECRET")
+    # Behind a reverse proxy: the proxy's address(es), so X-Forwarded-For names the real sender (the
+    # citizen-report rate limit is per sender). Unset: forwarded headers are ignored.
+    forwarded_allow_ips: str | None = Field(None, alias="GISAPP_FORWARDED_ALLOW_IPS")
 
     # --- ingest ---
     ingest_batch_size: int = Field(500, alias="GISAPP_INGEST_BATCH", ge=1, le=10_000)

@@ -131,3 +131,26 @@ def test_the_worker_records_the_brokers_dropped_counter(settings, app_engine):
             conn.execute(
                 text("UPDATE ingest.broker_stat SET value = 0 WHERE name = 'publish/messages/dropped'")
             )
+
+
+def test_a_starved_connection_pool_answers_503_not_a_hang(settings):
+    """When no database connection frees up in time the request gets 503 with Retry-After, in both
+    languages, instead of hanging its worker thread."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+
+    from gisapp.app import create_app
+
+    tiny = create_engine(settings.database_url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    app = create_app(settings)
+    with TestClient(app) as c:
+        app.state.engine = tiny
+        held = tiny.connect()  # the only connection
+        try:
+            r = c.get("/api/public/layers")
+        finally:
+            held.close()
+        assert r.status_code == 503 and r.headers["retry-after"] == "2"
+        assert r.json()["error"]["message_ja"] and r.json()["error"]["message_en"]
+        assert c.get("/api/public/layers").status_code == 200  # free again
+    tiny.dispose()
