@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_DB_NAME = "gisapp"
@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # Behind a reverse proxy: the proxy's address(es), so X-Forwarded-For names the real sender (the
     # citizen-report rate limit is per sender). Unset: forwarded headers are ignored.
     forwarded_allow_ips: str | None = Field(None, alias="GISAPP_FORWARDED_ALLOW_IPS")
+
+    @field_validator("forwarded_allow_ips", "report_key_secret")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None  # compose passes unset variables as ""
 
     # --- ingest ---
     ingest_batch_size: int = Field(500, alias="GISAPP_INGEST_BATCH", ge=1, le=10_000)

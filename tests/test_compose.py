@@ -216,8 +216,10 @@ def test_public_api_never_gets_another_roles_password(compose, services):
     }
     # Anchors are resolved by the YAML loader: this is everything the container is given.
     used = {m["name"] for m in VAR_RE.finditer("\n".join(_strings(svc)))}
-    assert used & secrets == {PUBLIC_SECRET}, (
-        f"public-api must see {PUBLIC_SECRET} only, sees {used & secrets}"
+    # Besides its own password it gets the key of the citizen-report rate limit (an HMAC key, no
+    # account's credential).
+    assert used & secrets == {PUBLIC_SECRET, "REPORT_KEY_SECRET"}, (
+        f"public-api must see {PUBLIC_SECRET} (and the report key) only, sees {used & secrets}"
     )
     env = {k: interpolate(str(v)) for k, v in svc["environment"].items()}
     assert env["DATABASE_URL"] == env["PUBLIC_DATABASE_URL"], "DATABASE_URL must also be the public role"
