@@ -31,7 +31,7 @@ from folium.template import Template
 from frontend.text import BASEMAP_OFFLINE_NOTICE, RESTRICTED_NOTICE, TEXT
 
 Lang = Literal["ja", "en"]
-Page = Literal["citizen", "hq", "gis"]
+Page = Literal["citizen", "hq", "gis", "replay"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_URL = "/static"
@@ -70,6 +70,13 @@ def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
     (markers by status, counts, filters, incident panel with status changes and dispatch), both
     kept current by the one event stream /api/events."""
     return _build("hq", _normalise_lang(lang), offline)
+
+
+@cache
+def replay_map_html(lang: str = "ja", offline: bool = False) -> str:
+    """After-action review (振り返り): the HQ map of a disaster at a chosen time T — incidents with the
+    status they had then and every unit where it was — from /api/disasters/{id}/at, plus the exports."""
+    return _build("replay", _normalise_lang(lang), offline)
 
 
 @cache
@@ -175,6 +182,7 @@ class _PageStart(JSCSSMixin):
         self.default_css = [("gisapp_css", static_url("css/gisapp.css"))]
         if page == "hq":  # the incident panel, counts and filters: a module of its own, used by hq_map.js
             self.default_js.insert(2, ("gisapp_hq_incidents", static_url("js/hq_incidents.js")))
+        if page in ("hq", "replay"):  # the replay page draws incidents in the same styles
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
 
 

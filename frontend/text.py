@@ -15,6 +15,37 @@ RESTRICTED_NOTICE = {
 
 # Incident wording (hq_incidents.js, citizen_map.js). Status labels as in gisapp/ops/incidents.py
 # STATUSES; "short" is the one-character text shown inside a marker so colour is never the only cue.
+REPLAY_TEXT: dict[str, dict] = {
+    "ja": {
+        "panel": "時刻を指定して表示",
+        "disaster": "災害",
+        "time": "時刻",
+        "slider": "時刻（開設から終了まで）",
+        "show": "この時刻を表示",
+        "now_showing": "{time} 時点：事案 {n} 件・無線機 {u} 台",
+        "summary": "この時刻の件数",
+        "exports": "記録の出力",
+        "export": {"incidents": "事案", "events": "対応履歴", "assignments": "出動記録"},
+        "unit_at": "{name}（{time} の位置）",
+        "no_disaster": "災害がありません",
+        "error": "読み込めませんでした（{status}）",
+    },
+    "en": {
+        "panel": "Show the map at a time",
+        "disaster": "Disaster",
+        "time": "Time",
+        "slider": "Time (from opening to closing)",
+        "show": "Show this time",
+        "now_showing": "At {time}: {n} incidents, {u} radio units",
+        "summary": "Counts at this time",
+        "exports": "After-action exports",
+        "export": {"incidents": "Incidents", "events": "Status history", "assignments": "Dispatches"},
+        "unit_at": "{name} (position at {time})",
+        "no_disaster": "No disasters",
+        "error": "Could not load ({status})",
+    },
+}
+
 INCIDENT_TEXT: dict[str, dict] = {
     "ja": {
         "panel": "事案",
@@ -167,8 +198,19 @@ INCIDENT_TEXT: dict[str, dict] = {
 
 TEXT: dict[str, dict] = {
     "ja": {
-        "title": {"citizen": "公開型GIS 地図", "hq": "災害対策本部 地図", "gis": "統合型GIS"},
+        "title": {
+            "citizen": "公開型GIS 地図",
+            "hq": "災害対策本部 地図",
+            "gis": "統合型GIS",
+            "replay": "災害対策本部 振り返り（時刻指定）",
+        },
         "skip": "地図へ移動",
+        "nav": {
+            "label": "本部の画面",
+            "hq": "本部地図",
+            "replay": "振り返り（時刻指定）",
+            "reports": "市民通報の確認",
+        },
         "other_lang": {"code": "en", "label": "English"},
         "map_label": "地図",
         "loading": "読み込み中…",
@@ -220,11 +262,23 @@ TEXT: dict[str, dict] = {
             "no_layers": "閲覧できるレイヤーはありません",
             # Incidents (HQ map and the public incidents on the citizen map).
             "incidents": INCIDENT_TEXT["ja"],
+            "replay": REPLAY_TEXT["ja"],
         },
     },
     "en": {
-        "title": {"citizen": "Public GIS Map", "hq": "Disaster Response HQ Map", "gis": "Integrated GIS"},
+        "title": {
+            "citizen": "Public GIS Map",
+            "hq": "Disaster Response HQ Map",
+            "gis": "Integrated GIS",
+            "replay": "HQ after-action review (map at time T)",
+        },
         "skip": "Skip to map",
+        "nav": {
+            "label": "HQ pages",
+            "hq": "HQ map",
+            "replay": "After-action review",
+            "reports": "Citizen reports",
+        },
         "other_lang": {"code": "ja", "label": "日本語"},
         "map_label": "Map",
         "loading": "Loading…",
@@ -272,6 +326,7 @@ TEXT: dict[str, dict] = {
             },
             "no_layers": "No layers available",
             "incidents": INCIDENT_TEXT["en"],
+            "replay": REPLAY_TEXT["en"],
         },
     },
 }

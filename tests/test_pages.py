@@ -15,7 +15,12 @@ from gisapp.app import create_app
 from gisapp.db import set_roles
 from tests.fixtures_data import seed
 
-BUILDERS = {"citizen": pages.citizen_map_html, "hq": pages.hq_map_html, "gis": pages.gis_map_html}
+BUILDERS = {
+    "citizen": pages.citizen_map_html,
+    "hq": pages.hq_map_html,
+    "gis": pages.gis_map_html,
+    "replay": pages.replay_map_html,
+}
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +111,7 @@ def test_the_no_cdn_check_catches_an_external_script():
 
 def test_every_asset_a_page_links_is_served_by_the_app(settings, seeded, public_client):
     with logged_in(settings, "pages-hq", seeded.passwords["hq"]) as c:
-        for path, http in (("/", public_client), ("/hq", c), ("/gis", c)):
+        for path, http in (("/", public_client), ("/hq", c), ("/gis", c), ("/hq/replay", c)):
             html = http.get(path).text
             assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
             assert any("map_widgets.js" in a for a in assets), path

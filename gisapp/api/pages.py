@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from frontend.pages import citizen_map_html, gis_map_html, hq_map_html
+from frontend.pages import citizen_map_html, gis_map_html, hq_map_html, replay_map_html
 from gisapp.auth import User
 from gisapp.deps import OptionalUser
 from layers.catalog import STAFF_ROLES
@@ -33,8 +33,10 @@ def _staff_page(
 ) -> Response:
     """Log in first (back to ``path`` afterwards), then the page if the user has one of ``roles``."""
     if user is None:
-        # English readers come back to the English page after logging in.
-        back = path if _lang(lang) == "ja" else quote(f"{path}?lang=en", safe="")
+        # Back to the same page after logging in, with its query (English readers stay English;
+        # a shared link such as /hq/replay?disaster=3&t=… keeps what it points at).
+        query = request.url.query
+        back = quote(f"{path}?{query}", safe="") if query else path
         return RedirectResponse(f"/login?next={back}&lang={_lang(lang)}", status_code=303)
     if not user.has_any(*roles):
         return HTMLResponse(_FORBIDDEN, status_code=403)
@@ -49,6 +51,11 @@ def citizen_map(request: Request, lang: str = "ja") -> HTMLResponse:
 @router.get("/hq", response_class=HTMLResponse)
 def hq_map(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
     return _staff_page(request, user, "/hq", lang, ("hq_operator", "staff"), hq_map_html)
+
+
+@router.get("/hq/replay", response_class=HTMLResponse)
+def hq_replay(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
+    return _staff_page(request, user, "/hq/replay", lang, ("hq_operator", "staff"), replay_map_html)
 
 
 @router.get("/gis", response_class=HTMLResponse)
