@@ -309,6 +309,24 @@ def test_dispatch_from_the_panel_and_a_held_unit(visit, servers, demo_users, api
     assert held == []  # nothing was stored for the refused dispatch
 
 
+def test_dispatch_a_team_from_the_panel(visit, servers, demo_users, api, disaster):
+    assert api.put("/api/teams/HQB-TEAM", json={"name": "本部試験班"}).status_code == 200
+    inc = incident(api, disaster, 10)
+    v = open_hq(visit, servers, demo_users)
+    page = v.page
+    page.click(f"#gisapp-incident-list button[data-incident-id='{inc['id']}']")
+    team = page.locator("#gisapp-incident-teams li[data-team-id='HQB-TEAM']")
+    team.wait_for(timeout=15_000)
+    team.locator("button").click()
+    assigned = page.locator("#gisapp-incident-detail li[data-assignment-id][data-state='dispatched']")
+    assigned.wait_for()
+    assert "本部試験班" in assigned.inner_text()
+    page.wait_for_selector("#gisapp-incident-teams li[data-team-id='HQB-TEAM']", state="detached")  # busy now
+    assert [a["team_id"] for a in api.get(f"/api/incidents/{inc['id']}").json()["assignments"]] == [
+        "HQB-TEAM"
+    ]
+
+
 def test_english_page(visit, servers, demo_users, api, disaster):
     v = open_hq(visit, servers, demo_users, "?lang=en")
     counts = api.get(f"/api/disasters/{disaster}/counts").json()["total"]

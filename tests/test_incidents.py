@@ -20,7 +20,10 @@ from tests.fixtures_data import seed
 from tests.support import register_devices
 from tests.test_pages_browser import Server
 
-SPOT = (139.3133, 35.3967)  # 伊勢原市役所 (area of the demo roads)
+SPOT = (
+    139.2950,
+    35.4050,
+)  # in the demo area, apart from the other modules' spots (recommendations rank by distance)
 
 
 @pytest.fixture(scope="module")
@@ -370,3 +373,79 @@ def test_staff_attach_photos_without_their_metadata(client, people, disaster, ap
         client.get(f"/api/incidents/{inc['id']}/events", headers=people["staff"]).json()[-1]["kind"]
         == "photo"
     )
+
+
+def test_teams_are_dispatched_with_their_radio_and_never_twice(
+    settings, client, people, disaster, app_engine
+):
+    creds = register_devices(
+        settings, app_engine, [DeviceSpec("OPS-TEAMRADIO", DeviceKind.radio_unit, "班無線")]
+    )
+    radio = next(iter(creds))
+    with app_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sensor.radio_position (device_id, device_ts, geom) VALUES "
+                "(:d, now(), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) ON CONFLICT DO NOTHING"
+            ),
+            {"d": radio, "lon": SPOT[0] + 0.001, "lat": SPOT[1]},
+        )
+    assert client.put("/api/teams/ROAD-1", json={"name": "道路班1"}).status_code == 401
+    team = client.put(
+        "/api/teams/ROAD-1", json={"name": "道路班1", "radio_unit_id": radio}, headers=people["hq"]
+    )
+    assert team.status_code == 200 and team.json()["radio_unit_id"] == radio
+    other = client.put(
+        "/api/teams/ROAD-2", json={"name": "道路班2", "radio_unit_id": radio}, headers=people["hq"]
+    )
+    assert other.status_code == 409 and other.json()["error"]["team_id"] == "ROAD-1"  # one radio, one team
+    assert client.put("/api/teams/bad id!", json={"name": "x"}, headers=people["hq"]).status_code in (
+        400,
+        422,
+    )
+    assert client.put("/api/teams/FOOT-1", json={"name": "徒歩班"}, headers=people["hq"]).status_code == 200
+
+    a = new_incident(client, people, disaster, category="road_damage", title="路面陥没 A")
+    b = new_incident(client, people, disaster, category="road_damage", title="路面陥没 B")
+    sent = client.post(
+        f"/api/incidents/{a['id']}/assignments", json={"team_id": "ROAD-1"}, headers=people["hq"]
+    )
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["team_name"], sent.json()["unit_id"]) == ("道路班1", radio)
+    again = client.post(
+        f"/api/incidents/{b['id']}/assignments", json={"team_id": "ROAD-1"}, headers=people["hq"]
+    )
+    assert again.status_code == 409 and again.json()["error"]["incident_id"] == a["id"]
+    its_radio = client.post(
+        f"/api/incidents/{b['id']}/assignments", json={"unit_id": radio}, headers=people["hq"]
+    )
+    assert its_radio.status_code == 409 and its_radio.json()["error"]["incident_id"] == a["id"]
+    recommended = client.get(
+        f"/api/incidents/{b['id']}/recommendations?limit=50", headers=people["hq"]
+    ).json()
+    assert radio not in [r["device_id"] for r in recommended]  # busy with its team
+    for body in ({}, {"unit_id": radio, "team_id": "ROAD-1"}):
+        r = client.post(f"/api/incidents/{b['id']}/assignments", json=body, headers=people["hq"])
+        assert r.status_code == 422 and r.json()["error"]["message_ja"], body
+    foot = client.post(
+        f"/api/incidents/{b['id']}/assignments", json={"team_id": "FOOT-1"}, headers=people["hq"]
+    )
+    assert foot.status_code == 201 and foot.json()["unit_id"] is None  # a team without a radio
+
+    listed = {t["id"]: t for t in client.get("/api/teams", headers=people["staff"]).json()}
+    assert (listed["ROAD-1"]["busy_with"], listed["FOOT-1"]["busy_with"]) == (a["id"], b["id"])
+    with app_engine.connect() as conn, pytest.raises(Exception, match="assignment_one_active_per_team"):
+        conn.execute(  # the database itself refuses a second active assignment of the team
+            text(
+                "INSERT INTO ops.assignment (incident_id, team_id, dispatched_by) VALUES (:i, 'FOOT-1', 'x')"
+            ),
+            {"i": a["id"]},
+        )
+    assert (
+        client.patch(
+            f"/api/assignments/{sent.json()['id']}", json={"state": "cleared"}, headers=people["hq"]
+        ).status_code
+        == 200
+    )
+    free = client.post(f"/api/incidents/{b['id']}/assignments", json={"unit_id": radio}, headers=people["hq"])
+    assert free.status_code == 201  # cleared: the radio is free again

@@ -16,7 +16,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -69,9 +69,20 @@ class IncidentPatch(BaseModel):
 
 
 class DispatchIn(BaseModel):
+    """A radio unit or a team (班): exactly one of the two."""
+
     model_config = ConfigDict(extra="forbid")
-    unit_id: str = Field(min_length=1, max_length=64)
+    unit_id: str | None = Field(None, min_length=1, max_length=64)
+    team_id: str | None = Field(None, min_length=1, max_length=64)
     note: str = Field("", max_length=2000)
+
+
+class TeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, examples=["道路班1"])
+    radio_unit_id: str | None = Field(None, min_length=1, max_length=64)
+    department_id: int | None = None
+    active: bool = True
 
 
 class AssignmentPatch(BaseModel):
@@ -291,13 +302,34 @@ def photo(photo_id: int, conn: ConnDep, user: StaffUser) -> Response:
 )
 def dispatch_unit(incident_id: int, body: DispatchIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
-        return dispatch.dispatch(conn, incident_id, body.unit_id, user.username, body.note)
+        return dispatch.dispatch(
+            conn, incident_id, user.username, unit_id=body.unit_id, team_id=body.team_id, note=body.note
+        )
 
 
 @router.patch("/api/assignments/{assignment_id}", summary="On scene / cleared / 現着・解除")
 def assignment_state(assignment_id: int, body: AssignmentPatch, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return dispatch.set_state(conn, assignment_id, body.state, user.username, body.note)
+
+
+@router.get("/api/teams", summary="Teams (班) / 班の一覧")
+def teams(conn: ConnDep, user: StaffUser) -> list[dict]:
+    return dispatch.list_teams(conn)
+
+
+@router.put("/api/teams/{team_id}", summary="Create or change a team / 班の登録・変更")
+def save_team(
+    team_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")],
+    body: TeamIn,
+    engine: EngineDep,
+    user: HQUser,
+) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return dispatch.save_team(
+            conn, team_id, body.name, user.username, radio_unit_id=body.radio_unit_id,
+            department_id=body.department_id, active=body.active,
+        )  # fmt: skip
 
 
 @router.get(

@@ -1,8 +1,9 @@
-"""Dispatch (出動): radio units assigned to incidents, dispatched → on scene → cleared.
+"""Dispatch (出動): radio units and teams assigned to incidents, dispatched → on scene → cleared.
 
-No unit is ever dispatched twice: the database holds at most one assignment per unit that is not
-cleared (a unique partial index), so two operators pressing "dispatch" at once cannot both win,
-whatever the application does. The loser learns which incident holds the unit.
+No unit and no team is ever dispatched twice: the database holds at most one assignment per unit and
+per team that is not cleared (unique partial indexes), so two operators pressing "dispatch" at once
+cannot both win, whatever the application does. A team's assignment also names the radio it carries.
+The loser learns which incident holds the unit or team.
 """
 
 from __future__ import annotations
@@ -24,12 +25,27 @@ NEXT_STATES = {
     "on_scene": frozenset({"cleared"}),
     "cleared": frozenset(),
 }
-ACTIVE_CONSTRAINT = "assignment_one_active_per_unit"
+ACTIVE_CONSTRAINTS = {
+    "assignment_one_active_per_unit": "unit_id",
+    "assignment_one_active_per_team": "team_id",
+}
 
 
-def dispatch(conn: Connection, incident_id: int, unit_id: str, actor: str, note: str = "") -> dict:
-    """Assign `unit_id` to the incident. OpsConflict (naming the holding incident) when the unit is
-    already on an assignment that is not cleared."""
+def dispatch(
+    conn: Connection,
+    incident_id: int,
+    actor: str,
+    *,
+    unit_id: str | None = None,
+    team_id: str | None = None,
+    note: str = "",
+) -> dict:
+    """Assign a radio unit, or a team (with the radio it carries), to the incident. OpsConflict,
+    naming the holding incident, when the unit or team is already on an assignment not cleared."""
+    if (unit_id is None) == (team_id is None):
+        raise OpsInvalid(
+            "無線機か班のどちらか一方を指定してください。", "Name either a radio unit or a team."
+        )
     incident = incidents.get_incident(conn, incident_id, for_update=True)
     if incident["status"] in ("done", "cancelled"):
         raise OpsInvalid(
@@ -37,38 +53,41 @@ def dispatch(conn: Connection, incident_id: int, unit_id: str, actor: str, note:
             "Cannot dispatch to an incident that is done or cancelled.",
             status=incident["status"],
         )
-    unit = conn.execute(
-        text("SELECT kind, enabled FROM sensor.device WHERE id = :u"), {"u": unit_id}
-    ).one_or_none()
-    if unit is None or unit.kind != "radio_unit" or not unit.enabled:
-        raise OpsInvalid("出動できる無線機ではありません。", "Not an enabled radio unit.", unit_id=unit_id)
+    if team_id is not None:
+        team = conn.execute(
+            text(
+                """SELECT t.id, d.id AS radio FROM ops.team t
+                     LEFT JOIN sensor.device d ON d.id = t.radio_unit_id AND d.enabled
+                    WHERE t.id = :t AND t.active"""
+            ),
+            {"t": team_id},
+        ).one_or_none()
+        if team is None:
+            raise OpsInvalid("出動できる班ではありません。", "Not an active team.", team_id=team_id)
+        unit_id = team.radio  # the team's radio goes with it (None: a team without one)
+    else:
+        unit = conn.execute(
+            text("SELECT kind, enabled FROM sensor.device WHERE id = :u"), {"u": unit_id}
+        ).one_or_none()
+        if unit is None or unit.kind != "radio_unit" or not unit.enabled:
+            raise OpsInvalid(
+                "出動できる無線機ではありません。", "Not an enabled radio unit.", unit_id=unit_id
+            )
     try:
         with conn.begin_nested():  # the savepoint keeps the transaction usable to name the holder
             assignment_id = conn.execute(
                 text(
-                    """INSERT INTO ops.assignment (incident_id, unit_id, dispatched_by)
-                       VALUES (:i, :u, :a) RETURNING id"""
+                    """INSERT INTO ops.assignment (incident_id, unit_id, team_id, dispatched_by)
+                       VALUES (:i, :u, :t, :a) RETURNING id"""
                 ),
-                {"i": incident_id, "u": unit_id, "a": actor},
+                {"i": incident_id, "u": unit_id, "t": team_id, "a": actor},
             ).scalar_one()
     except IntegrityError as e:
-        if ACTIVE_CONSTRAINT not in str(e.orig):
+        column = next((c for name, c in ACTIVE_CONSTRAINTS.items() if name in str(e.orig)), None)
+        if column is None:
             raise
-        holder = conn.execute(
-            text(
-                """SELECT a.id, a.incident_id, i.title FROM ops.assignment a JOIN ops.incident i ON i.id = a.incident_id
-                    WHERE a.unit_id = :u AND a.state <> 'cleared'"""
-            ),
-            {"u": unit_id},
-        ).one_or_none()
-        held_by = holder.incident_id if holder else None
-        raise OpsConflict(
-            f"{unit_id} は事案 {held_by} に出動中です。",
-            f"{unit_id} is already assigned to incident {held_by}.",
-            unit_id=unit_id,
-            incident_id=held_by,
-            assignment_id=holder.id if holder else None,
-        ) from e
+        busy = unit_id if column == "unit_id" else team_id
+        raise _busy(conn, column, busy) from e
     incidents.bump_status_on_dispatch(conn, incident, actor)
     incidents.record_event(
         conn,
@@ -77,12 +96,41 @@ def dispatch(conn: Connection, incident_id: int, unit_id: str, actor: str, note:
         "dispatch",
         note,
         unit_id=unit_id,
+        team_id=team_id,
         assignment_id=assignment_id,
     )
     audit.record(
-        conn, actor, "incident.dispatch", str(incident_id), unit_id=unit_id, assignment_id=assignment_id
+        conn,
+        actor,
+        "incident.dispatch",
+        str(incident_id),
+        unit_id=unit_id,
+        team_id=team_id,
+        assignment_id=assignment_id,
     )
     return get_assignment(conn, assignment_id)
+
+
+_HOLDER = {
+    column: text(
+        f"""SELECT a.id, a.incident_id FROM ops.assignment a
+             WHERE a.{column} = :v AND a.state <> 'cleared'"""  # noqa: S608 - column from the constant map
+    )
+    for column in ("unit_id", "team_id")
+}
+
+
+def _busy(conn: Connection, column: str, value: str | None) -> OpsConflict:
+    holder = conn.execute(_HOLDER[column], {"v": value}).one_or_none()
+    held_by = holder.incident_id if holder else None
+    what_ja, what_en = ("無線機", "radio unit") if column == "unit_id" else ("班", "team")
+    return OpsConflict(
+        f"{what_ja} {value} は事案 {held_by} に出動中です。",
+        f"The {what_en} {value} is already assigned to incident {held_by}.",
+        **{column: value},
+        incident_id=held_by,
+        assignment_id=holder.id if holder else None,
+    )
 
 
 def set_state(conn: Connection, assignment_id: int, state: str, actor: str, note: str = "") -> dict:
@@ -114,15 +162,14 @@ def set_state(conn: Connection, assignment_id: int, state: str, actor: str, note
         note,
         assignment_id=assignment_id,
         unit_id=current["unit_id"],
+        team_id=current["team_id"],
         state=state,
     )
     audit.record(conn, actor, "assignment.state", str(assignment_id), state=state)
     return get_assignment(conn, assignment_id)
 
 
-_GET_SQL = """SELECT a.id, a.incident_id, a.unit_id, d.name AS unit_name, a.state, a.dispatched_at, a.dispatched_by,
-                  a.on_scene_at, a.cleared_at
-             FROM ops.assignment a JOIN sensor.device d ON d.id = a.unit_id WHERE a.id = :id"""
+_GET_SQL = incidents.ASSIGNMENTS_SQL + " WHERE a.id = :id"
 _GET = text(_GET_SQL)
 _GET_FOR_UPDATE = text(_GET_SQL + " FOR UPDATE OF a")
 
@@ -137,18 +184,75 @@ def get_assignment(conn: Connection, assignment_id: int, *, for_update: bool = F
 
 
 def busy_units(conn: Connection) -> set[str]:
-    return set(conn.execute(text("SELECT unit_id FROM ops.assignment WHERE state <> 'cleared'")).scalars())
+    """Radio units on an assignment not cleared (their own, or their team's)."""
+    rows = conn.execute(
+        text("SELECT unit_id FROM ops.assignment WHERE state <> 'cleared' AND unit_id IS NOT NULL")
+    )
+    return set(rows.scalars())
+
+
+_OF_DISASTER = text(
+    incidents.ASSIGNMENTS_SQL  # noqa: S608 - constant SQL composed from this package's constants
+    + " WHERE a.incident_id IN (SELECT id FROM ops.incident WHERE disaster_id = :d) ORDER BY a.id"
+)
 
 
 def assignments_of_disaster(conn: Connection, disaster_id: int) -> list[dict]:
+    rows = conn.execute(_OF_DISASTER, {"d": disaster_id})
+    return [dict(r._mapping) for r in rows]
+
+
+# --------------------------------------------------------------------------------------- teams
+def list_teams(conn: Connection) -> list[dict]:
+    """Teams with the radio they carry and the incident they are on, if any."""
     rows = conn.execute(
         text(
-            """SELECT a.id, a.incident_id, a.unit_id, d.name AS unit_name, a.state, a.dispatched_at, a.dispatched_by,
-                      a.on_scene_at, a.cleared_at
-                 FROM ops.assignment a JOIN ops.incident i ON i.id = a.incident_id
-                 JOIN sensor.device d ON d.id = a.unit_id
-                WHERE i.disaster_id = :d ORDER BY a.id"""
-        ),
-        {"d": disaster_id},
+            """SELECT t.id, t.name, t.department_id, t.radio_unit_id, d.name AS radio_name, t.active,
+                      a.incident_id AS busy_with
+                 FROM ops.team t
+                 LEFT JOIN sensor.device d ON d.id = t.radio_unit_id
+                 LEFT JOIN ops.assignment a ON a.team_id = t.id AND a.state <> 'cleared'
+                ORDER BY t.id"""
+        )
     )
     return [dict(r._mapping) for r in rows]
+
+
+def save_team(
+    conn: Connection, team_id: str, name: str, actor: str, *, radio_unit_id: str | None = None,
+    department_id: int | None = None, active: bool = True,
+) -> dict:  # fmt: skip
+    """Create or update a team (班). Its radio must be a radio unit no other team carries."""
+    if radio_unit_id is not None:
+        kind = conn.execute(
+            text("SELECT kind FROM sensor.device WHERE id = :u"), {"u": radio_unit_id}
+        ).scalar()
+        if kind != "radio_unit":
+            raise OpsInvalid("無線機が見つかりません。", "No such radio unit.", radio_unit_id=radio_unit_id)
+        other = conn.execute(
+            text("SELECT id FROM ops.team WHERE radio_unit_id = :u AND id <> :t"),
+            {"u": radio_unit_id, "t": team_id},
+        ).scalar()
+        if other:
+            raise OpsConflict(
+                f"この無線機は班 {other} が持っています。",
+                f"Team {other} carries this radio unit.",
+                team_id=other,
+            )
+    conn.execute(
+        text(
+            """INSERT INTO ops.team (id, name, department_id, radio_unit_id, active)
+               VALUES (:id, :name, :dept, :radio, :active)
+               ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, department_id = EXCLUDED.department_id,
+                 radio_unit_id = EXCLUDED.radio_unit_id, active = EXCLUDED.active"""
+        ),
+        {
+            "id": team_id,
+            "name": name.strip(),
+            "dept": department_id,
+            "radio": radio_unit_id,
+            "active": active,
+        },
+    )
+    audit.record(conn, actor, "team.save", team_id, radio_unit_id=radio_unit_id, active=active)
+    return next(t for t in list_teams(conn) if t["id"] == team_id)

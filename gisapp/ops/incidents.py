@@ -53,6 +53,13 @@ SELECT i.id, i.disaster_id, i.category, c.name_ja AS category_ja, c.name_en AS c
   LEFT JOIN gis.road_segment r ON r.id = i.road_segment_id
 """
 
+# An assignment with its unit's and team's names (either may be absent: a team without a radio).
+ASSIGNMENTS_SQL = """SELECT a.id, a.incident_id, a.unit_id, d.name AS unit_name, a.team_id, t.name AS team_name,
+                            a.state, a.dispatched_at, a.dispatched_by, a.on_scene_at, a.cleared_at
+                       FROM ops.assignment a
+                       LEFT JOIN sensor.device d ON d.id = a.unit_id
+                       LEFT JOIN ops.team t ON t.id = a.team_id"""
+
 _INSERT = text(
     """INSERT INTO ops.incident (disaster_id, category, title, description, address, priority, source, source_ref,
                              geom, area, road_segment_id, road_distance_m, reported_at, created_by)
@@ -219,12 +226,7 @@ def get_incident(conn: Connection, incident_id: int, *, for_update: bool = False
     out["assignments"] = [
         dict(r._mapping)
         for r in conn.execute(
-            text(
-                """SELECT a.id, a.unit_id, d.name AS unit_name, a.state, a.dispatched_at, a.dispatched_by,
-                          a.on_scene_at, a.cleared_at
-                     FROM ops.assignment a JOIN sensor.device d ON d.id = a.unit_id
-                    WHERE a.incident_id = :id ORDER BY a.id"""
-            ),
+            text(ASSIGNMENTS_SQL + " WHERE a.incident_id = :id ORDER BY a.id"),
             {"id": incident_id},
         )
     ]

@@ -400,11 +400,12 @@
       Promise.all([
         gisapp.fetchJson(base),
         gisapp.fetchJson(base + '/events').catch(function () { return []; }),
-        gisapp.fetchJson(base + '/recommendations').catch(function () { return null; })
+        gisapp.fetchJson(base + '/recommendations').catch(function () { return null; }),
+        gisapp.fetchJson('/api/teams').catch(function () { return null; })
       ]).then(function (parts) {
         if (id !== openId) return;
         openIncident = parts[0];
-        renderDetail(parts[0], parts[1], parts[2]);
+        renderDetail(parts[0], parts[1], parts[2], parts[3]);
         if (focusAfter) {
           focusAfter = false;
           detail.querySelector('h3').focus();
@@ -428,7 +429,7 @@
       return dd;
     }
 
-    function renderDetail(inc, events, recommendations) {
+    function renderDetail(inc, events, recommendations, teams) {
       detail.textContent = '';
       detail.hidden = false;
       detail.setAttribute('data-incident-id', String(inc.id));
@@ -489,13 +490,14 @@
         var li = gisapp.el('li');
         li.setAttribute('data-assignment-id', String(a.id));
         li.setAttribute('data-state', a.state);
-        li.appendChild(gisapp.el('span', null, (a.unit_name || a.unit_id) + ' ・ ' +
-                                 (text.assignment_state[a.state] || a.state)));
+        var who = a.team_id ? (a.team_name || a.team_id) + (a.unit_id ? '（' + (a.unit_name || a.unit_id) + '）' : '')
+                            : (a.unit_name || a.unit_id);
+        li.appendChild(gisapp.el('span', null, who + ' ・ ' + (text.assignment_state[a.state] || a.state)));
         (ASSIGNMENT_NEXT[a.state] || []).forEach(function (next) {
           var b = button(next === 'on_scene' ? text.set_on_scene : text.set_cleared,
                          'gisapp-inc-button gisapp-inc-assignment-state');
           b.setAttribute('data-to-state', next);
-          b.setAttribute('aria-label', (a.unit_name || a.unit_id) + ' ' + b.textContent);
+          b.setAttribute('aria-label', who + ' ' + b.textContent);
           b.addEventListener('click', function () { setAssignment(a, next, b); });
           li.appendChild(b);
         });
@@ -528,6 +530,29 @@
         if (!recommendations.length) recList.appendChild(gisapp.el('li', null, text.no_units));
         rec.appendChild(recList);
         detail.appendChild(rec);
+      }
+
+      // Teams (班) that are free, with or without a radio.
+      var free = (teams || []).filter(function (t) { return t.active && t.busy_with === null; });
+      if (teams && inc.status !== 'done' && inc.status !== 'cancelled') {
+        var teamBox = gisapp.el('section', 'gisapp-inc-dispatch gisapp-inc-teams');
+        teamBox.id = 'gisapp-incident-teams';
+        teamBox.appendChild(gisapp.el('h4', null, text.teams));
+        var teamList = gisapp.el('ul');
+        free.forEach(function (t) {
+          var li = gisapp.el('li');
+          li.setAttribute('data-team-id', t.id);
+          li.appendChild(gisapp.el('span', null, t.name + (t.radio_unit_id ? '（' + (t.radio_name || t.radio_unit_id) + '）' : '')));
+          var b = button(text.dispatch, 'gisapp-inc-button gisapp-inc-dispatch-team');
+          b.setAttribute('aria-label', gisapp.format(text.dispatch_unit, {unit: t.name}));
+          b.setAttribute('data-team-id', t.id);
+          b.addEventListener('click', function () { dispatchTo(inc, {team_id: t.id}, t.name, b); });
+          li.appendChild(b);
+          teamList.appendChild(li);
+        });
+        if (!free.length) teamList.appendChild(gisapp.el('li', null, text.no_teams));
+        teamBox.appendChild(teamList);
+        detail.appendChild(teamBox);
       }
 
       // History: every event, oldest first.
@@ -582,11 +607,15 @@
     }
 
     function dispatchUnit(inc, r, b) {
+      dispatchTo(inc, {unit_id: r.device_id}, r.name || r.device_id, b);
+    }
+
+    function dispatchTo(inc, body, name, b) {
       busy(b, true);
-      send('POST', '/api/incidents/' + inc.id + '/assignments', {unit_id: r.device_id})
+      send('POST', '/api/incidents/' + inc.id + '/assignments', body)
         .then(function (result) {
           if (result.ok) {
-            showNotice('ok', [{text: gisapp.format(text.dispatched, {unit: r.name || r.device_id})}]);
+            showNotice('ok', [{text: gisapp.format(text.dispatched, {unit: name})}]);
           } else {
             var lines = errorLines(result);
             var holder = result.data.error && shown[result.data.error.incident_id];

@@ -116,26 +116,44 @@ CREATE TABLE ops.incident_photo (
 );
 CREATE INDEX incident_photo_incident_idx ON ops.incident_photo (incident_id);
 
--- Dispatch: a radio unit (or the team carrying it) on an incident.
+-- Teams (班): staff dispatched together, with the radio unit they carry if any.
+CREATE TABLE ops.team (
+  id             text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$'),
+  name           text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 100),
+  department_id  int REFERENCES core.department(id),
+  radio_unit_id  text UNIQUE REFERENCES sensor.device(id),   -- one radio belongs to one team
+  active         boolean NOT NULL DEFAULT true,
+  created_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- Dispatch: a radio unit, or a team (with the radio it carries), on an incident.
 CREATE TABLE ops.assignment (
   id             bigserial PRIMARY KEY,
   incident_id    bigint NOT NULL REFERENCES ops.incident(id),
-  unit_id        text NOT NULL REFERENCES sensor.device(id),
+  unit_id        text REFERENCES sensor.device(id),
+  team_id        text REFERENCES ops.team(id),
   state          text NOT NULL DEFAULT 'dispatched' CHECK (state IN ('dispatched', 'on_scene', 'cleared')),
   dispatched_at  timestamptz NOT NULL DEFAULT now(),
   dispatched_by  text NOT NULL,
   on_scene_at    timestamptz,
   cleared_at     timestamptz,
+  CHECK (unit_id IS NOT NULL OR team_id IS NOT NULL),
   CHECK ((state = 'cleared') = (cleared_at IS NOT NULL))
 );
--- No unit is dispatched twice: at most one assignment per unit that is not cleared (rule).
+-- No unit and no team is dispatched twice: at most one assignment each that is not cleared (rule).
+-- A team's assignment also names its radio, so the radio cannot be sent elsewhere meanwhile.
 CREATE UNIQUE INDEX assignment_one_active_per_unit ON ops.assignment (unit_id) WHERE state <> 'cleared';
+CREATE UNIQUE INDEX assignment_one_active_per_team ON ops.assignment (team_id) WHERE state <> 'cleared';
 CREATE INDEX assignment_incident_idx ON ops.assignment (incident_id);
--- Only radio units can be dispatched.
+-- Only enabled radio units and active teams can be dispatched.
 CREATE FUNCTION ops.check_assignment_unit() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM sensor.device WHERE id = NEW.unit_id AND kind = 'radio_unit' AND enabled) THEN
+  IF NEW.unit_id IS NOT NULL AND NOT EXISTS (
+       SELECT 1 FROM sensor.device WHERE id = NEW.unit_id AND kind = 'radio_unit' AND enabled) THEN
     RAISE EXCEPTION 'unit % is not an enabled radio unit', NEW.unit_id USING ERRCODE = 'check_violation';
+  END IF;
+  IF NEW.team_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ops.team WHERE id = NEW.team_id AND active) THEN
+    RAISE EXCEPTION 'team % is not an active team', NEW.team_id USING ERRCODE = 'check_violation';
   END IF;
   RETURN NEW;
 END $f$;
@@ -158,7 +176,7 @@ CREATE FUNCTION ops.notify_assignment() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
   PERFORM pg_notify('gisapp_events', json_build_object(
     'type', 'assignment', 'id', NEW.id, 'incident_id', NEW.incident_id, 'unit_id', NEW.unit_id,
-    'state', NEW.state)::text);
+    'team_id', NEW.team_id, 'state', NEW.state)::text);
   RETURN NULL;
 END $f$;
 CREATE TRIGGER assignment_notify AFTER INSERT OR UPDATE ON ops.assignment
@@ -195,7 +213,7 @@ END $f$;
 CREATE TRIGGER citizen_report_notify AFTER INSERT OR UPDATE OF state ON ops.citizen_report
   FOR EACH ROW EXECUTE FUNCTION ops.notify_citizen_report();
 
-GRANT SELECT, INSERT, UPDATE ON ops.disaster, ops.incident, ops.assignment, ops.citizen_report TO gisapp_rw;
+GRANT SELECT, INSERT, UPDATE ON ops.disaster, ops.incident, ops.assignment, ops.citizen_report, ops.team TO gisapp_rw;
 GRANT SELECT, INSERT, UPDATE ON ops.incident_category TO gisapp_rw;
 GRANT SELECT, INSERT ON ops.incident_event, ops.incident_photo TO gisapp_rw;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
