@@ -169,18 +169,14 @@ def create_incident(conn: Connection, disaster_id: int, new: NewIncident, actor:
             {"s": new.source, "r": new.source_ref},
         ).scalar_one()
         return get_incident(conn, existing)
-    conn.execute(
-        _EVENT,
-        {
-            "incident_id": incident_id,
-            "actor": actor,
-            "kind": "created",
-            "from_status": None,
-            "to_status": "unhandled",
-            "version": 1,
-            "note": "",
-            "data": {"source": new.source, **new.extra},
-        },
+    _append_event(
+        conn,
+        incident_id,
+        actor,
+        "created",
+        1,
+        to_status="unhandled",
+        data={"source": new.source, **new.extra},
     )
     audit.record(
         conn, actor, "incident.create", str(incident_id), disaster_id=disaster_id, category=new.category
@@ -365,18 +361,16 @@ def update_incident(
         {"id": incident_id, "status": new_status, **{k: edits.get(k) for k in EDITABLE}},
     )
     status_changed = new_status != current["status"]
-    conn.execute(
-        _EVENT,
-        {
-            "incident_id": incident_id,
-            "actor": actor,
-            "kind": "status" if status_changed else "edited",
-            "from_status": current["status"] if status_changed else None,
-            "to_status": new_status if status_changed else None,
-            "version": expected_version + 1,
-            "note": note,
-            "data": {"changed": {k: {"from": current[k], "to": v} for k, v in edits.items()}},
-        },
+    _append_event(
+        conn,
+        incident_id,
+        actor,
+        "status" if status_changed else "edited",
+        expected_version + 1,
+        from_status=current["status"] if status_changed else None,
+        to_status=new_status if status_changed else None,
+        note=note,
+        data={"changed": {k: {"from": current[k], "to": v} for k, v in edits.items()}},
     )
     audit.record(conn, actor, "incident.update", str(incident_id), status=new_status, fields=sorted(edits))
     return get_incident(conn, incident_id)
@@ -408,17 +402,28 @@ def bump_status_on_dispatch(conn: Connection, incident: dict, actor: str) -> Non
         ),
         {"id": incident["id"]},
     )
+    _append_event(
+        conn, incident["id"], actor, "status", incident["version"] + 1, from_status="unhandled",
+        to_status="in_progress", note="出動により対応中 / in progress: unit dispatched",
+    )  # fmt: skip
+
+
+def _append_event(
+    conn: Connection, incident_id: int, actor: str, kind: str, version: int, *,
+    from_status: str | None = None, to_status: str | None = None, note: str = "", data: dict | None = None,
+) -> None:  # fmt: skip
+    """One row of the incident's append-only record."""
     conn.execute(
         _EVENT,
         {
-            "incident_id": incident["id"],
+            "incident_id": incident_id,
             "actor": actor,
-            "kind": "status",
-            "from_status": "unhandled",
-            "to_status": "in_progress",
-            "version": incident["version"] + 1,
-            "note": "出動により対応中 / in progress: unit dispatched",
-            "data": {},
+            "kind": kind,
+            "from_status": from_status,
+            "to_status": to_status,
+            "version": version,
+            "note": note,
+            "data": data or {},
         },
     )
 
@@ -426,19 +431,7 @@ def bump_status_on_dispatch(conn: Connection, incident: dict, actor: str) -> Non
 def record_event(
     conn: Connection, incident: dict, actor: str, kind: str, note: str = "", **data: Any
 ) -> None:
-    conn.execute(
-        _EVENT,
-        {
-            "incident_id": incident["id"],
-            "actor": actor,
-            "kind": kind,
-            "from_status": None,
-            "to_status": None,
-            "version": incident["version"],
-            "note": note,
-            "data": data,
-        },
-    )
+    _append_event(conn, incident["id"], actor, kind, incident["version"], note=note, data=data)
 
 
 def events(conn: Connection, incident_id: int) -> list[dict]:

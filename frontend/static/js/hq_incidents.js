@@ -507,52 +507,51 @@
       assignBox.appendChild(assignList);
       detail.appendChild(assignBox);
 
-      // Dispatch: the nearest available units (HQ operators only; others get no list).
-      if (recommendations && inc.status !== 'done' && inc.status !== 'cancelled') {
-        var rec = gisapp.el('section', 'gisapp-inc-dispatch');
-        rec.id = 'gisapp-incident-dispatch';
-        rec.appendChild(gisapp.el('h4', null, text.recommend));
-        var recList = gisapp.el('ul');
-        recommendations.forEach(function (r) {
-          var li = gisapp.el('li');
-          li.setAttribute('data-unit-id', r.device_id);
-          var km = (Number(r.method === 'road' ? r.distance_m : r.straight_m) / 1000).toFixed(1);
-          var distance = gisapp.format(r.method === 'road' ? text.distance_road : text.distance_straight, {km: km});
-          var eta = gisapp.format(text.eta, {min: Math.max(1, Math.round(Number(r.eta_s) / 60))});
-          li.appendChild(gisapp.el('span', null, (r.name || r.device_id) + ' ・ ' + distance + ' ・ ' + eta));
-          var b = button(text.dispatch, 'gisapp-inc-button gisapp-inc-dispatch-unit');
-          b.setAttribute('aria-label', gisapp.format(text.dispatch_unit, {unit: r.name || r.device_id}));
-          b.setAttribute('data-unit-id', r.device_id);
-          b.addEventListener('click', function () { dispatchUnit(inc, r, b); });
-          li.appendChild(b);
-          recList.appendChild(li);
-        });
-        if (!recommendations.length) recList.appendChild(gisapp.el('li', null, text.no_units));
-        rec.appendChild(recList);
-        detail.appendChild(rec);
+      // Dispatch: the nearest available units, then the free teams (HQ operators only; others get no list).
+      if (inc.status !== 'done' && inc.status !== 'cancelled') {
+        if (recommendations) {
+          detail.appendChild(dispatchList('gisapp-incident-dispatch', 'gisapp-inc-dispatch', text.recommend,
+            text.no_units, recommendations.map(function (r) {
+              var km = (Number(r.method === 'road' ? r.distance_m : r.straight_m) / 1000).toFixed(1);
+              var distance = gisapp.format(r.method === 'road' ? text.distance_road : text.distance_straight,
+                                           {km: km});
+              var eta = gisapp.format(text.eta, {min: Math.max(1, Math.round(Number(r.eta_s) / 60))});
+              var name = r.name || r.device_id;
+              return {attr: 'data-unit-id', id: r.device_id, name: name, kind: 'unit',
+                      label: name + ' ・ ' + distance + ' ・ ' + eta, body: {unit_id: r.device_id}};
+            })));
+        }
+        if (teams) {
+          var free = teams.filter(function (t) { return t.active && t.busy_with === null; });
+          detail.appendChild(dispatchList('gisapp-incident-teams', 'gisapp-inc-dispatch gisapp-inc-teams', text.teams,
+            text.no_teams, free.map(function (t) {
+              var radio = t.radio_unit_id ? '（' + (t.radio_name || t.radio_unit_id) + '）' : '';
+              return {attr: 'data-team-id', id: t.id, name: t.name, kind: 'team', label: t.name + radio,
+                      body: {team_id: t.id}};
+            })));
+        }
       }
 
-      // Teams (班) that are free, with or without a radio.
-      var free = (teams || []).filter(function (t) { return t.active && t.busy_with === null; });
-      if (teams && inc.status !== 'done' && inc.status !== 'cancelled') {
-        var teamBox = gisapp.el('section', 'gisapp-inc-dispatch gisapp-inc-teams');
-        teamBox.id = 'gisapp-incident-teams';
-        teamBox.appendChild(gisapp.el('h4', null, text.teams));
-        var teamList = gisapp.el('ul');
-        free.forEach(function (t) {
+      /** A list of things to dispatch, each with its own button. */
+      function dispatchList(id, className, heading, none, items) {
+        var box = gisapp.el('section', className);
+        box.id = id;
+        box.appendChild(gisapp.el('h4', null, heading));
+        var list = gisapp.el('ul');
+        items.forEach(function (item) {
           var li = gisapp.el('li');
-          li.setAttribute('data-team-id', t.id);
-          li.appendChild(gisapp.el('span', null, t.name + (t.radio_unit_id ? '（' + (t.radio_name || t.radio_unit_id) + '）' : '')));
-          var b = button(text.dispatch, 'gisapp-inc-button gisapp-inc-dispatch-team');
-          b.setAttribute('aria-label', gisapp.format(text.dispatch_unit, {unit: t.name}));
-          b.setAttribute('data-team-id', t.id);
-          b.addEventListener('click', function () { dispatchTo(inc, {team_id: t.id}, t.name, b); });
+          li.setAttribute(item.attr, item.id);
+          li.appendChild(gisapp.el('span', null, item.label));
+          var b = button(text.dispatch, 'gisapp-inc-button gisapp-inc-dispatch-' + item.kind);
+          b.setAttribute('aria-label', gisapp.format(text.dispatch_unit, {unit: item.name}));
+          b.setAttribute(item.attr, item.id);
+          b.addEventListener('click', function () { dispatchTo(inc, item.body, item.name, b); });
           li.appendChild(b);
-          teamList.appendChild(li);
+          list.appendChild(li);
         });
-        if (!free.length) teamList.appendChild(gisapp.el('li', null, text.no_teams));
-        teamBox.appendChild(teamList);
-        detail.appendChild(teamBox);
+        if (!items.length) list.appendChild(gisapp.el('li', null, none));
+        box.appendChild(list);
+        return box;
       }
 
       // History: every event, oldest first.
@@ -604,10 +603,6 @@
           showNotice('error', [{text: gisapp.format(text.failed, {status: '—'})}]);
           busy(b, false);
         });
-    }
-
-    function dispatchUnit(inc, r, b) {
-      dispatchTo(inc, {unit_id: r.device_id}, r.name || r.device_id, b);
     }
 
     function dispatchTo(inc, body, name, b) {
