@@ -327,6 +327,37 @@ def test_dispatch_a_team_from_the_panel(visit, servers, demo_users, api, disaste
     ]
 
 
+def test_register_a_phoned_in_incident_from_the_map(visit, servers, demo_users, api, disaster):
+    before = len(api.get(f"/api/disasters/{disaster}/incidents").json()["features"])
+    v = open_hq(visit, servers, demo_users)
+    page = v.page
+    page.click("#gisapp-incident-new summary")
+    page.fill("#gisapp-new-title", "電話：倒木で通行不可")
+    page.click("#gisapp-new-submit")  # no place yet: refused on the page, nothing sent
+    page.wait_for_selector("#gisapp-incident-notice[data-kind='error']")
+    assert "場所" in page.inner_text("#gisapp-incident-notice")
+    page.click("#gisapp-new-pick")
+    box = page.locator("#gisapp-main .leaflet-container").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    page.wait_for_selector("#gisapp-new-place[data-lat]")
+    page.select_option("#gisapp-new-category", "fallen_tree")
+    page.select_option("#gisapp-new-priority", "2")
+    page.fill("#gisapp-new-address", "伊勢原市大山")
+    page.click("#gisapp-new-submit")
+    page.wait_for_selector("#gisapp-incident-notice[data-kind='ok']")
+    page.wait_for_selector("#gisapp-incident-detail[data-status='unhandled']")
+    features = api.get(f"/api/disasters/{disaster}/incidents").json()["features"]
+    assert len(features) == before + 1
+    made = next(f["properties"] for f in features if f["properties"]["title"] == "電話：倒木で通行不可")
+    assert (made["source"], made["priority"], made["category"], made["address"]) == (
+        "phone",
+        2,
+        "fallen_tree",
+        "伊勢原市大山",
+    )
+    assert page.text_content("#gisapp-new-place") == "場所：未選択"  # ready for the next call
+
+
 def test_english_page(visit, servers, demo_users, api, disaster):
     v = open_hq(visit, servers, demo_users, "?lang=en")
     counts = api.get(f"/api/disasters/{disaster}/counts").json()["total"]

@@ -117,6 +117,63 @@
     reportsLine.hidden = true;
     root.appendChild(reportsLine);
 
+    // A new incident (a phone call, what staff saw): a form, the place picked on the map.
+    var newBox = gisapp.el('details', 'gisapp-inc-new');
+    newBox.id = 'gisapp-incident-new';
+    newBox.appendChild(gisapp.el('summary', null, text.new_incident));
+    var newForm = gisapp.el('form');
+    newForm.noValidate = true;
+    function input(id, type) {
+      var el = gisapp.el(type === 'textarea' ? 'textarea' : 'input');
+      if (type !== 'textarea') el.type = type;
+      el.id = id;
+      return el;
+    }
+    var newCategory = gisapp.el('select');
+    newCategory.id = 'gisapp-new-category';
+    newCategory.required = true;
+    newForm.appendChild(field(text.category, newCategory));
+    var newTitle = input('gisapp-new-title', 'text');
+    newTitle.required = true;
+    newTitle.maxLength = 200;
+    newForm.appendChild(field(text.title, newTitle));
+    var newPriority = gisapp.el('select');
+    newPriority.id = 'gisapp-new-priority';
+    [1, 2, 3, 4, 5].forEach(function (p) {
+      newPriority.appendChild(gisapp.el('option', null, gisapp.format(text.priority_value, {p: p}))).value = String(p);
+    });
+    newPriority.value = '3';
+    newForm.appendChild(field(text.priority, newPriority));
+    var newSource = gisapp.el('select');
+    newSource.id = 'gisapp-new-source';
+    ['phone', 'staff'].forEach(function (src) {
+      newSource.appendChild(gisapp.el('option', null, text.sources[src])).value = src;
+    });
+    newForm.appendChild(field(text.source, newSource));
+    var newAddress = input('gisapp-new-address', 'text');
+    newAddress.maxLength = 300;
+    newForm.appendChild(field(text.address, newAddress));
+    var newDescription = input('gisapp-new-description', 'textarea');
+    newDescription.maxLength = 4000;
+    newDescription.rows = 3;
+    newForm.appendChild(field(text.description, newDescription));
+    var newPlace = gisapp.el('p', 'gisapp-inc-new-place', text.place_none);
+    newPlace.id = 'gisapp-new-place';
+    newPlace.setAttribute('aria-live', 'polite');
+    newForm.appendChild(newPlace);
+    var pickButton = button(text.pick_on_map, 'gisapp-inc-button');
+    pickButton.id = 'gisapp-new-pick';
+    newForm.appendChild(pickButton);
+    var centreButton = button(text.use_map_centre, 'gisapp-inc-button');
+    centreButton.id = 'gisapp-new-centre';
+    newForm.appendChild(centreButton);
+    var submitButton = gisapp.el('button', 'gisapp-inc-button gisapp-inc-primary', text.register);
+    submitButton.type = 'submit';
+    submitButton.id = 'gisapp-new-submit';
+    newForm.appendChild(submitButton);
+    newBox.appendChild(newForm);
+    root.appendChild(newBox);
+
     // Counts: 未対応 N / 対応中 N / 対応済 N / 取消 N, then a table by category.
     var countsBox = gisapp.el('section', 'gisapp-inc-counts');
     countsBox.id = 'gisapp-incident-counts';
@@ -661,6 +718,74 @@
       if (event.key === 'Escape') closePanel();
     });
 
+    /* ---------------------------------------------------------------- a new incident */
+    var newPoint = null;
+    var newMarker = null;
+    var picking = false;
+    function setPlace(latlng) {
+      newPoint = latlng;
+      if (newMarker) map.removeLayer(newMarker);
+      newMarker = L.circleMarker(latlng, {radius: 9, color: '#0b3d91', weight: 3, dashArray: '4 3', fillOpacity: 0.2})
+        .addTo(map);
+      newPlace.textContent = gisapp.format(text.place_chosen, {lat: latlng.lat.toFixed(5), lon: latlng.lng.toFixed(5)});
+      newPlace.setAttribute('data-lat', String(latlng.lat));
+      newPlace.setAttribute('data-lon', String(latlng.lng));
+    }
+    pickButton.addEventListener('click', function () {
+      picking = true;
+      map.getContainer().classList.add('gisapp-picking');
+      newPlace.textContent = text.place_click;
+    });
+    centreButton.addEventListener('click', function () { setPlace(map.getCenter()); });
+    map.on('click', function (event) {
+      if (!picking) return;
+      picking = false;
+      map.getContainer().classList.remove('gisapp-picking');
+      setPlace(event.latlng);
+      newTitle.focus();
+    });
+    newForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (disasterId === null) {
+        showNotice('error', [{text: text.no_disaster}]);
+        return;
+      }
+      var missing = [];
+      if (!newTitle.value.trim()) missing.push(text.title);
+      if (!newPoint) missing.push(text.place);
+      if (missing.length) {
+        showNotice('error', [{text: gisapp.format(text.missing, {fields: missing.join('・')})}]);
+        (newTitle.value.trim() ? pickButton : newTitle).focus();
+        return;
+      }
+      busy(submitButton, true);
+      send('POST', '/api/disasters/' + disasterId + '/incidents', {
+        category: newCategory.value, title: newTitle.value.trim(), priority: Number(newPriority.value),
+        source: newSource.value, address: newAddress.value.trim(), description: newDescription.value.trim(),
+        lon: Number(newPoint.lng.toFixed(7)), lat: Number(newPoint.lat.toFixed(7))
+      }).then(function (result) {
+        busy(submitButton, false);
+        if (!result.ok) {
+          showNotice('error', errorLines(result));
+          return;
+        }
+        newForm.reset();
+        newPriority.value = '3';
+        newPoint = null;
+        if (newMarker) map.removeLayer(newMarker);
+        newMarker = null;
+        newPlace.textContent = text.place_none;
+        newBox.open = false;
+        loadIncidents();
+        openPanel(result.data.id);  // (it clears the notice area: the confirmation goes after it)
+        showNotice('ok', [{text: gisapp.format(text.registered, {title: result.data.title})}]);
+      }).catch(function (error) {
+        console.error(error);
+        busy(submitButton, false);
+        showNotice('error', [{text: gisapp.format(text.failed, {status: '—'})}]);
+      });
+    });
+
     function start() {
       return Promise.all([gisapp.fetchJson('/api/disasters'), gisapp.fetchJson('/api/incident-categories')])
         .then(function (parts) {
@@ -668,8 +793,10 @@
           categories = parts[1];
           categorySelect.textContent = '';
           categorySelect.appendChild(gisapp.el('option', null, text.all_categories)).value = '';
+          newCategory.textContent = '';
           categories.forEach(function (c) {
             categorySelect.appendChild(gisapp.el('option', null, label(c, 'name'))).value = c.code;
+            newCategory.appendChild(gisapp.el('option', null, label(c, 'name'))).value = c.code;
           });
           disasterSelect.textContent = '';
           disasters.forEach(function (d) {
