@@ -72,7 +72,11 @@ PEOPLE = DemoLayer(
     slug="people-needing-help", title_ja="避難行動要支援者", title_en="People needing evacuation help",
     department="welfare", visibility="restricted", kind="person_needing_help", geometry_type="Point",
 )  # fmt: skip
-LAYERS: tuple[DemoLayer, ...] = (ROADS, LANDSLIDE, FLOOD, SHELTERS, SEWER, PEOPLE)
+AREAS = DemoLayer(
+    slug="community-areas", title_ja="町丁目・自治会区域（架空）", title_en="Community areas (fictitious)",
+    department="crisis", visibility="public", kind="generic", geometry_type="MultiPolygon",
+)  # fmt: skip
+LAYERS: tuple[DemoLayer, ...] = (ROADS, LANDSLIDE, FLOOD, SHELTERS, SEWER, PEOPLE, AREAS)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class DemoData:
     shelters: list[Shelter]
     sewer_pipes: list[dict]
     people: list[Person]
+    areas: list[dict]
 
 
 def generate(*, scale: int = 1, seed: int = SEED) -> DemoData:
@@ -100,7 +105,27 @@ def generate(*, scale: int = 1, seed: int = SEED) -> DemoData:
         shelters=demo_people.shelters(geo.rng_for(seed, "shelters"), 30 * scale, floods, landslides),
         sewer_pipes=sewer_pipes(geo.rng_for(seed, "sewer"), nodes, 80 * scale),
         people=demo_people.people(geo.rng_for(seed, "people"), 2200 * scale, streets, floods, landslides),
+        areas=community_areas(),
     )
+
+
+AREA_GRID = (4, 3)  # columns × rows over the demo box
+
+
+def community_areas() -> list[dict]:
+    """町丁目-like areas tiling the demo box (for evacuation-status totals and rosters per area)."""
+    (w, s, e, n), (cols, rows) = geo.BBOX, AREA_GRID
+    out = []
+    for r in range(rows):
+        for c in range(cols):
+            x0, x1 = w + (e - w) * c / cols, w + (e - w) * (c + 1) / cols
+            y0, y1 = s + (n - s) * r / rows, s + (n - s) * (r + 1) / rows
+            k = r * cols + c + 1
+            out.append({
+                "code": f"AREA-{k:02d}", "name": f"伊勢原デモ{k}丁目（架空）",
+                "wkt": f"MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))",
+            })  # fmt: skip
+    return out
 
 
 _PIPE_DIAMETERS_MM = ((200, 30), (250, 20), (300, 15), (350, 8), (400, 8), (450, 5), (500, 5), (600, 4),
@@ -144,6 +169,7 @@ def load(conn: Connection, dept_ids: dict[str, int], *, scale: int = 1, seed: in
         SHELTERS.slug: _load_shelters(conn, ids[SHELTERS.slug], data.shelters),
         SEWER.slug: _load_sewer(conn, ids[SEWER.slug], data.sewer_pipes, dept_ids["sewer"]),
         PEOPLE.slug: _load_people(conn, ids[PEOPLE.slug], data.people),
+        AREAS.slug: _load_areas(conn, ids[AREAS.slug], data.areas),
     }
 
 
@@ -191,3 +217,9 @@ def _load_people(conn: Connection, layer_id: int, people: list[Person]) -> int:
     conn.execute(sql.UPSERT_PERSON, [{"layer_id": layer_id, **p.params()} for p in people])
     conn.execute(sql.PRUNE_PEOPLE, {"layer_id": layer_id, "keys": [p.external_id for p in people]})
     return len(people)
+
+
+def _load_areas(conn: Connection, layer_id: int, areas: list[dict]) -> int:
+    conn.execute(sql.UPSERT_AREA, [{"layer_id": layer_id, **a} for a in areas])
+    conn.execute(sql.PRUNE_GENERIC, {"layer_id": layer_id, "keys": [a["code"] for a in areas]})
+    return len(areas)

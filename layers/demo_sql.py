@@ -106,3 +106,11 @@ UPSERT_PERSON = text(
 PRUNE_PEOPLE = text(
     "DELETE FROM restricted.person_needing_help WHERE layer_id = :layer_id AND external_id <> ALL(:keys)"
 )
+
+UPSERT_AREA = text(
+    """INSERT INTO gis.feature AS t (layer_id, source_key, properties, geom)
+       VALUES (:layer_id, :code, jsonb_build_object('code', CAST(:code AS text), 'name', CAST(:name AS text)),
+               ST_GeomFromText(:wkt, 4326))
+       ON CONFLICT (layer_id, source_key) DO UPDATE SET properties = EXCLUDED.properties, geom = EXCLUDED.geom"""
+)
+PRUNE_GENERIC = text("DELETE FROM gis.feature WHERE layer_id = :layer_id AND source_key <> ALL(:keys)")
