@@ -214,15 +214,17 @@ def test_offline_instance_asks_for_no_tile_and_draws_own_basemap_on_citizen_and_
 ):
     base = servers["offline"].url
     roads = feature_count(base, "/api/public/layers/road-ledger/features")
+    areas = feature_count(base, "/api/public/layers/community-areas/features")  # drawn as outlines
     v = visit()
     v.page.goto(base + "/?lang=en")
     wait_own_basemap(v.page)
-    assert v.page.locator("path.gisapp-basemap-own").count() == roads
+    assert v.page.locator("path.gisapp-basemap-own.gisapp-basemap-road").count() == roads
+    assert v.page.locator("path.gisapp-basemap-own.gisapp-basemap-boundary").count() == areas > 0
     assert v.page.locator("#gisapp-basemap-notice").is_visible()
 
     v.login(base, "/hq", "hq", demo_users["hq"])
     wait_own_basemap(v.page)
-    assert v.page.locator("path.gisapp-basemap-own").count() == roads
+    assert v.page.locator("path.gisapp-basemap-own").count() == roads + areas
     assert v.page.locator("#gisapp-basemap-notice").is_visible()
     assert v.blocked == []  # offline: the pages never tried the internet
 
