@@ -180,8 +180,11 @@ class _PageStart(JSCSSMixin):
             (f"gisapp_{page}", static_url(f"js/{page}_map.js")),
         ]
         self.default_css = [("gisapp_css", static_url("css/gisapp.css"))]
-        if page == "hq":  # the incident panel, counts and filters: a module of its own, used by hq_map.js
+        if (
+            page == "hq"
+        ):  # the incident panel and the evacuation layers: modules of their own, used by hq_map.js
             self.default_js.insert(2, ("gisapp_hq_incidents", static_url("js/hq_incidents.js")))
+            self.default_js.insert(3, ("gisapp_hq_evac", static_url("js/hq_evac.js")))
         if page in ("hq", "replay"):  # the replay page draws incidents in the same styles
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
 

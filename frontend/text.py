@@ -15,6 +15,53 @@ RESTRICTED_NOTICE = {
 
 # Incident wording (hq_incidents.js, citizen_map.js). Status labels as in gisapp/ops/incidents.py
 # STATUSES; "short" is the one-character text shown inside a marker so colour is never the only cue.
+EVAC_TEXT: dict[str, dict] = {
+    "ja": {
+        "shelters": "避難所（受入状況）",
+        "areas": "地区別の避難状況",
+        "occupancy": "{n} 人／定員 {cap}",
+        "stale": "更新が途絶えています",
+        "totals": "避難者 {people} 人（開設避難所 {shelters} か所）",
+        "error": "避難所の状況を取得できませんでした（{status}）",
+        "levels": {
+            "vacant": "空き",
+            "moderate": "やや混雑",
+            "crowded": "混雑",
+            "full": "満員",
+            "unknown": "定員不明",
+        },
+        "statuses": {
+            "home": "在宅",
+            "relatives": "親族・知人宅",
+            "shelter": "避難所",
+            "car": "車中泊",
+            "unknown": "不明",
+        },
+    },
+    "en": {
+        "shelters": "Shelters (occupancy)",
+        "areas": "Evacuation status by area",
+        "occupancy": "{n} / capacity {cap}",
+        "stale": "no recent update",
+        "totals": "{people} evacuees ({shelters} shelters open)",
+        "error": "Could not load the shelters ({status})",
+        "levels": {
+            "vacant": "Vacant",
+            "moderate": "Busy",
+            "crowded": "Crowded",
+            "full": "Full",
+            "unknown": "No capacity",
+        },
+        "statuses": {
+            "home": "Home",
+            "relatives": "Relatives",
+            "shelter": "Shelter",
+            "car": "Car",
+            "unknown": "Unknown",
+        },
+    },
+}
+
 REPLAY_TEXT: dict[str, dict] = {
     "ja": {
         "panel": "時刻を指定して表示",
@@ -289,6 +336,7 @@ TEXT: dict[str, dict] = {
             # Incidents (HQ map and the public incidents on the citizen map).
             "incidents": INCIDENT_TEXT["ja"],
             "replay": REPLAY_TEXT["ja"],
+            "evac": EVAC_TEXT["ja"],
         },
     },
     "en": {
@@ -353,6 +401,7 @@ TEXT: dict[str, dict] = {
             "no_layers": "No layers available",
             "incidents": INCIDENT_TEXT["en"],
             "replay": REPLAY_TEXT["en"],
+            "evac": EVAC_TEXT["en"],
         },
     },
 }

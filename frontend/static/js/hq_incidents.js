@@ -69,6 +69,7 @@
     var text = config.text.incidents;
     var lang = config.lang;
     var disasterId = null;
+    var disasterListeners = [];
     var categories = [];        // [{code, name_ja, name_en}]
     var shown = {};             // id -> incident properties (+ lon, lat) of the filtered list
     var markers = {};           // id -> L.marker
@@ -711,6 +712,7 @@
     disasterSelect.addEventListener('change', function () {
       disasterId = Number(disasterSelect.value);
       root.setAttribute('data-disaster-id', String(disasterId));
+      disasterListeners.forEach(function (callback) { callback(disasterId); });
       closePanel();
       loadIncidents();
     });
@@ -815,6 +817,7 @@
           disasterId = disasters[0].id;
           disasterSelect.value = String(disasterId);
           root.setAttribute('data-disaster-id', String(disasterId));
+          disasterListeners.forEach(function (callback) { callback(disasterId); });
           loadIncidents();
         })
         .catch(function (error) {
@@ -850,6 +853,12 @@
       reload: function () {
         loadIncidents();
         refreshOpen(false);
+      },
+      /** The disaster the operator is looking at (null: none open). */
+      disasterId: function () { return disasterId; },
+      /** Call `callback(id)` whenever the operator picks another disaster (or the first is chosen). */
+      onDisasterChange: function (callback) {
+        disasterListeners.push(callback);
       }
     };
   };

@@ -30,10 +30,13 @@
   var RECONNECT_MAX_MS = 30000;
   // Every event type the server sends: each carries the stream's seq, so all of them count for gaps.
   var EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', 'device_offline', 'device_silent',
-    'device_online', 'layer_changed', 'incident', 'assignment', 'citizen_report', 'road_closure'];
+    'device_online', 'layer_changed', 'incident', 'assignment', 'citizen_report', 'road_closure',
+    'shelter_occupancy', 'evacuation_status'];
   // Handed to the incident module (hq_incidents.js), which owns the incident markers and panel.
   var INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
   var DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
+  // Handed to the evacuation module (hq_evac.js): shelters' occupancy, status per area.
+  var EVAC_EVENTS = ['shelter_occupancy', 'evacuation_status'];
   // Level names (rain: 注意/警戒/危険; river: the four 水位) by severity, and their colours.
   var LEVEL_RANK = {'注意': 1, '警戒': 2, '危険': 3,
                     '水防団待機水位': 1, '氾濫注意水位': 2, '避難判断水位': 3, '氾濫危険水位': 4};
@@ -56,6 +59,7 @@
     var updateEl = document.getElementById('gisapp-last-update');
     var connectionEl = document.getElementById('gisapp-connection');
     var incidents = gisapp.hqIncidents(config);
+    var evac = gisapp.hqEvac(config, incidents);
 
     /* Status line. It is an aria-live region, so the often-changing "last update" text is written at
      * most every STATUS_TEXT_MIN_MS (screen readers would otherwise announce every position);
@@ -205,6 +209,7 @@
         gaugeLoader();
         statusLoader();
         incidents.reload();
+        evac.reload();
       }
       lastSeq = message.seq;
     }
@@ -224,6 +229,7 @@
       else if (event.type === 'gauge_update' || event.type === 'gauge_alert') gaugeLoader();
       else if (DEVICE_STATE_EVENTS.indexOf(event.type) >= 0) statusLoader();
       else if (INCIDENT_EVENTS.indexOf(event.type) >= 0) incidents.onEvent(event.type, message);
+      else if (EVAC_EVENTS.indexOf(event.type) >= 0) evac.onEvent(event.type, message);
       renderStatus(false);
     }
 
@@ -250,6 +256,7 @@
           gaugeLoader();
           statusLoader();
           incidents.reload();
+          evac.reload();
         }
         hadError = false;
       });
