@@ -25,6 +25,7 @@
     var legend = gisapp.legend(text).addTo(map);
 
     publicIncidents(map, legend, config.lang, text);
+    shelterCongestion(map, legend, config.lang);
 
     gisapp.fetchJsonOnce('/api/public/layers')
       .then(function (layers) {
@@ -91,6 +92,67 @@
         .catch(function (error) {
           console.error(error);
           document.body.setAttribute('data-incidents', 'error');
+        });
+    }
+    load();
+    setInterval(function () {
+      if (document.visibilityState === 'visible') load();
+    }, REFRESH_MS);
+  }
+
+  /* Open shelters with their congestion (GET /api/public/shelters/status: numbers only, never a person).
+   * Each level has its own text, colour and shape (空 circle, やや rounded square, 混 diamond, 満 square),
+   * so it reads without colour. Markers: .evac-shelter-marker[data-shelter-id][data-level];
+   * body[data-shelters] = count. Refreshed like the incidents. */
+  var SHELTER_WORDS = {
+    ja: {title: '避難所の混雑状況', people: '{occupancy}人 / 定員 {capacity}人', updated: '更新 {time}',
+         stale: '（しばらく更新がありません）', short: {vacant: '空', moderate: 'やや', crowded: '混', full: '満', unknown: '?'}},
+    en: {title: 'Shelter congestion', people: '{occupancy} / capacity {capacity}', updated: 'Updated {time}',
+         stale: ' (not updated for a while)', short: {vacant: 'OK', moderate: 'Busy', crowded: 'Crwd', full: 'Full', unknown: '?'}}
+  };
+
+  function shelterCongestion(map, legend, lang) {
+    var words = SHELTER_WORDS[lang === 'en' ? 'en' : 'ja'];
+    if (!document.querySelector('link[data-evac-css]')) {
+      var css = document.createElement('link');
+      css.rel = 'stylesheet';
+      css.href = '/static/css/evac.css';
+      css.setAttribute('data-evac-css', '');
+      document.head.appendChild(css);
+    }
+    var group = L.layerGroup().addTo(map);
+    var legendItem = null;
+    function load() {
+      return gisapp.fetchJson('/api/public/shelters/status')
+        .then(function (body) {
+          group.clearLayers();
+          var items = body.shelters || [];
+          items.forEach(function (s) {
+            var level = lang === 'en' ? s.level_en : s.level_ja;
+            var time = new Date(s.updated_at).toLocaleString(lang === 'en' ? 'en-GB' : 'ja-JP');
+            var label = s.name + ' ・ ' + level + ' ・ ' +
+              gisapp.format(words.people, {occupancy: s.occupancy, capacity: s.capacity === null ? '-' : s.capacity}) +
+              ' ・ ' + gisapp.format(words.updated, {time: time}) + (s.stale ? words.stale : '');
+            var badge = gisapp.el('span', null, words.short[s.level] || '?');
+            badge.setAttribute('aria-hidden', 'true');
+            var marker = L.marker([s.lat, s.lon], {
+              icon: L.divIcon({className: 'evac-shelter-marker evac-level-' + gisapp.classSafe(s.level),
+                               html: badge, iconSize: [30, 30], iconAnchor: [15, 15]}),
+              keyboard: true
+            });
+            marker.bindTooltip(gisapp.el('span', null, label), {direction: 'top', offset: [0, -15]});
+            marker.addTo(group);
+            var el = marker.getElement();
+            el.setAttribute('data-shelter-id', String(s.shelter_id));
+            el.setAttribute('data-level', String(s.level));
+            el.setAttribute('aria-label', label);
+          });
+          if (!legendItem && items.length) legendItem = legend.addItem(words.title, '#1e7b34', 'point');
+          document.body.setAttribute('data-shelters', String(items.length));
+        })
+        .catch(function (error) {
+          console.error(error);
+          document.body.setAttribute('data-shelters', 'error');
         });
     }
     load();

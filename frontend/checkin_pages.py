@@ -1,0 +1,186 @@
+"""Pages of evacuation check-in: the resident's pre-registration (/register, /register/{token}) and the
+staff kiosk (/kiosk). Japanese first (English with ?lang=en), every asset served by the app.
+
+The HTML carries no personal data: the resident's page reads its registration from the API with the
+token in its URL, and the kiosk only ever receives counts. Wording reaches the scripts as JSON in a
+``<script type="application/json">``; scripts put every text into the page with ``textContent``.
+"""
+
+from __future__ import annotations
+
+import jinja2
+
+from frontend.pages import static_url
+
+TEXT: dict[str, dict] = {
+    "ja": {
+        "other_lang": {"code": "en", "label": "English"},
+        "register_title": "避難所受付の事前登録",
+        "own_title": "事前登録の内容",
+        "intro": "世帯の情報を登録すると、避難所の受付で使うQRコードが表示されます。"
+        "QRコードには氏名などの個人情報は含まれません。",
+        "not_found": "登録が見つかりません。リンクをもう一度確認してください。",
+        "kiosk_title": "避難所受付（キオスク）",
+        "js": {
+            "representative": "代表者の氏名（必須）",
+            "phone": "電話番号",
+            "address": "住所",
+            "members": "世帯の人（必須・20人まで）",
+            "member_name": "氏名",
+            "birth_year": "生まれた年（西暦）",
+            "needs_care": "要配慮（高齢・障害・乳幼児・妊産婦など）",
+            "needs": "配慮の内容（例：車いす、アレルギー）",
+            "add_member": "人を追加",
+            "remove_member": "この人を削除",
+            "pets": "ペットの数",
+            "submit": "登録する",
+            "save": "変更を保存",
+            "saved": "保存しました。",
+            "sending": "送信しています…",
+            "failed": "送信できませんでした：{message}",
+            "done": "登録しました。このQRコードを避難所の受付で見せてください。",
+            "keep_link": "このページのリンクで、後から内容の確認・変更ができます。リンクは他の人に教えないでください。",
+            "qr_alt": "受付用QRコード",
+            "download_svg": "QRコードを保存（SVG）",
+            "download_png": "QRコードを保存（PNG）",
+            "page_link": "登録内容のページ",
+            "shelter": "避難所",
+            "choose": "選んでください",
+            "no_shelters": "開設中の避難所がありません",
+            "scan_label": "QRコード（スキャナーで読み取り、または入力して Enter）",
+            "mode": "記録する内容",
+            "entry": "入所",
+            "exit": "退所",
+            "walk_in": "登録なしの人数",
+            "walk_in_add": "人数を記録",
+            "camera_start": "カメラで読み取る",
+            "camera_stop": "カメラを止める",
+            "camera_unavailable": "このブラウザではカメラ読み取りが使えません。スキャナーか入力欄を使ってください。",
+            "entered": "世帯 {persons}名（要配慮 {care}・ペット {pets}）入所を記録しました",
+            "exited": "世帯 {persons}名 退所を記録しました",
+            "walk_entered": "登録なし {persons}名 入所を記録しました",
+            "walk_exited": "登録なし {persons}名 退所を記録しました",
+            "already_inside": "すでに入所済みです（{persons}名）。二重には数えません。",
+            "queued": "通信できません。記録を端末に保存しました（未送信 {n} 件）。",
+            "pending": "未送信 {n} 件",
+            "online": "オンライン",
+            "offline": "オフライン",
+            "occupancy": "現在 {occupancy}名 / 定員 {capacity}名（{level}）",
+            "error": "受付できません：{message}",
+        },
+    },
+    "en": {
+        "other_lang": {"code": "ja", "label": "日本語"},
+        "register_title": "Pre-registration for shelter check-in",
+        "own_title": "Your registration",
+        "intro": "Register your household to get a QR code for checking in at a shelter. "
+        "The QR code holds no name or other personal data.",
+        "not_found": "No registration found. Check the link.",
+        "kiosk_title": "Shelter check-in (kiosk)",
+        "js": {
+            "representative": "Representative's name (required)",
+            "phone": "Phone",
+            "address": "Address",
+            "members": "Household members (required, up to 20)",
+            "member_name": "Name",
+            "birth_year": "Year of birth",
+            "needs_care": "Needs care (elderly, disability, infant, pregnancy…)",
+            "needs": "What care (e.g. wheelchair, allergy)",
+            "add_member": "Add a person",
+            "remove_member": "Remove this person",
+            "pets": "Number of pets",
+            "submit": "Register",
+            "save": "Save changes",
+            "saved": "Saved.",
+            "sending": "Sending…",
+            "failed": "Could not send: {message}",
+            "done": "Registered. Show this QR code at the shelter's check-in.",
+            "keep_link": "This page's link lets you check and change your registration later. Do not share it.",
+            "qr_alt": "QR code for check-in",
+            "download_svg": "Save the QR code (SVG)",
+            "download_png": "Save the QR code (PNG)",
+            "page_link": "Your registration page",
+            "shelter": "Shelter",
+            "choose": "Choose",
+            "no_shelters": "No shelter is open",
+            "scan_label": "QR code (scanner, or type it and press Enter)",
+            "mode": "Record",
+            "entry": "Entry",
+            "exit": "Exit",
+            "walk_in": "Persons without registration",
+            "walk_in_add": "Record persons",
+            "camera_start": "Scan with the camera",
+            "camera_stop": "Stop the camera",
+            "camera_unavailable": "Camera scanning is not available in this browser: use the scanner or the field.",
+            "entered": "Household of {persons} ({care} needing care, {pets} pets): entry recorded",
+            "exited": "Household of {persons}: exit recorded",
+            "walk_entered": "{persons} without registration: entry recorded",
+            "walk_exited": "{persons} without registration: exit recorded",
+            "already_inside": "Already inside ({persons}): not counted twice.",
+            "queued": "Offline: the scan is kept on this device ({n} waiting).",
+            "pending": "{n} waiting to send",
+            "online": "Online",
+            "offline": "Offline",
+            "occupancy": "{occupancy} inside / capacity {capacity} ({level})",
+            "error": "Not recorded: {message}",
+        },
+    },
+}
+
+_PAGE = """<!DOCTYPE html>
+<html lang="{{ lang }}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{ title }}</title>
+<link rel="stylesheet" href="{{ css }}">
+<script src="{{ js }}" defer></script>
+<script type="application/json" id="evac-config">{{ config|tojson }}</script>
+</head>
+<body class="evac-page {{ body_class }}">
+<header class="evac-header">
+  <h1>{{ title }}</h1>
+  <a class="evac-lang" href="?lang={{ t.other_lang.code }}" hreflang="{{ t.other_lang.code }}" lang="{{ t.other_lang.code }}">{{ t.other_lang.label }}</a>
+</header>
+<main id="evac-main">
+{% if not_found %}<p class="evac-error" role="alert">{{ t.not_found }}</p>{% endif %}
+{% if intro %}<p class="evac-help">{{ intro }}</p>{% endif %}
+<div id="evac-app"></div>
+</main>
+</body>
+</html>
+"""
+
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+_TEMPLATE = _ENV.from_string(_PAGE)
+
+
+def register_html(lang: str, token: str | None, *, not_found: bool = False) -> str:
+    t = TEXT[lang]
+    return _TEMPLATE.render(
+        lang=lang,
+        t=t,
+        title=t["own_title"] if token else t["register_title"],
+        intro=None if (token or not_found) else t["intro"],
+        not_found=not_found,
+        body_class="evac-register",
+        css=static_url("css/evac.css"),
+        js=static_url("js/register.js"),
+        config={"lang": lang, "token": None if not_found else token, "text": t["js"]},
+    )
+
+
+def kiosk_html(lang: str, offline: bool = False) -> str:
+    t = TEXT[lang]
+    return _TEMPLATE.render(
+        lang=lang,
+        t=t,
+        title=t["kiosk_title"],
+        intro=None,
+        not_found=False,
+        body_class="evac-kiosk",
+        css=static_url("css/evac.css"),
+        js=static_url("js/kiosk.js"),
+        config={"lang": lang, "text": t["js"]},
+    )
