@@ -1,9 +1,8 @@
 """Shelter check-in latency with 100 concurrent kiosks (target: p95 ≤ 30 ms on this machine; Japan's
 benchmark for QR check-in is about 2 s per person, paper about 68 s).
 
-Everything is real and on this machine: a fresh PostGIS, the app served by uvicorn as a process (`gisapp
-serve` once gisapp/app.py includes the shelter routers; until then this script's own ``--serve`` mode,
-which builds the same app and adds them), 100 kiosk clients in threads, each with its own keep-alive
+Everything is real and on this machine: a fresh PostGIS, the app served as a process (`gisapp serve`),
+100 kiosk clients in threads, each with its own keep-alive
 connection, scanning household QR tokens (entries of distinct households) as fast as answers come.
 
 Figures, measured in one run:
@@ -42,27 +41,6 @@ from gisapp.ops import households
 
 KIOSKS = 100
 SHELTERS = 20
-
-
-def _serve(port: int) -> None:
-    """The app as `gisapp serve` builds it, with the shelter routers added if app.py lacks them."""
-    import uvicorn
-
-    from gisapp.api import shelters
-    from gisapp.app import create_app
-    from gisapp.settings import Settings
-
-    app = create_app(Settings())
-    if "/api/public/shelters/status" not in {getattr(r, "path", None) for r in app.routes}:
-        app.include_router(shelters.public_router)
-        app.include_router(shelters.router)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None)
-
-
-def _has_routes(settings) -> bool:
-    from gisapp.app import create_app
-
-    return "/api/public/shelters/status" in {getattr(r, "path", None) for r in create_app(settings).routes}
 
 
 def _wait_http(url: str, timeout: float = 30) -> None:
@@ -201,11 +179,7 @@ def main() -> None:
     ap.add_argument(
         "--interval", type=float, default=2.0, help="seconds between one kiosk's scans (paced runs)"
     )
-    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.serve:
-        _serve(a.serve)
-        return
 
     root, stack, settings = _stack.start("gisapp-bench-checkin-")
     proc = None
@@ -216,12 +190,8 @@ def main() -> None:
         port = _stack.free_port()
         env = {**os.environ, "LOG_LEVEL": "WARNING"}
         log = (root / "serve.log").open("ab")
-        if _has_routes(settings):
-            argv = [sys.executable, "-m", "gisapp.cli", "serve", "--port", str(port)]
-            how = "gisapp serve"
-        else:
-            argv = [sys.executable, __file__, "--serve", str(port)]
-            how = "uvicorn (this script's --serve: app.py does not include the shelter routers yet)"
+        argv = [sys.executable, "-m", "gisapp.cli", "serve", "--port", str(port)]
+        how = "gisapp serve"
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
         _wait_http(base + "/healthz")

@@ -16,6 +16,7 @@ from gisapp.access import AccessCounter
 from gisapp.api import (
     auth,
     devices,
+    evacuation,
     events,
     health,
     imports,
@@ -26,6 +27,7 @@ from gisapp.api import (
     radio,
     reports,
     road_closures,
+    shelters,
 )
 from gisapp.db import app_engine
 from gisapp.events import EventHub
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(ogc_tiles.router)
     app.include_router(reports.public_router)
     app.include_router(public_incidents.router)
+    app.include_router(shelters.public_router)
+    app.include_router(evacuation.public_router)
     if not public:
         app.include_router(imports.router)
         app.include_router(auth.router)
@@ -104,6 +108,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(road_closures.router)
         app.include_router(incidents.router)
         app.include_router(reports.router)
+        app.include_router(shelters.router)
+        app.include_router(evacuation.router)
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> HTMLResponse:

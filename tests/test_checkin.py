@@ -16,21 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from gisapp.api import shelters as shelters_api
 from gisapp.app import create_app
 from gisapp.ops import households
 from tests.fixtures_data import _layer, seed
 from tests.support import count, listen_events
-
-
-def with_shelter_routes(app):
-    """The app with this feature's routers (until gisapp/app.py includes them itself)."""
-    paths = {getattr(r, "path", None) for r in app.routes}
-    if "/api/public/shelters/status" not in paths:
-        app.include_router(shelters_api.public_router)
-        if not app.state.public:
-            app.include_router(shelters_api.router)
-    return app
 
 
 @dataclass
@@ -154,8 +143,8 @@ def stored(app_engine) -> tuple[int, int, int, int]:
 @pytest.fixture(scope="module")
 def apps(settings):
     with (
-        TestClient(with_shelter_routes(create_app(settings))) as internal,
-        TestClient(with_shelter_routes(create_app(settings, public=True))) as public,
+        TestClient(create_app(settings)) as internal,
+        TestClient(create_app(settings, public=True)) as public,
     ):
         yield internal, public
 
@@ -464,7 +453,7 @@ def test_100_concurrent_kiosks_count_exactly(settings, app_engine, world, apps):
             )
             tokens.append(t)
     members = [1 + i % 4 for i in range(100)]
-    app = with_shelter_routes(create_app(settings))
+    app = create_app(settings)
     path = f"/api/disasters/{world.disaster_id}/shelters/{world.shelters['spare']}/checkins"
     barrier = threading.Barrier(100)
     results: list[list] = [[] for _ in range(100)]

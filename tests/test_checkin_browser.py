@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from gisapp.app import create_app
 from tests.support import count
-from tests.test_checkin import make_world, open_shelter, register, scan, with_shelter_routes
+from tests.test_checkin import make_world, open_shelter, register, scan
 from tests.test_pages_browser import Server, browser, visit  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -23,8 +23,8 @@ CANARY = "カナリア受付"
 
 @pytest.fixture(scope="module")
 def env(settings, app_engine):
-    internal = with_shelter_routes(create_app(settings))
-    public = with_shelter_routes(create_app(settings, public=True))
+    internal = create_app(settings)
+    public = create_app(settings, public=True)
     with TestClient(internal) as c, TestClient(public) as p:
         tag = f"kb{secrets.token_hex(3)}"
         world = make_world(c, app_engine, tag, (139.2600, 35.4300))

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from gisapp.app import create_app
 from gisapp.ops import households
 from tests.support import count
-from tests.test_checkin import make_world, open_shelter, scan, with_shelter_routes
+from tests.test_checkin import make_world, open_shelter, scan
 
 CANARY_NAME = "CanaryEvacName"
 CANARY_PHONE = "0999-77-1357"
@@ -52,8 +52,8 @@ def tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def apps(settings):
     with (
-        TestClient(with_shelter_routes(create_app(settings))) as internal,
-        TestClient(with_shelter_routes(create_app(settings, public=True))) as public,
+        TestClient(create_app(settings)) as internal,
+        TestClient(create_app(settings, public=True)) as public,
     ):
         yield {"internal": internal, "public": public}
 
