@@ -117,6 +117,9 @@ def seeded(apps, app_engine) -> dict:
         path = f"/api/disasters/{world.disaster_id}/shelters/{world.shelters[shelter]}/checkins"
         assert c.post(path, json=body, headers=world.staff).status_code == 200
     scan(c, world, "flood", persons=2)
+    # An evacuation-status report by staff, its note a canary too (restricted.household_status).
+    status = {"token": tokens[0], "status": "car", "note": f"{CANARY_NAME} 車中泊メモ"}
+    assert c.post("/api/evacuation-status", json=status, headers=world.staff).status_code == 200
     return {"world": world, "tokens": tokens, "household_ids": ids, "tag": tag}
 
 
