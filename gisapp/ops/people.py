@@ -1,0 +1,448 @@
+"""People who need evacuation help (避難行動要支援者): registry, CSV import, priority, individual plans
+(個別避難計画), the roster of one community area and the time-limited disaster mode (災害モード).
+
+Who sees whom is decided by row-level security in the database (migration 0016), never here: every
+function runs in the caller's transaction, whose ``gisapp.roles`` are the acting user's. Callers audit
+each read or export last in that transaction (``audit_read``). Nothing here logs personal data, and
+no error message repeats a value from a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import bindparam
+
+from gisapp import audit
+from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
+from layers.importers.csv_read import decode
+from layers.importers.errors import ImportRejected
+
+PEOPLE_LAYER = "people-needing-help"  # the demo's registry layer, the import's default target
+ALERT_LEVELS = ("警戒", "危険", "避難判断水位", "氾濫危険水位")  # a gauge at one of these is "in alert"
+NEAR_GAUGE_M = 2000.0  # a gauge this close to a residence raises the person's priority
+DISASTER_ROLES = ("welfare", "hq_operator")  # who a disaster mode may widen access for
+MAX_DISASTER_MINUTES = 72 * 60
+
+PLAN_STATUS = {  # id -> (ja, en)
+    "not_started": ("未作成", "not started"),
+    "drafting": ("作成中", "being drafted"),
+    "done": ("作成済", "done"),
+    "needs_update": ("要更新", "needs update"),
+}
+HAZARD_CLASS = {  # restricted.hazard_rank -> (ja, en); 6 = outside every hazard area
+    1: ("土砂災害特別警戒区域", "landslide special warning area"),
+    2: ("土砂災害警戒区域", "landslide warning area"),
+    3: ("浸水想定 3m以上", "flooding 3 m or deeper"),
+    4: ("浸水想定 0.5〜3m", "flooding 0.5-3 m"),
+    5: ("浸水想定 0.5m未満ほか", "other hazard area"),
+    6: ("区域外", "outside hazard areas"),
+}
+
+
+# ------------------------------------------------------------------------------------ reading
+_COLUMNS = """p.id, p.external_id, p.name, p.name_kana, p.birth_year, p.phone, p.address, p.community_area,
+  p.care_categories, p.care_severity, p.consent, p.support_persons, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat,
+  coalesce(ep.status, 'not_started') AS plan_status"""
+
+# Row-level security keeps PostGIS's (not leakproof) operators away from the index of the residences,
+# so each person probes the GiST index of the hazard areas instead, and the worst area per person is
+# one aggregate (class and area id packed in one bigint); the few gauges in alert, boxed once, are
+# checked against each residence (box first, then the geodesic distance). Personal columns are read
+# only for the rows returned. Order: in a hazard area with a gauge in alert nearby, then the hazard
+# class, then any nearby alert, the care category's severity, the oldest first.
+_PACK = 1_000_000_000_000
+_PRIORITY = f"""
+WITH alert AS MATERIALIZED (
+  SELECT d.id, d.location::geography AS place,
+    ST_Expand(d.location, :radius / (111320.0 * cos(radians(ST_Y(d.location)))), :radius / 110574.0) AS box
+  FROM sensor.gauge_state s JOIN sensor.device d ON d.id = s.device_id
+  WHERE d.enabled AND d.location IS NOT NULL
+    AND EXISTS (SELECT 1 FROM jsonb_each_text(s.levels) l WHERE l.value = ANY(:alert_levels))
+), hit AS (
+  SELECT p.id, min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * {_PACK} + hz.id) AS worst
+  FROM restricted.person_needing_help p JOIN gis.hazard_area hz ON ST_Intersects(hz.geom, p.geom)
+  WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
+  GROUP BY p.id
+), ranked AS MATERIALIZED (
+  SELECT p.id, coalesce(h.worst / {_PACK}, 6)::int AS hazard_rank, h.worst % {_PACK} AS hazard_id,
+    (SELECT min(a.id) FROM alert a
+     WHERE a.box && p.geom AND ST_DWithin(a.place, p.geom::geography, :radius)) AS alert_gauge,
+    p.care_severity, p.birth_year
+  FROM restricted.person_needing_help p LEFT JOIN hit h ON h.id = p.id
+  WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
+), ordered AS MATERIALIZED (
+  SELECT r.*, row_number() OVER (ORDER BY (r.alert_gauge IS NOT NULL AND r.hazard_rank < 6) DESC,
+    r.hazard_rank, (r.alert_gauge IS NOT NULL) DESC, r.care_severity, r.birth_year NULLS LAST, r.id) AS priority
+  FROM ranked r ORDER BY priority LIMIT :limit
+)
+SELECT {_COLUMNS}, o.priority, o.hazard_rank, o.alert_gauge, hz.hazard_type, hz.depth_rank
+FROM ordered o JOIN restricted.person_needing_help p ON p.id = o.id
+LEFT JOIN gis.hazard_area hz ON hz.id = o.hazard_id
+LEFT JOIN restricted.evacuation_plan ep ON ep.person_id = p.id
+"""  # noqa: S608 -- composed of this module's own constants only
+_PRIORITY_ORDERED = _PRIORITY + " ORDER BY o.priority"
+
+
+def _row(r: Any) -> dict[str, Any]:
+    d = dict(r._mapping)
+    if "hazard_rank" in d:
+        d["hazard_ja"], d["hazard_en"] = HAZARD_CLASS[d["hazard_rank"]]
+    d["plan_status_ja"] = PLAN_STATUS[d["plan_status"]][0]
+    return d
+
+
+def tune(conn: Connection) -> None:
+    """The ranking's sort stays in memory (this transaction only)."""
+    conn.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
+def priority(
+    conn: Connection, area: str | None = None, limit: int | None = None, radius_m: float = NEAR_GAUGE_M
+) -> list[dict[str, Any]]:
+    """The people the caller may see, most urgent first (``priority`` 1, 2, …), with the reason."""
+    params = {"area": area, "limit": limit, "radius": radius_m, "alert_levels": list(ALERT_LEVELS)}
+    tune(conn)
+    return [_row(r) for r in conn.execute(text(_PRIORITY_ORDERED), params)]
+
+
+def list_people(conn: Connection, area: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        text(
+            f"""SELECT {_COLUMNS} FROM restricted.person_needing_help p
+                LEFT JOIN restricted.evacuation_plan ep ON ep.person_id = p.id
+                WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
+                ORDER BY p.community_area, p.external_id, p.id LIMIT :limit OFFSET :offset"""  # noqa: S608 -- own constant
+        ),
+        {"area": area, "limit": limit, "offset": offset},
+    )
+    return [_row(r) for r in rows]
+
+
+def get_person(conn: Connection, person_id: int) -> dict[str, Any]:
+    """One person; one that does not exist and one the caller may not see answer the same 404."""
+    row = conn.execute(
+        text(
+            f"""SELECT {_COLUMNS}, ep.summary AS plan_summary, ep.updated_by AS plan_updated_by,
+                  ep.updated_at AS plan_updated_at
+                FROM restricted.person_needing_help p
+                LEFT JOIN restricted.evacuation_plan ep ON ep.person_id = p.id WHERE p.id = :id"""  # noqa: S608 -- own constant
+        ),
+        {"id": person_id},
+    ).first()
+    if row is None:
+        raise OpsNotFound("該当する要支援者が見つかりません。", "Person not found.")
+    return _row(row)
+
+
+def audit_read(conn: Connection, actor: str, action: str, rows: int, **details: Any) -> None:
+    """Who read or exported how many people: the last statement of the reading transaction."""
+    audit.record(conn, actor, action, "restricted.person_needing_help", rows=rows, **details)
+
+
+# -------------------------------------------------------------------- 個別避難計画 (plans)
+def get_plan(conn: Connection, person_id: int) -> dict[str, Any]:
+    person = get_person(conn, person_id)  # 404 unless the caller may see the person
+    return {
+        "person_id": person_id,
+        "status": person["plan_status"],
+        "status_ja": person["plan_status_ja"],
+        "summary": person["plan_summary"] or "",
+        "updated_by": person["plan_updated_by"],
+        "updated_at": person["plan_updated_at"],
+    }
+
+
+def save_plan(conn: Connection, person_id: int, status: str, summary: str, actor: str) -> dict[str, Any]:
+    if status not in PLAN_STATUS:
+        raise OpsInvalid("計画の状態が不正です。", "Unknown plan status.", allowed=list(PLAN_STATUS))
+    get_person(conn, person_id)
+    conn.execute(
+        text(
+            """INSERT INTO restricted.evacuation_plan (person_id, status, summary, updated_by)
+               VALUES (:p, :s, :summary, :by)
+               ON CONFLICT (person_id) DO UPDATE SET status = EXCLUDED.status, summary = EXCLUDED.summary,
+                 updated_by = EXCLUDED.updated_by, updated_at = now()"""
+        ),
+        {"p": person_id, "s": status, "summary": summary, "by": actor},
+    )
+    return get_plan(conn, person_id)
+
+
+# ------------------------------------------------------------------ 災害モード (disaster mode)
+_ACTIVE = """SELECT id, activated_at, expires_at, activated_by, roles, reason FROM restricted.disaster_mode
+             WHERE ended_at IS NULL AND activated_at <= now() AND now() < expires_at"""
+
+
+def disaster_mode(conn: Connection) -> dict[str, Any] | None:
+    row = conn.execute(text(_ACTIVE + " ORDER BY expires_at DESC LIMIT 1")).first()
+    return dict(row._mapping) if row else None
+
+
+def activate_disaster_mode(
+    conn: Connection, actor: str, minutes: int, reason: str, roles: list[str] | None = None
+) -> dict[str, Any]:
+    roles = sorted(set(roles or DISASTER_ROLES))
+    if (
+        not set(roles) <= set(DISASTER_ROLES)
+        or not 1 <= minutes <= MAX_DISASTER_MINUTES
+        or not reason.strip()
+    ):
+        raise OpsInvalid(
+            f"災害モードには理由、1〜{MAX_DISASTER_MINUTES}分の期限、対象ロール（welfare / hq_operator）が必要です。",
+            f"A disaster mode needs a reason, 1-{MAX_DISASTER_MINUTES} minutes and roles among welfare / hq_operator.",
+        )
+    if disaster_mode(conn) is not None:
+        raise OpsConflict("災害モードはすでに有効です。", "A disaster mode is already active.")
+    row = conn.execute(
+        text(
+            """INSERT INTO restricted.disaster_mode (expires_at, activated_by, roles, reason)
+               VALUES (now() + make_interval(mins => :m), :by, :roles, :reason)
+               RETURNING id, activated_at, expires_at, activated_by, roles, reason"""
+        ),
+        {"m": minutes, "by": actor, "roles": roles, "reason": reason.strip()},
+    ).one()
+    return dict(row._mapping)
+
+
+def end_disaster_mode(conn: Connection, actor: str) -> int:
+    """End every active disaster mode now; how many were ended."""
+    return conn.execute(
+        text(
+            "UPDATE restricted.disaster_mode SET ended_at = now(), ended_by = :by"
+            " WHERE ended_at IS NULL AND now() < expires_at"
+        ),
+        {"by": actor},
+    ).rowcount
+
+
+# ----------------------------------------------------------------------------- CSV import
+_HEADERS = {  # canonical -> accepted headers (Japanese first)
+    "external_id": ("管理番号", "external_id"),
+    "name": ("氏名", "name"),
+    "name_kana": ("ふりがな", "フリガナ", "name_kana"),
+    "birth_year": ("生年", "birth_year"),
+    "phone": ("電話番号", "phone"),
+    "address": ("住所", "address"),
+    "community_area": ("自治会", "町丁目", "community_area"),
+    "care_categories": ("要配慮区分", "care_categories"),
+    "consent": ("同意", "consent"),
+    "lat": ("緯度", "lat"),
+    "lon": ("経度", "lon"),
+    "support_persons": ("避難支援者", "support_persons"),
+}
+_CODED = {"external_id", "birth_year", "phone", "care_categories", "consent", "lat", "lon"}
+REQUIRED = ("external_id", "name", "birth_year", "care_categories", "consent", "lat", "lon")
+_YES = {"有", "あり", "はい", "同意", "1", "true", "yes", "y"}
+_NO = {"無", "なし", "いいえ", "不同意", "0", "false", "no", "n"}
+_SPLIT = re.compile(r"[;；、|]")
+MAX_BYTES = 10 * 1024 * 1024
+JAPAN = {"lat": (20.0, 46.0), "lon": (122.0, 154.0)}  # the country's extent: a swap or typo is caught
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    inserted: int
+    updated: int
+    encoding: str
+
+
+def _problem(line: int, column: str, ja: str, en: str) -> dict[str, Any]:
+    # The row and column only: the value itself may be personal data.
+    return {"row": line, "column": column, "problem_ja": ja, "problem_en": en}
+
+
+def _header_map(header: list[str]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    index = {}
+    for key, names in _HEADERS.items():
+        for i, h in enumerate(header):
+            if unicodedata.normalize("NFKC", h).strip() in names:
+                index[key] = i
+    missing = [k for k in REQUIRED if k not in index]
+    problems = [
+        _problem(1, _HEADERS[k][0], "必須の列がありません。", f"Required column '{k}' is missing.")
+        for k in missing
+    ]
+    return index, problems
+
+
+def _support_persons(cell: str) -> list[dict[str, str]]:
+    """'氏名/続柄/電話' entries separated by '|' (or ;)."""
+    out = []
+    for entry in filter(None, (e.strip() for e in re.split(r"[|;；]", cell))):
+        parts = [p.strip() for p in entry.split("/")] + ["", ""]
+        out.append({"name": parts[0], "relation": parts[1], "phone": parts[2]})
+    return out
+
+
+def _parse_row(
+    line: int, cells: list[str], index: dict[str, int], known: set[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def get(key: str) -> str:
+        i = index.get(key)
+        value = cells[i].strip() if i is not None and i < len(cells) else ""
+        # Codes and numbers are normalised (全角 digits); names and addresses stay as written.
+        return unicodedata.normalize("NFKC", value) if key in _CODED else value
+
+    problems: list[dict[str, Any]] = []
+    out: dict[str, Any] = {k: get(k) for k in _HEADERS}
+    for key in REQUIRED:
+        if not out[key]:
+            problems.append(_problem(line, _HEADERS[key][0], "値がありません。", f"'{key}' is empty."))
+    consent = out["consent"].lower()
+    if consent and consent not in _YES | _NO:
+        problems.append(
+            _problem(line, "同意", "同意は 有/無 で指定してください。", "consent must be yes/no (有/無).")
+        )
+    out["consent"] = consent in _YES
+    year = out["birth_year"]
+    if year and not (year.isdigit() and 1900 <= int(year) <= date.today().year):
+        problems.append(
+            _problem(
+                line,
+                "生年",
+                "生年が不正です（1900年〜今年）。",
+                "birth_year must be a year from 1900 to this year.",
+            )
+        )
+    out["birth_year"] = int(year) if year.isdigit() else None
+    for axis, column in (("lat", "緯度"), ("lon", "経度")):
+        if not out[axis]:
+            continue
+        try:
+            value = float(out[axis])
+        except ValueError:
+            value = float("nan")
+        lo, hi = JAPAN[axis]
+        if not lo <= value <= hi:
+            problems.append(
+                _problem(
+                    line,
+                    column,
+                    "座標が範囲外か数値ではありません。",
+                    f"{axis} is not a number within Japan.",
+                )
+            )
+        out[axis] = value
+    categories = [c.strip() for c in _SPLIT.split(out["care_categories"]) if c.strip()]
+    if out["care_categories"] and (not categories or not set(categories) <= known):
+        problems.append(
+            _problem(line, "要配慮区分", "未登録の要配慮区分があります。", "Unknown care category.")
+        )
+    out["care_categories"] = categories
+    out["support_persons"] = _support_persons(out["support_persons"])
+    return out, problems
+
+
+_UPSERT = text(
+    """INSERT INTO restricted.person_needing_help AS t (layer_id, external_id, name, name_kana, birth_year,
+         phone, address, community_area, care_category, care_categories, consent, support_persons, geom)
+       VALUES (:layer_id, :external_id, :name, :name_kana, :birth_year, :phone, :address, :community_area,
+         :care_category, :care_categories, :consent, :support_persons,
+         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+       ON CONFLICT (layer_id, external_id) DO UPDATE SET name = EXCLUDED.name, name_kana = EXCLUDED.name_kana,
+         birth_year = EXCLUDED.birth_year, phone = EXCLUDED.phone, address = EXCLUDED.address,
+         community_area = EXCLUDED.community_area, care_category = EXCLUDED.care_category,
+         care_categories = EXCLUDED.care_categories, consent = EXCLUDED.consent,
+         support_persons = EXCLUDED.support_persons, geom = EXCLUDED.geom, updated_at = now()
+       RETURNING (xmax = 0) AS inserted"""
+).bindparams(bindparam("support_persons", type_=JSONB))
+
+
+def import_csv(conn: Connection, raw: bytes, layer_slug: str = PEOPLE_LAYER) -> ImportResult:
+    """Validate every row, then upsert all by 管理番号 — or store nothing and raise OpsInvalid with
+    every problem (row, column, Japanese and English)."""
+    if len(raw) > MAX_BYTES:
+        raise OpsInvalid("ファイルが大きすぎます（10 MB まで）。", "File too large (10 MB at most).")
+    layer_id = conn.execute(
+        text("SELECT id FROM gis.layer WHERE slug = :s AND kind = 'person_needing_help'"), {"s": layer_slug}
+    ).scalar()
+    if layer_id is None:
+        raise OpsNotFound("レイヤーが見つかりません。", "Layer not found.")
+    try:
+        body, encoding = decode(raw)
+    except ImportRejected as e:
+        raise OpsInvalid(e.ja, e.en, problems=[]) from None
+    lines = list(csv.reader(io.StringIO(body)))
+    if not lines or not any(lines[0]):
+        raise OpsInvalid("CSV が空です。", "The CSV is empty.", problems=[])
+    index, problems = _header_map(lines[0])
+    known = set(conn.execute(text("SELECT code FROM restricted.care_category")).scalars())
+    rows, seen = [], set()
+    if not problems:
+        for n, cells in enumerate(lines[1:], start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            row, found = _parse_row(n, cells, index, known)
+            if row["external_id"] in seen:
+                found.append(_problem(n, "管理番号", "管理番号が重複しています。", "Duplicate external_id."))
+            seen.add(row["external_id"])
+            problems += found
+            rows.append(row)
+    if problems or not rows:
+        raise OpsInvalid(
+            f"CSV に {len(problems)} 件の問題があります。何も保存していません。",
+            f"The CSV has {len(problems)} problem(s); nothing was stored.",
+            problems=problems[:200],
+        )
+    params = [{**r, "layer_id": layer_id, "care_category": r["care_categories"][0]} for r in rows]
+    inserted = sum(1 for r in params if conn.execute(_UPSERT, r).scalar_one())
+    return ImportResult(len(rows), inserted, len(rows) - inserted, encoding)
+
+
+# ----------------------------------------------------------------------------------- roster
+ROSTER_COLUMNS = (
+    ("priority", "優先順位"),
+    ("external_id", "管理番号"),
+    ("name", "氏名"),
+    ("name_kana", "ふりがな"),
+    ("address", "住所"),
+    ("phone", "電話番号"),
+    ("care", "要配慮区分"),
+    ("support", "避難支援者"),
+    ("plan", "個別避難計画"),
+    ("hazard", "危険区域"),
+    ("consent", "同意"),
+)
+
+
+def roster_cells(row: dict[str, Any]) -> dict[str, str]:
+    """One roster line as display text (Japanese)."""
+    support = "、".join(
+        "／".join(x for x in (s.get("name", ""), s.get("relation", ""), s.get("phone", "")) if x)
+        for s in row["support_persons"] or []
+    )
+    hazard = row["hazard_ja"] + ("（付近の観測所が警戒中）" if row.get("alert_gauge") else "")
+    return {
+        "priority": str(row["priority"]),
+        "external_id": row["external_id"],
+        "name": row["name"],
+        "name_kana": row["name_kana"],
+        "address": row["address"],
+        "phone": row["phone"],
+        "care": "・".join(row["care_categories"]),
+        "support": support,
+        "plan": row["plan_status_ja"],
+        "hazard": hazard,
+        "consent": "有" if row["consent"] else "無",
+    }
+
+
+def roster_csv(rows: list[dict[str, Any]]) -> str:
+    """The roster as CSV (UTF-8 with BOM when written out, for Excel), Japanese headers."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([ja for _, ja in ROSTER_COLUMNS])
+    for row in rows:
+        cells = roster_cells(row)
+        writer.writerow([cells[key] for key, _ in ROSTER_COLUMNS])
+    return out.getvalue()
