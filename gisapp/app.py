@@ -23,6 +23,7 @@ from gisapp.api import (
     incidents,
     layers,
     pages,
+    people,
     public_incidents,
     radio,
     reports,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(reports.router)
         app.include_router(shelters.router)
         app.include_router(evacuation.router)
+        app.include_router(people.router)
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> HTMLResponse:

@@ -179,7 +179,16 @@ def test_public_role_sees_published_layers_only(
 
 
 def test_people_only_with_a_named_role(loaded: dict[str, int], app_engine: Engine) -> None:
-    for roles, expected in (([], 0), (["staff"], 0), (["welfare"], 2200)):
+    # Welfare sees those who consented (同意) outside disaster mode; admin keeps the whole registry.
+    with transaction(app_engine, ["admin"]) as conn:
+        consenting = conn.execute(
+            text(
+                "SELECT count(*) FROM restricted.person_needing_help p JOIN gis.layer l ON l.id = p.layer_id"
+                " WHERE l.slug = 'people-needing-help' AND p.consent"
+            )
+        ).scalar_one()
+    assert 0 < consenting < 2200
+    for roles, expected in (([], 0), (["staff"], 0), (["welfare"], consenting), (["admin"], 2200)):
         with transaction(app_engine, roles) as conn:
             n = conn.execute(
                 text(

@@ -15,12 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from gisapp.api import people as people_api
 from gisapp.db import transaction
 from ingest.gauges import record_observations
 from ingest.payloads import GaugeObservation
 from tests.fixtures_data import seed
-from tests.test_visibility_crawl import _get_routes
 
 AREA = "ピープル試験町1丁目"
 REGISTRY = "people-test-registry"
@@ -74,9 +72,6 @@ def _layer(conn, slug: str, kind: str, visibility: str, dept: int) -> int:
 
 @pytest.fixture(scope="module")
 def api(client):
-    """The internal app with the people router (included here while gisapp/app.py does not yet)."""
-    if "/api/people/priority" not in _get_routes(client.app):
-        client.app.include_router(people_api.router)
     return client
 
 

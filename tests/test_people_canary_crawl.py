@@ -11,7 +11,6 @@ import re
 import pytest
 from sqlalchemy import text
 
-from gisapp.api import people as people_api
 from gisapp.db import transaction
 from tests.fixtures_data import seed
 from tests.test_visibility_crawl import _get_routes, _paths
@@ -28,8 +27,6 @@ CANARIES = [c for p in PEOPLE for c in (p[0], p[1], p[2], str(p[3]), str(p[4]))]
 
 @pytest.fixture(scope="module")
 def api(client):
-    if "/api/people/priority" not in _get_routes(client.app):
-        client.app.include_router(people_api.router)
     return client
 
 
