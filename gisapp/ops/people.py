@@ -53,10 +53,11 @@ _COLUMNS = """p.id, p.external_id, p.name, p.name_kana, p.birth_year, p.phone, p
   p.care_categories, p.care_severity, p.consent, p.support_persons, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat,
   coalesce(ep.status, 'not_started') AS plan_status"""
 
-# Row-level security keeps PostGIS's (not leakproof) operators away from the index of the residences,
-# so each person probes the GiST index of the hazard areas instead, and the worst area per person is
-# one aggregate (class and area id packed in one bigint); the few gauges in alert, boxed once, are
-# checked against each residence (box first, then the geodesic distance). Personal columns are read
+# The worst hazard area per person (class and area id packed in one bigint) is stored in
+# restricted.person_hazard when a residence or a hazard layer changes (migration 0018): under
+# row-level security PostGIS's operators cannot use the index of the residences, so overlaying on
+# every request would cost seconds. What is live is computed here: the few gauges in alert, boxed
+# once, are checked against each residence (box first, then the geodesic distance). Personal columns are read
 # only for the rows returned. Order: in a hazard area with a gauge in alert nearby, then the hazard
 # class, then any nearby alert, the care category's severity, the oldest first.
 _PACK = 1_000_000_000_000
@@ -67,17 +68,12 @@ WITH alert AS MATERIALIZED (
   FROM sensor.gauge_state s JOIN sensor.device d ON d.id = s.device_id
   WHERE d.enabled AND d.location IS NOT NULL
     AND EXISTS (SELECT 1 FROM jsonb_each_text(s.levels) l WHERE l.value = ANY(:alert_levels))
-), hit AS (
-  SELECT p.id, min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * {_PACK} + hz.id) AS worst
-  FROM restricted.person_needing_help p JOIN gis.hazard_area hz ON ST_Intersects(hz.geom, p.geom)
-  WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
-  GROUP BY p.id
 ), ranked AS MATERIALIZED (
   SELECT p.id, coalesce(h.worst / {_PACK}, 6)::int AS hazard_rank, h.worst % {_PACK} AS hazard_id,
     (SELECT min(a.id) FROM alert a
      WHERE a.box && p.geom AND ST_DWithin(a.place, p.geom::geography, :radius)) AS alert_gauge,
     p.care_severity, p.birth_year
-  FROM restricted.person_needing_help p LEFT JOIN hit h ON h.id = p.id
+  FROM restricted.person_needing_help p LEFT JOIN restricted.person_hazard h ON h.person_id = p.id
   WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
 ), ordered AS MATERIALIZED (
   SELECT r.*, row_number() OVER (ORDER BY (r.alert_gauge IS NOT NULL AND r.hazard_rank < 6) DESC,
