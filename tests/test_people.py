@@ -357,6 +357,11 @@ def test_roster_csv_and_page(api, users, fixture_ids):
     assert table[0]["危険区域"].startswith("土砂災害特別警戒区域") and table[0]["同意"] == "有"
     assert "支援 PT-A／長男／000-0000-0000" in table[0]["避難支援者"]
     assert api.get("/api/people/roster.csv", params={"area": AREA}, headers=staff).status_code == 403
+    # The registry keeper sees everyone, but a roster is what leaves the office: consenting people only.
+    kept = api.get("/api/people/roster.csv", params={"area": AREA}, headers=users.bearer(api, "admin"))
+    keeper = list(csv.DictReader(io.StringIO(kept.content.decode("utf-8-sig"))))
+    assert {row["管理番号"] for row in keeper} == {row["管理番号"] for row in table}
+    assert all(row["同意"] == "有" for row in keeper)
     page = api.get("/people/roster", params={"area": AREA}, headers=welfare)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     html = page.text

@@ -127,4 +127,8 @@ def test_the_canaries_are_there_for_the_keeper(api, seeded):
     users, ids = seeded
     admin = users.bearer(api, "admin")
     assert "CANARYNAME-ICHI" in api.get(f"/api/people/{ids[0]}", headers=admin).text
-    assert "CANARYNAME-NI" in api.get(f"/api/people/roster.csv?area={AREA}", headers=admin).text
+    assert (
+        "CANARYNAME-NI" in api.get(f"/api/people?area={AREA}", headers=admin).text
+    )  # no consent: registry only
+    roster = api.get(f"/api/people/roster.csv?area={AREA}", headers=admin).text
+    assert "CANARYNAME-ICHI" in roster and "CANARYNAME-NI" not in roster  # a roster: consenting people only

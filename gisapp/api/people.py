@@ -82,7 +82,7 @@ def roster_csv(
     engine: EngineDep, user: ReaderUser, area: Annotated[str, Query(min_length=1, max_length=100)]
 ):
     with transaction(engine, user.roles) as conn:
-        rows = people.priority(conn, area)
+        rows = people.roster(conn, area)
         people.audit_read(conn, user.username, "people.roster_csv", len(rows), area=area)
     return Response(
         "\ufeff" + people.roster_csv(rows),
@@ -178,7 +178,7 @@ def roster_page(
     rows: list[dict] = []
     if area:
         with transaction(engine, user.roles) as conn:
-            rows = people.priority(conn, area)
+            rows = people.roster(conn, area)
             people.audit_read(conn, user.username, "people.roster_page", len(rows), area=area)
     offline = request.app.state.settings.offline
     return HTMLResponse(roster_html(lang, area, rows, offline=offline), headers={"Cache-Control": "no-store"})

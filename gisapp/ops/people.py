@@ -411,6 +411,14 @@ ROSTER_COLUMNS = (
 )
 
 
+def roster(conn: Connection, area: str) -> list[dict[str, Any]]:
+    """The roster of one community area, as handed to its community leaders (避難支援等関係者): in
+    normal mode only people who consented (同意), whoever asks — the registry keeper sees everyone, but
+    a roster is what leaves the office; in an active disaster mode everyone the caller may see."""
+    rows = priority(conn, area)
+    return rows if disaster_mode(conn) else [r for r in rows if r["consent"]]
+
+
 def roster_cells(row: dict[str, Any]) -> dict[str, str]:
     """One roster line as display text (Japanese)."""
     support = "、".join(
