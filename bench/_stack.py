@@ -19,6 +19,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_http(url: str, timeout: float = 30) -> None:
+    """Until `url` answers (anything below 500), e.g. a `gisapp serve` process that is starting."""
+    import time
+
+    import httpx2 as httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
 def start(prefix: str) -> tuple[Path, LocalStack, Settings]:
     """(root, stack, settings) of a new stack; the environment points at it. Stop with `stop()`."""
     root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))

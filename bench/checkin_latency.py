@@ -43,18 +43,6 @@ KIOSKS = 100
 SHELTERS = 20
 
 
-def _wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
-
-
 def _seed(engine, n_households: int) -> tuple[list[int], list[str], list[int], str]:
     """Shelters (public layer), a disaster opened with them, households; answers ids, tokens, sizes."""
     password = secrets.token_urlsafe(12)
@@ -194,7 +182,7 @@ def main() -> None:
         how = "gisapp serve"
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
-        _wait_http(base + "/healthz")
+        _stack.wait_http(base + "/healthz")
         token = httpx.post(base + "/api/auth/login", json={"username": "bench-kiosk", "password": password})
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 

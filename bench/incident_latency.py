@@ -35,18 +35,6 @@ from gisapp.db import make_engine
 from sensors.topics import radio_incident_topic
 
 
-def _wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
-
-
 class StreamReader:
     """The HQ map's event stream: when each incident event arrived (first time per incident)."""
 
@@ -126,7 +114,7 @@ def main() -> None:
                 subprocess.Popen([sys.executable, "-m", "gisapp.cli", *argv], env=env, stdout=log, stderr=log)
             )
         base = f"http://127.0.0.1:{port}"
-        _wait_http(base + "/healthz")
+        _stack.wait_http(base + "/healthz")
         token = httpx.post(
             base + "/api/auth/login", json={"username": "bench-hq", "password": password}
         ).json()["access_token"]
