@@ -142,6 +142,8 @@ def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
     typer.echo(f"  市民向け地図 Citizen map : http://{host}:{s.public_http_port}/")
     typer.echo(f"  本部地図 HQ map          : http://{host}:{s.http_port}/hq")
     typer.echo(f"  統合型GIS staff GIS      : http://{host}:{s.http_port}/gis")
+    typer.echo(f"  通報・事前登録 Report / register : http://{host}:{s.public_http_port}/report  /register")
+    typer.echo(f"  避難所受付 Shelter kiosk : http://{host}:{s.http_port}/kiosk")
     typer.echo(f"  API docs                 : http://{host}:{s.http_port}/docs")
     typer.echo(f"  health                   : http://{host}:{s.http_port}/healthz")
     users = stack.data_dir / "demo-users.json"

@@ -88,6 +88,8 @@ def test_up_prints_working_urls(platform):
         f"http://127.0.0.1:{env['GISAPP_PUBLIC_HTTP_PORT']}/",
         f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/hq",
         f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/docs",
+        f"http://127.0.0.1:{env['GISAPP_PUBLIC_HTTP_PORT']}/report",
+        f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}/kiosk",  # staff: answers with the login page
     ):
         assert url in out
         with urllib.request.urlopen(url.replace("/hq", "/login"), timeout=10) as r:
