@@ -298,6 +298,9 @@ def test_dispatch_from_the_panel_and_a_held_unit(visit, servers, demo_users, api
     unit = page.locator(f"#gisapp-incident-dispatch li[data-unit-id='{units[1]}'] button")
     unit.wait_for(timeout=15_000)
     page.evaluate("gisapp.eventSource.close()")
+    # No redraw still on its way (one started by an earlier event would drop the unit we are about to take).
+    page.wait_for_selector("#gisapp-incident-detail:not([data-refreshing])", state="attached")
+    unit.wait_for(timeout=15_000)
     r = api.post(f"/api/incidents/{inc['id']}/assignments", json={"unit_id": units[1]})
     assert r.status_code == 201, r.text
     unit.click()

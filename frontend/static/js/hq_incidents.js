@@ -453,6 +453,7 @@
         return;
       }
       refreshing = true;
+      detail.setAttribute('data-refreshing', 'true');  // for tests: the panel is about to be redrawn
       var id = openId;
       var base = '/api/incidents/' + id;
       Promise.all([
@@ -476,6 +477,8 @@
         if (refreshAgain) {
           refreshAgain = false;
           refreshOpen(false);
+        } else {
+          detail.removeAttribute('data-refreshing');
         }
       });
     }
