@@ -135,7 +135,8 @@ _PAGE = """<!DOCTYPE html>
 <meta name="referrer" content="no-referrer">
 <title>{{ title }}</title>
 <link rel="stylesheet" href="{{ css }}">
-<script src="{{ js }}" defer></script>
+{% for src in js %}<script src="{{ src }}" defer></script>
+{% endfor %}
 <script type="application/json" id="evac-config">{{ config|tojson }}</script>
 </head>
 <body class="evac-page {{ body_class }}">
@@ -166,7 +167,7 @@ def register_html(lang: str, token: str | None, *, not_found: bool = False) -> s
         not_found=not_found,
         body_class="evac-register",
         css=static_url("css/evac.css"),
-        js=static_url("js/register.js"),
+        js=[static_url("js/common.js"), static_url("js/register.js")],
         config={"lang": lang, "token": None if not_found else token, "text": t["js"]},
     )
 
@@ -181,6 +182,6 @@ def kiosk_html(lang: str, offline: bool = False) -> str:
         not_found=False,
         body_class="evac-kiosk",
         css=static_url("css/evac.css"),
-        js=static_url("js/kiosk.js"),
+        js=[static_url("js/common.js"), static_url("js/kiosk.js")],
         config={"lang": lang, "text": t["js"]},
     )

@@ -276,7 +276,7 @@ def report_form_html(lang: str, categories: list[dict], offline: bool) -> str:
         location_label=t["location"],
         config=config,
         css=[static_url("vendor/leaflet/leaflet.css"), static_url("css/report.css")],
-        js=[static_url("vendor/leaflet/leaflet.js"), static_url("js/report.js")],
+        js=[static_url("vendor/leaflet/leaflet.js"), static_url("js/common.js"), static_url("js/report.js")],
     )
 
 
@@ -308,5 +308,5 @@ def moderation_html(lang: str, offline: bool = False) -> str:
         t["hq_title"],
         config={"lang": lang, "text": t["js"]},
         css=[static_url("css/report.css")],
-        js=[static_url("js/report.js")],
+        js=[static_url("js/common.js"), static_url("js/report.js")],
     )

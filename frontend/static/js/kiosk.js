@@ -23,18 +23,9 @@
   var KIOSK_KEY = 'gisapp.kiosk.id';
   var RETRY_MS = 5000;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function format(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  // From common.js (loaded first): textContent-only element builder and {key} templates.
+  var el = window.gisapp.el;
+  var format = window.gisapp.format;
 
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();

@@ -13,18 +13,9 @@
   var t = config.text;
   var app = document.getElementById('evac-app');
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function format(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  // From common.js (loaded first): textContent-only element builder and {key} templates.
+  var el = window.gisapp.el;
+  var format = window.gisapp.format;
 
   var counter = 0;
   function field(parent, label, input) {

@@ -5,18 +5,9 @@
 (function () {
   'use strict';
 
-  function fill(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (all, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : all;
-    });
-  }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  // From common.js (loaded first): textContent-only element builder and {key} templates.
+  var el = window.gisapp.el;
+  var fill = window.gisapp.format;
 
   /** The message of an error answer, page language first, both languages when available. */
   function errorMessage(body, lang, fallback) {
