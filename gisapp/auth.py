@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, text
 
-from gisapp import audit
+from common import audit
 
 
 class Role(StrEnum):

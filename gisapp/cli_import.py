@@ -75,7 +75,7 @@ def import_command(
     """Import a file into a layer, all or nothing / ファイルをレイヤーに取り込む（全件成功か何もしない）."""
     from rich.progress import Progress
 
-    from gisapp import audit
+    from common import audit
     from gisapp.db import set_roles
     from layers.importers import ImportRejected, get_target, import_file
     from layers.importers.pipeline import KIND_OF_FORMAT, STAGES
@@ -146,7 +146,7 @@ def export_shelters_csv(
     encoding: Annotated[str, typer.Option(help="utf-8 | cp932")] = "utf-8",
 ) -> None:
     """Shelters as the 自治体標準 指定緊急避難場所 CSV / 避難場所を自治体標準CSVで書き出す."""
-    from gisapp import audit
+    from common import audit
     from gisapp.db import set_roles
     from layers.importers import get_target
     from layers.importers.shelter_export import ENCODINGS, encode, shelters_csv

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from gisapp import audit, auth
+from common import audit
+from gisapp import auth
 from gisapp.db import set_roles
 from layers import demo as layer_demo
 from sensors import registry

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine
 from gisapp import auth
 from gisapp.auth import User
 from gisapp.db import set_roles
-from gisapp.errors import Forbidden, NotAuthenticated
+from common.errors import Forbidden, NotAuthenticated
 from gisapp.settings import Settings
 
 COOKIE_NAME = "gisapp_session"

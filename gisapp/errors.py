@@ -1,93 +1,67 @@
-"""One error hierarchy; every error a person can cause says what happened in Japanese and English."""
+"""How the web app answers errors: one handler for the one error model (``common.errors``), the same
+JSON shape for the framework's own errors, and no internals in a 500."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from layers.errors import UserError
+from common.errors import STATUS_TEXT, Busy, UserError, error_body
 
-
-class AppError(UserError):
-    """Of the web app itself (authentication, routes)."""
-
-    code = "bad_request"
+log = logging.getLogger("gisapp.errors")
 
 
-class NotAuthenticated(AppError):
-    status, code = 401, "not_authenticated"
+def _answer(status: int, code: str, ja: str, en: str, headers=None, **details) -> JSONResponse:
+    return JSONResponse(error_body(code, ja, en, **details), status, headers=headers)
 
 
-class Forbidden(AppError):
-    status, code = 403, "forbidden"
-
-
-class NotFound(AppError):
-    status, code = 404, "not_found"
-
-
-class Conflict(AppError):
-    status, code = 409, "conflict"
-
-
-class InvalidInput(AppError):
-    status, code = 400, "invalid_input"
-
-
-def body(code: str, ja: str, en: str, **details: object) -> dict:
-    # A detail never replaces the code or the messages.
-    return {"error": {**details, "code": code, "message_ja": ja, "message_en": en}}
-
-
-_HTTP_TEXT = {
-    401: ("ログインが必要です。", "Login required."),
-    403: ("この操作の権限がありません。", "You are not allowed to do this."),
-    404: ("見つかりません。", "Not found."),
-    405: ("このメソッドは使えません。", "Method not allowed."),
-}
+def allowed_methods(app: FastAPI, scope) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(
-            {"error": {**exc.details, "code": exc.code, "message_ja": exc.ja, "message_en": exc.en}},
-            exc.status,
-            headers=headers,
-        )
+        return JSONResponse(exc.body(), exc.status, headers=exc.headers)
 
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
-        return JSONResponse(
-            body(
-                "busy",
-                "混み合っています。少し待ってからもう一度お試しください。",
-                "Busy: please try again shortly.",
-            ),
-            503,
-            headers={"Retry-After": "2"},
-        )
+        busy = Busy(*STATUS_TEXT[503])
+        return JSONResponse(busy.body(), 503, headers=busy.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        ja, en = _HTTP_TEXT.get(exc.status_code, ("エラーが発生しました。", str(exc.detail)))
-        return JSONResponse(body(f"http_{exc.status_code}", ja, en), exc.status_code)
+        ja, en = STATUS_TEXT.get(exc.status_code, ("エラーが発生しました。", str(exc.detail)))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return _answer(exc.status_code, f"http_{exc.status_code}", ja, en, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()[:10]
         ]
-        return JSONResponse(
-            body(
-                "invalid_input",
-                "入力内容が正しくありません。",
-                "The request is not valid.",
-                problems=problems,
-            ),
-            400,
-        )
+        ja, en = STATUS_TEXT[422]
+        # The OGC API keeps the standard's 400 for an invalid parameter.
+        status = 400 if request.url.path.startswith("/ogc") else 422
+        return _answer(status, "invalid_input", ja, en, problems=problems)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Nothing of the exception reaches the client; the log has it.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        ja, en = STATUS_TEXT[500]
+        return _answer(500, "internal_error", ja, en)

@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from gisapp import audit  # a plain SQL helper (no web app): every management action is recorded
+from common import audit  # a plain SQL helper (no web app): every management action is recorded
 from layers.catalog import KINDS, Layer, Visibility, get_layer, get_layer_unfiltered
 from layers.errors import LayerConflict, LayerForbidden, LayerInvalid, LayerNotFound
 

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from gisapp import audit, migrate
+from common import audit
+from gisapp import migrate
 from gisapp.audit_chain import GENESIS, Anchor, BreakKind, entry_bytes, verify
 from gisapp.localstack import LocalStack
 from tests.support import wait_until

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from gisapp import audit, auth
+from common import audit
+from gisapp import auth
 from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
-from gisapp.errors import NotAuthenticated
+from common.errors import NotAuthenticated
 from gisapp.pages_auth import login_page, safe_next
 
 router = APIRouter(tags=["auth"])

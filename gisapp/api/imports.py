@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, UploadFile
 from sqlalchemy import text
 
-from gisapp import audit
+from common import audit
 from gisapp.db import transaction
 from gisapp.deps import CurrentUser, EngineDep
-from gisapp.errors import AppError, Forbidden, InvalidInput, NotFound
+from common.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from layers import catalog
 from layers.importers import ImportRejected, get_target, import_file
 from layers.importers import read as readers
@@ -22,8 +22,8 @@ from layers.importers import read as readers
 router = APIRouter(prefix="/api/layers", tags=["import"])
 
 
-class FileTooLarge(AppError):
-    status, code = 413, "file_too_large"
+class FileTooLarge(PayloadTooLarge):
+    code = "file_too_large"
 
 
 _OWNER = text("SELECT owner_department_id FROM gis.layer WHERE id = :id")
@@ -79,6 +79,5 @@ def import_layer(
                              counts=result.counts)  # fmt: skip
     # The refused run and its audit entry are committed above; the features were never touched.
     if rejected is not None:
-        error = FileTooLarge if rejected.code == "file_too_large" else InvalidInput
-        raise error(rejected.ja, rejected.en, reason=rejected.code, **rejected.details())
+        raise rejected
     return result.as_json()

@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.datastructures import UploadFile
 
-from gisapp import audit
+from common import audit
 from gisapp.api.radio import unit_positions
 from gisapp.api.reports import capped_form
 from gisapp.db import transaction

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from gisapp import audit
+from common import audit
 from gisapp.deps import ConnDep, OptionalUser, StaffUser
 from layers import catalog, manage, search
 from layers.errors import LayerInvalid, LayerNotFound

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from frontend.people_pages import roster_html
-from gisapp import audit
+from common import audit
 from gisapp.auth import User
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, require_roles

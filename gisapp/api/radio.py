@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import Connection, text
 
 from gisapp.deps import ConnDep, HQUser
-from gisapp.errors import InvalidInput, NotFound
+from common.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/radio-units", tags=["radio units"])
 

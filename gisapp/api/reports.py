@@ -28,7 +28,7 @@ from frontend import report_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
 from gisapp.deps import ConnDep, EngineDep, HQUser, OptionalUser
-from gisapp.errors import InvalidInput
+from common.errors import InvalidInput
 from gisapp.ops import photos, reports
 from gisapp.ops.errors import OpsError
 from gisapp.settings import Settings

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from gisapp import audit
+from common import audit
 from gisapp.deps import ConnDep, HQUser, StaffUser
-from gisapp.errors import Conflict, NotFound
+from common.errors import Conflict, NotFound
 from layers.catalog import visible_levels
 
 router = APIRouter(prefix="/api/road-closures", tags=["road closures / 通行止め"])

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy import Connection
 
-from gisapp import audit
+from common import audit
 from gisapp.auth import User
-from gisapp.errors import NotFound
+from common.errors import NotFound
 from layers import catalog
 from layers.catalog import KINDS, Layer, Visibility
 

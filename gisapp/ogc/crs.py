@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gisapp.errors import InvalidInput
+from gisapp.ogc.errors import OgcInvalid as InvalidInput
 
 
 @dataclass(frozen=True)

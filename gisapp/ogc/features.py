@@ -16,7 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 
 from gisapp.deps import ConnDep, OptionalUser
-from gisapp.errors import NotFound
+from common.errors import NotFound
 from gisapp.ogc import access, documents, html, openapi, params
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.documents import GEOJSON, OPENAPI_TYPE

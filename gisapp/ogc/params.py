@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from gisapp.errors import InvalidInput
+from gisapp.ogc.errors import OgcInvalid as InvalidInput
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.crs import Crs
 

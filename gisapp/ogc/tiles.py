@@ -13,7 +13,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from gisapp.deps import ConnDep, OptionalUser
-from gisapp.errors import InvalidInput, NotFound
+from common.errors import NotFound
+from gisapp.ogc.errors import OgcInvalid as InvalidInput
 from gisapp.ogc.tiles_fast import tile_headers
 from layers import tiles
 from layers.catalog import KINDS, Layer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from gisapp import audit
+from common import audit
 from gisapp.ops.errors import OpsInvalid, OpsNotFound
 
 _COLUMNS = "id, name, opened_at, opened_by, closed_at, closed_by"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from gisapp import audit
+from common import audit
 from gisapp.ops import incidents
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
 

@@ -1,27 +1,26 @@
-"""Errors of HQ operations, each with its HTTP status (answered by the app's one handler)."""
+"""Errors of HQ operations, on the platform's one error model (``common.errors``)."""
 
 from __future__ import annotations
 
-from layers.errors import UserError
+from common.errors import Conflict, InvalidInput, NotFound, UserError
+from common.errors import PreconditionRequired as _PreconditionRequired
 
 
 class OpsError(UserError):
     """Of HQ operations."""
 
 
-class OpsNotFound(OpsError):
-    status, code = 404, "not_found"
+class OpsNotFound(OpsError, NotFound):
+    pass
 
 
-class OpsConflict(OpsError):
+class OpsConflict(OpsError, Conflict):
     """The state changed meanwhile (stale version), or a unit is already busy."""
 
-    status, code = 409, "conflict"
+
+class OpsInvalid(OpsError, InvalidInput):
+    pass
 
 
-class OpsInvalid(OpsError):
-    status, code = 422, "invalid_input"
-
-
-class PreconditionRequired(OpsError):
-    status, code = 428, "precondition_required"
+class PreconditionRequired(OpsError, _PreconditionRequired):
+    pass

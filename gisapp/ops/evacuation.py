@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from gisapp import audit
+from common import audit
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
 from gisapp.ops.households import TOKEN_RE
 

@@ -18,7 +18,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, text
 
-from gisapp import audit
+from common import audit
 from gisapp.ops.errors import OpsInvalid, OpsNotFound
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")  # secrets.token_urlsafe(24)

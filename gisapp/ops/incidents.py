@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import bindparam
 
-from gisapp import audit
+from common import audit
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
 from gisapp.ops.photos import CleanPhoto
 from layers.routing import nearest_road_segment

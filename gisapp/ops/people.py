@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import bindparam
 
-from gisapp import audit
+from common import audit
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
 from layers.importers.csv_read import decode
 from layers.importers.errors import ImportRejected

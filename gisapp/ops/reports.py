@@ -19,7 +19,7 @@ from psycopg import errors as pg_errors
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from gisapp import audit
+from common import audit
 from gisapp.ops import incidents
 from gisapp.ops.disasters import current_disaster_id
 from gisapp.ops.errors import OpsConflict, OpsError, OpsInvalid, OpsNotFound

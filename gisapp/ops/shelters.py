@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from gisapp import audit
+from common import audit
 from gisapp.ops.disasters import get_disaster
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
 
