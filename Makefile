@@ -18,6 +18,7 @@ test: deps venv lint ## Lint, then run the tests against a real PostGIS and Mosq
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format .

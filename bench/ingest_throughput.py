@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import text
 
 from gisapp.db import make_engine
+from gisapp.ops import radio_reports
 from gisapp.settings import Settings
 from ingest.payloads import parse_radio_position
 from ingest.store import insert_positions
@@ -73,7 +74,7 @@ def wait_stored(engine, since: datetime, n: int, timeout: float = 600) -> float:
 
 
 def run_gisapp(settings: Settings, engine, creds, messages: int, base: datetime) -> float:
-    worker = IngestWorker(engine, settings.mqtt_url)
+    worker = IngestWorker(engine, settings.mqtt_url, radio_reports=radio_reports)
     t = threading.Thread(target=worker.run, daemon=True)
     t.start()
     worker.connected.wait(10)

@@ -83,7 +83,10 @@ STATUS_TEXT: dict[int, tuple[str, str]] = {
     413: ("送信内容が大きすぎます。", "The request body is too large."),
     415: ("この形式の送信は受け付けません。", "Unsupported media type."),
     422: ("入力内容が正しくありません。", "The input is not valid."),
-    428: ("更新には最後に読んだ版（If-Match）が必要です。", "If-Match with the version last read is required."),
+    428: (
+        "更新には最後に読んだ版（If-Match）が必要です。",
+        "If-Match with the version last read is required.",
+    ),
     429: ("試行が多すぎます。しばらく待ってからお試しください。", "Too many attempts: wait, then try again."),
     500: ("サーバーで問題が発生しました。", "Internal server error."),
     503: ("混み合っています。少し待ってからもう一度お試しください。", "Busy: please try again shortly."),

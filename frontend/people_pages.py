@@ -13,7 +13,6 @@ from typing import Any
 import jinja2
 
 from frontend.pages import GSI_ATTRIBUTION, GSI_TILE_URL, ISEHARA_CENTER, assert_self_hosted, static_url
-from gisapp.ops.people import ROSTER_COLUMNS, roster_cells
 
 _EN_HEADERS = {
     "priority": "Priority",
@@ -107,9 +106,19 @@ _PAGE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True
 )
 
 
-def roster_html(lang: str, area: str, rows: list[dict[str, Any]], *, offline: bool = False) -> str:
+def roster_html(
+    lang: str,
+    area: str,
+    rows: list[dict[str, Any]],
+    *,
+    columns: tuple[tuple[str, str], ...],
+    cells: list[dict[str, str]],
+    offline: bool = False,
+) -> str:
+    """``columns`` (key, Japanese header) and ``cells`` (one display line per row) come from the people
+    domain (gisapp.ops.people.ROSTER_COLUMNS / roster_cells), the same as the roster CSV's."""
     t = TEXT[lang if lang in TEXT else "ja"]
-    headers = [(key, ja if lang == "ja" else _EN_HEADERS[key]) for key, ja in ROSTER_COLUMNS]
+    headers = [(key, ja if lang == "ja" else _EN_HEADERS[key]) for key, ja in columns]
     config = {
         "center": list(ISEHARA_CENTER),
         "tiles": None if offline else GSI_TILE_URL,
@@ -122,7 +131,7 @@ def roster_html(lang: str, area: str, rows: list[dict[str, Any]], *, offline: bo
         t=t,
         area=area,
         headers=headers,
-        rows=[roster_cells(r) for r in rows],
+        rows=cells,
         config=config,
         assets={
             "leaflet_css": static_url("vendor/leaflet/leaflet.css"),

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from datetime import date, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger("gisapp.access")
 _FLUSH = text("SELECT pub.count_access(CAST(:ids AS int[]), CAST(:hits AS int[]))")
@@ -52,3 +53,15 @@ class AccessCounter:
             log.warning("access counts not written; will retry", exc_info=True)
             with self._lock:
                 self._counts.update(counts)
+
+
+_COUNTS = text(
+    """SELECT l.slug, l.title_ja, l.title_en, a.day, a.hits FROM gis.layer_access_daily a
+       JOIN gis.layer l ON l.id = a.layer_id WHERE a.day >= :since ORDER BY a.day, l.slug"""
+)
+
+
+def access_counts(conn: Connection, days: int) -> list[dict]:
+    """Hits per published layer per day over the last ``days`` days (today included)."""
+    rows = conn.execute(_COUNTS, {"since": date.today() - timedelta(days=days - 1)})
+    return [{**r._mapping, "day": r.day.isoformat()} for r in rows]

@@ -185,6 +185,7 @@ def serve(
 def ingest() -> None:
     """Run the MQTT ingest worker until SIGTERM / Ctrl-C, then drain and stop."""
     from gisapp.db import make_engine
+    from gisapp.ops import radio_reports
     from ingest.worker import IngestWorker
 
     s = _settings()
@@ -193,6 +194,7 @@ def ingest() -> None:
     worker = IngestWorker(
         make_engine(s.database_url, application_name="gisapp-ingest"),
         s.mqtt_url,
+        radio_reports=radio_reports,
         batch_size=s.ingest_batch_size,
         batch_wait=s.ingest_batch_wait_ms / 1000,
     )

@@ -65,10 +65,28 @@ def set_roles(conn: Connection, roles: Iterable[str]) -> None:
 
 @contextmanager
 def transaction(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]:
+    """One write: committed when the block ends (before the caller builds its answer), rolled back
+    if it raises; the acting user's roles are set for row-level security."""
     with engine.begin() as conn:
         if roles:
             set_roles(conn, roles)
         yield conn
+
+
+_READ_ONLY = text("SET TRANSACTION READ ONLY")
+
+
+@contextmanager
+def read_only(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]:
+    """A read: a READ ONLY transaction (PostgreSQL refuses any write in it), never committed."""
+    with engine.connect() as conn:
+        conn.execute(_READ_ONLY)
+        if roles:
+            set_roles(conn, roles)
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 def psycopg_dsn(url: str) -> str:

@@ -19,6 +19,7 @@ from common import audit
 from gisapp import auth
 from gisapp.db import set_roles
 from layers import demo as layer_demo
+from sensors import demo as sensors_demo
 from sensors import registry
 
 DEMO_USERS = [
@@ -79,7 +80,7 @@ def load(engine: Engine, data_dir: Path, *, scale: int = 1) -> DemoResult:
 
         counts = layer_demo.load(conn, dept_ids, scale=scale)
 
-        specs = layer_demo.device_specs(dept_ids, scale=scale)
+        specs = sensors_demo.device_specs(dept_ids, scale=scale)
         # Devices an earlier, larger demo load created: off the air (and off the broker), not deleted,
         # so their recorded positions stay for review.
         stale = sorted(set(device_creds) - {spec.id for spec in specs})

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 
+from common.errors import Forbidden, NotAuthenticated
 from gisapp import auth
 from gisapp.auth import User
-from gisapp.db import set_roles
-from common.errors import Forbidden, NotAuthenticated
+from gisapp.db import read_only
 from gisapp.settings import Settings
 
 COOKIE_NAME = "gisapp_session"
@@ -62,19 +62,22 @@ def require_roles(*roles: str) -> Callable[[User], User]:
     return check
 
 
-def db_conn(
+def read_conn(
     engine: Annotated[Engine, Depends(get_engine)], user: Annotated[User | None, Depends(optional_user)]
 ) -> Iterator[Connection]:
-    """A transaction that carries the user's roles (row-level security reads them)."""
-    with engine.begin() as conn:
-        if user is not None:
-            set_roles(conn, user.roles)
+    """A READ ONLY transaction carrying the user's roles (row-level security reads them), rolled back
+    when the route returns. It can never hold a write: a write is a transaction of its own, owned by
+    the domain call (``with transaction(engine, user.roles) as conn: …``) and committed before the
+    answer is built; a dependency's exit runs only after the response is sent, too late to report a
+    failed commit. Closed before the response is sent (scope="function"), so the pooled connection is
+    not held while the client reads."""
+    with read_only(engine, user.roles if user is not None else ()) as conn:
         yield conn
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-ConnDep = Annotated[Connection, Depends(db_conn)]
+ReadConn = Annotated[Connection, Depends(read_conn, scope="function")]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 StaffUser = Annotated[User, Depends(require_roles("staff", "hq_operator", "welfare"))]

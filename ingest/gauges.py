@@ -11,7 +11,7 @@ redelivered or late message gives the same result as an orderly stream:
   (continuous = 0) once ``T - last wet >= reset_hours``.
 
 ``T`` is the newest observation of the gauge, so a late message recomputes the current state.
-Levels are evaluated per measure, highest first (see ``ingest.thresholds``); each change of level,
+Levels are evaluated per measure, highest first (see ``sensors.thresholds``); each change of level,
 up or down, inserts a ``sensor.alert`` row, whose trigger NOTIFYs ``gisapp_events``.
 """
 
@@ -26,7 +26,7 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ingest.payloads import GaugeObservation
-from ingest.thresholds import rain_levels, water_levels
+from sensors.thresholds import rain_levels, water_levels
 
 DEFAULT_RESET_HOURS = 6.0
 

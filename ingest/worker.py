@@ -16,7 +16,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -24,7 +26,6 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ingest.gauges import device_kinds, record_observations
-from ingest.incidents import known_categories, record_radio_incidents
 from ingest.payloads import (
     GaugeObservation,
     LastWill,
@@ -84,17 +85,28 @@ def mqtt_params(url: str) -> tuple[str, int, str | None, str | None]:
     )
 
 
+class RadioReports(Protocol):
+    """Where radio-reported incidents go (gisapp.ops.radio_reports): the HQ domain, handed in by the
+    caller so that ingest does not depend on it."""
+
+    def known_categories(self, conn: Connection, codes: set[str]) -> set[str]: ...
+
+    def record_radio_incidents(self, conn: Connection, reports: Sequence[RadioIncident]) -> list[int]: ...
+
+
 class IngestWorker:
     def __init__(
         self,
         engine: Engine,
         mqtt_url: str,
         *,
+        radio_reports: RadioReports,
         batch_size: int = 500,
         batch_wait: float = 0.05,
         silence_check: float = 15.0,
     ):
         self.engine = engine
+        self.radio_reports = radio_reports
         self.host, self.port, user, password = mqtt_params(mqtt_url)
         self.batch_size = batch_size
         self.batch_wait = batch_wait
@@ -286,9 +298,8 @@ class IngestWorker:
             self._validate_reports(conn, batch, reports, known)
         return batch
 
-    @staticmethod
     def _validate_reports(
-        conn: Connection, batch: Batch, reports: list[tuple[Received, str]], known: set[str]
+        self, conn: Connection, batch: Batch, reports: list[tuple[Received, str]], known: set[str]
     ) -> None:
         parsed: list[tuple[Received, RadioIncident]] = []
         for item, device_id in reports:
@@ -302,7 +313,7 @@ class IngestWorker:
                 batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
             else:
                 parsed.append((item, result))
-        categories = known_categories(conn, {r.category for _, r in parsed})
+        categories = self.radio_reports.known_categories(conn, {r.category for _, r in parsed})
         for item, report in parsed:
             if report.category not in categories:
                 batch.dead.append(
@@ -348,14 +359,14 @@ class IngestWorker:
     def _known_devices(conn: Connection, ids: set[str]) -> set[str]:
         return enabled_ids(conn, sorted(ids)) if ids else set()
 
-    @staticmethod
-    def _write(conn: Connection, batch: Batch) -> None:
+    def _write(self, conn: Connection, batch: Batch) -> None:
         insert_positions(conn, batch.positions)
         record_observations(conn, batch.observations)
         insert_dead_letters(conn, batch.dead)
         touch_devices(conn, batch.heard, batch.gone)
         record_broker_stats(conn, batch.broker_stats)
-        record_radio_incidents(conn, batch.incidents)  # last: it appends to the audit chain, which serialises
+        # Last: it appends to the audit chain, which serialises.
+        self.radio_reports.record_radio_incidents(conn, batch.incidents)
 
     def _count(self, batch: Batch) -> None:
         """After COMMIT: the figures and the dead-letter log lines."""

@@ -18,12 +18,11 @@ from sqlalchemy import Connection
 from layers import demo_geo as geo
 from layers import demo_people
 from layers import demo_sql as sql
-from layers.demo_devices import device_specs
 from layers.demo_geo import SEED, HazardArea, Road
 from layers.demo_people import Person, Shelter
 
-# The contract of gisapp/demo.py: DEPARTMENTS, load() and device_specs() (made in demo_devices.py).
-__all__ = ["DEPARTMENTS", "LAYERS", "SEED", "device_specs", "generate", "load"]
+# The contract of gisapp/demo.py: DEPARTMENTS and load() (the demo devices are in sensors/demo.py).
+__all__ = ["DEPARTMENTS", "LAYERS", "SEED", "generate", "load"]
 
 DEPARTMENTS: list[tuple[str, str, str]] = [
     ("crisis", "危機管理課", "Crisis Management Division"),

@@ -10,9 +10,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import bindparam
 
-from ingest.thresholds import validate as validate_thresholds
 from sensors.broker import BrokerAccount
 from sensors.credentials import mosquitto_hash, new_password
+from sensors.thresholds import validate as validate_thresholds
 from sensors.topics import DEVICE_ID_RE
 
 

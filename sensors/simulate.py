@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import signal
 import threading
@@ -262,19 +263,26 @@ def _replay_main(a: argparse.Namespace) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    from gisapp.settings import Settings
+def _local_stack() -> tuple[Path, int]:
+    """Where `gisapp up` keeps its data and its broker port (the same variables and defaults as
+    gisapp/settings.py; sensors does not import the web app)."""
+    return (
+        Path(os.environ.get("GISAPP_DATA_DIR", ".data")),
+        int(os.environ.get("GISAPP_MQTT_PORT", "11883")),
+    )
 
-    s = Settings()
+
+def main(argv: list[str] | None = None) -> None:
+    data_dir, mqtt_port = _local_stack()
     p = argparse.ArgumentParser(description="gisapp device simulators / 機器シミュレーター")
     p.add_argument(
         "--credentials",
         type=Path,
-        default=s.data_dir / "devices.json",
+        default=data_dir / "devices.json",
         help="device credentials written by `gisapp demo load`",
     )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=s.mqtt_port)
+    p.add_argument("--port", type=int, default=mqtt_port)
     p.add_argument("--interval", type=float, default=5.0, help="seconds between positions")
     p.add_argument("--units", type=int, default=None, help="how many radio units (default: all)")
     p.add_argument("--seed", type=int, default=1)

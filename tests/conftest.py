@@ -130,9 +130,12 @@ def worker(settings: Settings, app_engine: Engine):
     """The real ingest worker, in a thread, against the session's broker and database."""
     import threading
 
+    from gisapp.ops import radio_reports
     from ingest.worker import IngestWorker
 
-    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02, silence_check=0.5)
+    w = IngestWorker(
+        app_engine, settings.mqtt_url, radio_reports=radio_reports, batch_wait=0.02, silence_check=0.5
+    )
     t = threading.Thread(target=w.run, daemon=True)
     t.start()
     assert w.connected.wait(10), "ingest worker did not connect"

@@ -112,9 +112,10 @@ def test_the_worker_records_the_brokers_dropped_counter(settings, app_engine):
     """A $SYS message as the broker sends it goes through the worker's own batch path into the table
     /healthz reads."""
     from gisapp.health import CachedHealth
+    from gisapp.ops import radio_reports
     from ingest.worker import IngestWorker, Received
 
-    w = IngestWorker(app_engine, settings.mqtt_url)
+    w = IngestWorker(app_engine, settings.mqtt_url, radio_reports=radio_reports)
     item = Received("$SYS/broker/publish/messages/dropped", b"5", mid=0, qos=0, generation=0)
     with app_engine.begin() as conn:
         batch = w._validate(conn, [item])

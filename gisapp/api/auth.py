@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from common import audit
+from common.errors import NotAuthenticated
 from gisapp import auth
 from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
-from common.errors import NotAuthenticated
 from gisapp.pages_auth import login_page, safe_next
 
 router = APIRouter(tags=["auth"])

@@ -1,51 +1,21 @@
-"""Device health for the HQ map: online, silent (quiet longer than its kind's limit), offline (its
-last will came) or never heard."""
+"""Device health and gauges for the HQ map (sensors/health.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
-from gisapp.deps import ConnDep, HQUser
+from gisapp.deps import HQUser, ReadConn
+from sensors import health
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
-
-_HEALTH = text(
-    "SELECT device_id, kind, name, last_seen, last_will_at, state FROM sensor.device_health ORDER BY device_id"
-)
+gauges_router = APIRouter(prefix="/api/gauges", tags=["gauges"])
 
 
 @router.get("/status", summary="Every device's state / 機器の状態（通信中・途絶・オフライン）")
-def device_status(conn: ConnDep, user: HQUser) -> list[dict]:
-    return [
-        {
-            **r._mapping,
-            "last_seen": r.last_seen.isoformat() if r.last_seen else None,
-            "last_will_at": r.last_will_at.isoformat() if r.last_will_at else None,
-        }
-        for r in conn.execute(_HEALTH)
-    ]
-
-
-gauges_router = APIRouter(prefix="/api/gauges", tags=["gauges"])
-
-# Each gauge where it stands, with its computed values, its levels per measure and its health.
-_GAUGES = text(
-    """SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
-         json_build_object('type', 'Feature', 'id', d.id,
-           'geometry', ST_AsGeoJSON(d.location, 7)::json,
-           'properties', json_build_object('device_id', d.id, 'name', d.name, 'kind', d.kind,
-              'as_of', g.as_of, 'rain_10min', g.rain_10min, 'rain_60min', g.rain_60min,
-              'continuous', g.continuous, 'continuous_since', g.continuous_since, 'level', g.level,
-              'levels', coalesce(g.levels, '{}'::jsonb), 'state', h.state))
-         ORDER BY d.id), '[]'::json))
-       FROM sensor.device d
-       JOIN sensor.device_health h ON h.device_id = d.id
-       LEFT JOIN sensor.gauge_state g ON g.device_id = d.id
-       WHERE d.kind IN ('rain_gauge', 'water_gauge')"""
-)
+def device_status(conn: ReadConn, user: HQUser) -> list[dict]:
+    return health.device_status(conn)
 
 
 @gauges_router.get("", summary="Rain and water-level gauges with their values / 雨量計・水位計")
-def gauges(conn: ConnDep, user: HQUser) -> dict:
-    return conn.execute(_GAUGES).scalar_one()
+def gauges(conn: ReadConn, user: HQUser) -> dict:
+    return health.gauges(conn)

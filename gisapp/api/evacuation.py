@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from frontend.evac_pages import evacuation_html
 from gisapp.db import transaction
-from gisapp.deps import ConnDep, EngineDep, HQUser, StaffUser
+from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
 from gisapp.ops import evacuation
 from gisapp.ops.disasters import get_disaster
 from gisapp.ops.errors import OpsError
@@ -46,7 +46,7 @@ def resident_report(body: ResidentReport, request: Request) -> dict:
 
 
 @public_router.get("/evacuation/{token}", response_class=HTMLResponse, include_in_schema=False)
-def resident_page(token: str, conn: ConnDep, lang: str = "ja") -> HTMLResponse:
+def resident_page(token: str, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
     try:
         mine = evacuation.mine(conn, token)
     except OpsError:
@@ -92,6 +92,6 @@ def staff_report(body: StaffReport, engine: EngineDep, user: StaffUser) -> dict:
     "/api/disasters/{disaster_id}/evacuation/areas",
     summary="Evacuation status per community area (numbers only) / 地区別の避難状況",
 )
-def by_area(disaster_id: int, conn: ConnDep, user: HQUser) -> dict:
+def by_area(disaster_id: int, conn: ReadConn, user: HQUser) -> dict:
     get_disaster(conn, disaster_id)
     return evacuation.by_area(conn, disaster_id)

@@ -12,9 +12,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from sqlalchemy import text
 
 from common import audit
+from common.errors import Forbidden, NotFound, PayloadTooLarge
 from gisapp.db import transaction
 from gisapp.deps import CurrentUser, EngineDep
-from common.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from layers import catalog
 from layers.importers import ImportRejected, get_target, import_file
 from layers.importers import read as readers

@@ -24,14 +24,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.datastructures import UploadFile
 
-from common import audit
-from gisapp.api.radio import unit_positions
 from gisapp.api.reports import capped_form
 from gisapp.db import transaction
-from gisapp.deps import ConnDep, EngineDep, HQUser, StaffUser
-from gisapp.ops import dispatch, incidents, photos
+from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
+from gisapp.ops import categories, dispatch, incidents, photos, radio_units
 from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
-from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound, PreconditionRequired
+from gisapp.ops.errors import OpsInvalid, PreconditionRequired
 from layers.routing import recommend_units
 
 router = APIRouter(tags=["disaster HQ / 災害対策本部"])
@@ -113,7 +111,7 @@ def _version(if_match: str | None) -> int:
 
 # ------------------------------------------------------------------------------------ disasters
 @router.get("/api/disasters", summary="Disasters / 災害一覧")
-def disasters(conn: ConnDep, user: StaffUser) -> list[dict]:
+def disasters(conn: ReadConn, user: StaffUser) -> list[dict]:
     return list_disasters(conn)
 
 
@@ -130,19 +128,14 @@ def close(disaster_id: int, engine: EngineDep, user: HQUser) -> dict:
 
 
 @router.get("/api/disasters/{disaster_id}/counts", summary="未対応 / 対応中 / 対応済 counts")
-def counts(disaster_id: int, conn: ConnDep, user: StaffUser) -> dict:
+def counts(disaster_id: int, conn: ReadConn, user: StaffUser) -> dict:
     get_disaster(conn, disaster_id)
     return incidents.counts(conn, disaster_id)
 
 
 @router.get("/api/incident-categories", summary="Incident categories / 事案種別")
-def categories(conn: ConnDep, user: StaffUser) -> list[dict]:
-    rows = conn.execute(
-        text(
-            "SELECT code, name_ja, name_en, public, sort FROM ops.incident_category WHERE active ORDER BY sort, code"
-        )
-    )
-    return [dict(r._mapping) for r in rows]
+def list_categories(conn: ReadConn, user: StaffUser) -> list[dict]:
+    return categories.list_active(conn)
 
 
 class CategoryIn(BaseModel):
@@ -166,43 +159,15 @@ class CategoryPatch(BaseModel):
 @router.post("/api/incident-categories", status_code=201, summary="Add a category / 事案種別の追加")
 def add_category(body: CategoryIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
-        row = conn.execute(
-            text(
-                """INSERT INTO ops.incident_category (code, name_ja, name_en, public, sort)
-                   VALUES (:code, :name_ja, :name_en, :public, :sort) ON CONFLICT (code) DO NOTHING
-                   RETURNING code, name_ja, name_en, public, sort, active"""
-            ),
-            body.model_dump(),
-        ).one_or_none()
-        if row is None:
-            raise OpsConflict(
-                "この種別コードは登録済みです。", "This category code exists already.", category=body.code
-            )
-        audit.record(conn, user.username, "incident_category.add", body.code, public=body.public)
-    return dict(row._mapping)
+        return categories.add(conn, user.username, **body.model_dump())
 
 
 @router.patch(
     "/api/incident-categories/{code}", summary="Rename, publish or retire a category / 事案種別の変更"
 )
 def change_category(code: str, body: CategoryPatch, engine: EngineDep, user: HQUser) -> dict:
-    changes = body.model_dump(exclude_none=True)
-    if not changes:
-        raise OpsInvalid("変更内容がありません。", "Nothing to change.")
     with transaction(engine, user.roles) as conn:
-        row = conn.execute(
-            text(
-                """UPDATE ops.incident_category SET name_ja = coalesce(:name_ja, name_ja),
-                          name_en = coalesce(:name_en, name_en), public = coalesce(:public, public),
-                          active = coalesce(:active, active), sort = coalesce(:sort, sort)
-                    WHERE code = :code RETURNING code, name_ja, name_en, public, sort, active"""
-            ),
-            {"code": code, **{k: changes.get(k) for k in ("name_ja", "name_en", "public", "active", "sort")}},
-        ).one_or_none()
-        if row is None:
-            raise OpsNotFound("事案種別が見つかりません。", "No such category.", category=code)
-        audit.record(conn, user.username, "incident_category.change", code, **changes)
-    return dict(row._mapping)
+        return categories.change(conn, user.username, code, body.model_dump(exclude_none=True))
 
 
 # ------------------------------------------------------------------------------------ incidents
@@ -219,7 +184,7 @@ def _feature(item: dict) -> dict:
 @router.get("/api/disasters/{disaster_id}/incidents", summary="A disaster's incidents (GeoJSON) / 事案一覧")
 def list_(
     disaster_id: int,
-    conn: ConnDep,
+    conn: ReadConn,
     user: StaffUser,
     status: Annotated[list[Status] | None, Query()] = None,
     category: Annotated[list[str] | None, Query()] = None,
@@ -244,7 +209,7 @@ def create(disaster_id: int, body: IncidentIn, engine: EngineDep, user: HQUser) 
 
 
 @router.get("/api/incidents/{incident_id}", summary="One incident / 事案")
-def get(incident_id: int, conn: ConnDep, user: StaffUser) -> JSONResponse:
+def get(incident_id: int, conn: ReadConn, user: StaffUser) -> JSONResponse:
     return _with_etag(incidents.get_incident(conn, incident_id))
 
 
@@ -254,18 +219,19 @@ def get(incident_id: int, conn: ConnDep, user: StaffUser) -> JSONResponse:
 def patch(
     incident_id: int,
     body: IncidentPatch,
-    conn: ConnDep,
+    engine: EngineDep,
     user: HQUser,
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     changes = body.model_dump(exclude_none=True)
-    return _with_etag(
-        incidents.update_incident(conn, incident_id, _version(if_match), changes, user.username)
-    )
+    version = _version(if_match)
+    with transaction(engine, user.roles) as conn:
+        updated = incidents.update_incident(conn, incident_id, version, changes, user.username)
+    return _with_etag(updated)
 
 
 @router.get("/api/incidents/{incident_id}/events", summary="Status history / 対応履歴")
-def history(incident_id: int, conn: ConnDep, user: StaffUser) -> list[dict]:
+def history(incident_id: int, conn: ReadConn, user: StaffUser) -> list[dict]:
     return incidents.events(conn, incident_id)
 
 
@@ -291,7 +257,7 @@ async def add_photo(incident_id: int, request: Request, user: HQUser) -> dict:
 
 
 @router.get("/api/incident-photos/{photo_id}", summary="A photo of an incident / 事案の写真")
-def photo(photo_id: int, conn: ConnDep, user: StaffUser) -> Response:
+def photo(photo_id: int, conn: ReadConn, user: StaffUser) -> Response:
     data, media_type = incidents.get_photo(conn, photo_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
@@ -314,7 +280,7 @@ def assignment_state(assignment_id: int, body: AssignmentPatch, engine: EngineDe
 
 
 @router.get("/api/teams", summary="Teams (班) / 班の一覧")
-def teams(conn: ConnDep, user: StaffUser) -> list[dict]:
+def teams(conn: ReadConn, user: StaffUser) -> list[dict]:
     return dispatch.list_teams(conn)
 
 
@@ -338,7 +304,7 @@ def save_team(
 )
 def recommendations(
     incident_id: int,
-    conn: ConnDep,
+    conn: ReadConn,
     user: HQUser,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> list[dict]:
@@ -353,7 +319,7 @@ def recommendations(
 @router.get("/api/disasters/{disaster_id}/at", summary="The HQ map at time T / 時刻 T の本部地図")
 def at_time(
     disaster_id: int,
-    conn: ConnDep,
+    conn: ReadConn,
     user: HQUser,
     t: Annotated[AwareDatetime, Query(description="ISO 8601 with offset")],
 ) -> dict:
@@ -364,7 +330,7 @@ def at_time(
             "type": "FeatureCollection",
             "features": [_feature(i) for i in incidents.state_at(conn, disaster_id, t)],
         },
-        "units": unit_positions(conn, t),
+        "units": radio_units.unit_positions(conn, t),
     }
 
 
@@ -401,7 +367,7 @@ def export(
     disaster_id: int,
     part: Literal["incidents", "events", "assignments"],
     fmt: Literal["csv", "geojson"],
-    conn: ConnDep,
+    conn: ReadConn,
     user: HQUser,
 ) -> Response:
     disaster = get_disaster(conn, disaster_id)

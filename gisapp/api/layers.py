@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
 from common import audit
-from gisapp.deps import ConnDep, OptionalUser, StaffUser
+from gisapp.access import access_counts
+from gisapp.db import transaction
+from gisapp.deps import EngineDep, OptionalUser, ReadConn, StaffUser
 from layers import catalog, manage, search
 from layers.errors import LayerInvalid, LayerNotFound
 
@@ -25,19 +25,22 @@ EXPORT_MAX_FEATURES = 5_000_000
 
 
 @router.get("", summary="Layers you may see / 閲覧できるレイヤー")
-def list_layers(conn: ConnDep, user: OptionalUser) -> list[dict]:
+def list_layers(conn: ReadConn, user: OptionalUser) -> list[dict]:
     return [layer.as_json() for layer in catalog.list_layers(conn, user.roles if user else None)]
 
 
 @router.get("/{slug}/features", summary="A layer's features as GeoJSON / 地物 (GeoJSON)")
-def layer_features(slug: str, conn: ConnDep, user: OptionalUser) -> dict:
-    # Unknown and not-allowed answer the same, so the existence of a layer does not leak.
-    layer = catalog.get_layer(conn, slug, user.roles if user else None)
-    if layer is None:
-        raise LayerNotFound(slug)
-    if layer.visibility == catalog.Visibility.restricted:
-        audit.record(conn, user.username if user else "anonymous", "layer.read_restricted", slug)
-    return catalog.features_geojson(conn, layer, public=False)
+def layer_features(slug: str, engine: EngineDep, user: OptionalUser) -> dict:
+    roles = user.roles if user else ()
+    # A restricted read is audited in the same transaction, committed before the answer is built.
+    with transaction(engine, roles) as conn:
+        # Unknown and not-allowed answer the same, so the existence of a layer does not leak.
+        layer = catalog.get_layer(conn, slug, user.roles if user else None)
+        if layer is None:
+            raise LayerNotFound(slug)
+        if layer.visibility == catalog.Visibility.restricted:
+            audit.record(conn, user.username if user else "anonymous", "layer.read_restricted", slug)
+        return catalog.features_geojson(conn, layer, public=False)
 
 
 # --- management: owner-department staff and admins ------------------------------------------
@@ -64,28 +67,37 @@ class LayerPatch(BaseModel):
 
 
 @router.post("", status_code=201, summary="Create a layer of your department / レイヤー作成")
-def create_layer(body: LayerIn, conn: ConnDep, user: StaffUser) -> dict:
-    return manage.create_layer(conn, user, manage.LayerSpec(**body.model_dump())).as_json()
+def create_layer(body: LayerIn, engine: EngineDep, user: StaffUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        layer = manage.create_layer(conn, user, manage.LayerSpec(**body.model_dump()))
+    return layer.as_json()
 
 
 @router.patch("/{slug}", summary="Edit a layer's description / レイヤー情報の変更")
-def update_layer(slug: str, body: LayerPatch, conn: ConnDep, user: StaffUser) -> dict:
-    return manage.update_layer(conn, user, slug, body.model_dump(exclude_none=True)).as_json()
+def update_layer(slug: str, body: LayerPatch, engine: EngineDep, user: StaffUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        layer = manage.update_layer(conn, user, slug, body.model_dump(exclude_none=True))
+    return layer.as_json()
 
 
 @router.post("/{slug}/publish", summary="Publish to the citizen map / 公開")
-def publish_layer(slug: str, conn: ConnDep, user: StaffUser) -> dict:
-    return manage.set_visibility(conn, user, slug, catalog.Visibility.public).as_json()
+def publish_layer(slug: str, engine: EngineDep, user: StaffUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        layer = manage.set_visibility(conn, user, slug, catalog.Visibility.public)
+    return layer.as_json()
 
 
 @router.post("/{slug}/withdraw", summary="Withdraw from the citizen map / 公開取り下げ")
-def withdraw_layer(slug: str, conn: ConnDep, user: StaffUser) -> dict:
-    return manage.set_visibility(conn, user, slug, catalog.Visibility.internal).as_json()
+def withdraw_layer(slug: str, engine: EngineDep, user: StaffUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        layer = manage.set_visibility(conn, user, slug, catalog.Visibility.internal)
+    return layer.as_json()
 
 
 @router.delete("/{slug}", status_code=204, summary="Delete a layer and its features / レイヤー削除")
-def delete_layer(slug: str, conn: ConnDep, user: StaffUser) -> Response:
-    manage.delete_layer(conn, user, slug)
+def delete_layer(slug: str, engine: EngineDep, user: StaffUser) -> Response:
+    with transaction(engine, user.roles) as conn:
+        manage.delete_layer(conn, user, slug)
     return Response(status_code=204)
 
 
@@ -100,12 +112,12 @@ def _public_layer(request: Request, conn, slug: str) -> catalog.Layer:
 
 
 @public_router.get("", summary="Published layers / 公開レイヤー")
-def list_public_layers(conn: ConnDep) -> list[dict]:
+def list_public_layers(conn: ReadConn) -> list[dict]:
     return [layer.as_public_json() for layer in catalog.list_public_layers(conn)]
 
 
 @public_router.get("/{slug}/features", summary="A published layer as GeoJSON / 公開レイヤーの地物")
-def public_layer_features(slug: str, request: Request, conn: ConnDep) -> dict:
+def public_layer_features(slug: str, request: Request, conn: ReadConn) -> dict:
     return catalog.features_geojson(conn, _public_layer(request, conn, slug), public=True)
 
 
@@ -113,7 +125,7 @@ def public_layer_features(slug: str, request: Request, conn: ConnDep) -> dict:
 def export_public_layer(
     slug: str,
     request: Request,
-    conn: ConnDep,
+    conn: ReadConn,
     format: Annotated[
         Literal["geojson", "gpkg", "csv"], Query(description="geojson | gpkg | csv (shelters: 自治体標準)")
     ] = "geojson",
@@ -179,25 +191,18 @@ def _checked(q: str) -> str:
 
 
 @search_router.get("/search", summary="Search names in the layers you may see / 名称検索")
-def search_layers(q: SearchQ, conn: ConnDep, user: OptionalUser) -> list[dict]:
+def search_layers(q: SearchQ, conn: ReadConn, user: OptionalUser) -> list[dict]:
     return search.search(conn, _checked(q), roles=user.roles if user else None, public=user is None)
 
 
 @public_search_router.get("/search", summary="Search published layers / 公開レイヤーの名称検索")
-def search_public(q: SearchQ, conn: ConnDep) -> list[dict]:
+def search_public(q: SearchQ, conn: ReadConn) -> list[dict]:
     return search.search(conn, _checked(q), roles=None, public=True)
 
 
 # --- access counts ---------------------------------------------------------------------------
 @stats_router.get("/layer-access", summary="Public-GIS accesses per layer per day / 公開型GISのアクセス数")
 def layer_access(
-    conn: ConnDep, user: StaffUser, days: Annotated[int, Query(ge=1, le=366)] = 30
+    conn: ReadConn, user: StaffUser, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> list[dict]:
-    rows = conn.execute(
-        text(
-            """SELECT l.slug, l.title_ja, l.title_en, a.day, a.hits FROM gis.layer_access_daily a
-               JOIN gis.layer l ON l.id = a.layer_id WHERE a.day >= :since ORDER BY a.day, l.slug"""
-        ),
-        {"since": date.today() - timedelta(days=days - 1)},
-    )
-    return [{**r._mapping, "day": r.day.isoformat()} for r in rows]
+    return access_counts(conn, days)

@@ -15,8 +15,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from frontend.people_pages import roster_html
 from common import audit
+from frontend.people_pages import roster_html
 from gisapp.auth import User
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, require_roles
@@ -181,4 +181,8 @@ def roster_page(
             rows = people.roster(conn, area)
             people.audit_read(conn, user.username, "people.roster_page", len(rows), area=area)
     offline = request.app.state.settings.offline
-    return HTMLResponse(roster_html(lang, area, rows, offline=offline), headers={"Cache-Control": "no-store"})
+    html = roster_html(
+        lang, area, rows, columns=people.ROSTER_COLUMNS, cells=[people.roster_cells(r) for r in rows],
+        offline=offline,
+    )  # fmt: skip
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -24,11 +24,11 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect
 
+from common.errors import InvalidInput
 from frontend import report_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
-from gisapp.deps import ConnDep, EngineDep, HQUser, OptionalUser
-from common.errors import InvalidInput
+from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn
 from gisapp.ops import photos, reports
 from gisapp.ops.errors import OpsError
 from gisapp.settings import Settings
@@ -136,23 +136,23 @@ async def submit(request: Request) -> dict:
 
 
 @public_router.get("/api/reports/categories", summary="Report categories / 通報の種別")
-def report_categories(request: Request, conn: ConnDep) -> list[dict]:
+def report_categories(request: Request, conn: ReadConn) -> list[dict]:
     return reports.categories(conn, public=request.app.state.public)
 
 
 @public_router.get("/api/reports/status/{token}", summary="A report's status / 通報の状況")
-def report_status(token: str, conn: ConnDep) -> dict:
+def report_status(token: str, conn: ReadConn) -> dict:
     return reports.status_for_token(conn, token)
 
 
 @public_router.get("/report", response_class=HTMLResponse, include_in_schema=False)
-def report_form_page(request: Request, conn: ConnDep, lang: str = "ja") -> HTMLResponse:
+def report_form_page(request: Request, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
     cats = reports.categories(conn, public=request.app.state.public)
     return HTMLResponse(report_pages.report_form_html(_lang(lang), cats, request.app.state.settings.offline))
 
 
 @public_router.get("/report/status/{token}", response_class=HTMLResponse, include_in_schema=False)
-def report_status_page(token: str, conn: ConnDep, lang: str = "ja") -> HTMLResponse:
+def report_status_page(token: str, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
     try:
         status = reports.status_for_token(conn, token)
     except OpsError:
@@ -181,7 +181,7 @@ class RejectIn(BaseModel):
 
 @router.get("/api/reports", summary="Reports by state (moderation queue) / 通報一覧")
 def list_(
-    conn: ConnDep,
+    conn: ReadConn,
     user: HQUser,
     state: Literal["pending", "accepted", "merged", "rejected"] = "pending",
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
@@ -196,17 +196,17 @@ def list_(
 
 
 @router.get("/api/reports/{report_id}", summary="One report / 通報")
-def get(report_id: int, conn: ConnDep, user: HQUser) -> dict:
+def get(report_id: int, conn: ReadConn, user: HQUser) -> dict:
     return reports.get_report(conn, report_id)
 
 
 @router.get("/api/reports/{report_id}/suggestions", summary="Merge suggestions (50 m, 2 h) / 統合候補")
-def suggestions(report_id: int, conn: ConnDep, user: HQUser) -> dict:
+def suggestions(report_id: int, conn: ReadConn, user: HQUser) -> dict:
     return reports.suggestions(conn, report_id)
 
 
 @router.get("/api/reports/{report_id}/photo", summary="The report's photo (no metadata) / 写真")
-def photo(report_id: int, conn: ConnDep, user: HQUser) -> Response:
+def photo(report_id: int, conn: ReadConn, user: HQUser) -> Response:
     data, media_type = reports.photo(conn, report_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 

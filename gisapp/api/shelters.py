@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from frontend import checkin_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
-from gisapp.deps import ConnDep, EngineDep, HQUser, OptionalUser, StaffUser
+from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn, StaffUser
 from gisapp.ops import checkin, households, shelters
 from gisapp.ops.disasters import current_disaster_id
 from gisapp.ops.errors import OpsError, OpsNotFound
@@ -40,7 +40,7 @@ def _lang(lang: str) -> str:
 
 # ------------------------------------------------------------------------------ citizen side
 @public_router.get("/api/public/shelters/status", summary="Open shelters and congestion / 避難所の混雑状況")
-def public_status(conn: ConnDep) -> dict:
+def public_status(conn: ReadConn) -> dict:
     """Open shelters (public layers, open disasters) with occupancy, capacity, level and last update."""
     return {"shelters": shelters.public_status(conn), "levels": shelters.LEVEL_LABELS}
 
@@ -68,7 +68,7 @@ def register(body: households.HouseholdIn, request: Request) -> dict:
 
 
 @public_router.get("/api/register/{token}", summary="Your registration / 登録内容の確認")
-def own_registration(token: str, conn: ConnDep) -> dict:
+def own_registration(token: str, conn: ReadConn) -> dict:
     return {**households.own(conn, token), **registration_links(token)}
 
 
@@ -80,7 +80,7 @@ def change_registration(token: str, body: households.HouseholdIn, request: Reque
 
 
 @public_router.get("/api/register/{token}/qr.{fmt}", summary="Your QR code / 受付用QRコード")
-def qr_code(token: str, fmt: Literal["svg", "png"], conn: ConnDep) -> Response:
+def qr_code(token: str, fmt: Literal["svg", "png"], conn: ReadConn) -> Response:
     households.own(conn, token)  # 404 unless registered: no QR for a made-up token
     out = io.BytesIO()
     if fmt == "svg":
@@ -102,7 +102,7 @@ def register_page(request: Request, lang: str = "ja") -> HTMLResponse:
 
 
 @public_router.get("/register/{token}", response_class=HTMLResponse, include_in_schema=False)
-def own_page(token: str, conn: ConnDep, lang: str = "ja") -> HTMLResponse:
+def own_page(token: str, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
     try:
         households.own(conn, token)
     except OpsError:
@@ -137,7 +137,7 @@ class SettingsIn(BaseModel):
 
 @router.get("/api/shelters", summary="Shelters, by hazard type / 災害種別ごとの避難所")
 def list_shelters(
-    conn: ConnDep,
+    conn: ReadConn,
     user: StaffUser,
     hazard: Annotated[str | None, Query(description="flood, landslide, earthquake, …")] = None,
 ) -> list[dict]:
@@ -163,12 +163,12 @@ def close(disaster_id: int, shelter_id: int, engine: EngineDep, user: HQUser) ->
 @router.get(
     "/api/disasters/{disaster_id}/shelters", summary="Counts and congestion, HQ totals / 避難者数と混雑"
 )
-def status(disaster_id: int, conn: ConnDep, user: StaffUser, open_only: bool = False) -> dict:
+def status(disaster_id: int, conn: ReadConn, user: StaffUser, open_only: bool = False) -> dict:
     return shelters.disaster_status(conn, disaster_id, open_only=open_only)
 
 
 @router.get("/api/kiosk/shelters", summary="Open shelters of the current disaster (kiosk) / 受付できる避難所")
-def kiosk_shelters(conn: ConnDep, user: StaffUser) -> dict:
+def kiosk_shelters(conn: ReadConn, user: StaffUser) -> dict:
     disaster_id = current_disaster_id(conn)
     if disaster_id is None:
         return {"disaster_id": None, "shelters": []}
@@ -198,7 +198,7 @@ def record_checkin(
 
 
 @router.get("/api/shelter-settings", summary="Congestion thresholds / 混雑の閾値")
-def get_settings(conn: ConnDep, user: StaffUser) -> dict:
+def get_settings(conn: ReadConn, user: StaffUser) -> dict:
     return shelters.get_settings(conn)
 
 

@@ -11,8 +11,9 @@ from fastapi import Request
 from sqlalchemy import Connection
 
 from common import audit
-from gisapp.auth import User
 from common.errors import NotFound
+from gisapp.auth import User
+from gisapp.db import transaction
 from layers import catalog
 from layers.catalog import KINDS, Layer, Visibility
 
@@ -53,10 +54,14 @@ def find_layer(request: Request, conn: Connection, user: User | None, slug: str)
 
 
 def audit_read(
-    conn: Connection, user: User | None, layers: list[Layer], resource: str, **details: object
+    request: Request, user: User | None, layers: list[Layer], resource: str, **details: object
 ) -> None:
-    """Every read that touches a restricted layer is written to the audit log (same transaction)."""
-    for layer in layers:
-        if layer.visibility == Visibility.restricted:
-            actor = user.username if user else "anonymous"
+    """Every read that touches a restricted layer is written to the audit log, in a transaction of
+    its own committed before the answer is built (the read itself runs READ ONLY): no audit, no data."""
+    restricted = [layer for layer in layers if layer.visibility == Visibility.restricted]
+    if not restricted:
+        return
+    actor = user.username if user else "anonymous"
+    with transaction(request.app.state.engine, user.roles if user else ()) as conn:
+        for layer in restricted:
             audit.record(conn, actor, "ogc.read_restricted", layer.slug, resource=resource, **details)

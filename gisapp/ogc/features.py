@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 
-from gisapp.deps import ConnDep, OptionalUser
 from common.errors import NotFound
+from gisapp.deps import OptionalUser, ReadConn
 from gisapp.ogc import access, documents, html, openapi, params
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.documents import GEOJSON, OPENAPI_TYPE
@@ -59,7 +59,7 @@ def conformance(request: Request) -> Response:
 
 
 @router.get("/api", summary="API 定義 (OpenAPI 3.0) / API definition")
-def api_definition(request: Request, conn: ConnDep, user: OptionalUser) -> Response:
+def api_definition(request: Request, conn: ReadConn, user: OptionalUser) -> Response:
     b = documents.base(request)
     if _html(request):
         # Swagger UI from our own /static (no CDN), reading the definition below.
@@ -73,16 +73,16 @@ def api_definition(request: Request, conn: ConnDep, user: OptionalUser) -> Respo
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
     queryables = {layer.slug: fq.queryables(conn, layer, public) for layer in layers}
-    access.audit_read(conn, user, layers, "api")
+    access.audit_read(request, user, layers, "api")
     return _json(openapi.document(b, layers, queryables), OPENAPI_TYPE)
 
 
 @router.get("/collections", summary="コレクション一覧 / Collections")
-def collections(request: Request, conn: ConnDep, user: OptionalUser) -> Response:
+def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Response:
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
     docs = [documents.collection(request, layer, fq.extent(conn, layer, public)) for layer in layers]
-    access.audit_read(conn, user, layers, "collections")
+    access.audit_read(request, user, layers, "collections")
     doc = documents.collections(request, docs)
     if not _html(request):
         return _json(doc)
@@ -98,10 +98,10 @@ def collections(request: Request, conn: ConnDep, user: OptionalUser) -> Response
 
 
 @router.get("/collections/{collection_id}", summary="コレクション / Collection")
-def collection(collection_id: str, request: Request, conn: ConnDep, user: OptionalUser) -> Response:
+def collection(collection_id: str, request: Request, conn: ReadConn, user: OptionalUser) -> Response:
     layer = access.find_layer(request, conn, user, collection_id)
     doc = documents.collection(request, layer, fq.extent(conn, layer, access.is_public(request)))
-    access.audit_read(conn, user, [layer], "collection")
+    access.audit_read(request, user, [layer], "collection")
     if not _html(request):
         return _json(doc)
     b = documents.base(request)
@@ -121,10 +121,10 @@ def collection(collection_id: str, request: Request, conn: ConnDep, user: Option
 
 
 @router.get("/collections/{collection_id}/queryables", summary="絞り込み可能な属性 / Queryables")
-def queryables(collection_id: str, request: Request, conn: ConnDep, user: OptionalUser) -> Response:
+def queryables(collection_id: str, request: Request, conn: ReadConn, user: OptionalUser) -> Response:
     layer = access.find_layer(request, conn, user, collection_id)
     props = fq.queryables(conn, layer, access.is_public(request))
-    access.audit_read(conn, user, [layer], "queryables")
+    access.audit_read(request, user, [layer], "queryables")
     doc = documents.queryables(request, layer, props)
     if not _html(request):
         return _json(doc, "application/schema+json")
@@ -140,7 +140,7 @@ def queryables(collection_id: str, request: Request, conn: ConnDep, user: Option
 
 
 @router.get("/collections/{collection_id}/items", summary="地物 / Features")
-def items(collection_id: str, request: Request, conn: ConnDep, user: OptionalUser) -> Response:
+def items(collection_id: str, request: Request, conn: ReadConn, user: OptionalUser) -> Response:
     layer = access.find_layer(request, conn, user, collection_id)
     public = access.is_public(request)
     qp = request.query_params
@@ -164,7 +164,7 @@ def items(collection_id: str, request: Request, conn: ConnDep, user: OptionalUse
     )
     matched, features = fq.items(conn, q)
     returned = max(0, min(q.limit, matched - q.offset))
-    access.audit_read(conn, user, [layer], "items", returned=returned, query=str(qp)[:500])
+    access.audit_read(request, user, [layer], "items", returned=returned, query=str(qp)[:500])
     headers = {"Content-Crs": f"<{out_crs.uri}>"}
     links = _page_links(request, layer.slug, q, matched, want_html)
     if want_html:
@@ -237,7 +237,7 @@ def _items_page(
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="地物 1 件 / One feature")
 def item(
-    collection_id: str, feature_id: str, request: Request, conn: ConnDep, user: OptionalUser
+    collection_id: str, feature_id: str, request: Request, conn: ReadConn, user: OptionalUser
 ) -> Response:
     layer = access.find_layer(request, conn, user, collection_id)
     out_crs = params.crs(request.query_params)
@@ -250,7 +250,7 @@ def item(
         )  # fmt: skip
     if found is None:
         raise NotFound(*_FEATURE_NOT_FOUND)
-    access.audit_read(conn, user, [layer], "item", feature_id=int(feature_id))
+    access.audit_read(request, user, [layer], "item", feature_id=int(feature_id))
     headers = {"Content-Crs": f"<{out_crs.uri}>"}
     b = documents.base(request)
     coll = f"{b}/collections/{layer.slug}"

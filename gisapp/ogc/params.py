@@ -9,9 +9,9 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from gisapp.ogc.errors import OgcInvalid as InvalidInput
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.crs import Crs
+from gisapp.ogc.errors import OgcInvalid as InvalidInput
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from gisapp.deps import ConnDep, OptionalUser
 from common.errors import NotFound
+from gisapp.deps import OptionalUser, ReadConn
 from gisapp.ogc.errors import OgcInvalid as InvalidInput
 from gisapp.ogc.tiles_fast import tile_headers
 from layers import tiles
@@ -37,7 +37,7 @@ def _cache(request: Request) -> TileCache:
     return request.app.state.tile_cache
 
 
-def _layer(request: Request, conn: ConnDep, user: OptionalUser, slug: str) -> Layer:
+def _layer(request: Request, conn: ReadConn, user: OptionalUser, slug: str) -> Layer:
     public = request.app.state.public
     layer = tiles.tileable_layer(conn, slug, public=public, roles=user.roles if user else None)
     if layer is None:
@@ -93,7 +93,7 @@ def web_mercator_quad() -> dict[str, Any]:
 
 
 @router.get("/collections/{slug}/tiles")
-def tilesets(request: Request, conn: ConnDep, user: OptionalUser, slug: Slug) -> dict[str, Any]:
+def tilesets(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) -> dict[str, Any]:
     layer = _layer(request, conn, user, slug)
     base = f"{_base(request)}/collections/{layer.slug}/tiles"
     return {
@@ -118,7 +118,7 @@ def tilesets(request: Request, conn: ConnDep, user: OptionalUser, slug: Slug) ->
 
 
 @router.get("/collections/{slug}/tiles/WebMercatorQuad")
-def tileset(request: Request, conn: ConnDep, user: OptionalUser, slug: Slug) -> dict[str, Any]:
+def tileset(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) -> dict[str, Any]:
     """OGC tileset metadata that is also a TileJSON 3.0 document (MapLibre reads it as a source)."""
     layer = _layer(request, conn, user, slug)
     public = request.app.state.public
@@ -160,7 +160,9 @@ def tileset(request: Request, conn: ConnDep, user: OptionalUser, slug: Slug) -> 
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "空のタイル / empty tile"}},
 )
-def tile(request: Request, conn: ConnDep, user: OptionalUser, slug: Slug, z: int, y: int, x: int) -> Response:
+def tile(
+    request: Request, conn: ReadConn, user: OptionalUser, slug: Slug, z: int, y: int, x: int
+) -> Response:
     if not tiles.valid_tile(z, x, y):
         raise InvalidInput(
             f"タイル番号が範囲外です（0 ≤ z ≤ {tiles.MAX_ZOOM}、0 ≤ x, y < 2^z）。",

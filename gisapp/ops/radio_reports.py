@@ -3,6 +3,9 @@
 A field report must not be lost because HQ has not opened a disaster yet: then one is opened for it
 (named as such, by 'system', audited), and HQ can rename or move on from there. A redelivered report
 is the same incident (source 'radio', source_ref = unit + its message id or timestamp).
+
+The ingest worker is handed this module (``IngestWorker(..., radio_reports=radio_reports)``): ingest
+sits below the web app and the HQ domain and never imports them.
 """
 
 from __future__ import annotations

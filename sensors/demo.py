@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 
-from ingest.thresholds import WATER_LEVELS
 from layers import demo_geo as geo
 from layers.demo_geo import SEED
 from sensors.registry import DeviceKind, DeviceSpec
+from sensors.thresholds import WATER_LEVELS
 
 # Fixed demo sites (fictitious stations placed roughly like real ones: 大山, 日向, 市役所, 成瀬, 比々多).
 _RAIN_SITES = (
