@@ -204,6 +204,15 @@ def test_coordinates_that_contradict_the_declared_crs_are_refused(
     assert feature_count(app_engine, slug, "generic") == before
 
 
+def test_a_file_of_only_swapped_points_is_told_swapped_not_metres(client, app_engine, users):
+    slug = make_layer(app_engine, "hostile-crs-swap", "shelter", users.dept_id)
+    body = "名称,緯度,経度\n避難所 甲,139.31,35.40\n避難所 乙,139.32,35.41\n".encode()
+    error = _bilingual(_upload(client, slug, users.bearer(client, "staff"), body, "swapped.csv"), 422)
+    assert error["reason"] == "rows_rejected" and [p["row"] for p in error["rejected"]] == [1, 2]
+    assert all("swapped" in p["reason_en"] and "入れ替わって" in p["reason_ja"] for p in error["rejected"])
+    assert feature_count(app_engine, slug, "shelter") == 0
+
+
 def test_plane_rectangular_metres_still_import(client, app_engine, users):
     from pyproj import Transformer
 

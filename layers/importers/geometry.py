@@ -87,33 +87,33 @@ def crs_implausible(declared: str, projected: bool) -> ImportRejected:
             code="crs_mismatch",
         )
     return ImportRejected(
-        f"座標値が経度 ±180・緯度 ±90 の範囲を大きく超えています（メートルなどの投影座標のように見えます）が、"
-        f"ファイルは地理座標系 {declared}（度）を宣言しています。平面直角座標系なら、その EPSG コード"
-        "（例: 第IX系 EPSG:6677）を宣言してください。",
-        f"The coordinate values are far outside ±180 longitude / ±90 latitude (they look like projected metres), "
+        f"座標値が経度 ±180・緯度 ±90 の範囲を超えています（メートルなどの投影座標のように見えます）が、"
+        f"ファイルは地理座標系 {declared}（度）を宣言しています。平面直角座標なら経度・緯度に変換するか、"
+        "その系の EPSG コード（例: 第IX系 EPSG:6677）を宣言してください。",
+        f"The coordinate values are outside ±180 longitude / ±90 latitude (they look like projected metres), "
         f"but the file declares the geographic CRS {declared} (degrees). If they are plane-rectangular "
-        "coordinates, declare that zone's EPSG code (e.g. zone IX: EPSG:6677).",
+        "coordinates, convert them to longitude/latitude or declare that zone's EPSG code (e.g. zone IX: EPSG:6677).",
         code="crs_mismatch",
     )
 
 
 def check_crs_plausible(frame: gpd.GeoDataFrame, declared: str) -> None:
     """Refuse a file whose values contradict its declared CRS: degrees in a projected CRS (a GeoJSON saying
-    EPSG:6677 but holding lon/lat would be stored near the zone IX origin), or values far beyond ±180/±90
-    in a geographic one (metres declared as degrees)."""
+    EPSG:6677 but holding lon/lat would be stored near the zone IX origin), or every feature beyond ±180/±90
+    in a geographic one, in either axis order (metres declared as degrees)."""
     geoms = frame.geometry.to_numpy()
     present = ~(frame.geometry.isna().to_numpy() | shapely.is_empty(geoms))
     if not present.any():
         return
     bounds = shapely.bounds(geoms[present])
+    xs, ys = np.abs(bounds[:, [0, 2]]), np.abs(bounds[:, [1, 3]])
     with np.errstate(invalid="ignore"):
-        degree_like = (np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1) & (np.abs(bounds[:, [1, 3]]) <= 90).all(
-            axis=1
-        )
+        degree_like = (xs <= 180).all(axis=1) & (ys <= 90).all(axis=1)
+        swapped_degrees = (xs <= 90).all(axis=1) & (ys <= 180).all(axis=1)  # latitude first: said per row
     crs = frame.crs
     if crs.is_projected and degree_like.all():
         raise crs_implausible(declared, projected=True)
-    if crs.is_geographic and not degree_like.any():
+    if crs.is_geographic and not (degree_like | swapped_degrees).any():
         raise crs_implausible(declared, projected=False)
 
 
