@@ -21,6 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from common.geo import REASONS, location_problem
+
 MAX_PAYLOAD_BYTES = 64 * 1024
 # A device clock this far ahead is wrong, not early.
 MAX_CLOCK_SKEW = timedelta(hours=1)
@@ -140,6 +142,8 @@ def _one(device_id: str, item: object, index: int | None) -> RadioPosition | Las
         return PayloadError("invalid_timestamp", f"{where}{e}")
     if ts > datetime.now(UTC) + MAX_CLOCK_SKEW:
         return PayloadError("invalid_timestamp", f"{where}timestamp {ts.isoformat()} is in the future")
+    if bad := _implausible(m.lon, m.lat, where):
+        return bad
     return RadioPosition(
         device_id=device_id,
         device_ts=ts,
@@ -266,9 +270,21 @@ def parse_radio_incident(device_id: str, payload: bytes) -> RadioIncident | Payl
         return PayloadError("invalid_timestamp", str(e))
     if ts > datetime.now(UTC) + MAX_CLOCK_SKEW:
         return PayloadError("invalid_timestamp", f"timestamp {ts.isoformat()} is in the future")
+    if bad := _implausible(m.lon, m.lat):
+        return bad
     return RadioIncident(
         device_id, ts, m.lon, m.lat, m.category, m.title.strip(), m.description, m.priority, m.id
     )
+
+
+def _implausible(lon: float, lat: float, where: str = "") -> PayloadError | None:
+    """A position outside Japan (a unit without a GPS fix sends (0, 0)): dead-lettered with the reason,
+    in Japanese and English, since staff read dead letters."""
+    code = location_problem(lon, lat)
+    if code is None:
+        return None
+    ja, en = REASONS[code]
+    return PayloadError("implausible_location", f"{where}({lon}, {lat}): {en} / {ja}")
 
 
 def _describe(e: ValidationError) -> str:

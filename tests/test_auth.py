@@ -49,9 +49,9 @@ def test_wrong_password_and_unknown_user_get_the_same_bilingual_401(client, seed
     assert n >= 1
 
 
-def test_malformed_login_is_a_400_in_both_languages(client):
+def test_malformed_login_is_a_422_in_both_languages(client):
     r = client.post("/api/auth/login", json={"username": ""})
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_input" and r.json()["error"]["message_ja"]
 
 

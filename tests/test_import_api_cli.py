@@ -71,11 +71,11 @@ def test_anonymous_401_and_invisible_or_unknown_layers_404(client, app_engine, o
     assert restricted.json() == unknown.json()
 
 
-def test_refused_file_is_a_400_listing_rows_and_stores_nothing(client, app_engine, owners):
+def test_refused_file_is_a_422_listing_rows_and_stores_nothing(client, app_engine, owners):
     slug = make_layer(app_engine, "api-imp-shelter", "shelter", owners.dept_id)
     csv = "ID,名称,緯度,経度\r\nA,公民館,35.4,139.3\r\nB,体育館,139.3,35.4\r\n".encode("cp932")
     r = _upload(client, slug, owners.bearer(client, "staff"), csv, "shelters.csv")
-    assert r.status_code == 400
+    assert r.status_code == 422
     err = r.json()["error"]
     assert err["reason"] == "rows_rejected" and err["message_ja"] and err["message_en"]
     assert [p["row"] for p in err["rejected"]] == [2] and err["rejected"][0]["reason_ja"]

@@ -76,7 +76,9 @@ def dead_letters(app_engine, marker: bytes) -> list:
 
 def test_owntracks_payloads_from_shared_data(settings, app_engine, devices, worker):
     """Every location payload of the OwnTracks test set is stored; the invalid and the non-position
-    messages become dead letters with a reason; nothing is silently dropped."""
+    messages become dead letters with a reason; nothing is silently dropped. The set's positions are in
+    Europe: they are moved to Japan (every other member unchanged), and one sent as it is becomes a dead
+    letter (implausible_location: every position the platform stores lies in Japan)."""
     folder = shared_data("location_payloads", "owntracks")
     c, state = device_client(settings, "IT-A", devices["IT-A"])
     assert not state["connack"].is_failure
@@ -88,8 +90,19 @@ def test_owntracks_payloads_from_shared_data(settings, app_engine, devices, work
         "transition-illegal-lat.json": "unsupported_type",
         "lwt.json": "last_will",  # recorded as the device going offline (test_device_status.py)
     }
+    in_japan = {
+        "l.json": (139.3158, 35.4027),
+        "location-short.json": (139.32, 35.41),
+        "location-sk.json": (139.33, 35.42),
+    }
     for name in files:
-        publish(c, radio_position_topic("IT-A"), (folder / name).read_bytes())
+        raw = (folder / name).read_bytes()
+        if name in in_japan:
+            doc = json.loads(raw)
+            doc["lon"], doc["lat"] = in_japan[name]
+            raw = json.dumps(doc).encode()
+        publish(c, radio_position_topic("IT-A"), raw)
+    publish(c, radio_position_topic("IT-A"), (folder / "l.json").read_bytes())  # as it is: in Germany
     c.disconnect()
     expected_ts = {json.loads((folder / n).read_text())["tst"] for n, v in files.items() if v == "stored"}
     wait_until(lambda: len(positions(app_engine, "IT-A")) >= len(expected_ts), 10)
@@ -97,14 +110,15 @@ def test_owntracks_payloads_from_shared_data(settings, app_engine, devices, work
     assert {int(p.device_ts.timestamp()) for p in stored} >= expected_ts
     l_json = json.loads((folder / "l.json").read_text())
     match = [p for p in stored if int(p.device_ts.timestamp()) == l_json["tst"]][0]
-    assert (match.lon, match.lat, match.battery_pct) == (l_json["lon"], l_json["lat"], l_json["batt"])
+    assert (match.lon, match.lat, match.battery_pct) == (*in_japan["l.json"], l_json["batt"])
+    wait_until(lambda: len(dead_letters(app_engine, b"52.195913")) >= 1, 10)
     with app_engine.connect() as conn:
         reasons = conn.execute(
             text("SELECT reason_code, reason FROM ingest.dead_letter WHERE topic = :t"),
             {"t": radio_position_topic("IT-A")},
         ).all()
     codes = [r.reason_code for r in reasons]
-    assert "invalid_payload" in codes and "unsupported_type" in codes
+    assert "invalid_payload" in codes and "unsupported_type" in codes and "implausible_location" in codes
     assert any("lat" in r.reason for r in reasons if r.reason_code == "invalid_payload")
 
 

@@ -105,7 +105,7 @@ def test_bad_layer_definitions_are_refused_and_nothing_is_stored(client, seeded,
     with app_engine.connect() as conn:
         before = conn.execute(text("SELECT count(*) FROM gis.layer")).scalar_one()
     r = client.post("/api/layers", json=body, headers=staff)
-    assert r.status_code in (400, 422) and r.json()["error"]["message_ja"]
+    assert r.status_code == 422 and r.json()["error"]["message_ja"]
     with app_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM gis.layer")).scalar_one() == before
 
@@ -130,7 +130,7 @@ def test_open_data_export_geojson_and_geopackage(public_client, seeded):
     for hidden in (seeded.slugs["internal"], seeded.slugs["restricted"]):
         r = public_client.get(f"/api/public/layers/{hidden}/export?format=geojson")
         assert r.status_code == 404 and "canary" not in r.text.lower()
-    assert public_client.get(f"/api/public/layers/{slug}/export?format=shp").status_code == 400
+    assert public_client.get(f"/api/public/layers/{slug}/export?format=shp").status_code == 422
 
 
 def test_public_accesses_are_counted_per_layer_and_day(public_client, client, seeded, app_engine):
@@ -189,7 +189,7 @@ def test_search_takes_the_query_literally(public_client, q):
 def test_search_needs_a_query(public_client):
     for q in ("", "   ", "x" * 101):
         r = public_client.get("/api/public/search", params={"q": q})
-        assert r.status_code == 400 and r.json()["error"]["message_ja"]
+        assert r.status_code == 422 and r.json()["error"]["message_ja"]
 
 
 def test_public_shelter_csv_export_round_trips_through_the_importer(
@@ -211,4 +211,4 @@ def test_public_shelter_csv_export_round_trips_through_the_importer(
     rows = "SELECT code, name, capacity, suits_flood, ST_AsText(geom) FROM gis.shelter s JOIN gis.layer l ON l.id = s.layer_id WHERE l.slug = :s ORDER BY code"
     assert query(app_engine, rows, s=slug) == query(app_engine, rows, s=again)
     r = public_client.get(f"/api/public/layers/{seeded.slugs['public']}/export?format=csv")
-    assert r.status_code == 400 and "CSV" in r.json()["error"]["message_en"]
+    assert r.status_code == 422 and "CSV" in r.json()["error"]["message_en"]

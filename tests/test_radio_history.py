@@ -76,10 +76,10 @@ def test_track_of_one_unit(client, hq, units):
 @pytest.mark.parametrize(
     ("params", "status"),
     [
-        ({"from": "2026-11-20T10:00:00Z", "to": "2026-11-20T09:00:00Z"}, 400),  # reversed
-        ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"}, 400),  # over 7 days
-        ({"from": "2026-11-20T09:00:00", "to": "2026-11-20T10:00:00Z"}, 400),  # no offset
-        ({"from": "yesterday"}, 400),
+        ({"from": "2026-11-20T10:00:00Z", "to": "2026-11-20T09:00:00Z"}, 422),  # reversed
+        ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"}, 422),  # over 7 days
+        ({"from": "2026-11-20T09:00:00", "to": "2026-11-20T10:00:00Z"}, 422),  # no offset
+        ({"from": "yesterday"}, 422),
     ],
 )
 def test_bad_periods_are_refused(client, hq, units, params, status):
@@ -91,4 +91,4 @@ def test_unknown_unit_and_anonymous(client, hq, units):
     assert client.get("/api/radio-units/NOPE/track", headers=hq).status_code == 404
     assert client.get("/api/radio-units/HIST-A/track").status_code == 401
     assert client.get("/api/radio-units/at", params={"t": "2026-11-20T09:00:00Z"}).status_code == 401
-    assert client.get("/api/radio-units/at", params={"t": "not-a-time"}, headers=hq).status_code == 400
+    assert client.get("/api/radio-units/at", params={"t": "not-a-time"}, headers=hq).status_code == 422

@@ -200,9 +200,9 @@ def test_bad_reports_get_a_clear_4xx_and_nothing_is_stored(instance, client, pub
     c = sender(public_client if instance == "public" else client, fresh_address())
     good_jpeg = jpeg_with_metadata()
     cases = {
-        "no location": (dict(lon=None, lat=None), 400),
-        "only longitude": (dict(lat=None), 400),
-        "longitude not a number": (dict(lon="東経139度"), 400),
+        "no location": (dict(lon=None, lat=None), 422),
+        "only longitude": (dict(lat=None), 422),
+        "longitude not a number": (dict(lon="東経139度"), 422),
         "location out of range": (dict(lon=200.0), 422),
         "unknown category": (dict(category="alien_landing"), 422),
         "no category": (dict(category=""), 422),

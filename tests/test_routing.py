@@ -597,7 +597,7 @@ def test_closures_api(client, net: Net, people: Seed, welfare_only):
         {"road_segment_id": bridge},
         {"road_segment_id": -1, "reason": "x"},
     ):
-        assert client.post("/api/road-closures", json=bad, headers=hq).status_code == 400
+        assert client.post("/api/road-closures", json=bad, headers=hq).status_code == 422
     with net.engine.begin() as conn:
         assert (
             conn.execute(
@@ -613,7 +613,7 @@ def test_closures_api(client, net: Net, people: Seed, welfare_only):
     assert (r.json()["active"], r.json()["reopened_by"]) == (False, f"{people.tag}-staff")
     assert client.post(f"/api/road-closures/{closure['id']}/reopen", headers=hq).status_code == 409
     assert client.post("/api/road-closures/999999999999/reopen", headers=hq).status_code == 404
-    assert client.post("/api/road-closures/99999999999999999999/reopen", headers=hq).status_code == 400
+    assert client.post("/api/road-closures/99999999999999999999/reopen", headers=hq).status_code == 422
     assert len(audit_rows(net.engine, "road_closure.reopen", f"road_segment:{bridge}")) == 1
 
     active = client.get("/api/road-closures", headers=staff).json()

@@ -10,10 +10,6 @@ stale version gets 409 with the current state; no ``If-Match`` gets 428.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -21,13 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import text
 from starlette.datastructures import UploadFile
 
 from gisapp.api.reports import capped_form
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
-from gisapp.ops import categories, dispatch, incidents, photos, radio_units
+from gisapp.ops import categories, dispatch, exports, incidents, photos, radio_units
 from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
 from layers.routing import recommend_units
@@ -46,8 +41,9 @@ class IncidentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str = Field(max_length=40)
     title: str = Field(min_length=1, max_length=200)
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
+    # Any finite number: the domain says why a place is implausible (outside Japan, (0, 0), swapped).
+    lon: float = Field(allow_inf_nan=False, examples=[139.3158])
+    lat: float = Field(allow_inf_nan=False, examples=[35.4027])
     description: str = Field("", max_length=4000)
     address: str = Field("", max_length=300)
     priority: int = Field(3, ge=1, le=5)
@@ -171,14 +167,7 @@ def change_category(code: str, body: CategoryPatch, engine: EngineDep, user: HQU
 
 
 # ------------------------------------------------------------------------------------ incidents
-def _feature(item: dict) -> dict:
-    props = {k: v for k, v in item.items() if k not in ("lon", "lat", "area")}
-    return {
-        "type": "Feature",
-        "id": item["id"],
-        "geometry": {"type": "Point", "coordinates": [item["lon"], item["lat"]]},
-        "properties": props,
-    }
+_feature = exports.feature
 
 
 @router.get("/api/disasters/{disaster_id}/incidents", summary="A disaster's incidents (GeoJSON) / 事案一覧")
@@ -334,34 +323,6 @@ def at_time(
     }
 
 
-EXPORT_PARTS = ("incidents", "events", "assignments")
-
-
-def _rows(conn, disaster_id: int, part: str) -> list[dict]:
-    if part == "incidents":
-        return incidents.list_incidents(conn, disaster_id)
-    if part == "assignments":
-        return dispatch.assignments_of_disaster(conn, disaster_id)
-    rows = conn.execute(
-        text(
-            """SELECT e.id, e.incident_id, e.at, e.actor, e.kind, e.from_status, e.to_status, e.version, e.note,
-                      e.data, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
-                 FROM ops.incident_event e JOIN ops.incident i ON i.id = e.incident_id
-                WHERE i.disaster_id = :d ORDER BY e.id"""
-        ),
-        {"d": disaster_id},
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
-
-
 @router.get("/api/disasters/{disaster_id}/export/{part}.{fmt}", summary="After-action export / 記録の出力")
 def export(
     disaster_id: int,
@@ -370,28 +331,6 @@ def export(
     conn: ReadConn,
     user: HQUser,
 ) -> Response:
-    disaster = get_disaster(conn, disaster_id)
-    rows = _rows(conn, disaster_id, part)
-    if part == "assignments" and fmt == "geojson":  # dispatches have no place of their own: the incident's
-        points = {i["id"]: (i["lon"], i["lat"]) for i in incidents.list_incidents(conn, disaster_id)}
-        for r in rows:
-            r["lon"], r["lat"] = points[r["incident_id"]]
-    name = f"disaster-{disaster_id}-{part}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if fmt == "geojson":
-        doc = {
-            "type": "FeatureCollection",
-            "name": f"{disaster['name']} {part}",
-            "features": [_feature({k: _cell(v) for k, v in r.items()}) for r in rows],
-        }
-        return Response(
-            json.dumps(doc, ensure_ascii=False), media_type="application/geo+json", headers=headers
-        )
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel opens UTF-8 Japanese correctly only with a BOM
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _cell(v) for k, v in r.items()})
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    out = exports.after_action(conn, disaster_id, part, fmt)
+    headers = {"Content-Disposition": f'attachment; filename="{out.filename}"'}
+    return Response(out.body, media_type=out.media_type, headers=headers)

@@ -8,6 +8,7 @@ one row to ``ops.incident_event`` (append-only), in the same transaction.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +16,13 @@ from typing import Any
 import shapely
 import shapely.errors
 import shapely.geometry
+import shapely.validation
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import bindparam
 
-from common import audit
+from common import audit, geo
+from common.geo import check_location, location_problem
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
 from gisapp.ops.photos import CleanPhoto
 from layers.routing import nearest_road_segment
@@ -137,13 +140,12 @@ def create_incident(conn: Connection, disaster_id: int, new: NewIncident, actor:
         raise OpsInvalid(
             "不明な受付経路です。", f"Unknown source (one of {', '.join(SOURCES)}).", field="source"
         )
-    if not (-180 <= new.lon <= 180 and -90 <= new.lat <= 90):
-        raise OpsInvalid("位置が範囲外です。", "The location is out of range.", field="location")
+    check_location(new.lon, new.lat)  # in Japan; (0, 0), swapped axes or signs get their own reason
     _check_category(conn, new.category)
     _check_fields(
         {"title": new.title, "priority": new.priority, "description": new.description, "address": new.address}
     )
-    _check_area(new.area)
+    area = area_geojson(new.area)
     road = nearest_road_segment(conn, new.lon, new.lat, NEAREST_ROAD_MAX_M)
     params = {
         "disaster_id": disaster_id,
@@ -156,7 +158,7 @@ def create_incident(conn: Connection, disaster_id: int, new: NewIncident, actor:
         "source_ref": new.source_ref,
         "lon": new.lon,
         "lat": new.lat,
-        "area": json.dumps(new.area) if new.area is not None else None,
+        "area": area,
         "road_id": road.id if road else None,
         "road_m": road.distance_m if road else None,
         "reported_at": new.reported_at,
@@ -184,30 +186,63 @@ def create_incident(conn: Connection, disaster_id: int, new: NewIncident, actor:
     return get_incident(conn, incident_id)
 
 
-def _check_area(area: dict[str, Any] | None) -> None:
-    """An affected area: a valid GeoJSON Polygon or MultiPolygon in longitude/latitude."""
-    if area is None:
-        return
-    problem = None
+def _area_problem(area: object) -> tuple[str, str] | None:
+    """Why ``area`` is not a GeoJSON Polygon/MultiPolygon we can store, checked before PostGIS sees it
+    (an unclosed ring reaching ST_GeomFromGeoJSON was a 500)."""
     if not isinstance(area, dict) or area.get("type") not in ("Polygon", "MultiPolygon"):
-        problem = "not a Polygon"
-    else:
+        return "Polygon か MultiPolygon ではありません", "not a Polygon or MultiPolygon"
+    coords = area.get("coordinates")
+    polygons = [coords] if area["type"] == "Polygon" else coords
+    if not isinstance(polygons, list) or not polygons:
+        return "座標がありません", "no coordinates"
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            return "リングがありません", "a polygon without rings"
+        for ring in polygon:
+            if not isinstance(ring, list) or not all(
+                isinstance(p, list) and len(p) in (2, 3)
+                and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+                for p in ring
+            ):  # fmt: skip
+                return "座標が数値の組ではありません", "coordinates are not pairs of finite numbers"
+            if len(ring) < 4:
+                return "リングの頂点が4つ未満です", "a ring has fewer than 4 positions"
+            if ring[0][:2] != ring[-1][:2]:
+                return (
+                    "リングが閉じていません（最初と最後の頂点が違います）",
+                    "a ring is not closed (first and last positions differ)",
+                )
+    return None
+
+
+def area_geojson(area: dict[str, Any] | None) -> str | None:
+    """An affected area as the 2D GeoJSON text to store: a valid Polygon or MultiPolygon in Japan
+    (longitude/latitude), or OpsInvalid (422) saying why not. What is stored is what shapely read,
+    never the client's text (no foreign members, no heights)."""
+    if area is None:
+        return None
+    problem = _area_problem(area)
+    geom = None
+    if problem is None:
         try:
-            geom = shapely.geometry.shape(area)
+            geom = shapely.force_2d(shapely.geometry.shape(area))
         except (ValueError, TypeError, AttributeError, IndexError, KeyError, shapely.errors.ShapelyError):
-            problem = "unreadable"
-        else:
-            minx, miny, maxx, maxy = geom.bounds if not geom.is_empty else (0, 0, 0, 0)
-            if geom.is_empty or not geom.is_valid:
-                problem = "empty or invalid (self-intersecting?)"
-            elif not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-                problem = "outside longitude/latitude"
+            problem = "読み取れません", "unreadable"
+    if problem is None and (geom.is_empty or not geom.is_valid):
+        why = "empty" if geom.is_empty else shapely.validation.explain_validity(geom)
+        problem = f"空か不正な形です（{why}）", f"empty or invalid ({why}; self-intersecting?)"
+    if problem is None:
+        minx, miny, maxx, maxy = geom.bounds
+        code = location_problem(minx, miny) or location_problem(maxx, maxy)
+        if code:
+            problem = geo.REASONS[code]
     if problem:
         raise OpsInvalid(
-            "範囲はGeoJSONの正しいPolygon（経度・緯度）で指定してください。",
-            f"The area must be a valid GeoJSON Polygon in longitude/latitude ({problem}).",
+            f"範囲はGeoJSONの正しいPolygon（経度・緯度、日本国内）で指定してください: {problem[0]}",
+            f"The area must be a valid GeoJSON Polygon in longitude/latitude inside Japan: {problem[1]}.",
             field="area",
         )
+    return json.dumps(shapely.geometry.mapping(geom))
 
 
 def get_incident(conn: Connection, incident_id: int, *, for_update: bool = False) -> dict:

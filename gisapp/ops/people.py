@@ -21,9 +21,10 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import bindparam
 
-from common import audit
+from common import audit, csvsafe, geo
+from common.geo import location_problem
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
-from layers.importers.csv_read import decode
+from layers.importers.csv_read import decode, rows_of
 from layers.importers.errors import ImportRejected
 
 PEOPLE_LAYER = "people-needing-help"  # the demo's registry layer, the import's default target
@@ -241,7 +242,6 @@ _YES = {"有", "あり", "はい", "同意", "1", "true", "yes", "y"}
 _NO = {"無", "なし", "いいえ", "不同意", "0", "false", "no", "n"}
 _SPLIT = re.compile(r"[;；、|]")
 MAX_BYTES = 10 * 1024 * 1024
-JAPAN = {"lat": (20.0, 46.0), "lon": (122.0, 154.0)}  # the country's extent: a swap or typo is caught
 
 
 @dataclass(frozen=True)
@@ -311,24 +311,19 @@ def _parse_row(
             )
         )
     out["birth_year"] = int(year) if year.isdigit() else None
+    numbers = {}
     for axis, column in (("lat", "緯度"), ("lon", "経度")):
         if not out[axis]:
             continue
         try:
-            value = float(out[axis])
+            numbers[axis] = out[axis] = float(out[axis])
         except ValueError:
-            value = float("nan")
-        lo, hi = JAPAN[axis]
-        if not lo <= value <= hi:
-            problems.append(
-                _problem(
-                    line,
-                    column,
-                    "座標が範囲外か数値ではありません。",
-                    f"{axis} is not a number within Japan.",
-                )
-            )
-        out[axis] = value
+            out[axis] = float("nan")
+            problems.append(_problem(line, column, "座標が数値ではありません。", f"{axis} is not a number."))
+    if len(numbers) == 2 and (code := location_problem(numbers["lon"], numbers["lat"])):
+        # Both columns named: a swap or a lost sign is about the pair (the reason says which).
+        ja, en = geo.REASONS[code]
+        problems += [_problem(line, column, ja, en) for column in ("緯度", "経度")]
     categories = [c.strip() for c in _SPLIT.split(out["care_categories"]) if c.strip()]
     if out["care_categories"] and (not categories or not set(categories) <= known):
         problems.append(
@@ -368,7 +363,10 @@ def import_csv(conn: Connection, raw: bytes, layer_slug: str = PEOPLE_LAYER) -> 
         body, encoding = decode(raw)
     except ImportRejected as e:
         raise OpsInvalid(e.ja, e.en, problems=[]) from None
-    lines = list(csv.reader(io.StringIO(body)))
+    try:
+        lines = rows_of(body)  # a bare CR is a line break; NUL or a broken quote: refused
+    except ImportRejected as e:
+        raise OpsInvalid(e.ja, e.en, problems=[]) from None
     if not lines or not any(lines[0]):
         raise OpsInvalid("CSV が空です。", "The CSV is empty.", problems=[])
     index, problems = _header_map(lines[0])
@@ -442,11 +440,12 @@ def roster_cells(row: dict[str, Any]) -> dict[str, str]:
 
 
 def roster_csv(rows: list[dict[str, Any]]) -> str:
-    """The roster as CSV (UTF-8 with BOM when written out, for Excel), Japanese headers."""
+    """The roster as CSV (UTF-8 with BOM when written out, for Excel), Japanese headers; formula-like
+    cells neutralised (common.csvsafe)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([ja for _, ja in ROSTER_COLUMNS])
     for row in rows:
         cells = roster_cells(row)
-        writer.writerow([cells[key] for key, _ in ROSTER_COLUMNS])
+        writer.writerow(csvsafe.row(cells[key] for key, _ in ROSTER_COLUMNS))
     return out.getvalue()

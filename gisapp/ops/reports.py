@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from common import audit
+from common.geo import REASONS, location_problem
 from gisapp.ops import incidents
 from gisapp.ops.disasters import current_disaster_id
 from gisapp.ops.errors import OpsConflict, OpsError, OpsInvalid, OpsNotFound
@@ -75,11 +76,14 @@ def categories(conn: Connection, *, public: bool) -> list[dict]:
 def _check(conn: Connection, new: NewReport, *, public: bool) -> None:
     if new.category not in {c["code"] for c in categories(conn, public=public)}:
         raise OpsInvalid("種別を選んでください。", "Choose a category from the list.", field="category")
-    if not (-180 <= new.lon <= 180 and -90 <= new.lat <= 90):
+    code = location_problem(new.lon, new.lat)  # in Japan: (0, 0), swapped axes or signs say so
+    if code is not None:
+        ja, en = REASONS[code]
         raise OpsInvalid(
-            "場所が範囲外です。地図で場所を選び直してください。",
-            "The location is out of range; choose the place on the map again.",
+            f"場所が正しくありません（{ja}）地図で場所を選び直してください。",
+            f"The location is not plausible ({en}); choose the place on the map again.",
             field="location",
+            reason=code,
         )
     if "\x00" in new.description:  # PostgreSQL text cannot hold NUL
         raise OpsInvalid(

@@ -3,6 +3,7 @@
 
 Encoding: UTF-8 (with or without BOM) or CP932, decided by strict decoding; anything else is refused.
 Coordinates: decimal degrees in JGD2011 (EPSG:6668), which is what these lists use.
+Line breaks: CRLF, LF, or a bare CR (old Mac and some Excel exports); a NUL byte refuses the file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 from shapely import points
 
+from common.csvsafe import restore
 from layers.importers.errors import ImportRejected, Problem
 from layers.importers.read import Source, unreadable
 
@@ -42,6 +44,23 @@ def decode(raw: bytes) -> tuple[str, str]:
         "The CSV's text encoding is broken: it decodes as neither UTF-8 nor CP932 (Shift_JIS).",
         code="broken_encoding",
     )
+
+
+def rows_of(text: str) -> list[list[str]]:
+    """The CSV's rows. A bare CR is a line break (the csv module splits CRLF, LF and CR alike when it
+    reads with newline=""); a NUL byte, an unterminated quote running into a huge field or anything
+    else the csv module refuses is an unreadable file, never a server error."""
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportRejected(
+            f"CSV に NUL 文字（0x00）が含まれています（{line} 行目付近）。CSV ではなく別の形式のファイルの可能性があります。",
+            f"The CSV contains a NUL byte (0x00) near line {line}; it may not be a CSV file at all.",
+            code="unreadable_file",
+        )
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise unreadable(f"CSV: {e}") from e
 
 
 def layout_of(header: list[str]) -> str:
@@ -74,7 +93,7 @@ def _pick(header: list[str], names: tuple[str, ...]) -> str | None:
 
 def read_csv(path: Path) -> Source:
     text, encoding = decode(path.read_bytes())
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows = rows_of(text)
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if len(rows) < 2:
@@ -99,7 +118,8 @@ def read_csv(path: Path) -> Source:
                 )
             )
             continue
-        record = {h: c.strip() for h, c in zip(header, cells, strict=True)}
+        # Our own export neutralised formula-like cells with a leading ' (common.csvsafe): undone here.
+        record = {h: restore(c.strip()) for h, c in zip(header, cells, strict=True)}
         lat, lon = _number(record[lat_col]), _number(record[lon_col])
         if lat is None or lon is None:
             rejected.append(

@@ -12,12 +12,11 @@ import shapely
 from pyproj.exceptions import CRSError
 from shapely.validation import explain_validity
 
-from layers.importers.errors import Problem
+from common.geo import JAPAN
+from layers.importers.errors import ImportRejected, Problem
 from layers.importers.read import Source, unknown_crs
 
 TARGET_CRS = "EPSG:4326"
-# Japan with its outlying islands (与那国島 122.9°E … 南鳥島 154.0°E, 沖ノ鳥島 20.4°N … 45.6°N).
-JAPAN = (122.0, 20.0, 154.5, 46.0)
 
 
 @dataclass
@@ -75,6 +74,49 @@ def _repair(geom: shapely.Geometry) -> shapely.Geometry | None:
     return kept[0] if len(kept) == 1 else _MULTI[dim](kept)
 
 
+def crs_implausible(declared: str, projected: bool) -> ImportRejected:
+    if projected:
+        return ImportRejected(
+            f"座標値が度のように見えます（すべて経度 ±180・緯度 ±90 の範囲内）が、ファイルは投影座標系 {declared} を"
+            "宣言しています。このままでは座標系の原点付近に置かれてしまうため、取り込みませんでした。"
+            "経度・緯度のデータなら座標系を EPSG:6668（JGD2011）などの地理座標系にしてください。",
+            f"The coordinate values look like degrees (all within ±180 longitude / ±90 latitude), but the file "
+            f"declares the projected CRS {declared}; stored as such they would land near the zone's origin, so "
+            "the file was not imported. If the data is longitude/latitude, declare a geographic CRS such as "
+            "EPSG:6668 (JGD2011).",
+            code="crs_mismatch",
+        )
+    return ImportRejected(
+        f"座標値が経度 ±180・緯度 ±90 の範囲を超えています（メートルなどの投影座標のように見えます）が、"
+        f"ファイルは地理座標系 {declared}（度）を宣言しています。平面直角座標なら経度・緯度に変換するか、"
+        "その系の EPSG コード（例: 第IX系 EPSG:6677）を宣言してください。",
+        f"The coordinate values are outside ±180 longitude / ±90 latitude (they look like projected metres), "
+        f"but the file declares the geographic CRS {declared} (degrees). If they are plane-rectangular "
+        "coordinates, convert them to longitude/latitude or declare that zone's EPSG code (e.g. zone IX: EPSG:6677).",
+        code="crs_mismatch",
+    )
+
+
+def check_crs_plausible(frame: gpd.GeoDataFrame, declared: str) -> None:
+    """Refuse a file whose values contradict its declared CRS: degrees in a projected CRS (a GeoJSON saying
+    EPSG:6677 but holding lon/lat would be stored near the zone IX origin), or every feature beyond ±180/±90
+    in a geographic one, in either axis order (metres declared as degrees)."""
+    geoms = frame.geometry.to_numpy()
+    present = ~(frame.geometry.isna().to_numpy() | shapely.is_empty(geoms))
+    if not present.any():
+        return
+    bounds = shapely.bounds(geoms[present])
+    xs, ys = np.abs(bounds[:, [0, 2]]), np.abs(bounds[:, [1, 3]])
+    with np.errstate(invalid="ignore"):
+        degree_like = (xs <= 180).all(axis=1) & (ys <= 90).all(axis=1)
+        swapped_degrees = (xs <= 90).all(axis=1) & (ys <= 180).all(axis=1)  # latitude first: said per row
+    crs = frame.crs
+    if crs.is_projected and degree_like.all():
+        raise crs_implausible(declared, projected=True)
+    if crs.is_geographic and not (degree_like | swapped_degrees).any():
+        raise crs_implausible(declared, projected=False)
+
+
 def prepare(source: Source) -> Prepared:
     frame = source.frame
     out = Prepared(frame)
@@ -85,6 +127,8 @@ def prepare(source: Source) -> Prepared:
         out.rejected.append(Problem(int(n), "ジオメトリがありません", "no geometry"))
     frame = frame[~empty]
 
+    if frame.crs is not None:
+        check_crs_plausible(frame, source.crs)
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         try:
             frame = frame.to_crs(TARGET_CRS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from layers.importers import archive
 from layers.importers.errors import ImportRejected, Problem
 
 # Checked on the file size before anything is read (settings-style constant; tests may lower it).
@@ -194,9 +196,15 @@ def _dbf_encoding(dbf: bytes, cpg: str | None) -> tuple[str, list[dict]]:
     )
 
 
-def _unzip_shapefile(path: Path, into: Path) -> Path:
+def _unzip_shapefile(path: Path, into: Path, *, capped: bool = True) -> Path:
+    """The shapefile's parts, written under our own plain names (no path from the archive is ever used:
+    zip-slip). ``capped=False`` only for bench/zip_bomb.py, to measure what the caps save."""
+    if capped:
+        archive.check_entry_count(path)
     try:
         with zipfile.ZipFile(path) as zf:
+            if capped:
+                archive.check_declared(zf.infolist())
             names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
             shps = [n for n in names if n.lower().endswith(".shp")]
             if len(shps) != 1:
@@ -206,12 +214,12 @@ def _unzip_shapefile(path: Path, into: Path) -> Path:
                     code="unreadable_file",
                 )
             stem = shps[0][:-4]
+            budget = archive.Budget(capped)
             for n in names:
                 ext = n[len(stem) :].lower()
                 if n[: len(stem)] == stem and ext in _SHP_PARTS:
-                    # Our own plain names: no path from the archive is ever used (zip-slip).
-                    (into / f"source{ext}").write_bytes(zf.read(n))
-    except zipfile.BadZipFile as e:
+                    archive.extract(zf, zf.getinfo(n), into / f"source{ext}", budget)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as e:
         raise unreadable(f"ZIP: {e}") from e
     if not (into / "source.dbf").exists() or not (into / "source.shx").exists():
         raise unreadable(".shp needs its .shx and .dbf / .shx と .dbf が必要です")

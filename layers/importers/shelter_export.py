@@ -1,6 +1,7 @@
 """Shelters out as the 自治体標準オープンデータセット 指定緊急避難場所 CSV (39 columns), the layout the
 importer reads back to the same rows: typed columns fill their standard columns, the other source
-columns come from ``attributes``; a code the importer made up (``h:…``) is written as an empty ID."""
+columns come from ``attributes``; a code the importer made up (``h:…``) is written as an empty ID.
+Formula-like text is neutralised (``common.csvsafe``); the importer undoes it, so the round trip holds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import io
 
 from sqlalchemy import Connection, text
 
+from common import csvsafe
 from layers.importers.mapping import SUITS
 
 STANDARD_COLUMNS = (
@@ -54,7 +56,7 @@ def shelters_csv(conn: Connection, layer_id: int, *, public: bool = False) -> st
             "想定収容人数": "" if r["capacity"] is None else str(r["capacity"]),
         })  # fmt: skip
         values.update({FLAG_COLUMN[c]: _flag(r[c]) for c in FLAG_COLUMN})
-        writer.writerow([values.get(c, "") for c in STANDARD_COLUMNS])
+        writer.writerow(csvsafe.row(values.get(c, "") for c in STANDARD_COLUMNS))
     return out.getvalue()
 
 

@@ -1,0 +1,744 @@
+"""Every state-changing operation of the API, in one table: who may call it (the expected status per
+principal) and how to make a fresh, valid call with a GET that proves the change is stored.
+
+Used by tests/test_write_matrix.py (role × route matrix, read-your-writes under concurrency, a failed
+commit never answered 2xx). A write route that is not in ``OPS`` fails the coverage test: a new route
+must say here who may call it.
+
+Principals: ``anon`` (no login), ``staff`` (staff of the owner department of the fixture layers),
+``hq`` (hq_operator of that department), ``welfare`` (staff + welfare, same department), ``admin``,
+``outsider`` (staff of another department).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2 as httpx
+from PIL import Image
+from sqlalchemy import Engine, text
+
+from gisapp.db import transaction
+from gisapp.ops import evacuation
+from tests.fixtures_data import Seed, _layer, seed
+
+PRINCIPALS = ("anon", "staff", "hq", "welfare", "admin", "outsider")
+SPOT = (139.3020, 35.3890)  # in the demo area, apart from the other modules' spots
+_n = itertools.count(1)
+_lock = threading.Lock()
+
+
+def unique(prefix: str) -> str:
+    with _lock:
+        return f"{prefix}{next(_n)}-{secrets.token_hex(3)}"
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(PRINCIPALS, status)
+
+
+def roles(ok: int, allowed: set[str], denied: int = 403) -> dict[str, int]:
+    """``ok`` for the allowed principals, ``denied`` for the other signed-in ones, 401 anonymous."""
+    return {p: 401 if p == "anon" else ok if p in allowed else denied for p in PRINCIPALS}
+
+
+HQ_ROLES = {"staff", "hq", "welfare", "admin", "outsider"}  # HQUser: hq_operator or staff (+ admin)
+STAFF_ROLES = {"staff", "hq", "welfare", "admin", "outsider"}  # StaffUser
+LAYER_EDITORS = {"staff", "welfare", "admin"}  # owner department's staff, and admins
+
+
+@dataclass
+class Call:
+    url: str
+    method: str = "POST"
+    json: Any = None
+    data: dict | None = None
+    files: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    check: Callable[[httpx.Client, httpx.Response], bool] | None = None  # is the write visible now?
+
+
+@dataclass
+class World:
+    internal: str  # base URL of the live internal app
+    engine: Engine
+    seed: Seed
+    tokens: dict[str, str]  # principal -> bearer token
+    passwords: dict[str, str]
+    disaster_id: int
+    category: str
+    road_segments: list[int]
+    shelters: list[int]
+    people_layer: str
+    person_id: int
+    addresses: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {} if who == "anon" else {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def admin(self) -> dict[str, str]:
+        return self.auth("admin")
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.internal, timeout=30)
+
+    def sender(self) -> dict[str, str]:
+        """A sender address of its own (the server trusts X-Forwarded-For from loopback here), so the
+        citizen-report rate limit of one address is not what a test measures."""
+        n = next(self.addresses)
+        return {"X-Forwarded-For": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"}
+
+    def take(self, pool: list[int]) -> int:
+        with _lock:
+            return pool.pop()
+
+
+# ------------------------------------------------------------------------------------ the world
+def build_world(internal: str, engine: Engine) -> World:
+    s = seed(engine, "wr")
+    other = seed(engine, "wro")
+    passwords = {"staff": s.passwords["staff"], "hq": s.passwords["hq"], "welfare": s.passwords["welfare"]}
+    passwords |= {"admin": s.passwords["admin"], "outsider": other.passwords["staff"]}
+    users = {"staff": "wr-staff", "hq": "wr-hq", "welfare": "wr-welfare", "admin": "wr-admin"}
+    users["outsider"] = "wro-staff"
+    tokens = {}
+    with httpx.Client(base_url=internal, timeout=30) as c:
+        for who, name in users.items():
+            r = c.post("/api/auth/login", json={"username": name, "password": passwords[who]})
+            assert r.status_code == 200, r.text
+            tokens[who] = r.json()["access_token"]
+        hq = {"Authorization": f"Bearer {tokens['hq']}"}
+        r = c.post("/api/disasters", json={"name": "書込み検査 豪雨（試験）"}, headers=hq)
+        assert r.status_code == 201, r.text
+        disaster_id = r.json()["id"]
+        category = c.get("/api/reports/categories").json()[0]["code"]
+    with transaction(engine, ["admin"]) as conn:
+        roads = _layer(conn, "wr-roads", "internal", "road_segment", "LineString", s.dept_id)
+        segments = [
+            conn.execute(
+                text(
+                    """INSERT INTO gis.road_segment (layer_id, route_no, route_name, road_class, geom)
+                       VALUES (:l, :no, '書込み検査線', 'その他',
+                               ST_Multi(ST_SetSRID(ST_MakeLine(ST_MakePoint(:x, :y), ST_MakePoint(:x + 0.0005, :y)), 4326)))
+                       RETURNING id"""
+                ),
+                {"l": roads, "no": f"WR-{i}", "x": SPOT[0] + 0.0006 * i, "y": SPOT[1] + 0.001},
+            ).scalar_one()
+            for i in range(300)
+        ]
+        shelters_layer = _layer(conn, "wr-shelters", "public", "shelter", "Point", s.dept_id)
+        shelters = [
+            conn.execute(
+                text(
+                    """INSERT INTO gis.shelter (layer_id, code, name, capacity, suits_flood, suits_landslide, geom)
+                       VALUES (:l, :c, :n, 100, true, true, ST_SetSRID(ST_MakePoint(:x, :y), 4326))
+                       ON CONFLICT (layer_id, code) DO UPDATE SET capacity = EXCLUDED.capacity RETURNING id"""
+                ),
+                {"l": shelters_layer, "c": f"WR-{i}", "n": f"書込み検査避難所{i}", "x": SPOT[0] + 0.0003 * i,
+                 "y": SPOT[1] - 0.001},
+            ).scalar_one()
+            for i in range(300)
+        ]  # fmt: skip
+    r = import_people(internal, tokens["admin"], s.slugs["restricted"], [unique("WRP-")])
+    assert r.status_code == 200, r.text
+    with transaction(engine, ["admin"]) as conn:
+        person_id = conn.execute(
+            text(
+                """SELECT p.id FROM restricted.person_needing_help p JOIN gis.layer l ON l.id = p.layer_id
+                   WHERE l.slug = :s AND p.consent ORDER BY p.id DESC LIMIT 1"""
+            ),
+            {"s": s.slugs["restricted"]},
+        ).scalar_one()
+    return World(
+        internal, engine, s, tokens, passwords, disaster_id, category, segments, shelters,
+        s.slugs["restricted"], person_id,
+    )  # fmt: skip
+
+
+def people_csv(ids: list[str]) -> bytes:
+    header = "管理番号,氏名,ふりがな,生年,電話番号,住所,自治会,要配慮区分,同意,緯度,経度,避難支援者\n"
+    rows = "".join(
+        f"{i},書込 太郎（架空）,,1940,,,書込町1丁目,要介護4,有,{SPOT[1]:.4f},{SPOT[0]:.4f},\n" for i in ids
+    )
+    return (header + rows).encode()
+
+
+def import_people(internal: str, token: str, layer: str, ids: list[str]) -> httpx.Response:
+    with httpx.Client(base_url=internal, timeout=30) as c:
+        return c.post(
+            "/api/people/import",
+            files={"file": ("people.csv", people_csv(ids), "text/csv")},
+            data={"layer": layer},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
+# ------------------------------------------------------------------------------ small factories
+def _ok(r: httpx.Response) -> httpx.Response:
+    assert r.status_code < 300, (r.request.method, str(r.request.url), r.status_code, r.text)
+    return r
+
+
+def household(w: World, name: str = "書込 花子") -> str:
+    body = {
+        "representative_name": name,
+        "members": [{"name": name, "birth_year": 1950, "needs_care": False}],
+    }
+    with w.http() as c:
+        return _ok(c.post("/api/register", json=body)).json()["token"]
+
+
+def new_layer(w: World, *, public: bool = False) -> str:
+    slug = unique("wr-l")
+    with w.http() as c:
+        _ok(c.post("/api/layers", json={"slug": slug, "title_ja": "書込", "title_en": "W"}, headers=w.admin()))
+        if public:
+            _ok(c.post(f"/api/layers/{slug}/publish", headers=w.admin()))
+    # Owned by the fixture department (admin has none of its own).
+    with transaction(w.engine, ["admin"]) as conn:
+        conn.execute(text("UPDATE gis.layer SET owner_department_id = :d WHERE slug = :s"),
+                     {"d": w.seed.dept_id, "s": slug})  # fmt: skip
+    return slug
+
+
+def new_incident(w: World) -> dict:
+    body = {"category": "fallen_tree", "title": "書込み検査の倒木", "lon": SPOT[0], "lat": SPOT[1]}
+    with w.http() as c:
+        return _ok(
+            c.post(f"/api/disasters/{w.disaster_id}/incidents", json=body, headers=w.auth("hq"))
+        ).json()
+
+
+def new_disaster(w: World) -> int:
+    with w.http() as c:
+        return _ok(c.post("/api/disasters", json={"name": unique("検査災害")}, headers=w.auth("hq"))).json()["id"]
+
+
+def new_category(w: World) -> str:
+    code = unique("wr_c").replace("-", "_")
+    with w.http() as c:
+        _ok(c.post("/api/incident-categories", json={"code": code, "name_ja": "検査", "name_en": "Test"},
+                   headers=w.auth("hq")))  # fmt: skip
+    return code
+
+
+def new_team(w: World) -> str:
+    team = unique("WRT-")
+    with w.http() as c:
+        _ok(c.put(f"/api/teams/{team}", json={"name": "検査班"}, headers=w.auth("hq")))
+    return team
+
+
+def new_assignment(w: World) -> int:
+    incident, team = new_incident(w), new_team(w)
+    with w.http() as c:
+        r = c.post(f"/api/incidents/{incident['id']}/assignments", json={"team_id": team}, headers=w.auth("hq"))
+        return _ok(r).json()["id"]
+
+
+def new_report(w: World) -> int:
+    marker = unique("検査通報")
+    with w.http() as c:
+        _ok(report_call(w, marker, c))
+        items = _ok(c.get("/api/reports", params={"with_suggestions": "false"}, headers=w.auth("hq"))).json()
+    return next(i["id"] for i in items if i["description"] == marker)
+
+
+def report_call(w: World, marker: str, c: httpx.Client) -> httpx.Response:
+    form = {"category": w.category, "lon": str(SPOT[0]), "lat": str(SPOT[1]), "description": marker}
+    return c.post("/api/reports", data=form, headers=w.sender())
+
+
+def open_shelter(w: World) -> int:
+    shelter = w.take(w.shelters)
+    with w.http() as c:
+        url = f"/api/disasters/{w.disaster_id}/shelters/{shelter}/open"
+        _ok(c.post(url, json={"responsible_staff": "検査班"}, headers=w.auth("hq")))
+    return shelter
+
+
+def closure(w: World) -> int:
+    with w.http() as c:
+        body = {"road_segment_id": w.take(w.road_segments), "reason": "冠水"}
+        return _ok(c.post("/api/road-closures", json=body, headers=w.auth("hq"))).json()["id"]
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 10, 10)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def feature_file(marker: str) -> bytes:
+    return json.dumps({
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {"name": marker},
+                      "geometry": {"type": "Point", "coordinates": list(SPOT)}}],
+    }).encode()  # fmt: skip
+
+
+def shelter_state(c: httpx.Client, w: World, shelter: int) -> dict | None:
+    found = c.get(f"/api/disasters/{w.disaster_id}/shelters", headers=w.admin()).json()["shelters"]
+    return next((s for s in found if s["id"] == shelter), None)
+
+
+# ------------------------------------------------------------------------------------ the calls
+def c_report(w: World, who: str) -> Call:
+    marker = unique("検査通報")
+    form = {"category": w.category, "lon": str(SPOT[0]), "lat": str(SPOT[1]), "description": marker}
+
+    def check(c, r):
+        return c.get(f"/api/reports/status/{r.json()['token']}").status_code == 200
+
+    return Call("/api/reports", data=form, headers={**w.auth(who), **w.sender()}, check=check)
+
+
+def c_register(w: World, who: str) -> Call:
+    body = {"representative_name": "登録 太郎", "members": [{"name": "登録 太郎", "birth_year": 1960}]}
+
+    def check(c, r):
+        return c.get(f"/api/register/{r.json()['token']}").status_code == 200
+
+    return Call("/api/register", json=body, headers=w.auth(who), check=check)
+
+
+def c_register_change(w: World, who: str) -> Call:
+    token, name = household(w), unique("変更 ")
+    body = {"representative_name": name, "members": [{"name": name, "birth_year": 1960}]}
+
+    def check(c, r):
+        return c.get(f"/api/register/{token}").json()["representative_name"] == name
+
+    return Call(f"/api/register/{token}", "PUT", json=body, headers=w.auth(who), check=check)
+
+
+def c_resident_status(w: World, who: str) -> Call:
+    token = household(w)
+
+    def check(c, r):
+        with w.engine.connect() as conn:
+            return evacuation.mine(conn, token)["status"] == "relatives"
+
+    body = {"token": token, "status": "relatives"}
+    return Call("/api/public/evacuation-status", json=body, headers=w.auth(who), check=check)
+
+
+def c_staff_status(w: World, who: str) -> Call:
+    token = household(w)
+
+    def check(c, r):
+        with w.engine.connect() as conn:
+            return evacuation.mine(conn, token)["status"] == "car"
+
+    return Call("/api/evacuation-status", json={"token": token, "status": "car"}, headers=w.auth(who), check=check)
+
+
+def c_import(w: World, who: str) -> Call:
+    slug, marker = new_layer(w), unique("取込")
+
+    def check(c, r):
+        found = c.get(f"/api/layers/{slug}/features", headers=w.admin()).json()["features"]
+        return any(f["properties"].get("name") == marker for f in found)
+
+    files = {"file": ("points.geojson", feature_file(marker), "application/geo+json")}
+    return Call(f"/api/layers/{slug}/import", files=files, headers=w.auth(who), check=check)
+
+
+def c_login(w: World, who: str) -> Call:
+    def check(c, r):
+        token = r.json()["access_token"]
+        return c.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    body = {"username": "wr-staff", "password": w.passwords["staff"]}
+    return Call("/api/auth/login", json=body, headers=w.auth(who), check=check)
+
+
+def c_logout(w: World, who: str) -> Call:
+    if who == "anon":
+        return Call("/api/auth/logout")
+    name = {"outsider": "wro-staff"}.get(who, f"wr-{who}")
+    with w.http() as c:
+        token = _ok(c.post("/api/auth/login", json={"username": name, "password": w.passwords[who]})).json()[
+            "access_token"
+        ]
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def check(c, r):
+        return c.get("/api/me", headers=bearer).status_code == 401
+
+    return Call("/api/auth/logout", headers=bearer, check=check)
+
+
+def c_layer_create(w: World, who: str) -> Call:
+    slug = unique("wr-n")
+
+    def check(c, r):
+        return c.get(f"/api/layers/{slug}/features", headers=w.admin()).status_code == 200
+
+    body = {"slug": slug, "title_ja": "作成", "title_en": "Created"}
+    return Call("/api/layers", json=body, headers=w.auth(who), check=check)
+
+
+def _layer_listed(c: httpx.Client, w: World, slug: str) -> dict | None:
+    return next((x for x in c.get("/api/layers", headers=w.admin()).json() if x["slug"] == slug), None)
+
+
+def c_layer_edit(w: World, who: str) -> Call:
+    slug, title = new_layer(w), unique("改題")
+
+    def check(c, r):
+        return (_layer_listed(c, w, slug) or {}).get("title_ja") == title
+
+    return Call(f"/api/layers/{slug}", "PATCH", json={"title_ja": title}, headers=w.auth(who), check=check)
+
+
+def c_layer_delete(w: World, who: str) -> Call:
+    slug = new_layer(w)
+
+    def check(c, r):
+        return _layer_listed(c, w, slug) is None
+
+    return Call(f"/api/layers/{slug}", "DELETE", headers=w.auth(who), check=check)
+
+
+def c_publish(w: World, who: str) -> Call:
+    slug = new_layer(w)
+
+    def check(c, r):
+        return any(x["slug"] == slug for x in c.get("/api/public/layers").json())
+
+    return Call(f"/api/layers/{slug}/publish", headers=w.auth(who), check=check)
+
+
+def c_withdraw(w: World, who: str) -> Call:
+    slug = new_layer(w, public=True)
+
+    def check(c, r):
+        return not any(x["slug"] == slug for x in c.get("/api/public/layers").json())
+
+    return Call(f"/api/layers/{slug}/withdraw", headers=w.auth(who), check=check)
+
+
+def _closure(c: httpx.Client, w: World, closure_id: int) -> dict | None:
+    found = c.get("/api/road-closures", params={"active_only": "false"}, headers=w.admin()).json()
+    return next((x for x in found if x["id"] == closure_id), None)
+
+
+def c_close_road(w: World, who: str) -> Call:
+    def check(c, r):
+        return (_closure(c, w, r.json()["id"]) or {}).get("active") is True
+
+    body = {"road_segment_id": w.take(w.road_segments), "reason": "土砂崩れ"}
+    return Call("/api/road-closures", json=body, headers=w.auth(who), check=check)
+
+
+def c_reopen_road(w: World, who: str) -> Call:
+    closure_id = closure(w)
+
+    def check(c, r):
+        return (_closure(c, w, closure_id) or {}).get("active") is False
+
+    return Call(f"/api/road-closures/{closure_id}/reopen", headers=w.auth(who), check=check)
+
+
+def _disaster(c: httpx.Client, w: World, disaster_id: int) -> dict | None:
+    return next((d for d in c.get("/api/disasters", headers=w.admin()).json() if d["id"] == disaster_id), None)
+
+
+def c_disaster_open(w: World, who: str) -> Call:
+    def check(c, r):
+        return _disaster(c, w, r.json()["id"]) is not None
+
+    return Call("/api/disasters", json={"name": unique("開設")}, headers=w.auth(who), check=check)
+
+
+def c_disaster_close(w: World, who: str) -> Call:
+    disaster_id = new_disaster(w)
+
+    def check(c, r):
+        return (_disaster(c, w, disaster_id) or {}).get("closed_at") is not None
+
+    return Call(f"/api/disasters/{disaster_id}/close", headers=w.auth(who), check=check)
+
+
+def _category(c: httpx.Client, w: World, code: str) -> dict | None:
+    found = c.get("/api/incident-categories", headers=w.admin()).json()
+    return next((x for x in found if x["code"] == code), None)
+
+
+def c_category_add(w: World, who: str) -> Call:
+    code = unique("wr_a").replace("-", "_")
+
+    def check(c, r):
+        return _category(c, w, code) is not None
+
+    body = {"code": code, "name_ja": "追加", "name_en": "Added"}
+    return Call("/api/incident-categories", json=body, headers=w.auth(who), check=check)
+
+
+def c_category_change(w: World, who: str) -> Call:
+    code, name = new_category(w), unique("改称")
+
+    def check(c, r):
+        return (_category(c, w, code) or {}).get("name_ja") == name
+
+    body = {"name_ja": name}
+    return Call(f"/api/incident-categories/{code}", "PATCH", json=body, headers=w.auth(who), check=check)
+
+
+def c_incident_create(w: World, who: str) -> Call:
+    title = unique("検査事案")
+
+    def check(c, r):
+        return c.get(f"/api/incidents/{r.json()['id']}", headers=w.admin()).json()["title"] == title
+
+    body = {"category": "fallen_tree", "title": title, "lon": SPOT[0], "lat": SPOT[1]}
+    return Call(f"/api/disasters/{w.disaster_id}/incidents", json=body, headers=w.auth(who), check=check)
+
+
+def c_incident_patch(w: World, who: str) -> Call:
+    incident, title = new_incident(w), unique("改題事案")
+
+    def check(c, r):
+        return c.get(f"/api/incidents/{incident['id']}", headers=w.admin()).json()["title"] == title
+
+    headers = {**w.auth(who), "If-Match": f'"{incident["version"]}"'}
+    return Call(f"/api/incidents/{incident['id']}", "PATCH", json={"title": title}, headers=headers, check=check)
+
+
+def c_incident_photo(w: World, who: str) -> Call:
+    incident = new_incident(w)
+
+    def check(c, r):
+        return len(c.get(f"/api/incidents/{incident['id']}", headers=w.admin()).json()["photos"]) == 1
+
+    files = {"photo": ("p.jpg", jpeg(), "image/jpeg")}
+    return Call(f"/api/incidents/{incident['id']}/photos", files=files, headers=w.auth(who), check=check)
+
+
+def c_dispatch(w: World, who: str) -> Call:
+    incident, team = new_incident(w), new_team(w)
+
+    def check(c, r):
+        found = c.get(f"/api/incidents/{incident['id']}", headers=w.admin()).json()["assignments"]
+        return any(a["id"] == r.json()["id"] for a in found)
+
+    url = f"/api/incidents/{incident['id']}/assignments"
+    return Call(url, json={"team_id": team}, headers=w.auth(who), check=check)
+
+
+def c_assignment(w: World, who: str) -> Call:
+    assignment = new_assignment(w)
+
+    def check(c, r):
+        incident = c.get(f"/api/incidents/{r.json()['incident_id']}", headers=w.admin()).json()
+        return any(a["id"] == assignment and a["state"] == "on_scene" for a in incident["assignments"])
+
+    body = {"state": "on_scene"}
+    return Call(f"/api/assignments/{assignment}", "PATCH", json=body, headers=w.auth(who), check=check)
+
+
+def c_team(w: World, who: str) -> Call:
+    team = unique("WRS-")
+
+    def check(c, r):
+        return any(t["id"] == team for t in c.get("/api/teams", headers=w.admin()).json())
+
+    return Call(f"/api/teams/{team}", "PUT", json={"name": "保存班"}, headers=w.auth(who), check=check)
+
+
+def _report_state(c: httpx.Client, w: World, report_id: int) -> str:
+    return c.get(f"/api/reports/{report_id}", headers=w.admin()).json()["state"]
+
+
+def c_report_accept(w: World, who: str) -> Call:
+    report_id = new_report(w)
+
+    def check(c, r):
+        return _report_state(c, w, report_id) == "accepted"
+
+    body = {"disaster_id": w.disaster_id}
+    return Call(f"/api/reports/{report_id}/accept", json=body, headers=w.auth(who), check=check)
+
+
+def c_report_merge(w: World, who: str) -> Call:
+    report_id, incident = new_report(w), new_incident(w)
+
+    def check(c, r):
+        return _report_state(c, w, report_id) == "merged"
+
+    body = {"incident_id": incident["id"]}
+    return Call(f"/api/reports/{report_id}/merge", json=body, headers=w.auth(who), check=check)
+
+
+def c_report_reject(w: World, who: str) -> Call:
+    report_id = new_report(w)
+
+    def check(c, r):
+        return _report_state(c, w, report_id) == "rejected"
+
+    return Call(f"/api/reports/{report_id}/reject", json={"reason": "重複"}, headers=w.auth(who), check=check)
+
+
+def c_shelter_open(w: World, who: str) -> Call:
+    shelter = w.take(w.shelters)
+
+    def check(c, r):
+        found = shelter_state(c, w, shelter)
+        return found is not None and found["closed_at"] is None
+
+    url = f"/api/disasters/{w.disaster_id}/shelters/{shelter}/open"
+    return Call(url, json={"responsible_staff": "開設班"}, headers=w.auth(who), check=check)
+
+
+def c_shelter_close(w: World, who: str) -> Call:
+    shelter = open_shelter(w)
+
+    def check(c, r):
+        return (shelter_state(c, w, shelter) or {}).get("closed_at") is not None
+
+    return Call(f"/api/disasters/{w.disaster_id}/shelters/{shelter}/close", headers=w.auth(who), check=check)
+
+
+_open_for_checkins: list[int] = []
+
+
+def c_checkin(w: World, who: str) -> Call:
+    with _lock:
+        if not _open_for_checkins:
+            _open_for_checkins.append(open_shelter(w))
+        shelter = _open_for_checkins[0]
+
+    def check(c, r):
+        return (shelter_state(c, w, shelter) or {}).get("occupancy", -1) >= r.json()["occupancy"]
+
+    body = {"client_event_id": str(uuid.uuid4()), "kiosk_id": "wr-kiosk", "persons": 1}
+    url = f"/api/disasters/{w.disaster_id}/shelters/{shelter}/checkins"
+    return Call(url, json=body, headers=w.auth(who), check=check)
+
+
+_THRESHOLDS = {"vacant_below": 50, "moderate_below": 80, "crowded_below": 100, "stale_minutes": 30}
+
+
+def c_shelter_settings(w: World, who: str) -> Call:
+    def check(c, r):
+        got = c.get("/api/shelter-settings", headers=w.admin()).json()
+        return all(got[k] == v for k, v in _THRESHOLDS.items())
+
+    return Call("/api/shelter-settings", "PUT", json=_THRESHOLDS, headers=w.auth(who), check=check)
+
+
+def _mode(c: httpx.Client, w: World) -> dict | None:
+    return c.get("/api/people/disaster-mode", headers=w.admin()).json()["active"]
+
+
+def c_mode_on(w: World, who: str) -> Call:
+    with w.http() as c:
+        _ok(c.delete("/api/people/disaster-mode", headers=w.admin()))
+
+    def check(c, r):
+        return _mode(c, w) is not None
+
+    body = {"minutes": 30, "reason": "書込み検査"}
+    return Call("/api/people/disaster-mode", json=body, headers=w.auth(who), check=check)
+
+
+def c_mode_off(w: World, who: str) -> Call:
+    with w.http() as c:
+        _ok(c.delete("/api/people/disaster-mode", headers=w.admin()))
+        _ok(c.post("/api/people/disaster-mode", json={"minutes": 30, "reason": "検査"}, headers=w.admin()))
+
+    def check(c, r):
+        return _mode(c, w) is None
+
+    return Call("/api/people/disaster-mode", "DELETE", headers=w.auth(who), check=check)
+
+
+def c_people_import(w: World, who: str) -> Call:
+    external = unique("WRI-")
+
+    def check(c, r):
+        found = c.get("/api/people", params={"area": "書込町1丁目", "limit": 5000}, headers=w.admin()).json()
+        return any(p["external_id"] == external for p in found)
+
+    files = {"file": ("people.csv", people_csv([external]), "text/csv")}
+    return Call("/api/people/import", files=files, data={"layer": w.people_layer}, headers=w.auth(who),
+                check=check)  # fmt: skip
+
+
+def c_plan(w: World, who: str) -> Call:
+    summary = unique("計画")
+
+    def check(c, r):
+        return c.get(f"/api/people/{w.person_id}/plan", headers=w.admin()).json()["summary"] == summary
+
+    body = {"status": "drafting", "summary": summary}
+    return Call(f"/api/people/{w.person_id}/plan", "PUT", json=body, headers=w.auth(who), check=check)
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str  # as in the OpenAPI
+    expect: dict[str, int]  # principal -> status: the one table of who may do what
+    make: Callable[[World, str], Call]
+    serial: bool = False  # one at a time (a single global state, e.g. disaster mode)
+
+
+OPS: list[Op] = [
+    # citizens (both instances): anyone, signed in or not
+    Op("POST", "/api/reports", everyone(201), c_report),
+    Op("POST", "/api/register", everyone(201), c_register),
+    Op("PUT", "/api/register/{token}", everyone(200), c_register_change),
+    Op("POST", "/api/public/evacuation-status", everyone(200), c_resident_status),
+    Op("POST", "/api/auth/login", everyone(200), c_login),
+    Op("POST", "/api/auth/logout", roles(204, set(PRINCIPALS)), c_logout),
+    # layers: the owner department's staff and admins edit, publish, import and delete
+    Op("POST", "/api/layers", roles(201, LAYER_EDITORS | {"outsider"}), c_layer_create),
+    Op("PATCH", "/api/layers/{slug}", roles(200, LAYER_EDITORS), c_layer_edit),
+    Op("DELETE", "/api/layers/{slug}", roles(204, LAYER_EDITORS), c_layer_delete),
+    Op("POST", "/api/layers/{slug}/publish", roles(200, LAYER_EDITORS), c_publish),
+    Op("POST", "/api/layers/{slug}/withdraw", roles(200, LAYER_EDITORS), c_withdraw),
+    Op("POST", "/api/layers/{slug}/import", roles(200, LAYER_EDITORS), c_import),
+    # HQ operations: hq_operator and staff (the HQ is staffed from the departments), admins
+    Op("POST", "/api/road-closures", roles(201, HQ_ROLES), c_close_road),
+    Op("POST", "/api/road-closures/{closure_id}/reopen", roles(200, HQ_ROLES), c_reopen_road),
+    Op("POST", "/api/disasters", roles(201, HQ_ROLES), c_disaster_open),
+    Op("POST", "/api/disasters/{disaster_id}/close", roles(200, HQ_ROLES), c_disaster_close),
+    Op("POST", "/api/incident-categories", roles(201, HQ_ROLES), c_category_add),
+    Op("PATCH", "/api/incident-categories/{code}", roles(200, HQ_ROLES), c_category_change),
+    Op("POST", "/api/disasters/{disaster_id}/incidents", roles(201, HQ_ROLES), c_incident_create),
+    Op("PATCH", "/api/incidents/{incident_id}", roles(200, HQ_ROLES), c_incident_patch),
+    Op("POST", "/api/incidents/{incident_id}/photos", roles(201, HQ_ROLES), c_incident_photo),
+    Op("POST", "/api/incidents/{incident_id}/assignments", roles(201, HQ_ROLES), c_dispatch),
+    Op("PATCH", "/api/assignments/{assignment_id}", roles(200, HQ_ROLES), c_assignment),
+    Op("PUT", "/api/teams/{team_id}", roles(200, HQ_ROLES), c_team),
+    Op("POST", "/api/reports/{report_id}/accept", roles(200, HQ_ROLES), c_report_accept),
+    Op("POST", "/api/reports/{report_id}/merge", roles(200, HQ_ROLES), c_report_merge),
+    Op("POST", "/api/reports/{report_id}/reject", roles(200, HQ_ROLES), c_report_reject),
+    Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/open", roles(200, HQ_ROLES), c_shelter_open),
+    Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/close", roles(200, HQ_ROLES), c_shelter_close),
+    Op("PUT", "/api/shelter-settings", roles(200, HQ_ROLES), c_shelter_settings, serial=True),
+    # shelters and evacuation: any staff at a kiosk or with a household's card
+    Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/checkins", roles(200, STAFF_ROLES), c_checkin),
+    Op("POST", "/api/evacuation-status", roles(200, STAFF_ROLES), c_staff_status),
+    # people needing help: disaster mode by HQ or admin; the registry by admin; plans by welfare
+    Op("POST", "/api/people/disaster-mode", roles(201, {"hq", "admin"}), c_mode_on, serial=True),
+    Op("DELETE", "/api/people/disaster-mode", roles(200, {"hq", "admin"}), c_mode_off, serial=True),
+    Op("POST", "/api/people/import", roles(200, {"admin"}), c_people_import),
+    Op("PUT", "/api/people/{person_id}/plan", roles(200, {"welfare", "admin"}), c_plan),
+]  # fmt: skip
+
+
+def send(c: httpx.Client, call: Call) -> httpx.Response:
+    return c.request(
+        call.method, call.url, json=call.json, data=call.data, files=call.files, headers=call.headers
+    )
