@@ -33,7 +33,7 @@ from tests.fixtures_data import Seed, _layer, seed
 PRINCIPALS = ("anon", "staff", "hq", "welfare", "admin", "outsider")
 SPOT = (139.3020, 35.3890)  # in the demo area, apart from the other modules' spots
 _n = itertools.count(1)
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def unique(prefix: str) -> str:
