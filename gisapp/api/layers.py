@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from common import audit
-from gisapp.deps import ConnDep, OptionalUser, StaffUser
-from layers import catalog, manage, search
+from gisapp.db import transaction
+from gisapp.deps import ConnDep, EngineDep, OptionalUser, StaffUser
+from layers import catalog, deletion, manage, reading, search
 from layers.errors import LayerInvalid, LayerNotFound
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
@@ -30,14 +31,12 @@ def list_layers(conn: ConnDep, user: OptionalUser) -> list[dict]:
 
 
 @router.get("/{slug}/features", summary="A layer's features as GeoJSON / 地物 (GeoJSON)")
-def layer_features(slug: str, conn: ConnDep, user: OptionalUser) -> dict:
-    # Unknown and not-allowed answer the same, so the existence of a layer does not leak.
-    layer = catalog.get_layer(conn, slug, user.roles if user else None)
-    if layer is None:
-        raise LayerNotFound(slug)
-    if layer.visibility == catalog.Visibility.restricted:
-        audit.record(conn, user.username if user else "anonymous", "layer.read_restricted", slug)
-    return catalog.features_geojson(conn, layer, public=False)
+def layer_features(slug: str, engine: EngineDep, user: OptionalUser) -> dict:
+    # A restricted layer's read is audited by the domain, in this transaction, committed before the answer.
+    with transaction(engine, user.roles if user else ()) as conn:
+        return reading.layer_features(
+            conn, slug, user.username if user else None, user.roles if user else None
+        )
 
 
 # --- management: owner-department staff and admins ------------------------------------------
@@ -83,10 +82,29 @@ def withdraw_layer(slug: str, conn: ConnDep, user: StaffUser) -> dict:
     return manage.set_visibility(conn, user, slug, catalog.Visibility.internal).as_json()
 
 
-@router.delete("/{slug}", status_code=204, summary="Delete a layer and its features / レイヤー削除")
-def delete_layer(slug: str, conn: ConnDep, user: StaffUser) -> Response:
-    manage.delete_layer(conn, user, slug)
+@router.delete(
+    "/{slug}",
+    status_code=204,
+    summary="Delete a layer (restorable for 30 days) / レイヤー削除（30日間は復元可）",
+    description="Registries (要支援者名簿) and layers that open operations refer to answer 409 with the reasons.",
+)
+def delete_layer(slug: str, engine: EngineDep, user: StaffUser) -> Response:
+    with transaction(engine, user.roles) as conn:
+        deletion.delete_layer(conn, user, slug)
     return Response(status_code=204)
+
+
+@router.get("/deleted", summary="Deleted layers you may restore / 復元できる削除済みレイヤー")
+def deleted_layers(engine: EngineDep, user: StaffUser) -> list[dict]:
+    with transaction(engine, user.roles) as conn:
+        return jsonable_encoder(deletion.list_deleted(conn, user))
+
+
+@router.post("/{slug}/restore", summary="Restore a deleted layer / 削除したレイヤーの復元")
+def restore_layer(slug: str, engine: EngineDep, user: StaffUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        layer = deletion.restore_layer(conn, user, slug)
+    return layer.as_json()
 
 
 # --- published layers: both instances --------------------------------------------------------
