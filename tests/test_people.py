@@ -243,7 +243,9 @@ def test_disaster_mode_widens_then_expires(api, users, fixture_ids, app_engine, 
             with app_engine.begin() as conn, pytest.raises(Exception, match="confirmation extends"):
                 conn.execute(text("SELECT set_config('gisapp.roles', :r, true)"), {"r": roles})
                 conn.execute(
-                    text("UPDATE restricted.disaster_mode SET expires_at = now() + interval '1 day' WHERE id = :i"),
+                    text(
+                        "UPDATE restricted.disaster_mode SET expires_at = now() + interval '1 day' WHERE id = :i"
+                    ),
                     {"i": mode["id"]},
                 )
         # Switched on and off explicitly.
