@@ -106,7 +106,7 @@ def get_layer(conn: Connection, slug: str, roles: Iterable[str] | None) -> Layer
 
 
 def get_layer_unfiltered(conn: Connection, slug: str) -> Layer | None:
-    """For management checks that decide themselves what the caller may do."""
+    """Any visibility (not deleted): for management checks that decide themselves what the caller may do."""
     row = conn.execute(_ANY, {"slug": slug}).first()
     return Layer(**row._mapping) if row else None
 

@@ -432,3 +432,65 @@ def test_one_rule_for_edit_publish_import_delete(client, app_engine, owners, oth
                 {"s": slug},
             ).one()
         assert (row.title_ja, row.visibility, row.deleted_at, row.n) == (slug, "internal", None, 0)
+
+
+def test_a_shelter_once_opened_is_deleted_softly_but_never_purged(client, app_engine, owner_engine, owners):
+    """Its openings are the record of a past operation: the purge keeps the layer and says why."""
+    slug = "del-shelters-past"
+    layer_id = _layer(app_engine, slug, "shelter", owners.dept_id)
+    shelter = _one(
+        app_engine,
+        "INSERT INTO gis.shelter (layer_id, code, name, geom) VALUES (:l, 'P1', '過去の避難所',"
+        " ST_SetSRID(ST_MakePoint(139.3, 35.4), 4326)) RETURNING id",
+        l=layer_id,
+    )
+    past = _one(
+        app_engine,
+        "INSERT INTO ops.disaster (name, opened_by, closed_at, closed_by) VALUES ('過去の災害', 't', now(), 't')"
+        " RETURNING id",
+    )
+    _one(
+        app_engine,
+        "INSERT INTO ops.shelter_opening (disaster_id, shelter_id, opened_by, responsible_staff, closed_at, closed_by)"
+        " VALUES (:d, :s, 't', '担当', now(), 't') RETURNING id",
+        d=past,
+        s=shelter,
+    )
+    assert client.delete(f"/api/layers/{slug}", headers=owners.bearer(client, "staff")).status_code == 204
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE gis.layer SET deleted_at = now() - interval '100 days' WHERE id = :l"),
+            {"l": layer_id},
+        )
+    with transaction(app_engine, ["admin"]) as conn:
+        kept = {p.slug: p for p in deletion.purge(conn, "test")}[slug]
+    assert not kept.purged and [r["code"] for r in kept.reasons] == ["shelter_opened"]
+    assert kept.counts["ops.shelter_opening"] == 1
+    assert _one(app_engine, "SELECT count(*) FROM gis.shelter WHERE layer_id = :l", l=layer_id) == 1
+
+
+def test_a_deleted_hazard_layer_no_longer_ranks_people(client, app_engine, owners, registry):
+    """The worst hazard per person (migration 0018) ignores deleted hazard layers, and comes back on restore."""
+    slug = "del-hazards"
+    layer_id = _layer(app_engine, slug, "hazard_area", owners.dept_id)
+    _one(
+        app_engine,
+        "INSERT INTO gis.hazard_area (layer_id, hazard_type, geom) VALUES (:l, 'landslide_special',"
+        " ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(140.9, 36.9), 4326), 0.001))) RETURNING id",
+        l=layer_id,
+    )
+
+    def ranked() -> int:
+        return _one(
+            app_engine,
+            "SELECT count(*) FROM restricted.person_hazard h JOIN restricted.person_needing_help p ON p.id = h.person_id"
+            " WHERE p.layer_id = :l AND h.worst IS NOT NULL",
+            l=registry,
+        )
+
+    assert ranked() == 6
+    admin = owners.bearer(client, "admin")
+    assert client.delete(f"/api/layers/{slug}", headers=admin).status_code == 204
+    assert ranked() == 0
+    assert client.post(f"/api/layers/{slug}/restore", headers=admin).status_code == 200
+    assert ranked() == 6
