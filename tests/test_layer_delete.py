@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from gisapp.db import transaction
-from layers import deletion
+from layers import deletion, routing
 from tests.fixtures_data import seed
 
 GEOJSON = json.dumps(
@@ -390,8 +390,17 @@ def test_roads_closed_or_under_open_incidents_cannot_be_deleted(client, app_engi
     r = client.delete(f"/api/layers/{slug}", headers=admin)
     assert r.status_code == 409 and {x["code"] for x in _error(r)["reasons"]} == {"road_incident"}
     _one(app_engine, "UPDATE ops.incident SET status = 'done' WHERE id = :i RETURNING id", i=incident)
+
+    def nearest() -> int | None:
+        with transaction(app_engine, ["staff"]) as conn:
+            found = routing.nearest_road_segment(conn, 140.9505, 36.95)
+            return found.id if found else None
+
+    assert nearest() == segment
     assert client.delete(f"/api/layers/{slug}", headers=admin).status_code == 204
+    assert nearest() is None  # a deleted ledger is not snapped to (nor routed on)
     assert client.post(f"/api/layers/{slug}/restore", headers=admin).status_code == 200
+    assert nearest() == segment
 
 
 # --- one rule: edit, publish, import, delete --------------------------------------------------
