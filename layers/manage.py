@@ -122,9 +122,10 @@ def create_layer(conn: Connection, actor: Actor, spec: LayerSpec) -> Layer:
             )
     except IntegrityError as e:
         if "layer_slug_key" in str(e.orig):
+            # A deleted layer keeps its id until it is purged, so that it can be restored.
             raise LayerConflict(
-                f"識別子 {spec.slug} は既に使われています。",
-                f"The id {spec.slug} is already taken.",
+                f"識別子 {spec.slug} は既に使われています（削除済みのレイヤーは復元期間が過ぎるまで識別子を保持します）。",
+                f"The id {spec.slug} is already taken (a deleted layer keeps its id until it is purged).",
                 field="slug",
             ) from e
         raise LayerInvalid(
