@@ -99,8 +99,24 @@ _PURGE_BLOCKS = (
 )  # fmt: skip
 
 
+# The community areas residents report their evacuation status by (restricted.report_status, 0017,
+# names this layer; gisapp.ops.evacuation.AREA_LAYER): in use while a disaster is open.
+AREA_LAYER = "community-areas"
+_OPEN_DISASTERS = "SELECT count(*) FROM ops.disaster WHERE closed_at IS NULL"
+
+
 def blockers(conn: Connection, layer: Layer, *, purge: bool = False) -> list[Blocker]:
     found = []
+    if layer.slug == AREA_LAYER:
+        n = conn.execute(text(_OPEN_DISASTERS)).scalar_one()
+        if n:
+            found.append(
+                Blocker(
+                    "areas_in_use", n,
+                    f"対応中の災害の避難状況報告がこの地区区分を使っています（{n} 件）",
+                    f"evacuation status reports of open disasters use these community areas ({n})",
+                )
+            )  # fmt: skip
     if layer.kind == "person_needing_help":
         found.append(
             Blocker(

@@ -503,3 +503,23 @@ def test_a_deleted_hazard_layer_no_longer_ranks_people(client, app_engine, owner
     assert ranked() == 0
     assert client.post(f"/api/layers/{slug}/restore", headers=admin).status_code == 200
     assert ranked() == 6
+
+
+def test_community_areas_are_kept_while_a_disaster_is_open(client, app_engine, owners, disaster):
+    with transaction(app_engine, ["admin"]) as conn:
+        conn.execute(
+            text(
+                """INSERT INTO gis.layer (slug, title_ja, title_en, owner_department_id, visibility, kind, geometry_type)
+                   VALUES ('community-areas', '地区', 'Areas', :d, 'internal', 'generic', 'Polygon')
+                   ON CONFLICT (slug) DO NOTHING"""
+            ),
+            {"d": owners.dept_id},
+        )
+    r = client.delete("/api/layers/community-areas", headers=owners.bearer(client, "admin"))
+    assert r.status_code == 409 and [x["code"] for x in _error(r)["reasons"]] == ["areas_in_use"]
+    assert (
+        _one(
+            app_engine, "SELECT count(*) FROM gis.layer WHERE slug = 'community-areas' AND deleted_at IS NULL"
+        )
+        == 1
+    )
