@@ -85,7 +85,8 @@ def withdraw_layer(slug: str, conn: ConnDep, user: StaffUser) -> dict:
 @router.delete(
     "/{slug}",
     status_code=204,
-    summary="Delete a layer (restorable for 30 days) / レイヤー削除（30日間は復元可）",
+    summary=f"Delete a layer (restorable for {deletion.RESTORE_DAYS} days)"
+    f" / レイヤー削除（{deletion.RESTORE_DAYS}日間は復元可）",
     description="Registries (要支援者名簿) and layers that open operations refer to answer 409 with the reasons.",
 )
 def delete_layer(slug: str, engine: EngineDep, user: StaffUser) -> Response:
