@@ -1,7 +1,8 @@
 """The layer catalog and who may see what.
 
 Visibility levels: ``public`` (citizens), ``internal`` (staff of any department), ``restricted``
-(named roles only; every read is audited by the caller). The citizen-facing instance never calls the
+(named roles only; every read is audited: ``layers.reading``). A deleted layer (in its restore
+window) is in none of the reads here but ``get_deleted_layer``. The citizen-facing instance never calls the
 internal functions here: it reads the ``pub`` views, which its database role is limited to.
 """
 
@@ -81,9 +82,15 @@ _PUBLIC = (
     " updated_at, revision, description_ja, description_en FROM pub.layer"
 )
 # Composed from the constants above only; values are bound parameters.
-_LIST = text(_INTERNAL + " WHERE l.visibility = ANY(:levels) ORDER BY d.code, l.title_ja, l.id")
-_ONE = text(_INTERNAL + " WHERE l.slug = :slug AND l.visibility = ANY(:levels)")
-_ANY = text(_INTERNAL + " WHERE l.slug = :slug")
+# A deleted layer (in its restore window, migration 0020) is in none of these reads but the last two.
+_LIVE = " AND l.deleted_at IS NULL"
+_LIST = text(_INTERNAL + " WHERE l.visibility = ANY(:levels)" + _LIVE + " ORDER BY d.code, l.title_ja, l.id")
+_ONE = text(_INTERNAL + " WHERE l.slug = :slug AND l.visibility = ANY(:levels)" + _LIVE)
+_ANY = text(_INTERNAL + " WHERE l.slug = :slug" + _LIVE)
+_DELETED = text(
+    _INTERNAL.replace(" FROM ", ", l.deleted_at, l.deleted_by FROM ", 1)
+    + " WHERE l.slug = :slug AND l.visibility = ANY(:levels) AND l.deleted_at IS NOT NULL"
+)
 _PUB_LIST = text(_PUBLIC + " ORDER BY id")
 PUBLIC_LAYERS_SQL = _PUBLIC  # for async listeners that load the published catalog (tiles_fast.py)
 _PUB_ONE = text(_PUBLIC + " WHERE slug = :slug")
@@ -99,9 +106,21 @@ def get_layer(conn: Connection, slug: str, roles: Iterable[str] | None) -> Layer
 
 
 def get_layer_unfiltered(conn: Connection, slug: str) -> Layer | None:
-    """For management checks that decide themselves what the caller may do."""
+    """Any visibility (not deleted): for management checks that decide themselves what the caller may do."""
     row = conn.execute(_ANY, {"slug": slug}).first()
     return Layer(**row._mapping) if row else None
+
+
+def get_deleted_layer(
+    conn: Connection, slug: str, roles: Iterable[str] | None
+) -> tuple[Layer, Any, str] | None:
+    """A deleted layer the viewer could see before it was deleted: (layer, deleted_at, deleted_by)."""
+    row = conn.execute(_DELETED, {"slug": slug, "levels": visible_levels(roles)}).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    deleted_at, deleted_by = values.pop("deleted_at"), values.pop("deleted_by")
+    return Layer(**values), deleted_at, deleted_by
 
 
 def list_public_layers(conn: Connection) -> list[Layer]:

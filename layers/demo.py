@@ -214,7 +214,9 @@ def _load_sewer(conn: Connection, layer_id: int, pipes: list[dict], dept_id: int
 
 def _load_people(conn: Connection, layer_id: int, people: list[Person]) -> int:
     conn.execute(sql.UPSERT_PERSON, [{"layer_id": layer_id, **p.params()} for p in people])
-    conn.execute(sql.PRUNE_PEOPLE, {"layer_id": layer_id, "keys": [p.external_id for p in people]})
+    keys = {"layer_id": layer_id, "keys": [p.external_id for p in people]}
+    conn.execute(sql.PRUNE_PLANS, keys)
+    conn.execute(sql.PRUNE_PEOPLE, keys)
     return len(people)
 
 

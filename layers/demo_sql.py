@@ -103,6 +103,11 @@ UPSERT_PERSON = text(
               EXCLUDED.address, EXCLUDED.care_category, EXCLUDED.consent, EXCLUDED.support_persons,
               EXCLUDED.geom)"""
 ).bindparams(bindparam("support_persons", type_=JSONB))
+# Plans first, explicitly: their foreign key RESTRICTs (migration 0020), no cascade past row-level security.
+PRUNE_PLANS = text(
+    """DELETE FROM restricted.evacuation_plan ep USING restricted.person_needing_help p
+        WHERE p.id = ep.person_id AND p.layer_id = :layer_id AND p.external_id <> ALL(:keys)"""
+)
 PRUNE_PEOPLE = text(
     "DELETE FROM restricted.person_needing_help WHERE layer_id = :layer_id AND external_id <> ALL(:keys)"
 )

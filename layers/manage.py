@@ -1,5 +1,7 @@
 """Managing the catalog: owner-department staff create, edit and delete their layers; publishing to
-the citizen map (internal → public) and withdrawing it are single, audited actions."""
+the citizen map (internal → public) and withdrawing it are single, audited actions. Deleting and
+restoring are in ``layers.deletion``; importing checks ``managed_layer`` too (import rights equal edit
+rights)."""
 
 from __future__ import annotations
 
@@ -48,27 +50,42 @@ class LayerSpec:
     source_crs: str = "EPSG:4326"
 
 
+# Who edits a layer's description, publishes or withdraws it, imports into it, deletes and restores
+# it: one rule. An hq_operator runs the HQ; the layers belong to their departments' staff.
+MANAGING_ROLES = frozenset({"staff", "welfare"})
+
+
 def may_manage(actor: Actor, layer: Layer) -> bool:
     """Admins, and staff of the layer's owner department."""
     if "admin" in actor.roles:
         return True
-    return bool({"staff", "welfare"} & set(actor.roles)) and actor.department_id == layer.owner_department_id
+    return bool(MANAGING_ROLES & set(actor.roles)) and actor.department_id == layer.owner_department_id
+
+
+def forbidden() -> LayerForbidden:
+    return LayerForbidden(
+        "このレイヤーを管理（編集・公開・取込・削除）できるのは所管課の職員と管理者だけです。",
+        "Only staff of the owner department and administrators may manage (edit, publish, import into,"
+        " delete) this layer.",
+    )
 
 
 def _audit(conn: Connection, actor: Actor, action: str, slug: str, **details: object) -> None:
     audit.record(conn, actor.username, action, slug, **details)
 
 
-def _managed(conn: Connection, actor: Actor, slug: str) -> Layer:
+def managed_layer(conn: Connection, actor: Actor, slug: str) -> Layer:
+    """The layer if the actor may manage it (``may_manage``): 404 when they cannot see it (unknown and
+    not visible answer the same), 403 when they see it but may not manage it."""
     layer = get_layer(conn, slug, actor.roles)
     if layer is None:
         raise LayerNotFound(slug)
     if not may_manage(actor, layer):
-        raise LayerForbidden(
-            "このレイヤーを管理できるのは所管課の職員と管理者だけです。",
-            "Only staff of the owner department and administrators may manage this layer.",
-        )
+        raise forbidden()
     return layer
+
+
+_managed = managed_layer
 
 
 def create_layer(conn: Connection, actor: Actor, spec: LayerSpec) -> Layer:
@@ -105,9 +122,10 @@ def create_layer(conn: Connection, actor: Actor, spec: LayerSpec) -> Layer:
             )
     except IntegrityError as e:
         if "layer_slug_key" in str(e.orig):
+            # A deleted layer keeps its id until it is purged, so that it can be restored.
             raise LayerConflict(
-                f"識別子 {spec.slug} は既に使われています。",
-                f"The id {spec.slug} is already taken.",
+                f"識別子 {spec.slug} は既に使われています（削除済みのレイヤーは復元期間が過ぎるまで識別子を保持します）。",
+                f"The id {spec.slug} is already taken (a deleted layer keeps its id until it is purged).",
                 field="slug",
             ) from e
         raise LayerInvalid(
@@ -166,9 +184,3 @@ def set_visibility(conn: Connection, actor: Actor, slug: str, visibility: str) -
     updated = get_layer_unfiltered(conn, slug)
     assert updated is not None
     return updated
-
-
-def delete_layer(conn: Connection, actor: Actor, slug: str) -> None:
-    layer = _managed(conn, actor, slug)
-    conn.execute(text("DELETE FROM gis.layer WHERE id = :id"), {"id": layer.id})
-    _audit(conn, actor, "layer.delete", slug, kind=layer.kind, visibility=layer.visibility)

@@ -2,7 +2,8 @@
 nearest available radio units to an incident by road distance with an ETA.
 
 The network (``gis.road_edge`` / ``gis.road_vertex``) is kept in step with ``gis.road_segment`` by
-triggers (migration 0012). Closed segments (``gis.road_closure``) are left out. A unit the network
+triggers (migration 0012). Closed segments (``gis.road_closure``) are left out, and so are the
+segments of a deleted road layer (in its restore window, migration 0020). A unit the network
 cannot route (too far from any open road, or no path) falls back to the straight-line
 distance, with a detour factor for its ETA. See docs/routing.md.
 """
@@ -77,7 +78,9 @@ _NEAREST_ROAD = text(
        SELECT c.id, c.route_no, c.route_name, c.d
          FROM (SELECT r.id, r.route_no, r.route_name,
                       ST_Distance(CAST(r.geom AS geography), CAST(p.geom AS geography)) AS d
-                 FROM gis.road_segment r, p ORDER BY r.geom <-> p.geom LIMIT 8) c
+                 FROM gis.road_segment r, p
+                WHERE NOT EXISTS (SELECT 1 FROM gis.layer l WHERE l.id = r.layer_id AND l.deleted_at IS NOT NULL)
+                ORDER BY r.geom <-> p.geom LIMIT 8) c
         WHERE c.d <= :max_m ORDER BY c.d LIMIT 1"""
 )
 
@@ -104,7 +107,11 @@ _EDGES_REVERSED = (
     "SELECT e.id, e.target AS source, e.source AS target, e.reverse_cost AS cost, e.cost AS reverse_cost"
     " FROM gis.road_edge e WHERE NOT EXISTS (SELECT 1 FROM gis.road_closure c"
     " WHERE c.road_segment_id = e.road_segment_id AND c.reopened_at IS NULL)"
+    # Segments of deleted layers: few or none (a partial index on gis.layer.deleted_at finds the layers).
+    " AND e.road_segment_id NOT IN (SELECT r.id FROM gis.road_segment r JOIN gis.layer l ON l.id = r.layer_id"
+    " WHERE l.deleted_at IS NOT NULL)"
 )
+
 
 # One round trip: snap the incident and every unit onto the nearest open edge (a leg in metres to
 # the snap point, then along the edge to either end), route vertex to vertex with pgRouting, and
@@ -124,6 +131,8 @@ _ROAD = text(
               FROM gis.road_edge e
              WHERE NOT EXISTS (SELECT 1 FROM gis.road_closure c
                                 WHERE c.road_segment_id = e.road_segment_id AND c.reopened_at IS NULL)
+               AND e.road_segment_id NOT IN (SELECT r.id FROM gis.road_segment r
+                                              JOIN gis.layer l ON l.id = r.layer_id WHERE l.deleted_at IS NOT NULL)
              ORDER BY e.geom <-> pts.geom LIMIT 4) k
           ORDER BY k.leg_m LIMIT 1) s
        WHERE s.leg_m <= :max_snap_m),

@@ -27,7 +27,8 @@ _SEARCHED = {
 
 def _statement(public: bool) -> TextClause:
     layer = "pub.layer" if public else "gis.layer"
-    visible = "" if public else " AND l.visibility = ANY(:levels)"
+    # The public views leave deleted layers out themselves (migration 0020).
+    visible = "" if public else " AND l.visibility = ANY(:levels) AND l.deleted_at IS NULL"
     parts = [
         f"SELECT l.slug, l.title_ja, l.title_en, t.id, {label} AS label,"  # noqa: S608 - constants only
         f" ST_X(ST_PointOnSurface(t.geom)) AS lon, ST_Y(ST_PointOnSurface(t.geom)) AS lat"

@@ -206,7 +206,9 @@ def test_a_failed_commit_is_never_answered_2xx(world: World, fail_at_commit):
 
         code = "wr_commit_fail"
         cat = c.post(
-            "/api/incident-categories", json={"code": code, "name_ja": "COMMIT-FAIL", "name_en": "x"}, headers=hq
+            "/api/incident-categories",
+            json={"code": code, "name_ja": "COMMIT-FAIL", "name_en": "x"},
+            headers=hq,
         )
         assert cat.status_code >= 500, cat.text
         assert all(x["code"] != code for x in c.get("/api/incident-categories", headers=hq).json())

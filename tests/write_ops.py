@@ -199,7 +199,9 @@ def household(w: World, name: str = "書込 花子") -> str:
 def new_layer(w: World, *, public: bool = False) -> str:
     slug = unique("wr-l")
     with w.http() as c:
-        _ok(c.post("/api/layers", json={"slug": slug, "title_ja": "書込", "title_en": "W"}, headers=w.admin()))
+        _ok(
+            c.post("/api/layers", json={"slug": slug, "title_ja": "書込", "title_en": "W"}, headers=w.admin())
+        )
         if public:
             _ok(c.post(f"/api/layers/{slug}/publish", headers=w.admin()))
     # Owned by the fixture department (admin has none of its own).
@@ -219,7 +221,9 @@ def new_incident(w: World) -> dict:
 
 def new_disaster(w: World) -> int:
     with w.http() as c:
-        return _ok(c.post("/api/disasters", json={"name": unique("検査災害")}, headers=w.auth("hq"))).json()["id"]
+        return _ok(c.post("/api/disasters", json={"name": unique("検査災害")}, headers=w.auth("hq"))).json()[
+            "id"
+        ]
 
 
 def new_category(w: World) -> str:
@@ -240,7 +244,9 @@ def new_team(w: World) -> str:
 def new_assignment(w: World) -> int:
     incident, team = new_incident(w), new_team(w)
     with w.http() as c:
-        r = c.post(f"/api/incidents/{incident['id']}/assignments", json={"team_id": team}, headers=w.auth("hq"))
+        r = c.post(
+            f"/api/incidents/{incident['id']}/assignments", json={"team_id": team}, headers=w.auth("hq")
+        )
         return _ok(r).json()["id"]
 
 
@@ -338,7 +344,9 @@ def c_staff_status(w: World, who: str) -> Call:
         with w.engine.connect() as conn:
             return evacuation.mine(conn, token)["status"] == "car"
 
-    return Call("/api/evacuation-status", json={"token": token, "status": "car"}, headers=w.auth(who), check=check)
+    return Call(
+        "/api/evacuation-status", json={"token": token, "status": "car"}, headers=w.auth(who), check=check
+    )
 
 
 def c_import(w: World, who: str) -> Call:
@@ -450,7 +458,9 @@ def c_reopen_road(w: World, who: str) -> Call:
 
 
 def _disaster(c: httpx.Client, w: World, disaster_id: int) -> dict | None:
-    return next((d for d in c.get("/api/disasters", headers=w.admin()).json() if d["id"] == disaster_id), None)
+    return next(
+        (d for d in c.get("/api/disasters", headers=w.admin()).json() if d["id"] == disaster_id), None
+    )
 
 
 def c_disaster_open(w: World, who: str) -> Call:
@@ -511,7 +521,9 @@ def c_incident_patch(w: World, who: str) -> Call:
         return c.get(f"/api/incidents/{incident['id']}", headers=w.admin()).json()["title"] == title
 
     headers = {**w.auth(who), "If-Match": f'"{incident["version"]}"'}
-    return Call(f"/api/incidents/{incident['id']}", "PATCH", json={"title": title}, headers=headers, check=check)
+    return Call(
+        f"/api/incidents/{incident['id']}", "PATCH", json={"title": title}, headers=headers, check=check
+    )
 
 
 def c_incident_photo(w: World, who: str) -> Call:

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
-from sqlalchemy import text
 
 from common import audit
-from common.errors import Forbidden, NotFound, PayloadTooLarge
+from common.errors import PayloadTooLarge
 from gisapp.db import transaction
 from gisapp.deps import CurrentUser, EngineDep
-from layers import catalog
+from layers import manage
 from layers.importers import ImportRejected, get_target, import_file
 from layers.importers import read as readers
 
@@ -24,9 +23,6 @@ router = APIRouter(prefix="/api/layers", tags=["import"])
 
 class FileTooLarge(PayloadTooLarge):
     code = "file_too_large"
-
-
-_OWNER = text("SELECT owner_department_id FROM gis.layer WHERE id = :id")
 
 
 def _safe_name(filename: str | None) -> str:
@@ -47,15 +43,8 @@ def import_layer(
 ) -> dict:
     rejected: ImportRejected | None = None
     with transaction(engine, user.roles) as conn:
-        layer = catalog.get_layer(conn, slug, user.roles)
-        if layer is None:  # unknown and not visible answer the same
-            raise NotFound("レイヤーが見つかりません。", "Layer not found.")
-        owner = conn.execute(_OWNER, {"id": layer.id}).scalar_one()
-        if not (user.has_any("admin") or (user.roles & catalog.STAFF_ROLES and user.department_id == owner)):
-            raise Forbidden(
-                "このレイヤーを更新できるのは所管課の職員と管理者だけです。",
-                "Only staff of the layer's owner department and admins may import into this layer.",
-            )
+        # Import rights equal edit rights: the one rule of layers.manage (404 unseen, 403 not managed).
+        manage.managed_layer(conn, user, slug)
         if file.size is not None and file.size > readers.MAX_IMPORT_BYTES:
             raise FileTooLarge(
                 f"ファイルが大きすぎます（上限 {readers.MAX_IMPORT_BYTES:,} バイト）。",

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from common import audit
 from gisapp.access import access_counts
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, ReadConn, StaffUser
-from layers import catalog, manage, search
+from layers import catalog, deletion, manage, reading, search
 from layers.errors import LayerInvalid, LayerNotFound
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
@@ -31,16 +31,11 @@ def list_layers(conn: ReadConn, user: OptionalUser) -> list[dict]:
 
 @router.get("/{slug}/features", summary="A layer's features as GeoJSON / 地物 (GeoJSON)")
 def layer_features(slug: str, engine: EngineDep, user: OptionalUser) -> dict:
-    roles = user.roles if user else ()
-    # A restricted read is audited in the same transaction, committed before the answer is built.
-    with transaction(engine, roles) as conn:
-        # Unknown and not-allowed answer the same, so the existence of a layer does not leak.
-        layer = catalog.get_layer(conn, slug, user.roles if user else None)
-        if layer is None:
-            raise LayerNotFound(slug)
-        if layer.visibility == catalog.Visibility.restricted:
-            audit.record(conn, user.username if user else "anonymous", "layer.read_restricted", slug)
-        return catalog.features_geojson(conn, layer, public=False)
+    # A restricted layer's read is audited by the domain, in this transaction, committed before the answer.
+    with transaction(engine, user.roles if user else ()) as conn:
+        return reading.layer_features(
+            conn, slug, user.username if user else None, user.roles if user else None
+        )
 
 
 # --- management: owner-department staff and admins ------------------------------------------
@@ -94,11 +89,30 @@ def withdraw_layer(slug: str, engine: EngineDep, user: StaffUser) -> dict:
     return layer.as_json()
 
 
-@router.delete("/{slug}", status_code=204, summary="Delete a layer and its features / レイヤー削除")
+@router.delete(
+    "/{slug}",
+    status_code=204,
+    summary=f"Delete a layer (restorable for {deletion.RESTORE_DAYS} days)"
+    f" / レイヤー削除（{deletion.RESTORE_DAYS}日間は復元可）",
+    description="Registries (要支援者名簿) and layers that open operations refer to answer 409 with the reasons.",
+)
 def delete_layer(slug: str, engine: EngineDep, user: StaffUser) -> Response:
     with transaction(engine, user.roles) as conn:
-        manage.delete_layer(conn, user, slug)
+        deletion.delete_layer(conn, user, slug)
     return Response(status_code=204)
+
+
+@router.get("/deleted", summary="Deleted layers you may restore / 復元できる削除済みレイヤー")
+def deleted_layers(engine: EngineDep, user: StaffUser) -> list[dict]:
+    with transaction(engine, user.roles) as conn:
+        return jsonable_encoder(deletion.list_deleted(conn, user))
+
+
+@router.post("/{slug}/restore", summary="Restore a deleted layer / 削除したレイヤーの復元")
+def restore_layer(slug: str, engine: EngineDep, user: StaffUser) -> dict:
+    with transaction(engine, user.roles) as conn:
+        layer = deletion.restore_layer(conn, user, slug)
+    return layer.as_json()
 
 
 # --- published layers: both instances --------------------------------------------------------

@@ -2,12 +2,14 @@
 
 The routes gate on roles (welfare, admin, hq_operator); which people a caller actually sees is decided
 by row-level security in the database (normal mode: consenting people for welfare, everyone for the
-registry keeper admin; an active disaster mode: everyone for its roles). Every read and export is
-audited as the last statement of its transaction, so each route runs its own transaction.
+registry keeper admin; an active disaster mode: everyone for its roles). Every read, export and write
+is audited by the domain function itself (gisapp.ops.people), in the route's one transaction, which is
+committed before the answer is built.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -15,12 +17,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from common import audit
 from frontend.people_pages import roster_html
 from gisapp.auth import User
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, require_roles
-from gisapp.ops import people
+from gisapp.ops import disaster_mode as mode
+from gisapp.ops import people, people_access
 from gisapp.ops.errors import OpsInvalid
 
 router = APIRouter(tags=["people needing help / 避難行動要支援者"])
@@ -29,6 +31,8 @@ READERS = ("welfare", "hq_operator")  # admin passes every role check
 ReaderUser = Annotated[User, Depends(require_roles(*READERS))]
 KeeperUser = Annotated[User, Depends(require_roles("admin"))]  # the registry keeper imports
 SwitchUser = Annotated[User, Depends(require_roles("hq_operator"))]  # and admin: disaster mode
+# A second person of the other side confirms a disaster mode (HQ ↔ welfare / admin).
+ConfirmUser = Annotated[User, Depends(require_roles("hq_operator", "welfare"))]
 WriterUser = Annotated[User, Depends(require_roles("welfare"))]  # and admin: plans
 
 Area = Annotated[str | None, Query(max_length=100, description="自治会・町丁目 / community area")]
@@ -44,7 +48,12 @@ class PlanIn(BaseModel):
 
 class DisasterModeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    minutes: int = Field(ge=1, le=people.MAX_DISASTER_MINUTES)
+    minutes: int = Field(
+        ge=1,
+        le=mode.MAX_MINUTES,
+        description=f"Length asked for. Alone at most {mode.SOLO_MINUTES} min; longer once a second person"
+        " confirms / 単独では最長3時間、それ以上は別の職員の確認後",
+    )
     reason: str = Field(min_length=1, max_length=500)
     roles: list[str] | None = None
 
@@ -58,8 +67,7 @@ def list_people(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict]:
     with transaction(engine, user.roles) as conn:
-        rows = people.list_people(conn, area, limit, offset)
-        people.audit_read(conn, user.username, "people.list", len(rows), area=area)
+        rows = people.list_people(conn, user.username, area, limit, offset)
     return jsonable_encoder(rows)
 
 
@@ -72,8 +80,7 @@ def priority(
     radius_m: Annotated[float, Query(gt=0, le=20_000)] = people.NEAR_GAUGE_M,
 ) -> list[dict]:
     with transaction(engine, user.roles) as conn:
-        rows = people.priority(conn, area, limit, radius_m)
-        people.audit_read(conn, user.username, "people.priority", len(rows), area=area)
+        rows = people.priority(conn, user.username, area, limit, radius_m)
     return jsonable_encoder(rows)
 
 
@@ -82,10 +89,9 @@ def roster_csv(
     engine: EngineDep, user: ReaderUser, area: Annotated[str, Query(min_length=1, max_length=100)]
 ):
     with transaction(engine, user.roles) as conn:
-        rows = people.roster(conn, area)
-        people.audit_read(conn, user.username, "people.roster_csv", len(rows), area=area)
+        body = people.roster_export(conn, user.username, area)
     return Response(
-        "\ufeff" + people.roster_csv(rows),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="roster.csv"', "Cache-Control": "no-store"},
     )
@@ -94,26 +100,58 @@ def roster_csv(
 @router.get("/api/people/disaster-mode", summary="Disaster mode state / 災害モードの状態")
 def disaster_mode(engine: EngineDep, user: ReaderUser) -> dict:
     with transaction(engine, user.roles) as conn:
-        return {"active": jsonable_encoder(people.disaster_mode(conn))}
+        return {"active": jsonable_encoder(mode.active(conn))}
 
 
-@router.post("/api/people/disaster-mode", status_code=201, summary="Switch disaster mode on / 災害モード開始")
+@router.post(
+    "/api/people/disaster-mode",
+    status_code=201,
+    summary="Switch disaster mode on (alone: at most 3 h) / 災害モード開始（単独では最長3時間）",
+)
 def disaster_mode_on(engine: EngineDep, user: SwitchUser, body: DisasterModeIn) -> dict:
     with transaction(engine, user.roles) as conn:
-        mode = people.activate_disaster_mode(conn, user.username, body.minutes, body.reason, body.roles)
-        audit.record(
-            conn, user.username, "people.disaster_mode_on", "restricted.disaster_mode",
-            mode_id=mode["id"], roles=mode["roles"], minutes=body.minutes, reason=mode["reason"],
-        )  # fmt: skip
-    return {"active": jsonable_encoder(mode)}
+        active = mode.activate(conn, user, body.minutes, body.reason, body.roles)
+    return {"active": jsonable_encoder(active)}
+
+
+@router.post(
+    "/api/people/disaster-mode/{mode_id}/confirm",
+    summary="Confirm a disaster mode as a second person / 災害モードの確認（2人目）",
+    description="Extends the mode to the length asked for. By a different account of the other side:"
+    " HQ (hq_operator) for a welfare/admin activation, welfare or admin for an HQ activation.",
+)
+def disaster_mode_confirm(engine: EngineDep, user: ConfirmUser, mode_id: int) -> dict:
+    with transaction(engine, user.roles) as conn:
+        confirmed = mode.confirm(conn, user, mode_id)
+    return {"active": jsonable_encoder(confirmed)}
 
 
 @router.delete("/api/people/disaster-mode", summary="Switch disaster mode off / 災害モード終了")
 def disaster_mode_off(engine: EngineDep, user: SwitchUser) -> dict:
     with transaction(engine, user.roles) as conn:
-        ended = people.end_disaster_mode(conn, user.username)
-        audit.record(conn, user.username, "people.disaster_mode_off", "restricted.disaster_mode", ended=ended)
+        ended = mode.end(conn, user)
     return {"ended": ended}
+
+
+@router.get(
+    "/api/people/access-log",
+    summary="Who read the registry / 要支援者名簿の閲覧記録",
+    description="For the registry keeper (admin) only; reading it is audited too.",
+)
+def access_log(
+    engine: EngineDep,
+    user: KeeperUser,
+    actor: Annotated[str | None, Query(max_length=64, description="利用者名 / username")] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=people_access.MAX_ENTRIES)] = 200,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[dict]:
+    with transaction(engine, user.roles) as conn:
+        rows = people_access.access_log(
+            conn, user.username, actor=actor, since=since, until=until, limit=limit, offset=offset
+        )
+    return jsonable_encoder(rows)
 
 
 @router.post("/api/people/import", summary="Import the registry (CSV) / 名簿の取込")
@@ -125,27 +163,21 @@ def import_people(
 ) -> dict:
     raw = file.file.read(people.MAX_BYTES + 1)
     with transaction(engine, user.roles) as conn:
-        result = people.import_csv(conn, raw, layer)
-        audit.record(
-            conn, user.username, "people.import", layer,
-            rows=result.rows, inserted=result.inserted, updated=result.updated,
-        )  # fmt: skip
+        result = people.import_csv(conn, user.username, raw, layer)
     return result.__dict__
 
 
 @router.get("/api/people/{person_id}", summary="One person / 要支援者の詳細")
 def person(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
     with transaction(engine, user.roles) as conn:
-        row = people.get_person(conn, person_id)
-        people.audit_read(conn, user.username, "people.read", 1, person_id=person_id)
+        row = people.get_person(conn, user.username, person_id)
     return jsonable_encoder(row)
 
 
 @router.get("/api/people/{person_id}/plan", summary="Individual plan / 個別避難計画")
 def plan(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
     with transaction(engine, user.roles) as conn:
-        found = people.get_plan(conn, person_id)
-        people.audit_read(conn, user.username, "people.plan_read", 1, person_id=person_id)
+        found = people.get_plan(conn, user.username, person_id)
     return jsonable_encoder(found)
 
 
@@ -154,11 +186,7 @@ def save_plan(engine: EngineDep, user: WriterUser, person_id: int, body: PlanIn)
     if body.status not in people.PLAN_STATUS:
         raise OpsInvalid("計画の状態が不正です。", "Unknown plan status.", allowed=list(people.PLAN_STATUS))
     with transaction(engine, user.roles) as conn:
-        saved = people.save_plan(conn, person_id, body.status, body.summary, user.username)
-        audit.record(
-            conn, user.username, "people.plan_write", "restricted.evacuation_plan",
-            person_id=person_id, status=body.status,
-        )  # fmt: skip
+        saved = people.save_plan(conn, user.username, person_id, body.status, body.summary)
     return jsonable_encoder(saved)
 
 
@@ -178,8 +206,7 @@ def roster_page(
     rows: list[dict] = []
     if area:
         with transaction(engine, user.roles) as conn:
-            rows = people.roster(conn, area)
-            people.audit_read(conn, user.username, "people.roster_page", len(rows), area=area)
+            rows = people.roster(conn, user.username, area, action="people.roster_page")
     offline = request.app.state.settings.offline
     html = roster_html(
         lang, area, rows, columns=people.ROSTER_COLUMNS, cells=[people.roster_cells(r) for r in rows],

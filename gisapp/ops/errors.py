@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.errors import Conflict, InvalidInput, NotFound, UserError
+from common.errors import Conflict, Forbidden, InvalidInput, NotFound, UserError
 from common.errors import PreconditionRequired as _PreconditionRequired
 
 
@@ -19,6 +19,10 @@ class OpsConflict(OpsError, Conflict):
 
 
 class OpsInvalid(OpsError, InvalidInput):
+    pass
+
+
+class OpsForbidden(OpsError, Forbidden):
     pass
 
 

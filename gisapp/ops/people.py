@@ -2,9 +2,11 @@
 (個別避難計画), the roster of one community area and the time-limited disaster mode (災害モード).
 
 Who sees whom is decided by row-level security in the database (migration 0016), never here: every
-function runs in the caller's transaction, whose ``gisapp.roles`` are the acting user's. Callers audit
-each read or export last in that transaction (``audit_read``). Nothing here logs personal data, and
-no error message repeats a value from a row.
+function runs in the caller's transaction, whose ``gisapp.roles`` are the acting user's. Every public
+function that reads, exports or writes people takes the actor and audits itself in that transaction
+(who, what, how many rows, which area or person), so no caller (API, page, CLI, export) can forget it;
+the keeper reads that record through ``gisapp.ops.people_access``. Nothing here logs personal data,
+and no error message repeats a value from a row. The disaster mode is ``gisapp.ops.disaster_mode``.
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ from sqlalchemy.sql import bindparam
 
 from common import audit, csvsafe, geo
 from common.geo import location_problem
-from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
+from gisapp.ops import disaster_mode as mode
+from gisapp.ops.errors import OpsInvalid, OpsNotFound
 from layers.importers.csv_read import decode, rows_of
 from layers.importers.errors import ImportRejected
 
 PEOPLE_LAYER = "people-needing-help"  # the demo's registry layer, the import's default target
 ALERT_LEVELS = ("警戒", "危険", "避難判断水位", "氾濫危険水位")  # a gauge at one of these is "in alert"
 NEAR_GAUGE_M = 2000.0  # a gauge this close to a residence raises the person's priority
-DISASTER_ROLES = ("welfare", "hq_operator")  # who a disaster mode may widen access for
-MAX_DISASTER_MINUTES = 72 * 60
+MAX_DISASTER_MINUTES = mode.MAX_MINUTES
 
 PLAN_STATUS = {  # id -> (ja, en)
     "not_started": ("未作成", "not started"),
@@ -102,16 +104,28 @@ def tune(conn: Connection) -> None:
     conn.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
-def priority(
-    conn: Connection, area: str | None = None, limit: int | None = None, radius_m: float = NEAR_GAUGE_M
-) -> list[dict[str, Any]]:
-    """The people the caller may see, most urgent first (``priority`` 1, 2, …), with the reason."""
+def _ranked(conn: Connection, area: str | None, limit: int | None, radius_m: float) -> list[dict[str, Any]]:
     params = {"area": area, "limit": limit, "radius": radius_m, "alert_levels": list(ALERT_LEVELS)}
     tune(conn)
     return [_row(r) for r in conn.execute(text(_PRIORITY_ORDERED), params)]
 
 
-def list_people(conn: Connection, area: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+def priority(
+    conn: Connection,
+    actor: str,
+    area: str | None = None,
+    limit: int | None = None,
+    radius_m: float = NEAR_GAUGE_M,
+) -> list[dict[str, Any]]:
+    """The people the caller may see, most urgent first (``priority`` 1, 2, …), with the reason."""
+    rows = _ranked(conn, area, limit, radius_m)
+    _audit_read(conn, actor, "people.priority", len(rows), area=area)
+    return rows
+
+
+def list_people(
+    conn: Connection, actor: str, area: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
     rows = conn.execute(
         text(
             f"""SELECT {_COLUMNS} FROM restricted.person_needing_help p
@@ -121,11 +135,19 @@ def list_people(conn: Connection, area: str | None, limit: int, offset: int) -> 
         ),
         {"area": area, "limit": limit, "offset": offset},
     )
-    return [_row(r) for r in rows]
+    found = [_row(r) for r in rows]
+    _audit_read(conn, actor, "people.list", len(found), area=area)
+    return found
 
 
-def get_person(conn: Connection, person_id: int) -> dict[str, Any]:
+def get_person(conn: Connection, actor: str, person_id: int) -> dict[str, Any]:
     """One person; one that does not exist and one the caller may not see answer the same 404."""
+    person = _person(conn, person_id)
+    _audit_read(conn, actor, "people.read", 1, person_id=person_id)
+    return person
+
+
+def _person(conn: Connection, person_id: int) -> dict[str, Any]:
     row = conn.execute(
         text(
             f"""SELECT {_COLUMNS}, ep.summary AS plan_summary, ep.updated_by AS plan_updated_by,
@@ -140,14 +162,23 @@ def get_person(conn: Connection, person_id: int) -> dict[str, Any]:
     return _row(row)
 
 
-def audit_read(conn: Connection, actor: str, action: str, rows: int, **details: Any) -> None:
-    """Who read or exported how many people: the last statement of the reading transaction."""
-    audit.record(conn, actor, action, "restricted.person_needing_help", rows=rows, **details)
+READ_TARGET = "restricted.person_needing_help"
+
+
+def _audit_read(conn: Connection, actor: str, action: str, rows: int, **details: Any) -> None:
+    """Who read or exported how many people, in the reading transaction."""
+    audit.record(conn, actor, action, READ_TARGET, rows=rows, **details)
 
 
 # -------------------------------------------------------------------- 個別避難計画 (plans)
-def get_plan(conn: Connection, person_id: int) -> dict[str, Any]:
-    person = get_person(conn, person_id)  # 404 unless the caller may see the person
+def get_plan(conn: Connection, actor: str, person_id: int) -> dict[str, Any]:
+    plan = _plan(conn, person_id)
+    _audit_read(conn, actor, "people.plan_read", 1, person_id=person_id)
+    return plan
+
+
+def _plan(conn: Connection, person_id: int) -> dict[str, Any]:
+    person = _person(conn, person_id)  # 404 unless the caller may see the person
     return {
         "person_id": person_id,
         "status": person["plan_status"],
@@ -158,10 +189,10 @@ def get_plan(conn: Connection, person_id: int) -> dict[str, Any]:
     }
 
 
-def save_plan(conn: Connection, person_id: int, status: str, summary: str, actor: str) -> dict[str, Any]:
+def save_plan(conn: Connection, actor: str, person_id: int, status: str, summary: str) -> dict[str, Any]:
     if status not in PLAN_STATUS:
         raise OpsInvalid("計画の状態が不正です。", "Unknown plan status.", allowed=list(PLAN_STATUS))
-    get_person(conn, person_id)
+    _person(conn, person_id)
     conn.execute(
         text(
             """INSERT INTO restricted.evacuation_plan (person_id, status, summary, updated_by)
@@ -171,54 +202,10 @@ def save_plan(conn: Connection, person_id: int, status: str, summary: str, actor
         ),
         {"p": person_id, "s": status, "summary": summary, "by": actor},
     )
-    return get_plan(conn, person_id)
-
-
-# ------------------------------------------------------------------ 災害モード (disaster mode)
-_ACTIVE = """SELECT id, activated_at, expires_at, activated_by, roles, reason FROM restricted.disaster_mode
-             WHERE ended_at IS NULL AND activated_at <= now() AND now() < expires_at"""
-
-
-def disaster_mode(conn: Connection) -> dict[str, Any] | None:
-    row = conn.execute(text(_ACTIVE + " ORDER BY expires_at DESC LIMIT 1")).first()
-    return dict(row._mapping) if row else None
-
-
-def activate_disaster_mode(
-    conn: Connection, actor: str, minutes: int, reason: str, roles: list[str] | None = None
-) -> dict[str, Any]:
-    roles = sorted(set(roles or DISASTER_ROLES))
-    if (
-        not set(roles) <= set(DISASTER_ROLES)
-        or not 1 <= minutes <= MAX_DISASTER_MINUTES
-        or not reason.strip()
-    ):
-        raise OpsInvalid(
-            f"災害モードには理由、1〜{MAX_DISASTER_MINUTES}分の期限、対象ロール（welfare / hq_operator）が必要です。",
-            f"A disaster mode needs a reason, 1-{MAX_DISASTER_MINUTES} minutes and roles among welfare / hq_operator.",
-        )
-    if disaster_mode(conn) is not None:
-        raise OpsConflict("災害モードはすでに有効です。", "A disaster mode is already active.")
-    row = conn.execute(
-        text(
-            """INSERT INTO restricted.disaster_mode (expires_at, activated_by, roles, reason)
-               VALUES (now() + make_interval(mins => :m), :by, :roles, :reason)
-               RETURNING id, activated_at, expires_at, activated_by, roles, reason"""
-        ),
-        {"m": minutes, "by": actor, "roles": roles, "reason": reason.strip()},
-    ).one()
-    return dict(row._mapping)
-
-
-def end_disaster_mode(conn: Connection, actor: str) -> int:
-    """End every active disaster mode now; how many were ended."""
-    return conn.execute(
-        text(
-            "UPDATE restricted.disaster_mode SET ended_at = now(), ended_by = :by"
-            " WHERE ended_at IS NULL AND now() < expires_at"
-        ),
-        {"by": actor},
-    ).rowcount
+    audit.record(
+        conn, actor, "people.plan_write", "restricted.evacuation_plan", person_id=person_id, status=status
+    )
+    return _plan(conn, person_id)
 
 
 # ----------------------------------------------------------------------------- CSV import
@@ -349,7 +336,7 @@ _UPSERT = text(
 ).bindparams(bindparam("support_persons", type_=JSONB))
 
 
-def import_csv(conn: Connection, raw: bytes, layer_slug: str = PEOPLE_LAYER) -> ImportResult:
+def import_csv(conn: Connection, actor: str, raw: bytes, layer_slug: str = PEOPLE_LAYER) -> ImportResult:
     """Validate every row, then upsert all by 管理番号 — or store nothing and raise OpsInvalid with
     every problem (row, column, Japanese and English)."""
     if len(raw) > MAX_BYTES:
@@ -390,7 +377,10 @@ def import_csv(conn: Connection, raw: bytes, layer_slug: str = PEOPLE_LAYER) -> 
         )
     params = [{**r, "layer_id": layer_id, "care_category": r["care_categories"][0]} for r in rows]
     inserted = sum(1 for r in params if conn.execute(_UPSERT, r).scalar_one())
-    return ImportResult(len(rows), inserted, len(rows) - inserted, encoding)
+    result = ImportResult(len(rows), inserted, len(rows) - inserted, encoding)
+    audit.record(conn, actor, "people.import", layer_slug, rows=result.rows, inserted=inserted,
+                 updated=result.updated)  # fmt: skip
+    return result
 
 
 # ----------------------------------------------------------------------------------- roster
@@ -409,12 +399,21 @@ ROSTER_COLUMNS = (
 )
 
 
-def roster(conn: Connection, area: str) -> list[dict[str, Any]]:
+def roster(
+    conn: Connection, actor: str, area: str, *, action: str = "people.roster_page"
+) -> list[dict[str, Any]]:
     """The roster of one community area, as handed to its community leaders (避難支援等関係者): in
     normal mode only people who consented (同意), whoever asks — the registry keeper sees everyone, but
     a roster is what leaves the office; in an active disaster mode everyone the caller may see."""
-    rows = priority(conn, area)
-    return rows if disaster_mode(conn) else [r for r in rows if r["consent"]]
+    rows = _ranked(conn, area, None, NEAR_GAUGE_M)
+    rows = rows if mode.active(conn) else [r for r in rows if r["consent"]]
+    _audit_read(conn, actor, action, len(rows), area=area)
+    return rows
+
+
+def roster_export(conn: Connection, actor: str, area: str) -> str:
+    """The roster as a CSV file's text (with a BOM, for Excel), audited as an export."""
+    return "\ufeff" + roster_csv(roster(conn, actor, area, action="people.roster_csv"))
 
 
 def roster_cells(row: dict[str, Any]) -> dict[str, str]:

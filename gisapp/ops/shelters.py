@@ -49,7 +49,8 @@ def suitable_shelters(conn: Connection, hazard: str | None, levels: tuple[str, .
     rows = conn.execute(
         text(
             f"SELECT {_SHELTER}, s.is_designated_shelter, {flags} FROM gis.shelter s"  # noqa: S608 - constant columns
-            f" JOIN gis.layer l ON l.id = s.layer_id WHERE l.visibility = ANY(:levels){where} ORDER BY s.code, s.id"
+            f" JOIN gis.layer l ON l.id = s.layer_id WHERE l.visibility = ANY(:levels) AND l.deleted_at IS NULL"
+            f"{where} ORDER BY s.code, s.id"
         ),
         {"levels": list(levels)},
     )
@@ -58,7 +59,10 @@ def suitable_shelters(conn: Connection, hazard: str | None, levels: tuple[str, .
 
 def _shelter(conn: Connection, shelter_id: int) -> dict:
     row = conn.execute(
-        text(f"SELECT {_SHELTER} FROM gis.shelter s WHERE s.id = :id"),  # noqa: S608 - constant columns
+        text(
+            f"SELECT {_SHELTER} FROM gis.shelter s JOIN gis.layer l ON l.id = s.layer_id"  # noqa: S608 - constant columns
+            " WHERE s.id = :id AND l.deleted_at IS NULL"
+        ),
         {"id": shelter_id},
     ).one_or_none()
     if row is None:

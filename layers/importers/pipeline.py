@@ -71,7 +71,8 @@ class ImportResult:
 
 def get_target(conn: Connection, slug: str) -> Target | None:
     row = conn.execute(
-        text("SELECT id, slug, kind, geometry_type FROM gis.layer WHERE slug = :s"), {"s": slug}
+        text("SELECT id, slug, kind, geometry_type FROM gis.layer WHERE slug = :s AND deleted_at IS NULL"),
+        {"s": slug},
     ).first()
     return Target(**row._mapping) if row else None
 
