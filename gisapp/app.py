@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         openapi_url=None if public else "/openapi.json",
     )
 
+    app.add_middleware(errors.UnexpectedErrors)  # innermost: its 500 gets the headers below too
     app.add_middleware(TileFastPath)  # inner: the security headers go on its answers too
     app.add_middleware(SecurityHeaders)
     app.state.settings = settings

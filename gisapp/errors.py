@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import STATUS_TEXT, Busy, UserError, error_body
 
@@ -59,9 +60,31 @@ def install(app: FastAPI) -> None:
         status = 400 if request.url.path.startswith("/ogc") else 422
         return _answer(status, "invalid_input", ja, en, problems=problems)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Nothing of the exception reaches the client; the log has it.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        ja, en = STATUS_TEXT[500]
-        return _answer(500, "internal_error", ja, en)
+
+class UnexpectedErrors:
+    """Any other exception: logged, answered with a bilingual 500 that says nothing of it, and not
+    raised further (Starlette's own last-resort handler re-raises, and the server then drops the
+    keep-alive connection under the client). A failed COMMIT arrives here: never answered 2xx."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                ja, en = STATUS_TEXT[500]
+                await _answer(500, "internal_error", ja, en)(scope, receive, send)

@@ -24,7 +24,7 @@ _SELECT = """SELECT json_build_object(
        c.closed_at, c.id
      FROM gis.road_closure c
      JOIN gis.road_segment r ON r.id = c.road_segment_id
-     JOIN gis.layer l ON l.id = r.layer_id AND l.visibility = ANY(:levels)"""
+     JOIN gis.layer l ON l.id = r.layer_id AND l.visibility = ANY(:levels) AND l.deleted_at IS NULL"""
 
 _LIST = text(
     f"""SELECT coalesce(json_agg(s.j ORDER BY s.closed_at DESC, s.id DESC), '[]'::json)
@@ -34,7 +34,7 @@ _ONE = text(f"SELECT s.j FROM ({_SELECT} WHERE c.id = :id) s")  # noqa: S608 - c
 
 _SEGMENT_VISIBLE = text(
     """SELECT r.id FROM gis.road_segment r JOIN gis.layer l ON l.id = r.layer_id
-        WHERE r.id = :id AND l.visibility = ANY(:levels)"""
+        WHERE r.id = :id AND l.visibility = ANY(:levels) AND l.deleted_at IS NULL"""
 )
 _CLOSE = text(
     """INSERT INTO gis.road_closure (road_segment_id, reason, created_by)

@@ -88,11 +88,19 @@ def managed_layer(conn: Connection, actor: Actor, slug: str) -> Layer:
 _managed = managed_layer
 
 
+def may_create(actor: Actor) -> bool:
+    """Whoever may manage the layers of a department may create one for it: the same rule as edit,
+    publish, import and delete (a layer its creator could not then edit would make no sense)."""
+    if "admin" in actor.roles:
+        return True
+    return bool(MANAGING_ROLES & set(actor.roles)) and actor.department_id is not None
+
+
 def create_layer(conn: Connection, actor: Actor, spec: LayerSpec) -> Layer:
-    if actor.department_id is None and "admin" not in actor.roles:
+    if not may_create(actor):
         raise LayerForbidden(
-            "所属部署のない利用者はレイヤーを作成できません。",
-            "Users without a department cannot create layers.",
+            "レイヤーを作成できるのは部署に所属する職員と管理者だけです。",
+            "Only staff of a department and administrators may create layers.",
         )
     if spec.kind not in KINDS or spec.kind == "person_needing_help":
         raise LayerInvalid(

@@ -78,7 +78,7 @@ class World:
     road_segments: list[int]
     shelters: list[int]
     people_layer: str
-    person_id: int
+    persons: list[int]  # consenting people of the fixture registry, one per plan written
     addresses: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def auth(self, who: str) -> dict[str, str]:
@@ -147,19 +147,21 @@ def build_world(internal: str, engine: Engine) -> World:
             ).scalar_one()
             for i in range(300)
         ]  # fmt: skip
-    r = import_people(internal, tokens["admin"], s.slugs["restricted"], [unique("WRP-")])
+    r = import_people(internal, tokens["admin"], s.slugs["restricted"], [unique("WRP-") for _ in range(60)])
     assert r.status_code == 200, r.text
     with transaction(engine, ["admin"]) as conn:
-        person_id = conn.execute(
-            text(
-                """SELECT p.id FROM restricted.person_needing_help p JOIN gis.layer l ON l.id = p.layer_id
-                   WHERE l.slug = :s AND p.consent ORDER BY p.id DESC LIMIT 1"""
-            ),
-            {"s": s.slugs["restricted"]},
-        ).scalar_one()
+        persons = list(
+            conn.execute(
+                text(
+                    """SELECT p.id FROM restricted.person_needing_help p JOIN gis.layer l ON l.id = p.layer_id
+                       WHERE l.slug = :s AND p.consent AND p.external_id LIKE 'WRP-%' ORDER BY p.id"""
+                ),
+                {"s": s.slugs["restricted"]},
+            ).scalars()
+        )
     return World(
         internal, engine, s, tokens, passwords, disaster_id, category, segments, shelters,
-        s.slugs["restricted"], person_id,
+        s.slugs["restricted"], persons,
     )  # fmt: skip
 
 
@@ -637,15 +639,18 @@ def c_checkin(w: World, who: str) -> Call:
     return Call(url, json=body, headers=w.auth(who), check=check)
 
 
-_THRESHOLDS = {"vacant_below": 50, "moderate_below": 80, "crowded_below": 100, "stale_minutes": 30}
+_stale = itertools.count(31)
 
 
 def c_shelter_settings(w: World, who: str) -> Call:
+    # A value of its own per call, so a refused call is told apart from an earlier one.
+    wanted = {"vacant_below": 50, "moderate_below": 80, "crowded_below": 100, "stale_minutes": next(_stale)}
+
     def check(c, r):
         got = c.get("/api/shelter-settings", headers=w.admin()).json()
-        return all(got[k] == v for k, v in _THRESHOLDS.items())
+        return all(got[k] == v for k, v in wanted.items())
 
-    return Call("/api/shelter-settings", "PUT", json=_THRESHOLDS, headers=w.auth(who), check=check)
+    return Call("/api/shelter-settings", "PUT", json=wanted, headers=w.auth(who), check=check)
 
 
 def _mode(c: httpx.Client, w: World) -> dict | None:
@@ -674,6 +679,32 @@ def c_mode_off(w: World, who: str) -> Call:
     return Call("/api/people/disaster-mode", "DELETE", headers=w.auth(who), check=check)
 
 
+def c_mode_confirm(w: World, who: str) -> Call:
+    """An HQ activation (alone: capped), confirmed by a second person of the other side."""
+    with w.http() as c:
+        _ok(c.delete("/api/people/disaster-mode", headers=w.admin()))
+        body = {"minutes": 600, "reason": "書込み検査"}
+        mode_id = _ok(c.post("/api/people/disaster-mode", json=body, headers=w.auth("hq"))).json()["active"][
+            "id"
+        ]
+
+    def check(c, r):
+        return (_mode(c, w) or {}).get("confirmed_by") is not None
+
+    return Call(f"/api/people/disaster-mode/{mode_id}/confirm", headers=w.auth(who), check=check)
+
+
+def c_layer_restore(w: World, who: str) -> Call:
+    slug = new_layer(w)
+    with w.http() as c:
+        _ok(c.delete(f"/api/layers/{slug}", headers=w.admin()))
+
+    def check(c, r):
+        return _layer_listed(c, w, slug) is not None
+
+    return Call(f"/api/layers/{slug}/restore", headers=w.auth(who), check=check)
+
+
 def c_people_import(w: World, who: str) -> Call:
     external = unique("WRI-")
 
@@ -687,13 +718,13 @@ def c_people_import(w: World, who: str) -> Call:
 
 
 def c_plan(w: World, who: str) -> Call:
-    summary = unique("計画")
+    person, summary = w.take(w.persons), unique("計画")
 
     def check(c, r):
-        return c.get(f"/api/people/{w.person_id}/plan", headers=w.admin()).json()["summary"] == summary
+        return c.get(f"/api/people/{person}/plan", headers=w.admin()).json()["summary"] == summary
 
     body = {"status": "drafting", "summary": summary}
-    return Call(f"/api/people/{w.person_id}/plan", "PUT", json=body, headers=w.auth(who), check=check)
+    return Call(f"/api/people/{person}/plan", "PUT", json=body, headers=w.auth(who), check=check)
 
 
 @dataclass(frozen=True)
@@ -720,6 +751,7 @@ OPS: list[Op] = [
     Op("POST", "/api/layers/{slug}/publish", roles(200, LAYER_EDITORS), c_publish),
     Op("POST", "/api/layers/{slug}/withdraw", roles(200, LAYER_EDITORS), c_withdraw),
     Op("POST", "/api/layers/{slug}/import", roles(200, LAYER_EDITORS), c_import),
+    Op("POST", "/api/layers/{slug}/restore", roles(200, LAYER_EDITORS), c_layer_restore),
     # HQ operations: hq_operator and staff (the HQ is staffed from the departments), admins
     Op("POST", "/api/road-closures", roles(201, HQ_ROLES), c_close_road),
     Op("POST", "/api/road-closures/{closure_id}/reopen", roles(200, HQ_ROLES), c_reopen_road),
@@ -745,6 +777,9 @@ OPS: list[Op] = [
     # people needing help: disaster mode by HQ or admin; the registry by admin; plans by welfare
     Op("POST", "/api/people/disaster-mode", roles(201, {"hq", "admin"}), c_mode_on, serial=True),
     Op("DELETE", "/api/people/disaster-mode", roles(200, {"hq", "admin"}), c_mode_off, serial=True),
+    # the second person: the other side of whoever switched it on (here HQ: welfare or admin)
+    Op("POST", "/api/people/disaster-mode/{mode_id}/confirm", roles(200, {"welfare", "admin"}), c_mode_confirm,
+       serial=True),
     Op("POST", "/api/people/import", roles(200, {"admin"}), c_people_import),
     Op("PUT", "/api/people/{person_id}/plan", roles(200, {"welfare", "admin"}), c_plan),
 ]  # fmt: skip
