@@ -152,6 +152,8 @@ def mark_reviewed(conn: Connection, ids: list[int], by: str) -> list[int]:
     Returns the ids this call marked. The caller's transaction commits, and audits."""
     if not ids:
         return []
+    if any(not 1 <= i < 2**63 for i in ids):
+        raise DeadLetterInvalid("ids", "ID が範囲外です。", "An id is out of range.")
     if len(ids) > MAX_REVIEW:
         raise DeadLetterInvalid(
             "ids", f"一度に確認済みにできるのは {MAX_REVIEW} 件までです。", f"At most {MAX_REVIEW} at a time."

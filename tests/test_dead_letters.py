@@ -200,6 +200,12 @@ def test_the_page_is_for_hq_and_admin_only(client, accounts):
         assert r.status_code == 403
 
 
+def test_the_page_form_refuses_ids_out_of_range(client, accounts):
+    for bad in ("99999999999999999999999", "-1", "x"):
+        r = client.post("/hq/dead-letters/review", data={"ids": [bad]}, headers=accounts["hq"])
+        assert r.status_code == 422, bad
+
+
 def test_the_page_form_marks_reviewed_and_comes_back(client, accounts, letters):
     target = letters["DLMARK-json"]
     r = client.post(
@@ -220,3 +226,9 @@ def test_healthz_counts_and_turns_degraded_above_the_threshold(client, app_engin
     check = check_dead_letters(app_engine, threshold=10**9)
     assert check.ok and check.count >= 3
     assert not check_dead_letters(app_engine, threshold=0).ok  # DLMARK-lat is still unreviewed
+
+
+def test_the_api_is_documented_with_its_errors(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"401", "403", "422"} <= set(paths["/api/dead-letters"]["get"]["responses"])
+    assert "/api/dead-letters/review" in paths and "/hq/dead-letters" not in paths
