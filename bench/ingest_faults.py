@@ -103,7 +103,17 @@ def run(messages: int = 10_000, kills: int = 5, pg_stops: int = 3, seed: int = 7
         env = {**os.environ, "LOG_FORMAT": "text"}
         log = root / "ingest.log"
         worker = _worker(env, log)
-        time.sleep(1.5)  # connected, durable session created
+        # Connected and subscribed, so its durable session exists: it records the broker's retained $SYS
+        # counter right after its subscriptions (a fixed sleep was too short on a loaded machine, and
+        # what is published before the session exists is nobody's to keep).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(text("SELECT count(*) FROM ingest.broker_stat")).scalar_one():
+                    break
+            time.sleep(0.2)
+        else:
+            raise TimeoutError("the ingest worker did not subscribe within 60 s")
 
         acked: set = set()
         lock = threading.Lock()

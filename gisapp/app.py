@@ -15,6 +15,7 @@ from gisapp import errors
 from gisapp.access import AccessCounter
 from gisapp.api import (
     auth,
+    dead_letters,
     devices,
     evacuation,
     events,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(shelters.router)
         app.include_router(evacuation.router)
         app.include_router(people.router)
+        app.include_router(dead_letters.router)
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> HTMLResponse:

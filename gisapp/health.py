@@ -9,13 +9,19 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from sqlalchemy import Engine, text
 
+from ingest import dead_letters
 from ingest.worker import mqtt_params
+
+# More dead letters than this in the last hour, not yet reviewed on /hq/dead-letters, and the ingest
+# side is degraded: a device sends junk steadily (a wrong firmware, a wrong clock), or someone probes.
+DEAD_LETTERS_DEGRADED_1H = 100
 
 
 @dataclass
 class Check:
     ok: bool
     detail: str
+    count: int | None = None  # a figure worth graphing, shown beside the check
 
 
 def check_database(engine: Engine) -> Check:
@@ -78,9 +84,21 @@ def check_broker_drops(engine: Engine) -> Check:
     return Check(True, "0 dropped")
 
 
+def check_dead_letters(engine: Engine, threshold: int = DEAD_LETTERS_DEGRADED_1H) -> Check:
+    """Dead letters of the last hour; too many of them not yet reviewed is degraded."""
+    try:
+        with engine.connect() as conn:
+            total, unreviewed = dead_letters.last_hour(conn)
+    except Exception as e:  # health reports any failure
+        return Check(False, type(e).__name__)
+    detail = f"{total} in the last hour, {unreviewed} not reviewed (degraded above {threshold})"
+    return Check(unreviewed <= threshold, detail, total)
+
+
 class CachedHealth:
     """/healthz may be polled often; check at most every few seconds. The internal instance also
-    reports messages the broker dropped (the public instance's role cannot read that)."""
+    reports messages the broker dropped and the ingest worker's dead letters of the last hour (the
+    public instance's role can read neither)."""
 
     def __init__(
         self, engine: Engine, mqtt_url: str | None, ttl: float = 3.0, *, drops: bool = False
@@ -96,9 +114,12 @@ class CachedHealth:
                 checks = {"database": check_database(self.engine), "broker": check_broker(self.mqtt_url)}
                 if self.drops:
                     checks["broker_drops"] = check_broker_drops(self.engine)
+                    checks["dead_letters"] = check_dead_letters(self.engine)
                 self._value = {
                     "status": "ok" if all(c.ok for c in checks.values()) else "degraded",
                     **{name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
                 }
+                if self.drops:
+                    self._value["dead_letters_1h"] = checks["dead_letters"].count
                 self._at = time.monotonic()
             return self._value

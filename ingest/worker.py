@@ -1,7 +1,11 @@
 """The ingest worker: MQTT in, PostGIS out, acknowledging each message only after it is committed.
 
 - Fixed client id (the broker forces it to the username) with a durable session and QoS 1, so
-  messages that arrive while the worker is down wait in the broker.
+  messages that arrive while the worker is down wait in the broker. MQTT 5: a session that never
+  expires (what MQTT 3.1.1's clean_session=false was), and a subscription to device topics that never
+  sends retained messages, so a restart does not replay each device's last retained message.
+- A device message delivered with the retain flag (only possible if the subscription were made
+  otherwise) is a dead letter (``retained``), never stored: its live delivery already was.
 - ``on_message`` only queues. The worker thread validates and writes in batches; after COMMIT it
   sends the PUBACKs. A crash before COMMIT means no PUBACK, so the broker delivers again; the
   writes are idempotent (device + device timestamp), so redelivery never duplicates.
@@ -22,6 +26,9 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -50,6 +57,13 @@ from sensors.topics import GAUGE_LEAF_KIND, TOPIC_ROOT, parse
 
 log = logging.getLogger("gisapp.ingest")
 BROKER_STATS = ("$SYS/broker/publish/messages/dropped",)
+# MQTT 5 session expiry "never" (as MQTT 3.1.1's clean_session=false): messages wait while we are down.
+SESSION_NEVER_EXPIRES = 0xFFFFFFFF
+# Device topics: never the retained messages (a replay of old positions and statuses at every
+# (re)subscribe; MQTT 3.1.1 always sends them, even to an existing subscription). The broker's $SYS
+# counters: always them, at every connection, since they are published only every sys_interval.
+DEVICE_SUBSCRIPTION = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
+STATS_SUBSCRIPTION = SubscribeOptions(qos=0, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ class Received:
     mid: int
     qos: int
     generation: int  # which connection delivered it
+    retain: bool = False  # delivered as a retained message (an old one), not live
 
 
 @dataclass
@@ -121,8 +136,7 @@ class IngestWorker:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=user or "gisapp-ingest",
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
+            protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
         if user:
@@ -138,12 +152,9 @@ class IngestWorker:
             log.error("mqtt connect refused", extra={"reason": str(reason_code)})
             return
         self.generation += 1
-        client.subscribe(f"{TOPIC_ROOT}/#", qos=1)
+        client.subscribe(f"{TOPIC_ROOT}/#", options=DEVICE_SUBSCRIPTION)
         # What the broker itself lost (queues full, …): /healthz turns degraded when it is not zero.
-        # Unsubscribe first: a durable session keeps the subscription, and the broker resends the
-        # retained $SYS values only to a new one, so each connection starts from the current value.
-        client.unsubscribe(list(BROKER_STATS))
-        client.subscribe([(topic, 0) for topic in BROKER_STATS])
+        client.subscribe([(topic, STATS_SUBSCRIPTION) for topic in BROKER_STATS])
         self.connected.set()
         log.info("mqtt connected", extra={"session_present": flags.session_present})
 
@@ -154,12 +165,14 @@ class IngestWorker:
             log.warning("mqtt disconnected; reconnecting", extra={"reason": str(reason_code)})
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        self.inbox.put(Received(msg.topic, msg.payload, msg.mid, msg.qos, self.generation))
+        self.inbox.put(Received(msg.topic, msg.payload, msg.mid, msg.qos, self.generation, bool(msg.retain)))
 
     # ---------------------------------------------------------- worker thread
     def run(self) -> None:
         """Run until stop() is called; then drain what is queued and disconnect."""
-        self.client.connect_async(self.host, self.port, keepalive=30)
+        session = Properties(PacketTypes.CONNECT)
+        session.SessionExpiryInterval = SESSION_NEVER_EXPIRES
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=session)
         self.client.loop_start()
         try:
             while not self.stopping.is_set():
@@ -250,6 +263,13 @@ class IngestWorker:
                     batch.broker_stats[item.topic.removeprefix("$SYS/broker/")] = int(item.payload)
                 except ValueError:
                     pass  # the broker's own counters; nothing a device sent
+                continue
+            if item.retain:
+                batch.dead.append(
+                    DeadLetter(
+                        item.topic, item.payload, "retained", "a retained (old) message, not a live one"
+                    )
+                )
                 continue
             route = parse(item.topic)
             if route is not None and route[2] == "status":

@@ -104,7 +104,7 @@ def test_broker_drops_turn_health_degraded(settings, app_engine, client):
             conn.execute(
                 text("UPDATE ingest.broker_stat SET value = 0 WHERE name = 'publish/messages/dropped'")
             )
-    assert health.get()["status"] == "ok"
+    assert health.get()["broker_drops"]["ok"]  # (dead letters of other tests may make the whole degraded)
     assert "broker_drops" not in CachedHealth(app_engine, settings.mqtt_url, ttl=0).get()  # public instance
 
 

@@ -299,9 +299,16 @@ class LocalStack:
             "persistence true",
             f"persistence_location {self.mqtt_dir / 'data'}/",
             "autosave_interval 30",
+            # The largest legitimate message is a radio incident report (a few KiB; the worker's own cap is
+            # 64 KiB, above which it dead-letters `payload_too_large`). A larger packet, up to 256 KiB,
+            # still reaches the worker and is dead-lettered where HQ sees it; anything bigger is junk: the
+            # broker disconnects the client and the message is never stored.
+            "max_packet_size 262144",
             # Room for a 2-minute database outage at the full ingest rate (10,000 msg/s × 120 s + 25 %).
             "max_queued_messages 1500000",
-            "max_queued_bytes 0",
+            # … and a bound on its payload bytes: 1,500,000 × ~350 B (a full OwnTracks location is under
+            # 300 B), so a flood of big junk cannot grow the queue to 1,500,000 × 256 KiB of memory.
+            "max_queued_bytes 536870912",
             "max_inflight_messages 1000",
             "log_dest stdout",
             "log_type error",
