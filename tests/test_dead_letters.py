@@ -70,9 +70,12 @@ def worker_module(settings, app_engine):
     """The real ingest worker for this module (the conftest one is per test)."""
     import threading
 
+    from gisapp.ops import radio_reports
     from ingest.worker import IngestWorker
 
-    w = IngestWorker(app_engine, settings.mqtt_url, batch_wait=0.02, silence_check=60)
+    w = IngestWorker(
+        app_engine, settings.mqtt_url, radio_reports=radio_reports, batch_wait=0.02, silence_check=60
+    )
     t = threading.Thread(target=w.run, daemon=True)
     t.start()
     assert w.connected.wait(10)

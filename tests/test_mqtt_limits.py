@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import text
 
+from gisapp.ops import radio_reports
 from ingest.payloads import MAX_PAYLOAD_BYTES
 from ingest.worker import IngestWorker, Received, mqtt_params
 from sensors.registry import DeviceKind, DeviceSpec
@@ -57,7 +58,9 @@ class SpyWorker(IngestWorker):
 @contextlib.contextmanager
 def running_worker(settings, app_engine) -> Iterator[SpyWorker]:
     """A fresh worker instance on the same durable session (what a restart of `gisapp ingest` is)."""
-    w = SpyWorker(app_engine, settings.mqtt_url, batch_wait=0.02, silence_check=60)
+    w = SpyWorker(
+        app_engine, settings.mqtt_url, radio_reports=radio_reports, batch_wait=0.02, silence_check=60
+    )
     t = threading.Thread(target=w.run, daemon=True)
     t.start()
     assert w.connected.wait(10), "ingest worker did not connect"
@@ -209,7 +212,7 @@ def test_the_311_session_is_kept_by_the_mqtt5_worker(settings, app_engine, units
 
 def test_a_retained_delivery_is_a_dead_letter_never_stored(settings, app_engine, units):
     """Should a retained copy reach the worker anyway, it is refused with its reason, not stored."""
-    w = IngestWorker(app_engine, settings.mqtt_url)
+    w = IngestWorker(app_engine, settings.mqtt_url, radio_reports=radio_reports)
     payload = json.dumps({"lat": 35.41, "lon": 139.32, "ts": 1_763_900_200, "mark": "RETAINED-1"}).encode()
     item = Received(radio_position_topic("RT-A"), payload, mid=0, qos=1, generation=0, retain=True)
     with app_engine.begin() as conn:
