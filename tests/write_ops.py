@@ -28,6 +28,7 @@ from sqlalchemy import Engine, text
 
 from gisapp.db import transaction
 from gisapp.ops import evacuation
+from ingest.store import DeadLetter, insert_dead_letters
 from tests.fixtures_data import Seed, _layer, seed
 
 PRINCIPALS = ("anon", "staff", "hq", "welfare", "admin", "outsider")
@@ -705,6 +706,26 @@ def c_layer_restore(w: World, who: str) -> Call:
     return Call(f"/api/layers/{slug}/restore", headers=w.auth(who), check=check)
 
 
+def new_dead_letter(w: World) -> int:
+    """A refused message as the worker stores it (ingest.store), with a payload of its own."""
+    payload = unique("not json ").encode()
+    with transaction(w.engine) as conn:
+        insert_dead_letters(conn, [DeadLetter("gisapp/v1/radio/WR-X/position", payload, "invalid_json", "x")])
+        return conn.execute(
+            text("SELECT id FROM ingest.dead_letter WHERE payload = :p"), {"p": payload}
+        ).scalar_one()
+
+
+def c_dead_letter_review(w: World, who: str) -> Call:
+    letter = new_dead_letter(w)
+
+    def check(c, r):
+        found = c.get("/api/dead-letters", params={"device": "WR-X", "limit": 500}, headers=w.admin()).json()
+        return any(x["id"] == letter and x["reviewed_at"] for x in found["items"])
+
+    return Call("/api/dead-letters/review", json={"ids": [letter]}, headers=w.auth(who), check=check)
+
+
 def c_people_import(w: World, who: str) -> Call:
     external = unique("WRI-")
 
@@ -782,6 +803,8 @@ OPS: list[Op] = [
        serial=True),
     Op("POST", "/api/people/import", roles(200, {"admin"}), c_people_import),
     Op("PUT", "/api/people/{person_id}/plan", roles(200, {"welfare", "admin"}), c_plan),
+    # dead letters: the HQ (radio positions may be in them) and admins
+    Op("POST", "/api/dead-letters/review", roles(200, {"hq", "admin"}), c_dead_letter_review),
 ]  # fmt: skip
 
 
