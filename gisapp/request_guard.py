@@ -6,8 +6,9 @@
   memory here (capped at ``INSPECT_LIMIT``, to be checked below); uploads stream through to the route.
 - **Control characters**: NUL and the other C0 controls (tab, LF and CR are allowed inside JSON and
   form values, where text may be multi-line) and lone surrogates are refused in the path, the query
-  string, every key and string of a JSON body and every field of a urlencoded form: 422, or 400 under
-  /ogc (the OGC API's status for a bad parameter). PostgreSQL cannot store NUL in text, so without this
+  string, every key and string of a JSON body, every field of a urlencoded form and every text field
+  (not the files) of a multipart form, checked as it streams: 422, or 400 under /ogc (the OGC API's
+  status for a bad parameter). PostgreSQL cannot store NUL in text, so without this
   such input reached the database as a 500.
 """
 
@@ -17,6 +18,8 @@ import json
 import re
 from urllib.parse import parse_qsl
 
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -139,11 +142,13 @@ class RequestGuard:
         if length is not None and length.strip().isdigit() and int(length) > limit:
             await _too_large(limit)(scope, receive, send)
             return
-        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        raw_type = _header(scope, b"content-type") or ""
+        ctype = raw_type.split(";")[0].strip().lower()
         if method in _BODY_METHODS and (ctype in _INSPECTED_TYPES or ctype.endswith("+json")):
             await self._inspected(scope, receive, send, min(limit, INSPECT_LIMIT), ctype)
         else:
-            await self._streamed(scope, receive, send, limit)
+            fields = _TextFields.for_type(raw_type) if method in _BODY_METHODS else None
+            await self._streamed(scope, receive, send, limit, fields)
 
     async def _inspected(self, scope: Scope, receive: Receive, send: Send, cap: int, ctype: str) -> None:
         """Read the (small) body whole, check it, then hand it on as one message."""
@@ -176,23 +181,33 @@ class RequestGuard:
             return
         await self.app(scope, _replay(body, None, receive), send)
 
-    async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """Pass the body through, counting; past the limit answer 413 at once and tell the route the
-        client is gone (whatever it answers then is dropped)."""
+    async def _streamed(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, fields: _TextFields | None
+    ) -> None:
+        """Pass the body through, counting (and checking a multipart form's text fields); past the
+        limit, or at a refused character, answer at once and tell the route the client is gone
+        (whatever it answers then is dropped). A chunk is checked before the route sees it, so a form
+        is refused before the route has all of it."""
         state = {"size": 0, "over": False, "started": False}
+
+        async def refuse(response: JSONResponse) -> Message:
+            state["over"] = True
+            if not state["started"]:
+                state["started"] = True
+                await response(scope, receive, send)
+            return {"type": "http.disconnect"}
 
         async def counting_receive() -> Message:
             if state["over"]:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
-                state["size"] += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                state["size"] += len(chunk)
                 if state["size"] > limit:
-                    state["over"] = True
-                    if not state["started"]:
-                        state["started"] = True
-                        await _too_large(limit)(scope, receive, send)
-                    return {"type": "http.disconnect"}
+                    return await refuse(_too_large(limit))
+                if fields is not None and fields.feed(chunk):
+                    return await refuse(_bad_chars(scope["path"], fields.bad))
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -207,6 +222,71 @@ class RequestGuard:
         except Exception:
             if not state["over"]:
                 raise  # after our 413 the route's complaint about the cut body is expected
+
+
+class _TextFields:
+    """Checks the text fields of a multipart form as its bytes stream by; file parts are skipped and
+    never held. A form the parser cannot follow is left to the route."""
+
+    MAX_FIELD = 64 * KIB  # a text field longer than this is the route's to refuse; not held here
+
+    def __init__(self, boundary: bytes) -> None:
+        self.bad: str = ""
+        self._headers: dict[bytes, bytes] = {}
+        self._field, self._value, self._name = b"", bytearray(), ""
+        self._is_file = False
+        self._broken = False
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._begin,
+                "on_header_field": lambda d, a, b: setattr(self, "_field", self._field + d[a:b]),
+                "on_header_value": self._header_value,
+                "on_header_end": lambda: setattr(self, "_field", b""),
+                "on_headers_finished": self._headers_done,
+                "on_part_data": self._data,
+                "on_part_end": self._end,
+            },
+        )
+
+    @classmethod
+    def for_type(cls, content_type: str) -> _TextFields | None:
+        ctype, options = parse_options_header(content_type)
+        boundary = options.get(b"boundary")
+        return cls(boundary) if ctype == b"multipart/form-data" and boundary else None
+
+    def feed(self, chunk: bytes) -> bool:
+        """True once a refused character was found (``bad`` says where)."""
+        if not self._broken and not self.bad and chunk:
+            try:
+                self._parser.write(chunk)
+            except MultipartParseError:
+                self._broken = True
+        return bool(self.bad)
+
+    def _begin(self) -> None:
+        self._headers, self._value, self._is_file, self._name = {}, bytearray(), False, ""
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        key = self._field.lower()
+        self._headers[key] = self._headers.get(key, b"") + data[start:end]
+
+    def _headers_done(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._is_file = b"filename" in options or b"filename*" in options
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        if _BAD_LINE.search(self._name):
+            self.bad = "body"
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if not self._is_file and len(self._value) <= self.MAX_FIELD:
+            self._value += data[start:end]
+
+    def _end(self) -> None:
+        if not self._is_file and not self.bad:
+            text = bytes(self._value).decode("utf-8", "replace")
+            if _BAD_TEXT.search(text):
+                self.bad = f"body.{self._name}"
 
 
 def _replay(body: bytes, first: Message | None, receive: Receive) -> Receive:

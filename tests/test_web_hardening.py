@@ -242,6 +242,35 @@ def test_a_nul_in_a_urlencoded_form_is_a_422(client, app_engine):
         assert conn.execute(text(count)).scalar_one() == before
 
 
+def citizen_reports(owner_engine) -> int:
+    with owner_engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM ops.citizen_report")).scalar_one()
+
+
+@pytest.mark.parametrize("field", ["description", "category"])
+def test_a_nul_in_a_multipart_text_field_is_a_422_and_stores_nothing(public_client, owner_engine, field):
+    before = citizen_reports(owner_engine)
+    data = {"category": "fallen_tree", "lon": "139.31", "lat": "35.40", "description": "倒木"}
+    data[field] += "\x00"
+    photo = ("p.jpg", b"\xff\xd8\x00\x00 binary with NULs", "image/jpeg")
+    err = bilingual(
+        public_client.post("/api/reports", data=data, files={"photo": photo}), 422, "invalid_input"
+    )
+    assert err["where"] == f"body.{field}"
+    assert citizen_reports(owner_engine) == before
+
+
+def test_files_in_a_multipart_form_are_not_checked_for_control_characters(client, seeded):
+    # A photo is binary (NUL bytes and all): it reaches the route, which judges it as an image.
+    hq = seeded.bearer(client, "hq")
+    r = client.post(
+        "/api/incidents/999999999/photos",
+        files={"photo": ("p.jpg", b"\x00\x01\x02" * 1000, "image/jpeg")},
+        headers=hq,
+    )
+    assert r.status_code != 422 or r.json()["error"].get("where") is None, r.text
+
+
 def test_deeply_nested_json_is_a_4xx_not_a_500(client):
     r = client.post("/api/register", content=b"[" * 200_000, headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500, r.text
