@@ -88,7 +88,6 @@ def gis_map_html(lang: str = "ja", offline: bool = False) -> str:
     return _build("gis", _normalise_lang(lang), offline).html
 
 
-PAGES: tuple[Page, ...] = ("citizen", "hq", "gis", "replay")
 PAGE_ASSET_PREFIX = "/pages/"
 _ASSET_NAME = re.compile(r"(citizen|hq|gis|replay)-(ja|en)(-offline)?\.(js|css)")
 _MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
