@@ -8,16 +8,24 @@ shadow them on each instance with the vendored Leaflet, and every page is checke
 template and its attribution link (both absent when ``offline=True``).
 
 How the page JS gets the map: ``_PageStart`` is added as the map's last child. folium renders a
-parent's script before its children's, in insertion order, into one inline <script> at the end of the
-body, so when ``gisapp.start(...)`` runs, the ``var map_…`` and ``var tile_layer_…`` it names already
+parent's script before its children's, in insertion order, into one <script> at the end of the body,
+so when ``gisapp.start(...)`` runs, the ``var map_…`` and ``var tile_layer_…`` it names already
 exist. Our JS files are plain <script> tags in <head> that only define functions, so they are loaded
 by then too. The page modules find the map as ``config.map`` (and tests as ``gisapp.config.map``).
+
+No inline script or style (the pages' CSP forbids both): folium writes its script and a few <style>
+blocks inline, so ``_build`` moves them into a script and a stylesheet of the page's own, served by the
+app at ``/pages/{page}-{lang}[-offline].js|css`` (``page_asset``). folium names its elements with random
+ids; ``_number_elements`` replaces them with ids numbered in tree order, so every server process builds
+the same page and the same script, whichever process answers the page and whichever its script.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -56,33 +64,57 @@ class ExternalAssetError(RuntimeError):
     """A rendered page would load something from outside the app (rule: no CDN at run time)."""
 
 
-# Pages depend only on (page, language, offline): build each once per process.
-@cache
 def citizen_map_html(lang: str = "ja", offline: bool = False) -> str:
     """The citizen map (公開型GIS): public layers from /api/public/layers, legend, layer switcher, and
     the incidents of the categories HQ made public (/api/public/incidents, status and category only)."""
-    return _build("citizen", _normalise_lang(lang), offline)
+    return _build("citizen", _normalise_lang(lang), offline).html
 
 
-@cache
 def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
     """The HQ map (災害対策本部): radio units from /api/radio-units and the incidents of a disaster
     (markers by status, counts, filters, incident panel with status changes and dispatch), both
     kept current by the one event stream /api/events."""
-    return _build("hq", _normalise_lang(lang), offline)
+    return _build("hq", _normalise_lang(lang), offline).html
 
 
-@cache
 def replay_map_html(lang: str = "ja", offline: bool = False) -> str:
     """After-action review (振り返り): the HQ map of a disaster at a chosen time T — incidents with the
     status they had then and every unit where it was — from /api/disasters/{id}/at, plus the exports."""
-    return _build("replay", _normalise_lang(lang), offline)
+    return _build("replay", _normalise_lang(lang), offline).html
 
 
-@cache
 def gis_map_html(lang: str = "ja", offline: bool = False) -> str:
     """The staff GIS viewer (統合型GIS): every layer /api/layers lets the user see, grouped."""
-    return _build("gis", _normalise_lang(lang), offline)
+    return _build("gis", _normalise_lang(lang), offline).html
+
+
+PAGE_ASSET_PREFIX = "/pages/"
+_ASSET_NAME = re.compile(r"(citizen|hq|gis|replay)-(ja|en)(-offline)?\.(js|css)")
+_MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+
+
+@dataclass(frozen=True)
+class PageAsset:
+    text: str
+    media_type: str
+    page: Page
+    version: str  # the ?v= its page links it with
+
+
+def page_asset(name: str) -> PageAsset | None:
+    """The script or stylesheet of a map page by its file name (``hq-en-offline.js``), or None for a
+    name that is not one."""
+    found = _ASSET_NAME.fullmatch(name)
+    if found is None:
+        return None
+    page, lang, offline, ext = found.groups()
+    built = _build(page, lang, bool(offline))
+    text = built.js if ext == "js" else built.css
+    return PageAsset(text, _MEDIA_TYPES[ext], page, _digest(text))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def external_urls(html: str) -> list[str]:
@@ -189,7 +221,46 @@ class _PageStart(JSCSSMixin):
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
 
 
-def _build(page: Page, lang: Lang, offline: bool) -> str:
+@dataclass(frozen=True)
+class _Built:
+    html: str
+    js: str  # folium's script, served at /pages/<name>.js
+    css: str  # folium's styles, served at /pages/<name>.css
+
+
+# Inline blocks as folium writes them (no attributes); <script src=…> and JSON blocks have some.
+_INLINE_SCRIPT_RE = re.compile(r"<script>(.*?)</script>\s*", re.DOTALL)
+_INLINE_STYLE_RE = re.compile(r"<style>(.*?)</style>\s*", re.DOTALL)
+
+
+def _number_elements(root: Figure) -> None:
+    """Replace folium's random element ids (uuid4) with numbers in tree order: the page and its script
+    are then the same in every process (``var map_1`` in one is ``var map_1`` in all)."""
+    counter = itertools.count(1)
+    stack = [root]
+    while stack:
+        element = stack.pop(0)
+        element._id = str(next(counter))
+        stack[:0] = list(element._children.values())
+
+
+def _move_inline(html: str, name: str) -> _Built:
+    """Take folium's inline <style> and <script> blocks out of ``html`` into files of their own."""
+    css = "\n".join(block.strip() for block in _INLINE_STYLE_RE.findall(html)) + "\n"
+    js = "\n".join(block.strip() for block in _INLINE_SCRIPT_RE.findall(html)) + "\n"
+    css_url = f"{PAGE_ASSET_PREFIX}{name}.css?v={_digest(css)}"
+    js_url = f"{PAGE_ASSET_PREFIX}{name}.js?v={_digest(js)}"
+    # The styles where the first block was (after leaflet.css, before ours); the script at the end of
+    # the body, where folium's was, so the map's <div> exists when it runs.
+    html = _INLINE_STYLE_RE.sub("\x00", html, count=1)
+    html = _INLINE_STYLE_RE.sub("", html).replace("\x00", f'<link rel="stylesheet" href="{css_url}"/>\n', 1)
+    html = _INLINE_SCRIPT_RE.sub("", html).replace("</body>", f'<script src="{js_url}"></script>\n</body>', 1)
+    return _Built(html, js, css)
+
+
+# Pages depend only on (page, language, offline): build each once per process.
+@cache
+def _build(page: Page, lang: Lang, offline: bool) -> _Built:
     root = _MapPage(page, lang, offline)
     fmap = folium.Map(
         location=ISEHARA_CENTER,
@@ -217,7 +288,9 @@ def _build(page: Page, lang: Lang, offline: bool) -> str:
         )
         basemap.add_to(fmap)
     _PageStart(page, lang, offline, basemap).add_to(fmap)  # last: the map and basemap exist by then
+    _number_elements(root)
 
-    html = root.render()
-    assert_self_hosted(html)
-    return html
+    name = f"{page}-{lang}" + ("-offline" if offline else "")
+    built = _move_inline(root.render(), name)
+    assert_self_hosted(built.html + built.js + built.css)
+    return built

@@ -6,8 +6,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import frontend
@@ -17,6 +15,7 @@ from gisapp.api import (
     auth,
     dead_letters,
     devices,
+    docs,
     evacuation,
     events,
     health,
@@ -34,10 +33,11 @@ from gisapp.api import (
 from gisapp.db import app_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
-from gisapp.middleware import SecurityHeaders
+from gisapp.middleware import OriginCheck, SecurityHeaders
 from gisapp.ogc import features as ogc_features
 from gisapp.ogc import tiles as ogc_tiles
 from gisapp.ogc.tiles_fast import LayerDirectory, TileFastPath
+from gisapp.request_guard import RequestGuard
 from gisapp.settings import Settings, get_settings
 from layers.tiles import TileCache
 
@@ -67,16 +67,20 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         title="gisapp" + (" 公開型GIS (public)" if public else " 統合型GIS API"),
         version="0.1.0",
         lifespan=lifespan,
-        # Our own /docs below (internal only): Swagger UI served from /static, not a CDN. The
-        # citizen-facing instance publishes no API documentation.
+        # /docs and /openapi.json are our own routes (gisapp/api/docs.py): staff only, Swagger UI from
+        # /static. The citizen-facing instance publishes no API documentation.
         docs_url=None,
         redoc_url=None,
-        openapi_url=None if public else "/openapi.json",
+        openapi_url=None,
     )
 
-    app.add_middleware(errors.UnexpectedErrors)  # innermost: its 500 gets the headers below too
-    app.add_middleware(TileFastPath)  # inner: the security headers go on its answers too
-    app.add_middleware(SecurityHeaders)
+    # Outermost last: headers on every answer, then the Origin check, then body limits and control
+    # characters, all before the tile fast path and the routes; innermost the last-resort 500.
+    app.add_middleware(errors.UnexpectedErrors)
+    app.add_middleware(TileFastPath)
+    app.add_middleware(RequestGuard)
+    app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origin_list)
+    app.add_middleware(SecurityHeaders, offline=settings.offline, hsts=settings.session_secure_cookie)
     app.state.settings = settings
     app.state.engine = engine
     app.state.public = public
@@ -115,16 +119,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(evacuation.router)
         app.include_router(people.router)
         app.include_router(dead_letters.router)
-
-        @app.get("/docs", include_in_schema=False)
-        def docs() -> HTMLResponse:
-            return get_swagger_ui_html(
-                openapi_url="/openapi.json",
-                title="gisapp API",
-                swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-                swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-                swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
-            )
+        app.include_router(docs.router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -50,8 +50,11 @@ class Settings(BaseSettings):
     # Behind a reverse proxy: the proxy's address(es), so X-Forwarded-For names the real sender (the
     # citizen-report rate limit is per sender). Unset: forwarded headers are ignored.
     forwarded_allow_ips: str | None = Field(None, alias="GISAPP_FORWARDED_ALLOW_IPS")
+    # Origins besides the request's own host that may send cookie-authenticated writes (CSRF check,
+    # gisapp/middleware.py), comma-separated, e.g. "https://gis.city.example,https://hq.city.example".
+    allowed_origins: str | None = Field(None, alias="GISAPP_ALLOWED_ORIGINS")
 
-    @field_validator("forwarded_allow_ips", "report_key_secret")
+    @field_validator("forwarded_allow_ips", "report_key_secret", "allowed_origins")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None  # compose passes unset variables as ""
@@ -82,6 +85,12 @@ class Settings(BaseSettings):
             pw = quote(secrets["mqtt"][INGEST_MQTT_USER], safe="")
             self.mqtt_url = f"mqtt://{INGEST_MQTT_USER}:{pw}@127.0.0.1:{self.mqtt_port}"
         return self
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        """GISAPP_ALLOWED_ORIGINS as "scheme://host[:port]" strings, lower case, no trailing slash."""
+        items = (self.allowed_origins or "").split(",")
+        return [item.strip().rstrip("/").lower() for item in items if item.strip()]
 
     @property
     def secrets_path(self) -> Path:

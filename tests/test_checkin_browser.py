@@ -110,7 +110,7 @@ def test_resident_form_shows_a_qr_code(env, visit):  # noqa: F811
     assert decoded == link.rsplit("/", 1)[1]
     page.goto(env["public_server"].url + link)
     page.wait_for_function(
-        "document.querySelector('input[name=representative_name]').value === 'フォーム 試験'"
+        "() => document.querySelector('input[name=representative_name]').value === 'フォーム 試験'"
     )
 
 

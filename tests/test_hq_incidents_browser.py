@@ -180,8 +180,10 @@ def test_markers_counts_and_filters_match_the_api(visit, servers, demo_users, ap
     loads = int(page.get_attribute("#gisapp-incidents", "data-loads"))
     for status in ("in_progress", "done", "cancelled"):
         page.uncheck(f"#gisapp-filter-status-{status}")
+    # Predicates are functions, not expressions: Playwright polls an expression with eval(), which the
+    # pages' CSP (script-src 'self') forbids.
     page.wait_for_function(
-        f"+document.querySelector('#gisapp-incidents').dataset.loads >= {loads + 3}", timeout=15_000
+        f"() => +document.querySelector('#gisapp-incidents').dataset.loads >= {loads + 3}", timeout=15_000
     )
     unhandled = api_statuses(api, disaster, status="unhandled")
     assert shown_statuses(page) == unhandled and set(unhandled.values()) == {"unhandled"}
@@ -190,19 +192,19 @@ def test_markers_counts_and_filters_match_the_api(visit, servers, demo_users, ap
     # Category on top: 冠水・浸水 only.
     loads = int(page.get_attribute("#gisapp-incidents", "data-loads"))
     page.select_option("#gisapp-filter-category", "flooding")
-    page.wait_for_function(f"+document.querySelector('#gisapp-incidents').dataset.loads > {loads}")
+    page.wait_for_function(f"() => +document.querySelector('#gisapp-incidents').dataset.loads > {loads}")
     assert shown_statuses(page) == api_statuses(api, disaster, status="unhandled", category="flooding")
     assert made["b"]["id"] in shown_statuses(page) and made["a"]["id"] not in shown_statuses(page)
 
     # A time range that ends before anything was reported shows nothing.
     loads = int(page.get_attribute("#gisapp-incidents", "data-loads"))
     page.fill("#gisapp-filter-to", "2020-01-01T00:00")
-    page.wait_for_function(f"+document.querySelector('#gisapp-incidents').dataset.loads > {loads}")
+    page.wait_for_function(f"() => +document.querySelector('#gisapp-incidents').dataset.loads > {loads}")
     assert shown_statuses(page) == {} and sum(panel_counts(page).values()) == 0
 
     loads = int(page.get_attribute("#gisapp-incidents", "data-loads"))
     page.click("#gisapp-filter-clear")
-    page.wait_for_function(f"+document.querySelector('#gisapp-incidents').dataset.loads > {loads}")
+    page.wait_for_function(f"() => +document.querySelector('#gisapp-incidents').dataset.loads > {loads}")
     assert shown_statuses(page) == api_statuses(api, disaster)
 
 
@@ -231,7 +233,7 @@ def test_status_change_reaches_the_other_operator_over_the_stream(
     one.page.wait_for_selector("#gisapp-incident-detail[data-status='in_progress'][data-version='2']")
     wait_status(one.page, inc["id"], "in_progress")
     one.page.wait_for_function(
-        f"document.querySelector('#gisapp-count-in_progress').dataset.n == {before['in_progress'] + 1}"
+        f"() => document.querySelector('#gisapp-count-in_progress').dataset.n == {before['in_progress'] + 1}"
     )
     assert panel_counts(one.page)["unhandled"] == before["unhandled"] - 1
     assert [li.get_attribute("data-kind") for li in detail.locator(".gisapp-inc-history li").all()] == [
@@ -242,7 +244,7 @@ def test_status_change_reaches_the_other_operator_over_the_stream(
     # Operator two: the change arrived over the stream, no reload.
     wait_status(two.page, inc["id"], "in_progress")
     two.page.wait_for_function(
-        f"document.querySelector('#gisapp-count-in_progress').dataset.n == {before['in_progress'] + 1}"
+        f"() => document.querySelector('#gisapp-count-in_progress').dataset.n == {before['in_progress'] + 1}"
     )
     assert two.page.evaluate("window.__notReloaded") is True
     assert not any("/hq" in u.split("?")[0][-3:] for u in requests)  # no page load
@@ -423,7 +425,7 @@ def test_xss_canary_never_executes_on_the_hq_and_citizen_maps(visit, servers, de
     c = visit()
     c.page.on("dialog", lambda d: (v.dialogs.append(d.message), d.dismiss()))
     c.page.goto(servers["public"].url + "/")
-    c.page.wait_for_function("document.body.dataset.incidents > 0", timeout=20_000)
+    c.page.wait_for_function("() => document.body.dataset.incidents > 0", timeout=20_000)
     marker = c.page.locator(f".gisapp-public-incident[data-incident-id='{accepted['id']}']")
     assert marker.get_attribute("data-status") == "unhandled"
     assert marker.get_attribute("aria-label") == "通行止め ・ 未対応"

@@ -85,7 +85,7 @@ def _run(servers, phone: Visit, staff: Visit, hq_login, tmp_path) -> None:
     assert page.evaluate("document.activeElement.id") == "report-map"
 
     page.click("#report-locate")
-    page.wait_for_function("document.getElementById('report-lat').value !== ''")
+    page.wait_for_function("() => document.getElementById('report-lat').value !== ''")
     assert abs(float(page.input_value("#report-lat")) - ISEHARA["latitude"]) < 1e-4
     photo = tmp_path / "photo.jpg"
     buf = io.BytesIO()

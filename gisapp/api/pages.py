@@ -8,7 +8,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from frontend.pages import citizen_map_html, gis_map_html, hq_map_html, replay_map_html
+from common.errors import NotFound
+from frontend.pages import citizen_map_html, gis_map_html, hq_map_html, page_asset, replay_map_html
 from gisapp.auth import User
 from gisapp.deps import OptionalUser
 from layers.catalog import STAFF_ROLES
@@ -62,3 +63,15 @@ def hq_replay(request: Request, user: OptionalUser, lang: str = "ja") -> Respons
 def gis_viewer(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
     # Any staff role may open the viewer; which layers it lists is decided by /api/layers.
     return _staff_page(request, user, "/gis", lang, sorted(STAFF_ROLES), gis_map_html)
+
+
+@public_router.get("/pages/{name}")
+def map_page_asset(request: Request, name: str, v: str = "") -> Response:
+    """A map page's own script or stylesheet (folium's, moved out of the page for the CSP). The
+    citizen-facing instance serves only the citizen map's."""
+    asset = page_asset(name)
+    if asset is None or (request.app.state.public and asset.page != "citizen"):
+        raise NotFound("見つかりません。", "Not found.")
+    # Linked as ?v=<hash of the content>: that URL never changes meaning, so it may be kept for good.
+    cache = "public, max-age=31536000, immutable" if v == asset.version else "no-cache"
+    return Response(asset.text, media_type=asset.media_type, headers={"Cache-Control": cache})

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from common.errors import NotFound
+from frontend.docs_page import swagger_page
 from gisapp.deps import OptionalUser, ReadConn
 from gisapp.ogc import access, documents, html, openapi, params
 from gisapp.ogc import crs as crs_mod
@@ -63,13 +63,7 @@ def api_definition(request: Request, conn: ReadConn, user: OptionalUser) -> Resp
     b = documents.base(request)
     if _html(request):
         # Swagger UI from our own /static (no CDN), reading the definition below.
-        return get_swagger_ui_html(
-            openapi_url=f"{b}/api?f=json",
-            title="OGC API – Features",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
-        )
+        return HTMLResponse(swagger_page("OGC API – Features", f"{b}/api?f=json"))
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
     queryables = {layer.slug: fq.queryables(conn, layer, public) for layer in layers}

@@ -1,4 +1,6 @@
-"""HTML views of the OGC API documents for people with a browser (Japanese first, English beside)."""
+"""HTML views of the OGC API documents for people with a browser (Japanese first, English beside).
+No inline script or style (the CSP forbids both): CSS in static/css/ogc.css, the map drawn by
+static/js/ogc_map.js from the page's JSON block."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from typing import Any
 
 import jinja2
 from fastapi.responses import HTMLResponse
+
+from frontend.pages import static_url
 
 
 def _show(value: Any) -> str:
@@ -22,28 +26,16 @@ _TEMPLATE = _ENV.from_string(
     """<!doctype html>
 <html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ p.title_ja }} / {{ p.title_en }}</title>
-<style>
-body{font-family:system-ui,"Hiragino Sans","Noto Sans JP",sans-serif;margin:1.5rem;max-width:70rem;color:#222}
-.en{color:#666;font-size:.9em} table{border-collapse:collapse;margin:.5rem 0} nav a{margin-right:.8rem}
-td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left;vertical-align:top;font-size:.9em}
-th{background:#f3f3f3} code{font-size:.85em;word-break:break-all} #map{height:24rem;margin:.5rem 0}
-</style>
-{% if p.geojson %}<link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css">
-<script src="/static/vendor/leaflet/leaflet.js"></script>{% endif %}
+<link rel="stylesheet" href="{{ css_url }}">
+{% if p.geojson %}<link rel="stylesheet" href="{{ leaflet_css }}">
+<script src="{{ leaflet_js }}"></script>{% endif %}
 </head><body>
 <nav>{% for href, label in p.crumbs %}<a href="{{ href }}">{{ label }}</a>{% endfor %}</nav>
 <h1>{{ p.title_ja }} <span class="en">{{ p.title_en }}</span></h1>
 {% if p.description %}<p>{{ p.description }}</p>{% endif %}
 {% if p.geojson %}<div id="map"></div>
-<script>
-(function () {
-  var map = L.map("map");
-  {% if p.basemap %}L.tileLayer({{ gsi_url|tojson }}, {attribution: {{ gsi_attr|tojson }}, maxZoom: 18}).addTo(map);{% endif %}
-  var layer = L.geoJSON({{ p.geojson|tojson }}).addTo(map);
-  var b = layer.getBounds();
-  if (b.isValid()) { map.fitBounds(b, {maxZoom: 17}); } else { map.setView([35.4, 139.31], 13); }
-})();
-</script>{% endif %}
+<script type="application/json" id="ogc-map-data">{{ map_data|tojson }}</script>
+<script src="{{ map_js }}"></script>{% endif %}
 {% if p.facts %}<table>{% for k, v in p.facts %}<tr><th>{{ k }}</th><td>{{ v|show }}</td></tr>{% endfor %}</table>{% endif %}
 {% if p.table_head %}<table><tr>{% for h in p.table_head %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in p.table_rows %}<tr>{% for cell in row %}<td>{% if cell is mapping %}<a href="{{ cell.href }}">{{ cell.text }}</a>{% else %}{{ cell|show }}{% endif %}</td>{% endfor %}</tr>{% endfor %}
@@ -79,7 +71,18 @@ def crumbs(base: str, *more: tuple[str, str]) -> list[tuple[str, str]]:
 
 
 def render(page: Page, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    html = _TEMPLATE.render(p=page, gsi_url=GSI_TILE_URL, gsi_attr=GSI_ATTRIBUTION)
+    map_data = None
+    if page.geojson:
+        basemap = {"url": GSI_TILE_URL, "attribution": GSI_ATTRIBUTION} if page.basemap else None
+        map_data = {"geojson": page.geojson, "basemap": basemap}
+    html = _TEMPLATE.render(
+        p=page,
+        map_data=map_data,
+        css_url=static_url("css/ogc.css"),
+        map_js=static_url("js/ogc_map.js"),
+        leaflet_css=static_url("vendor/leaflet/leaflet.css"),
+        leaflet_js=static_url("vendor/leaflet/leaflet.js"),
+    )
     return HTMLResponse(html, status, headers=headers)
 
 
