@@ -14,9 +14,11 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from common import audit
+from gisapp import login_throttle
+from gisapp.db import transaction
 
 
 class Role(StrEnum):
@@ -34,7 +36,6 @@ ROLE_LABELS = {
 }
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
@@ -93,26 +94,76 @@ def create_user(
     return user_id
 
 
-def authenticate(conn: Connection, username: str, password: str) -> User | None:
-    row = conn.execute(
+def _account(conn: Connection, username: str):
+    return conn.execute(
         text(
             """SELECT id, username, display_name, department_id, roles, password_hash
                FROM core.app_user WHERE username = :u AND is_active"""
         ),
-        {"u": username.strip().lower()},
+        {"u": login_throttle.account_key(username)},
     ).first()
+
+
+def _password_matches(row, password: str) -> bool:
     try:
+        # Verified against a dummy when the username is unknown, so both paths take the same time.
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        return None
-    if row is None:
-        return None
+        return False
+    return row is not None
+
+
+def _signed_in(conn: Connection, row, password: str) -> User:
     if _hasher.check_needs_rehash(row.password_hash):
         conn.execute(
             text("UPDATE core.app_user SET password_hash = :h WHERE id = :id"),
             {"h": hash_password(password), "id": row.id},
         )
     return User(row.id, row.username, row.display_name, row.department_id, frozenset(row.roles))
+
+
+def authenticate(conn: Connection, username: str, password: str) -> User | None:
+    """The user with this password, without throttling (the CLI and tests); logins use ``log_in``."""
+    row = _account(conn, username)
+    return _signed_in(conn, row, password) if _password_matches(row, password) else None
+
+
+def log_in(
+    engine: Engine, username: str, password: str, kind: str, lifetime: timedelta, *, address: str | None
+) -> tuple[User, str] | None:
+    """One login attempt: (user, session token), or None for a wrong username or password.
+
+    ``address`` is the client's key (login_throttle.address_key); None turns throttling off (only the
+    benchmark's baseline does). While the account or the address is locked this raises TooManyRequests
+    before any hashing and writes nothing. Otherwise the outcome (count or reset, audit, session) is one
+    transaction, committed before the caller answers.
+    """
+    name = login_throttle.account_key(username)
+    with engine.connect() as conn:
+        wait = login_throttle.retry_after(conn, name, address) if address is not None else None
+        row = None if wait else _account(conn, username)
+    if wait:
+        raise login_throttle.locked(wait)
+    # argon2 (~200 ms of CPU by design) runs holding no database connection, so a storm of wrong
+    # passwords does not tie up the pool that the HQ's reads need.
+    ok = _password_matches(row, password)
+    started = None
+    with transaction(engine) as conn:
+        if not ok:
+            audit.record(conn, "anonymous", "auth.login_failed", name)
+            if address is not None:
+                started = login_throttle.record_failure(conn, name, address)
+            found = None
+        else:
+            user = _signed_in(conn, row, password)
+            if address is not None:
+                login_throttle.reset_account(conn, name)
+            token = open_session(conn, user, kind, lifetime)
+            audit.record(conn, user.username, "auth.login", user.username, kind=kind)
+            found = (user, token)
+    if started:  # raised after the commit: the failure that started the lock must stay counted
+        raise login_throttle.locked(started)
+    return found
 
 
 def open_session(conn: Connection, user: User, kind: str, lifetime: timedelta) -> str:

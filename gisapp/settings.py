@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Behind a reverse proxy: the proxy's address(es), so X-Forwarded-For names the real sender (the
     # citizen-report rate limit is per sender). Unset: forwarded headers are ignored.
     forwarded_allow_ips: str | None = Field(None, alias="GISAPP_FORWARDED_ALLOW_IPS")
+    # Login throttling per account and address (gisapp/login_throttle.py). Off only for a benchmark's
+    # baseline (bench/login_storm.py): never in service.
+    login_throttle: bool = Field(True, alias="GISAPP_LOGIN_THROTTLE")
 
     @field_validator("forwarded_allow_ips", "report_key_secret")
     @classmethod
