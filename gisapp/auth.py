@@ -135,34 +135,35 @@ def log_in(
 
     ``address`` is the client's key (login_throttle.address_key); None turns throttling off (only the
     benchmark's baseline does). While the account or the address is locked this raises TooManyRequests
-    before any hashing and writes nothing. Otherwise the outcome (count or reset, audit, session) is one
-    transaction, committed before the caller answers.
+    before any hashing and writes nothing. Otherwise two short transactions, both committed before the
+    caller answers: the attempt is counted before hashing (so that concurrent attempts see it), and the
+    outcome (the count kept or cleared, audit, session) after. No transaction stays open over argon2.
     """
     name = login_throttle.account_key(username)
-    with engine.connect() as conn:
-        wait = login_throttle.retry_after(conn, name, address) if address is not None else None
-        row = None if wait else _account(conn, username)
-    if wait:
-        raise login_throttle.locked(wait)
-    # argon2 (~200 ms of CPU by design) runs holding no database connection, so a storm of wrong
-    # passwords does not tie up the pool that the HQ's reads need.
-    ok = _password_matches(row, password)
-    started = None
+    attempt = None
+    # Counted before the password is checked, and committed: see login_throttle.charge.
     with transaction(engine) as conn:
+        if address is not None:
+            attempt = login_throttle.charge(conn, name, address)
+        row = None if attempt and attempt.refused else _account(conn, username)
+    if attempt and attempt.refused:
+        raise login_throttle.locked(attempt.refused)
+    # argon2 (~200 ms of CPU by design) runs holding no database connection or row lock, so a storm
+    # of wrong passwords neither ties up the pool that the HQ's reads need nor serialises logins.
+    ok = _password_matches(row, password)
+    with transaction(engine) as conn:
+        if attempt:
+            login_throttle.settle(conn, attempt, succeeded=ok)
         if not ok:
             audit.record(conn, "anonymous", "auth.login_failed", name)
-            if address is not None:
-                started = login_throttle.record_failure(conn, name, address)
             found = None
         else:
             user = _signed_in(conn, row, password)
-            if address is not None:
-                login_throttle.reset_account(conn, name)
             token = open_session(conn, user, kind, lifetime)
             audit.record(conn, user.username, "auth.login", user.username, kind=kind)
             found = (user, token)
-    if started:  # raised after the commit: the failure that started the lock must stay counted
-        raise login_throttle.locked(started)
+    if not ok and attempt and attempt.lock_seconds:
+        raise login_throttle.locked(attempt.lock_seconds)  # after the commit: the failure stays counted
     return found
 
 

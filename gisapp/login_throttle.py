@@ -14,7 +14,7 @@ import hmac
 import math
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Connection, text
@@ -88,17 +88,17 @@ def retry_after(conn: Connection, account: str, address: str) -> int | None:
     return max(1, wait) if wait is not None else None
 
 
-# One statement per failure, atomic under concurrent attempts from several processes. The count starts
+# One statement per attempt, atomic under concurrent attempts from several processes. The count starts
 # over when the account has been quiet for `account_forget`, or when the address's window has passed.
-_FAILURE = """INSERT INTO core.login_throttle AS t (scope, key, failures) VALUES (:scope, :key, 1)
+_CHARGE = """INSERT INTO core.login_throttle AS t (scope, key, failures) VALUES (:scope, :key, 1)
   ON CONFLICT (scope, key) DO UPDATE SET
     failures = CASE WHEN t.{since} < now() - :reset THEN 1 ELSE t.failures + 1 END,
     window_start = CASE WHEN t.{since} < now() - :reset THEN now() ELSE t.window_start END,
     last_failure_at = now()
   RETURNING failures, coalesce(t.locked_until > now(), false) AS locked"""
-_FAILURE_SQL = {
-    "account": text(_FAILURE.format(since="last_failure_at")),
-    "address": text(_FAILURE.format(since="window_start")),
+_CHARGE_SQL = {
+    "account": text(_CHARGE.format(since="last_failure_at")),
+    "address": text(_CHARGE.format(since="window_start")),
 }
 _LOCK = text(
     """UPDATE core.login_throttle SET locked_until = now() + make_interval(secs => :seconds)
@@ -111,34 +111,81 @@ _PRUNE = text(
 )
 
 
-def record_failure(conn: Connection, account: str, address: str) -> int | None:
-    """Count a wrong password; answers the seconds of a lock this failure starts (None: no new lock).
-    Audits `auth.locked` once per lock."""
+@dataclass
+class Charge:
+    """One attempt, counted as a failure before its password is checked (see ``charge``)."""
+
+    account: str
+    address: str
+    refused: int | None = None  # seconds to wait: a lock holds, the password must not be checked
+    started: list[tuple[str, int, int]] = field(default_factory=list)  # (scope, failures, seconds)
+
+    @property
+    def lock_seconds(self) -> int | None:
+        """The longest lock this attempt started (None: none)."""
+        return max((seconds for _, _, seconds in self.started), default=None)
+
+
+def charge(conn: Connection, account: str, address: str) -> Charge:
+    """Count this attempt as a failure of its account and address *before* its password is checked.
+
+    The caller commits before hashing, so concurrent attempts (several processes, a burst of requests)
+    see the count: no more attempts than the allowance reach argon2 however many arrive at once. While
+    a lock holds nothing is written and ``refused`` says how long to wait. A success gives the charge
+    back and a failure audits the locks it started (``settle``).
+    """
+    wait = retry_after(conn, account, address)
+    if wait:
+        return Charge(account, address, refused=wait)
     policy = POLICY
     reset = {"account": policy.account_forget, "address": policy.address_window}
-    started = []
+    found = Charge(account, address)
     for scope, key in (("account", account), ("address", address)):
         failures, locked = conn.execute(
-            _FAILURE_SQL[scope], {"scope": scope, "key": key, "reset": reset[scope]}
+            _CHARGE_SQL[scope], {"scope": scope, "key": key, "reset": reset[scope]}
         ).one()
-        seconds = policy.lock_seconds(scope, failures)
-        if seconds is None or locked:  # a concurrent attempt locked it already: one entry per lock
+        if locked:  # a concurrent attempt locked it since the check above
+            found.refused = retry_after(conn, account, address) or 1
             continue
-        conn.execute(_LOCK, {"scope": scope, "key": key, "seconds": seconds})
-        target = account if scope == "account" else f"address:{address[:16]}"
+        seconds = policy.lock_seconds(scope, failures)
+        if seconds is not None:
+            conn.execute(_LOCK, {"scope": scope, "key": key, "seconds": seconds})
+            found.started.append((scope, failures, seconds))
+    if found.refused:
+        _audit_locks(conn, found)  # this attempt ends here: its locks stand
+    if random.random() < 0.01:  # housekeeping, not security
+        conn.execute(_PRUNE, {"quiet": max(policy.account_forget, policy.address_window)})
+    return found
+
+
+def settle(conn: Connection, attempt: Charge, *, succeeded: bool) -> None:
+    """After the password check. A failure stays counted and each lock it started is audited once
+    (`auth.locked`). A success clears its account's count and lock, and gives the address back this
+    one attempt (an address's count is of failures only; one valid account must not let an address go
+    on guessing others, so a success does not clear it)."""
+    if not succeeded:
+        _audit_locks(conn, attempt)
+        return
+    conn.execute(
+        text("DELETE FROM core.login_throttle WHERE scope = 'account' AND key = :k"), {"k": attempt.account}
+    )
+    lifted = any(scope == "address" for scope, _, _ in attempt.started)
+    conn.execute(
+        text(
+            """UPDATE core.login_throttle SET failures = greatest(failures - 1, 0),
+                 locked_until = CASE WHEN :lifted THEN NULL ELSE locked_until END
+               WHERE scope = 'address' AND key = :k"""
+        ),
+        {"k": attempt.address, "lifted": lifted},
+    )
+
+
+def _audit_locks(conn: Connection, attempt: Charge) -> None:
+    for scope, failures, seconds in attempt.started:
+        target = attempt.account if scope == "account" else f"address:{attempt.address[:16]}"
         audit.record(
             conn, "anonymous", "auth.locked", target, scope=scope, failures=failures, seconds=seconds
         )
-        started.append(seconds)
-    if random.random() < 0.01:  # housekeeping, not security
-        conn.execute(_PRUNE, {"quiet": max(policy.account_forget, policy.address_window)})
-    return max(started) if started else None
-
-
-def reset_account(conn: Connection, account: str) -> None:
-    """A successful login clears its account's count (never the address's: one valid account must not
-    let an address go on guessing others)."""
-    conn.execute(text("DELETE FROM core.login_throttle WHERE scope = 'account' AND key = :k"), {"k": account})
 
 
 def unlock(conn: Connection, scope: str, key: str, *, actor: str) -> bool:

@@ -67,11 +67,17 @@ def login(c: TestClient, username: str, password: str):
     return c.post("/api/auth/login", json={"username": username, "password": password})
 
 
-def audit_count(engine, action: str, target: str) -> int:
+def audit_mark(engine) -> int:
+    """The last audit entry so far: counts below are of the entries after it (the log is shared)."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT coalesce(max(id), 0) FROM audit.log")).scalar_one()
+
+
+def audit_count(engine, action: str, target: str, since: int) -> int:
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT count(*) FROM audit.log WHERE action = :a AND target = :t"),
-            {"a": action, "t": target},
+            text("SELECT count(*) FROM audit.log WHERE action = :a AND target = :t AND id > :since"),
+            {"a": action, "t": target, "since": since},
         ).scalar_one()
 
 
@@ -101,31 +107,38 @@ def test_account_locks_after_n_failures_and_refuses_even_the_right_password(clie
 
 def test_throttled_attempts_write_no_audit_entry_and_the_lock_is_audited_once(client, seeded, app_engine):
     c = from_address(client)
+    mark = audit_mark(app_engine)
     for _ in range(5):
         login(c, "thr-welfare", "wrong")
-    failed = audit_count(app_engine, "auth.login_failed", "thr-welfare")
+    failed = audit_count(app_engine, "auth.login_failed", "thr-welfare", mark)
     for _ in range(20):
         assert login(c, "thr-welfare", "wrong").status_code == 429
-    assert audit_count(app_engine, "auth.login_failed", "thr-welfare") == failed == 5
-    assert audit_count(app_engine, "auth.locked", "thr-welfare") == 1
+    assert audit_count(app_engine, "auth.login_failed", "thr-welfare", mark) == failed == 5
+    assert audit_count(app_engine, "auth.locked", "thr-welfare", mark) == 1
     with app_engine.connect() as conn:
         details = conn.execute(
-            text("SELECT details FROM audit.log WHERE action = 'auth.locked' AND target = 'thr-welfare'")
+            text(
+                "SELECT details FROM audit.log WHERE action = 'auth.locked' AND target = 'thr-welfare'"
+                " AND id > :m"
+            ),
+            {"m": mark},
         ).scalar_one()
     assert details == {"scope": "account", "failures": 5, "seconds": 60}
 
 
 def test_lock_ends_after_its_period_and_doubles_on_the_next_failure(client, seeded, policy):
-    policy(account_failures=3, account_lock=timedelta(seconds=1))
+    policy(account_failures=3, account_lock=timedelta(seconds=3))
     c = from_address(client)
     for _ in range(2):
         assert login(c, "thr-admin", "wrong").status_code == 401
-    assert_locked(login(c, "thr-admin", "wrong"), retry_after=1)
+    started = time.monotonic()
+    assert_locked(login(c, "thr-admin", "wrong"), retry_after=3)
     assert_locked(login(c, "thr-admin", seeded.passwords["admin"]))
-    time.sleep(1.2)
+    time.sleep(max(0.0, started + 3.2 - time.monotonic()))
     # One more failure after the lock: locked again, twice as long.
-    assert_locked(login(c, "thr-admin", "wrong"), retry_after=2)
-    time.sleep(2.2)
+    started = time.monotonic()
+    assert_locked(login(c, "thr-admin", "wrong"), retry_after=6)
+    time.sleep(max(0.0, started + 6.2 - time.monotonic()))
     r = login(c, "thr-admin", seeded.passwords["admin"])
     assert r.status_code == 200 and r.json()["user"]["username"] == "thr-admin"
 
@@ -143,6 +156,26 @@ def test_success_resets_the_account_count(client, seeded, app_engine):
     for _ in range(4):
         assert login(c, "thr-hq", "wrong").status_code == 401  # counting starts over
     assert login(c, "thr-hq", "wrong").status_code == 429
+
+
+def test_a_right_password_at_the_last_allowed_attempt_logs_in_and_leaves_no_lock(client, seeded, app_engine):
+    c = from_address(client)
+    mark = audit_mark(app_engine)
+    for _ in range(4):
+        assert login(c, "thr-staff", "wrong").status_code == 401
+    assert login(c, "thr-staff", seeded.passwords["staff"]).status_code == 200
+    assert login(c, "thr-staff", "wrong").status_code == 401  # counting starts over
+    assert audit_count(app_engine, "auth.locked", "thr-staff", mark) == 0
+
+
+def test_a_burst_of_concurrent_attempts_checks_no_more_passwords_than_allowed(client, seeded, hashes):
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = from_address(client)
+    with ThreadPoolExecutor(12) as pool:
+        statuses = sorted(pool.map(lambda _: login(c, "thr-hq", "wrong").status_code, range(24)))
+    assert len(hashes) == 5, "each attempt is counted before its password is checked"
+    assert statuses == [401] * 4 + [429] * 20
 
 
 def test_unknown_usernames_are_throttled_the_same_way(client, seeded):
@@ -190,6 +223,7 @@ def test_an_administrator_unlocks_an_account_and_it_is_audited(client, seeded, a
     from gisapp.settings import get_settings
 
     c = from_address(client)
+    mark = audit_mark(app_engine)
     for _ in range(5):
         login(c, "thr-staff", "wrong")
     assert login(c, "thr-staff", seeded.passwords["staff"]).status_code == 429
@@ -201,7 +235,7 @@ def test_an_administrator_unlocks_an_account_and_it_is_audited(client, seeded, a
     finally:
         get_settings.cache_clear()
     assert done.exit_code == 0 and "unlocked" in done.output, done.output
-    assert audit_count(app_engine, "auth.unlocked", "thr-staff") == 1
+    assert audit_count(app_engine, "auth.unlocked", "thr-staff", mark) == 1
     assert login(c, "thr-staff", seeded.passwords["staff"]).status_code == 200
 
 
@@ -210,7 +244,8 @@ def test_unlock_an_address(app_engine, settings):
     key = login_throttle.address_key(secret, "198.51.100.7")
     with app_engine.begin() as conn:
         for i in range(20):
-            login_throttle.record_failure(conn, f"x{i}", key)
+            attempt = login_throttle.charge(conn, f"x{i}", key)
+            login_throttle.settle(conn, attempt, succeeded=False)
         assert login_throttle.retry_after(conn, "someone", key) == 600
     with app_engine.begin() as conn:
         assert login_throttle.unlock(conn, "address", key, actor="test") is True
