@@ -135,22 +135,32 @@ def log_in(
 
     ``address`` is the client's key (login_throttle.address_key); None turns throttling off (only the
     benchmark's baseline does). While the account or the address is locked this raises TooManyRequests
-    before any hashing and writes nothing. Otherwise two short transactions, both committed before the
-    caller answers: the attempt is counted before hashing (so that concurrent attempts see it), and the
-    outcome (the count kept or cleared, audit, session) after. No transaction stays open over argon2.
+    before any hashing and writes nothing; when no hashing slot frees up soon it raises Busy (503) and
+    writes nothing. Otherwise two short transactions, both committed before the caller answers: the
+    attempt is counted before hashing (so that concurrent attempts see it), and the outcome (the count
+    kept or cleared, audit, session) after. No transaction stays open over argon2.
     """
     name = login_throttle.account_key(username)
     attempt = None
-    # Counted before the password is checked, and committed: see login_throttle.charge.
-    with transaction(engine) as conn:
-        if address is not None:
-            attempt = login_throttle.charge(conn, name, address)
-        row = None if attempt and attempt.refused else _account(conn, username)
-    if attempt and attempt.refused:
-        raise login_throttle.locked(attempt.refused)
-    # argon2 (~200 ms of CPU by design) runs holding no database connection or row lock, so a storm
-    # of wrong passwords neither ties up the pool that the HQ's reads need nor serialises logins.
-    ok = _password_matches(row, password)
+    if address is None:  # unthrottled: as before throttling existed
+        with engine.connect() as conn:
+            row = _account(conn, username)
+        ok = _password_matches(row, password)
+    else:
+        with engine.connect() as conn:  # locked: answered after one read, without queueing for a slot
+            wait = login_throttle.retry_after(conn, name, address)
+        if wait:
+            raise login_throttle.locked(wait)
+        with login_throttle.hash_slot():
+            # Counted before the password is checked, and committed: see login_throttle.charge.
+            with transaction(engine) as conn:
+                attempt = login_throttle.charge(conn, name, address)
+                row = None if attempt.refused else _account(conn, username)
+            if attempt.refused:
+                raise login_throttle.locked(attempt.refused)
+            # argon2 runs holding no database connection or row lock, so a storm of wrong passwords
+            # neither ties up the pool that the HQ's reads need nor serialises logins.
+            ok = _password_matches(row, password)
     with transaction(engine) as conn:
         if attempt:
             login_throttle.settle(conn, attempt, succeeded=ok)

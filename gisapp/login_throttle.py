@@ -12,15 +12,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import os
 import random
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Connection, text
 
 from common import audit
-from common.errors import TooManyRequests
+from common.errors import Busy, TooManyRequests
 from gisapp.settings import Settings
 
 
@@ -49,6 +53,28 @@ class Policy:
 
 
 POLICY = Policy()
+
+# Password checks at once per process. argon2 costs ~200 ms of one core and 64 MiB by design: a storm
+# from many addresses, which no per-account or per-address count stops, then waits here instead of
+# taking every worker thread, every core and gigabytes from the HQ's reads. A login that gets no slot
+# within HASH_WAIT seconds is answered 503 (Busy, Retry-After) and counted nowhere.
+HASH_SLOTS = max(1, (os.cpu_count() or 2) // 2)
+HASH_WAIT = 2.0
+_hash_slots = threading.BoundedSemaphore(HASH_SLOTS)
+
+
+@contextmanager
+def hash_slot() -> Iterator[None]:
+    """Hold one of the process's password-check slots (Busy when none frees up within HASH_WAIT)."""
+    if not _hash_slots.acquire(timeout=HASH_WAIT):
+        raise Busy(
+            "ログインが混み合っています。少し待ってからもう一度お試しください。",
+            "Logins are busy: please try again shortly.",
+        )
+    try:
+        yield
+    finally:
+        _hash_slots.release()
 
 
 def account_key(username: str) -> str:

@@ -168,14 +168,45 @@ def test_a_right_password_at_the_last_allowed_attempt_logs_in_and_leaves_no_lock
     assert audit_count(app_engine, "auth.locked", "thr-staff", mark) == 0
 
 
-def test_a_burst_of_concurrent_attempts_checks_no_more_passwords_than_allowed(client, seeded, hashes):
+def test_a_burst_of_concurrent_attempts_checks_no_more_passwords_than_allowed(
+    client, seeded, hashes, monkeypatch
+):
     from concurrent.futures import ThreadPoolExecutor
 
+    monkeypatch.setattr(login_throttle, "HASH_WAIT", 60.0)  # all wait for a hashing slot: none is 503
     c = from_address(client)
     with ThreadPoolExecutor(12) as pool:
         statuses = sorted(pool.map(lambda _: login(c, "thr-hq", "wrong").status_code, range(24)))
     assert len(hashes) == 5, "each attempt is counted before its password is checked"
     assert statuses == [401] * 4 + [429] * 20
+
+
+def test_when_every_hashing_slot_is_taken_a_login_is_busy_and_counted_nowhere(
+    client, seeded, app_engine, monkeypatch, hashes
+):
+    import threading
+
+    slots = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(login_throttle, "_hash_slots", slots)
+    monkeypatch.setattr(login_throttle, "HASH_WAIT", 0.1)
+    c = from_address(client)
+    mark = audit_mark(app_engine)
+    assert slots.acquire()  # a storm holds the slot
+    try:
+        r = login(c, "thr-staff", seeded.passwords["staff"])
+        page = c.post("/login", data={"username": "thr-staff", "password": "x", "lang": "en"})
+    finally:
+        slots.release()
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert r.json()["error"]["message_ja"] and "busy" in r.json()["error"]["message_en"]
+    assert page.status_code == 503 and "busy" in page.text and "混み合っています" in page.text
+    assert hashes == []
+    with app_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM core.login_throttle")).scalar_one() == 0
+        assert (
+            conn.execute(text("SELECT count(*) FROM audit.log WHERE id > :m"), {"m": mark}).scalar_one() == 0
+        )
+    assert login(c, "thr-staff", seeded.passwords["staff"]).status_code == 200
 
 
 def test_unknown_usernames_are_throttled_the_same_way(client, seeded):

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from common import audit
-from common.errors import NotAuthenticated, TooManyRequests
+from common.errors import Busy, NotAuthenticated, TooManyRequests
 from gisapp import auth, login_throttle
 from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
 from gisapp.pages_auth import login_page, safe_next
@@ -47,6 +47,7 @@ def _user_json(user: auth.User) -> dict:
     responses={
         401: {"description": "Wrong username or password / ユーザー名またはパスワードが違います"},
         429: {"description": "Too many failed logins: wait Retry-After seconds / 試行が多すぎます"},
+        503: {"description": "Logins are busy: try again after Retry-After seconds / 混み合っています"},
     },
 )
 def api_login(body: LoginIn, request: Request, engine: EngineDep, settings: SettingsDep) -> dict:
@@ -90,7 +91,7 @@ def login_submit(
 ) -> Response:
     try:
         found = _login(request, engine, settings, username, password, "cookie")
-    except TooManyRequests as e:
+    except (TooManyRequests, Busy) as e:
         page = login_page(safe_next(next), lang, notice=(e.ja, e.en))
         return HTMLResponse(page, status_code=e.status, headers=e.headers)
     if found is None:
