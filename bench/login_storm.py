@@ -12,7 +12,7 @@ per-process hashing slots of gisapp/login_throttle.py). Storms:
 - ``botnet``: 150 different usernames from 150 addresses (X-Forwarded-For through a trusted proxy):
   neither an account nor an address reaches its limit, so throttling cannot help; shown for honesty.
 
-Per scenario: HQ read p50/p95/max, the storm's answers by status, and how many passwords were hashed
+Per scenario: HQ read p50/p95/max (from when each read was due), the storm's answers by status, and how many passwords were hashed
 (one `auth.login_failed` audit entry per hashed wrong password, counted once the server has finished
 even the requests whose client gave up).
 
@@ -49,20 +49,21 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def _reader(base: str, headers: dict, per_second: float, stop: threading.Event, out: list[float]) -> None:
-    """The HQ map's reads: one every 1/per_second s on one keep-alive connection. A read that fails or
-    times out counts as the time it took (at least the timeout) and appends a negative marker."""
+    """The HQ map's reads, one due every 1/per_second s on one keep-alive connection. Latency counts
+    from when a read was due, not when it could be sent: a read stuck for 20 s also delays the ones due
+    meanwhile, as an operator sees it (no coordinated omission). A read that fails or times out is
+    appended negative."""
     with httpx.Client(base_url=base, headers=headers, timeout=TIMEOUT) as c:
         c.get("/api/disasters")
         due = time.perf_counter()
         while not stop.is_set():
             time.sleep(max(0.0, due - time.perf_counter()))
-            due += 1 / per_second
-            start = time.perf_counter()
             try:
                 ok = c.get("/api/disasters").status_code == 200
             except httpx.HTTPError:
                 ok = False
-            out.append((time.perf_counter() - start) * 1000 * (1 if ok else -1))
+            out.append((time.perf_counter() - due) * 1000 * (1 if ok else -1))
+            due += 1 / per_second
 
 
 def _storm(base: str, attempts: list[tuple[str, str | None]], seconds: float) -> collections.Counter:
