@@ -5,6 +5,9 @@ name (so a lock does not reveal which accounts exist), and against the client ad
 HMAC of the address. While either is locked a login is refused (429 with Retry-After) after one SELECT:
 no password hashing and no audit entry per attempt; one `auth.locked` entry when a lock starts. The
 state is in PostgreSQL (core.login_throttle, migration 0019) so that every server process shares it.
+An attempt is counted before its password is checked and given back if it succeeds, so a burst of
+concurrent attempts cannot slip past the limit; each process checks few passwords at once. See
+docs/login.md.
 """
 
 from __future__ import annotations
