@@ -88,7 +88,9 @@ def main() -> None:
               f" on {len(violations)} routes")  # fmt: skip
         for k, v in sorted(violations.items()):
             print(f"  {v}  {k}")
-        print(f"stale reads right after a 2xx: {sum(stale.values())} of {sum(writes.values())} checked writes")
+        print(
+            f"stale reads right after a 2xx: {sum(stale.values())} of {sum(writes.values())} checked writes"
+        )
         for k, v in sorted(stale.items()):
             print(f"  {v}/{writes[k]}  {k}")
     finally:

@@ -14,9 +14,11 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from common import audit
+from gisapp import login_throttle
+from gisapp.db import transaction
 
 
 class Role(StrEnum):
@@ -34,7 +36,6 @@ ROLE_LABELS = {
 }
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
@@ -93,26 +94,87 @@ def create_user(
     return user_id
 
 
-def authenticate(conn: Connection, username: str, password: str) -> User | None:
-    row = conn.execute(
+def _account(conn: Connection, username: str):
+    return conn.execute(
         text(
             """SELECT id, username, display_name, department_id, roles, password_hash
                FROM core.app_user WHERE username = :u AND is_active"""
         ),
-        {"u": username.strip().lower()},
+        {"u": login_throttle.account_key(username)},
     ).first()
+
+
+def _password_matches(row, password: str) -> bool:
     try:
+        # Verified against a dummy when the username is unknown, so both paths take the same time.
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        return None
-    if row is None:
-        return None
+        return False
+    return row is not None
+
+
+def _signed_in(conn: Connection, row, password: str) -> User:
     if _hasher.check_needs_rehash(row.password_hash):
         conn.execute(
             text("UPDATE core.app_user SET password_hash = :h WHERE id = :id"),
             {"h": hash_password(password), "id": row.id},
         )
     return User(row.id, row.username, row.display_name, row.department_id, frozenset(row.roles))
+
+
+def authenticate(conn: Connection, username: str, password: str) -> User | None:
+    """The user with this password, without throttling (the CLI and tests); logins use ``log_in``."""
+    row = _account(conn, username)
+    return _signed_in(conn, row, password) if _password_matches(row, password) else None
+
+
+def log_in(
+    engine: Engine, username: str, password: str, kind: str, lifetime: timedelta, *, address: str | None
+) -> tuple[User, str] | None:
+    """One login attempt: (user, session token), or None for a wrong username or password.
+
+    ``address`` is the client's key (login_throttle.address_key); None turns throttling off (only the
+    benchmark's baseline does). While the account or the address is locked this raises TooManyRequests
+    before any hashing and writes nothing; when no hashing slot frees up soon it raises Busy (503) and
+    writes nothing. Otherwise two short transactions, both committed before the caller answers: the
+    attempt is counted before hashing (so that concurrent attempts see it), and the outcome (the count
+    kept or cleared, audit, session) after. No transaction stays open over argon2.
+    """
+    name = login_throttle.account_key(username)
+    attempt = None
+    if address is None:  # unthrottled: as before throttling existed
+        with engine.connect() as conn:
+            row = _account(conn, username)
+        ok = _password_matches(row, password)
+    else:
+        with engine.connect() as conn:  # locked: answered after one read, without queueing for a slot
+            wait = login_throttle.retry_after(conn, name, address)
+        if wait:
+            raise login_throttle.locked(wait)
+        with login_throttle.hash_slot():
+            # Counted before the password is checked, and committed: see login_throttle.charge.
+            with transaction(engine) as conn:
+                attempt = login_throttle.charge(conn, name, address)
+                row = None if attempt.refused else _account(conn, username)
+            if attempt.refused:
+                raise login_throttle.locked(attempt.refused)
+            # argon2 runs holding no database connection or row lock, so a storm of wrong passwords
+            # neither ties up the pool that the HQ's reads need nor serialises logins.
+            ok = _password_matches(row, password)
+    with transaction(engine) as conn:
+        if attempt:
+            login_throttle.settle(conn, attempt, succeeded=ok)
+        if not ok:
+            audit.record(conn, "anonymous", "auth.login_failed", name)
+            found = None
+        else:
+            user = _signed_in(conn, row, password)
+            token = open_session(conn, user, kind, lifetime)
+            audit.record(conn, user.username, "auth.login", user.username, kind=kind)
+            found = (user, token)
+    if not ok and attempt and attempt.lock_seconds:
+        raise login_throttle.locked(attempt.lock_seconds)  # after the commit: the failure stays counted
+    return found
 
 
 def open_session(conn: Connection, user: User, kind: str, lifetime: timedelta) -> str:

@@ -290,6 +290,56 @@ def users_add(
         typer.echo(f"{username}: {password}")
 
 
+@users_app.command("unlock")
+def users_unlock(
+    username: Annotated[
+        str | None, typer.Argument(help="Account to unlock / ロック解除するユーザー名")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="Client address (IP) to unlock instead")] = None,
+) -> None:
+    """Lift a login lock (after failed passwords) on an account or an address, and clear its count."""
+    from gisapp import login_throttle
+    from gisapp.db import make_engine, transaction
+
+    if bool(username) == bool(address):
+        _fail(
+            ValueError("ユーザー名か --address のどちらかを指定してください / give a username or --address")
+        )
+    s = _settings()
+    if username:
+        scope, key = "account", login_throttle.account_key(username)
+    else:
+        scope, key = "address", login_throttle.address_key(login_throttle.key_secret(s), address.strip())
+    engine = make_engine(s.database_url)
+    try:
+        with transaction(engine) as conn:
+            was_locked = login_throttle.unlock(conn, scope, key, actor="cli")
+    finally:
+        engine.dispose()
+    what = username or address
+    typer.echo(
+        f"ロック解除 / unlocked: {what}" if was_locked else f"ロックなし / not locked: {what} (count cleared)"
+    )
+
+
+@users_app.command("locks")
+def users_locks() -> None:
+    """Login locks in force now (accounts by name, addresses by the start of their keyed hash)."""
+    from gisapp import login_throttle
+    from gisapp.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    try:
+        with engine.connect() as conn:
+            locks = login_throttle.active_locks(conn)
+    finally:
+        engine.dispose()
+    if not locks:
+        typer.echo("ロックなし / no locks")
+    for lock in locks:
+        typer.echo(f"{lock['key']}  failures={lock['failures']}  {lock['seconds_left']} s left")
+
+
 cli_import.register(app)
 cli_devices.register(app)
 cli_audit.register(app)

@@ -35,11 +35,20 @@ def safe_next(target: str) -> str:
     return target
 
 
-def login_page(next_path: str, lang: str = "ja", failed: bool = False) -> str:
+def login_page(
+    next_path: str, lang: str = "ja", failed: bool = False, notice: tuple[str, str] | None = None
+) -> str:
+    """The form; ``notice`` (ja, en), e.g. a login lock with its wait, is shown in both languages."""
     lang = lang if lang in TEXT else "ja"
     t = TEXT[lang]
     other_label, other_lang = t["other"]
     error = f'<p class="error" role="alert">{t["failed"]}</p>' if failed else ""
+    if notice:
+        ja, en = (escape(m) for m in notice)
+        first, second = ((ja, "ja"), (en, "en")) if lang == "ja" else ((en, "en"), (ja, "ja"))
+        error = (
+            f'<div class="error" role="alert"><p>{first[0]}</p><p lang="{second[1]}">{second[0]}</p></div>'
+        )
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

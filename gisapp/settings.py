@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Origins besides the request's own host that may send cookie-authenticated writes (CSRF check,
     # gisapp/middleware.py), comma-separated, e.g. "https://gis.city.example,https://hq.city.example".
     allowed_origins: str | None = Field(None, alias="GISAPP_ALLOWED_ORIGINS")
+    # Login throttling per account and address (gisapp/login_throttle.py). Off only for a benchmark's
+    # baseline (bench/login_storm.py): never in service.
+    login_throttle: bool = Field(True, alias="GISAPP_LOGIN_THROTTLE")
 
     @field_validator("forwarded_allow_ips", "report_key_secret", "allowed_origins")
     @classmethod

@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from common import audit
-from common.errors import NotAuthenticated
-from gisapp import auth
+from common.errors import Busy, NotAuthenticated, TooManyRequests
+from gisapp import auth, login_throttle
 from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
 from gisapp.pages_auth import login_page, safe_next
 
@@ -22,15 +22,14 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-def _login(engine, settings, username: str, password: str, kind: str) -> tuple[auth.User, str] | None:
-    with engine.begin() as conn:
-        user = auth.authenticate(conn, username, password)
-        if user is None:
-            audit.record(conn, "anonymous", "auth.login_failed", username.strip().lower()[:64])
-            return None
-        token = auth.open_session(conn, user, kind, timedelta(hours=settings.session_hours))
-        audit.record(conn, user.username, "auth.login", user.username, kind=kind)
-        return user, token
+def _login(request: Request, engine, settings, username: str, password: str, kind: str):
+    """(user, token) or None; raises TooManyRequests while the account or the address is locked."""
+    address = None
+    if settings.login_throttle:
+        host = request.client.host if request.client else ""
+        address = login_throttle.address_key(login_throttle.key_secret(settings), host)
+    lifetime = timedelta(hours=settings.session_hours)
+    return auth.log_in(engine, username, password, kind, lifetime, address=address)
 
 
 def _user_json(user: auth.User) -> dict:
@@ -42,9 +41,17 @@ def _user_json(user: auth.User) -> dict:
     }
 
 
-@router.post("/api/auth/login", summary="Log in, get a bearer token / ログイン")
-def api_login(body: LoginIn, engine: EngineDep, settings: SettingsDep) -> dict:
-    found = _login(engine, settings, body.username, body.password, "bearer")
+@router.post(
+    "/api/auth/login",
+    summary="Log in, get a bearer token / ログイン",
+    responses={
+        401: {"description": "Wrong username or password / ユーザー名またはパスワードが違います"},
+        429: {"description": "Too many failed logins: wait Retry-After seconds / 試行が多すぎます"},
+        503: {"description": "Logins are busy: try again after Retry-After seconds / 混み合っています"},
+    },
+)
+def api_login(body: LoginIn, request: Request, engine: EngineDep, settings: SettingsDep) -> dict:
+    found = _login(request, engine, settings, body.username, body.password, "bearer")
     if found is None:
         raise NotAuthenticated(
             "ユーザー名またはパスワードが違います。", "Wrong username or password.", field="password"
@@ -74,6 +81,7 @@ def login_form(next: str = "/hq", lang: str = "ja") -> HTMLResponse:
 
 @router.post("/login", include_in_schema=False)
 def login_submit(
+    request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     username: str = Form(max_length=64),
@@ -81,7 +89,11 @@ def login_submit(
     next: str = Form("/hq"),
     lang: str = Form("ja"),
 ) -> Response:
-    found = _login(engine, settings, username, password, "cookie")
+    try:
+        found = _login(request, engine, settings, username, password, "cookie")
+    except (TooManyRequests, Busy) as e:
+        page = login_page(safe_next(next), lang, notice=(e.ja, e.en))
+        return HTMLResponse(page, status_code=e.status, headers=e.headers)
     if found is None:
         return HTMLResponse(login_page(safe_next(next), lang, failed=True), status_code=401)
     _, token = found
