@@ -232,6 +232,6 @@ def test_healthz_counts_and_turns_degraded_above_the_threshold(client, app_engin
 
 
 def test_the_api_is_documented_with_its_errors(client):
-    paths = client.get("/openapi.json").json()["paths"]
+    paths = client.app.openapi()["paths"]
     assert {"401", "403", "422"} <= set(paths["/api/dead-letters"]["get"]["responses"])
     assert "/api/dead-letters/review" in paths and "/hq/dead-letters" not in paths

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ProgrammingError
 from gisapp.db import transaction
 from layers import demo
 from layers.demo_people import CARE_CATEGORIES
+from sensors import demo as sensors_demo
 from sensors.registry import DeviceKind
 
 SCALED = {"road-ledger": 120, "shelters": 30, "sewer-pipes": 80, "people-needing-help": 2200}
@@ -115,7 +116,7 @@ def test_generate_is_deterministic_per_seed() -> None:
     a, b = demo.generate(), demo.generate()
     assert a == b
     assert demo.generate(seed=1).people != a.people
-    assert demo.device_specs({"crisis": 1}) == demo.device_specs({"crisis": 1})
+    assert sensors_demo.device_specs({"crisis": 1}) == sensors_demo.device_specs({"crisis": 1})
     with pytest.raises(ValueError):
         demo.generate(scale=0)
 
@@ -271,12 +272,12 @@ def test_road_network_is_connected(loaded: dict[str, int], admin: Connection) ->
 
 
 def test_device_specs(loaded: dict[str, int], admin: Connection, dept_ids: dict[str, int]) -> None:
-    specs = demo.device_specs(dept_ids)
+    specs = sensors_demo.device_specs(dept_ids)
     by_kind = {k: [s for s in specs if s.kind == k] for k in DeviceKind}
     assert [s.id for s in by_kind[DeviceKind.rain_gauge]] == ["RG01", "RG02", "RG03", "RG04", "RG05"]
     assert [s.id for s in by_kind[DeviceKind.water_gauge]] == ["WL01", "WL02"]
     assert [s.id for s in by_kind[DeviceKind.radio_unit]] == [f"R{i:03d}" for i in range(1, 41)]
-    assert len(demo.device_specs(dept_ids, scale=2)) == 2 * len(specs)
+    assert len(sensors_demo.device_specs(dept_ids, scale=2)) == 2 * len(specs)
     for s in specs:
         assert 139.25 < s.lon < 139.35 and 35.35 < s.lat < 35.43
         assert s.owner_department_id == dept_ids["crisis"]

@@ -763,7 +763,7 @@ OPS: list[Op] = [
     Op("POST", "/api/register", everyone(201), c_register),
     Op("PUT", "/api/register/{token}", everyone(200), c_register_change),
     Op("POST", "/api/public/evacuation-status", everyone(200), c_resident_status),
-    Op("POST", "/api/auth/login", everyone(200), c_login),
+    Op("POST", "/api/auth/login", everyone(200), c_login, serial=True),  # one password check at a time
     Op("POST", "/api/auth/logout", roles(204, set(PRINCIPALS)), c_logout),
     # layers: the owner department's staff and admins edit, publish, import and delete
     Op("POST", "/api/layers", roles(201, LAYER_EDITORS | {"outsider"}), c_layer_create),
