@@ -49,8 +49,8 @@ _BAD_LINE = re.compile(r"[\x00-\x1f\ud800-\udfff]")
 _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 TOO_LARGE = (
-    "送信内容が大きすぎます（上限 {limit:,} バイト）。",
-    "The request body is too large (limit {limit:,} bytes).",
+    "送信内容が大きすぎます（上限 {size}）。",
+    "The request body is too large (limit {size}).",
 )
 BAD_CHARS = (
     "制御文字（NUL など）や不正な文字は使えません。",
@@ -112,9 +112,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def human_size(limit: int) -> str:
+    """The limit as a person reads it: whole MB (a file's limit plus its form's margin reads as the
+    file's), else KB."""
+    return f"{limit // MIB} MB" if limit >= MIB else f"{limit // KIB} KB"
+
+
 def _too_large(limit: int) -> JSONResponse:
     ja, en = TOO_LARGE
-    err = PayloadTooLarge(ja.format(limit=limit), en.format(limit=limit), limit=limit)
+    size = human_size(limit)
+    err = PayloadTooLarge(ja.format(size=size), en.format(size=size), limit=limit)
     return JSONResponse(err.body(), err.status, headers={"Connection": "close"})
 
 
