@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import frontend
-from gisapp import errors
+from gisapp import errors, openapi_doc
 from gisapp.access import AccessCounter
 from gisapp.api import (
     auth,
@@ -123,5 +123,6 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
                 swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
             )
 
+    openapi_doc.install(app)  # every 4xx an operation can answer, in its OpenAPI
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from common.errors import STATUS_TEXT, Busy, UserError, error_body
 
@@ -21,13 +20,23 @@ def _answer(status: int, code: str, ja: str, en: str, headers=None, **details) -
     return JSONResponse(error_body(code, ja, en, **details), status, headers=headers)
 
 
+def _routes(app: FastAPI) -> list:
+    try:  # FastAPI ≥ 0.16x nests included routers: their routes are reached through route contexts
+        from fastapi.routing import iter_route_contexts
+
+        return list(iter_route_contexts(app.routes))
+    except ImportError:
+        return list(app.router.routes)
+
+
 def allowed_methods(app: FastAPI, scope) -> list[str]:
     """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
+    path = scope.get("path", "")
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "GET"})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
+    for route in _routes(app):
+        regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and served and regex.match(path):
+            methods |= set(served)
     return sorted(methods)
 
 
@@ -43,6 +52,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and not request.url.path.startswith("/ogc"):
+            # A body that is not JSON, not UTF-8 or not a form: invalid input like any other (422).
+            ja, en = STATUS_TEXT[422]
+            return _answer(
+                422, "invalid_input", ja, en, problems=[{"where": "body", "problem": str(exc.detail)}]
+            )
         ja, en = STATUS_TEXT.get(exc.status_code, ("エラーが発生しました。", str(exc.detail)))
         headers = dict(exc.headers or {})
         if exc.status_code == 405:

@@ -22,6 +22,7 @@ from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, require_roles
 from gisapp.ops import people
 from gisapp.ops.errors import OpsInvalid
+from gisapp.params import IdPath, Metres, Offset
 
 router = APIRouter(tags=["people needing help / 避難行動要支援者"])
 
@@ -55,7 +56,7 @@ def list_people(
     user: ReaderUser,
     area: Area = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[dict]:
     with transaction(engine, user.roles) as conn:
         rows = people.list_people(conn, area, limit, offset)
@@ -69,7 +70,7 @@ def priority(
     user: ReaderUser,
     area: Area = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
-    radius_m: Annotated[float, Query(gt=0, le=20_000)] = people.NEAR_GAUGE_M,
+    radius_m: Metres = people.NEAR_GAUGE_M,
 ) -> list[dict]:
     with transaction(engine, user.roles) as conn:
         rows = people.priority(conn, area, limit, radius_m)
@@ -134,7 +135,7 @@ def import_people(
 
 
 @router.get("/api/people/{person_id}", summary="One person / 要支援者の詳細")
-def person(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
+def person(engine: EngineDep, user: ReaderUser, person_id: IdPath) -> dict:
     with transaction(engine, user.roles) as conn:
         row = people.get_person(conn, person_id)
         people.audit_read(conn, user.username, "people.read", 1, person_id=person_id)
@@ -142,7 +143,7 @@ def person(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
 
 
 @router.get("/api/people/{person_id}/plan", summary="Individual plan / 個別避難計画")
-def plan(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
+def plan(engine: EngineDep, user: ReaderUser, person_id: IdPath) -> dict:
     with transaction(engine, user.roles) as conn:
         found = people.get_plan(conn, person_id)
         people.audit_read(conn, user.username, "people.plan_read", 1, person_id=person_id)
@@ -150,7 +151,7 @@ def plan(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
 
 
 @router.put("/api/people/{person_id}/plan", summary="Save the individual plan / 個別避難計画の保存")
-def save_plan(engine: EngineDep, user: WriterUser, person_id: int, body: PlanIn) -> dict:
+def save_plan(engine: EngineDep, user: WriterUser, person_id: IdPath, body: PlanIn) -> dict:
     if body.status not in people.PLAN_STATUS:
         raise OpsInvalid("計画の状態が不正です。", "Unknown plan status.", allowed=list(people.PLAN_STATUS))
     with transaction(engine, user.roles) as conn:

@@ -1,0 +1,78 @@
+"""Schemathesis, deeper than `make test`: examples, coverage and fuzzing with more examples per operation,
+once per principal (anonymous, staff, hq_operator, welfare, admin) on the internal app and once on the
+public instance. Prints, per principal, how many operations answered a 5xx and how many answered a
+status their OpenAPI does not document, with one example request each.
+
+Everything is real: a fresh PostGIS and Mosquitto under /tmp, migrated; the apps run in-process (ASGI).
+The harness (ownership guard, per-principal runs) is tests/fuzz_support.py, the one the test uses.
+
+    .venv/bin/python bench/schemathesis_deep.py [--examples 25] [--seed 10] [--only staff,public]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import _stack  # bench/_stack.py (this script's folder is on sys.path)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package: the shared harness
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--examples", type=int, default=25, help="max examples per operation (fuzzing)")
+    parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--only", default="", help="comma-separated principals")
+    args = parser.parse_args()
+    logging.disable(logging.ERROR)  # the app logs every 500 with its traceback; the table says enough
+
+    from fastapi.testclient import TestClient
+
+    from gisapp.app import create_app
+    from gisapp.db import make_engine
+    from tests import fuzz_support
+
+    root, stack, settings = _stack.start("gisapp-fuzz-")
+    try:
+        app_engine = make_engine(settings.database_url)
+        owner_engine = make_engine(settings.migration_database_url)
+        ground = fuzz_support.prepare(app_engine, owner_engine)
+        others = [*ground.bystander.slugs.values()]
+        before = fuzz_support.feature_counts(owner_engine, others)
+        with TestClient(create_app(settings)) as client, TestClient(create_app(settings, public=True)) as pub:
+            started = time.monotonic()
+            outcomes, guard = fuzz_support.campaign(
+                client,
+                pub.app,
+                ground,
+                max_examples=args.examples,
+                seed=args.seed,
+                only=[w for w in args.only.split(",") if w] or None,
+            )
+            elapsed = time.monotonic() - started
+        after = fuzz_support.feature_counts(owner_engine, others)
+        print(f"\nschemathesis {args.examples} examples/operation, seed {args.seed}, {elapsed:.0f} s\n")
+        print(f"{'principal':<10} {'5xx ops':>8} {'undocumented ops':>17} {'requests':>9}")
+        for o in outcomes:
+            c = fuzz_support.counts(o)
+            print(
+                f"{o.principal:<10} {c['not_a_server_error']:>8} {c['status_code_conformance']:>17} "
+                f"{o.requests:>9}"
+            )
+        print()
+        for o in outcomes:
+            print(o.summary())
+            if o.skipped_nul:
+                print(f"  ({o.skipped_nul} failures with NUL bytes left to the central NUL check)")
+        print(f"\nwrites redirected to the fuzzer's own rows: {len(guard.redirected)}")
+        print(f"bystander layers' features before {before} after {after}")
+    finally:
+        _stack.stop(root, stack)
+
+
+if __name__ == "__main__":
+    main()
