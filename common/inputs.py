@@ -21,9 +21,14 @@ INT_MAX = 2**31 - 1
 FLOAT_MIN_NORMAL = sys.float_info.min  # 2.2250738585072014e-308
 
 
+def is_normal(value: float) -> bool:
+    """0 or a normal double: what PostgreSQL's float8 input takes (it refuses subnormals like 5e-324)."""
+    return value == 0 or abs(value) >= FLOAT_MIN_NORMAL
+
+
 def normal_float(value: float) -> float:
     """0, or a finite float PostgreSQL can store (no subnormals)."""
-    if value != 0 and abs(value) < FLOAT_MIN_NORMAL:
+    if not is_normal(value):
         raise ValueError("number too close to zero / 0 に近すぎる数値です")
     return value
 

@@ -25,7 +25,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect
 
 from common.errors import InvalidInput
-from common.inputs import RecordId
+from common.inputs import RecordId, is_normal
 from frontend import report_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
@@ -91,7 +91,7 @@ def _number(form, name: str) -> float:
         value = float(raw)
     except ValueError:
         value = float("nan")
-    if value != value or raw == "":
+    if value != value or raw == "" or not is_normal(value):  # NaN, empty, or a subnormal SQL refuses
         raise InvalidInput(
             "場所を地図で選ぶか「現在地を使う」を押してください。",
             "Choose the place on the map or press “Use my location”.",

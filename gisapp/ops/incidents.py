@@ -198,7 +198,9 @@ def _check_area(area: dict[str, Any] | None) -> None:
             problem = "unreadable"
         else:
             minx, miny, maxx, maxy = geom.bounds if not geom.is_empty else (0, 0, 0, 0)
-            if geom.is_empty or not geom.is_valid:
+            if not _rings_closed(area):  # shapely closes a ring silently; PostGIS refuses it (a 500)
+                problem = "a ring is not closed: its last position must repeat the first"
+            elif geom.is_empty or not geom.is_valid:
                 problem = "empty or invalid (self-intersecting?)"
             elif not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
                 problem = "outside longitude/latitude"
@@ -208,6 +210,15 @@ def _check_area(area: dict[str, Any] | None) -> None:
             f"The area must be a valid GeoJSON Polygon in longitude/latitude ({problem}).",
             field="area",
         )
+
+
+def _rings_closed(area: dict[str, Any]) -> bool:
+    """RFC 7946 §3.1.6: every linear ring has at least four positions and ends where it starts."""
+    polygons = [area["coordinates"]] if area["type"] == "Polygon" else area["coordinates"]
+    try:
+        return all(len(ring) >= 4 and list(ring[0]) == list(ring[-1]) for poly in polygons for ring in poly)
+    except TypeError:
+        return False
 
 
 def get_incident(conn: Connection, incident_id: int, *, for_update: bool = False) -> dict:
