@@ -27,6 +27,10 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=25, help="max examples per operation (fuzzing)")
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated principals")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--light", action="store_true", help="the test's settings: DELETE as the only unexpected method"
+    )
     args = parser.parse_args()
     logging.disable(logging.ERROR)  # the app logs every 500 with its traceback; the table says enough
 
@@ -52,6 +56,9 @@ def main() -> None:
                 max_examples=args.examples,
                 seed=args.seed,
                 only=[w for w in args.only.split(",") if w] or None,
+                workers=args.workers,
+                unexpected_methods=["DELETE"] if args.light else None,
+                anonymous_coverage=not args.light,
             )
             elapsed = time.monotonic() - started
         after = fuzz_support.feature_counts(owner_engine, others)

@@ -14,7 +14,7 @@ from gisapp.db import transaction
 from gisapp.ops import people
 from tests import fuzz_support
 
-MAX_EXAMPLES = 4
+MAX_EXAMPLES = 3
 SEED = 10
 
 
@@ -28,7 +28,14 @@ def campaign(client, public_client, app_engine, owner_engine):
     logging.disable(logging.ERROR)  # a 500's traceback is logged by the app; the finding says enough
     try:
         outcomes, guard = fuzz_support.campaign(
-            client, public_client.app, ground, max_examples=MAX_EXAMPLES, seed=SEED
+            client,
+            public_client.app,
+            ground,
+            max_examples=MAX_EXAMPLES,
+            seed=SEED,
+            workers=2,  # requests wait on PostgreSQL: two at a time keep both cores busy
+            unexpected_methods=["DELETE"],  # 405 + Allow is pinned in test_hostile_numbers.py
+            anonymous_coverage=False,
         )
     finally:
         logging.disable(logging.NOTSET)
@@ -54,7 +61,7 @@ def _restore(engine, settings: dict) -> None:
 @pytest.mark.parametrize("principal", [*fuzz_support.PRINCIPALS, "public"])
 def test_no_server_error_and_no_undocumented_status(campaign, principal):
     outcome = campaign[0][principal]
-    assert outcome.requests > 200, outcome.summary()  # it did test something
+    assert outcome.requests > 300, outcome.summary()  # it did test something
     assert not outcome.errors, outcome.summary()
     assert not outcome.findings, outcome.summary()
 
