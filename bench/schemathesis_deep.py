@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated principals")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--mode", default=None, help="generation mode: positive, negative or all")
     parser.add_argument(
         "--light", action="store_true", help="the test's settings: DELETE as the only unexpected method"
     )
@@ -57,6 +58,7 @@ def main() -> None:
                 seed=args.seed,
                 only=[w for w in args.only.split(",") if w] or None,
                 workers=args.workers,
+                mode=args.mode,
                 unexpected_methods=["DELETE"] if args.light else None,
                 anonymous_coverage=not args.light,
             )

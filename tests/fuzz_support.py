@@ -148,6 +148,7 @@ def config(
     workers: int = 1,
     unexpected_methods: list[str] | None = None,
     coverage_phase: bool = True,
+    mode: str | None = None,
 ):
     """``unexpected_methods``: which methods the coverage phase sends where a path does not serve them
     (405 with Allow); ``None`` is Schemathesis' full set, which is 6 of every 10 requests to a path."""
@@ -165,7 +166,12 @@ def config(
             "continue-on-failure": True,  # a first undocumented status must not hide a 500 behind it
             "request-timeout": 20,
             "max-stream-events": 1,
-            "generation": {"max-examples": max_examples, "deterministic": True, "allow-x00": False},
+            "generation": {
+                "max-examples": max_examples,
+                "deterministic": True,
+                "allow-x00": False,  # NUL and control characters are refused centrally (middleware)
+                **({"mode": mode} if mode else {}),  # positive, negative or all
+            },
             "phases": {
                 "examples": {"enabled": True},
                 "coverage": coverage,
