@@ -70,12 +70,10 @@ def install(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict:
-        if app.openapi_schema and app.openapi_schema.get("x-statuses-documented"):
-            return app.openapi_schema
-        schema = generate()
-        document(schema, _routes(app))
-        schema["x-statuses-documented"] = True
-        app.openapi_schema = schema
+        schema = generate()  # FastAPI's, cached by FastAPI until the routes change
+        if getattr(app.state, "openapi_documented", None) is not schema:
+            document(schema, _routes(app))
+            app.state.openapi_documented = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -279,6 +279,44 @@ def prepare(app_engine: Engine, owner_engine: Engine, tag: str = "fuzz") -> Grou
     return Ground(mine, bystander, own, existing_rows(owner_engine))
 
 
+def settings_snapshot(engine: Engine) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT * FROM ops.congestion_setting")).one()._mapping)
+
+
+def clean_up(engine: Engine, ground: Ground, settings: dict) -> None:
+    """What the fuzzer may have switched for everyone goes back: disaster mode ended, congestion thresholds
+    restored, its own layers withdrawn from the citizen map (their names are canaries other tests look
+    for), the disasters it opened closed."""
+    from gisapp.db import transaction
+    from gisapp.ops import people
+
+    with transaction(engine, ["admin"]) as conn:
+        people.end_disaster_mode(conn, "fuzz-cleanup")
+        conn.execute(
+            text(
+                """UPDATE ops.congestion_setting SET vacant_below = :vacant_below,
+                          moderate_below = :moderate_below, crowded_below = :crowded_below,
+                          stale_minutes = :stale_minutes"""
+            ),
+            settings,
+        )
+        conn.execute(
+            text(
+                """UPDATE gis.layer SET visibility = 'internal'
+                    WHERE owner_department_id = :dept AND visibility = 'public' AND slug <> :public"""
+            ),
+            {"dept": ground.seed.dept_id, "public": ground.seed.slugs["public"]},
+        )
+        conn.execute(
+            text(
+                """UPDATE ops.disaster SET closed_at = now(), closed_by = 'fuzz-cleanup'
+                    WHERE closed_at IS NULL AND NOT (id::text = ANY(:before))"""
+            ),
+            {"before": sorted(ground.existing["disaster_id"] - {ground.own["disaster_id"]})},
+        )
+
+
 def feature_counts(owner_engine: Engine, slugs) -> dict[str, int]:
     from gisapp.db import transaction
 

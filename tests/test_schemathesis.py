@@ -8,10 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import text
 
-from gisapp.db import transaction
-from gisapp.ops import people
 from tests import fuzz_support
 
 MAX_EXAMPLES = 3
@@ -23,8 +20,7 @@ def campaign(client, public_client, app_engine, owner_engine):
     ground = fuzz_support.prepare(app_engine, owner_engine)
     bystanders = list(ground.bystander.slugs.values())
     before = fuzz_support.feature_counts(owner_engine, bystanders)
-    with app_engine.connect() as conn:
-        settings = dict(conn.execute(text("SELECT * FROM ops.congestion_setting")).one()._mapping)
+    settings = fuzz_support.settings_snapshot(app_engine)
     logging.disable(logging.ERROR)  # a 500's traceback is logged by the app; the finding says enough
     try:
         outcomes, guard = fuzz_support.campaign(
@@ -39,23 +35,9 @@ def campaign(client, public_client, app_engine, owner_engine):
         )
     finally:
         logging.disable(logging.NOTSET)
-        _restore(app_engine, settings)
+        fuzz_support.clean_up(app_engine, ground, settings)
     after = fuzz_support.feature_counts(owner_engine, bystanders)
     return {o.principal: o for o in outcomes}, guard, before, after
-
-
-def _restore(engine, settings: dict) -> None:
-    """Global state the fuzzer may switch for everyone: disaster mode, congestion thresholds."""
-    with transaction(engine, ["admin"]) as conn:
-        people.end_disaster_mode(conn, "fuzz-cleanup")
-        conn.execute(
-            text(
-                """UPDATE ops.congestion_setting SET vacant_below = :vacant_below,
-                          moderate_below = :moderate_below, crowded_below = :crowded_below,
-                          stale_minutes = :stale_minutes"""
-            ),
-            settings,
-        )
 
 
 @pytest.mark.parametrize("principal", [*fuzz_support.PRINCIPALS, "public"])
