@@ -44,7 +44,6 @@ ERROR_SCHEMA = {
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 HEADERS = {
     401: {"WWW-Authenticate": "Bearer"},
-    405: {"Allow": "the methods this path serves"},
     429: {"Retry-After": "seconds to wait"},
     503: {"Retry-After": "seconds to wait"},
 }
@@ -60,7 +59,6 @@ SPECIAL: dict[tuple[str, str], dict] = {
     ("post", "/api/incidents/{incident_id}/photos"): {"statuses": {413}, "form": True},
     ("post", "/api/public/evacuation-status"): {"statuses": {409}},  # no disaster open
     ("post", "/api/evacuation-status"): {"statuses": {409}},
-    ("post", "/api/layers/{slug}/import"): {"statuses": {409, 413}},
     ("post", "/api/auth/logout"): {"drop": {403, 409}},
 }
 
@@ -107,7 +105,8 @@ def auth_statuses(dependant) -> set[int]:
     return found
 
 
-def statuses(method: str, path: str, operation: dict, dependant) -> set[int]:
+def statuses(method: str, path: str, operation: dict, dependant, components: dict) -> set[int]:
+    """What one operation can answer besides its 2xx."""
     method = method.lower()
     found = auth_statuses(dependant) | {503}
     params = operation.get("parameters", [])
@@ -117,18 +116,24 @@ def statuses(method: str, path: str, operation: dict, dependant) -> set[int]:
         found.add(413)
     if params or body:
         found.add(400 if path.startswith("/ogc") else 422)
-    if any(p["in"] == "path" for p in params) or _names_a_record(body):
+    if any(p["in"] == "path" for p in params) or _names_a_record(body, components):
         found.add(404)
     if method in WRITES and 401 in found:
         found |= {403, 409}  # rights on the record itself (owner department …), and a changed state
     return (found | special.get("statuses", set())) - special.get("drop", set())
 
 
-def _names_a_record(body: dict | None) -> bool:
-    # The body's schema is a $ref most of the time: read its properties from the title FastAPI gives it.
-    if not body:
-        return False
-    return bool(body.get("x-names-record"))
+def _names_a_record(body: dict | None, components: dict) -> bool:
+    """A body with a field naming another record (``*_id``, ``token``, ``layer``) can point at none."""
+    for content in (body or {}).get("content", {}).values():
+        schema = content.get("schema", {})
+        ref = schema.get("$ref", "")  # FastAPI puts a model's schema in the components
+        props = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}) if ref else {}
+        if any(
+            name.endswith("_id") or name in RECORD_FIELDS for name in props or schema.get("properties", {})
+        ):
+            return True
+    return False
 
 
 def document(schema: dict, routes: list) -> None:
@@ -143,7 +148,6 @@ def document(schema: dict, routes: list) -> None:
             route = by_key.get((method, path))
             if route is None:
                 continue
-            _mark_record_bodies(operation, components)
             special = SPECIAL.get((method, path), {})
             if special.get("form") and "requestBody" not in operation:
                 operation["requestBody"] = {
@@ -151,24 +155,11 @@ def document(schema: dict, routes: list) -> None:
                     "content": {"multipart/form-data": {"schema": MULTIPART}},
                 }
             responses = operation.setdefault("responses", {})
-            derived = statuses(method, path, operation, route.dependant)
+            derived = statuses(method, path, operation, route.dependant, components)
             if 422 not in derived:
                 responses.pop("422", None)  # FastAPI's guess; /ogc answers the standard's 400
             for status in sorted(derived):
                 responses[str(status)] = _response(status)
-            operation.get("requestBody", {}).pop("x-names-record", None)
-
-
-def _mark_record_bodies(operation: dict, components: dict) -> None:
-    body = operation.get("requestBody")
-    if not body:
-        return
-    for content in body.get("content", {}).values():
-        ref = content.get("schema", {}).get("$ref", "")
-        props = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}) if ref else {}
-        props = props or content.get("schema", {}).get("properties", {})
-        if any(name.endswith("_id") or name in RECORD_FIELDS for name in props):
-            body["x-names-record"] = True
 
 
 def _response(status: int) -> dict:
