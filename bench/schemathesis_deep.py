@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=25, help="max examples per operation (fuzzing)")
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated principals")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="above 1, CPython 3.11 ast errors may appear")
     parser.add_argument("--mode", default=None, help="generation mode: positive, negative or all")
     parser.add_argument(
         "--light", action="store_true", help="the test's settings: DELETE as the only unexpected method"

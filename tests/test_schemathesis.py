@@ -29,7 +29,9 @@ def campaign(client, public_client, app_engine, owner_engine):
             ground,
             max_examples=MAX_EXAMPLES,
             seed=SEED,
-            workers=2,  # requests wait on PostgreSQL: two at a time keep both cores busy
+            # One worker: with two, CPython 3.11's ast (Schemathesis compiles code samples) fails at random
+            # with "AST constructor recursion depth mismatch".
+            workers=1,
             unexpected_methods=["DELETE"],  # 405 + Allow is pinned in test_hostile_numbers.py
             anonymous_coverage=False,
         )
