@@ -1,7 +1,7 @@
 """Schemathesis, deeper than `make test`: examples, coverage and fuzzing with more examples per operation,
 once per principal (anonymous, staff, hq_operator, welfare, admin) on the internal app and once on the
-public instance. Prints, per principal, how many operations answered a 5xx and how many answered a
-status their OpenAPI does not document, with one example request each.
+public instance. Prints, per principal, how many operations answered a 5xx, a status their OpenAPI does
+not document, or a body off its documented schema, with one example request each.
 
 Everything is real: a fresh PostGIS and Mosquitto under /tmp, migrated; the apps run in-process (ASGI).
 The harness (ownership guard, per-principal runs) is tests/fuzz_support.py, the one the test uses.
@@ -65,12 +65,14 @@ def main() -> None:
             elapsed = time.monotonic() - started
         after = fuzz_support.feature_counts(owner_engine, others)
         print(f"\nschemathesis {args.examples} examples/operation, seed {args.seed}, {elapsed:.0f} s\n")
-        print(f"{'principal':<10} {'5xx ops':>8} {'undocumented ops':>17} {'requests':>9}")
+        print(
+            f"{'principal':<10} {'5xx ops':>8} {'undocumented ops':>17} {'off-schema ops':>15} {'requests':>9}"
+        )
         for o in outcomes:
             c = fuzz_support.counts(o)
             print(
                 f"{o.principal:<10} {c['not_a_server_error']:>8} {c['status_code_conformance']:>17} "
-                f"{o.requests:>9}"
+                f"{c['response_schema_conformance']:>15} {o.requests:>9}"
             )
         print()
         for o in outcomes:

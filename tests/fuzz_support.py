@@ -17,7 +17,8 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, text
 
-CHECKS = ("not_a_server_error", "status_code_conformance")
+# Answers match their documented schema too (the error shape above all): cheap, so it is on.
+CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance")
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 # Path parameter -> the rows it names. A write naming a row that existed before the run and is not the
@@ -127,7 +128,8 @@ class Outcome:
     def summary(self) -> str:
         lines = [
             f"{self.principal}: {len(self.operations('not_a_server_error'))} operations with 5xx, "
-            f"{len(self.operations('status_code_conformance'))} with undocumented statuses "
+            f"{len(self.operations('status_code_conformance'))} with undocumented statuses, "
+            f"{len(self.operations('response_schema_conformance'))} with answers off their schema "
             f"({self.requests} requests; statuses {dict(sorted(self.statuses.items()))})"
         ]
         by_op: dict[tuple[str, str], Finding] = {}

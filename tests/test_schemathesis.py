@@ -1,7 +1,7 @@
 """Schemathesis against the real app (examples, coverage, fuzzing; a few examples per operation, seeded):
-anonymous, each role and the public instance → no server error, no undocumented status. The deeper run
-is bench/schemathesis_deep.py; the harness (and the guard that keeps the fuzzer off data it does not
-own) is tests/fuzz_support.py."""
+anonymous, each role and the public instance → no server error, no undocumented status, no answer off its
+documented schema. The deeper run is bench/schemathesis_deep.py; the harness (and the guard that keeps
+the fuzzer off data it does not own) is tests/fuzz_support.py."""
 
 from __future__ import annotations
 
