@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import frontend
-from gisapp import errors
+from gisapp import errors, openapi_doc
 from gisapp.access import AccessCounter
 from gisapp.api import (
     auth,
@@ -121,5 +121,6 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(dead_letters.router)
         app.include_router(docs.router)
 
+    openapi_doc.install(app)  # every 4xx an operation can answer, in its OpenAPI
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

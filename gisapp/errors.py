@@ -47,6 +47,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and not request.url.path.startswith("/ogc"):
+            # A body that is not JSON, not UTF-8 or not a form: invalid input like any other (422).
+            ja, en = STATUS_TEXT[422]
+            return _answer(
+                422, "invalid_input", ja, en, problems=[{"where": "body", "problem": str(exc.detail)}]
+            )
         ja, en = STATUS_TEXT.get(exc.status_code, ("エラーが発生しました。", str(exc.detail)))
         headers = dict(exc.headers or {})
         if exc.status_code == 405:

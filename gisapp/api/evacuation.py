@@ -15,6 +15,7 @@ from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
 from gisapp.ops import evacuation
 from gisapp.ops.disasters import get_disaster
 from gisapp.ops.errors import OpsError
+from gisapp.params import IdPath
 
 public_router = APIRouter(tags=["evacuation status / 避難状況"])
 router = APIRouter(tags=["evacuation status / 避難状況"])
@@ -92,6 +93,6 @@ def staff_report(body: StaffReport, engine: EngineDep, user: StaffUser) -> dict:
     "/api/disasters/{disaster_id}/evacuation/areas",
     summary="Evacuation status per community area (numbers only) / 地区別の避難状況",
 )
-def by_area(disaster_id: int, conn: ReadConn, user: HQUser) -> dict:
+def by_area(disaster_id: IdPath, conn: ReadConn, user: HQUser) -> dict:
     get_disaster(conn, disaster_id)
     return evacuation.by_area(conn, disaster_id)

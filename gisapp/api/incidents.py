@@ -19,12 +19,14 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from common.inputs import DepartmentId
 from gisapp.api.reports import capped_form
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
 from gisapp.ops import categories, dispatch, exports, incidents, photos, radio_units
 from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
+from gisapp.params import IdPath
 from layers.routing import recommend_units
 
 router = APIRouter(tags=["disaster HQ / 災害対策本部"])
@@ -75,7 +77,7 @@ class TeamIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, examples=["道路班1"])
     radio_unit_id: str | None = Field(None, min_length=1, max_length=64)
-    department_id: int | None = None
+    department_id: DepartmentId | None = None
     active: bool = True
 
 
@@ -118,13 +120,13 @@ def open_(body: DisasterIn, engine: EngineDep, user: HQUser) -> dict:
 
 
 @router.post("/api/disasters/{disaster_id}/close", summary="Close a disaster / 災害の終了")
-def close(disaster_id: int, engine: EngineDep, user: HQUser) -> dict:
+def close(disaster_id: IdPath, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return close_disaster(conn, disaster_id, user.username)
 
 
 @router.get("/api/disasters/{disaster_id}/counts", summary="未対応 / 対応中 / 対応済 counts")
-def counts(disaster_id: int, conn: ReadConn, user: StaffUser) -> dict:
+def counts(disaster_id: IdPath, conn: ReadConn, user: StaffUser) -> dict:
     get_disaster(conn, disaster_id)
     return incidents.counts(conn, disaster_id)
 
@@ -172,7 +174,7 @@ _feature = exports.feature
 
 @router.get("/api/disasters/{disaster_id}/incidents", summary="A disaster's incidents (GeoJSON) / 事案一覧")
 def list_(
-    disaster_id: int,
+    disaster_id: IdPath,
     conn: ReadConn,
     user: StaffUser,
     status: Annotated[list[Status] | None, Query()] = None,
@@ -190,7 +192,7 @@ def list_(
 @router.post(
     "/api/disasters/{disaster_id}/incidents", status_code=201, summary="Register an incident / 事案登録"
 )
-def create(disaster_id: int, body: IncidentIn, engine: EngineDep, user: HQUser) -> JSONResponse:
+def create(disaster_id: IdPath, body: IncidentIn, engine: EngineDep, user: HQUser) -> JSONResponse:
     new = incidents.NewIncident(**body.model_dump())
     with transaction(engine, user.roles) as conn:
         created = incidents.create_incident(conn, disaster_id, new, user.username)
@@ -198,7 +200,7 @@ def create(disaster_id: int, body: IncidentIn, engine: EngineDep, user: HQUser) 
 
 
 @router.get("/api/incidents/{incident_id}", summary="One incident / 事案")
-def get(incident_id: int, conn: ReadConn, user: StaffUser) -> JSONResponse:
+def get(incident_id: IdPath, conn: ReadConn, user: StaffUser) -> JSONResponse:
     return _with_etag(incidents.get_incident(conn, incident_id))
 
 
@@ -206,7 +208,7 @@ def get(incident_id: int, conn: ReadConn, user: StaffUser) -> JSONResponse:
     "/api/incidents/{incident_id}", summary="Change status or details (If-Match) / 状態・内容の変更"
 )
 def patch(
-    incident_id: int,
+    incident_id: IdPath,
     body: IncidentPatch,
     engine: EngineDep,
     user: HQUser,
@@ -220,12 +222,12 @@ def patch(
 
 
 @router.get("/api/incidents/{incident_id}/events", summary="Status history / 対応履歴")
-def history(incident_id: int, conn: ReadConn, user: StaffUser) -> list[dict]:
+def history(incident_id: IdPath, conn: ReadConn, user: StaffUser) -> list[dict]:
     return incidents.events(conn, incident_id)
 
 
 @router.post("/api/incidents/{incident_id}/photos", status_code=201, summary="Attach a photo / 写真の追加")
-async def add_photo(incident_id: int, request: Request, user: HQUser) -> dict:
+async def add_photo(incident_id: IdPath, request: Request, user: HQUser) -> dict:
     """multipart/form-data with ``photo`` (JPEG/PNG, 10 MB max): re-encoded without EXIF/GPS."""
     form = await capped_form(request)
     try:
@@ -246,7 +248,7 @@ async def add_photo(incident_id: int, request: Request, user: HQUser) -> dict:
 
 
 @router.get("/api/incident-photos/{photo_id}", summary="A photo of an incident / 事案の写真")
-def photo(photo_id: int, conn: ReadConn, user: StaffUser) -> Response:
+def photo(photo_id: IdPath, conn: ReadConn, user: StaffUser) -> Response:
     data, media_type = incidents.get_photo(conn, photo_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
@@ -255,7 +257,7 @@ def photo(photo_id: int, conn: ReadConn, user: StaffUser) -> Response:
 @router.post(
     "/api/incidents/{incident_id}/assignments", status_code=201, summary="Dispatch a unit / 出動指示"
 )
-def dispatch_unit(incident_id: int, body: DispatchIn, engine: EngineDep, user: HQUser) -> dict:
+def dispatch_unit(incident_id: IdPath, body: DispatchIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return dispatch.dispatch(
             conn, incident_id, user.username, unit_id=body.unit_id, team_id=body.team_id, note=body.note
@@ -263,7 +265,7 @@ def dispatch_unit(incident_id: int, body: DispatchIn, engine: EngineDep, user: H
 
 
 @router.patch("/api/assignments/{assignment_id}", summary="On scene / cleared / 現着・解除")
-def assignment_state(assignment_id: int, body: AssignmentPatch, engine: EngineDep, user: HQUser) -> dict:
+def assignment_state(assignment_id: IdPath, body: AssignmentPatch, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return dispatch.set_state(conn, assignment_id, body.state, user.username, body.note)
 
@@ -292,7 +294,7 @@ def save_team(
     summary="Nearest available units by road / 道路距離で近い出動可能な無線機",
 )
 def recommendations(
-    incident_id: int,
+    incident_id: IdPath,
     conn: ReadConn,
     user: HQUser,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
@@ -307,7 +309,7 @@ def recommendations(
 # ------------------------------------------------------------------------------- after action
 @router.get("/api/disasters/{disaster_id}/at", summary="The HQ map at time T / 時刻 T の本部地図")
 def at_time(
-    disaster_id: int,
+    disaster_id: IdPath,
     conn: ReadConn,
     user: HQUser,
     t: Annotated[AwareDatetime, Query(description="ISO 8601 with offset")],
@@ -325,7 +327,7 @@ def at_time(
 
 @router.get("/api/disasters/{disaster_id}/export/{part}.{fmt}", summary="After-action export / 記録の出力")
 def export(
-    disaster_id: int,
+    disaster_id: IdPath,
     part: Literal["incidents", "events", "assignments"],
     fmt: Literal["csv", "geojson"],
     conn: ReadConn,

@@ -24,6 +24,7 @@ from gisapp.deps import EngineDep, OptionalUser, require_roles
 from gisapp.ops import disaster_mode as mode
 from gisapp.ops import people, people_access
 from gisapp.ops.errors import OpsInvalid
+from gisapp.params import IdPath, Metres, Offset
 
 router = APIRouter(tags=["people needing help / 避難行動要支援者"])
 
@@ -64,7 +65,7 @@ def list_people(
     user: ReaderUser,
     area: Area = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[dict]:
     with transaction(engine, user.roles) as conn:
         rows = people.list_people(conn, user.username, area, limit, offset)
@@ -77,7 +78,7 @@ def priority(
     user: ReaderUser,
     area: Area = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
-    radius_m: Annotated[float, Query(gt=0, le=20_000)] = people.NEAR_GAUGE_M,
+    radius_m: Metres = people.NEAR_GAUGE_M,
 ) -> list[dict]:
     with transaction(engine, user.roles) as conn:
         rows = people.priority(conn, user.username, area, limit, radius_m)
@@ -168,21 +169,21 @@ def import_people(
 
 
 @router.get("/api/people/{person_id}", summary="One person / 要支援者の詳細")
-def person(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
+def person(engine: EngineDep, user: ReaderUser, person_id: IdPath) -> dict:
     with transaction(engine, user.roles) as conn:
         row = people.get_person(conn, user.username, person_id)
     return jsonable_encoder(row)
 
 
 @router.get("/api/people/{person_id}/plan", summary="Individual plan / 個別避難計画")
-def plan(engine: EngineDep, user: ReaderUser, person_id: int) -> dict:
+def plan(engine: EngineDep, user: ReaderUser, person_id: IdPath) -> dict:
     with transaction(engine, user.roles) as conn:
         found = people.get_plan(conn, user.username, person_id)
     return jsonable_encoder(found)
 
 
 @router.put("/api/people/{person_id}/plan", summary="Save the individual plan / 個別避難計画の保存")
-def save_plan(engine: EngineDep, user: WriterUser, person_id: int, body: PlanIn) -> dict:
+def save_plan(engine: EngineDep, user: WriterUser, person_id: IdPath, body: PlanIn) -> dict:
     if body.status not in people.PLAN_STATUS:
         raise OpsInvalid("計画の状態が不正です。", "Unknown plan status.", allowed=list(people.PLAN_STATUS))
     with transaction(engine, user.roles) as conn:

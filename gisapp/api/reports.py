@@ -25,12 +25,14 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect
 
 from common.errors import InvalidInput
+from common.inputs import RecordId, is_normal
 from frontend import report_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn
 from gisapp.ops import photos, reports
 from gisapp.ops.errors import OpsError
+from gisapp.params import IdPath
 from gisapp.settings import Settings
 
 public_router = APIRouter(tags=["citizen reports / 通報"])
@@ -89,7 +91,7 @@ def _number(form, name: str) -> float:
         value = float(raw)
     except ValueError:
         value = float("nan")
-    if value != value or raw == "":
+    if value != value or raw == "" or not is_normal(value):  # NaN, empty, or a subnormal SQL refuses
         raise InvalidInput(
             "場所を地図で選ぶか「現在地を使う」を押してください。",
             "Choose the place on the map or press “Use my location”.",
@@ -163,14 +165,14 @@ def report_status_page(token: str, conn: ReadConn, lang: str = "ja") -> HTMLResp
 # ---------------------------------------------------------------------------------- moderation
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    disaster_id: int | None = None  # default: the current disaster
+    disaster_id: RecordId | None = None  # default: the current disaster
     title: str | None = Field(None, min_length=1, max_length=200)
     priority: int = Field(3, ge=1, le=5)
 
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    incident_id: int
+    incident_id: RecordId
     note: str = Field("", max_length=2000)
 
 
@@ -196,23 +198,23 @@ def list_(
 
 
 @router.get("/api/reports/{report_id}", summary="One report / 通報")
-def get(report_id: int, conn: ReadConn, user: HQUser) -> dict:
+def get(report_id: IdPath, conn: ReadConn, user: HQUser) -> dict:
     return reports.get_report(conn, report_id)
 
 
 @router.get("/api/reports/{report_id}/suggestions", summary="Merge suggestions (50 m, 2 h) / 統合候補")
-def suggestions(report_id: int, conn: ReadConn, user: HQUser) -> dict:
+def suggestions(report_id: IdPath, conn: ReadConn, user: HQUser) -> dict:
     return reports.suggestions(conn, report_id)
 
 
 @router.get("/api/reports/{report_id}/photo", summary="The report's photo (no metadata) / 写真")
-def photo(report_id: int, conn: ReadConn, user: HQUser) -> Response:
+def photo(report_id: IdPath, conn: ReadConn, user: HQUser) -> Response:
     data, media_type = reports.photo(conn, report_id)
     return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/api/reports/{report_id}/accept", summary="Make it an incident / 事案にする")
-def accept(report_id: int, body: AcceptIn, engine: EngineDep, user: HQUser) -> dict:
+def accept(report_id: IdPath, body: AcceptIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return reports.accept(
             conn,
@@ -225,13 +227,13 @@ def accept(report_id: int, body: AcceptIn, engine: EngineDep, user: HQUser) -> d
 
 
 @router.post("/api/reports/{report_id}/merge", summary="Merge into an incident / 事案に統合")
-def merge(report_id: int, body: MergeIn, engine: EngineDep, user: HQUser) -> dict:
+def merge(report_id: IdPath, body: MergeIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return reports.merge(conn, report_id, body.incident_id, user.username, body.note)
 
 
 @router.post("/api/reports/{report_id}/reject", summary="Reject / 却下")
-def reject(report_id: int, body: RejectIn, engine: EngineDep, user: HQUser) -> dict:
+def reject(report_id: IdPath, body: RejectIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return reports.reject(conn, report_id, user.username, body.reason)
 

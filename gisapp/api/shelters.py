@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from common.inputs import Percent
 from frontend import checkin_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
@@ -26,6 +27,7 @@ from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn, StaffUser
 from gisapp.ops import checkin, households, shelters
 from gisapp.ops.disasters import current_disaster_id
 from gisapp.ops.errors import OpsError, OpsNotFound
+from gisapp.params import IdPath
 from layers.catalog import visible_levels
 
 public_router = APIRouter(tags=["shelters / 避難所"])
@@ -129,9 +131,9 @@ class CheckinIn(BaseModel):
 
 class SettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    vacant_below: float = Field(ge=0, le=200)
-    moderate_below: float = Field(ge=0, le=200)
-    crowded_below: float = Field(ge=0, le=200)
+    vacant_below: Percent
+    moderate_below: Percent
+    crowded_below: Percent
     stale_minutes: int = Field(30, ge=1, le=1440)
 
 
@@ -147,7 +149,7 @@ def list_shelters(
 @router.post(
     "/api/disasters/{disaster_id}/shelters/{shelter_id}/open", summary="Open a shelter / 避難所の開設"
 )
-def open_(disaster_id: int, shelter_id: int, body: OpenIn, engine: EngineDep, user: HQUser) -> dict:
+def open_(disaster_id: IdPath, shelter_id: IdPath, body: OpenIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return shelters.open_shelter(conn, disaster_id, shelter_id, body.responsible_staff, user.username)
 
@@ -155,7 +157,7 @@ def open_(disaster_id: int, shelter_id: int, body: OpenIn, engine: EngineDep, us
 @router.post(
     "/api/disasters/{disaster_id}/shelters/{shelter_id}/close", summary="Close a shelter / 避難所の閉鎖"
 )
-def close(disaster_id: int, shelter_id: int, engine: EngineDep, user: HQUser) -> dict:
+def close(disaster_id: IdPath, shelter_id: IdPath, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return shelters.close_shelter(conn, disaster_id, shelter_id, user.username)
 
@@ -163,7 +165,7 @@ def close(disaster_id: int, shelter_id: int, engine: EngineDep, user: HQUser) ->
 @router.get(
     "/api/disasters/{disaster_id}/shelters", summary="Counts and congestion, HQ totals / 避難者数と混雑"
 )
-def status(disaster_id: int, conn: ReadConn, user: StaffUser, open_only: bool = False) -> dict:
+def status(disaster_id: IdPath, conn: ReadConn, user: StaffUser, open_only: bool = False) -> dict:
     return shelters.disaster_status(conn, disaster_id, open_only=open_only)
 
 
@@ -183,7 +185,7 @@ def kiosk_shelters(conn: ReadConn, user: StaffUser) -> dict:
     summary="Check in or out (kiosk) / 受付（入所・退所）",
 )
 def record_checkin(
-    disaster_id: int, shelter_id: int, body: CheckinIn, engine: EngineDep, user: StaffUser
+    disaster_id: IdPath, shelter_id: IdPath, body: CheckinIn, engine: EngineDep, user: StaffUser
 ) -> dict:
     scan = checkin.Scan(
         client_event_id=body.client_event_id,
@@ -216,7 +218,7 @@ def put_settings(body: SettingsIn, engine: EngineDep, user: HQUser) -> dict:
 
 
 @router.get("/api/households/{household_id}", summary="A household (welfare, audited) / 世帯（福祉）")
-def household(household_id: int, engine: EngineDep, user: StaffUser) -> dict:
+def household(household_id: IdPath, engine: EngineDep, user: StaffUser) -> dict:
     if not user.has_any("welfare"):
         raise OpsNotFound("世帯が見つかりません。", "No such household.")
     with transaction(engine, user.roles) as conn:

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from common.inputs import INT_MAX, is_normal
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.crs import Crs
 from gisapp.ogc.errors import OgcInvalid as InvalidInput
@@ -52,8 +53,10 @@ def offset(params: QueryParams) -> int:
         value = int(raw)
     except ValueError:
         value = -1
-    if value < 0:
-        raise _bad("offset", "0 以上の整数を指定してください。", "must be an integer of at least 0.")
+    if not 0 <= value <= INT_MAX:  # beyond it PostgreSQL's OFFSET overflows (a 500, not an empty page)
+        raise _bad(
+            "offset", f"0〜{INT_MAX} の整数を指定してください。", f"must be an integer from 0 to {INT_MAX}."
+        )
     return value
 
 
@@ -75,7 +78,8 @@ def bbox(params: QueryParams) -> tuple[tuple[float, float, float, float], Crs] |
         numbers = [float(v) for v in raw.split(",")]
     except ValueError:
         raise _bad("bbox", *message) from None
-    if len(numbers) not in (4, 6) or not all(math.isfinite(n) for n in numbers):
+    # Subnormal numbers (5e-324) are refused by PostgreSQL's float8 input: invalid here, not a 500 there.
+    if len(numbers) not in (4, 6) or not all(math.isfinite(n) and is_normal(n) for n in numbers):
         raise _bad("bbox", *message)
     if len(numbers) == 6:  # heights are ignored: our layers are 2D
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]

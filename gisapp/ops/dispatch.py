@@ -239,6 +239,15 @@ def save_team(
                 f"Team {other} carries this radio unit.",
                 team_id=other,
             )
+    if (
+        department_id is not None
+        and not conn.execute(
+            text("SELECT 1 FROM core.department WHERE id = :d"), {"d": department_id}
+        ).scalar()
+    ):
+        raise OpsInvalid(
+            "課が見つかりません。", "No such department.", field="department_id", department_id=department_id
+        )
     conn.execute(
         text(
             """INSERT INTO ops.team (id, name, department_id, radio_unit_id, active)
