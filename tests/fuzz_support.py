@@ -287,14 +287,18 @@ def settings_snapshot(engine: Engine) -> dict:
 
 
 def clean_up(engine: Engine, ground: Ground, settings: dict) -> None:
-    """What the fuzzer may have switched for everyone goes back: disaster mode ended, congestion thresholds
-    restored, its own layers withdrawn from the citizen map (their names are canaries other tests look
+    """What the fuzzer may have switched for everyone goes back: disaster mode ended, login locks lifted,
+    congestion thresholds restored, its own layers withdrawn from the citizen map (their names are canaries other tests look
     for), the disasters it opened closed."""
+    from gisapp.auth import User
     from gisapp.db import transaction
-    from gisapp.ops import people
+    from gisapp.ops import disaster_mode
 
+    cleaner = User(0, "fuzz-cleanup", "fuzz clean-up", None, frozenset({"admin"}))
     with transaction(engine, ["admin"]) as conn:
-        people.end_disaster_mode(conn, "fuzz-cleanup")
+        disaster_mode.end(conn, cleaner)
+        # Its wrong passwords locked the test client's address (and any account it guessed) for everyone.
+        conn.execute(text("DELETE FROM core.login_throttle"))
         conn.execute(
             text(
                 """UPDATE ops.congestion_setting SET vacant_below = :vacant_below,
