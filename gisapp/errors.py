@@ -28,11 +28,11 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 def allowed_methods(app: FastAPI, scope) -> list[str]:
     """Every method some route serves at this path (Starlette's own 405 names only the first route's).
     Each method is tried against the routing table as it stands (included routers too)."""
-    return [
+    return sorted(
         method
         for method in _METHODS
         if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes)
-    ]
+    )
 
 
 def install(app: FastAPI) -> None:

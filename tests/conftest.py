@@ -142,3 +142,19 @@ def worker(settings: Settings, app_engine: Engine):
     yield w
     w.stop()
     t.join(10)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _login_locks_lifted(settings):
+    """Every test client comes from one address ("testclient"): wrong passwords tried on purpose by one
+    module must not lock the next module's logins (the per-address throttle, gisapp/login_throttle.py).
+    Each module starts with no login lock; tests of the throttle set up their own."""
+    from sqlalchemy import text
+
+    engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM core.login_throttle"))
+    finally:
+        engine.dispose()
+    yield
