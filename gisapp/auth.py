@@ -204,8 +204,11 @@ def user_for_token(conn: Connection, token: str, kind: str) -> User | None:
     return User(row.id, row.username, row.display_name, row.department_id, frozenset(row.roles))
 
 
-def close_session(conn: Connection, token: str) -> None:
+def close_session(conn: Connection, token: str, actor: str | None = None) -> None:
+    """Revoke a session; a signed-in user's logout (``actor``) is audited in the same transaction."""
     conn.execute(
         text("UPDATE core.auth_session SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
         {"h": token_digest(token)},
     )
+    if actor is not None:
+        audit.record(conn, actor, "auth.logout", actor)

@@ -75,9 +75,9 @@ def import_command(
     """Import a file into a layer, all or nothing / ファイルをレイヤーに取り込む（全件成功か何もしない）."""
     from rich.progress import Progress
 
-    from common import audit
     from gisapp.db import set_roles
-    from layers.importers import ImportRejected, get_target, import_file
+    from layers.importers import ImportRejected, get_target
+    from layers.importers.audited import import_and_audit
     from layers.importers.pipeline import KIND_OF_FORMAT, STAGES
     from layers.importers.read import detect_format
 
@@ -107,24 +107,15 @@ def import_command(
                 target, created = get_target(conn, layer), True
             with Progress(transient=True) as bar:
                 task = bar.add_task(f"{file.name} → {layer}", total=len(STAGES))
-                try:
-                    result = import_file(conn, target, file, fmt=fmt, mode=mode, actor=actor, hazard_type=hazard_type,
-                                         progress=lambda stage: bar.advance(task))  # fmt: skip
-                except ImportRejected as e:
-                    error = e
-                else:
-                    error = None
-            if error is not None:
+                result = import_and_audit(conn, target, file, layer=layer, actor=actor, fmt=fmt, mode=mode,
+                                          hazard_type=hazard_type, progress=lambda stage: bar.advance(task))  # fmt: skip
+            if isinstance(result, ImportRejected):
                 if created:
                     tx.rollback()  # no empty layer left behind by a refused file
                 else:
-                    audit.record(conn, actor, "layer.import_rejected", layer, import_run_id=error.run_id)
-                    tx.commit()
-                _print_rejection(error)
+                    tx.commit()  # the refused run and its audit entry
+                _print_rejection(result)
                 raise typer.Exit(1)
-            audit.record(
-                conn, actor, "layer.import", layer, import_run_id=result.run_id, counts=result.counts
-            )
             tx.commit()
     finally:
         engine.dispose()

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from common import audit
 from common.errors import InvalidInput
 from sensors.topics import DEVICE_ID_RE
 
@@ -149,7 +150,7 @@ MAX_REVIEW = 1000
 
 def mark_reviewed(conn: Connection, ids: list[int], by: str) -> list[int]:
     """Mark letters as reviewed by ``by`` (once: an already reviewed one keeps its first mark).
-    Returns the ids this call marked. The caller's transaction commits, and audits."""
+    Returns the ids this call marked; audited in the caller's transaction, which commits."""
     if not ids:
         return []
     if any(not 1 <= i < 2**63 for i in ids):
@@ -158,7 +159,9 @@ def mark_reviewed(conn: Connection, ids: list[int], by: str) -> list[int]:
         raise DeadLetterInvalid(
             "ids", f"一度に確認済みにできるのは {MAX_REVIEW} 件までです。", f"At most {MAX_REVIEW} at a time."
         )
-    return sorted(r.id for r in conn.execute(_REVIEW, {"ids": sorted(set(ids)), "by": by[:200]}))
+    marked = sorted(r.id for r in conn.execute(_REVIEW, {"ids": sorted(set(ids)), "by": by[:200]}))
+    audit.record(conn, by, "dead_letter.review", "", count=len(marked), ids=marked[:100])
+    return marked
 
 
 def as_json(letter: dict[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from common import audit
 from common.errors import Busy, NotAuthenticated, TooManyRequests
 from gisapp import auth, login_throttle
+from gisapp.db import transaction
 from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
 from gisapp.pages_auth import login_page, safe_next
 
@@ -63,9 +63,8 @@ def api_login(body: LoginIn, request: Request, engine: EngineDep, settings: Sett
 @router.post("/api/auth/logout", status_code=204, summary="Revoke this token / ログアウト")
 def api_logout(request: Request, user: CurrentUser, engine: EngineDep) -> Response:
     token = request.headers.get("authorization", "")[7:].strip() or request.cookies.get(COOKIE_NAME, "")
-    with engine.begin() as conn:
-        auth.close_session(conn, token)
-        audit.record(conn, user.username, "auth.logout", user.username)
+    with transaction(engine) as conn:
+        auth.close_session(conn, token, actor=user.username)
     return Response(status_code=204)
 
 
@@ -114,7 +113,7 @@ def login_submit(
 def logout_submit(request: Request, engine: EngineDep) -> Response:
     token = request.cookies.get(COOKIE_NAME)
     if token:
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             auth.close_session(conn, token)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE_NAME, path="/")

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from common import audit
 from common.errors import STATUS_TEXT
 from frontend.dead_letter_pages import dead_letters_html
 from gisapp.auth import User
@@ -75,7 +74,6 @@ def dead_letter_summary(engine: EngineDep, user: ReaderUser) -> dict:
 def _review(engine, user: User, ids: list[int]) -> list[int]:
     with transaction(engine, user.roles) as conn:
         marked = dead_letters.mark_reviewed(conn, ids, user.username)
-        audit.record(conn, user.username, "dead_letter.review", "", count=len(marked), ids=marked[:100])
     return marked
 
 

@@ -10,19 +10,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from common import audit
-from common.errors import PayloadTooLarge
 from gisapp.db import transaction
 from gisapp.deps import CurrentUser, EngineDep
 from layers import manage
-from layers.importers import ImportRejected, get_target, import_file
-from layers.importers import read as readers
+from layers.importers import ImportRejected, get_target
+from layers.importers.audited import import_and_audit
 
 router = APIRouter(prefix="/api/layers", tags=["import"])
-
-
-class FileTooLarge(PayloadTooLarge):
-    code = "file_too_large"
 
 
 def _safe_name(filename: str | None) -> str:
@@ -41,32 +35,19 @@ def import_layer(
     mode: Annotated[Literal["upsert", "replace"], Form()] = "upsert",
     hazard_type: Annotated[str | None, Form()] = None,
 ) -> dict:
-    rejected: ImportRejected | None = None
     with transaction(engine, user.roles) as conn:
         # Import rights equal edit rights: the one rule of layers.manage (404 unseen, 403 not managed).
         manage.managed_layer(conn, user, slug)
-        if file.size is not None and file.size > readers.MAX_IMPORT_BYTES:
-            raise FileTooLarge(
-                f"ファイルが大きすぎます（上限 {readers.MAX_IMPORT_BYTES:,} バイト）。",
-                f"The file is too large (the limit is {readers.MAX_IMPORT_BYTES:,} bytes).",
-            )
         name = _safe_name(file.filename)
         with tempfile.TemporaryDirectory(prefix="gisapp-import-") as tmp:
             path = Path(tmp) / name
             with path.open("wb") as out:
                 shutil.copyfileobj(file.file, out, 1 << 20)
-            try:
-                result = import_file(conn, get_target(conn, slug), path, name=file.filename or name, fmt=format,
-                                     mode=mode, actor=user.username, hazard_type=hazard_type)  # fmt: skip
-            except ImportRejected as e:
-                rejected = e
-                audit.record(
-                    conn, user.username, "layer.import_rejected", slug, import_run_id=e.run_id, reason=e.code
-                )
-            else:
-                audit.record(conn, user.username, "layer.import", slug, import_run_id=result.run_id,
-                             counts=result.counts)  # fmt: skip
-    # The refused run and its audit entry are committed above; the features were never touched.
-    if rejected is not None:
-        raise rejected
-    return result.as_json()
+            outcome = import_and_audit(
+                conn, get_target(conn, slug), path, layer=slug, actor=user.username,
+                name=file.filename or name, fmt=format, mode=mode, hazard_type=hazard_type,
+            )  # fmt: skip
+    # A refused run and its audit entry are committed above; the features were never touched.
+    if isinstance(outcome, ImportRejected):
+        raise outcome
+    return outcome.as_json()
