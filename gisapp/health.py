@@ -24,6 +24,9 @@ class Check:
     count: int | None = None  # a figure worth graphing, shown beside the check
 
 
+REQUIRED = ("database", "broker")  # a failed one answers 503; the other checks answer 200 "attention"
+
+
 def check_database(engine: Engine) -> Check:
     try:
         with engine.connect() as conn:
@@ -115,8 +118,13 @@ class CachedHealth:
                 if self.drops:
                     checks["broker_drops"] = check_broker_drops(self.engine)
                     checks["dead_letters"] = check_dead_letters(self.engine)
+                # The database and the broker decide whether this instance can serve (503 takes it out
+                # of a load balancer); drops and dead letters call for a person's attention, not for a
+                # restart or for sending citizens elsewhere.
+                required_ok = all(c.ok for name, c in checks.items() if name in REQUIRED)
+                status = "ok" if all(c.ok for c in checks.values()) else "attention"
                 self._value = {
-                    "status": "ok" if all(c.ok for c in checks.values()) else "degraded",
+                    "status": status if required_ok else "degraded",
                     **{name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
                 }
                 if self.drops:

@@ -235,3 +235,23 @@ def test_the_api_is_documented_with_its_errors(client):
     paths = client.app.openapi()["paths"]
     assert {"401", "403", "422"} <= set(paths["/api/dead-letters"]["get"]["responses"])
     assert "/api/dead-letters/review" in paths and "/hq/dead-letters" not in paths
+
+
+def test_many_unreviewed_letters_call_for_attention_without_taking_the_api_out(
+    settings, app_engine, letters, monkeypatch
+):
+    """Past the threshold /healthz says "attention" with 200: a load balancer or compose healthcheck must
+    not stop serving citizens because a device sends junk; only a failed database or broker is 503."""
+    from functools import partial
+
+    from fastapi.testclient import TestClient
+
+    from gisapp import health
+    from gisapp.app import create_app
+
+    monkeypatch.setattr(health, "check_dead_letters", partial(check_dead_letters, threshold=0))
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/healthz")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "attention" and not r.json()["dead_letters"]["ok"]
+    assert r.json()["database"]["ok"] and r.json()["broker"]["ok"]

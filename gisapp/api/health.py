@@ -9,4 +9,4 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", summary="Database and broker state / DB・ブローカーの状態")
 def healthz(request: Request) -> JSONResponse:
     state = request.app.state.health.get()
-    return JSONResponse(state, 200 if state["status"] == "ok" else 503)
+    return JSONResponse(state, 503 if state["status"] == "degraded" else 200)
