@@ -22,6 +22,11 @@ def _answer(status: int, code: str, ja: str, en: str, headers=None, **details) -
     return JSONResponse(error_body(code, ja, en, **details), status, headers=headers)
 
 
+def invalid_input_status(path: str) -> int:
+    """422 for invalid input; the OGC API keeps the standard's 400."""
+    return 400 if path == "/ogc" or path.startswith("/ogc/") else 422
+
+
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -47,7 +52,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and not request.url.path.startswith("/ogc"):
+        if exc.status_code == 400 and invalid_input_status(request.url.path) == 422:
             # A body that is not JSON, not UTF-8 or not a form: invalid input like any other (422).
             ja, en = STATUS_TEXT[422]
             return _answer(
@@ -65,9 +70,7 @@ def install(app: FastAPI) -> None:
             {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()[:10]
         ]
         ja, en = STATUS_TEXT[422]
-        # The OGC API keeps the standard's 400 for an invalid parameter.
-        status = 400 if request.url.path.startswith("/ogc") else 422
-        return _answer(status, "invalid_input", ja, en, problems=problems)
+        return _answer(invalid_input_status(request.url.path), "invalid_input", ja, en, problems=problems)
 
 
 class UnexpectedErrors:

@@ -17,7 +17,6 @@ import hmac
 import math
 import os
 import random
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,17 +85,9 @@ def account_key(username: str) -> str:
 
 
 def key_secret(settings: Settings) -> bytes:
-    """The per-install HMAC key for addresses (as for citizen reports, gisapp/api/reports.py): from
-    GISAPP_REPORT_KEY_SECRET, else the local stack's session secret, else one per process (then several
-    processes do not share the per-address count; the per-account count is shared regardless)."""
-    base = settings.report_key_secret.encode() if settings.report_key_secret else None
-    if base is None:
-        local = (settings.local_secrets() or {}).get("session_secret")
-        base = local.encode() if local else _PROCESS_SECRET
-    return hmac.new(base, b"login-throttle-address", hashlib.sha256).digest()
-
-
-_PROCESS_SECRET = secrets.token_bytes(32)
+    """The HMAC key for addresses: derived from the install's client-key secret (the citizen reports'
+    too, ``Settings.client_key_secret``), so the two keyed hashes of one address differ."""
+    return hmac.new(settings.client_key_secret(), b"login-throttle-address", hashlib.sha256).digest()
 
 
 def address_key(secret: bytes, address: str) -> str:

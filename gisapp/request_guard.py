@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import InvalidInput, PayloadTooLarge
+from gisapp.errors import invalid_input_status
 from gisapp.ops import people, photos
 from layers.importers.read import MAX_IMPORT_BYTES
 
@@ -127,8 +128,7 @@ def _too_large(limit: int) -> JSONResponse:
 
 def _bad_chars(path: str, where: str) -> JSONResponse:
     err = InvalidInput(*BAD_CHARS, where=where)
-    status = 400 if path == "/ogc" or path.startswith("/ogc/") else err.status
-    return JSONResponse(err.body(), status)
+    return JSONResponse(err.body(), invalid_input_status(path))
 
 
 class RequestGuard:

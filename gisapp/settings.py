@@ -6,7 +6,10 @@ per-install secrets live in `<data dir>/secrets.json` (mode 600, never committed
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -104,6 +107,20 @@ class Settings(BaseSettings):
             return json.loads(self.secrets_path.read_text())
         except FileNotFoundError:
             return None
+
+    def client_key_secret(self) -> bytes:
+        """The per-install key of keyed hashes of client addresses (citizen-report rate limit, login
+        throttle): GISAPP_REPORT_KEY_SECRET, else derived from the local stack's session secret, else
+        one per process (the counts then reset on restart and are not shared between processes)."""
+        if self.report_key_secret:
+            return self.report_key_secret.encode()
+        session = (self.local_secrets() or {}).get("session_secret")
+        if session:
+            return hmac.new(session.encode(), b"citizen-report-client-key", hashlib.sha256).digest()
+        return _PROCESS_SECRET
+
+
+_PROCESS_SECRET = secrets.token_bytes(32)
 
 
 @lru_cache

@@ -39,10 +39,10 @@ ISEHARA = {"latitude": 35.3967, "longitude": 139.3133}
 class Server:
     """One app on a free port, served by uvicorn in a thread."""
 
-    def __init__(self, app):
+    def __init__(self, app, **options):
         self.port = free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=2
+            app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=2, **options
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

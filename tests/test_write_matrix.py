@@ -19,38 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
 from gisapp.app import create_app
-from tests.conftest import free_port
-from tests.support import wait_until
+from tests.test_pages_browser import Server
 from tests.write_ops import OPS, PRINCIPALS, Op, World, build_world, new_incident, new_layer, send
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
-
-
-class LiveServer:
-    """The internal app on a free port, served by uvicorn in a thread. It trusts X-Forwarded-For from
-    loopback (as behind the city's proxy), so each citizen report can come from an address of its own."""
-
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1", timeout_graceful_shutdown=2,
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        wait_until(lambda: self.server.started, 30)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +35,10 @@ def app(settings):
 
 @pytest.fixture(scope="module")
 def world(app, app_engine) -> Iterator[World]:
-    with LiveServer(app) as url:
-        yield build_world(url, app_engine)
+    # It trusts X-Forwarded-For from loopback (as behind the city's proxy), so each citizen report can
+    # come from an address of its own.
+    with Server(app, proxy_headers=True, forwarded_allow_ips="127.0.0.1") as server:
+        yield build_world(server.url, app_engine)
 
 
 def _ids(op: Op) -> str:

@@ -10,9 +10,6 @@ the thread pool.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -33,7 +30,6 @@ from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn
 from gisapp.ops import photos, reports
 from gisapp.ops.errors import OpsError
 from gisapp.params import IdPath
-from gisapp.settings import Settings
 
 public_router = APIRouter(tags=["citizen reports / 通報"])
 router = APIRouter(tags=["citizen reports / 通報"])
@@ -43,22 +39,6 @@ MAX_BODY = photos.MAX_BYTES + 64 * 1024  # the photo plus the form's other field
 
 def _lang(lang: str) -> str:
     return "en" if lang == "en" else "ja"
-
-
-def _key_secret(settings: Settings) -> bytes:
-    """The per-install HMAC key for sender addresses: GISAPP_REPORT_KEY_SECRET, else derived from the
-    local stack's session secret, else one per process (rate limits then reset on restart)."""
-    if settings.report_key_secret:
-        return settings.report_key_secret.encode()
-    local = settings.local_secrets() or {}
-    if local.get("session_secret"):
-        return hmac.new(
-            local["session_secret"].encode(), b"citizen-report-client-key", hashlib.sha256
-        ).digest()
-    return _PROCESS_SECRET
-
-
-_PROCESS_SECRET = secrets.token_bytes(32)
 
 
 # ------------------------------------------------------------------------------- citizen side
@@ -123,7 +103,7 @@ async def submit(request: Request) -> dict:
     )
     app = request.app
     host = request.client.host if request.client else ""
-    sender = reports.client_key(_key_secret(app.state.settings), host)
+    sender = reports.client_key(app.state.settings.client_key_secret(), host)
 
     def store() -> str:
         with transaction(app.state.engine) as conn:

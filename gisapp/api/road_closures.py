@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from common.inputs import RecordId
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
+from gisapp.params import IdPath
 from layers import closures
 
 router = APIRouter(prefix="/api/road-closures", tags=["road closures / 通行止め"])
 
-BIGINT_MAX = 2**63 - 1  # ids are bigserial: larger numbers are refused as invalid, not sent to SQL
-
 
 class ClosureIn(BaseModel):
-    road_segment_id: int = Field(gt=0, le=BIGINT_MAX, description="gis.road_segment id (道路台帳の区間)")
+    road_segment_id: RecordId = Field(description="gis.road_segment id (道路台帳の区間)")
     reason: str = Field(min_length=1, max_length=500, pattern=r"\S", description="理由 e.g. 冠水, 土砂崩れ")
 
 
@@ -39,8 +39,6 @@ def close_road(body: ClosureIn, engine: EngineDep, user: HQUser) -> dict:
 
 
 @router.post("/{closure_id}/reopen", summary="Reopen a closed road / 通行止めの解除")
-def reopen_road(
-    closure_id: Annotated[int, Path(gt=0, le=BIGINT_MAX)], engine: EngineDep, user: HQUser
-) -> dict:
+def reopen_road(closure_id: IdPath, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return closures.reopen_road(conn, user.roles, user.username, closure_id)
