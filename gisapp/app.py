@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import frontend
 from gisapp import errors, openapi_doc
 from gisapp.access import AccessCounter
+from gisapp.admission import Admission, Gate
 from gisapp.api import (
     auth,
     dead_letters,
@@ -33,15 +36,59 @@ from gisapp.api import (
 from gisapp.db import app_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
-from gisapp.middleware import OriginCheck, SecurityHeaders
+from gisapp.middleware import CompressExceptPersonal, OriginCheck, SecurityHeaders
 from gisapp.ogc import features as ogc_features
 from gisapp.ogc import tiles as ogc_tiles
 from gisapp.ogc.tiles_fast import LayerDirectory, TileFastPath
 from gisapp.request_guard import RequestGuard
+from gisapp.response_cache import CacheStore, ResponseCache, Rule, static_cache_control
 from gisapp.settings import Settings, get_settings
 from layers.tiles import TileCache
 
 STATIC = Path(frontend.__file__).parent / "static"
+
+
+def _layers_version(state) -> object:
+    """Changes the moment a layer does (the layer directory reloads on every layer notification)."""
+    directory = state.layer_directory
+    return directory.reloads if directory.layers is not None else None
+
+
+def _count_layer_access(state, match: re.Match[str]) -> None:
+    layers = state.layer_directory.layers
+    layer = layers.get(match.group(1)) if layers is not None else None
+    if layer is not None:
+        state.access.hit(layer.id)
+
+
+def cache_rules(public: bool) -> list[Rule]:
+    """What the response cache keeps (gisapp/response_cache.py; docs/deploy.md has the table).
+    Static files on every instance; the citizens' shared answers on the citizen-facing one only."""
+    rules = [
+        Rule(re.compile(r"^/static/"), 3600, static_cache_control),
+        Rule(re.compile(r"^/pages/[a-z0-9_.-]+$"), 3600, None),
+    ]
+    if not public:
+        return rules
+    shared = "public, max-age=5, s-maxage=10"
+    return [
+        *rules,
+        Rule(re.compile(r"^/api/public/shelters/status$"), 5, shared, stale=20),
+        Rule(re.compile(r"^/api/public/incidents$"), 5, shared, stale=20),
+        Rule(re.compile(r"^/api/public/layers$"), 15, "public, max-age=15, s-maxage=30", 60, _layers_version),
+        Rule(
+            re.compile(r"^/api/public/layers/([a-z0-9][a-z0-9_-]{0,62})/features$"),
+            15,
+            "public, max-age=15, s-maxage=30",
+            60,
+            _layers_version,
+            _count_layer_access,
+        ),
+        Rule(
+            re.compile(r"^/api/(public/incident-categories|reports/categories)$"), 60, "public, max-age=300"
+        ),
+        Rule(re.compile(r"^/$"), 30, "public, max-age=30", 300),
+    ]
 
 
 def create_app(settings: Settings | None = None, *, public: bool = False) -> FastAPI:
@@ -51,8 +98,17 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     access = AccessCounter(engine)
     directory = LayerDirectory(settings.public_database_url if public else settings.database_url or "")
 
+    gate = Gate(
+        limit=settings.db_concurrency, queue=settings.queue_length, wait_ms=settings.queue_wait(public)
+    )
+    cache = CacheStore(cache_rules(public) if settings.response_cache else [])
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Admitted requests use at most one worker thread each; the rest is for static files and
+        # logins. AnyIO's default of 40 is enough up to db_concurrency 24.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.db_concurrency + 16)
         access.start()
         directory.start()
         if hub:
@@ -75,9 +131,14 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     )
 
     # Outermost last: headers on every answer, then the Origin check, then body limits and control
-    # characters, all before the tile fast path and the routes; innermost the last-resort 500.
+    # characters; then the response cache (answers what everyone asks for, compressed once), the
+    # compression of everything else, the tile fast path; then admission control, which sheds what
+    # reaches it beyond capacity (503, Retry-After); innermost the last-resort 500.
     app.add_middleware(errors.UnexpectedErrors)
+    app.add_middleware(Admission, gate=gate)
     app.add_middleware(TileFastPath)
+    app.add_middleware(CompressExceptPersonal, zstd=False, minimum_size=512)
+    app.add_middleware(ResponseCache, store=cache)
     app.add_middleware(RequestGuard)
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origin_list)
     app.add_middleware(SecurityHeaders, offline=settings.offline, hsts=settings.session_secure_cookie)
@@ -88,6 +149,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.state.access = access
     app.state.layer_directory = directory
     app.state.tile_cache = TileCache()
+    app.state.admission = gate
+    app.state.response_cache = cache
     app.state.health = CachedHealth(engine, settings.mqtt_url, drops=not public)
     errors.install(app)
 

@@ -26,7 +26,12 @@ class DatabaseNotConfigured(RuntimeError):
 
 
 def make_engine(
-    url: str | None, *, pool_size: int = 5, max_overflow: int = 10, application_name: str = "gisapp"
+    url: str | None,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    application_name: str = "gisapp",
+    pool_timeout: float = 10,
 ) -> Engine:
     if not url:
         raise DatabaseNotConfigured()
@@ -35,7 +40,7 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         # A request that cannot get a connection soon gets 503 (Retry-After) rather than hanging.
-        pool_timeout=10,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         # JIT compiles for longer than our statements run: the planner's costs for PostGIS functions
         # under row-level security and ST_AsMVT would start it on queries of a few milliseconds.
@@ -44,18 +49,26 @@ def make_engine(
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str, application_name: str = "gisapp") -> Engine:
-    # Up to 30 connections for the 40 worker threads of an app process: a request holds its
-    # connection from its dependencies to the end of its route, in separate worker threads, so a
-    # pool much smaller than the thread pool starves under load.
-    return make_engine(url, pool_size=10, max_overflow=20, application_name=application_name)
+def engine_for(url: str, application_name: str = "gisapp", concurrency: int = 16) -> Engine:
+    """The pool of an app process. Admission control (gisapp/admission.py) lets at most
+    ``concurrency`` requests work at once; a request may hold two connections for a moment (its
+    read and the write of its domain call, or its login lookup), and the process's own background
+    work (access counts, health) needs a few: so the pool never makes an admitted request wait, and
+    the short timeout is only a last guard (503, Retry-After)."""
+    return make_engine(
+        url,
+        pool_size=concurrency,
+        max_overflow=concurrency + 4,
+        application_name=application_name,
+        pool_timeout=3,
+    )
 
 
 def app_engine(settings: Settings, *, public: bool = False) -> Engine:
     url = settings.public_database_url if public else settings.database_url
     if not url:
         raise DatabaseNotConfigured()
-    return engine_for(url, "gisapp-public" if public else "gisapp")
+    return engine_for(url, "gisapp-public" if public else "gisapp", settings.db_concurrency)
 
 
 def set_roles(conn: Connection, roles: Iterable[str]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, Engine
 
 from common.errors import Forbidden, NotAuthenticated
@@ -17,11 +18,13 @@ from gisapp.settings import Settings
 COOKIE_NAME = "gisapp_session"
 
 
-def get_settings(request: Request) -> Settings:
+# The cheap dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a worker
+# thread, and a thread hop per dependency per request is what a surge cannot afford (issue 11).
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -33,28 +36,31 @@ def _token(request: Request) -> tuple[str, str] | None:
     return (cookie, "cookie") if cookie else None
 
 
-def optional_user(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> User | None:
+def _user_for(engine: Engine, token: str, kind: str) -> User | None:
+    with engine.connect() as conn:
+        return auth.user_for_token(conn, token, kind)
+
+
+async def optional_user(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> User | None:
     if request.app.state.public:
         return None  # the citizen-facing instance has no login at all
     if hasattr(request.state, "user"):
         return request.state.user
     found = _token(request)
-    user = None
-    if found:
-        with engine.connect() as conn:
-            user = auth.user_for_token(conn, *found)
+    # Only a request that carries a token needs the database (in a worker thread: it blocks).
+    user = await run_in_threadpool(_user_for, engine, *found) if found else None
     request.state.user = user
     return user
 
 
-def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise NotAuthenticated("ログインが必要です。", "Login required.")
     return user
 
 
-def require_roles(*roles: str) -> Callable[[User], User]:
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+def require_roles(*roles: str) -> Callable[[User], Awaitable[User]]:
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:
         if not user.has_any(*roles):
             raise Forbidden("この操作の権限がありません。", "You are not allowed to do this.")
         return user

@@ -10,6 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_compress import CompressMiddleware
 
 from common.errors import Forbidden
 from gisapp.deps import COOKIE_NAME
@@ -143,3 +144,36 @@ class OriginCheck:
         if source in self.allowed:
             return True
         return _host_part(urlsplit(source).netloc) == _host_part(headers.get("host", ""))
+
+
+# Answers that carry one person's data: never compressed. Compressing a secret in the same answer as
+# text an attacker can choose leaks the secret through the compressed size (BREACH); these answers are
+# small anyway. They are also never cached (no rule of gisapp/response_cache.py matches them, and they
+# carry Cache-Control: no-store).
+PERSONAL_PREFIXES = (
+    "/api/people",
+    "/people",
+    "/api/households/",
+    "/api/register/",
+    "/register/",
+    "/evacuation/",
+    "/api/reports/status/",
+    "/report/status/",
+    "/api/auth",
+    "/login",
+)
+
+
+class CompressExceptPersonal:
+    """Compression (``starlette_compress``: Brotli or gzip as the client asks, streamed answers
+    flushed as they go) for everything but PERSONAL_PREFIXES."""
+
+    def __init__(self, app: ASGIApp, **options) -> None:
+        self.app = app
+        self.compressed = CompressMiddleware(app, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(PERSONAL_PREFIXES):
+            await self.compressed(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

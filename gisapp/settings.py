@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     # Login throttling per account and address (gisapp/login_throttle.py). Off only for a benchmark's
     # baseline (bench/login_storm.py): never in service.
     login_throttle: bool = Field(True, alias="GISAPP_LOGIN_THROTTLE")
+    # Admission control per app process (gisapp/admission.py): requests working on the database at
+    # once (the connection pool is sized from it), how many more may wait, and how long a wait may
+    # be: a request that would wait longer (judged from the recent service time) or has waited that
+    # long is answered 503 with Retry-After.
+    db_concurrency: int = Field(16, alias="GISAPP_DB_CONCURRENCY", ge=1, le=64)
+    queue_length: int = Field(1_000, alias="GISAPP_QUEUE_LENGTH", ge=0, le=10_000)
+    # Unset: 500 ms on the citizen-facing instance (a phone is better told "busy, retry in 2 s" than
+    # kept waiting), 5 s on the internal one (HQ, kiosks and staff would rather wait than retry).
+    queue_wait_ms: int | None = Field(None, alias="GISAPP_QUEUE_WAIT_MS", ge=0, le=30_000)
+    # The in-memory response cache of shared public answers (gisapp/response_cache.py). Off only for
+    # a benchmark's baseline and for tests of the routes themselves: never in service.
+    response_cache: bool = Field(True, alias="GISAPP_RESPONSE_CACHE")
 
     @field_validator("forwarded_allow_ips", "report_key_secret", "allowed_origins")
     @classmethod
@@ -91,6 +103,12 @@ class Settings(BaseSettings):
             pw = quote(secrets["mqtt"][INGEST_MQTT_USER], safe="")
             self.mqtt_url = f"mqtt://{INGEST_MQTT_USER}:{pw}@127.0.0.1:{self.mqtt_port}"
         return self
+
+    def queue_wait(self, public: bool) -> int:
+        """Admission control's longest wait in line, in milliseconds (see queue_wait_ms)."""
+        if self.queue_wait_ms is not None:
+            return self.queue_wait_ms
+        return 500 if public else 5_000
 
     @property
     def allowed_origin_list(self) -> list[str]:

@@ -116,12 +116,15 @@ def client(settings: Settings):
 
 @pytest.fixture(scope="session")
 def public_client(settings: Settings):
-    """The citizen-facing instance, connected as the public database role."""
+    """The citizen-facing instance, connected as the public database role. Its response cache is
+    off: these tests read their own writes at once, which a cache that serves answers up to seconds
+    old would not let them (tests/test_response_cache.py tests the cache; the browser tests run
+    with it)."""
     from fastapi.testclient import TestClient
 
     from gisapp.app import create_app
 
-    with TestClient(create_app(settings, public=True)) as c:
+    with TestClient(create_app(settings.model_copy(update={"response_cache": False}), public=True)) as c:
         yield c
 
 

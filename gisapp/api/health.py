@@ -8,5 +8,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Database and broker state / DB・ブローカーの状態")
 def healthz(request: Request) -> JSONResponse:
-    state = request.app.state.health.get()
-    return JSONResponse(state, 503 if state["status"] == "degraded" else 200)
+    state = request.app.state
+    body = dict(state.health.get())
+    # This process's load: admission control (gisapp/admission.py) and the response cache.
+    body["load"] = {"admission": state.admission.figures(), "cache": state.response_cache.figures()}
+    return JSONResponse(body, 503 if body["status"] == "degraded" else 200)

@@ -17,10 +17,20 @@
     gisapp.pages[page](config);
   };
 
-  /** GET a JSON document with the session cookie; rejects with an Error carrying .status. */
-  gisapp.fetchJson = function (url) {
+  /** GET a JSON document with the session cookie; rejects with an Error carrying .status. A server
+   * that is shedding load (503/429 with Retry-After) is asked again after the time it names, plus a
+   * random spread so that the phones told "busy" together do not return together (up to BUSY_TRIES). */
+  var BUSY_TRIES = 4;
+  gisapp.fetchJson = function (url, tries) {
+    tries = tries || 0;
     return fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}})
       .then(function (response) {
+        var after = parseInt(response.headers.get('Retry-After') || '', 10);
+        if ((response.status === 503 || response.status === 429) && after >= 0 && tries + 1 < BUSY_TRIES) {
+          return new Promise(function (resolve) {
+            setTimeout(resolve, Math.min(after, 30) * 1000 + Math.random() * 1000);
+          }).then(function () { return gisapp.fetchJson(url, tries + 1); });
+        }
         if (!response.ok) {
           var error = new Error('HTTP ' + response.status + ' for ' + url);
           error.status = response.status;
