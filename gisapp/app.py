@@ -33,7 +33,7 @@ from gisapp.api import (
     road_closures,
     shelters,
 )
-from gisapp.db import app_engine
+from gisapp.db import app_engine, public_read_engine
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
 from gisapp.middleware import CompressExceptPersonal, OriginCheck, SecurityHeaders
@@ -93,9 +93,14 @@ def cache_rules(public: bool) -> list[Rule]:
 
 def create_app(settings: Settings | None = None, *, public: bool = False) -> FastAPI:
     settings = settings or get_settings()
-    engine = app_engine(settings, public=public)
+    # Writes go to the primary; the citizen-facing instance reads a streaming replica if it has one
+    # (docs/deploy.md, "Read replica"). The layer directory LISTENs, which a standby cannot: it
+    # follows the primary, whose revisions are never behind the replica's (a tile is cached under the
+    # revision it was rendered from, so the fast path answers only tiles the replica has caught up to).
+    write_engine = app_engine(settings, public=public)
+    engine = public_read_engine(settings) if public else write_engine
     hub = None if public else EventHub(settings.database_url or "")
-    access = AccessCounter(engine)
+    access = AccessCounter(write_engine)
     directory = LayerDirectory(settings.public_database_url if public else settings.database_url or "")
 
     gate = Gate(
@@ -144,6 +149,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.add_middleware(SecurityHeaders, offline=settings.offline, hsts=settings.session_secure_cookie)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.write_engine = write_engine
     app.state.public = public
     app.state.events = hub
     app.state.access = access
@@ -151,7 +157,12 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.state.tile_cache = TileCache()
     app.state.admission = gate
     app.state.response_cache = cache
-    app.state.health = CachedHealth(engine, settings.mqtt_url, drops=not public)
+    app.state.health = CachedHealth(
+        engine,
+        settings.mqtt_url,
+        drops=not public,
+        primary=write_engine if engine is not write_engine else None,
+    )
     errors.install(app)
 
     app.include_router(health.router)

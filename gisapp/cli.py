@@ -48,6 +48,12 @@ def up(
     simulate: Annotated[bool, typer.Option(help="Start the device simulators / 機器シミュレーター")] = False,
     scale: Annotated[int, typer.Option(min=1, max=100, help="Demo data multiplier")] = 1,
     serve: Annotated[bool, typer.Option(help="Start the API servers and the ingest worker")] = True,
+    replica: Annotated[
+        bool,
+        typer.Option(
+            help="Also a hot standby (GISAPP_REPLICA_PG_PORT) that the citizen-facing instance reads"
+        ),
+    ] = False,
 ) -> None:
     """Start the local stack (PostGIS + Mosquitto under GISAPP_DATA_DIR), then the app processes."""
     s = _settings()
@@ -58,6 +64,10 @@ def up(
         stack.start_postgres()
         s = Settings()  # the secrets file now exists: connection URLs resolve to the local stack
         _migrate(s)
+        if replica:
+            typer.echo("レプリカを起動中 / starting the replica (pg_basebackup on first use) …")
+            stack.start_replica()
+            s = Settings(GISAPP_PUBLIC_READS="replica")
         typer.echo("Mosquitto を起動中 / starting Mosquitto …")
         stack.start_mosquitto(_device_accounts(s))
         if demo:
@@ -71,9 +81,15 @@ def up(
 
 
 @app.command()
-def down() -> None:
+def down(
+    drop_replica: Annotated[
+        bool, typer.Option(help="Also delete the replica and its slot (the primary then keeps no WAL for it)")
+    ] = False,
+) -> None:
     """Stop everything `gisapp up` started (no process is left behind)."""
     stack = LocalStack(_settings())
+    if drop_replica and stack.remove_replica():
+        typer.echo("レプリカを削除しました / replica and its slot removed")
     stopped = stack.stop()
     left = {k: v for k, v in stack.status().items() if v}
     typer.echo(f"停止しました / stopped: {', '.join(stopped) or '(nothing was running)'}")
@@ -92,7 +108,7 @@ def status() -> None:
 def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> None:
     from gisapp.localstack import procs
 
-    env = {**os.environ, "GISAPP_DATA_DIR": str(s.data_dir.resolve())}
+    env = {**os.environ, "GISAPP_DATA_DIR": str(s.data_dir.resolve()), "GISAPP_PUBLIC_READS": s.public_reads}
     py = sys.executable
     wanted = {
         "api": [py, "-m", "gisapp.cli", "serve", "--port", str(s.http_port)],
@@ -146,6 +162,8 @@ def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
     typer.echo(f"  避難所受付 Shelter kiosk : http://{host}:{s.http_port}/kiosk")
     typer.echo(f"  API docs                 : http://{host}:{s.http_port}/docs")
     typer.echo(f"  health                   : http://{host}:{s.http_port}/healthz")
+    if s.public_reads == "replica":
+        typer.echo(f"  レプリカ read replica    : 127.0.0.1:{s.replica_pg_port} (citizen map reads it)")
     users = stack.data_dir / "demo-users.json"
     if demo and users.exists():
         creds = json.loads(users.read_text())

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from gisapp.settings import Settings
 
@@ -69,6 +69,27 @@ def app_engine(settings: Settings, *, public: bool = False) -> Engine:
     if not url:
         raise DatabaseNotConfigured()
     return engine_for(url, "gisapp-public" if public else "gisapp", settings.db_concurrency)
+
+
+# A replica that is down answers the citizen's data routes with 503 within this, not after the
+# primary's connect timeout: refused connections fail at once, unreachable hosts after 2 s.
+REPLICA_CONNECT_TIMEOUT = 2
+
+
+def public_read_engine(settings: Settings) -> Engine:
+    """Where the citizen-facing instance reads: a streaming replica (PUBLIC_READ_DATABASE_URL, or the
+    local one with GISAPP_PUBLIC_READS=replica) or, without one, the engine it writes with."""
+    url = settings.public_read_database_url
+    if not url or url == settings.public_database_url:
+        return app_engine(settings, public=True)
+    engine = engine_for(url, "gisapp-public-replica", settings.db_concurrency)
+    if not event.contains(engine, "do_connect", _replica_connect):
+        event.listen(engine, "do_connect", _replica_connect)
+    return engine
+
+
+def _replica_connect(dialect, conn_rec, cargs, cparams) -> None:
+    cparams["connect_timeout"] = REPLICA_CONNECT_TIMEOUT
 
 
 def set_roles(conn: Connection, roles: Iterable[str]) -> None:

@@ -25,7 +25,13 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_engine(request: Request) -> Engine:
+    """The engine this instance reads with (the citizen-facing instance's: a replica, if it has one)."""
     return request.app.state.engine
+
+
+async def get_write_engine(request: Request) -> Engine:
+    """The engine this instance writes with: always the primary."""
+    return request.app.state.write_engine
 
 
 def _token(request: Request) -> tuple[str, str] | None:
@@ -81,9 +87,20 @@ def read_conn(
         yield conn
 
 
+def primary_read_conn(
+    engine: Annotated[Engine, Depends(get_write_engine)], user: Annotated[User | None, Depends(optional_user)]
+) -> Iterator[Connection]:
+    """``read_conn`` on the primary, for the reads of a citizen's own write flows (the report form, a
+    report's status, one's registration and evacuation page by token): they see the write just made
+    (a replica may not have it yet) and work whenever the write itself can."""
+    with read_only(engine, user.roles if user is not None else ()) as conn:
+        yield conn
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ReadConn = Annotated[Connection, Depends(read_conn, scope="function")]
+PrimaryReadConn = Annotated[Connection, Depends(primary_read_conn, scope="function")]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 StaffUser = Annotated[User, Depends(require_roles("staff", "hq_operator", "welfare"))]

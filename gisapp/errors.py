@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -16,6 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common.errors import STATUS_TEXT, Busy, UserError, error_body
 
 log = logging.getLogger("gisapp.errors")
+
+# A database that cannot be reached (a replica or a primary that is down or restarting) or that gave
+# up on the statement: 503 with Retry-After, as for a full pool; the page and the static files, which
+# need no database, still load.
+DB_UNAVAILABLE = (
+    "データベースに一時的に接続できません。少し待ってからもう一度お試しください。",
+    "The database is temporarily unavailable: please try again shortly.",
+)
 
 
 def _answer(status: int, code: str, ja: str, en: str, headers=None, **details) -> JSONResponse:
@@ -48,6 +57,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
         busy = Busy(*STATUS_TEXT[503])
+        return JSONResponse(busy.body(), 503, headers=busy.headers)
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning(
+            "database unavailable on %s %s: %s", request.method, request.url.path, str(exc.orig)[:200]
+        )
+        busy = Busy(*DB_UNAVAILABLE)
         return JSONResponse(busy.body(), 503, headers=busy.headers)
 
     @app.exception_handler(StarletteHTTPException)

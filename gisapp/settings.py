@@ -35,10 +35,18 @@ class Settings(BaseSettings):
     http_port: int = Field(8000, alias="GISAPP_HTTP_PORT", ge=1, le=65535)
     public_http_port: int = Field(8001, alias="GISAPP_PUBLIC_HTTP_PORT", ge=1, le=65535)
     pg_bindir: Path = Field(Path("/usr/lib/postgresql/15/bin"), alias="GISAPP_PG_BINDIR")
+    # The hot standby of `gisapp up --replica` (docs/deploy.md, "Read replica").
+    replica_pg_port: int = Field(55433, alias="GISAPP_REPLICA_PG_PORT", ge=1, le=65535)
+    # Where the citizen-facing instance reads: "replica" = the local stack's hot standby (set by
+    # `gisapp up --replica` for the public-api process it starts); its writes go to the primary.
+    public_reads: Literal["primary", "replica"] = Field("primary", alias="GISAPP_PUBLIC_READS")
 
     # --- connections; None = derive from the local stack ---
     database_url: str | None = Field(None, alias="DATABASE_URL")
     public_database_url: str | None = Field(None, alias="PUBLIC_DATABASE_URL")
+    # The database the citizen-facing instance reads (a streaming replica), as the public role; unset =
+    # PUBLIC_DATABASE_URL, or the local replica when GISAPP_PUBLIC_READS=replica.
+    public_read_database_url: str | None = Field(None, alias="PUBLIC_READ_DATABASE_URL")
     migration_database_url: str | None = Field(None, alias="MIGRATION_DATABASE_URL")
     mqtt_url: str | None = Field(None, alias="MQTT_URL")
 
@@ -72,7 +80,9 @@ class Settings(BaseSettings):
     # a benchmark's baseline and for tests of the routes themselves: never in service.
     response_cache: bool = Field(True, alias="GISAPP_RESPONSE_CACHE")
 
-    @field_validator("forwarded_allow_ips", "report_key_secret", "allowed_origins")
+    @field_validator(
+        "forwarded_allow_ips", "report_key_secret", "allowed_origins", "public_read_database_url"
+    )
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None  # compose passes unset variables as ""
@@ -91,13 +101,17 @@ class Settings(BaseSettings):
             return self
         host, port = "127.0.0.1", self.pg_port
 
-        def pg(role: str) -> str:
+        def pg(role: str, port: int = port) -> str:
             user = LOCAL_ROLES[role]
             pw = quote(secrets["pg"][user], safe="")
             return f"postgresql+psycopg://{user}:{pw}@{host}:{port}/{LOCAL_DB_NAME}"
 
         self.database_url = self.database_url or pg("app")
         self.public_database_url = self.public_database_url or pg("public")
+        if self.public_reads == "replica":
+            self.public_read_database_url = self.public_read_database_url or pg(
+                "public", self.replica_pg_port
+            )
         self.migration_database_url = self.migration_database_url or pg("owner")
         if self.mqtt_url is None:
             pw = quote(secrets["mqtt"][INGEST_MQTT_USER], safe="")

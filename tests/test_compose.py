@@ -44,9 +44,11 @@ DEPLOY = ROOT / "deploy"
 ENV_EXAMPLE = DEPLOY / "env.example"
 MOSQUITTO_CONF = DEPLOY / "mosquitto" / "mosquitto.conf"
 INIT_SCRIPT = DEPLOY / "postgres" / "initdb" / "20-gisapp.sh"
+REPLICA_SCRIPT = DEPLOY / "postgres" / "replica-entrypoint.sh"
 
 APP_SERVICES = {"migrate", "api", "public-api", "ingest"}  # run a `gisapp` command
 ONE_SHOT = {"migrate", "mosquitto-auth"}
+REPLICATION_SECRET = "PG_REPLICATION_PASSWORD"
 EXPECTED = {"postgis", "mosquitto", "mosquitto-auth", *APP_SERVICES}
 ROLE_OF = {
     "migrate": "gisapp_owner",
@@ -230,6 +232,28 @@ def test_public_api_never_gets_another_roles_password(compose, services):
     assert "--public" in svc["command"]
 
 
+def test_replica_service(services):
+    """The read replica: the postgis image, started by its own script from pg_basebackup, under a
+    profile, with the replication password only; the citizen-facing instance reads it when told to."""
+    svc, primary = services["replica"], services["postgis"]
+    assert svc["profiles"] == ["scale"] and "profiles" not in primary
+    assert svc["image"] == primary["image"] and svc["build"] == primary["build"]
+    assert svc["entrypoint"] == ["bash", "/deploy/replica-entrypoint.sh"]
+    assert f"./{REPLICA_SCRIPT.relative_to(ROOT)}:/deploy/replica-entrypoint.sh:ro" in svc["volumes"]
+    assert "pgdata:/var/lib/postgresql/data" not in svc["volumes"], "a volume of its own"
+    used = {m["name"] for m in VAR_RE.finditer("\n".join(_strings(svc)))}
+    assert {name for name in used if SECRET_RE.search(name)} == {REPLICATION_SECRET}
+    assert REPLICATION_SECRET in primary["environment"], "the primary creates the replication role"
+    assert svc["environment"]["PRIMARY_HOST"] == "postgis"
+    assert svc["depends_on"] == {"postgis": {"condition": "service_healthy"}}
+    # No service waits for the replica: the citizen-facing instance starts without it (and answers
+    # data routes with 503 until it is there).
+    assert not any("replica" in (s.get("depends_on") or {}) for s in services.values())
+    url = services["public-api"]["environment"]["PUBLIC_READ_DATABASE_URL"]
+    assert "@${PUBLIC_READS_FROM:-postgis}:5432/gisapp" in url
+    assert env_example()["PUBLIC_READS_FROM"] == "postgis"
+
+
 def test_healthcheck_snippets(services):
     for name, svc in services.items():
         test = svc.get("healthcheck", {}).get("test", [])
@@ -402,7 +426,16 @@ def _run_init(sock: Path, port: int, passwords: dict[str, str]) -> subprocess.Co
 @pytest.mark.slow
 def test_postgres_init_script_then_migrations(cluster, world_dir):
     sock, port = cluster
-    pw = {k: dummy(k) for k in ("POSTGRES_PASSWORD", "PG_OWNER_PASSWORD", "PG_APP_PASSWORD", PUBLIC_SECRET)}
+    pw = {
+        k: dummy(k)
+        for k in (
+            "POSTGRES_PASSWORD",
+            "PG_OWNER_PASSWORD",
+            "PG_APP_PASSWORD",
+            PUBLIC_SECRET,
+            REPLICATION_SECRET,
+        )
+    }
     bad = _run_init(sock, port, {**pw, "PG_APP_PASSWORD": "has spaces and @"})
     assert bad.returncode != 0 and "PG_APP_PASSWORD" in bad.stderr
     first = _run_init(sock, port, pw)
@@ -431,6 +464,72 @@ def test_postgres_init_script_then_migrations(cluster, world_dir):
         conn.execute("SELECT count(*) FROM pub.layer")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT count(*) FROM gis.layer")
+
+
+@pytest.mark.slow
+def test_replica_entrypoint_clones_a_hot_standby(cluster, world_dir):
+    """deploy/postgres/replica-entrypoint.sh, as the replica container runs it (minus the drop from root
+    to postgres), against a primary set up by the init script: slot, pg_basebackup, hot standby."""
+    sock, port = cluster
+    pw = {
+        k: dummy(k)
+        for k in (
+            "POSTGRES_PASSWORD",
+            "PG_OWNER_PASSWORD",
+            "PG_APP_PASSWORD",
+            PUBLIC_SECRET,
+            REPLICATION_SECRET,
+        )
+    }
+    for _ in range(2):  # a re-run (password rotation) adds no second pg_hba.conf line
+        init = _run_init(sock, port, pw)
+        assert init.returncode == 0, init.stderr
+    bindir = Settings(_env_file=None, GISAPP_DATA_DIR=str(world_dir / "none")).pg_bindir
+    pgdata, rsock, log = world_dir / "replica", world_dir / "rsock", world_dir / "replica.log"
+    for d in (pgdata, rsock):
+        d.mkdir(mode=0o700)
+        _give(d, "postgres")
+    rport = _free_port()
+    env = [
+        f"PATH={bindir}:{os.environ['PATH']}",
+        f"PGDATA={pgdata}",
+        "PRIMARY_HOST=127.0.0.1",
+        f"PRIMARY_PORT={port}",
+        f"{REPLICATION_SECRET}={pw[REPLICATION_SECRET]}",
+    ]
+    args = ["-p", str(rport), "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={rsock}"]
+    argv = _as("postgres", ["env", "-i", *env, "bash", str(REPLICA_SCRIPT), *args])
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+
+    def standby() -> bool:
+        assert proc.poll() is None, log.read_text()
+        try:
+            with psycopg.connect(
+                host="127.0.0.1",
+                port=rport,
+                user="postgres",
+                password=pw["POSTGRES_PASSWORD"],
+                dbname="gisapp",
+            ) as conn:
+                return conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        except psycopg.OperationalError:
+            return False
+
+    try:
+        wait_until(standby, 60, interval=0.3)
+        with psycopg.connect(
+            host="127.0.0.1", port=port, user="postgres", password=pw["POSTGRES_PASSWORD"], dbname="postgres"
+        ) as conn:
+            slot = conn.execute("SELECT slot_name FROM pg_replication_slots WHERE active").fetchall()
+            assert slot == [("gisapp_replica",)]
+            assert conn.execute("SHOW max_slot_wal_keep_size").fetchone()[0] == "2GB"
+            hba = conn.execute("SHOW hba_file").fetchone()[0]
+        lines = Path(hba).read_text().splitlines()
+        assert lines.count("host replication gisapp_replicator all scram-sha-256") == 1
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def _init_auth():

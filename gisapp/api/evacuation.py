@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from frontend.evac_pages import evacuation_html
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, PrimaryReadConn, ReadConn, StaffUser
 from gisapp.ops import evacuation
 from gisapp.ops.disasters import get_disaster
 from gisapp.ops.errors import OpsError
@@ -42,12 +42,12 @@ def _lang(lang: str) -> str:
     "/api/public/evacuation-status", summary="Report where your household is / 避難状況の連絡"
 )
 def resident_report(body: ResidentReport, request: Request) -> dict:
-    with transaction(request.app.state.engine) as conn:
+    with transaction(request.app.state.write_engine) as conn:
         return evacuation.report_by_resident(conn, body.token, body.status, body.area_code)
 
 
 @public_router.get("/evacuation/{token}", response_class=HTMLResponse, include_in_schema=False)
-def resident_page(token: str, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
+def resident_page(token: str, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
     try:
         mine = evacuation.mine(conn, token)
     except OpsError:
@@ -66,7 +66,7 @@ def resident_form(
     """The no-script form: store, then show the page again with the confirmation (or the error)."""
     lang = _lang(lang)
     saved, error, code = None, "", 200
-    with transaction(request.app.state.engine) as conn:
+    with transaction(request.app.state.write_engine) as conn:
         try:
             saved = evacuation.report_by_resident(conn, token, status, area or None)
         except OpsError as e:

@@ -26,7 +26,7 @@ from common.inputs import RecordId, is_normal
 from frontend import report_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn
+from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn
 from gisapp.ops import photos, reports
 from gisapp.ops.errors import OpsError
 from gisapp.params import IdPath
@@ -106,7 +106,7 @@ async def submit(request: Request) -> dict:
     sender = reports.client_key(app.state.settings.client_key_secret(), host)
 
     def store() -> str:
-        with transaction(app.state.engine) as conn:
+        with transaction(app.state.write_engine) as conn:
             return reports.submit_report(conn, new, sender, public=app.state.public)
 
     token = await run_in_threadpool(store)
@@ -118,23 +118,23 @@ async def submit(request: Request) -> dict:
 
 
 @public_router.get("/api/reports/categories", summary="Report categories / 通報の種別")
-def report_categories(request: Request, conn: ReadConn) -> list[dict]:
+def report_categories(request: Request, conn: PrimaryReadConn) -> list[dict]:
     return reports.categories(conn, public=request.app.state.public)
 
 
 @public_router.get("/api/reports/status/{token}", summary="A report's status / 通報の状況")
-def report_status(token: str, conn: ReadConn) -> dict:
+def report_status(token: str, conn: PrimaryReadConn) -> dict:
     return reports.status_for_token(conn, token)
 
 
 @public_router.get("/report", response_class=HTMLResponse, include_in_schema=False)
-def report_form_page(request: Request, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
+def report_form_page(request: Request, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
     cats = reports.categories(conn, public=request.app.state.public)
     return HTMLResponse(report_pages.report_form_html(_lang(lang), cats, request.app.state.settings.offline))
 
 
 @public_router.get("/report/status/{token}", response_class=HTMLResponse, include_in_schema=False)
-def report_status_page(token: str, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
+def report_status_page(token: str, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
     try:
         status = reports.status_for_token(conn, token)
     except OpsError:

@@ -23,7 +23,7 @@ from common.inputs import Percent
 from frontend import checkin_pages
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn, StaffUser
 from gisapp.ops import checkin, households, shelters
 from gisapp.ops.disasters import current_disaster_id
 from gisapp.ops.errors import OpsError, OpsNotFound
@@ -64,25 +64,25 @@ def registration_links(token: str) -> dict:
 @public_router.post("/api/register", status_code=201, summary="Pre-register a household / 世帯の事前登録")
 def register(body: households.HouseholdIn, request: Request) -> dict:
     """Answers the token (the QR code's content); it is shown to the resident only here."""
-    with transaction(request.app.state.engine) as conn:
+    with transaction(request.app.state.write_engine) as conn:
         token = households.register(conn, body)
     return registration_links(token)
 
 
 @public_router.get("/api/register/{token}", summary="Your registration / 登録内容の確認")
-def own_registration(token: str, conn: ReadConn) -> dict:
+def own_registration(token: str, conn: PrimaryReadConn) -> dict:
     return {**households.own(conn, token), **registration_links(token)}
 
 
 @public_router.put("/api/register/{token}", summary="Change your registration / 登録内容の変更")
 def change_registration(token: str, body: households.HouseholdIn, request: Request) -> dict:
-    with transaction(request.app.state.engine) as conn:
+    with transaction(request.app.state.write_engine) as conn:
         households.update(conn, token, body)
         return {**households.own(conn, token), **registration_links(token)}
 
 
 @public_router.get("/api/register/{token}/qr.{fmt}", summary="Your QR code / 受付用QRコード")
-def qr_code(token: str, fmt: Literal["svg", "png"], conn: ReadConn) -> Response:
+def qr_code(token: str, fmt: Literal["svg", "png"], conn: PrimaryReadConn) -> Response:
     households.own(conn, token)  # 404 unless registered: no QR for a made-up token
     out = io.BytesIO()
     if fmt == "svg":
@@ -104,7 +104,7 @@ def register_page(request: Request, lang: str = "ja") -> HTMLResponse:
 
 
 @public_router.get("/register/{token}", response_class=HTMLResponse, include_in_schema=False)
-def own_page(token: str, conn: ReadConn, lang: str = "ja") -> HTMLResponse:
+def own_page(token: str, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
     try:
         households.own(conn, token)
     except OpsError:

@@ -3,6 +3,7 @@
 Everything lives under the data directory (``GISAPP_DATA_DIR``, default ``.data/``)::
 
     pg/            PostgreSQL 15 cluster (PostGIS + pgRouting)
+    pg-replica/    its hot standby, with `gisapp up --replica` (pg_basebackup; docs/deploy.md)
     mosquitto/     broker config, password and ACL files, persistence
     run/           pid files of every process `gisapp up` started
     log/           one log file per process

@@ -23,6 +23,16 @@ from sensors.credentials import mosquitto_hash
 MOSQUITTO_BIN = Path("/usr/sbin/mosquitto")
 PG_SHARE = Path("/usr/share/postgresql/15/extension")
 
+# The hot standby for the citizen-facing instance (`gisapp up --replica`): it streams the WAL as this
+# role, through this physical slot, so the primary keeps every WAL segment the replica has not received.
+REPLICATION_ROLE = "gisapp_replicator"
+REPLICA_SLOT = "gisapp_replica"
+# … but not without bound: a replica that is gone for good would otherwise fill the primary's disk.
+# Beyond this much WAL held for the slot, PostgreSQL gives the slot up (wal_status "lost") and the
+# replica must be cloned again, which `gisapp up --replica` does by itself.
+MAX_SLOT_WAL_KEEP = "2GB"
+HBA_REPLICATION = f"host replication {REPLICATION_ROLE} 127.0.0.1/32 scram-sha-256"
+
 # What each piece needs, and the Debian package that provides it.
 REQUIREMENTS = [
     ("postgres", "postgresql-15"),
@@ -37,6 +47,7 @@ class LocalStack:
         self.settings = settings
         self.data_dir = settings.data_dir.resolve()
         self.pg_dir = self.data_dir / "pg"
+        self.replica_dir = self.data_dir / "pg-replica"
         self.mqtt_dir = self.data_dir / "mosquitto"
         self.run_dir = self.data_dir / "run"
         self.log_dir = self.data_dir / "log"
@@ -80,16 +91,23 @@ class LocalStack:
 
     # ----------------------------------------------------------------- secrets
     def ensure_secrets(self) -> dict:
-        """Passwords generated once per install; the file is readable by its owner only."""
+        """Passwords generated once per install; the file is readable by its owner only. A password
+        this version needs and an older install lacks (the replication role's) is added, the others
+        are kept."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.settings.secrets_path
+        roles = ["postgres", *LOCAL_ROLES.values(), REPLICATION_ROLE]
         if path.exists():
-            return json.loads(path.read_text())
-        data = {
-            "pg": {"postgres": _pw(), **{name: _pw() for name in LOCAL_ROLES.values()}},
-            "mqtt": {INGEST_MQTT_USER: _pw()},
-            "session_secret": secrets.token_urlsafe(32),
-        }
+            data = json.loads(path.read_text())
+            if all(role in data["pg"] for role in roles):
+                return data
+            data["pg"] = {**{role: _pw() for role in roles}, **data["pg"]}
+        else:
+            data = {
+                "pg": {role: _pw() for role in roles},
+                "mqtt": {INGEST_MQTT_USER: _pw()},
+                "session_secret": secrets.token_urlsafe(32),
+            }
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -211,11 +229,11 @@ class LocalStack:
         if res.returncode != 0:
             raise StackError("PostgreSQL の初期化に失敗しました。", f"initdb failed:\n{res.stderr}")
 
-    def _write_pg_conf(self) -> None:
+    def _conf_lines(self, port: int) -> list[str]:
         lines = [
             "# written by gisapp on every start",
             f"listen_addresses = '{self.host}'",
-            f"port = {self.settings.pg_port}",
+            f"port = {port}",
             "unix_socket_directories = ''",
             "max_connections = 100",
             "shared_buffers = 256MB",
@@ -224,10 +242,25 @@ class LocalStack:
         ]
         if self.fast_unsafe:
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
-        conf = self.pg_dir / "gisapp.conf"
+        return lines
+
+    def _write_pg_conf(self) -> None:
+        # Streaming replication (`gisapp up --replica`): WAL for standbys (PostgreSQL 15's defaults,
+        # said here so that nobody lowers them unawares) and a bound on what a slot may hold.
+        lines = [
+            *self._conf_lines(self.settings.pg_port),
+            "wal_level = replica",
+            "max_wal_senders = 10",
+            "max_replication_slots = 10",
+            f"max_slot_wal_keep_size = {MAX_SLOT_WAL_KEEP}",
+        ]
+        self._write_conf(self.pg_dir, lines)
+
+    def _write_conf(self, pg_dir: Path, lines: list[str]) -> None:
+        conf = pg_dir / "gisapp.conf"
         conf.write_text("\n".join(lines) + "\n")
         self._chown(conf, "postgres")
-        main = self.pg_dir / "postgresql.conf"
+        main = pg_dir / "postgresql.conf"
         if "include_if_exists = 'gisapp.conf'" not in main.read_text():
             with main.open("a") as f:
                 f.write("\ninclude_if_exists = 'gisapp.conf'\n")
@@ -277,6 +310,122 @@ class LocalStack:
                         sql.Identifier(LOCAL_DB_NAME), sql.Identifier(role)
                     )
                 )
+
+    # ----------------------------------------------------------------- replica
+    def replica_running(self) -> bool:
+        return procs.read_pid(self.replica_dir / "postmaster.pid") is not None
+
+    def start_replica(self) -> bool:
+        """The hot standby of `gisapp up --replica`: cloned from the running primary with
+        pg_basebackup on first use (and again when its slot is gone or was given up, since it can then
+        never catch up), started on GISAPP_REPLICA_PG_PORT if not running. True if it was started."""
+        if self.replica_running():
+            return False
+        port = self.settings.replica_pg_port
+        self.check_port(port, "GISAPP_REPLICA_PG_PORT", self.replica_dir / "postmaster.pid")
+        slot_usable = self._prepare_primary_for_replica()
+        if (self.replica_dir / "PG_VERSION").exists() and not slot_usable:
+            shutil.rmtree(self.replica_dir)
+        if not (self.replica_dir / "PG_VERSION").exists():
+            self._clone_replica()
+        lines = [
+            *self._conf_lines(port),
+            "hot_standby = on",
+            # The primary keeps the rows a replica's running query still reads, instead of the
+            # replica cancelling that query ("conflict with recovery") after 30 s.
+            "hot_standby_feedback = on",
+        ]
+        self._write_conf(self.replica_dir, lines)
+        logfile = self.log_dir / "postgres-replica.log"
+        logfile.touch()
+        self._chown(logfile, "postgres")
+        pg_ctl = str(self.settings.pg_bindir / "pg_ctl")
+        argv = [pg_ctl, "-D", str(self.replica_dir), "-l", str(logfile), "-w", "-t", "120", "start"]
+        res = subprocess.run(self._as_postgres(argv), capture_output=True, text=True)
+        if res.returncode != 0:
+            raise StackError(
+                f"PostgreSQL レプリカを起動できませんでした。ログ: {logfile}",
+                f"The PostgreSQL replica did not start. See {logfile}.\n{res.stdout}{res.stderr}",
+            )
+        return True
+
+    def _prepare_primary_for_replica(self) -> bool:
+        """On the primary, idempotently: the replication role with its password from secrets.json,
+        its pg_hba.conf line, the settings, and the physical slot. True if the slot existed and
+        still holds the WAL a replica needs ("lost" slots are dropped and made again)."""
+        password = self.ensure_secrets()["pg"][REPLICATION_ROLE]
+        hba = self.pg_dir / "pg_hba.conf"
+        if HBA_REPLICATION not in hba.read_text().splitlines():
+            with hba.open("a") as f:
+                f.write(f"\n# gisapp: the hot standby of `gisapp up --replica`\n{HBA_REPLICATION}\n")
+        self._write_pg_conf()
+        with psycopg.connect(self.superuser_dsn(), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [REPLICATION_ROLE]).fetchone()
+            conn.execute(
+                sql.SQL("{} ROLE {} LOGIN REPLICATION PASSWORD {}").format(
+                    sql.SQL("ALTER" if exists else "CREATE"),
+                    sql.Identifier(REPLICATION_ROLE),
+                    sql.Literal(password),
+                )
+            )
+            conn.execute("SELECT pg_reload_conf()")
+            row = conn.execute(
+                "SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s", [REPLICA_SLOT]
+            ).fetchone()
+            if row is not None and row[0] != "lost":
+                return True
+            if row is not None:
+                conn.execute("SELECT pg_drop_replication_slot(%s)", [REPLICA_SLOT])
+            conn.execute("SELECT pg_create_physical_replication_slot(%s, true)", [REPLICA_SLOT])
+            return False
+
+    def _clone_replica(self) -> None:
+        self.replica_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.replica_dir, 0o700)
+        self._chown(self.replica_dir, "postgres")
+        argv = [
+            str(self.settings.pg_bindir / "pg_basebackup"),
+            f"--dbname=host={self.host} port={self.settings.pg_port} user={REPLICATION_ROLE}",
+            f"--pgdata={self.replica_dir}",
+            "--wal-method=stream",
+            f"--slot={REPLICA_SLOT}",
+            "--write-recovery-conf",  # standby.signal and primary_conninfo
+            "--checkpoint=fast",
+            "--no-password",
+        ]
+        if self.fast_unsafe:
+            argv.append("--no-sync")
+        env = {**os.environ, "PGPASSWORD": self.ensure_secrets()["pg"][REPLICATION_ROLE]}
+        res = subprocess.run(self._as_postgres(argv), capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            shutil.rmtree(self.replica_dir, ignore_errors=True)
+            raise StackError(
+                "PostgreSQL レプリカを作成できませんでした（pg_basebackup）。",
+                f"The PostgreSQL replica could not be cloned (pg_basebackup):\n{res.stderr}",
+            )
+
+    def stop_replica(self, mode: str = "fast") -> bool:
+        if not self.replica_running():
+            return False
+        pg_ctl = str(self.settings.pg_bindir / "pg_ctl")
+        cmd = [pg_ctl, "-D", str(self.replica_dir), "-m", mode, "-w", "-t", "60", "stop"]
+        subprocess.run(self._as_postgres(cmd), capture_output=True)
+        return True
+
+    def remove_replica(self) -> bool:
+        """Stop the replica, delete its copy and drop its slot (so the primary holds no WAL for it)."""
+        found = self.replica_dir.exists()
+        self.stop_replica("immediate")
+        shutil.rmtree(self.replica_dir, ignore_errors=True)
+        if self._pg_running():
+            with psycopg.connect(self.superuser_dsn(), autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [REPLICA_SLOT]
+                ).fetchone()
+                if row:
+                    found = True
+                    conn.execute("SELECT pg_drop_replication_slot(%s)", [REPLICA_SLOT])
+        return found
 
     # --------------------------------------------------------------- mosquitto
     @property
@@ -372,6 +521,8 @@ class LocalStack:
         stopped = [p.stem for p in self.app_pidfiles() if procs.stop(p)]
         if procs.stop(self.mqtt_pidfile):
             stopped.append("mosquitto")
+        if self.stop_replica():
+            stopped.append("postgres-replica")
         if self.stop_postgres():
             stopped.append("postgres")
         self.pg_pidfile.unlink(missing_ok=True)
@@ -379,6 +530,8 @@ class LocalStack:
 
     def status(self) -> dict[str, int | None]:
         names = {"postgres": self.pg_dir / "postmaster.pid", "mosquitto": self.mqtt_pidfile}
+        if self.replica_dir.exists():
+            names["postgres-replica"] = self.replica_dir / "postmaster.pid"
         names |= {p.stem: p for p in self.app_pidfiles()}
         return {name: procs.read_pid(path) for name, path in names.items()}
 

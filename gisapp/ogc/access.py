@@ -62,6 +62,6 @@ def audit_read(
     if not restricted:
         return
     actor = user.username if user else "anonymous"
-    with transaction(request.app.state.engine, user.roles if user else ()) as conn:
+    with transaction(request.app.state.write_engine, user.roles if user else ()) as conn:
         for layer in restricted:
             audit.record(conn, actor, "ogc.read_restricted", layer.slug, resource=resource, **details)

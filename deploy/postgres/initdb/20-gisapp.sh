@@ -15,7 +15,7 @@ if [ -z "${POSTGRES_PASSWORD:-}" ]; then
   echo "gisapp init: POSTGRES_PASSWORD が未設定です / POSTGRES_PASSWORD is not set" >&2
   exit 1
 fi
-for var in PG_OWNER_PASSWORD PG_APP_PASSWORD PG_PUBLIC_PASSWORD; do
+for var in PG_OWNER_PASSWORD PG_APP_PASSWORD PG_PUBLIC_PASSWORD PG_REPLICATION_PASSWORD; do
   value="${!var:-}"
   # The apps receive these inside connection URLs, so only characters a URL carries as they are.
   if [[ ! "$value" =~ ^[A-Za-z0-9._~-]{16,}$ ]]; then
@@ -32,6 +32,7 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "$POSTGRES_USER" --dbname
 \getenv owner_pw PG_OWNER_PASSWORD
 \getenv app_pw PG_APP_PASSWORD
 \getenv public_pw PG_PUBLIC_PASSWORD
+\getenv repl_pw PG_REPLICATION_PASSWORD
 
 SELECT format('ALTER ROLE %I PASSWORD %L', :'su', :'su_pw') \gexec
 
@@ -41,8 +42,14 @@ SELECT format('%s ROLE %I %s PASSWORD %L',
               r.name, r.attrs, r.pw)
 FROM (VALUES ('gisapp_owner', 'LOGIN CREATEROLE', :'owner_pw'),
              ('gisapp_app', 'LOGIN', :'app_pw'),
-             ('gisapp_public', 'LOGIN', :'public_pw')) AS r (name, attrs, pw)
+             ('gisapp_public', 'LOGIN', :'public_pw'),
+             -- Streams the WAL to read replicas (the `replica` service, deploy/postgres/replica-entrypoint.sh).
+             ('gisapp_replicator', 'LOGIN REPLICATION', :'repl_pw')) AS r (name, attrs, pw)
 \gexec
+
+-- A replica that is gone for good must not fill the disk: past this much WAL held for its slot the
+-- slot is given up and that replica must be cloned again (docs/deploy.md, "Read replica").
+ALTER SYSTEM SET max_slot_wal_keep_size = '2GB';
 
 -- Group roles that the migrations grant to: the internal app and ingest read and write, the
 -- citizen-facing instance reads the published views only.
@@ -67,5 +74,13 @@ CREATE EXTENSION IF NOT EXISTS pgrouting;
 REVOKE ALL ON DATABASE gisapp FROM PUBLIC;
 GRANT CONNECT ON DATABASE gisapp TO gisapp_app, gisapp_public;
 SQL
+
+# Replication connections (pg_hba.conf's "all" does not cover them): the replicator only, by password.
+hba="$(psql -v ON_ERROR_STOP=1 --no-psqlrc -tA --username "$POSTGRES_USER" --dbname postgres -c 'SHOW hba_file')"
+line="host replication gisapp_replicator all scram-sha-256"
+if ! grep -qxF "$line" "$hba"; then
+  printf '\n# gisapp: read replicas (docs/deploy.md, "Read replica")\n%s\n' "$line" >>"$hba"
+fi
+psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "$POSTGRES_USER" --dbname postgres -c 'SELECT pg_reload_conf()' >/dev/null
 
 echo "gisapp init: roles, database gisapp, postgis and pgrouting are ready"
