@@ -2,7 +2,8 @@
 # Install the Debian packages gisapp needs, only those missing. Debian 12 (bookworm).
 set -euo pipefail
 want=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting mosquitto mosquitto-clients
-      chromium gdal-bin python3-venv)
+      chromium gdal-bin python3-venv
+      nginx-light libnginx-mod-http-brotli-filter)   # the proxy cache (deploy/nginx/, tests/test_proxy.py)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,4 +23,8 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian starts a default cluster on 5432; gisapp runs its own, so the default one is not needed.
 if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql/15/main ]; then
   $sudo pg_ctlcluster 15 main stop 2>/dev/null || true
+fi
+# The same goes for the nginx site Debian starts on port 80: tests and benchmarks run their own.
+if [ -d /run/systemd/system ] && systemctl is-active --quiet nginx 2>/dev/null; then
+  $sudo systemctl disable --now nginx 2>/dev/null || true
 fi

@@ -29,6 +29,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from deploy.nginx import render
 from gisapp import migrate
 from gisapp.cli import app as cli_app
 from gisapp.health import check_broker
@@ -46,16 +47,22 @@ MOSQUITTO_CONF = DEPLOY / "mosquitto" / "mosquitto.conf"
 INIT_SCRIPT = DEPLOY / "postgres" / "initdb" / "20-gisapp.sh"
 REPLICA_SCRIPT = DEPLOY / "postgres" / "replica-entrypoint.sh"
 
-APP_SERVICES = {"migrate", "api", "public-api", "ingest"}  # run a `gisapp` command
+INGEST_SERVICES = {"ingest", "ingest-2"}  # ingest-2: profile "scale"
+APP_SERVICES = {"migrate", "api", "public-api", *INGEST_SERVICES}  # run a `gisapp` command
 ONE_SHOT = {"migrate", "mosquitto-auth"}
 REPLICATION_SECRET = "PG_REPLICATION_PASSWORD"
-EXPECTED = {"postgis", "mosquitto", "mosquitto-auth", *APP_SERVICES}
+SCALE_PROFILE = {"ingest-2", "proxy", "replica"}
+EXPECTED = {"postgis", "mosquitto", "mosquitto-auth", *APP_SERVICES, *SCALE_PROFILE}
 ROLE_OF = {
     "migrate": "gisapp_owner",
     "api": "gisapp_app",
     "ingest": "gisapp_app",
+    "ingest-2": "gisapp_app",
     "public-api": "gisapp_public",
 }
+# TODO(lead): the `gisapp ingest` worker option (issue 11, shared subscriptions) is on another branch;
+# once it reads GISAPP_INGEST_WORKER (a Settings alias or the option's envvar), empty this set.
+AWAITED_ENV = {"GISAPP_INGEST_WORKER"}
 PUBLIC_SECRET = "PG_PUBLIC_PASSWORD"
 
 VAR_RE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -68,10 +75,13 @@ def dummy(name: str) -> str:
     return name.lower().replace("_", "-") + "-0123456789"
 
 
-def interpolate(value: str) -> str:
-    """What compose makes of a value: defaults filled in, required variables given dummies."""
+def interpolate(value: str, env: dict[str, str] | None = None) -> str:
+    """What compose makes of a value: ``env`` or the defaults filled in, required variables given
+    dummies."""
 
     def sub(m: re.Match) -> str:
+        if env and m["name"] in env:
+            return env[m["name"]]
         return m["arg"] if m["op"] in ("-", ":-") else dummy(m["name"])
 
     return VAR_RE.sub(sub, value).replace("$$", "$")
@@ -193,11 +203,25 @@ def test_app_commands_are_real_cli_commands(compose, services):
             )
 
 
+def _option_envvars(args: list[str]) -> set[str]:
+    """Environment variables the command's own options read (typer ``envvar=``)."""
+    cmd, rest = typer.main.get_command(cli_app), list(args)
+    while hasattr(cmd, "commands") and rest:
+        cmd, rest = cmd.commands[rest[0]], rest[1:]
+    names: set[str] = set()
+    for param in getattr(cmd, "params", []):
+        envvar = getattr(param, "envvar", None)
+        names |= {envvar} if isinstance(envvar, str) else set(envvar or ())
+    return names
+
+
 def test_app_environment_is_known_settings(services, tmp_path):
     for name in APP_SERVICES:
         env = {k: interpolate(str(v)) for k, v in (services[name].get("environment") or {}).items()}
-        unknown = set(env) - SETTINGS_ALIASES
+        known = SETTINGS_ALIASES | _option_envvars(services[name]["command"])
+        unknown = set(env) - known - AWAITED_ENV
         assert not unknown, f"{name}: not a setting of gisapp.settings.Settings: {unknown}"
+        env = {k: v for k, v in env.items() if k in SETTINGS_ALIASES}
         s = Settings(_env_file=None, GISAPP_DATA_DIR=str(tmp_path / "none"), **env)  # values validate
         for key in ("DATABASE_URL", "PUBLIC_DATABASE_URL", "MIGRATION_DATABASE_URL"):
             if key in env:
@@ -208,7 +232,7 @@ def test_app_environment_is_known_settings(services, tmp_path):
         if s.mqtt_url:
             host, _, user, _ = mqtt_params(s.mqtt_url)
             assert host == "mosquitto"
-            assert user == (INGEST_MQTT_USER if name == "ingest" else None), f"{name}: broker login"
+            assert user == (INGEST_MQTT_USER if name in INGEST_SERVICES else None), f"{name}: broker login"
 
 
 def test_public_api_never_gets_another_roles_password(compose, services):
@@ -264,6 +288,58 @@ def test_healthcheck_snippets(services):
         port = svc["command"][svc["command"].index("--port") + 1]
         assert f"http://127.0.0.1:{port}/healthz" in svc["healthcheck"]["test"][3], name
         assert any(p.endswith(f":{port}") for p in svc["ports"]), f"{name} publishes its port"
+
+
+# ---------------------------------------------------------------------------- profile "scale"
+def test_scale_profile_holds_the_proxy_and_the_second_worker(services):
+    profiled = {name for name, svc in services.items() if svc.get("profiles")}
+    assert profiled == SCALE_PROFILE, "only the proxy, the replica and the extra ingest worker are optional"
+    assert all(services[name]["profiles"] == ["scale"] for name in SCALE_PROFILE)
+
+
+def test_ingest_workers_split_the_stream_one_to_n(services):
+    def apart_from_number(name: str) -> dict:
+        return {k: v for k, v in services[name]["environment"].items() if k != "GISAPP_INGEST_WORKER"}
+
+    workers = {}
+    for name in INGEST_SERVICES:
+        assert services[name]["command"] == ["ingest"]
+        assert apart_from_number(name) == apart_from_number("ingest"), f"{name}: settings differ from ingest"
+        workers[name] = interpolate(
+            services[name]["environment"]["GISAPP_INGEST_WORKER"], {"INGEST_WORKERS": "2"}
+        )
+    assert sorted(workers.values()) == ["1/2", "2/2"], workers
+    # Without the profile, the one worker is worker 1 of 1.
+    assert interpolate(services["ingest"]["environment"]["GISAPP_INGEST_WORKER"]) == "1/1"
+
+
+def test_proxy_runs_the_rendered_config_in_front_of_public_api(services):
+    proxy, public = services["proxy"], services["public-api"]
+    cfg = render.compose()
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in proxy["volumes"]}
+    assert mounts["/etc/gisapp/nginx.conf"] == "./deploy/nginx/gisapp-public.conf"
+    assert mounts[cfg.errors_dir] == "./deploy/nginx/errors"
+    assert all(v.endswith(":ro") for v in proxy["volumes"])
+    public_port = public["command"][public["command"].index("--port") + 1]
+    assert cfg.upstreams == (f"public-api:{public_port}",)
+    assert proxy["depends_on"] == {"public-api": {"condition": "service_healthy"}}
+    assert set(proxy["networks"]) <= set(public["networks"]), "the proxy must reach public-api"
+    assert "backend" not in proxy["networks"], "the proxy needs no way to the database"
+    (listen,) = cfg.listen
+    assert (
+        any(p.endswith(f":{listen}") for p in proxy["ports"])
+        and f"/dev/tcp/127.0.0.1/{listen} " in proxy["healthcheck"]["test"][3]
+    )
+    # Read-only container: the cache, temp files and pid file live on its tmpfs mounts.
+    assert proxy["read_only"] is True and proxy["cap_drop"] == ["ALL"]
+    tmpfs = [t.split(":")[0] for t in proxy["tmpfs"]]
+    for path in (cfg.cache_dir, cfg.temp_dir, cfg.pid):
+        assert any(path == t or path.startswith(t + "/") for t in tmpfs), f"{path} is not on a tmpfs"
+    # The image installs the packages the tests run (scripts/install-debs.sh).
+    dockerfile = (ROOT / proxy["build"]["context"] / "Dockerfile").read_text()
+    debs = (ROOT / "scripts" / "install-debs.sh").read_text()
+    for package in ("nginx-light", "libnginx-mod-http-brotli-filter"):
+        assert package in dockerfile and package in debs, package
 
 
 # -------------------------------------------------------------------------------- files

@@ -66,9 +66,11 @@ def replica(settings: Settings) -> Iterator[tuple[Settings, LocalStack]]:
 
 @pytest.fixture(scope="module")
 def on_replica(replica) -> Iterator[TestClient]:
-    """The citizen-facing instance reading the replica."""
+    """The citizen-facing instance reading the replica; its response cache is off, so every read
+    goes to the replica (a cached answer would stand in for it while it is down: that is the
+    cache's job, tested in tests/test_serving.py)."""
     rs, _ = replica
-    with TestClient(create_app(rs, public=True)) as c:
+    with TestClient(create_app(rs.model_copy(update={"response_cache": False}), public=True)) as c:
         yield c
 
 
