@@ -23,7 +23,7 @@ CPU seconds of the load generator (wrk), the app processes, nginx and PostgreSQL
 step: the load generator shares the 2 cores. Figures are printed, never asserted.
 
     .venv/bin/python bench/citizen_surge.py [--duration 10] [--steps 10,50,100,200,500,1000]
-        [--overload 60] [--public-workers 1] [--skip proxy,replica]
+        [--overload 60] [--public-workers 1] [--skip proxy,replica,overload] [--app-root ../before]
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ class App:
         self.name, self.port = name, port
         self.log = open(Path(tempfile.gettempdir()) / f"surge-{name}.log", "w")
         argv = [sys.executable, "-m", "gisapp.cli", "serve", "--port", str(port), *args]
-        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        cwd = env.get("SURGE_APP_ROOT", str(ROOT))  # --app-root: another checkout's code (a "before")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd)
         _stack.wait_http(f"http://127.0.0.1:{port}/healthz", 60)
 
     @property
@@ -374,6 +375,11 @@ def main() -> None:
     ap.add_argument("--overload", type=float, default=60)
     ap.add_argument("--public-workers", type=int, default=1)
     ap.add_argument("--skip", default="", help="comma-separated: proxy, replica, overload")
+    ap.add_argument(
+        "--app-root",
+        help="serve the public and internal instances from another checkout (e.g. a worktree of the commit "
+        "before issue 11) for a before/after table; the stack and the demo data are this checkout's",
+    )
     args = ap.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
     skip = set(filter(None, args.skip.split(",")))
@@ -388,6 +394,9 @@ def main() -> None:
         _demo_load(settings, 1)
         users = json.loads((settings.data_dir / "demo-users.json").read_text())
         env = {**os.environ, "GISAPP_DATA_DIR": str(settings.data_dir.resolve()), "LOG_LEVEL": "WARNING"}
+        if args.app_root:
+            env["SURGE_APP_ROOT"] = str(Path(args.app_root).resolve())
+            env["PYTHONPATH"] = env["SURGE_APP_ROOT"]
         internal = App("internal", _stack.free_port(), env)
         apps.append(internal)
         workers = ["--workers", str(args.public_workers)] if args.public_workers > 1 else []

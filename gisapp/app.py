@@ -73,8 +73,10 @@ def cache_rules(public: bool) -> list[Rule]:
     shared = "public, max-age=5, s-maxage=10"
     return [
         *rules,
-        Rule(re.compile(r"^/api/public/shelters/status$"), 5, shared, stale=20),
-        Rule(re.compile(r"^/api/public/incidents$"), 5, shared, stale=20),
+        # Shelter congestion and public incidents: at most 5 + 10 s old here, + s-maxage 10 at a
+        # proxy, + max-age 5 in the browser = 30 s, even while the database is failing.
+        Rule(re.compile(r"^/api/public/shelters/status$"), 5, shared, stale=10),
+        Rule(re.compile(r"^/api/public/incidents$"), 5, shared, stale=10),
         Rule(re.compile(r"^/api/public/layers$"), 15, "public, max-age=15, s-maxage=30", 60, _layers_version),
         Rule(
             re.compile(r"^/api/public/layers/([a-z0-9][a-z0-9_-]{0,62})/features$"),

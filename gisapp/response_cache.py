@@ -15,11 +15,12 @@ before routing, without a worker thread or a database connection:
   changed, not when it was last fetched); ``If-None-Match`` / ``If-Modified-Since`` get 304.
 - **Bounded staleness.** Each rule has a lifetime in memory (``ttl``) and the ``Cache-Control`` that
   tells browsers and proxies theirs. Shelter congestion: 5 s here, ``max-age=5, s-maxage=10`` for
-  the proxy, so what a citizen sees is at most 5 + 10 + 5 = 20 s old. Layers are also dropped at once
+  the proxy, so what a citizen sees is at most 5 + 10 + 5 = 20 s old (30 s while the database fails,
+  see below). Layers are also dropped at once
   when a layer changes (the layer directory's LISTEN, gisapp/ogc/tiles_fast.py).
 - **Stale rather than nothing.** If the app answers 5xx or sheds the refresh (admission control,
   gisapp/admission.py), an entry up to ``stale`` seconds past its lifetime is served instead, with
-  ``Age``; shelter congestion is never more than 25 s old this way.
+  ``Age``; shelter congestion is never more than 15 s old this way.
 
 Never cached: any request with an ``Authorization`` header or a session cookie, any answer other than
 200, any answer marked ``no-store``/``private`` by its route, anything not matched by a rule (personal

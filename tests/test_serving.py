@@ -130,9 +130,9 @@ def test_shelter_congestion_is_at_most_30_seconds_stale_by_its_headers(public):
     rule = next(
         rule for rule in _state(public).response_cache.rules if rule.pattern.pattern.endswith("status$")
     )
-    # In memory (fresh + stale-while-revalidate) + proxy (s-maxage) + browser (max-age).
-    assert rule.ttl + rule.stale + int(cc["s-maxage"]) + int(cc["max-age"]) <= 60
-    assert rule.ttl + int(cc["s-maxage"]) + int(cc["max-age"]) <= 30
+    # In memory (fresh, then stale while refreshing or while the database fails) + proxy (s-maxage;
+    # deploy/nginx serves it stale only while refreshing) + browser (max-age).
+    assert rule.ttl + rule.stale + int(cc["s-maxage"]) + int(cc["max-age"]) <= 30
 
 
 def test_a_layer_change_reaches_the_cached_answers_without_waiting_for_their_lifetime(
