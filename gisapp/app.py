@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import frontend
-from gisapp import errors, openapi_doc
+from gisapp import errors, logs, openapi_doc
 from gisapp.access import AccessCounter
 from gisapp.api import (
     auth,
@@ -124,3 +124,19 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     openapi_doc.install(app)  # every 4xx an operation can answer, in its OpenAPI
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+# For uvicorn's own worker processes (`gisapp serve --workers N`: an import string and factory=True), each
+# process builds its app from the environment, as `gisapp serve` would.
+def create_internal_app() -> FastAPI:
+    return _from_environment(public=False)
+
+
+def create_public_app() -> FastAPI:
+    return _from_environment(public=True)
+
+
+def _from_environment(*, public: bool) -> FastAPI:
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings, public=public)

@@ -43,19 +43,34 @@ def make_engine(
     )
 
 
+# Connections of one web instance (internal or public), shared by its worker processes
+# (`gisapp serve --workers N`): N processes of both instances stay within the local stack's
+# max_connections = 100 (gisapp/localstack/stack.py). Per process add its LISTEN connections (events,
+# layer directory); docs/deploy.md has the sum.
+INSTANCE_CONNECTIONS = 30
+
+
+def pool_sizes(workers: int = 1) -> tuple[int, int]:
+    """(pool_size, max_overflow) of one of `workers` processes: 10 + 20 for a single process."""
+    per_process = max(4, -(-INSTANCE_CONNECTIONS // workers))
+    pool = max(2, per_process // 3)
+    return pool, per_process - pool
+
+
 @lru_cache(maxsize=8)
-def engine_for(url: str, application_name: str = "gisapp") -> Engine:
+def engine_for(url: str, application_name: str = "gisapp", workers: int = 1) -> Engine:
     # Up to 30 connections for the 40 worker threads of an app process: a request holds its
     # connection from its dependencies to the end of its route, in separate worker threads, so a
     # pool much smaller than the thread pool starves under load.
-    return make_engine(url, pool_size=10, max_overflow=20, application_name=application_name)
+    pool_size, max_overflow = pool_sizes(workers)
+    return make_engine(url, pool_size=pool_size, max_overflow=max_overflow, application_name=application_name)
 
 
 def app_engine(settings: Settings, *, public: bool = False) -> Engine:
     url = settings.public_database_url if public else settings.database_url
     if not url:
         raise DatabaseNotConfigured()
-    return engine_for(url, "gisapp-public" if public else "gisapp")
+    return engine_for(url, "gisapp-public" if public else "gisapp", settings.web_workers)
 
 
 def set_roles(conn: Connection, roles: Iterable[str]) -> None:
