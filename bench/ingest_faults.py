@@ -6,7 +6,10 @@ ingest worker (`gisapp ingest`, a real process) is killed with SIGKILL and resta
 stopped hard (`pg_ctl -m immediate`, as a power cut) and restarted. Then every message the broker
 acknowledged to its publisher must be in sensor.radio_position exactly once.
 
-    .venv/bin/python bench/ingest_faults.py [--messages 10000] [--kills 5] [--pg-stops 3]
+With `--workers N` the stream is split by N workers on the shared subscription (`gisapp ingest
+--worker K`, each its own broker account and durable session), and each kill hits one of them.
+
+    .venv/bin/python bench/ingest_faults.py [--messages 10000] [--kills 5] [--pg-stops 3] [--workers 2]
 
 tests/test_ingest_faults.py runs it at a small size in CI.
 """
@@ -52,13 +55,24 @@ class Result:
     pg_stops: int = 0
     seconds: float = 0.0
     lost_ids: list = field(default_factory=list)
+    workers: int = 1
+    # Per worker, what its last run stored (logged when it stops cleanly at the end): the split.
+    stored_by_worker: dict[int, int] = field(default_factory=dict)
 
 
-def _worker(env: dict, log: Path) -> subprocess.Popen:
+def _worker(env: dict, log: Path, k: int = 1) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "gisapp.cli", "ingest"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "gisapp.cli", "ingest", "--worker", str(k)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
+
+
+def _stored_at_stop(log: Path) -> int:
+    stops = [json.loads(line) for line in log.read_text().splitlines() if '"ingest stopped"' in line]
+    return stops[-1]["stored"] if stops else 0
 
 
 def _publisher(
@@ -85,10 +99,10 @@ def _publisher(
     c.loop_stop()
 
 
-def run(messages: int = 10_000, kills: int = 5, pg_stops: int = 3, seed: int = 7) -> Result:
+def run(messages: int = 10_000, kills: int = 5, pg_stops: int = 3, seed: int = 7, workers: int = 1) -> Result:
     root, stack, settings = _stack.start("gisapp-faults-")
-    result = Result()
-    worker = None
+    result = Result(workers=workers)
+    procs: dict[int, subprocess.Popen] = {}
     try:
         engine = make_engine(settings.database_url, pool_size=2)
         devices = {f"F{i}": "" for i in range(4)}
@@ -96,13 +110,14 @@ def run(messages: int = 10_000, kills: int = 5, pg_stops: int = 3, seed: int = 7
             for dev in devices:
                 devices[dev] = registry.ensure_device(conn, DeviceSpec(dev, DeviceKind.radio_unit, dev)) or ""
             accounts = registry.broker_accounts(conn)
+        stack.ensure_ingest_accounts(workers)
         stack.write_broker_accounts(accounts)
         reload_broker(stack.mqtt_pidfile)
         time.sleep(0.5)
 
-        env = {**os.environ, "LOG_FORMAT": "text"}
-        log = root / "ingest.log"
-        worker = _worker(env, log)
+        env = {**os.environ, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "GISAPP_INGEST_WORKERS": str(workers)}
+        logs = {k: root / f"ingest-{k}.log" for k in range(1, workers + 1)}
+        procs[1] = _worker(env, logs[1], 1)
         # Connected and subscribed, so its durable session exists: it records the broker's retained $SYS
         # counter right after its subscriptions (a fixed sleep was too short on a loaded machine, and
         # what is published before the session exists is nobody's to keep).
@@ -114,6 +129,13 @@ def run(messages: int = 10_000, kills: int = 5, pg_stops: int = 3, seed: int = 7
             time.sleep(0.2)
         else:
             raise TimeoutError("the ingest worker did not subscribe within 60 s")
+        # The others join the shared group (until they do, worker 1 takes their share: nothing is lost).
+        for k in range(2, workers + 1):
+            procs[k] = _worker(env, logs[k], k)
+        while workers > 1 and time.monotonic() < deadline:
+            if all('"mqtt connected"' in logs[k].read_text() for k in procs):
+                break
+            time.sleep(0.2)
 
         acked: set = set()
         lock = threading.Lock()
@@ -136,9 +158,10 @@ def run(messages: int = 10_000, kills: int = 5, pg_stops: int = 3, seed: int = 7
         for fault in faults:
             time.sleep(rng.uniform(0.3, 1.0))
             if fault == "kill":
-                worker.send_signal(signal.SIGKILL)
-                worker.wait()
-                worker = _worker(env, log)
+                k = rng.randint(1, workers) if workers > 1 else 1
+                procs[k].send_signal(signal.SIGKILL)
+                procs[k].wait()
+                procs[k] = _worker(env, logs[k], k)
                 result.kills += 1
             else:
                 stack.stop_postgres("immediate")
@@ -174,11 +197,16 @@ def run(messages: int = 10_000, kills: int = 5, pg_stops: int = 3, seed: int = 7
         result.lost = len(missing)
         result.lost_ids = missing[:10]
         engine.dispose()
+        for k, proc in procs.items():
+            proc.terminate()
+            proc.wait(15)
+            result.stored_by_worker[k] = _stored_at_stop(logs[k])
         return result
     finally:
-        if worker and worker.poll() is None:
-            worker.terminate()
-            worker.wait(15)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(15)
         _stack.stop(root, stack)
 
 
@@ -187,12 +215,13 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=10_000)
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--pg-stops", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=1, help="ingest workers on the shared subscription")
     a = ap.parse_args()
-    r = run(a.messages, a.kills, a.pg_stops)
+    r = run(a.messages, a.kills, a.pg_stops, workers=a.workers)
     print(
         f"messages sent {r.sent}, acknowledged by the broker {r.acked}, stored {r.stored}; "
-        f"lost {r.lost}, duplicated {r.duplicated}; worker SIGKILLed {r.kills}x, PostgreSQL stopped hard "
-        f"{r.pg_stops}x; {r.seconds:.1f} s"
+        f"lost {r.lost}, duplicated {r.duplicated}; {r.workers} worker(s), SIGKILLed {r.kills}x, PostgreSQL "
+        f"stopped hard {r.pg_stops}x; {r.seconds:.1f} s; stored by each worker's last run {r.stored_by_worker}"
     )
     if r.lost or r.duplicated:
         print(f"FAILED: first lost ids {r.lost_ids}")

@@ -211,15 +211,20 @@ def raw_lines(settings, creds: dict[str, str], rate: float, seconds: float) -> t
     return load.sent / (load.finished - load.started), got
 
 
-def end_to_end(settings, engine, stack, creds, rate: float, seconds: float, root: Path) -> dict:
+def end_to_end(
+    settings, engine, stack, creds, rate: float, seconds: float, root: Path, workers: int = 1
+) -> dict:
+    """With `workers` > 1, that many `gisapp ingest --worker K` on the shared subscription (each needs
+    its broker account: stack.ensure_ingest_accounts before the broker's files are written)."""
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM sensor.radio_position"))
-    env = {**os.environ, "LOG_LEVEL": "INFO"}
-    log_path = root / "ingest.log"
-    with log_path.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "gisapp.cli", "ingest"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    env = {**os.environ, "LOG_LEVEL": "INFO", "GISAPP_INGEST_WORKERS": str(workers)}
+    log_paths = [root / f"ingest-{workers}-{k}.log" for k in range(1, workers + 1)]
+    procs = []
+    for k, log_path in enumerate(log_paths, 1):
+        with log_path.open("wb") as out:
+            cmd = [sys.executable, "-m", "gisapp.cli", "ingest", "--worker", str(k)]
+            procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT))
     time.sleep(2)  # connected and subscribed (its durable session keeps anything sent meanwhile)
     load = LineLoad(settings.mqtt_port, creds, rate, seconds)
     timeline: list[tuple[float, int]] = []
@@ -241,12 +246,16 @@ def end_to_end(settings, engine, stack, creds, rate: float, seconds: float, root
         time.sleep(0.2)
     stop.set()
     sampler.join()
-    worker.send_signal(signal.SIGTERM)
-    worker.wait(60)
-    acked = None
-    for line in log_path.read_text().splitlines():
-        if '"ingest stopped"' in line:
-            acked = json.loads(line).get("acked")
+    for worker in procs:
+        worker.send_signal(signal.SIGTERM)
+    for worker in procs:
+        worker.wait(60)
+    acked_by = []
+    for log_path in log_paths:
+        for line in log_path.read_text().splitlines():
+            if '"ingest stopped"' in line:
+                acked_by.append(json.loads(line).get("acked"))
+    acked = sum(acked_by) if len(acked_by) == workers else None
     with engine.connect() as conn:
         row = conn.execute(
             text(
@@ -268,6 +277,7 @@ def end_to_end(settings, engine, stack, creds, rate: float, seconds: float, root
         "stored": row.stored,
         "distinct": row.distinct_ids,
         "acked": acked,
+        "acked_by": acked_by,
         "p50_ms": row.lat[0] * 1000,
         "p99_ms": row.lat[1] * 1000,
         "max_ms": row.lat[2] * 1000,

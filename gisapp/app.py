@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import frontend
-from gisapp import errors, openapi_doc
+from gisapp import errors, logs, openapi_doc
 from gisapp.access import AccessCounter
 from gisapp.admission import Admission, Gate
 from gisapp.api import (
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     directory = LayerDirectory(settings.public_database_url if public else settings.database_url or "")
 
     gate = Gate(
-        limit=settings.db_concurrency, queue=settings.queue_length, wait_ms=settings.queue_wait(public)
+        limit=settings.process_concurrency(), queue=settings.queue_length, wait_ms=settings.queue_wait(public)
     )
     cache = CacheStore(cache_rules(public) if settings.response_cache else [])
 
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         # Admitted requests use at most one worker thread each; the rest is for static files and
         # logins. AnyIO's default of 40 is enough up to db_concurrency 24.
         limiter = anyio.to_thread.current_default_thread_limiter()
-        limiter.total_tokens = max(limiter.total_tokens, settings.db_concurrency + 16)
+        limiter.total_tokens = max(limiter.total_tokens, settings.process_concurrency() + 16)
         access.start()
         directory.start()
         if hub:
@@ -200,3 +200,19 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     openapi_doc.install(app)  # every 4xx an operation can answer, in its OpenAPI
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+# For uvicorn's own worker processes (`gisapp serve --workers N`: an import string and factory=True), each
+# process builds its app from the environment, as `gisapp serve` would.
+def create_internal_app() -> FastAPI:
+    return _from_environment(public=False)
+
+
+def create_public_app() -> FastAPI:
+    return _from_environment(public=True)
+
+
+def _from_environment(*, public: bool) -> FastAPI:
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings, public=public)

@@ -54,6 +54,13 @@ def up(
             help="Also a hot standby (GISAPP_REPLICA_PG_PORT) that the citizen-facing instance reads"
         ),
     ] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=8, help="Processes per web instance (GISAPP_WEB_WORKERS)")
+    ] = None,
+    ingest_workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=8, help="Ingest workers sharing the MQTT stream (GISAPP_INGEST_WORKERS)"),
+    ] = None,
 ) -> None:
     """Start the local stack (PostGIS + Mosquitto under GISAPP_DATA_DIR), then the app processes."""
     s = _settings()
@@ -63,13 +70,17 @@ def up(
         typer.echo("PostgreSQL/PostGIS を起動中 / starting PostgreSQL/PostGIS …")
         stack.start_postgres()
         s = Settings()  # the secrets file now exists: connection URLs resolve to the local stack
+        s.web_workers = workers or s.web_workers
+        s.ingest_workers = ingest_workers or s.ingest_workers
+        added = stack.ensure_ingest_accounts(s.ingest_workers)
         _migrate(s)
         if replica:
             typer.echo("レプリカを起動中 / starting the replica (pg_basebackup on first use) …")
             stack.start_replica()
             s = Settings(GISAPP_PUBLIC_READS="replica")
         typer.echo("Mosquitto を起動中 / starting Mosquitto …")
-        stack.start_mosquitto(_device_accounts(s))
+        if not stack.start_mosquitto(_device_accounts(s)) and added:
+            _sync_broker(s, stack)  # already running: it learns the new ingest accounts
         if demo:
             _demo_load(s, scale)
             _sync_broker(s, stack)
@@ -108,13 +119,21 @@ def status() -> None:
 def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> None:
     from gisapp.localstack import procs
 
-    env = {**os.environ, "GISAPP_DATA_DIR": str(s.data_dir.resolve()), "GISAPP_PUBLIC_READS": s.public_reads}
-    py = sys.executable
-    wanted = {
-        "api": [py, "-m", "gisapp.cli", "serve", "--port", str(s.http_port)],
-        "public-api": [py, "-m", "gisapp.cli", "serve", "--public", "--port", str(s.public_http_port)],
-        "ingest": [py, "-m", "gisapp.cli", "ingest"],
+    env = {
+        **os.environ,
+        "GISAPP_DATA_DIR": str(s.data_dir.resolve()),
+        "GISAPP_PUBLIC_READS": s.public_reads,
+        "GISAPP_WEB_WORKERS": str(s.web_workers),
+        "GISAPP_INGEST_WORKERS": str(s.ingest_workers),
     }
+    py = sys.executable
+    cli = [py, "-m", "gisapp.cli"]
+    wanted = {
+        "api": [*cli, "serve", "--port", str(s.http_port)],
+        "public-api": [*cli, "serve", "--public", "--port", str(s.public_http_port)],
+    }
+    for k in range(1, s.ingest_workers + 1):  # each with its own broker account and durable session
+        wanted["ingest" if k == 1 else f"ingest-{k}"] = [*cli, "ingest", "--worker", str(k)]
     if simulate:
         wanted["simulator"] = [py, "-m", "sensors.simulate", "--gauges"]
     ports = {
@@ -181,44 +200,77 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port (default GISAPP_HTTP_PORT / _PUBLIC_HTTP_PORT)")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=8, help="Worker processes (default GISAPP_WEB_WORKERS, 1)")
+    ] = None,
 ) -> None:
-    """Run the web app (JSON API, pages; OGC API in later versions)."""
+    """Run the web app (JSON API, pages, OGC API) in one or more processes."""
     import uvicorn
 
-    from gisapp.app import create_app
-
+    if workers:  # the worker processes read it too: each sizes its database pool by it
+        os.environ["GISAPP_WEB_WORKERS"] = str(workers)
+        get_settings.cache_clear()
     s = _settings()
-    application = create_app(s, public=public)
+    # uvicorn's own multi-process mode: each process imports the factory and builds its app (and its
+    # pool, and its LISTEN connection for live events); they share the listening socket.
     uvicorn.run(
-        application,
+        f"gisapp.app:{'create_public_app' if public else 'create_internal_app'}",
+        factory=True,
+        workers=s.web_workers,
         host=host or s.bind_host,
         port=port or (s.public_http_port if public else s.http_port),
         log_config=None,
         proxy_headers=bool(s.forwarded_allow_ips),
         forwarded_allow_ips=s.forwarded_allow_ips,
+        # On SIGTERM, requests in flight get this long; then the live-event streams, which never end
+        # by themselves, are cut (the HQ map reconnects). Without it a stop waits for every HQ client.
+        timeout_graceful_shutdown=5,
     )
 
 
 @app.command()
-def ingest() -> None:
+def ingest(
+    worker: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=8, help="Which of GISAPP_INGEST_WORKERS this is (default GISAPP_INGEST_WORKER, 1)"
+        ),
+    ] = None,
+) -> None:
     """Run the MQTT ingest worker until SIGTERM / Ctrl-C, then drain and stop."""
     from gisapp.db import make_engine
     from gisapp.ops import radio_reports
     from ingest.worker import IngestWorker
 
     s = _settings()
+    if worker and worker != s.ingest_worker:
+        s = Settings(ingest_worker=worker)  # its own broker account (local stack)
+    if s.ingest_worker > s.ingest_workers:
+        _fail(
+            ValueError(
+                f"--worker {s.ingest_worker} は GISAPP_INGEST_WORKERS={s.ingest_workers} を超えています / "
+                f"--worker {s.ingest_worker} is beyond GISAPP_INGEST_WORKERS={s.ingest_workers}."
+            )
+        )
     if not s.mqtt_url:
-        _fail(RuntimeError("MQTT_URL が未設定です / MQTT_URL is not set (or run `gisapp up`)."))
-    worker = IngestWorker(
-        make_engine(s.database_url, application_name="gisapp-ingest"),
+        _fail(
+            RuntimeError(
+                "MQTT_URL が未設定です（`gisapp up --ingest-workers N` がワーカーごとのアカウントを作ります）/ "
+                "MQTT_URL is not set (`gisapp up --ingest-workers N` makes each worker's broker account)."
+            )
+        )
+    name = "gisapp-ingest" if s.ingest_worker == 1 else f"gisapp-ingest-{s.ingest_worker}"
+    consumer = IngestWorker(
+        make_engine(s.database_url, application_name=name),
         s.mqtt_url,
         radio_reports=radio_reports,
         batch_size=s.ingest_batch_size,
         batch_wait=s.ingest_batch_wait_ms / 1000,
+        shared=s.ingest_workers > 1,
     )
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: worker.stop())
-    worker.run()
+        signal.signal(sig, lambda *_: consumer.stop())
+    consumer.run()
 
 
 @app.command()

@@ -68,7 +68,7 @@ def app_engine(settings: Settings, *, public: bool = False) -> Engine:
     url = settings.public_database_url if public else settings.database_url
     if not url:
         raise DatabaseNotConfigured()
-    return engine_for(url, "gisapp-public" if public else "gisapp", settings.db_concurrency)
+    return engine_for(url, "gisapp-public" if public else "gisapp", settings.process_concurrency())
 
 
 # A replica that is down answers the citizen's data routes with 503 within this, not after the
@@ -82,7 +82,7 @@ def public_read_engine(settings: Settings) -> Engine:
     url = settings.public_read_database_url
     if not url or url == settings.public_database_url:
         return app_engine(settings, public=True)
-    engine = engine_for(url, "gisapp-public-replica", settings.db_concurrency)
+    engine = engine_for(url, "gisapp-public-replica", settings.process_concurrency())
     if not event.contains(engine, "do_connect", _replica_connect):
         event.listen(engine, "do_connect", _replica_connect)
     return engine

@@ -24,6 +24,12 @@ LOCAL_ROLES = {"owner": "gisapp_owner", "app": "gisapp_app", "public": "gisapp_p
 INGEST_MQTT_USER = "gisapp-ingest"
 
 
+def ingest_mqtt_user(worker: int = 1) -> str:
+    """The broker account of ingest worker K (the broker makes it the client id, so each worker has its
+    own durable session): worker 1 keeps the original account, and with it its session."""
+    return INGEST_MQTT_USER if worker == 1 else f"{INGEST_MQTT_USER}-{worker}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -87,7 +93,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None  # compose passes unset variables as ""
 
+    # Processes per web instance (`gisapp serve --workers`); each takes its share of the instance's
+    # admission limit and database connections (process_concurrency).
+    web_workers: int = Field(1, alias="GISAPP_WEB_WORKERS", ge=1, le=8)
+
     # --- ingest ---
+    # How many `gisapp ingest` processes split the MQTT stream (a shared subscription when more than
+    # one), and which of them this one is (its own broker account: ingest_mqtt_user).
+    ingest_workers: int = Field(1, alias="GISAPP_INGEST_WORKERS", ge=1, le=8)
+    ingest_worker: int = Field(1, alias="GISAPP_INGEST_WORKER", ge=1, le=8)
     ingest_batch_size: int = Field(500, alias="GISAPP_INGEST_BATCH", ge=1, le=10_000)
     ingest_batch_wait_ms: int = Field(50, alias="GISAPP_INGEST_WAIT_MS", ge=0, le=5_000)
 
@@ -113,10 +127,16 @@ class Settings(BaseSettings):
                 "public", self.replica_pg_port
             )
         self.migration_database_url = self.migration_database_url or pg("owner")
-        if self.mqtt_url is None:
-            pw = quote(secrets["mqtt"][INGEST_MQTT_USER], safe="")
-            self.mqtt_url = f"mqtt://{INGEST_MQTT_USER}:{pw}@127.0.0.1:{self.mqtt_port}"
+        user = ingest_mqtt_user(self.ingest_worker)  # worker K's account: `gisapp up --ingest-workers`
+        if self.mqtt_url is None and user in secrets["mqtt"]:
+            pw = quote(secrets["mqtt"][user], safe="")
+            self.mqtt_url = f"mqtt://{user}:{pw}@127.0.0.1:{self.mqtt_port}"
         return self
+
+    def process_concurrency(self) -> int:
+        """Admission limit of one of the instance's `web_workers` processes: GISAPP_DB_CONCURRENCY is
+        per instance, so more processes do not multiply the database connections."""
+        return max(1, -(-self.db_concurrency // self.web_workers))
 
     def queue_wait(self, public: bool) -> int:
         """Admission control's longest wait in line, in milliseconds (see queue_wait_ms)."""

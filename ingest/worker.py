@@ -12,6 +12,13 @@
 - Invalid payloads become dead letters (they are stored, then acknowledged) and never stop the worker.
 - PUBACKs are only sent on the connection that received the message: after a reconnect the
   broker redelivers, and a packet id from an old connection may belong to another message now.
+- Several workers (``shared``) split the stream through an MQTT 5 shared subscription,
+  ``$share/gisapp-ingest/gisapp/v1/#``: the broker hands each message to one of them. Each has its own
+  account, so its own client id and durable session; a message unacknowledged by a worker that died
+  is redelivered to that worker's session when it comes back, and the unique keys above make a store
+  happen once whichever worker writes it. A single worker keeps the plain subscription: Mosquitto 2.0
+  does not persist shared subscriptions, so after a broker restart a shared group receives nothing
+  until its workers have subscribed again, while a plain subscription is restored with the session.
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 # counters: always them, at every connection, since they are published only every sys_interval.
 DEVICE_SUBSCRIPTION = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
 STATS_SUBSCRIPTION = SubscribeOptions(qos=0, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
+DEVICE_TOPICS = f"{TOPIC_ROOT}/#"
+SHARE_GROUP = "gisapp-ingest"
+SHARED_DEVICE_TOPICS = f"$share/{SHARE_GROUP}/{DEVICE_TOPICS}"
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,7 @@ class IngestWorker:
         batch_size: int = 500,
         batch_wait: float = 0.05,
         silence_check: float = 15.0,
+        shared: bool = False,
     ):
         self.engine = engine
         self.radio_reports = radio_reports
@@ -126,6 +137,7 @@ class IngestWorker:
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self.silence_check = silence_check  # seconds between sweeps for devices gone silent
+        self.shared = shared  # one of several workers on the shared subscription
         self._next_sweep = 0.0
         self.inbox: queue.Queue[Received] = queue.Queue()
         self.generation = 0
@@ -152,7 +164,13 @@ class IngestWorker:
             log.error("mqtt connect refused", extra={"reason": str(reason_code)})
             return
         self.generation += 1
-        client.subscribe(f"{TOPIC_ROOT}/#", options=DEVICE_SUBSCRIPTION)
+        wanted, former = (
+            (SHARED_DEVICE_TOPICS, DEVICE_TOPICS) if self.shared else (DEVICE_TOPICS, SHARED_DEVICE_TOPICS)
+        )
+        client.subscribe(wanted, options=DEVICE_SUBSCRIPTION)
+        # A session that ran in the other mode still holds the other filter: this worker would get each
+        # message twice, or keep being handed a share of a group it left. New first, then old: no gap.
+        client.unsubscribe(former)
         # What the broker itself lost (queues full, …): /healthz turns degraded when it is not zero.
         client.subscribe([(topic, STATS_SUBSCRIPTION) for topic in BROKER_STATS])
         self.connected.set()

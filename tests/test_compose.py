@@ -34,7 +34,7 @@ from gisapp import migrate
 from gisapp.cli import app as cli_app
 from gisapp.health import check_broker
 from gisapp.localstack import LocalStack
-from gisapp.settings import INGEST_MQTT_USER, Settings
+from gisapp.settings import INGEST_MQTT_USER, Settings, ingest_mqtt_user
 from ingest.worker import mqtt_params
 from sensors.credentials import mosquitto_hash, verify
 from tests.support import wait_until
@@ -60,9 +60,7 @@ ROLE_OF = {
     "ingest-2": "gisapp_app",
     "public-api": "gisapp_public",
 }
-# TODO(lead): the `gisapp ingest` worker option (issue 11, shared subscriptions) is on another branch;
-# once it reads GISAPP_INGEST_WORKER (a Settings alias or the option's envvar), empty this set.
-AWAITED_ENV = {"GISAPP_INGEST_WORKER"}
+AWAITED_ENV: set[str] = set()  # environment variables a service may set before gisapp reads them
 PUBLIC_SECRET = "PG_PUBLIC_PASSWORD"
 
 VAR_RE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -232,7 +230,9 @@ def test_app_environment_is_known_settings(services, tmp_path):
         if s.mqtt_url:
             host, _, user, _ = mqtt_params(s.mqtt_url)
             assert host == "mosquitto"
-            assert user == (INGEST_MQTT_USER if name in INGEST_SERVICES else None), f"{name}: broker login"
+            # Worker K logs in as its own account (gisapp.settings.ingest_mqtt_user).
+            expected = ingest_mqtt_user(s.ingest_worker) if name in INGEST_SERVICES else None
+            assert user == expected, f"{name}: broker login"
 
 
 def test_public_api_never_gets_another_roles_password(compose, services):
@@ -298,19 +298,41 @@ def test_scale_profile_holds_the_proxy_and_the_second_worker(services):
 
 
 def test_ingest_workers_split_the_stream_one_to_n(services):
-    def apart_from_number(name: str) -> dict:
-        return {k: v for k, v in services[name]["environment"].items() if k != "GISAPP_INGEST_WORKER"}
+    own = {"GISAPP_INGEST_WORKER", "GISAPP_INGEST_WORKERS", "MQTT_URL"}
 
-    workers = {}
+    def shared(name: str) -> dict:
+        return {k: v for k, v in services[name]["environment"].items() if k not in own}
+
+    workers, accounts = {}, {}
     for name in INGEST_SERVICES:
+        env = services[name]["environment"]
         assert services[name]["command"] == ["ingest"]
-        assert apart_from_number(name) == apart_from_number("ingest"), f"{name}: settings differ from ingest"
-        workers[name] = interpolate(
-            services[name]["environment"]["GISAPP_INGEST_WORKER"], {"INGEST_WORKERS": "2"}
+        assert shared(name) == shared("ingest"), f"{name}: settings differ from ingest"
+        workers[name] = (
+            env["GISAPP_INGEST_WORKER"],
+            interpolate(env["GISAPP_INGEST_WORKERS"], {"INGEST_WORKERS": "2"}),
         )
-    assert sorted(workers.values()) == ["1/2", "2/2"], workers
-    # Without the profile, the one worker is worker 1 of 1.
-    assert interpolate(services["ingest"]["environment"]["GISAPP_INGEST_WORKER"]) == "1/1"
+        accounts[name] = interpolate(env["MQTT_URL"]).split("//", 1)[1].split(":", 1)[0]
+    assert sorted(workers.values()) == [("1", "2"), ("2", "2")], workers
+    # Each worker its own broker account: the broker makes the username the client id.
+    assert accounts == {"ingest": "gisapp-ingest", "ingest-2": "gisapp-ingest-2"}
+    # Without the profile, the one worker is worker 1 of 1 (a plain subscription).
+    assert interpolate(services["ingest"]["environment"]["GISAPP_INGEST_WORKERS"]) == "1"
+    auth_env = services["mosquitto-auth"]["environment"]
+    assert "MQTT_INGEST_2_PASSWORD" in auth_env
+
+
+def test_mosquitto_auth_adds_the_second_workers_account(tmp_path):
+    init_auth = _init_auth()
+    init_auth.sync(tmp_path, "first-password-0123")
+    written = init_auth.sync(tmp_path, "first-password-0123", None, {"gisapp-ingest-2": "second-worker-0123"})
+    assert written == ["passwd", "acl"]
+    accounts = {a.username: a for a in init_auth.read_accounts(tmp_path / "passwd")}
+    assert {"gisapp-ingest", "gisapp-ingest-2"} <= set(accounts)
+    assert "user gisapp-ingest-2\ntopic read gisapp/v1/#" in (tmp_path / "acl").read_text()
+    assert (
+        init_auth.sync(tmp_path, "first-password-0123", None, {"gisapp-ingest-2": "second-worker-0123"}) == []
+    )
 
 
 def test_proxy_runs_the_rendered_config_in_front_of_public_api(services):

@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from gisapp.settings import INGEST_MQTT_USER
+from gisapp.settings import INGEST_MQTT_USER, ingest_mqtt_user
 from sensors.broker import BrokerAccount, render_acl, render_password_file
 from sensors.credentials import mosquitto_hash, verify
 
@@ -32,25 +32,37 @@ def read_accounts(passwd: Path) -> list[BrokerAccount]:
     for line in passwd.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             username, _, password_hash = line.partition(":")
-            kind = "ingest" if username == INGEST_MQTT_USER else "device"
+            kind = "ingest" if username.startswith(INGEST_MQTT_USER) else "device"
             accounts.append(BrokerAccount(username, password_hash, kind))
     return accounts
 
 
-def sync(directory: Path, ingest_password: str, owner_uid: int | None = None) -> list[str]:
-    """Bring ``passwd`` and ``acl`` in ``directory`` up to date; return the names of files written."""
+def sync(
+    directory: Path, ingest_password: str, owner_uid: int | None = None, extra: dict[str, str] | None = None
+) -> list[str]:
+    """Bring ``passwd`` and ``acl`` in ``directory`` up to date; return the names of files written.
+    ``extra``: the accounts of ingest workers 2…N (username → password, profile "scale")."""
     passwd, acl = directory / "passwd", directory / "acl"
     accounts = read_accounts(passwd)
-    current = next((a for a in accounts if a.username == INGEST_MQTT_USER), None)
+    wanted = {INGEST_MQTT_USER: ingest_password, **(extra or {})}
+    by_name = {a.username: a for a in accounts}
     written = []
-    if current is None or not verify(ingest_password, current.password_hash):
-        ingest = BrokerAccount(INGEST_MQTT_USER, mosquitto_hash(ingest_password), "ingest")
-        others = [a for a in accounts if a.username != INGEST_MQTT_USER]
-        _write(passwd, render_password_file([ingest, *others]), owner_uid)
+    stale = [u for u, pw in wanted.items() if u not in by_name or not verify(pw, by_name[u].password_hash)]
+    if stale:
+        ingest = [BrokerAccount(u, mosquitto_hash(pw), "ingest") for u, pw in wanted.items()]
+        others = [a for a in accounts if a.username not in wanted]
+        _write(passwd, render_password_file([*ingest, *others]), owner_uid)
         written.append("passwd")
     if not acl.exists():
-        _write(acl, render_acl([BrokerAccount(INGEST_MQTT_USER, "", "ingest")]), owner_uid)
+        _write(acl, render_acl([BrokerAccount(u, "", "ingest") for u in wanted]), owner_uid)
         written.append("acl")
+    else:  # the registry owns the device entries: only add an ingest worker's entry it lacks
+        text = acl.read_text()
+        missing = [u for u in wanted if f"user {u}\n" not in text]
+        if missing:
+            added = render_acl([BrokerAccount(u, "", "ingest") for u in missing]).split("\n", 2)[2]
+            _write(acl, text.rstrip("\n") + "\n\n" + added, owner_uid)
+            written.append("acl")
     for path in (passwd, acl):  # the broker reads them after dropping root
         if owner_uid is not None:
             os.chown(path, owner_uid, -1)
@@ -78,8 +90,20 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    # Ingest workers 2…N of the "scale" profile: MQTT_INGEST_2_PASSWORD, … (optional).
+    extra = {}
+    for k in range(2, 9):
+        other = os.environ.get(f"MQTT_INGEST_{k}_PASSWORD", "")
+        if other:
+            if not PASSWORD_RE.match(other):
+                print(
+                    f"MQTT_INGEST_{k}_PASSWORD: 16 文字以上 / at least 16 URL-safe characters",
+                    file=sys.stderr,
+                )
+                return 1
+            extra[ingest_mqtt_user(k)] = other
     directory = Path(argv[1] if len(argv) > 1 else "/mosquitto-auth")
-    written = sync(directory, password, MOSQUITTO_UID if os.geteuid() == 0 else None)
+    written = sync(directory, password, MOSQUITTO_UID if os.geteuid() == 0 else None, extra)
     print(f"mosquitto auth files in {directory}: {', '.join(written) or 'already up to date'}")
     return 0
 

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from gisapp.localstack import procs
 from gisapp.localstack.errors import StackError
-from gisapp.settings import INGEST_MQTT_USER, LOCAL_DB_NAME, LOCAL_ROLES, Settings
+from gisapp.settings import INGEST_MQTT_USER, LOCAL_DB_NAME, LOCAL_ROLES, Settings, ingest_mqtt_user
 from sensors.broker import BrokerAccount, write_files
 from sensors.credentials import mosquitto_hash
 
@@ -108,12 +108,29 @@ class LocalStack:
                 "mqtt": {INGEST_MQTT_USER: _pw()},
                 "session_secret": secrets.token_urlsafe(32),
             }
+        self._write_secrets(data)
+        return data
+
+    def ensure_ingest_accounts(self, workers: int) -> bool:
+        """A broker account (password in secrets.json) for each of `workers` ingest workers; True if
+        one was added (the broker's password file must then be rewritten)."""
+        data = self.ensure_secrets()
+        missing = [
+            ingest_mqtt_user(k) for k in range(1, workers + 1) if ingest_mqtt_user(k) not in data["mqtt"]
+        ]
+        for user in missing:
+            data["mqtt"][user] = _pw()
+        if missing:
+            self._write_secrets(data)
+        return bool(missing)
+
+    def _write_secrets(self, data: dict) -> None:
+        path = self.settings.secrets_path
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2)
         tmp.replace(path)
-        return data
 
     # ---------------------------------------------------------------- postgres
     @property
@@ -235,7 +252,7 @@ class LocalStack:
             f"listen_addresses = '{self.host}'",
             f"port = {port}",
             "unix_socket_directories = ''",
-            "max_connections = 100",
+            "max_connections = 200",  # docs/deploy.md, "Several processes": the pools' sum
             "shared_buffers = 256MB",
             "log_min_messages = warning",
             "log_line_prefix = '%m [%p] %u@%d '",
@@ -472,9 +489,10 @@ class LocalStack:
         return conf
 
     def write_broker_accounts(self, devices: list[BrokerAccount] | None = None) -> None:
-        """Password + ACL files: the ingest account from secrets.json, devices from the registry."""
-        ingest_pw = self.ensure_secrets()["mqtt"][INGEST_MQTT_USER]
-        accounts = [BrokerAccount(INGEST_MQTT_USER, mosquitto_hash(ingest_pw), "ingest"), *(devices or [])]
+        """Password + ACL files: the ingest accounts from secrets.json, devices from the registry."""
+        ingest = sorted(self.ensure_secrets()["mqtt"].items())  # every account there is an ingest worker's
+        accounts = [BrokerAccount(user, mosquitto_hash(pw), "ingest") for user, pw in ingest]
+        accounts += devices or []
         uid = pwd.getpwnam("mosquitto").pw_uid if self.as_root else None
         self.mqtt_dir.mkdir(parents=True, exist_ok=True)
         write_files(self.mqtt_dir, accounts, owner_uid=uid)

@@ -19,6 +19,7 @@ from gisapp.ops.incidents import NewIncident, create_incident
 from ingest.payloads import RadioIncident
 
 SYSTEM = "system:ingest"
+_OPENING_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('gisapp.radio_reports.open_disaster'))")
 
 
 def known_categories(conn: Connection, codes: set[str]) -> set[str]:
@@ -35,6 +36,11 @@ def record_radio_incidents(conn: Connection, reports: Sequence[RadioIncident]) -
     if not reports:
         return []
     disaster_id = current_disaster_id(conn)
+    if disaster_id is None:
+        # Several ingest workers (a shared subscription) must not each open one: the next waits here
+        # until the first commits, then finds its disaster.
+        conn.execute(_OPENING_LOCK)
+        disaster_id = current_disaster_id(conn)
     if disaster_id is None:
         first = min(r.device_ts for r in reports)
         disaster_id = open_disaster(
