@@ -245,6 +245,8 @@ def test_stale_answer_while_the_app_is_down_else_a_bilingual_503(settings, seede
             fresh = web.get(path)
             assert fresh.status_code == 200 and fresh.headers["cache-control"].endswith("max-age=1")
             assert web.get(path).headers["x-cache-status"] == "HIT"
+            status = "/api/public/shelters/status"
+            assert web.get(status).status_code == 200 and web.get(status).headers["x-cache-status"] == "HIT"
             server.__exit__(None, None, None)  # the app stops
             stale = wait_until(
                 lambda: (r := web.get(path)).headers.get("x-cache-status") == "STALE" and r, 15
@@ -258,6 +260,10 @@ def test_stale_answer_while_the_app_is_down_else_a_bilingual_503(settings, seede
             assert error["code"] == "busy" and error["message_ja"] and error["message_en"]
             html = web.get("/?never-cached=1", headers={"Accept": "text/html"})
             assert html.status_code == 503 and '<html lang="ja">' in html.text and "Busy" in html.text
+            # Shelter congestion is never shown stale because the app is down: once its s-maxage
+            # (10 s) has passed, the citizen is told to retry instead of shown an old count.
+            late = wait_until(lambda: (r := web.get(status)).status_code == 503 and r, 20)
+            assert late.headers.get("x-cache-status") != "STALE" and late.json()["error"]["code"] == "busy"
     finally:
         server.server.should_exit = True
 
