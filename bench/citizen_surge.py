@@ -457,8 +457,11 @@ def main() -> None:
 
         if "overload" not in skip:
             overload(public.url, hq, args.overload)
-        load = httpx.get(public.url + "/healthz").json().get("load")
-        print(f"\npublic instance after the run: {json.dumps(load)}")
+        try:
+            load = httpx.get(public.url + "/healthz", timeout=30).json().get("load")
+            print(f"\npublic instance after the run: {json.dumps(load)}")
+        except httpx.HTTPError as e:  # the code before issue 11 may still be stuck
+            print(f"\npublic instance after the run: /healthz did not answer ({type(e).__name__})")
         hq.stopping.set()
     finally:
         for app in apps:
