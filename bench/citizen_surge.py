@@ -34,6 +34,7 @@ import math
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -381,6 +382,8 @@ def main() -> None:
         "before issue 11) for a before/after table; the stack and the demo data are this checkout's",
     )
     args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk がありません / wrk is missing: apt-get install wrk (nginx: scripts/install-debs.sh)")
     steps = [int(s) for s in args.steps.split(",")]
     skip = set(filter(None, args.skip.split(",")))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
