@@ -49,6 +49,7 @@ from gisapp.deps import COOKIE_NAME
 log = logging.getLogger("gisapp.response_cache")
 MAX_ENTRIES = 2_000  # bounds memory against random query strings
 MAX_BODY = 16 * 1024 * 1024  # larger answers pass through uncached
+MAX_BYTES = 512 * 1024 * 1024  # bodies and their compressed variants (counted as half a body more)
 MIN_COMPRESS = 512
 FILL_WAIT = 15.0  # how long followers wait for the leader's answer before asking the app themselves
 COMPRESSIBLE = re.compile(
@@ -96,6 +97,11 @@ class Entry:
     compressible: bool
     variants: dict[str, bytes] = field(default_factory=dict)
 
+    @property
+    def size(self) -> int:
+        # Fixed at store time: Brotli and gzip variants together are well under half the body.
+        return len(self.body) * 3 // 2 if self.compressible else len(self.body)
+
     def variant(self, encoding: str) -> bytes:
         found = self.variants.get(encoding)
         if found is None:
@@ -113,17 +119,43 @@ class CacheStore:
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self.latest: dict[tuple, tuple] = {}  # (path, query) -> the key of its newest version
+        self.bytes = 0
         self.filling: dict[tuple, asyncio.Future[Entry | None]] = {}
         self.hits = 0
         self.fills = 0
         self.stale_served = 0
 
+    def put(self, key: tuple, entry: Entry) -> None:
+        """Store an entry; the same URL's entry of an older version goes at once (a layer edited 100
+        times keeps one copy, not 100), the least recently used beyond the bounds after it."""
+        url = key[:2]
+        previous = self.latest.get(url)
+        if previous is not None and previous != key:
+            self._drop(previous)
+        self._drop(key)
+        self.entries[key] = entry
+        self.latest[url] = key
+        self.bytes += entry.size
+        while self.entries and (len(self.entries) > MAX_ENTRIES or self.bytes > MAX_BYTES):
+            self._drop(next(iter(self.entries)))
+
+    def _drop(self, key: tuple) -> None:
+        gone = self.entries.pop(key, None)
+        if gone is not None:
+            self.bytes -= gone.size
+            if self.latest.get(key[:2]) == key:
+                del self.latest[key[:2]]
+
     def clear(self) -> None:
         self.entries.clear()
+        self.latest.clear()
+        self.bytes = 0
 
     def figures(self) -> dict[str, int]:
         return {
             "entries": len(self.entries),
+            "megabytes": round(self.bytes / 1048576, 1),
             "hits": self.hits,
             "fills": self.fills,
             "stale_served": self.stale_served,
@@ -182,7 +214,7 @@ class ResponseCache:
             else:
                 await self.app(scope, receive, send)
             return
-        status, headers, body, fresh = await self._fill(scope, rule, key, None, receive)
+        status, headers, body, fresh = await self._fill(scope, rule, key, entry, receive)
         if fresh is not None:
             await _serve(scope, send, fresh)
         else:
@@ -208,10 +240,7 @@ class ResponseCache:
             fresh = self._entry(scope, rule, status, headers, body, old)
             if fresh is not None:
                 self.store.fills += 1
-                self.store.entries[key] = fresh
-                self.store.entries.move_to_end(key)
-                while len(self.store.entries) > MAX_ENTRIES:
-                    self.store.entries.popitem(last=False)
+                self.store.put(key, fresh)
         except Exception:
             if receive is not None:
                 raise

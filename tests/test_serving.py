@@ -156,6 +156,11 @@ def test_a_layer_change_reaches_the_cached_answers_without_waiting_for_their_lif
     wait_until(lambda: _state(public).layer_directory.reloads > reloads, 10)
     after = _get(public, path).json()
     assert len(after["features"]) == len(before["features"]) + 1
+    # The older version's copy went when the new one was stored: one copy per URL, however often
+    # the layer changes.
+    assert [k for k in _state(public).response_cache.entries if k[0] == path] == [
+        (path, b"", _state(public).layer_directory.reloads)
+    ]
 
 
 def test_the_features_cache_still_counts_public_gis_accesses(public, seeded, app_engine):
