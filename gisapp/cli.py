@@ -130,7 +130,15 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
     cli = [py, "-m", "gisapp.cli"]
     wanted = {
         "api": [*cli, "serve", "--port", str(s.http_port)],
-        "public-api": [*cli, "serve", "--public", "--port", str(s.public_http_port)],
+        "public-api": [
+            *cli,
+            "serve",
+            "--public",
+            "--port",
+            str(s.public_http_port),
+            "--workers",
+            str(s.public_workers()),
+        ],
     }
     for k in range(1, s.ingest_workers + 1):  # each with its own broker account and durable session
         wanted["ingest" if k == 1 else f"ingest-{k}"] = [*cli, "ingest", "--worker", str(k)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -96,6 +97,10 @@ class Settings(BaseSettings):
     # Processes per web instance (`gisapp serve --workers`); each takes its share of the instance's
     # admission limit and database connections (process_concurrency).
     web_workers: int = Field(1, alias="GISAPP_WEB_WORKERS", ge=1, le=8)
+    # Processes of the citizen-facing instance that `gisapp up` starts. Unset: one per core (up to 4),
+    # or GISAPP_WEB_WORKERS if that is more: the citizens' surge is CPU-bound on cached answers and
+    # one process serves from one core (bench/citizen_surge.py, docs/deploy.md).
+    public_web_workers: int | None = Field(None, alias="GISAPP_PUBLIC_WEB_WORKERS", ge=1, le=8)
 
     # --- ingest ---
     # How many `gisapp ingest` processes split the MQTT stream (a shared subscription when more than
@@ -132,6 +137,11 @@ class Settings(BaseSettings):
             pw = quote(secrets["mqtt"][user], safe="")
             self.mqtt_url = f"mqtt://{user}:{pw}@127.0.0.1:{self.mqtt_port}"
         return self
+
+    def public_workers(self) -> int:
+        if self.public_web_workers is not None:
+            return self.public_web_workers
+        return max(self.web_workers, min(os.cpu_count() or 1, 4))
 
     def process_concurrency(self) -> int:
         """Admission limit of one of the instance's `web_workers` processes: GISAPP_DB_CONCURRENCY is
