@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from common.errors import STATUS_TEXT, error_body
 
 EXEMPT_PREFIXES = ("/static/", "/healthz", "/api/events")
+CACHE_FILL = "gisapp.cache_fill"  # scope key set by the response cache on the requests that refresh it
 
 
 class Admission:
@@ -48,7 +49,9 @@ class Admission:
             await self.app(scope, receive, send)
             return
         gate = self.gate
-        if not await gate.enter():
+        # A refresh of the response cache answers every citizen who asks for that URL until its next
+        # refresh: it goes first in line and is not turned away for the expected wait.
+        if not await gate.enter(first=bool(scope.get(CACHE_FILL))):
             gate.shed += 1
             await _busy(send)
             return
@@ -78,18 +81,21 @@ class Gate:
         self.shed = 0
         self.peak_waiting = 0
 
-    async def enter(self) -> bool:
+    async def enter(self, *, first: bool = False) -> bool:
         if self.active < self.limit and not self._waiters:
             self.active += 1
             return True
         ahead = len(self._waiters) + 1
-        if ahead > self.queue_max or ahead * self.service_time / self.limit > self.wait:
+        if not first and (ahead > self.queue_max or ahead * self.service_time / self.limit > self.wait):
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        if first:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
         self.peak_waiting = max(self.peak_waiting, len(self._waiters))
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), self.wait)
+            await asyncio.wait_for(asyncio.shield(waiter), self.wait * (4 if first else 1))
         except TimeoutError:
             self._give_up(waiter)
             return False

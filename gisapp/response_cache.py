@@ -44,6 +44,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 import brotli
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gisapp.admission import CACHE_FILL
 from gisapp.deps import COOKIE_NAME
 
 log = logging.getLogger("gisapp.response_cache")
@@ -309,7 +310,8 @@ def _plain(scope: Scope) -> Scope:
     """The request as the app should see it when filling: no conditional or encoding headers, so
     the answer is the whole, uncompressed body."""
     drop = (b"accept-encoding", b"if-none-match", b"if-modified-since", b"range", b"if-range")
-    return {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in drop], "method": "GET"}
+    headers = [(k, v) for k, v in scope["headers"] if k not in drop]
+    return {**scope, "headers": headers, "method": "GET", CACHE_FILL: True}
 
 
 async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, list, bytes]:

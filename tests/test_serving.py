@@ -307,3 +307,35 @@ def test_a_surge_never_deadlocks_the_pool(settings, seeded):
     assert statuses.count(200) > 0
     assert statuses.count(503) == gate.shed
     assert app.state.engine.pool.checkedout() == 0
+
+
+def test_a_cache_refresh_goes_first_in_line():
+    """One refresh of the response cache answers every citizen asking for that URL: it is admitted
+    before requests that queued earlier, and is not turned away for the expected wait."""
+    import asyncio
+
+    from gisapp.admission import Gate
+
+    async def scenario() -> list[str]:
+        gate = Gate(limit=1, queue=10, wait_ms=1000)
+        gate.service_time = 10.0  # a long expected wait: an ordinary newcomer is turned away at once
+        order: list[str] = []
+        assert await gate.enter()
+        assert not await gate.enter()  # expected wait 10 s > 1 s: shed
+
+        async def ask(name: str, first: bool) -> None:
+            if await gate.enter(first=first):
+                order.append(name)
+                gate.leave()
+
+        gate.service_time = 0.001
+        citizen = asyncio.create_task(ask("citizen", False))
+        await asyncio.sleep(0)
+        gate.service_time = 10.0
+        refresh = asyncio.create_task(ask("refresh", True))
+        await asyncio.sleep(0)
+        gate.leave()
+        await asyncio.gather(citizen, refresh)
+        return order
+
+    assert asyncio.run(scenario()) == ["refresh", "citizen"]
