@@ -198,7 +198,11 @@ class ResponseCache:
             # Expired but usable: answered at once while one refresh runs in the background
             # (stale-while-revalidate), so no citizen waits for the database for a shared answer.
             if key not in self.store.filling:
-                task = asyncio.create_task(self._fill(scope, rule, key, entry))
+                # The leader is registered now, not when the task first runs: a request arriving in
+                # between must see the refresh under way.
+                leader = asyncio.get_running_loop().create_future()
+                self.store.filling[key] = leader
+                task = asyncio.create_task(self._fill(scope, rule, key, entry, leader=leader))
                 self._refreshing.add(task)
                 task.add_done_callback(self._refreshing.discard)
             self.store.stale_served += 1
@@ -228,12 +232,19 @@ class ResponseCache:
         await _serve(scope, send, entry)
 
     async def _fill(
-        self, scope: Scope, rule: Rule, key: tuple, old: Entry | None, receive: Receive | None = None
+        self,
+        scope: Scope,
+        rule: Rule,
+        key: tuple,
+        old: Entry | None,
+        receive: Receive | None = None,
+        leader: asyncio.Future[Entry | None] | None = None,
     ) -> tuple[int, list, bytes, Entry | None]:
         """Ask the app (as the leader of everyone asking for ``key`` meanwhile) and keep the answer
         if it may be kept. An answer that may not (an error, a shed) leaves the old entry in place."""
-        leader: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
-        self.store.filling[key] = leader
+        if leader is None:
+            leader = asyncio.get_running_loop().create_future()
+            self.store.filling[key] = leader
         fresh: Entry | None = None
         status, headers, body = 500, [], b""
         try:
@@ -247,7 +258,8 @@ class ResponseCache:
                 raise
             log.exception("response cache: background refresh failed", extra={"path": scope["path"]})
         finally:
-            del self.store.filling[key]
+            if self.store.filling.get(key) is leader:
+                del self.store.filling[key]
             leader.set_result(fresh)
         return status, headers, body, fresh
 

@@ -8,6 +8,7 @@ PostGIS, so concurrent requests are real concurrent requests."""
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -339,3 +340,32 @@ def test_a_cache_refresh_goes_first_in_line():
         return order
 
     assert asyncio.run(scenario()) == ["refresh", "citizen"]
+
+
+def test_a_cold_tile_asked_for_by_many_is_rendered_once(public, seeded):
+    """A surge onto a cold map: the first request renders the tile, the others wait for it and are
+    answered from the tile cache, instead of each taking a database connection to render it again."""
+    state = _state(public)
+    state.tile_cache.clear()
+    z = 15
+    x = int((139.31 + 180) / 360 * 2**z)
+    y = int((1 - math.asinh(math.tan(math.radians(35.40))) / math.pi) / 2 * 2**z)
+    path = f"/ogc/collections/{seeded.slugs['public']}/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    served, admitted = state.layer_directory.served, state.admission.admitted
+    barrier = threading.Barrier(20)
+    answers: list[httpx.Response] = []
+
+    def phone() -> None:
+        barrier.wait()
+        answers.append(_get(public, path))
+
+    threads = [threading.Thread(target=phone) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == 20 and {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    rendered = state.admission.admitted - admitted
+    assert rendered == 1, f"{rendered} renders for one tile"
+    assert state.layer_directory.served - served == 19

@@ -11,5 +11,9 @@ def healthz(request: Request) -> JSONResponse:
     state = request.app.state
     body = dict(state.health.get())
     # This process's load: admission control (gisapp/admission.py) and the response cache.
-    body["load"] = {"admission": state.admission.figures(), "cache": state.response_cache.figures()}
+    body["load"] = {
+        "admission": state.admission.figures(),
+        "cache": state.response_cache.figures(),
+        "layer_directory_reloads": state.layer_directory.reloads,
+    }
     return JSONResponse(body, 503 if body["status"] == "degraded" else 200)

@@ -32,6 +32,7 @@ from layers.tiles import TileCache
 
 log = logging.getLogger("gisapp.tiles")
 CHANNEL = "gisapp_layers"
+RENDER_WAIT = 10.0  # how long a request waits for another's render of the same tile
 TILE_PATH = re.compile(
     r"^/ogc/collections/([a-z0-9][a-z0-9_-]{0,62})/tiles/WebMercatorQuad/(\d{1,2})/(\d{1,7})/(\d{1,7})$"
 )
@@ -87,13 +88,39 @@ class LayerDirectory:
 class TileFastPath:
     def __init__(self, app) -> None:
         self.app = app
+        # Tiles being rendered: the first request for a cold tile renders it through the route; the
+        # others that ask meanwhile wait for it and are answered from the cache (single flight), so a
+        # surge onto a cold map renders each tile once instead of once per phone.
+        self._rendering: dict[tuple[str, str, str, str], asyncio.Future[None]] = {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             match = TILE_PATH.match(scope["path"])
-            if match and await self._answer(scope, send, *match.groups()):
-                return
+            if match:
+                if await self._answer(scope, send, *match.groups()):
+                    return
+                if _known(scope, match.group(1)):
+                    await self._render_once(scope, receive, send, match)
+                    return
         await self.app(scope, receive, send)
+
+    async def _render_once(self, scope, receive, send, match: re.Match[str]) -> None:
+        key = match.groups()
+        pending = self._rendering.get(key)
+        if pending is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending), RENDER_WAIT)
+            if await self._answer(scope, send, *key):
+                return
+            await self.app(scope, receive, send)  # the render failed or was shed: try on our own
+            return
+        leader: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rendering[key] = leader
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            del self._rendering[key]
+            leader.set_result(None)
 
     async def _answer(self, scope, send, slug: str, zs: str, ys: str, xs: str) -> bool:
         state = scope["app"].state
@@ -125,6 +152,11 @@ class TileFastPath:
             ]
             await _respond(send, 200, headers, body)
         return True
+
+
+def _known(scope, slug: str) -> bool:
+    directory: LayerDirectory | None = getattr(scope["app"].state, "layer_directory", None)
+    return directory is not None and directory.layers is not None and slug in directory.layers
 
 
 def tile_headers(tag: str, public: bool) -> list[tuple[bytes, bytes]]:
