@@ -233,7 +233,7 @@ def wrk(base: str, paths: list[str], connections: int, duration: float, pace_ms:
     script = Path(tempfile.mkstemp(suffix=".lua", prefix="surge-")[1])
     script.write_text(WRK_LUA % {"paths": ",".join(json.dumps(p) for p in paths), "pace": pace_ms})
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    threads = 2 if connections >= 2 else 1
+    threads = int(os.environ.get("SURGE_WRK_THREADS", "2")) if connections >= 2 else 1
     res = subprocess.run(
         [
             "wrk",
