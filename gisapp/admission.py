@@ -15,7 +15,8 @@ the client's patience. The citizen sees "混雑しています" and their browse
 two; the HQ instance is a separate process with its own admission and pool, so the citizens' surge
 does not queue in front of HQ's reads.
 
-What is never queued: static files, the health check (a load balancer must see the truth, not a
+A request's body (a report photo from a phone on a congested network) is read before it takes a
+slot, so a slow upload never holds one. What is never queued: static files, the health check (a load balancer must see the truth, not a
 503 of our own making), the event stream (long-lived; its connection is not from the pool), and every
 answer the response cache or the tile fast path gives (they sit outside this middleware and need no
 database).
@@ -29,12 +30,15 @@ import random
 import time
 from collections import deque
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import STATUS_TEXT, error_body
 
 EXEMPT_PREFIXES = ("/static/", "/healthz", "/api/events")
-CACHE_FILL = "gisapp.cache_fill"  # scope key set by the response cache on the requests that refresh it
+CACHE_FILL = "gisapp.cache_fill"  # scope key the response cache sets on the requests that refresh it
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+READ_AHEAD = 16 * 1024 * 1024  # bodies up to this size are read before the request takes a slot
+MAX_BUFFERED = 256 * 1024 * 1024  # past this many bytes read ahead at once, bodies are read in the slot
 
 
 class Admission:
@@ -43,24 +47,39 @@ class Admission:
     def __init__(self, app: ASGIApp, *, gate: Gate) -> None:
         self.app = app
         self.gate = gate
+        self.buffered = 0  # bytes of request bodies read ahead, now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
         gate = self.gate
-        # A refresh of the response cache answers every citizen who asks for that URL until its next
-        # refresh: it goes first in line and is not turned away for the expected wait.
-        if not await gate.enter(first=bool(scope.get(CACHE_FILL))):
-            gate.shed += 1
-            await _busy(send)
-            return
-        gate.admitted += 1
-        started = time.monotonic()
+        buffered = 0
+        if scope["method"] in BODY_METHODS and self.buffered < MAX_BUFFERED and _small_body(scope):
+            # A body is read before the request takes a slot: a phone uploading a photo over a
+            # congested network for half a minute must not hold one of the few database slots meanwhile
+            # (the request guard outside has already bounded its size).
+            messages = await _read_body(receive)
+            if messages[-1]["type"] == "http.disconnect":
+                return  # the client went away, or the request guard refused the body (and answered)
+            buffered = sum(len(m.get("body", b"")) for m in messages)
+            self.buffered += buffered
+            receive = _replay(messages, receive)
         try:
-            await self.app(scope, receive, send)
+            # A refresh of the response cache answers every citizen who asks for that URL until its
+            # next refresh: it goes first in line and is not turned away for the expected wait.
+            if not await gate.enter(first=bool(scope.get(CACHE_FILL))):
+                gate.shed += 1
+                await _busy(send)
+                return
+            gate.admitted += 1
+            started = time.monotonic()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                gate.leave(time.monotonic() - started)
         finally:
-            gate.leave(time.monotonic() - started)
+            self.buffered -= buffered
 
 
 class Gate:
@@ -134,6 +153,33 @@ class Gate:
             "peak_waiting": self.peak_waiting,
             "service_ms": round(self.service_time * 1000, 1),
         }
+
+
+def _small_body(scope: Scope) -> bool:
+    """A body of a declared length up to READ_AHEAD (a report photo, a form, JSON); a layer import of
+    hundreds of megabytes is read in its slot, as the route spools it to disk."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip().isdigit() and int(value) <= READ_AHEAD
+    return False
+
+
+async def _read_body(receive: Receive) -> list[Message]:
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
 
 
 _BUSY_BODY = json.dumps(error_body("busy", *STATUS_TEXT[503]), ensure_ascii=False).encode()

@@ -369,3 +369,21 @@ def test_a_cold_tile_asked_for_by_many_is_rendered_once(public, seeded):
     rendered = state.admission.admitted - admitted
     assert rendered == 1, f"{rendered} renders for one tile"
     assert state.layer_directory.served - served == 19
+
+
+def test_a_slow_upload_does_not_hold_a_database_slot(tight):
+    """A phone uploading a report photo over a congested network for half a minute: its body is read
+    before it takes one of the few database slots, so the others are served meanwhile."""
+    import socket
+
+    gate = _state(tight).admission
+    with socket.create_connection(("127.0.0.1", tight.port), timeout=10) as upload:
+        upload.sendall(
+            b"POST /api/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 5000\r\n\r\n"
+            b'--xyz\r\nContent-Disposition: form-data; name="category"\r\n\r\nroad\r\n'
+        )  # …and the rest of the 5,000 bytes never comes while we look
+        wait_until(lambda: gate.active == 0, 5)
+        r = _get(tight, "/api/public/layers")
+        assert r.status_code == 200  # the only slot was free for it
+        assert gate.active == 0
