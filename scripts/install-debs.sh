@@ -28,3 +28,7 @@ fi
 if [ -d /run/systemd/system ] && systemctl is-active --quiet nginx 2>/dev/null; then
   $sudo systemctl disable --now nginx 2>/dev/null || true
 fi
+# Debian starts nginx on port 80 with its default site; gisapp starts its own nginx where needed.
+if [ -x /usr/sbin/nginx ] && [ -f /run/nginx.pid ]; then
+  $sudo /usr/sbin/nginx -s quit 2>/dev/null || true
+fi
