@@ -30,9 +30,10 @@ import random
 import time
 from collections import deque
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.errors import STATUS_TEXT, error_body
+from gisapp.request_guard import replay
 
 EXEMPT_PREFIXES = ("/static/", "/healthz", "/api/events")
 CACHE_FILL = "gisapp.cache_fill"  # scope key the response cache sets on the requests that refresh it
@@ -59,12 +60,12 @@ class Admission:
             # A body is read before the request takes a slot: a phone uploading a photo over a
             # congested network for half a minute must not hold one of the few database slots meanwhile
             # (the request guard outside has already bounded its size).
-            messages = await _read_body(receive)
-            if messages[-1]["type"] == "http.disconnect":
+            body = await _read_body(receive)
+            if body is None:
                 return  # the client went away, or the request guard refused the body (and answered)
-            buffered = sum(len(m.get("body", b"")) for m in messages)
+            buffered = len(body)
             self.buffered += buffered
-            receive = _replay(messages, receive)
+            receive = replay(body, None, receive)
         try:
             # A refresh of the response cache answers every citizen who asks for that URL until its
             # next refresh: it goes first in line and is not turned away for the expected wait.
@@ -164,22 +165,16 @@ def _small_body(scope: Scope) -> bool:
     return False
 
 
-async def _read_body(receive: Receive) -> list[Message]:
-    messages = []
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None if the client went away first."""
+    chunks = []
     while True:
         message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return messages
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replayed() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replayed
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 _BUSY_BODY = json.dumps(error_body("busy", *STATUS_TEXT[503]), ensure_ascii=False).encode()

@@ -163,7 +163,7 @@ class RequestGuard:
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client went away: let the route see that
-                await self.app(scope, _replay(b"", message, receive), send)
+                await self.app(scope, replay(b"", message, receive), send)
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -186,7 +186,7 @@ class RequestGuard:
         if where:
             await _bad_chars(scope["path"], where)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, None, receive), send)
+        await self.app(scope, replay(body, None, receive), send)
 
     async def _streamed(
         self, scope: Scope, receive: Receive, send: Send, limit: int, fields: _TextFields | None
@@ -296,7 +296,7 @@ class _TextFields:
                 self.bad = f"body.{self._name}"
 
 
-def _replay(body: bytes, first: Message | None, receive: Receive) -> Receive:
+def replay(body: bytes, first: Message | None, receive: Receive) -> Receive:
     """A receive that gives ``first`` (or the body as one message) once, then the real channel."""
     sent = False
 

@@ -521,19 +521,16 @@ def _run_init(sock: Path, port: int, passwords: dict[str, str]) -> subprocess.Co
     )
 
 
+def _init_passwords() -> dict[str, str]:
+    """The secrets the PostGIS init script reads (deploy/postgres/initdb/20-gisapp.sh)."""
+    names = ("POSTGRES_PASSWORD", "PG_OWNER_PASSWORD", "PG_APP_PASSWORD", PUBLIC_SECRET, REPLICATION_SECRET)
+    return {k: dummy(k) for k in names}
+
+
 @pytest.mark.slow
 def test_postgres_init_script_then_migrations(cluster, world_dir):
     sock, port = cluster
-    pw = {
-        k: dummy(k)
-        for k in (
-            "POSTGRES_PASSWORD",
-            "PG_OWNER_PASSWORD",
-            "PG_APP_PASSWORD",
-            PUBLIC_SECRET,
-            REPLICATION_SECRET,
-        )
-    }
+    pw = _init_passwords()
     bad = _run_init(sock, port, {**pw, "PG_APP_PASSWORD": "has spaces and @"})
     assert bad.returncode != 0 and "PG_APP_PASSWORD" in bad.stderr
     first = _run_init(sock, port, pw)
@@ -569,16 +566,7 @@ def test_replica_entrypoint_clones_a_hot_standby(cluster, world_dir):
     """deploy/postgres/replica-entrypoint.sh, as the replica container runs it (minus the drop from root
     to postgres), against a primary set up by the init script: slot, pg_basebackup, hot standby."""
     sock, port = cluster
-    pw = {
-        k: dummy(k)
-        for k in (
-            "POSTGRES_PASSWORD",
-            "PG_OWNER_PASSWORD",
-            "PG_APP_PASSWORD",
-            PUBLIC_SECRET,
-            REPLICATION_SECRET,
-        )
-    }
+    pw = _init_passwords()
     for _ in range(2):  # a re-run (password rotation) adds no second pg_hba.conf line
         init = _run_init(sock, port, pw)
         assert init.returncode == 0, init.stderr

@@ -46,6 +46,26 @@ def _get(server: Server, path: str, **headers: str) -> httpx.Response:
     return httpx.get(server.url + path, headers=headers, timeout=30)
 
 
+def _at_once(n: int, ask, timeout: float = 60) -> list:
+    """What ``ask()`` returns in each of ``n`` threads released at the same instant."""
+    barrier = threading.Barrier(n)
+    answers: list = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        barrier.wait()
+        got = ask()
+        with lock:
+            answers.append(got)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return answers
+
+
 def _page_assets(html: str) -> list[str]:
     return re.findall(r'(?:src|href)="(/(?:static|pages)/[^"]+)"', html)
 
@@ -190,18 +210,7 @@ def test_many_citizens_at_once_cost_one_database_read(public):
     path = "/api/public/shelters/status"
     state.response_cache.clear()
     fills = state.response_cache.fills
-    barrier = threading.Barrier(20)
-    answers: list[httpx.Response] = []
-
-    def citizen() -> None:
-        barrier.wait()
-        answers.append(_get(public, path))
-
-    threads = [threading.Thread(target=citizen) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    answers = _at_once(20, lambda: _get(public, path))
     assert len(answers) == 20 and {a.status_code for a in answers} == {200}
     assert len({a.headers["etag"] for a in answers}) == 1
     assert state.response_cache.fills == fills + 1
@@ -284,26 +293,14 @@ def test_a_surge_never_deadlocks_the_pool(settings, seeded):
     admission control: none comes from a pool timeout."""
     small = settings.model_copy(update={"db_concurrency": 2, "response_cache": False})
     app = create_app(small, public=True)
-    answers: list[httpx.Response] = []
-    lock = threading.Lock()
     with Server(app) as server:
         gate = app.state.admission
-        barrier = threading.Barrier(60)
 
-        def citizen() -> None:
-            barrier.wait()
+        def citizen() -> list[int]:
             with httpx.Client(timeout=60) as h:
-                for _ in range(3):
-                    r = h.get(server.url + "/api/public/layers")
-                    with lock:
-                        answers.append(r)
+                return [h.get(server.url + "/api/public/layers").status_code for _ in range(3)]
 
-        threads = [threading.Thread(target=citizen) for _ in range(60)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-    statuses = [a.status_code for a in answers]
+        statuses = [status for three in _at_once(60, citizen, timeout=120) for status in three]
     assert len(statuses) == 180 and set(statuses) <= {200, 503}
     assert statuses.count(200) > 0
     assert statuses.count(503) == gate.shed
@@ -352,18 +349,7 @@ def test_a_cold_tile_asked_for_by_many_is_rendered_once(public, seeded):
     y = int((1 - math.asinh(math.tan(math.radians(35.40))) / math.pi) / 2 * 2**z)
     path = f"/ogc/collections/{seeded.slugs['public']}/tiles/WebMercatorQuad/{z}/{y}/{x}"
     served, admitted = state.layer_directory.served, state.admission.admitted
-    barrier = threading.Barrier(20)
-    answers: list[httpx.Response] = []
-
-    def phone() -> None:
-        barrier.wait()
-        answers.append(_get(public, path))
-
-    threads = [threading.Thread(target=phone) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    answers = _at_once(20, lambda: _get(public, path))
     assert len(answers) == 20 and {a.status_code for a in answers} == {200}
     assert len({a.content for a in answers}) == 1
     rendered = state.admission.admitted - admitted
