@@ -1,0 +1,308 @@
+"""Evacuation information (避難情報): JMA telegrams in, 警戒レベル相当 and 発令基準 as data, suggestions,
+issuances with their versions, the public's view of them, and the HQ log (the start of a クロノロジー).
+
+Sections (each owned by one part of the code; docs/evacuation.md describes the whole loop):
+
+1. JMA 防災情報XML (``ingest/jmaxml.py`` parses, ``gisapp/ops/jma.py`` stores):
+   - ``ops.jma_telegram``: every telegram that concerns this municipality, once (by its bytes' hash),
+     with ``applied = false`` when it arrived after a newer one of the same event (changed nothing).
+   - ``ops.jma_condition``: what is in force per area, replaced by each newer telegram of the same
+     event; a 取消 removes the event's rows.
+   - ``ops.jma_feed``: per polled Atom feed, its validators and its last success / error.
+2. ``ops.alert_level_rule``: 警戒レベル相当 of a JMA kind or a gauge level (Cabinet Office guideline),
+   data, not code.
+3. ``ops.issuance_criterion`` (発令基準), ``ops.evac_area`` (the 町丁目/自治会 polygons orders target),
+   ``ops.evac_suggestion`` (what the criteria suggest; a person decides).
+4. ``ops.evac_order`` (one row per 避難情報, its current version) and ``ops.evac_order_version``
+   (append-only: issue, change of level, change of areas, cancel), NOTIFYing ``gisapp_events``.
+   ``pub.evac_order`` / ``pub.evac_order_version`` are what the citizen-facing role may read.
+5. ``ops.hq_log``: time-ordered entries written by triggers (issuances, suggestions, applied JMA
+   telegrams, gauge alerts) and by people; NOTIFYs ``gisapp_events``.
+6. ``sensor.alert`` gets an acknowledgement (who, when) and its 警戒レベル相当.
+
+Revision ID: 0024
+Revises: 0023
+Create Date: 2026-12-07
+"""
+
+from alembic import op
+
+revision = "0024"
+down_revision = "0023"
+branch_labels = None
+depends_on = None
+
+UPGRADE = r"""
+-- ======================================================================== 1. JMA 防災情報XML
+CREATE TABLE ops.jma_telegram (
+  id           bigserial PRIMARY KEY,
+  info_kind    text NOT NULL CHECK (info_kind IN ('気象警報・注意報', '土砂災害警戒情報', '指定河川洪水予報')),
+  event_id     text NOT NULL,
+  serial       int,                         -- NULL where the telegram has none (気象警報・注意報)
+  info_type    text NOT NULL CHECK (info_type IN ('発表', '訂正', '取消')),
+  title        text NOT NULL,
+  headline     text NOT NULL DEFAULT '',
+  office       text NOT NULL DEFAULT '',
+  report_at    timestamptz NOT NULL,        -- Head/ReportDateTime
+  source       text NOT NULL,               -- 'feed:<url>' or 'file:<name>'
+  sha256       text NOT NULL UNIQUE,        -- the same telegram twice is stored once
+  applied      boolean NOT NULL,            -- false: an older one arriving late; it changed nothing
+  received_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX jma_telegram_event_idx ON ops.jma_telegram (info_kind, event_id, report_at);
+
+CREATE TABLE ops.jma_condition (
+  info_kind    text NOT NULL,
+  event_id     text NOT NULL,
+  area_code    text NOT NULL,               -- JMA area code (気象情報／市町村等 etc.), as in the telegram
+  area_name    text NOT NULL,
+  kind_name    text NOT NULL,               -- 大雨警報, 土砂災害警戒情報, 氾濫危険情報 …
+  kind_code    text NOT NULL DEFAULT '',
+  condition    text NOT NULL DEFAULT '',    -- 土砂災害 / 浸水害 / … (大雨警報's Condition)
+  status       text NOT NULL,               -- 発表 / 継続 / 警戒 / 切替 …
+  river        text NOT NULL DEFAULT '',    -- 指定河川洪水予報: the river (e.g. 揖斐川)
+  hazard       text CHECK (hazard IN ('landslide', 'flood', 'inland_flood')),
+  alert_level  smallint CHECK (alert_level BETWEEN 1 AND 5),   -- 警戒レベル相当 (ops.alert_level_rule)
+  telegram_id  bigint NOT NULL REFERENCES ops.jma_telegram(id),
+  since        timestamptz NOT NULL,
+  PRIMARY KEY (info_kind, event_id, area_code, kind_name)
+);
+
+CREATE TABLE ops.jma_feed (
+  url            text PRIMARY KEY,
+  etag           text,
+  last_modified  text,
+  polled_at      timestamptz,
+  ok_at          timestamptz,
+  error          text,
+  error_at       timestamptz,
+  entries_seen   int NOT NULL DEFAULT 0
+);
+
+-- ======================================================================== 2. 警戒レベル相当 (data)
+CREATE TABLE ops.alert_level_rule (
+  id      serial PRIMARY KEY,
+  source  text NOT NULL CHECK (source IN ('jma', 'gauge')),
+  -- jma: the kind name, with the Condition in parentheses where it matters: 大雨警報(土砂災害);
+  -- gauge: the level name of sensor.alert.level_to (氾濫危険水位, 危険, …) and, for rain, the measure
+  match   text NOT NULL,
+  hazard  text NOT NULL CHECK (hazard IN ('landslide', 'flood', 'inland_flood')),
+  level   smallint NOT NULL CHECK (level BETWEEN 1 AND 5),
+  note    text NOT NULL DEFAULT '',
+  UNIQUE (source, match, hazard)
+);
+-- 内閣府「避難情報に関するガイドライン」(令和3年5月, 令和4年9月改定) の 警戒レベル相当情報.
+INSERT INTO ops.alert_level_rule (source, match, hazard, level, note) VALUES
+  ('jma', '大雨特別警報(土砂災害)', 'landslide', 5, '警戒レベル5相当'),
+  ('jma', '大雨特別警報(浸水害)', 'inland_flood', 5, '警戒レベル5相当'),
+  ('jma', '大雨特別警報', 'landslide', 5, 'Condition の無い大雨特別警報'),
+  ('jma', '土砂災害警戒情報', 'landslide', 4, '警戒レベル4相当'),
+  ('jma', '氾濫発生情報', 'flood', 5, '警戒レベル5相当'),
+  ('jma', '氾濫危険情報', 'flood', 4, '警戒レベル4相当'),
+  ('jma', '氾濫警戒情報', 'flood', 3, '警戒レベル3相当'),
+  ('jma', '氾濫注意情報', 'flood', 2, '警戒レベル2相当'),
+  ('jma', '大雨警報(土砂災害)', 'landslide', 3, '警戒レベル3相当'),
+  ('jma', '洪水警報', 'flood', 3, '警戒レベル3相当'),
+  ('jma', '大雨注意報', 'landslide', 2, '警戒レベル2'),
+  ('jma', '洪水注意報', 'flood', 2, '警戒レベル2'),
+  ('gauge', '氾濫危険水位', 'flood', 4, '警戒レベル4相当'),
+  ('gauge', '避難判断水位', 'flood', 3, '警戒レベル3相当'),
+  ('gauge', '氾濫注意水位', 'flood', 2, '警戒レベル2相当'),
+  ('gauge', '危険', 'landslide', 4, '市の雨量基準（土砂災害）'),
+  ('gauge', '警戒', 'landslide', 3, '市の雨量基準（土砂災害）'),
+  ('gauge', '注意', 'landslide', 2, '市の雨量基準（土砂災害）');
+
+-- ======================================================================== 3. 発令基準, areas, suggestions
+-- The areas an order can target: 町丁目 / 自治会 polygons (loaded from a layer; the demo's community areas).
+CREATE TABLE ops.evac_area (
+  code  text PRIMARY KEY CHECK (length(code) BETWEEN 1 AND 40),
+  name  text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+  geom  geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom))
+);
+CREATE INDEX evac_area_geom_idx ON ops.evac_area USING gist (geom);
+
+CREATE TABLE ops.issuance_criterion (
+  id             serial PRIMARY KEY,
+  name           text NOT NULL,             -- e.g. 土砂災害警戒情報 → 避難指示（土砂災害警戒区域を含む町丁目）
+  hazard         text NOT NULL CHECK (hazard IN ('landslide', 'flood', 'inland_flood')),
+  source         text NOT NULL CHECK (source IN ('jma', 'gauge')),
+  min_level      smallint NOT NULL CHECK (min_level BETWEEN 1 AND 5),  -- 警戒レベル相当 at or above
+  jma_area_codes text[] NOT NULL DEFAULT '{}',   -- source jma: the JMA areas that count ('{}': any of ours)
+  jma_kind       text,                      -- source jma: only this kind (NULL: any with the hazard)
+  device_id      text REFERENCES sensor.device(id) ON DELETE CASCADE,  -- source gauge (NULL: any)
+  river          text NOT NULL DEFAULT '',  -- the river whose flood polygons define the areas
+  suggest_level  smallint NOT NULL CHECK (suggest_level IN (3, 4, 5)),
+  target         text NOT NULL CHECK (target IN ('hazard_areas', 'listed_areas', 'all_areas')),
+  area_codes     text[] NOT NULL DEFAULT '{}',    -- target listed_areas
+  enabled        boolean NOT NULL DEFAULT true,
+  UNIQUE (name)
+);
+
+CREATE TABLE ops.evac_suggestion (
+  id            bigserial PRIMARY KEY,
+  criterion_id  int NOT NULL REFERENCES ops.issuance_criterion(id) ON DELETE CASCADE,
+  hazard        text NOT NULL,
+  level         smallint NOT NULL CHECK (level IN (3, 4, 5)),
+  area_codes    text[] NOT NULL,
+  shelter_ids   bigint[] NOT NULL DEFAULT '{}',  -- suitable shelters in or near the areas, to open
+  reason_ja     text NOT NULL,
+  reason_en     text NOT NULL,
+  trigger       jsonb NOT NULL DEFAULT '{}',     -- {"telegram_id": …} / {"alert_id": …, "device_id": …}
+  state         text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'issued', 'dismissed', 'lapsed')),
+  order_id      bigint,
+  decided_by    text,
+  decided_at    timestamptz,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+-- One open suggestion per criterion: a criterion that keeps holding updates it, never repeats it.
+CREATE UNIQUE INDEX evac_suggestion_open_idx ON ops.evac_suggestion (criterion_id) WHERE state = 'open';
+
+-- ======================================================================== 4. issuances
+CREATE TABLE ops.evac_order (
+  id            bigserial PRIMARY KEY,
+  disaster_id   int REFERENCES ops.disaster(id),
+  version       int NOT NULL DEFAULT 1 CHECK (version >= 1),
+  level         smallint NOT NULL CHECK (level IN (3, 4, 5)),  -- 3 高齢者等避難, 4 避難指示, 5 緊急安全確保
+  hazard        text NOT NULL CHECK (hazard IN ('landslide', 'flood', 'inland_flood', 'storm_surge',
+                                                'tsunami', 'fire', 'earthquake', 'volcano')),
+  area_codes    text[] NOT NULL,            -- ops.evac_area codes; '{}' for a drawn area only
+  area_names    text[] NOT NULL,
+  geom          geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom)),
+  reason        text NOT NULL CHECK (length(btrim(reason)) BETWEEN 1 AND 1000),
+  status        text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'cancelled')),
+  issued_at     timestamptz NOT NULL DEFAULT now(),
+  issued_by     text NOT NULL,
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  updated_by    text NOT NULL,
+  cancelled_at  timestamptz,
+  CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL))
+);
+CREATE INDEX evac_order_geom_idx ON ops.evac_order USING gist (geom);
+CREATE INDEX evac_order_active_idx ON ops.evac_order (status, updated_at);
+
+CREATE TABLE ops.evac_order_version (
+  order_id    bigint NOT NULL REFERENCES ops.evac_order(id),
+  version     int NOT NULL,
+  action      text NOT NULL CHECK (action IN ('issue', 'change_level', 'change_areas', 'change', 'cancel')),
+  level       smallint NOT NULL,
+  hazard      text NOT NULL,
+  area_codes  text[] NOT NULL,
+  area_names  text[] NOT NULL,
+  geom        geometry(MultiPolygon, 4326) NOT NULL,
+  reason      text NOT NULL,
+  actor       text NOT NULL,
+  at          timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (order_id, version)
+);
+
+CREATE FUNCTION ops.notify_evac_order() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_events', json_build_object(
+    'type', 'evacuation', 'id', NEW.order_id, 'version', NEW.version, 'action', NEW.action,
+    'level', NEW.level, 'at', NEW.at)::text);
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER evac_order_version_notify AFTER INSERT ON ops.evac_order_version
+  FOR EACH ROW EXECUTE FUNCTION ops.notify_evac_order();
+
+CREATE FUNCTION ops.notify_evac_suggestion() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_events', json_build_object(
+    'type', 'evac_suggestion', 'id', NEW.id, 'state', NEW.state, 'level', NEW.level,
+    'hazard', NEW.hazard)::text);
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER evac_suggestion_notify AFTER INSERT OR UPDATE ON ops.evac_suggestion
+  FOR EACH ROW EXECUTE FUNCTION ops.notify_evac_suggestion();
+
+-- What citizens may read: the orders and their history, without who pressed the button.
+CREATE VIEW pub.evac_order AS
+  SELECT id, version, level, hazard, area_codes, area_names, geom, status, issued_at, updated_at, cancelled_at
+  FROM ops.evac_order;
+CREATE VIEW pub.evac_order_version AS
+  SELECT order_id, version, action, level, hazard, area_codes, area_names, geom, at
+  FROM ops.evac_order_version;
+CREATE VIEW pub.evac_area AS SELECT code, name, geom FROM ops.evac_area;
+GRANT SELECT ON pub.evac_order, pub.evac_order_version, pub.evac_area TO gisapp_read_public, gisapp_rw;
+
+-- ======================================================================== 5. HQ log (クロノロジー)
+CREATE TABLE ops.hq_log (
+  id           bigserial PRIMARY KEY,
+  at           timestamptz NOT NULL DEFAULT now(),
+  kind         text NOT NULL CHECK (kind IN ('evacuation', 'suggestion', 'jma', 'gauge_alert', 'note')),
+  level        smallint,                    -- 警戒レベル(相当) where there is one
+  summary_ja   text NOT NULL,
+  summary_en   text NOT NULL DEFAULT '',
+  ref          jsonb NOT NULL DEFAULT '{}', -- {"order_id": …, "version": …} / {"telegram_id": …} / …
+  actor        text NOT NULL DEFAULT 'system',
+  disaster_id  int REFERENCES ops.disaster(id)
+);
+CREATE INDEX hq_log_at_idx ON ops.hq_log (at);
+
+CREATE FUNCTION ops.notify_hq_log() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_events', json_build_object(
+    'type', 'hq_log', 'id', NEW.id, 'kind', NEW.kind, 'level', NEW.level, 'at', NEW.at,
+    'summary_ja', left(NEW.summary_ja, 300), 'summary_en', left(NEW.summary_en, 300))::text);
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER hq_log_notify AFTER INSERT ON ops.hq_log
+  FOR EACH ROW EXECUTE FUNCTION ops.notify_hq_log();
+
+-- Issuances are logged by the database itself, so no code path can change an order unlogged.
+CREATE FUNCTION ops.log_evac_order_version() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+  label_ja text := CASE NEW.level WHEN 3 THEN '高齢者等避難' WHEN 4 THEN '避難指示' ELSE '緊急安全確保' END;
+  label_en text := CASE NEW.level WHEN 3 THEN 'Elderly and others evacuate' WHEN 4 THEN 'Evacuation order'
+                   ELSE 'Emergency safety measure' END;
+  verb_ja text := CASE NEW.action WHEN 'issue' THEN '発令' WHEN 'cancel' THEN '解除'
+                  WHEN 'change_level' THEN 'レベル変更' WHEN 'change_areas' THEN '対象地域変更' ELSE '変更' END;
+  verb_en text := CASE NEW.action WHEN 'issue' THEN 'issued' WHEN 'cancel' THEN 'cancelled'
+                  WHEN 'change_level' THEN 'level changed' WHEN 'change_areas' THEN 'areas changed' ELSE 'changed' END;
+BEGIN
+  INSERT INTO ops.hq_log (at, kind, level, summary_ja, summary_en, ref, actor, disaster_id)
+  SELECT NEW.at, 'evacuation', NEW.level,
+         format('【警戒レベル%s】%s %s：%s（%s）', NEW.level, label_ja, verb_ja,
+                array_to_string(NEW.area_names, '、'), NEW.reason),
+         format('[Level %s] %s %s: %s (%s)', NEW.level, label_en, verb_en,
+                array_to_string(NEW.area_codes, ', '), NEW.reason),
+         jsonb_build_object('order_id', NEW.order_id, 'version', NEW.version, 'action', NEW.action),
+         NEW.actor, o.disaster_id
+    FROM ops.evac_order o WHERE o.id = NEW.order_id;
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER evac_order_version_log AFTER INSERT ON ops.evac_order_version
+  FOR EACH ROW EXECUTE FUNCTION ops.log_evac_order_version();
+
+-- ======================================================================== 6. gauge alerts
+ALTER TABLE sensor.alert
+  ADD COLUMN acknowledged_by  text,
+  ADD COLUMN acknowledged_at  timestamptz,
+  ADD COLUMN alert_level      smallint CHECK (alert_level BETWEEN 1 AND 5),  -- 警戒レベル相当 of level_to
+  ADD CONSTRAINT alert_ack_pair CHECK ((acknowledged_by IS NULL) = (acknowledged_at IS NULL));
+
+-- ======================================================================== grants
+GRANT SELECT, INSERT, UPDATE, DELETE ON ops.jma_telegram, ops.jma_condition, ops.jma_feed,
+  ops.evac_area, ops.evac_suggestion, ops.evac_order, ops.issuance_criterion, ops.alert_level_rule TO gisapp_rw;
+GRANT SELECT, INSERT ON ops.evac_order_version, ops.hq_log TO gisapp_rw;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
+"""
+
+DOWNGRADE = r"""
+ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
+  DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
+DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
+DROP TABLE IF EXISTS ops.hq_log, ops.evac_order_version, ops.evac_suggestion, ops.evac_order,
+  ops.issuance_criterion, ops.evac_area, ops.alert_level_rule, ops.jma_condition, ops.jma_feed, ops.jma_telegram;
+DROP FUNCTION IF EXISTS ops.notify_evac_order(), ops.notify_evac_suggestion(), ops.notify_hq_log(),
+  ops.log_evac_order_version();
+"""
+
+
+def upgrade() -> None:
+    op.execute(UPGRADE)
+
+
+def downgrade() -> None:
+    op.execute(DOWNGRADE)
