@@ -223,7 +223,14 @@ def test_a_warning_suggests_a_person_issues_changes_and_cancels(client, world, o
     # Every step is in the HQ log (written by the database) and in the audit log.
     log = log_kinds(client, world, start)
     # (cancelled while the warning still holds, the criterion suggests again: the last entry)
-    assert [k for k, _ in log] == ["suggestion", "evacuation", "evacuation", "evacuation", "evacuation", "suggestion"]
+    assert [k for k, _ in log] == [
+        "suggestion",
+        "evacuation",
+        "evacuation",
+        "evacuation",
+        "evacuation",
+        "suggestion",
+    ]
     assert "【警戒レベル4】避難指示 発令：試験A町、試験B町" in log[1][1]
     assert "解除" in log[4][1]
     assert count(
