@@ -314,6 +314,9 @@ def test_only_hq_operators_and_admins_issue(client, world, owner_engine):
                                                            [141.1, 38.4], [141.1, 38.3]]]}, "area_codes": []},
          "reason"),
         ({"geometry": {"type": "Point", "coordinates": [141.1, 38.3]}, "area_codes": []}, None),
+        ({"geometry": {"type": "Polygon", "coordinates": "x"}, "area_codes": []}, None),
+        ({"geometry": {"type": "MultiPolygon", "coordinates": [[[[float("inf"), 0], [1, 1], [0, 1], [float("inf"), 0]]]]},
+          "area_codes": []}, None),
         ({"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}, "area_codes": []}, None),
     ],
 )  # fmt: skip
@@ -328,7 +331,12 @@ def test_bad_input_is_refused_in_both_languages_and_stores_nothing(
         "reason": "入力の確認",
         **change,
     }
-    r = client.post("/api/evacuation-info/orders", json=body, headers=world.hq)
+    raw = json.dumps(body, allow_nan=True).replace(
+        "Infinity", "1e400"
+    )  # JSON allows it, a float cannot hold it
+    r = client.post(
+        "/api/evacuation-info/orders", content=raw, headers={**world.hq, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422, r.text
     doc = r.json()["error"]
     assert doc["message_ja"] and doc["message_en"] and doc["message_ja"] != doc["message_en"]
