@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from gisapp import cli_audit, cli_devices, cli_import, cli_layers, logs
+from gisapp import cli_audit, cli_devices, cli_import, cli_jma, cli_layers, logs
 from gisapp.localstack import LocalStack, StackError
 from gisapp.settings import Settings, get_settings
 
@@ -144,6 +144,8 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
         wanted["ingest" if k == 1 else f"ingest-{k}"] = [*cli, "ingest", "--worker", str(k)]
     if simulate:
         wanted["simulator"] = [py, "-m", "sensors.simulate", "--gauges"]
+    if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation.md)
+        wanted["jma-poller"] = [*cli, "jma", "poll"]
     ports = {
         "api": (s.http_port, "GISAPP_HTTP_PORT"),
         "public-api": (s.public_http_port, "GISAPP_PUBLIC_HTTP_PORT"),
@@ -426,6 +428,7 @@ def users_locks() -> None:
 cli_import.register(app)
 cli_devices.register(app)
 cli_audit.register(app)
+cli_jma.register(app)
 cli_layers.register(app)
 
 

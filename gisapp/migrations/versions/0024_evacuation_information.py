@@ -47,6 +47,7 @@ CREATE TABLE ops.jma_telegram (
   source       text NOT NULL,               -- 'feed:<url>' or 'file:<name>'
   sha256       text NOT NULL UNIQUE,        -- the same telegram twice is stored once
   applied      boolean NOT NULL,            -- false: an older one arriving late; it changed nothing
+  area_codes   text[] NOT NULL DEFAULT '{}',  -- our areas it speaks of (in force or not): 気象警報 replace by area
   received_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX jma_telegram_event_idx ON ops.jma_telegram (info_kind, event_id, report_at);
@@ -65,7 +66,8 @@ CREATE TABLE ops.jma_condition (
   alert_level  smallint CHECK (alert_level BETWEEN 1 AND 5),   -- 警戒レベル相当 (ops.alert_level_rule)
   telegram_id  bigint NOT NULL REFERENCES ops.jma_telegram(id),
   since        timestamptz NOT NULL,
-  PRIMARY KEY (info_kind, event_id, area_code, kind_name)
+  -- One row per Condition part: 大雨特別警報 with 土砂災害、浸水害 is two rows (landslide, inland_flood).
+  PRIMARY KEY (info_kind, event_id, area_code, kind_name, condition)
 );
 
 CREATE TABLE ops.jma_feed (
@@ -78,6 +80,15 @@ CREATE TABLE ops.jma_feed (
   error_at       timestamptz,
   entries_seen   int NOT NULL DEFAULT 0
 );
+-- The feed entries already handled (by their Atom id), so a poll fetches only new telegrams.
+CREATE TABLE ops.jma_feed_entry (
+  feed_url  text NOT NULL REFERENCES ops.jma_feed(url) ON DELETE CASCADE,
+  entry_id  text NOT NULL,
+  outcome   text NOT NULL,                -- applied / stale / duplicate / not_ours / skipped / invalid: …
+  seen_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (feed_url, entry_id)
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON ops.jma_feed_entry TO gisapp_rw;
 
 -- ======================================================================== 2. 警戒レベル相当 (data)
 CREATE TABLE ops.alert_level_rule (
@@ -290,6 +301,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 """
 
 DOWNGRADE = r"""
+DROP TABLE IF EXISTS ops.jma_feed_entry;
 ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
   DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
 DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
