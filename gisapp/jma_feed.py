@@ -181,7 +181,8 @@ def poll_once(
     with transaction(engine) as conn:
         jma_feeds.ensure(conn, url)
         new = set(jma_feeds.unseen(conn, url, (e.id for e in entries)))
-    todo = sorted((e for e in entries if e.id in new), key=lambda e: e.updated)
+    # Oldest first (a feed lists the newest first; at the same time, the later in the feed is older).
+    todo = sorted(reversed([e for e in entries if e.id in new]), key=lambda e: e.updated)
     result, failed = PollResult(url, True), []
     for entry in todo:
         if not _same_host(entry.link, url):

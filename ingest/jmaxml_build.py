@@ -302,3 +302,31 @@ def river_flood(
     _sub(area, f"{{{b}}}City", CITY[0])
     _sub(area, f"{{{b}}}CityCode", CITY[1])
     return _bytes(root)
+
+
+# ------------------------------------------------------------------------------------ Atom feed
+def feed(
+    entries: Sequence[tuple[str, str, datetime]], *, self_url: str, updated: datetime | None = None
+) -> bytes:
+    """A JMA PULL-form Atom feed: ``entries`` are (title, telegram URL, updated), newest first as JMA
+    lists them; each entry's id and ``link`` are the telegram's URL."""
+    a = "http://www.w3.org/2005/Atom"
+    root = etree.Element(f"{{{a}}}feed", nsmap={None: a})
+    root.set("lang", "ja")
+    _sub(root, f"{{{a}}}title", "高頻度（随時）")
+    _sub(root, f"{{{a}}}subtitle", "JMAXML publishing feed")
+    stamp = updated or max((e[2] for e in entries), default=_at(None))
+    _sub(root, f"{{{a}}}updated", stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    _sub(root, f"{{{a}}}id", self_url)
+    _sub(root, f"{{{a}}}link", rel="related", href="https://www.jma.go.jp/")
+    _sub(root, f"{{{a}}}link", rel="self", href=self_url)
+    _sub(root, f"{{{a}}}rights", "【デモ】", type="html")
+    for title, url, at in entries:
+        entry = _sub(root, f"{{{a}}}entry")
+        _sub(entry, f"{{{a}}}title", title)
+        _sub(entry, f"{{{a}}}id", url)
+        _sub(entry, f"{{{a}}}updated", at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _sub(_sub(entry, f"{{{a}}}author"), f"{{{a}}}name", OFFICE)
+        _sub(entry, f"{{{a}}}link", type="application/xml", href=url)
+        _sub(entry, f"{{{a}}}content", f"【{title}】{DEMO_NOTE}", type="text")
+    return _bytes(root)
