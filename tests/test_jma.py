@@ -238,6 +238,25 @@ def test_a_lower_serial_arriving_late_changes_nothing(app_engine, clean):
         assert conn.execute(text("SELECT count(*) FROM ops.hq_log WHERE kind = 'jma'")).scalar_one() == 2
 
 
+def test_a_late_telegram_of_an_earlier_event_does_not_undo_a_later_one(app_engine, clean):
+    """土砂災害警戒情報 replaces by area: serial 5 of an earlier event, arriving after serial 1 of a
+    later event for the same city, is newer within its own event but older for the area."""
+    store(app_engine, build.landslide(event_id="E-old", serial=4, report_at=T0))
+    store(app_engine, build.landslide(event_id="E-new", serial=1, report_at=T0 + timedelta(hours=2)))
+    late = store(
+        app_engine,
+        build.landslide(status="解除", event_id="E-old", serial=5, report_at=T0 + timedelta(hours=1)),
+    )
+    assert late.outcome == jma.STALE
+    assert [(c.event_id, c.status) for c in in_force(app_engine)] == [("E-new", "発表")]
+
+
+def test_a_cancelled_warning_telegram_removes_its_conditions(app_engine, clean):
+    store(app_engine, build.warnings(build.HEAVY_RAIN_WARNING, report_at=T0, event_id="E1"))
+    cancel = store(app_engine, build.warnings(info_type="取消", report_at=T0, event_id="E1"))
+    assert cancel.outcome == jma.APPLIED and in_force(app_engine) == []
+
+
 def test_a_correction_replaces_like_a_newer_telegram(app_engine, clean):
     store(app_engine, build.warnings(build.HEAVY_RAIN_WARNING, report_at=T0, event_id="E1"))
     fixed = build.warnings(

@@ -177,32 +177,40 @@ def _known_event(conn: Connection, h: Header) -> bool:
     )
 
 
+_LATEST_OF_EVENT = text(
+    """SELECT max(serial) OVER () AS top, report_at,
+              CASE info_type WHEN '取消' THEN 2 WHEN '訂正' THEN 1 ELSE 0 END AS rank
+         FROM ops.jma_telegram
+         WHERE applied AND info_kind = :k AND event_id = :e
+         ORDER BY report_at DESC, rank DESC LIMIT 1"""
+)
+_LATEST_OF_AREAS = text(
+    """SELECT report_at, CASE info_type WHEN '取消' THEN 2 WHEN '訂正' THEN 1 ELSE 0 END AS rank
+         FROM ops.jma_telegram
+         WHERE applied AND info_kind = :k AND event_id <> :e AND area_codes && CAST(:areas AS text[])
+         ORDER BY report_at DESC, rank DESC LIMIT 1"""
+)
+
+
 def _is_newer(conn: Connection, telegram: Telegram) -> bool:
-    """Newer than every applied telegram of the same event (and, for 気象警報・注意報, of its areas)."""
+    """Newer than every applied telegram of the same event: a higher Serial, else a later time (at the
+    same time 訂正 over 発表, 取消 over both). 気象警報・注意報 and 土砂災害警戒情報, which replace by area,
+    must also be later than the applied telegrams of other events that covered the same areas."""
     h = telegram.header
-    latest = conn.execute(
-        text(
-            """SELECT serial, report_at, info_type FROM ops.jma_telegram
-                WHERE applied AND info_kind = :k
-                  AND (event_id = :e OR (:by_area AND area_codes && CAST(:areas AS text[])))
-                ORDER BY report_at DESC, CASE info_type WHEN '取消' THEN 2 WHEN '訂正' THEN 1 ELSE 0 END DESC
-                LIMIT 1"""
-        ),
-        {"k": h.info_kind, "e": h.event_id, "by_area": h.info_kind == jmaxml.WARNINGS,
-         "areas": list(telegram.area_codes)},
-    ).first()  # fmt: skip
-    if latest is None:
-        return True
-    if h.info_kind != jmaxml.WARNINGS:
-        top = conn.execute(
-            text(
-                """SELECT max(serial) FROM ops.jma_telegram WHERE applied AND info_kind = :k AND event_id = :e"""
-            ),
-            {"k": h.info_kind, "e": h.event_id},
-        ).scalar()
-        if h.serial is not None and top is not None and h.serial != top:
-            return h.serial > top
-    return (h.report_at, _RANK[h.info_type]) > (latest.report_at, _RANK[latest.info_type])
+    key = (h.report_at, _RANK[h.info_type])
+    params = {"k": h.info_kind, "e": h.event_id, "areas": list(telegram.area_codes)}
+    same = conn.execute(_LATEST_OF_EVENT, params).first()
+    if same is not None:
+        if h.serial is not None and same.top is not None and h.serial != same.top:
+            if h.serial < same.top:
+                return False
+        elif key <= (same.report_at, same.rank):
+            return False
+    if h.info_kind in (jmaxml.WARNINGS, jmaxml.LANDSLIDE) and telegram.area_codes:
+        other = conn.execute(_LATEST_OF_AREAS, params).first()
+        if other is not None and key <= (other.report_at, other.rank):
+            return False
+    return True
 
 
 def _rules(conn: Connection) -> dict[str, tuple[str, int]]:
