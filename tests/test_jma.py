@@ -398,3 +398,28 @@ def test_cli_import_reports_each_file_and_fails_on_a_bad_one(settings, app_engin
 
     ok = gisapp("jma", "import", str(good))
     assert ok.returncode == 0 and "already stored" in ok.stdout
+
+
+# ------------------------------------------------------------------------------------ the lead's hook
+def test_the_suggestion_hook_runs_after_an_applied_telegram_and_cannot_lose_it(
+    app_engine, clean, monkeypatch
+):
+    """gisapp.ops.evac_info.refresh_suggestions(conn) is called in the telegram's transaction when it
+    exists; if it fails, the telegram is still stored (its savepoint is rolled back, the error logged)."""
+    import types
+
+    calls = []
+    fake = types.ModuleType("gisapp.ops.evac_info")
+    fake.refresh_suggestions = lambda conn: calls.append(
+        conn.execute(text("SELECT count(*) FROM ops.jma_condition")).scalar_one()
+    )
+    monkeypatch.setitem(sys.modules, "gisapp.ops.evac_info", fake)
+    store(app_engine, build.landslide(report_at=T0))
+    assert calls == [1]  # it sees the new conditions
+
+    def broken(conn):
+        conn.execute(text("SELECT 1/0"))
+
+    fake.refresh_suggestions = broken
+    stored = store(app_engine, build.landslide(status="解除", serial=2, report_at=T0 + timedelta(hours=1)))
+    assert stored.outcome == jma.APPLIED and counts(app_engine) == (2, 0)

@@ -5,6 +5,7 @@ staleness recorded and shown in /healthz and GET /api/jma/status, `gisapp jma po
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from gisapp.app import create_app
 from gisapp.ops import jma
 from ingest import jmaxml_build as build
 from tests.fixtures_data import seed
-from tests.support import listen_events
+from tests.support import listen_events, wait_until
 
 JST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=JST)
@@ -262,3 +263,31 @@ def test_cli_poll_once(settings, app_engine, clean, server):
     server.fail_feed = 500
     r = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "HTTP 500" in r.stdout
+
+
+def test_the_poller_process_polls_until_sigterm(settings, app_engine, clean, server):
+    """`gisapp jma poll` as `gisapp up` starts it (GISAPP_JMA_FEED_URL): a telegram published while it
+    runs is stored at its next poll; SIGTERM stops it between polls."""
+    env = {
+        **os.environ,
+        "LOG_FORMAT": "text",
+        "GISAPP_JMA_FEED_URL": server.url,
+        "GISAPP_JMA_AREA_CODES": "1421400",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gisapp.cli", "jma", "poll", "--interval", "10"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(lambda: any(p == "/feed.xml" for p, _ in server.requests), 30)
+        server.publish("土砂災害警戒情報", "vxww50-1.xml", build.landslide(report_at=T0), T0)
+        wait_until(lambda: kinds_in_force(app_engine) == {"土砂災害警戒情報"}, 30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
