@@ -250,7 +250,7 @@ def _flood_kind(name: str) -> str:
 
 
 def _flood_status(kind_name: str, condition: str, info_type: str) -> str:
-    if kind_name.endswith("解除") or "（解除）" in condition:
+    if "解除" in kind_name or "（解除）" in condition:
         return "解除"
     found = re.search(r"（(発表|継続|切替|解除)）", condition)
     return found.group(1) if found else info_type
@@ -280,11 +280,13 @@ def _river_items(root: etree._Element, info_type: str, codes: frozenset[str] | N
             if forecast is not None
             else set()
         )
+        # 浸水想定地区 cities: 5-digit 全国地方公共団体コード (recent telegrams) or 7-digit (JMA's old
+        # sample, where it is a placeholder 0000000); a configured 1421400 is the city 14214.
         cities = {
-            _text(a, "b:CityCode")
+            code + "00" if len(code) == 5 else code
             for a in root.iterfind("b:Body/b:Warning/b:Item/b:Areas/b:Area", _NS)
-            if a.find("b:CityCode", _NS) is not None
-        } - {"0000000"}  # JMA's samples leave the city code as a placeholder
+            if (code := _text(a, "b:CityCode"))
+        } - {"0000000"}
         if not (codes & (forecast_codes | cities)):
             areas = [(c, n) for c, n in areas if c in codes]  # only a configured river concerns us
     return [

@@ -37,12 +37,13 @@ WARNING_CODES = {
     "洪水注意報": "18",
     "雷注意報": "14",
 }
-# 指定河川洪水予報: the Kind, its code in these demo telegrams and the Condition it carries.
+# 指定河川洪水予報: the Kind, its code (as read in recent telegrams: 10 解除, 2x 注意, 3x 警戒, 4x 危険,
+# 5x 発生; JMA's 2008 sample has 00 for はん濫注意情報) and the Condition it carries.
 RIVER_KINDS = {
     "氾濫注意情報": ("20", "洪水注意報（発表）"),
     "氾濫警戒情報": ("30", "洪水警報（発表）"),
     "氾濫危険情報": ("40", "洪水警報（発表）"),
-    "氾濫発生情報": ("50", "洪水警報（発表）"),
+    "氾濫発生情報": ("51", "洪水警報（発表）"),
     "氾濫注意情報解除": ("10", "洪水注意報（解除）"),
 }
 RIVER_CODES = {name: (f"99900000000{i + 1}", f"999000000{i + 1}") for i, (name, *_) in enumerate(RIVERS)}
@@ -300,7 +301,7 @@ def river_flood(
     _sub(area, f"{{{b}}}Prefecture", PREF[0])
     _sub(area, f"{{{b}}}PrefectureCode", "14000")
     _sub(area, f"{{{b}}}City", CITY[0])
-    _sub(area, f"{{{b}}}CityCode", CITY[1])
+    _sub(area, f"{{{b}}}CityCode", CITY[1][:5])  # 全国地方公共団体コード without its check digit
     return _bytes(root)
 
 

@@ -140,6 +140,20 @@ def test_river_flood_sample():
     assert jmaxml.parse(sample(VXKO), OURS).items == ()
 
 
+def test_river_flood_without_a_river_list_is_read_by_its_forecast_area():
+    """Recent VXKO telegrams may list only the 予報区域 and 府県予報区 in the Headline; the 浸水想定地区
+    city code is then the 5-digit 全国地方公共団体コード (14214 for a configured 1421400)."""
+    root = etree.fromstring(build.river_flood("氾濫危険情報", report_at=T0))
+    for info in list(root.iter(f"{{{jmaxml.NS_HEAD}}}Information")):
+        if info.get("type") == "指定河川洪水予報（河川）":
+            info.getparent().remove(info)
+    t = jmaxml.parse(etree.tostring(root), OURS)
+    assert [(i.area_code, i.river, i.kind_name, i.status) for i in t.items] == [
+        ("999000000001", "鈴川（架空）", "氾濫危険情報", "発表")
+    ]
+    assert b"<CityCode>14214</CityCode>" in build.river_flood(report_at=T0)
+
+
 def test_real_telegram_configured_to_one_area_stores_only_that_area(app_engine, clean):
     stored = store(app_engine, sample(VXWW40), ["4013000"])  # 福岡市
     assert stored.outcome == jma.APPLIED and stored.areas == ("4013000",) and stored.level == 4
