@@ -191,6 +191,8 @@ def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
     typer.echo(f"  避難所受付 Shelter kiosk : http://{host}:{s.http_port}/kiosk")
     typer.echo(f"  API docs                 : http://{host}:{s.http_port}/docs")
     typer.echo(f"  health                   : http://{host}:{s.http_port}/healthz")
+    if s.jma_feed_urls:
+        typer.echo(f"  気象庁フィード JMA feed  : {', '.join(s.jma_feed_urls)} (gisapp jma status)")
     if s.public_reads == "replica":
         typer.echo(f"  レプリカ read replica    : 127.0.0.1:{s.replica_pg_port} (citizen map reads it)")
     users = stack.data_dir / "demo-users.json"

@@ -115,5 +115,31 @@ def poll(
     engine.dispose()
 
 
+@jma_app.command("status")
+def status() -> None:
+    """フィードの状態と発表中の情報 / the feeds' state and the conditions in force (exit 1: a feed in error or stale)."""
+    from gisapp.db import read_only
+    from gisapp.ops import jma_feeds
+
+    s, engine = _engine("gisapp-jma-status")
+    with read_only(engine) as conn:
+        body = jma_feeds.status(conn, s.jma_feed_urls, s.jma_stale_minutes, s.jma_area_code_list)
+    engine.dispose()
+    typer.echo(f"対象地域 areas: {', '.join(body['area_codes']) or '(なし / none)'}")
+    for f in body["feeds"]:
+        state = "STALE " if f["stale"] else ""
+        typer.echo(f"フィード feed {f['url']}: {state}{f['error'] or 'ok'} (last ok {f['ok_at'] or '-'})")
+    if not body["feeds"]:
+        typer.echo("フィードなし / no feed (GISAPP_JMA_FEED_URL)")
+    for c in body["conditions"]:
+        level = f"警戒レベル{c['alert_level']}相当" if c["alert_level"] else "-"
+        cond = f"({c['condition']})" if c["condition"] else ""
+        typer.echo(f"  {c['area_name']} {c['kind_name']}{cond} {c['status']} [{level}] since {c['since']}")
+    if not body["conditions"]:
+        typer.echo("発表中の情報なし / nothing in force")
+    if any(f["stale"] or f["error"] for f in body["feeds"]):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(jma_app, name="jma")

@@ -413,6 +413,10 @@ def test_cli_import_reports_each_file_and_fails_on_a_bad_one(settings, app_engin
     ok = gisapp("jma", "import", str(good))
     assert ok.returncode == 0 and "already stored" in ok.stdout
 
+    status = gisapp("jma", "status")
+    assert status.returncode == 0, status.stderr
+    assert "伊勢原市 土砂災害警戒情報 発表 [警戒レベル4相当]" in status.stdout and "no feed" in status.stdout
+
 
 # ------------------------------------------------------------------------------------ the lead's hook
 def test_the_suggestion_hook_runs_after_an_applied_telegram_and_cannot_lose_it(
