@@ -202,7 +202,7 @@ def poll_once(
                 log.warning("JMA telegram refused", extra={"url": entry.link, "error": str(e)[:300]})
         result.outcomes[entry.id] = outcome
         with transaction(engine) as conn:
-            jma_feeds.mark_seen(conn, url, entry.id, outcome)
+            jma_feeds.mark_seen(conn, url, entry.id)
     error = None
     if failed:
         error = f"電文 {len(failed)} 件を取得できません / {len(failed)} telegram(s) could not be fetched: {failed[0]}"
@@ -218,7 +218,7 @@ def poll_once(
             keep_validators=bool(failed),
             entries=len(result.outcomes),
         )
-        jma_feeds.forget_old(conn)
+        jma_feeds.keep_only(conn, url, (e.id for e in entries))
     return result
 
 

@@ -1,4 +1,4 @@
-"""The state of the polled JMA Atom feeds (``ops.jma_feed``, ``ops.jma_feed_entry``): validators for
+"""The state of the polled JMA Atom feeds (``ops.jma_feed``): validators for
 conditional GETs, the last success and error, the entries already handled, and staleness — for
 /healthz, ``GET /api/jma/status`` and the HQ map (a ``jma_feed`` event on each change of state)."""
 
@@ -13,8 +13,6 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gisapp.ops import jma
-
-ENTRY_DAYS = 14  # entries handled longer ago are forgotten (JMA's feeds hold far less)
 
 
 @dataclass(frozen=True)
@@ -113,34 +111,32 @@ def record_poll(
 
 def unseen(conn: Connection, url: str, entry_ids: Iterable[str]) -> list[str]:
     ids = list(dict.fromkeys(entry_ids))
-    seen = {
-        r[0]
-        for r in conn.execute(
-            text(
-                "SELECT entry_id FROM ops.jma_feed_entry WHERE feed_url = :u AND entry_id = ANY(CAST(:ids AS text[]))"
-            ),
-            {"u": url, "ids": ids},
-        )
-    }
-    return [i for i in ids if i not in seen]
+    seen = conn.execute(text("SELECT entry_ids FROM ops.jma_feed WHERE url = :u"), {"u": url}).scalar() or []
+    return [i for i in ids if i not in set(seen)]
 
 
-def mark_seen(conn: Connection, url: str, entry_id: str, outcome: str) -> None:
-    """Needs the feed's row (``record_poll`` first)."""
+def mark_seen(conn: Connection, url: str, entry_id: str) -> None:
+    """Needs the feed's row (``ensure`` first)."""
     conn.execute(
         text(
-            """INSERT INTO ops.jma_feed_entry (feed_url, entry_id, outcome) VALUES (:u, :e, :o)
-               ON CONFLICT (feed_url, entry_id) DO UPDATE SET outcome = EXCLUDED.outcome, seen_at = now()"""
+            """UPDATE ops.jma_feed SET entry_ids = array_append(entry_ids, CAST(:e AS text))
+                WHERE url = :u AND NOT (CAST(:e AS text) = ANY(entry_ids))"""
         ),
-        {"u": url, "e": entry_id[:1000], "o": outcome[:300]},
+        {"u": url, "e": entry_id[:1000]},
     )
 
 
-def forget_old(conn: Connection) -> int:
-    return conn.execute(
-        text("DELETE FROM ops.jma_feed_entry WHERE seen_at < now() - make_interval(days => :d)"),
-        {"d": ENTRY_DAYS},
-    ).rowcount
+def keep_only(conn: Connection, url: str, current: Iterable[str]) -> None:
+    """Forget the handled entries that are no longer in the feed."""
+    conn.execute(
+        text(
+            """UPDATE ops.jma_feed SET entry_ids = ARRAY(
+                 SELECT e FROM unnest(entry_ids) WITH ORDINALITY u(e, i)
+                  WHERE e = ANY(CAST(:cur AS text[])) ORDER BY i)
+                WHERE url = :u"""
+        ),
+        {"u": url, "cur": list(current)},
+    )
 
 
 def status(

@@ -78,17 +78,11 @@ CREATE TABLE ops.jma_feed (
   ok_at          timestamptz,
   error          text,
   error_at       timestamptz,
-  entries_seen   int NOT NULL DEFAULT 0
+  entries_seen   int NOT NULL DEFAULT 0,
+  -- The Atom ids of the entries already handled that are still in the feed: a poll fetches only new
+  -- telegrams (ids that left the feed are dropped, so this stays as small as the feed).
+  entry_ids      text[] NOT NULL DEFAULT '{}'
 );
--- The feed entries already handled (by their Atom id), so a poll fetches only new telegrams.
-CREATE TABLE ops.jma_feed_entry (
-  feed_url  text NOT NULL REFERENCES ops.jma_feed(url) ON DELETE CASCADE,
-  entry_id  text NOT NULL,
-  outcome   text NOT NULL,                -- applied / stale / duplicate / not_ours / skipped / invalid: …
-  seen_at   timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (feed_url, entry_id)
-);
-GRANT SELECT, INSERT, UPDATE, DELETE ON ops.jma_feed_entry TO gisapp_rw;
 
 -- ======================================================================== 2. 警戒レベル相当 (data)
 CREATE TABLE ops.alert_level_rule (
@@ -301,7 +295,6 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 """
 
 DOWNGRADE = r"""
-DROP TABLE IF EXISTS ops.jma_feed_entry;
 ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
   DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
 DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
