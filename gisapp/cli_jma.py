@@ -89,7 +89,13 @@ def poll(
         )
     if once:
         results = [
-            jma_feed.poll_once(engine, u, area_codes=s.jma_area_code_list, stale_minutes=s.jma_stale_minutes)
+            jma_feed.poll_once(
+                engine,
+                u,
+                area_codes=s.jma_area_code_list,
+                stale_minutes=s.jma_stale_minutes,
+                offices=s.jma_office_list,
+            )
             for u in urls
         ]
         for r in results:
@@ -111,6 +117,7 @@ def poll(
         stale_minutes=s.jma_stale_minutes,
         interval=interval or s.jma_poll_interval,
         stop=stop,
+        offices=s.jma_office_list,
     )
     engine.dispose()
 

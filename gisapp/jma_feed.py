@@ -50,6 +50,7 @@ class Entry:
     title: str
     updated: str
     link: str
+    author: str = ""  # the issuing office (横浜地方気象台 …)
 
 
 @dataclass
@@ -134,13 +135,16 @@ def parse_feed(data: bytes, base: str) -> list[Entry]:
                 title=(el.findtext(f"{{{ATOM}}}title") or "").strip(),
                 updated=(el.findtext(f"{{{ATOM}}}updated") or "").strip(),
                 link=urljoin(base, href),
+                author=(el.findtext(f"{{{ATOM}}}author/{{{ATOM}}}name") or "").strip(),
             )
         )
     return entries
 
 
-def relevant(entry: Entry) -> bool:
-    return entry.title.startswith(KIND_TITLES) or bool(KIND_LINK.search(entry.link))
+def relevant(entry: Entry, offices: Sequence[str] = ()) -> bool:
+    """Of a kind we read, and (when ``offices`` is given) from one of those offices."""
+    kind = entry.title.startswith(KIND_TITLES) or bool(KIND_LINK.search(entry.link))
+    return kind and (not offices or entry.author in offices)
 
 
 def _same_host(a: str, b: str) -> bool:
@@ -153,6 +157,7 @@ def poll_once(
     *,
     area_codes: Sequence[str],
     stale_minutes: int,
+    offices: Sequence[str] = (),
     timeout: float = TIMEOUT_S,
     max_feed_bytes: int = MAX_FEED_BYTES,
     max_telegram_bytes: int = jmaxml.MAX_BYTES,
@@ -171,7 +176,7 @@ def poll_once(
             with transaction(engine) as conn:
                 jma_feeds.record_poll(conn, url, stale_minutes, error=None, keep_validators=True)
             return PollResult(url, True, not_modified=True)
-        entries = [e for e in parse_feed(body, url) if relevant(e)]
+        entries = [e for e in parse_feed(body, url) if relevant(e, offices)]
     except FeedError as e:
         log.warning("JMA feed poll failed", extra={"url": url, "error": str(e)[:300]})
         with transaction(engine) as conn:
@@ -230,12 +235,15 @@ def run(
     stale_minutes: int,
     interval: float,
     stop: threading.Event,
+    offices: Sequence[str] = (),
 ) -> None:
     """Poll every feed each ``interval`` seconds until ``stop`` is set."""
     while not stop.is_set():
         for url in urls:
             try:
-                r = poll_once(engine, url, area_codes=area_codes, stale_minutes=stale_minutes)
+                r = poll_once(
+                    engine, url, area_codes=area_codes, stale_minutes=stale_minutes, offices=offices
+                )
                 if r.outcomes:
                     log.info("JMA feed polled", extra={"url": url, "entries": r.outcomes})
             except Exception:  # the database away: keep polling, the next round may succeed

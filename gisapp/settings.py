@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # JMA PULL Atom feed(s) to poll, comma-separated (e.g. …/developer/xml/feed/extra.xml); unset: no
     # poller (telegrams by `gisapp jma import`).
     jma_feed_url: str | None = Field(None, alias="GISAPP_JMA_FEED_URL")
+    # Fetch only the feed entries of these offices (the entry's author, e.g. 横浜地方気象台 for
+    # 神奈川県), comma-separated; unset: every office's (JMA's feed covers all of Japan).
+    jma_offices: str = Field("", alias="GISAPP_JMA_OFFICES")
     jma_poll_interval: int = Field(60, alias="GISAPP_JMA_POLL_INTERVAL", ge=10, le=3600)
     # No successful poll for this long and the feed is reported stale (/healthz, the HQ map).
     jma_stale_minutes: int = Field(10, alias="GISAPP_JMA_STALE_MINUTES", ge=1, le=1440)
@@ -130,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def jma_area_code_list(self) -> list[str]:
         return [c.strip() for c in self.jma_area_codes.split(",") if c.strip()]
+
+    @property
+    def jma_office_list(self) -> list[str]:
+        return [o.strip() for o in self.jma_offices.split(",") if o.strip()]
 
     @property
     def jma_feed_urls(self) -> list[str]:

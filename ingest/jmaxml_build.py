@@ -307,10 +307,14 @@ def river_flood(
 
 # ------------------------------------------------------------------------------------ Atom feed
 def feed(
-    entries: Sequence[tuple[str, str, datetime]], *, self_url: str, updated: datetime | None = None
+    entries: Sequence[tuple[str, str, datetime] | tuple[str, str, datetime, str]],
+    *,
+    self_url: str,
+    updated: datetime | None = None,
 ) -> bytes:
-    """A JMA PULL-form Atom feed: ``entries`` are (title, telegram URL, updated), newest first as JMA
-    lists them; each entry's id and ``link`` are the telegram's URL."""
+    """A JMA PULL-form Atom feed: ``entries`` are (title, telegram URL, updated[, office]), newest
+    first as JMA lists them; each entry's id and ``link`` are the telegram's URL, its author the office
+    (横浜地方気象台 unless given)."""
     a = "http://www.w3.org/2005/Atom"
     root = etree.Element(f"{{{a}}}feed", nsmap={None: a})
     root.set("lang", "ja")
@@ -322,12 +326,12 @@ def feed(
     _sub(root, f"{{{a}}}link", rel="related", href="https://www.jma.go.jp/")
     _sub(root, f"{{{a}}}link", rel="self", href=self_url)
     _sub(root, f"{{{a}}}rights", "【デモ】", type="html")
-    for title, url, at in entries:
+    for title, url, at, *office in entries:
         entry = _sub(root, f"{{{a}}}entry")
         _sub(entry, f"{{{a}}}title", title)
         _sub(entry, f"{{{a}}}id", url)
         _sub(entry, f"{{{a}}}updated", at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        _sub(_sub(entry, f"{{{a}}}author"), f"{{{a}}}name", OFFICE)
+        _sub(_sub(entry, f"{{{a}}}author"), f"{{{a}}}name", office[0] if office else OFFICE)
         _sub(entry, f"{{{a}}}link", type="application/xml", href=url)
         _sub(entry, f"{{{a}}}content", f"【{title}】{DEMO_NOTE}", type="text")
     return _bytes(root)

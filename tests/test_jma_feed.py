@@ -35,7 +35,7 @@ class FeedServer:
     matches) and /data/<name>.xml; records every request's path and headers."""
 
     def __init__(self) -> None:
-        self.entries: list[tuple[str, str, datetime]] = []  # (title, path, updated), newest first
+        self.entries: list[tuple] = []  # (title, path, updated[, office]), newest first
         self.files: dict[str, bytes] = {}
         self.version = 1
         self.fail_feed: int | None = None  # answer the feed with this status
@@ -82,13 +82,13 @@ class FeedServer:
         if h.headers.get("If-None-Match") == etag:
             h._send(304, b"", headers={"ETag": etag, "Last-Modified": modified})
             return
-        body = build.feed([(t, self.base + p, at) for t, p, at in self.entries], self_url=self.url)
+        body = build.feed([(t, self.base + p, *rest) for t, p, *rest in self.entries], self_url=self.url)
         h._send(200, body, "application/atom+xml", {"ETag": etag, "Last-Modified": modified})
 
-    def publish(self, title: str, name: str, data: bytes, at: datetime) -> None:
+    def publish(self, title: str, name: str, data: bytes, at: datetime, office: str = build.OFFICE) -> None:
         path = f"/data/{name}"
         self.files[path] = data
-        self.entries.insert(0, (title, path, at))
+        self.entries.insert(0, (title, path, at, office))
         self.version += 1
 
     def fetched(self, prefix: str = "/data/") -> list[str]:
@@ -169,6 +169,15 @@ def test_poll_fetches_new_entries_once_and_then_gets_304(app_engine, clean, serv
         sources = conn.execute(text("SELECT source FROM ops.jma_telegram ORDER BY id")).scalars().all()
     assert row.ok_at is not None and row.error is None and row.entries_seen == 3
     assert sources[0] == f"feed:{server.url}#{server.base}/data/vxww50-1.xml"
+
+
+def test_only_the_configured_offices_entries_are_fetched(app_engine, clean, server):
+    server.publish(
+        "気象警報・注意報（Ｈ２７）", "vpww54-tokyo.xml", build.warnings(report_at=T0), T0, "気象庁本庁"
+    )
+    server.publish("土砂災害警戒情報", "vxww50-1.xml", build.landslide(report_at=T0), T0)
+    result = poll(app_engine, server.url, offices=["横浜地方気象台"])
+    assert server.fetched() == ["/data/vxww50-1.xml"] and list(result.outcomes.values()) == [jma.APPLIED]
 
 
 def test_a_telegram_that_cannot_be_fetched_is_retried_at_the_next_poll(app_engine, clean, server):
