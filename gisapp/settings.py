@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     def _empty_feed_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
+    @model_validator(mode="after")
+    def _stale_after_a_poll(self) -> Settings:
+        if self.jma_stale_minutes * 60 <= self.jma_poll_interval:
+            raise ValueError(
+                "GISAPP_JMA_STALE_MINUTES は GISAPP_JMA_POLL_INTERVAL より長くしてください / "
+                "GISAPP_JMA_STALE_MINUTES must be longer than GISAPP_JMA_POLL_INTERVAL"
+            )
+        return self
+
     @property
     def jma_area_code_list(self) -> list[str]:
         return [c.strip() for c in self.jma_area_codes.split(",") if c.strip()]

@@ -300,3 +300,18 @@ def test_the_poller_process_polls_until_sigterm(settings, app_engine, clean, ser
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_settings_refuse_a_staleness_shorter_than_the_poll_interval():
+    from pydantic import ValidationError
+
+    from gisapp.settings import Settings
+
+    s = Settings(
+        _env_file=None,
+        GISAPP_JMA_FEED_URL="http://a/f.xml, http://b/f.xml",
+        GISAPP_JMA_OFFICES="横浜地方気象台",
+    )
+    assert s.jma_feed_urls == ["http://a/f.xml", "http://b/f.xml"] and s.jma_office_list == ["横浜地方気象台"]
+    with pytest.raises(ValidationError, match="GISAPP_JMA_STALE_MINUTES"):
+        Settings(_env_file=None, GISAPP_JMA_POLL_INTERVAL=900, GISAPP_JMA_STALE_MINUTES=10)
