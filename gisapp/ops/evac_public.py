@@ -52,6 +52,17 @@ _FEED = text(
 )
 
 
+# The legend of every level (number, words, colours), so a page names each level without words of its own.
+LEVEL_KEY = [
+    {
+        k: v
+        for k, v in evac_levels.describe(n, "").items()
+        if k in ("level", "level_label_ja", "level_label_en", "name_ja", "name_en", "colour", "text_colour")
+    }
+    for n in sorted(evac_levels.LEVELS)
+]
+
+
 def cap_path(order_id: int, version: int) -> str:
     return f"/feeds/evacuation-info/{order_id}-{version}.cap"
 
@@ -101,6 +112,7 @@ def evacuation_info(
         "recent_hours": RECENT_HOURS,
         "orders": orders,
         "cancelled": [_order(r) for r in rows if r["status"] == "cancelled"],
+        "levels": LEVEL_KEY,
     }
     if at_point:
         top = max((o["level"] for o in orders), default=None)
