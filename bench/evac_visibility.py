@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import shutil
 import socket
@@ -261,7 +262,7 @@ def main() -> None:
             paths = citizen_surge.citizen_paths(proxy.url) + [JSON_PATH] * 4
             load = None
             if not args.no_load:
-                seconds = 40 + args.rounds * 4
+                seconds = 40 + args.rounds * 5
                 load = threading.Thread(
                     target=lambda: print_load(citizen_surge.wrk(proxy.url, paths, args.connections, seconds)),
                     daemon=True,
@@ -313,7 +314,8 @@ def main() -> None:
                         for kind in kinds:
                             at = seen.get(kind)
                             results[f"{action} {kind}"].append(at - t0 if at is not None else None)
-                        time.sleep(0.3)
+                        # a random pause: the writes must not keep one phase to the proxy's second
+                        time.sleep(0.3 + random.random())
             print(
                 f"\n{args.rounds} issuances and {args.rounds} cancellations; from just before the write until seen:"
             )

@@ -291,3 +291,19 @@ def test_the_internal_instance_answers_the_same(client, owner_engine):
     assert order_id in [o["id"] for o in _active(client)["orders"]]
     assert client.get(f"/feeds/evacuation-info/{order_id}-1.cap").status_code == 200
     assert client.get("/feeds/evacuation-info.atom").status_code == 200
+
+
+def test_an_answer_behind_the_announced_version_is_not_kept(settings):
+    """As from a replica that has not caught up with the version the watch announced: no-store, so
+    neither the response cache nor a proxy keeps it under the new version's key."""
+    with TestClient(create_app(settings, public=True)) as c:
+        watch = c.app.state.evac_watch
+        wait_until(lambda: watch.version is not None, 10)
+        watch.version += 1  # announced, not yet readable
+        fills = c.app.state.response_cache.fills
+        r = c.get("/api/public/evacuation-info")
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+        assert r.json()["version"] == watch.version - 1
+        assert c.app.state.response_cache.fills == fills
+        health = c.get("/healthz").json()["load"]["evacuation"]
+        assert health["version"] == watch.version and health["streams"] == 0
