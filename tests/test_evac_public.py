@@ -67,6 +67,8 @@ def test_orders_in_force_with_words_areas_and_place(public_client, owner_engine)
         "order_ids": [],
     }
     assert public_client.get("/api/public/evacuation-info", params={"lon": 200, "lat": 0}).status_code == 422
+    half = public_client.get("/api/public/evacuation-info", params={"lon": lon})
+    assert half.status_code == 422 and half.json()["error"]["message_ja"]
 
 
 def test_highest_level_at_a_place_and_cancel_is_listed_as_such(public_client, owner_engine):

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from common.errors import NotFound, error_body
+from common.errors import InvalidInput, NotFound, error_body
 from gisapp.deps import ReadConn
 from gisapp.evac_watch import TooManyStreams
 from gisapp.ops import evac_cap, evac_public
@@ -58,7 +58,7 @@ def evacuation_info(
     number, words, colours and what to do; ``geometry=true`` adds each order's area (GeoJSON);
     ``lon``/``lat`` (both) keeps the orders whose area contains that place and says the level there."""
     if (lon is None) != (lat is None):
-        lon = lat = None
+        raise InvalidInput("場所は lon と lat の両方で指定してください。", "Give a place as both lon and lat.")
     answer = evac_public.evacuation_info(conn, geometry=geometry, lon=lon, lat=lat)
     _cacheable(request, response, answer["version"])
     return answer
