@@ -58,7 +58,9 @@ def evacuation_info(
     number, words, colours and what to do; ``geometry=true`` adds each order's area (GeoJSON);
     ``lon``/``lat`` (both) keeps the orders whose area contains that place and says the level there."""
     if (lon is None) != (lat is None):
-        raise InvalidInput("場所は lon と lat の両方で指定してください。", "Give a place as both lon and lat.")
+        raise InvalidInput(
+            "場所は lon と lat の両方で指定してください。", "Give a place as both lon and lat."
+        )
     answer = evac_public.evacuation_info(conn, geometry=geometry, lon=lon, lat=lat)
     _cacheable(request, response, answer["version"])
     return answer

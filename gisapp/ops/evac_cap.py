@@ -90,8 +90,9 @@ def areas_en(v: dict) -> str:
 
 def description(v: dict, lang: str) -> str:
     d = evac_levels.describe(v["level"], v["hazard"])
-    when = cap_time(v["at"])
+    local = v["at"].astimezone(JST)
     if lang == "ja":
+        when = f"{local.year}年{local.month}月{local.day}日{local.hour}時{local.minute:02d}分"
         areas = "、".join(v["area_names"])
         what = f"{d['level_label_ja']}「{d['name_ja']}」（{d['hazard_ja']}）"
         if v["action"] == "issue":
@@ -99,6 +100,7 @@ def description(v: dict, lang: str) -> str:
         if v["action"] == "cancel":
             return f"{when}、{areas}の{what}を解除しました。"
         return f"{when}、{what}の内容を変更しました（{VERB[v['action']][0]}）。対象地域：{areas}"
+    when = f"{local:%H:%M} JST on {local.day} {local:%b %Y}"
     what = f"{d['level_label_en']} \u201c{d['name_en']}\u201d ({d['hazard_en']})"
     if v["action"] == "issue":
         return f"At {when}, {what} was issued for {areas_en(v)}."
