@@ -278,6 +278,7 @@ TEXT: dict[str, dict] = {
             "replay": "災害対策本部 振り返り（時刻指定）",
         },
         "skip": "地図へ移動",
+        "evac_title": "避難情報",
         "nav": {
             "label": "本部の画面",
             "hq": "本部地図",
@@ -347,6 +348,7 @@ TEXT: dict[str, dict] = {
             "replay": "HQ after-action review (map at time T)",
         },
         "skip": "Skip to map",
+        "evac_title": "Evacuation information",
         "nav": {
             "label": "HQ pages",
             "hq": "HQ map",

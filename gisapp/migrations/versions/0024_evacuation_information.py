@@ -1,7 +1,7 @@
 """Evacuation information (避難情報): JMA telegrams in, 警戒レベル相当 and 発令基準 as data, suggestions,
 issuances with their versions, the public's view of them, and the HQ log (the start of a クロノロジー).
 
-Sections (each owned by one part of the code; docs/evacuation.md describes the whole loop):
+Sections (each owned by one part of the code; docs/evacuation-info.md describes the whole loop):
 
 1. JMA 防災情報XML (``ingest/jmaxml.py`` parses, ``gisapp/ops/jma.py`` stores):
    - ``ops.jma_telegram``: every telegram that concerns this municipality, once (by its bytes' hash),
@@ -19,6 +19,9 @@ Sections (each owned by one part of the code; docs/evacuation.md describes the w
 5. ``ops.hq_log``: time-ordered entries written by triggers (issuances, suggestions, applied JMA
    telegrams, gauge alerts) and by people; NOTIFYs ``gisapp_events``.
 6. ``sensor.alert`` gets an acknowledgement (who, when) and its 警戒レベル相当.
+7. Public outputs (``gisapp/ops/evac_public.py``, ``gisapp/evac_watch.py``): each order version also
+   NOTIFYs ``gisapp_public`` with nothing but public values, so the citizen-facing instance listens there
+   and never receives the internal events of ``gisapp_events``.
 
 Revision ID: 0024
 Revises: 0023
@@ -315,7 +318,19 @@ ALTER TABLE sensor.alert
   ADD COLUMN alert_level      smallint CHECK (alert_level BETWEEN 1 AND 5),  -- 警戒レベル相当 of level_to
   ADD CONSTRAINT alert_ack_pair CHECK ((acknowledged_by IS NULL) = (acknowledged_at IS NULL));
 
--- ======================================================================== 7. the suggestion engine
+-- ======================================================================== 7. public outputs
+-- The citizen-facing processes LISTEN here (gisapp/evac_watch.py): a change counter for their response
+-- cache and their push stream. Only values the pub views show anyway; delivered at commit.
+CREATE FUNCTION ops.notify_evac_public() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_public', json_build_object(
+    'type', 'evacuation', 'id', NEW.order_id, 'version', NEW.version, 'action', NEW.action)::text);
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER evac_order_version_public_notify AFTER INSERT ON ops.evac_order_version
+  FOR EACH ROW EXECUTE FUNCTION ops.notify_evac_public();
+
+-- ======================================================================== 8. the suggestion engine
 -- Evaluated by the database whenever what it depends on changes (a JMA condition, a gauge's level,
 -- a criterion, an area, an order), in the transaction that changed it, whichever process wrote:
 -- the ingest worker (gauges), the JMA importer, the HQ. It only suggests; a person issues.
@@ -502,7 +517,8 @@ DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
 DROP TABLE IF EXISTS ops.hq_log, ops.evac_order_version, ops.evac_suggestion, ops.evac_order,
   ops.issuance_criterion, ops.evac_area, ops.alert_level_rule, ops.jma_condition, ops.jma_feed, ops.jma_telegram;
 DROP FUNCTION IF EXISTS ops.evac_inputs_changed(), ops.refresh_evac_suggestions(), ops.notify_evac_order(),
-  ops.notify_evac_suggestion(), ops.notify_hq_log(), ops.log_evac_order_version(), ops.log_gauge_alert();
+  ops.notify_evac_suggestion(), ops.notify_hq_log(), ops.log_evac_order_version(), ops.log_gauge_alert(),
+  ops.notify_evac_public();
 """
 
 
