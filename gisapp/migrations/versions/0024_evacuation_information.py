@@ -18,7 +18,8 @@ Sections (each owned by one part of the code; docs/evacuation.md describes the w
    ``pub.evac_order`` / ``pub.evac_order_version`` are what the citizen-facing role may read.
 5. ``ops.hq_log``: time-ordered entries written by triggers (issuances, suggestions, applied JMA
    telegrams, gauge alerts) and by people; NOTIFYs ``gisapp_events``.
-6. ``sensor.alert`` gets an acknowledgement (who, when) and its 警戒レベル相当.
+6. ``sensor.alert`` gets an acknowledgement (who, when) and its 警戒レベル相当 (filled by a trigger from
+   ``ops.alert_level_rule``); alerts into or out of a level with one go into the HQ log.
 
 Revision ID: 0024
 Revises: 0023
@@ -281,6 +282,54 @@ ALTER TABLE sensor.alert
   ADD COLUMN acknowledged_at  timestamptz,
   ADD COLUMN alert_level      smallint CHECK (alert_level BETWEEN 1 AND 5),  -- 警戒レベル相当 of level_to
   ADD CONSTRAINT alert_ack_pair CHECK ((acknowledged_by IS NULL) = (acknowledged_at IS NULL));
+CREATE INDEX alert_unacknowledged_idx ON sensor.alert (id) WHERE acknowledged_at IS NULL;
+
+-- 警戒レベル相当 of the level reached, from the rules (data), in the inserting transaction. A rule's
+-- match is the level name, or '<measure>:<level>' (e.g. '60min_mm:危険') where one measure differs.
+CREATE FUNCTION sensor.alert_level_fill() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF NEW.alert_level IS NULL AND NEW.level_to IS NOT NULL THEN
+    SELECT r.level INTO NEW.alert_level FROM ops.alert_level_rule r
+     WHERE r.source = 'gauge' AND r.match IN (NEW.measure || ':' || NEW.level_to, NEW.level_to)
+     ORDER BY (r.match = NEW.level_to), r.level DESC LIMIT 1;
+  END IF;
+  RETURN NEW;
+END $f$;
+CREATE TRIGGER alert_level_fill BEFORE INSERT ON sensor.alert
+  FOR EACH ROW EXECUTE FUNCTION sensor.alert_level_fill();
+
+-- A gauge alert into or out of a level with a 警戒レベル相当 goes into the HQ log.
+CREATE FUNCTION sensor.log_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+  m_ja text := CASE NEW.measure WHEN '10min_mm' THEN '10分雨量' WHEN '60min_mm' THEN '60分雨量'
+               WHEN 'continuous_mm' THEN '連続雨量' WHEN 'combined' THEN '複合基準' WHEN 'level_m' THEN '水位'
+               ELSE NEW.measure END;
+  m_en text := CASE NEW.measure WHEN '10min_mm' THEN '10-min rain' WHEN '60min_mm' THEN '60-min rain'
+               WHEN 'continuous_mm' THEN 'continuous rain' WHEN 'combined' THEN 'combined rule'
+               WHEN 'level_m' THEN 'water level' ELSE NEW.measure END;
+  unit text := CASE WHEN NEW.measure = 'level_m' THEN 'm' ELSE 'mm' END;
+  from_level smallint;
+BEGIN
+  SELECT r.level INTO from_level FROM ops.alert_level_rule r
+   WHERE r.source = 'gauge' AND r.match IN (NEW.measure || ':' || NEW.level_from, NEW.level_from)
+   ORDER BY (r.match = NEW.level_from), r.level DESC LIMIT 1;
+  IF NEW.alert_level IS NULL AND from_level IS NULL THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO ops.hq_log (at, kind, level, summary_ja, summary_en, ref)
+  SELECT NEW.at, 'gauge_alert', NEW.alert_level,
+         format('%s %s：%s → %s（%s %s）%s', d.name, m_ja, coalesce(NEW.level_from, '基準未満'),
+                coalesce(NEW.level_to, '基準未満'), round(NEW.value::numeric, 2), unit,
+                CASE WHEN NEW.alert_level IS NOT NULL THEN format('【警戒レベル%s相当】', NEW.alert_level) ELSE '' END),
+         format('%s %s: %s -> %s (%s %s)%s', d.id, m_en, coalesce(NEW.level_from, 'below'),
+                coalesce(NEW.level_to, 'below'), round(NEW.value::numeric, 2), unit,
+                CASE WHEN NEW.alert_level IS NOT NULL THEN format(' [level %s equivalent]', NEW.alert_level) ELSE '' END),
+         jsonb_build_object('alert_id', NEW.id, 'device_id', NEW.device_id)
+    FROM sensor.device d WHERE d.id = NEW.device_id;
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER alert_hq_log AFTER INSERT ON sensor.alert
+  FOR EACH ROW EXECUTE FUNCTION sensor.log_gauge_alert();
 
 -- ======================================================================== grants
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.jma_telegram, ops.jma_condition, ops.jma_feed,
@@ -290,6 +339,10 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 """
 
 DOWNGRADE = r"""
+DROP TRIGGER IF EXISTS alert_level_fill ON sensor.alert;
+DROP TRIGGER IF EXISTS alert_hq_log ON sensor.alert;
+DROP FUNCTION IF EXISTS sensor.alert_level_fill(), sensor.log_gauge_alert();
+DROP INDEX IF EXISTS sensor.alert_unacknowledged_idx;
 ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
   DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
 DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
