@@ -19,7 +19,8 @@ Sections (each owned by one part of the code; docs/evacuation.md describes the w
 5. ``ops.hq_log``: time-ordered entries written by triggers (issuances, suggestions, applied JMA
    telegrams, gauge alerts) and by people; NOTIFYs ``gisapp_events``.
 6. ``sensor.alert`` gets an acknowledgement (who, when) and its 警戒レベル相当 (filled by a trigger from
-   ``ops.alert_level_rule``); alerts into or out of a level with one go into the HQ log.
+   ``ops.alert_level_rule``); alerts into or out of a level with one go into the HQ log. The 要支援者
+   priority's ``restricted.person_hazard`` also records the kinds of hazard area of each residence.
 
 Revision ID: 0024
 Revises: 0023
@@ -331,6 +332,39 @@ END $f$;
 CREATE TRIGGER alert_hq_log AFTER INSERT ON sensor.alert
   FOR EACH ROW EXECUTE FUNCTION sensor.log_gauge_alert();
 
+-- 要支援者 priority (gisapp.ops.people): which kinds of hazard area a residence lies in, so a gauge in
+-- alert or an issued order raises only the people of its hazard (evac_levels.HAZARD_AREA_TYPES):
+-- a bit mask, 1 landslide (土砂災害警戒区域・特別警戒区域), 2 flood (洪水), 4 inland_flood (内水).
+ALTER TABLE restricted.person_hazard ADD COLUMN kinds smallint NOT NULL DEFAULT 0;
+CREATE FUNCTION restricted.hazard_kind_bit(hazard_type text) RETURNS smallint
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+  SELECT (CASE WHEN hazard_type LIKE 'landslide%' THEN 1 WHEN hazard_type = 'flood' THEN 2
+               WHEN hazard_type = 'inland_flood' THEN 4 ELSE 0 END)::smallint
+$f$;
+GRANT EXECUTE ON FUNCTION restricted.hazard_kind_bit(text) TO gisapp_rw;
+CREATE OR REPLACE FUNCTION restricted.refresh_person_hazard(p_ids bigint[] DEFAULT NULL) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+DECLARE
+  caller_roles text := current_setting('gisapp.roles', true);
+BEGIN
+  PERFORM set_config('gisapp.roles', 'admin', true);
+  IF p_ids IS NULL THEN
+    DELETE FROM restricted.person_hazard;
+  ELSE
+    DELETE FROM restricted.person_hazard WHERE person_id = ANY(p_ids);
+  END IF;
+  INSERT INTO restricted.person_hazard (person_id, worst, kinds)
+  SELECT p.id, x.worst, coalesce(x.kinds, 0)
+    FROM restricted.person_needing_help p
+    CROSS JOIN LATERAL (
+      SELECT min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * 1000000000000 + hz.id) AS worst,
+             bit_or(restricted.hazard_kind_bit(hz.hazard_type)) AS kinds
+        FROM gis.hazard_area hz WHERE ST_Intersects(hz.geom, p.geom)) x
+   WHERE p_ids IS NULL OR p.id = ANY(p_ids);
+  PERFORM set_config('gisapp.roles', coalesce(caller_roles, ''), true);
+END $f$;
+SELECT restricted.refresh_person_hazard(NULL);
+
 -- ======================================================================== grants
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.jma_telegram, ops.jma_condition, ops.jma_feed,
   ops.evac_area, ops.evac_suggestion, ops.evac_order, ops.issuance_criterion, ops.alert_level_rule TO gisapp_rw;
@@ -343,6 +377,26 @@ DROP TRIGGER IF EXISTS alert_level_fill ON sensor.alert;
 DROP TRIGGER IF EXISTS alert_hq_log ON sensor.alert;
 DROP FUNCTION IF EXISTS sensor.alert_level_fill(), sensor.log_gauge_alert();
 DROP INDEX IF EXISTS sensor.alert_unacknowledged_idx;
+CREATE OR REPLACE FUNCTION restricted.refresh_person_hazard(p_ids bigint[] DEFAULT NULL) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+DECLARE
+  caller_roles text := current_setting('gisapp.roles', true);
+BEGIN
+  PERFORM set_config('gisapp.roles', 'admin', true);
+  IF p_ids IS NULL THEN
+    DELETE FROM restricted.person_hazard;
+  ELSE
+    DELETE FROM restricted.person_hazard WHERE person_id = ANY(p_ids);
+  END IF;
+  INSERT INTO restricted.person_hazard (person_id, worst)
+  SELECT p.id, (SELECT min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * 1000000000000 + hz.id)
+                  FROM gis.hazard_area hz WHERE ST_Intersects(hz.geom, p.geom))
+    FROM restricted.person_needing_help p
+   WHERE p_ids IS NULL OR p.id = ANY(p_ids);
+  PERFORM set_config('gisapp.roles', coalesce(caller_roles, ''), true);
+END $f$;
+ALTER TABLE restricted.person_hazard DROP COLUMN IF EXISTS kinds;
+DROP FUNCTION IF EXISTS restricted.hazard_kind_bit(text);
 ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
   DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
 DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
