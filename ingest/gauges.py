@@ -78,13 +78,6 @@ _LEVEL = text(
         ORDER BY device_ts DESC LIMIT 1"""
 )
 
-# The observation times of the hold window (T - hold, T]; T itself is always in it.
-_WINDOW = text(
-    """SELECT device_ts, value FROM sensor.observation
-        WHERE device_id = :d AND kind = :k AND device_ts <= :t AND (device_ts > :t - :hold OR device_ts = :t)
-        ORDER BY device_ts"""
-)
-
 _UPDATE_STATE = text(
     """UPDATE sensor.gauge_state
           SET as_of = :t, rain_10min = :rain_10min, rain_60min = :rain_60min,
@@ -139,22 +132,24 @@ def _rain_measures(row: Any) -> dict[str, float | None]:
 
 
 def _window_levels(
-    conn: Connection, device_id: str, kind: str, obs_kind: str, thresholds: dict, at: datetime
+    conn: Connection, device_id: str, kind: str, thresholds: dict, at: datetime
 ) -> list[tuple[dict[str, str | None], dict[str, str | None]]]:
-    """At each stored time of the hold window: the levels per measure against the thresholds, and
-    against the thresholds lowered by the margins."""
+    """At each stored time of the hold window ``(T - hold, T]`` (``T`` always in it): the levels per
+    measure against the thresholds, and against the thresholds lowered by the margins. The sums at
+    each time come from one query by the same definitions as the state (``_RAIN_SERIES``)."""
     settings = hysteresis(thresholds)
     low = lowered(kind, thresholds, settings.margin)
-    hold = timedelta(minutes=settings.hold_minutes)
-    window = conn.execute(_WINDOW, {"d": device_id, "k": obs_kind, "t": at, "hold": hold}).all()
+    since = at - max(timedelta(minutes=settings.hold_minutes), timedelta(microseconds=1))
     if kind == "water_gauge":
-        return [(water_levels(thresholds, w.value)[0], water_levels(low, w.value)[0]) for w in window]
-    reset = timedelta(hours=reset_hours(thresholds))
+        levels = [p["level"] for p in level_series(conn, device_id, since, at)]
+        return [(water_levels(thresholds, v)[0], water_levels(low, v)[0]) for v in levels]
     found = []
-    for w in window:
-        measures = _rain_measures(
-            conn.execute(_RAIN, {"d": device_id, "t": w.device_ts, "reset": reset}).one()
-        )
+    for p in rain_series(conn, device_id, thresholds, since, at):
+        measures = {
+            "10min_mm": p["rain_10min"],
+            "60min_mm": p["rain_60min"],
+            "continuous_mm": p["continuous"],
+        }
         found.append((rain_levels(thresholds, measures)[0], rain_levels(low, measures)[0]))
     return found
 
@@ -182,7 +177,7 @@ def _evaluate(conn: Connection, device_id: str, kind: str, thresholds: dict, o: 
     # changed the values of the window (in an orderly stream that does not fall, the level is now's).
     falling = [m for m, level in new_levels.items() if rank(level) < rank(old_levels.get(m))]
     if falling or o.device_ts < at:
-        window = _window_levels(conn, device_id, kind, o.kind, thresholds, at)
+        window = _window_levels(conn, device_id, kind, thresholds, at)
         for m in new_levels:
             raw = [w[0].get(m) for w in window]
             low = [w[1].get(m) for w in window]

@@ -266,6 +266,7 @@ def test_alert_is_notified(settings, app_engine, gauges):
         "氾濫危険水位",
         2.45,
     )
+    assert alert[0]["alert_level"] == 4 and isinstance(alert[0]["id"], int)  # issue 12: for 確認
 
 
 @pytest.mark.parametrize("table", ["sensor.observation", "sensor.gauge_state", "sensor.alert"])

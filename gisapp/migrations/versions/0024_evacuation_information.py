@@ -299,6 +299,16 @@ END $f$;
 CREATE TRIGGER alert_level_fill BEFORE INSERT ON sensor.alert
   FOR EACH ROW EXECUTE FUNCTION sensor.alert_level_fill();
 
+-- The gauge_alert event now carries the alert's id (for 確認) and its 警戒レベル相当.
+CREATE OR REPLACE FUNCTION sensor.notify_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_events', json_build_object(
+    'type', 'gauge_alert', 'id', NEW.id, 'device_id', NEW.device_id, 'measure', NEW.measure,
+    'from', NEW.level_from, 'to', NEW.level_to, 'value', NEW.value, 'at', NEW.at,
+    'alert_level', NEW.alert_level)::text);
+  RETURN NULL;
+END $f$;
+
 -- A gauge alert into or out of a level with a 警戒レベル相当 goes into the HQ log.
 CREATE FUNCTION sensor.log_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
 DECLARE
@@ -373,6 +383,13 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 """
 
 DOWNGRADE = r"""
+CREATE OR REPLACE FUNCTION sensor.notify_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_events', json_build_object(
+    'type', 'gauge_alert', 'device_id', NEW.device_id, 'measure', NEW.measure,
+    'from', NEW.level_from, 'to', NEW.level_to, 'value', NEW.value, 'at', NEW.at)::text);
+  RETURN NULL;
+END $f$;
 DROP TRIGGER IF EXISTS alert_level_fill ON sensor.alert;
 DROP TRIGGER IF EXISTS alert_hq_log ON sensor.alert;
 DROP FUNCTION IF EXISTS sensor.alert_level_fill(), sensor.log_gauge_alert();
