@@ -327,7 +327,8 @@ BEGIN
   IF NEW.alert_level IS NULL AND from_level IS NULL THEN
     RETURN NULL;
   END IF;
-  INSERT INTO ops.hq_log (at, kind, level, summary_ja, summary_en, ref)
+  -- In the disaster in progress (the latest open one, as gisapp.ops.disasters.current_disaster_id).
+  INSERT INTO ops.hq_log (at, kind, level, summary_ja, summary_en, ref, disaster_id)
   SELECT NEW.at, 'gauge_alert', NEW.alert_level,
          format('%s %s：%s → %s（%s %s）%s', d.name, m_ja, coalesce(NEW.level_from, '基準未満'),
                 coalesce(NEW.level_to, '基準未満'), round(NEW.value::numeric, 2), unit,
@@ -335,7 +336,8 @@ BEGIN
          format('%s %s: %s -> %s (%s %s)%s', d.id, m_en, coalesce(NEW.level_from, 'below'),
                 coalesce(NEW.level_to, 'below'), round(NEW.value::numeric, 2), unit,
                 CASE WHEN NEW.alert_level IS NOT NULL THEN format(' [level %s equivalent]', NEW.alert_level) ELSE '' END),
-         jsonb_build_object('alert_id', NEW.id, 'device_id', NEW.device_id)
+         jsonb_build_object('alert_id', NEW.id, 'device_id', NEW.device_id),
+         (SELECT x.id FROM ops.disaster x WHERE x.closed_at IS NULL ORDER BY x.opened_at DESC, x.id DESC LIMIT 1)
     FROM sensor.device d WHERE d.id = NEW.device_id;
   RETURN NULL;
 END $f$;
