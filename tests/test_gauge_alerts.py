@@ -165,6 +165,7 @@ def test_alert_log_and_acknowledgement(client, app_engine, people):
     staff, hq, admin = (people.bearer(client, w) for w in ("staff", "hq", "admin"))
     r = client.get("/api/gauges/alerts", params={"unacknowledged": "true", "limit": 500}, headers=staff)
     assert r.status_code == 200
+    before = r.json()["unacknowledged"]
     mine = [a for a in r.json()["alerts"] if a["device_id"] == "HY-API"]
     assert [(a["level_to"], a["alert_level"], a["device_name"]) for a in mine] == [
         ("氾濫危険水位", 4, "試験確認水位計"),
@@ -181,6 +182,7 @@ def test_alert_log_and_acknowledgement(client, app_engine, people):
     assert client.post("/api/gauges/alerts/999999999/acknowledge", headers=admin).status_code == 404
     r = client.get("/api/gauges/alerts", params={"unacknowledged": "true", "limit": 500}, headers=staff)
     assert newest not in [a["id"] for a in r.json()["alerts"]]
+    assert r.json()["unacknowledged"] == before - 1
     with app_engine.connect() as conn:
         audited = (
             conn.execute(

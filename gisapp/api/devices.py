@@ -39,7 +39,10 @@ def alerts(
     unacknowledged: bool = False,
     limit: Annotated[int, Query(ge=1, le=gauge_alerts.MAX_LIMIT)] = 100,
 ) -> dict:
-    return {"alerts": gauge_alerts.list_alerts(conn, unacknowledged, limit)}
+    return {
+        "alerts": gauge_alerts.list_alerts(conn, unacknowledged, limit),
+        "unacknowledged": gauge_alerts.unacknowledged_count(conn),
+    }
 
 
 @gauges_router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert / 警報を確認")

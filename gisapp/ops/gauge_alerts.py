@@ -37,6 +37,11 @@ def list_alerts(conn: Connection, unacknowledged: bool = False, limit: int = 100
     return [dict(r._mapping) for r in rows]
 
 
+def unacknowledged_count(conn: Connection) -> int:
+    """How many alerts no one has acknowledged yet (all of them, not one page)."""
+    return conn.execute(text("SELECT count(*) FROM sensor.alert WHERE acknowledged_at IS NULL")).scalar_one()
+
+
 def get_alert(conn: Connection, alert_id: int, *, for_update: bool = False) -> dict[str, Any]:
     row = conn.execute(
         text(_ALERTS + " WHERE a.id = :id" + (" FOR UPDATE OF a" if for_update else "")), {"id": alert_id}

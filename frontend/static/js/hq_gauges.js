@@ -1,7 +1,8 @@
 /* HQ map: gauge alerts (雨量計・水位計の警報) with acknowledgement (確認), and each gauge's 24-hour chart.
  * Started by hq_map.js, which owns the one event stream and the gauge markers.
  *
- *   GET  /api/gauges/alerts?unacknowledged=&limit=   the alert log, newest first, with 警戒レベル相当
+ *   GET  /api/gauges/alerts?unacknowledged=&limit=   the alert log, newest first, with 警戒レベル相当, and
+ *                                                    how many are not acknowledged (all, not one page)
  *   POST /api/gauges/alerts/{id}/acknowledge         who and when (hq_operator, admin); 409: someone was first
  *   GET  /api/gauges/{device_id}/series?hours=24     rain: 10-min, 60-min and 連続雨量 per value; water: levels
  *                                                    and the gauge's own thresholds
@@ -170,7 +171,8 @@
         list.textContent = '';
         if (!alerts.length) list.appendChild(gisapp.el('li', 'gisapp-gauge-empty', text.empty));
         alerts.forEach(function (a) { list.appendChild(renderAlert(a)); });
-        var open = alerts.filter(function (a) { return !a.acknowledged_at; }).length;
+        var open = typeof doc.unacknowledged === 'number' ? doc.unacknowledged
+          : alerts.filter(function (a) { return !a.acknowledged_at; }).length;
         summary.textContent = gisapp.format(text.summary, {n: open});
         root.setAttribute('data-count', String(alerts.length));
         root.setAttribute('data-unacknowledged', String(open));
