@@ -97,6 +97,11 @@ def test_chart_dialog_is_accessible_and_values_are_rounded(visit, servers, demo_
     v = open_hq(visit, servers, demo_users)
     page = v.page
     page.wait_for_selector("path.gisapp-gauge[data-device-id='HQG-R']", timeout=20_000)
+    # The chart library must live with the page's CSP (no inline style or script of its own).
+    page.evaluate(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI))"
+    )
 
     # The tooltip reads 209.8 mm, not 209.79999999999998 mm.
     with app_engine.connect() as conn:
@@ -137,6 +142,7 @@ def test_chart_dialog_is_accessible_and_values_are_rounded(visit, servers, demo_
     page.screenshot(path="/tmp/hq_gauges_chart_desktop.png")
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path="/tmp/hq_gauges_chart_phone.png")
+    assert page.evaluate("window.__csp") == []
     page.locator(".gisapp-gauge-close").click()
     page.wait_for_selector("#gisapp-gauge-chart[data-state='closed']", state="attached")
 
