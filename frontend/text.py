@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from frontend.gauge_text import GAUGE_TEXT
+
 # Shown in both languages (page language first): staff may not have chosen the one they read best.
 BASEMAP_OFFLINE_NOTICE = {
     "ja": "背景地図を表示できません（オフライン）",
@@ -338,6 +340,7 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["ja"],
             "replay": REPLAY_TEXT["ja"],
             "evac": EVAC_TEXT["ja"],
+            "gauge_ui": GAUGE_TEXT["ja"],
         },
     },
     "en": {
@@ -404,6 +407,7 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["en"],
             "replay": REPLAY_TEXT["en"],
             "evac": EVAC_TEXT["en"],
+            "gauge_ui": GAUGE_TEXT["en"],
         },
     },
 }
