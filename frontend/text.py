@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from frontend.evacinfo_text import EVACINFO_TEXT, HQLOG_TEXT
+
 # Shown in both languages (page language first): staff may not have chosen the one they read best.
 BASEMAP_OFFLINE_NOTICE = {
     "ja": "背景地図を表示できません（オフライン）",
@@ -337,6 +339,8 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["ja"],
             "replay": REPLAY_TEXT["ja"],
             "evac": EVAC_TEXT["ja"],
+            "evacinfo": EVACINFO_TEXT["ja"],
+            "hqlog": HQLOG_TEXT["ja"],
         },
     },
     "en": {
@@ -402,6 +406,8 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["en"],
             "replay": REPLAY_TEXT["en"],
             "evac": EVAC_TEXT["en"],
+            "evacinfo": EVACINFO_TEXT["en"],
+            "hqlog": HQLOG_TEXT["en"],
         },
     },
 }

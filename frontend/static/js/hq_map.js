@@ -60,6 +60,14 @@
     var connectionEl = document.getElementById('gisapp-connection');
     var incidents = gisapp.hqIncidents(config);
     var evac = gisapp.hqEvac(config, incidents);
+    // Panels in files of their own (hq_evacinfo.js, hq_log.js, …) register in gisapp.hqPanels as
+    // {events: [...], start(config, incidents) -> {onEvent(type, message), reload()}}.
+    var panels = (gisapp.hqPanels || []).map(function (p) { return {events: p.events, api: p.start(config, incidents)}; });
+    var streamTypes = EVENT_TYPES.slice();
+    panels.forEach(function (p) {
+      p.events.forEach(function (t) { if (streamTypes.indexOf(t) < 0) streamTypes.push(t); });
+    });
+    function reloadPanels() { panels.forEach(function (p) { p.api.reload(); }); }
 
     /* Status line. It is an aria-live region, so the often-changing "last update" text is written at
      * most every STATUS_TEXT_MIN_MS (screen readers would otherwise announce every position);
@@ -210,6 +218,7 @@
         statusLoader();
         incidents.reload();
         evac.reload();
+        reloadPanels();
       }
       lastSeq = message.seq;
     }
@@ -230,6 +239,7 @@
       else if (DEVICE_STATE_EVENTS.indexOf(event.type) >= 0) statusLoader();
       else if (INCIDENT_EVENTS.indexOf(event.type) >= 0) incidents.onEvent(event.type, message);
       else if (EVAC_EVENTS.indexOf(event.type) >= 0) evac.onEvent(event.type, message);
+      panels.forEach(function (p) { if (p.events.indexOf(event.type) >= 0) p.api.onEvent(event.type, message); });
       renderStatus(false);
     }
 
@@ -245,7 +255,7 @@
     var hadError = false;
     function connect() {
       var source = new EventSource('/api/events');
-      EVENT_TYPES.forEach(function (type) { source.addEventListener(type, onEvent); });
+      streamTypes.forEach(function (type) { source.addEventListener(type, onEvent); });
       source.addEventListener('open', function () {
         connection = 'live';
         reconnectDelay = 1000;
@@ -257,6 +267,7 @@
           statusLoader();
           incidents.reload();
           evac.reload();
+          reloadPanels();
         }
         hadError = false;
       });
