@@ -9,8 +9,7 @@ from __future__ import annotations
 EVACINFO_TEXT: dict[str, dict] = {
     "ja": {
         "panel": "避難情報",
-        "show": "避難情報を表示",
-        "hide": "避難情報を隠す",
+        "panel_count": "避難情報（発令中 {n} 件）",
         "orders": "発令中の避難情報",
         "no_orders": "発令中の避難情報はありません",
         "suggestions": "発令の提案",
@@ -72,7 +71,6 @@ EVACINFO_TEXT: dict[str, dict] = {
         "legend": "避難情報（凡例）",
         "legend_suggestion": "提案（未発令）",
         "legend_selected": "選択中の地域",
-        "area_layer": "避難情報の対象地域",
         "suggested": "提案",
         "jma_ok": "気象庁防災情報：{at} 受信",
         "jma_error": "気象庁防災情報の受信に問題があります：{error}",
@@ -82,8 +80,7 @@ EVACINFO_TEXT: dict[str, dict] = {
     },
     "en": {
         "panel": "Evacuation information",
-        "show": "Show evacuation information",
-        "hide": "Hide evacuation information",
+        "panel_count": "Evacuation information ({n} in force)",
         "orders": "Orders in force",
         "no_orders": "No evacuation information in force",
         "suggestions": "Suggestions",
@@ -145,7 +142,6 @@ EVACINFO_TEXT: dict[str, dict] = {
         "legend": "Evacuation information (legend)",
         "legend_suggestion": "Suggested (not issued)",
         "legend_selected": "Chosen area",
-        "area_layer": "Areas of evacuation information",
         "suggested": "suggested",
         "jma_ok": "JMA feed: received {at}",
         "jma_error": "JMA feed problem: {error}",

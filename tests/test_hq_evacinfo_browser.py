@@ -1,0 +1,260 @@
+"""The HQ map's 避難情報 panel in headless Chromium against real servers: a suggestion arrives over the
+event stream and is announced; an HQ operator issues 避難指示 from it for two areas with the keyboard
+only, sees the areas shaded with the level in words, changes the level (a stale version gets the
+conflict notice with the fresh state), cancels with a confirm step and a required reason, and sees
+each step in the HQ log; a staff member of another department sees the same panel read-only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.test_hq_incidents_browser import api, open_hq, servers  # noqa: F401 - fixtures
+from tests.test_pages_browser import browser, demo_users, low_contrast, visit  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+AREAS = ["AREA-05", "AREA-06", "AREA-07"]  # the suggestion's; the operator drops AREA-07
+CRITERION = "本部UI試験：土砂災害警戒情報 → 避難指示"
+PANEL = "#gisapp-evacinfo"
+
+
+@pytest.fixture(scope="module")
+def evac_areas(owner_engine, demo_users) -> list[str]:
+    """The demo's community areas as the areas orders target (ops.evac_area)."""
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ops.evac_area (code, name, geom)"
+                " SELECT f.properties->>'code', f.properties->>'name', ST_Multi(f.geom) FROM gis.feature f"
+                " JOIN gis.layer l ON l.id = f.layer_id WHERE l.slug = 'community-areas'"
+                " ON CONFLICT (code) DO NOTHING"
+            )
+        )
+        return list(conn.execute(text("SELECT code FROM ops.evac_area ORDER BY code")).scalars())
+
+
+def suggest(owner_engine) -> int:
+    """What the 発令基準 would produce for a 土砂災害警戒情報 (the domain's own path is tested elsewhere)."""
+    with owner_engine.begin() as conn:
+        criterion = conn.execute(
+            text(
+                "INSERT INTO ops.issuance_criterion (name, hazard, source, min_level, suggest_level, target,"
+                " area_codes) VALUES (:n, 'landslide', 'jma', 4, 4, 'listed_areas', :a)"
+                " ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id"
+            ),
+            {"n": CRITERION, "a": AREAS},
+        ).scalar_one()
+        shelters = list(
+            conn.execute(
+                text(
+                    "SELECT s.id FROM gis.shelter s JOIN gis.layer l ON l.id = s.layer_id"
+                    " WHERE l.slug = 'shelters' ORDER BY s.id LIMIT 2"
+                )
+            ).scalars()
+        )
+        return conn.execute(
+            text(
+                "INSERT INTO ops.evac_suggestion (criterion_id, hazard, level, area_codes, shelter_ids,"
+                " reason_ja, reason_en) VALUES (:c, 'landslide', 4, :a, :s,"
+                " '土砂災害警戒情報（伊勢原市）が発表されました', 'A landslide alert was issued for Isehara')"
+                " RETURNING id"
+            ),
+            {"c": criterion, "a": AREAS, "s": shelters},
+        ).scalar_one()
+
+
+def shots(tmp_path: Path) -> Path:
+    """Screenshots go to $GISAPP_SCREENSHOTS when set (to look at them), else to the test's tmp dir."""
+    folder = Path(os.environ.get("GISAPP_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def log_kinds_texts(page) -> list[tuple[str, str]]:
+    return page.eval_on_selector_all(
+        "#gisapp-hqlog-list li[data-log-id]", "els => els.map(e => [e.dataset.kind, e.textContent])"
+    )
+
+
+def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
+    visit,  # noqa: F811
+    servers,  # noqa: F811
+    demo_users,  # noqa: F811
+    api,  # noqa: F811
+    evac_areas,
+    owner_engine,
+    tmp_path,
+):
+    assert set(AREAS) <= set(evac_areas)
+    v = open_hq(visit, servers, demo_users)
+    page = v.page
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.wait_for_selector(f"{PANEL}[data-state='ready'][data-can-issue='true']", timeout=20_000)
+    page.wait_for_selector("#gisapp-hqlog[data-state='ready']")
+
+    # A suggestion arrives over the stream: listed with its reason and shelters, announced, areas outlined.
+    sid = suggest(owner_engine)
+    item = page.locator(f".gisapp-ei-suggestion[data-suggestion-id='{sid}']")
+    item.wait_for(timeout=15_000)
+    assert "土砂災害警戒情報（伊勢原市）が発表されました" in item.inner_text()
+    assert "警戒レベル4" in item.inner_text()
+    assert item.locator("li[data-shelter-id]").count() == 2
+    announced = page.locator("#gisapp-ei-announce")
+    assert announced.get_attribute("aria-live") == "polite"
+    assert "新しい発令の提案" in announced.inner_text()
+    assert page.locator(f"path.gisapp-ei-suggested[data-suggestion-id='{sid}']").count() == 3
+
+    # この提案で発令…: the form comes pre-filled; the operator keeps 避難指示, drops one area, confirms.
+    item.locator(".gisapp-ei-issue-from").focus()
+    page.keyboard.press("Enter")
+    form = page.locator("#gisapp-ei-form[role='dialog']")
+    form.wait_for()
+    assert page.evaluate("document.activeElement.id") == "gisapp-ei-form-title"
+    assert page.is_checked("#gisapp-ei-level-4")
+    assert page.input_value("#gisapp-ei-hazard") == "landslide"
+    assert page.get_attribute("#gisapp-ei-chosen", "data-n") == "3"
+    page.focus("#gisapp-ei-area-AREA-07")
+    page.keyboard.press("Space")
+    assert page.get_attribute("#gisapp-ei-chosen", "data-n") == "2"
+    assert page.get_attribute("path.gisapp-ei-pick[data-area-code='AREA-07']", "data-chosen") == "false"
+    page.focus("#gisapp-ei-reason")
+    page.keyboard.press("End")
+    page.keyboard.type("。本部長決裁")
+    page.screenshot(path=str(shots(tmp_path) / "evacinfo-issue-form-desktop.png"))
+    page.focus("#gisapp-ei-submit")
+    page.keyboard.press("Enter")
+
+    order = page.locator(".gisapp-ei-order[data-level='4']")
+    order.wait_for(timeout=15_000)
+    oid = int(order.get_attribute("data-order-id"))
+    assert order.get_attribute("data-version") == "1"
+    assert "伊勢原デモ5丁目（架空）" in order.inner_text() and "本部長決裁" in order.inner_text()
+    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'gisapp-ei-order-{oid}'")
+    assert page.locator(f".gisapp-ei-suggestion[data-suggestion-id='{sid}']").count() == 0  # issued
+    assert page.locator(f"path.gisapp-ei-shade[data-order-id='{oid}'][data-level='4']").count() >= 1
+    labels = page.locator(".gisapp-ei-label[data-level='4']")
+    assert sorted(labels.evaluate_all("els => els.map(e => e.dataset.areaCode)")) == ["AREA-05", "AREA-06"]
+    assert "警戒レベル4" in labels.first.inner_text()
+    legend = page.locator("#gisapp-ei-legend li[data-level='4']")
+    assert "警戒レベル4" in legend.inner_text()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gisapp-hqlog-list li')].some(li => li.dataset.kind === 'evacuation'"
+        " && li.textContent.includes('発令'))"
+    )
+    page.screenshot(path=str(shots(tmp_path) / "evacinfo-issued-desktop.png"))
+    assert low_contrast(page, f"{PANEL} h2, {PANEL} h3, {PANEL} h4 span, {PANEL} dd, {PANEL} dt, {PANEL} li") == []
+    assert low_contrast(page, ".gisapp-ei-label-text, #gisapp-ei-legend span") == []
+
+    # レベル変更 to 5; meanwhile another operator changes the areas: the stale version gets the conflict
+    # notice with the fresh state, and the second try (naming the fresh version) goes through.
+    order.locator(".gisapp-ei-level").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#gisapp-ei-form[data-mode='level']")
+    page.focus("#gisapp-ei-level-5")
+    page.keyboard.press("Space")
+    page.fill("#gisapp-ei-reason", "大雨特別警報（土砂災害）の発表")
+    r = api.patch(
+        f"/api/evacuation-info/orders/{oid}",
+        json={"expected_version": 1, "area_codes": ["AREA-05", "AREA-06", "AREA-07"], "reason": "別の操作者"},
+    )
+    assert r.status_code == 200, r.text
+    page.focus("#gisapp-ei-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#gisapp-ei-form-notice[data-kind='conflict']", timeout=10_000)
+    page.wait_for_selector(".gisapp-ei-current[data-version='2']", timeout=10_000)
+    assert "伊勢原デモ7丁目（架空）" in page.inner_text(".gisapp-ei-current")
+    page.focus("#gisapp-ei-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f".gisapp-ei-order[data-order-id='{oid}'][data-level='5'][data-version='3']", timeout=15_000)
+    page.wait_for_selector(f"path.gisapp-ei-shade[data-order-id='{oid}'][data-level='5']")
+    assert "警戒レベル5" in page.locator(".gisapp-ei-label[data-level='5']").first.inner_text()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gisapp-hqlog-list li')].some(li => li.textContent.includes('レベル変更'))"
+    )
+
+    # 解除: a modal dialog; Escape closes it and focus returns; the reason is required.
+    cancel = page.locator(f".gisapp-ei-order[data-order-id='{oid}'] .gisapp-ei-cancel")
+    cancel.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("dialog#gisapp-ei-dialog[open]")
+    dialog.wait_for()
+    assert dialog.get_attribute("aria-labelledby") == "gisapp-ei-dialog-title"
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    assert page.evaluate("document.activeElement.classList.contains('gisapp-ei-cancel')")
+    page.keyboard.press("Enter")
+    dialog.wait_for()
+    page.focus("#gisapp-ei-dialog-submit")
+    page.keyboard.press("Enter")
+    assert "理由" in dialog.locator("[role='alert']").inner_text()  # nothing sent without a reason
+    page.focus("#gisapp-ei-dialog-reason")
+    page.keyboard.type("土砂災害警戒情報の解除")
+    page.focus("#gisapp-ei-dialog-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"{PANEL}[data-orders='0']", timeout=15_000)
+    assert page.locator("path.gisapp-ei-shade").count() == 0
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'gisapp-ei-orders-title'")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gisapp-hqlog-list li')].some(li => li.textContent.includes('解除'))"
+    )
+
+    # A note in the HQ log; the log reads newest first.
+    page.fill("#gisapp-hqlog-text", "消防団に巡回を依頼")
+    page.focus("#gisapp-hqlog-add")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "(() => { const li = document.querySelector('#gisapp-hqlog-list li');"
+        " return li && li.dataset.kind === 'note' && li.textContent.includes('消防団に巡回を依頼'); })()"
+    )
+    ids = page.eval_on_selector_all("#gisapp-hqlog-list li[data-log-id]", "els => els.map(e => +e.dataset.logId)")
+    assert ids == sorted(ids, reverse=True)
+    kinds = [k for k, _ in log_kinds_texts(page)]
+    assert kinds.count("evacuation") >= 4  # issue, another operator's change, level change, cancel
+
+    # 390 px: the panel folds to one line and opens on demand.
+    page.set_viewport_size({"width": 390, "height": 780})
+    page.reload()
+    page.wait_for_selector(f"{PANEL}[data-state='ready']", timeout=20_000)
+    assert page.get_attribute("#gisapp-evacinfo-toggle", "aria-expanded") == "false"
+    page.screenshot(path=str(shots(tmp_path) / "evacinfo-phone-folded.png"))
+    page.focus("#gisapp-evacinfo-toggle")
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#gisapp-evacinfo-toggle", "aria-expanded") == "true"
+    page.screenshot(path=str(shots(tmp_path) / "evacinfo-phone-open.png"))
+
+
+def test_staff_of_another_department_sees_the_panel_read_only(
+    visit,  # noqa: F811
+    servers,  # noqa: F811
+    demo_users,  # noqa: F811
+    api,  # noqa: F811
+    evac_areas,
+    tmp_path,
+):
+    r = api.post(
+        "/api/evacuation-info/orders",
+        json={"level": 3, "hazard": "flood", "area_codes": ["AREA-01"], "reason": "鈴川 避難判断水位"},
+    )
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    v = visit(viewport={"width": 1366, "height": 900})
+    v.login(servers["internal"].url, "/hq?lang=en", "road", demo_users["road"])
+    page = v.page
+    page.wait_for_selector(f"{PANEL}[data-state='ready'][data-can-issue='false']", timeout=20_000)
+    order = page.locator(f".gisapp-ei-order[data-order-id='{oid}']")
+    order.wait_for()
+    assert "Alert level 3" in order.inner_text()
+    assert page.locator(f"{PANEL} .gisapp-ei-cancel, {PANEL} .gisapp-ei-level, #gisapp-ei-new").evaluate_all(
+        "els => els.filter(e => e.getClientRects().length).length"
+    ) == 0
+    assert page.is_visible(".gisapp-ei-readonly")
+    assert page.inner_text("#gisapp-evacinfo-title") == "Evacuation information (1 in force)"
+    page.wait_for_selector(f"path.gisapp-ei-shade[data-order-id='{oid}'][data-level='3']")
+    page.screenshot(path=str(shots(tmp_path) / "evacinfo-staff-en-desktop.png"))
+    r = api.post(f"/api/evacuation-info/orders/{oid}/cancel", json={"expected_version": 1, "reason": "試験終了"})
+    assert r.status_code == 200, r.text
+    page.wait_for_selector(f"{PANEL}[data-orders='0']", timeout=15_000)
