@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from common import audit
 from gisapp import auth
 from gisapp.db import set_roles
+from gisapp.ops import evac_info
 from layers import demo as layer_demo
 from sensors import demo as sensors_demo
 from sensors import registry
@@ -98,6 +99,9 @@ def load(engine: Engine, data_dir: Path, *, scale: int = 1) -> DemoResult:
             entry.update(kind=spec.kind.value, name=spec.name, lon=spec.lon, lat=spec.lat)
             device_creds[spec.id] = entry
         counts["devices"] = len(device_creds)
+        # 避難情報: the areas orders target and the demo city's 発令基準 (criteria name gauges).
+        counts["evacuation_areas"] = evac_info.sync_areas_from_layer(conn)
+        counts["issuance_criteria"] = evac_info.load_demo_criteria(conn)
         audit.record(conn, "demo", "demo.load", "", scale=scale, counts=counts)
 
     # Only after the commit: a failed load leaves the previous files as they were.
