@@ -5,6 +5,7 @@
  *
  *   GET  /api/me                                     roles: may this user issue?
  *   GET  /api/evacuation-info/areas                  町丁目/自治会 polygons (code, name) to choose from
+ *   GET  /api/evacuation-info/levels                 every level's and hazard's words and colours
  *   GET  /api/evacuation-info/orders?status=active   {orders: [Order]} (Order carries describe(level, hazard))
  *   GET  /api/evacuation-info/suggestions?state=open {suggestions: [...]}
  *   POST /api/evacuation-info/orders                 {level, hazard, area_codes, reason, suggestion_id?, disaster_id?}
@@ -228,7 +229,7 @@
     function renderLegend() {
       var box = legend.getContainer();
       box.textContent = '';
-      var shown = LEVELS.filter(function (n) { return levelInfo[n]; });
+      var shown = LEVELS.filter(function (n) { return orders.some(function (o) { return o.level === n; }); });
       box.hidden = !shown.length && !suggestions.length;
       box.appendChild(gisapp.el('h3', null, text.legend));
       var ul = gisapp.el('ul');
@@ -351,16 +352,20 @@
         li.appendChild(dl);
         var actions = gisapp.el('div', 'gisapp-ei-actions');
         var where = button(text.show_on_map);
+        where.id = 'gisapp-ei-order-' + o.id + '-map';
+        where.setAttribute('aria-label', text.show_on_map + ' ' + levelText(o) + ' ' + areaNames(o));
         where.addEventListener('click', function () { showOnMap(o); });
         actions.appendChild(where);
         if (canIssue) {
           [['level', text.change_level], ['areas', text.change_areas]].forEach(function (pair) {
             var b = button(pair[1], 'gisapp-ei-' + pair[0]);
+            b.id = 'gisapp-ei-order-' + o.id + '-' + pair[0];
             b.setAttribute('aria-label', pair[1] + ' ' + levelText(o) + ' ' + areaNames(o));
             b.addEventListener('click', function () { forms.openForm(pair[0], {order: o}, b); });
             actions.appendChild(b);
           });
           var cancel = button(text.cancel, 'gisapp-ei-cancel');
+          cancel.id = 'gisapp-ei-order-' + o.id + '-cancel';
           cancel.setAttribute('aria-label', text.cancel + ' ' + levelText(o) + ' ' + areaNames(o));
           cancel.addEventListener('click', function () { forms.confirmCancel(o, cancel); });
           actions.appendChild(cancel);
@@ -392,10 +397,13 @@
         facts(dl, text.areas, areaNames(s));
         facts(dl, text.suggested_label, when(s.updated_at || s.created_at));
         li.appendChild(dl);
-        var sh = gisapp.el('div', 'gisapp-ei-shelters');
-        sh.appendChild(gisapp.el('h5', null, text.shelters));
+        // Shelters suited to the hazard in or near the areas: folded, the counts in the summary.
+        var sh = gisapp.el('details', 'gisapp-ei-shelters');
+        var list = s.shelters || [];
+        var open = list.filter(function (x) { return x.open; }).length;
+        sh.appendChild(gisapp.el('summary', null, gisapp.format(text.shelters_summary, {n: list.length, open: open})));
         var ul = gisapp.el('ul');
-        (s.shelters || []).forEach(function (x) {
+        list.forEach(function (x) {
           var item = gisapp.el('li', null, x.name + ' ・ ' + (x.open ? text.shelter_open : text.shelter_closed));
           item.setAttribute('data-shelter-id', String(x.id));
           item.setAttribute('data-open', x.open ? 'true' : 'false');
@@ -406,13 +414,18 @@
         li.appendChild(sh);
         var actions = gisapp.el('div', 'gisapp-ei-actions');
         var where = button(text.show_on_map);
+        where.id = 'gisapp-ei-suggestion-' + s.id + '-map';
+        where.setAttribute('aria-label', text.show_on_map + ' ' + levelText(s) + ' ' + areaNames(s));
         where.addEventListener('click', function () { showOnMap(s); });
         actions.appendChild(where);
         if (canIssue) {
           var issue = button(text.issue_from, 'gisapp-inc-primary gisapp-ei-issue-from');
+          issue.id = 'gisapp-ei-suggestion-' + s.id + '-issue';
+          issue.setAttribute('aria-label', text.issue_from + ' ' + levelText(s) + ' ' + areaNames(s));
           issue.addEventListener('click', function () { forms.openForm('issue', {suggestion: s}, issue); });
           actions.appendChild(issue);
           var dismiss = button(text.dismiss, 'gisapp-ei-dismiss');
+          dismiss.id = 'gisapp-ei-suggestion-' + s.id + '-dismiss';
           dismiss.setAttribute('aria-label', text.dismiss + ' ' + levelText(s) + ' ' + areaNames(s));
           dismiss.addEventListener('click', function () { forms.confirmDismiss(s, dismiss); });
           actions.appendChild(dismiss);
@@ -443,7 +456,15 @@
       console.warn('evacuation areas', error);
     });
 
-    var loadMe = gisapp.fetchJson('/api/me').then(function (me) {
+    // Every level's and hazard's words for the issue form, whether or not an order has used them yet.
+    var loadLevels = gisapp.fetchJson('/api/evacuation-info/levels').then(function (doc) {
+      (doc.levels || []).forEach(learn);
+      (doc.hazards || []).forEach(learn);
+    }).catch(function (error) {
+      console.warn('evacuation levels', error);
+    });
+
+    var loadMe = gisapp.fetchJsonOnce('/api/me').then(function (me) {
       var roles = me.roles || [];
       canIssue = roles.indexOf('hq_operator') >= 0 || roles.indexOf('admin') >= 0;
     }).catch(function () { canIssue = false; });
@@ -452,7 +473,7 @@
       return Promise.all([
         gisapp.fetchJson('/api/evacuation-info/orders?status=active'),
         gisapp.fetchJson('/api/evacuation-info/suggestions?state=open'),
-        loadAreas, loadMe
+        loadAreas, loadMe, loadLevels
       ]).then(function (parts) {
         orders = (parts[0].orders || []).filter(function (o) { return o.status !== 'cancelled'; })
           .sort(function (a, b) { return b.level - a.level || String(b.updated_at).localeCompare(String(a.updated_at)); });
@@ -475,8 +496,17 @@
         toggle.textContent = gisapp.format(text.panel_count, {n: orders.length});
         readOnly.hidden = canIssue;
         newButton.hidden = !canIssue;
+        // The lists are redrawn: whoever had focus in them keeps it (every control has a stable id).
+        var focused = document.activeElement;
+        var inOrders = !!focused && orderList.contains(focused);
+        var focusedId = focused && focused.id && (inOrders || suggestionList.contains(focused)) ? focused.id : null;
         renderOrders();
         renderSuggestions();
+        if (focusedId) {
+          var again = document.getElementById(focusedId);
+          if (again) again.focus({preventScroll: true});
+          else focusAfter(null, inOrders ? 'gisapp-ei-orders-title' : 'gisapp-ei-suggestions-title');
+        }
         drawOrders();
         drawSuggestions(fresh);
         renderLegend();
@@ -501,22 +531,26 @@
 
     /** After an action: back where the person was, or to a heading that still exists. */
     function focusAfter(el, fallbackId) {
+      // The lists are redrawn on every load: an element of an older drawing is found again by its id.
+      if (el && !document.body.contains(el) && el.id) el = document.getElementById(el.id);
       if (el && document.body.contains(el) && !el.hidden) el.focus();
       else {
         var h = document.getElementById(fallbackId || 'gisapp-ei-orders-title');
         if (h) h.focus();
       }
     }
-    /** Run `callback` once the next load has been drawn (focus goes to what the action produced). */
+    /** Run `callback(last)` after the next load has been drawn (focus goes to what an action produced).
+     * A load already under way may not show the change yet: a callback that finds nothing to act on
+     * returns false and waits for the next load, up to three, the last with `last` true. */
     var afterLoadCallbacks = [];
     function afterLoad(callback) {
-      afterLoadCallbacks.push({target: loads + 1, callback: callback});
+      afterLoadCallbacks.push({from: loads, callback: callback});
     }
     function runAfterLoad() {
       afterLoadCallbacks = afterLoadCallbacks.filter(function (w) {
-        if (loads < w.target) return true;
-        w.callback();
-        return false;
+        if (loads <= w.from) return true;
+        var last = loads - w.from >= 3;
+        return !w.callback(last) && !last;
       });
     }
 

@@ -169,7 +169,7 @@
       if (mode === 'issue') {
         var hazard = gisapp.el('select');
         hazard.id = 'gisapp-ei-hazard';
-        HAZARDS.forEach(function (hz) {
+        (Object.keys(hazardInfo).length ? Object.keys(hazardInfo) : HAZARDS).forEach(function (hz) {
           var info = hazardInfo[hz];
           var opt = gisapp.el('option', null, info ? words(info, 'hazard') : hz);
           opt.value = hz;
@@ -333,7 +333,11 @@
           showNotice('ok', [{text: gisapp.format(st.mode === 'issue' ? text.issued_ok : text.changed_ok,
             {what: levelText(o) + '（' + hazardText(o) + '）' + areaNames(o)})}]);
           load();
-          afterLoad(function () { focusAfter(document.getElementById('gisapp-ei-order-' + o.id)); });
+          afterLoad(function (last) {
+            var heading = document.getElementById('gisapp-ei-order-' + o.id);
+            if (heading || last) focusAfter(heading);
+            return !!heading;
+          });
         } else if (result.status === 409 && st.order) {
           // Someone else changed it: show the fresh state; the next submit names the fresh version.
           formRefs.submit.disabled = false;
@@ -439,7 +443,11 @@
               dialog.close();
               showNotice('ok', [{text: gisapp.format(text.cancelled_ok, {what: what})}]);
               load();
-              afterLoad(function () { focusAfter(null, 'gisapp-ei-orders-title'); });
+              afterLoad(function (last) {
+                var gone = !document.getElementById('gisapp-ei-order-' + o.id);
+                if (gone || last) focusAfter(null, 'gisapp-ei-orders-title');
+                return gone;
+              });
             } else if (result.status === 409) {
               fail([{text: text.conflict}].concat(errorLines(result)));
                   load();  // the list behind the dialog shows the fresh state; this dialog names the old version
@@ -462,7 +470,11 @@
               dialog.close();
               showNotice('ok', [{text: text.dismissed_ok}]);
               load();
-              afterLoad(function () { focusAfter(null, 'gisapp-ei-suggestions-title'); });
+              afterLoad(function (last) {
+                var gone = !document.getElementById('gisapp-ei-suggestion-' + s.id);
+                if (gone || last) focusAfter(null, 'gisapp-ei-suggestions-title');
+                return gone;
+              });
             } else {
               fail(errorLines(result));
               again();

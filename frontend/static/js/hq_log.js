@@ -2,7 +2,7 @@
  * of hq_map.js (gisapp.hqPanels); placed inside the 避難情報 panel (hq_evacinfo.js) when it is there.
  *
  *   GET  /api/hq-log?limit=200 | ?after=<id>   {entries: [{id, at, kind, level, summary_ja, summary_en, actor}]}
- *   POST /api/hq-log {text}                    a note by the signed-in person
+ *   POST /api/hq-log {text}                    a note by the signed-in hq_operator/admin (others: no form)
  *   GET  /api/jma/status                       feeds {url, ok_at, error, stale}; a 404 shows nothing
  *   events "hq_log" (→ fetch the entries after the newest shown), "jma_feed" / "jma_telegram" (→ status)
  *
@@ -61,6 +61,7 @@
     formStatus.id = 'gisapp-hqlog-status';
     formStatus.setAttribute('role', 'status');
     form.appendChild(formStatus);
+    form.hidden = true;  // notes are written by hq_operator/admin (the server says so too)
     root.appendChild(form);
 
     var list = gisapp.el('ol', 'gisapp-hqlog-list');
@@ -204,6 +205,10 @@
         .catch(function (error) { console.warn('jma status', error); });
     });
 
+    gisapp.fetchJsonOnce('/api/me').then(function (me) {
+      var roles = me.roles || [];
+      form.hidden = !(roles.indexOf('hq_operator') >= 0 || roles.indexOf('admin') >= 0);
+    }).catch(function () { form.hidden = true; });
     load();
     loadJma();
 
