@@ -76,6 +76,7 @@ EVACINFO_TEXT: dict[str, dict] = {
         "jma_error": "気象庁防災情報の受信に問題があります：{error}",
         "jma_stale": "気象庁防災情報の更新が途絶えています（最終受信 {at}）",
         "jma_never": "未受信",
+        "jma_in_force": "発表中：{kinds}",
         "hazards_other": "その他",
     },
     "en": {
@@ -147,6 +148,7 @@ EVACINFO_TEXT: dict[str, dict] = {
         "jma_error": "JMA feed problem: {error}",
         "jma_stale": "JMA feed is stale (last received {at})",
         "jma_never": "never",
+        "jma_in_force": "In force: {kinds}",
         "hazards_other": "Other",
     },
 }

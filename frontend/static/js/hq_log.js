@@ -187,20 +187,37 @@
         .then(function (doc) {
           if (!doc) return;
           var feeds = doc.feeds || [];
-          if (!feeds.length) {
-            jmaLine.hidden = true;
-            return;
+          var parts = [];
+          var state = 'ok';
+          if (feeds.length) {  // none configured: telegrams arrive as files (gisapp jma import)
+            var bad = feeds.filter(function (f) { return f.error; });
+            var stale = feeds.filter(function (f) { return f.stale; });
+            var last = feeds.map(function (f) { return f.ok_at; }).filter(Boolean).sort().pop();
+            state = bad.length ? 'error' : stale.length ? 'stale' : 'ok';
+            parts.push(state === 'error'
+              ? gisapp.format(eiText.jma_error, {error: bad.map(function (f) { return f.error; }).join(' / ')})
+              : gisapp.format(state === 'stale' ? eiText.jma_stale : eiText.jma_ok,
+                              {at: last ? when(last) : eiText.jma_never}));
           }
-          var bad = feeds.filter(function (f) { return f.error; });
-          var stale = feeds.filter(function (f) { return f.stale; });
-          var last = feeds.map(function (f) { return f.ok_at; }).filter(Boolean).sort().pop();
-          var state = bad.length ? 'error' : stale.length ? 'stale' : 'ok';
-          jmaLine.textContent = state === 'error'
-            ? gisapp.format(eiText.jma_error, {error: bad.map(function (f) { return f.error; }).join(' / ')})
-            : gisapp.format(state === 'stale' ? eiText.jma_stale : eiText.jma_ok,
-                            {at: last ? when(last) : eiText.jma_never});
+          // What is in force for our areas, most severe first: 土砂災害警戒情報（伊勢原市）…
+          var seen = {};
+          var inForce = (doc.conditions || []).slice().sort(function (a, b) {
+            return (b.alert_level || 0) - (a.alert_level || 0);
+          }).map(function (c) {
+            return c.kind_name + (c.area_name ? '（' + c.area_name + '）' : '');
+          }).filter(function (k) { return !seen[k] && (seen[k] = true); });
+          if (inForce.length) {
+            parts.push(gisapp.format(eiText.jma_in_force, {kinds: inForce.slice(0, 6).join('、') +
+              (inForce.length > 6 ? '…' : '')}));
+          }
+          jmaLine.textContent = '';
+          parts.forEach(function (part, i) {
+            var span = gisapp.el('span', i === 0 && feeds.length ? 'gisapp-ei-jma-feed' : 'gisapp-ei-jma-inforce', part);
+            jmaLine.appendChild(span);
+          });
           jmaLine.setAttribute('data-state', state);
-          jmaLine.hidden = false;
+          jmaLine.setAttribute('data-conditions', String(inForce.length));
+          jmaLine.hidden = !parts.length;
         })
         .catch(function (error) { console.warn('jma status', error); });
     });
