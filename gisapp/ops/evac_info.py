@@ -15,10 +15,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import shapely
+import shapely.errors
+import shapely.geometry
+import shapely.validation
 from sqlalchemy import Connection, text
 
 from common import audit
@@ -177,42 +181,50 @@ def _target(
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise OpsInvalid("存在しない地域コードがあります。", "Unknown area codes.", unknown=unknown[:20])
-    drawn = None
-    if geometry is not None:
-        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-            raise OpsInvalid(
-                "描いた区域は GeoJSON の Polygon か MultiPolygon で指定してください。",
-                "A drawn area must be a GeoJSON Polygon or MultiPolygon.",
-            )
-        drawn = json.dumps(geometry)
-        check = conn.execute(
-            text(
-                """SELECT ST_IsValid(g) AS valid, ST_IsValidReason(g) AS why, ST_NPoints(g) AS n,
-                          ST_Intersects(g, ST_MakeEnvelope(122, 20, 154, 46, 4326)) AS in_japan, ST_Area(g) AS area
-                     FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g) x"""
-            ),
-            {"g": drawn},
-        ).one()
-        if check.n > MAX_VERTICES:
-            raise OpsInvalid("描いた区域の頂点が多すぎます。", "The drawn area has too many vertices.")
-        if not check.valid:
-            raise OpsInvalid(
-                "描いた区域の形が正しくありません（自己交差など）。",
-                "The drawn area is not a valid polygon (self-intersection or similar).",
-                reason=check.why,
-            )
-        if not check.in_japan or not check.area > 0:
-            raise OpsInvalid("描いた区域が日本の範囲にありません。", "The drawn area is not in Japan.")
+    drawn = None if geometry is None else _drawn(geometry)
     geom = conn.execute(
         text(
             """SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g)), 3))) FROM (
                  SELECT geom AS g FROM ops.evac_area WHERE code = ANY(:c)
-                 UNION ALL SELECT ST_SetSRID(ST_GeomFromGeoJSON(:d), 4326) WHERE :d IS NOT NULL) x"""
+                 UNION ALL SELECT ST_GeomFromEWKB(decode(CAST(:d AS text), 'hex')) WHERE :d IS NOT NULL) x"""
         ),
         {"c": list(codes), "d": drawn},
     ).scalar_one()
     names = [known[c] for c in codes] + (["指定区域（地図上で描画）"] if drawn else [])
     return list(codes), names, geom
+
+
+def _drawn(geometry: Any) -> str:
+    """An area drawn on the map (GeoJSON Polygon / MultiPolygon, lon/lat) as hex EWKB, or OpsInvalid
+    saying why not. Read by shapely first, so no malformed document reaches PostGIS."""
+    wrong_type = OpsInvalid(
+        "描いた区域は GeoJSON の Polygon か MultiPolygon で指定してください。",
+        "A drawn area must be a GeoJSON Polygon or MultiPolygon.",
+    )
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise wrong_type
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except (shapely.errors.ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise wrong_type from None
+    if shape.is_empty or shapely.get_num_coordinates(shape) > MAX_VERTICES:
+        raise OpsInvalid(
+            f"描いた区域は頂点1〜{MAX_VERTICES}個で指定してください。",
+            f"A drawn area needs 1 to {MAX_VERTICES} vertices.",
+        )
+    coords = shapely.get_coordinates(shape)
+    if not np.isfinite(coords).all():
+        raise wrong_type
+    if not shape.is_valid:
+        raise OpsInvalid(
+            "描いた区域の形が正しくありません（自己交差など）。",
+            "The drawn area is not a valid polygon (self-intersection or similar).",
+            reason=shapely.validation.explain_validity(shape),
+        )
+    w, s_, e, n = shape.bounds
+    if not (122 <= w and e <= 154 and 20 <= s_ and n <= 46) or not shape.area > 0:
+        raise OpsInvalid("描いた区域が日本の範囲にありません。", "The drawn area is not in Japan.")
+    return shapely.to_wkb(shapely.set_srid(shape, 4326), hex=True, include_srid=True)
 
 
 def _version_row(conn: Connection, order_id: int, action: str, actor: str) -> None:
@@ -514,3 +526,121 @@ def load_demo_criteria(conn: Connection) -> int:
             {"river": "", **{k: v for k, v in c.items() if k != "device"}, "device": device},
         )
     return len(DEMO_CRITERIA)
+
+
+_CRITERION_KEYS = {
+    "name", "hazard", "source", "min_level", "suggest_level", "target", "jma_area_codes", "jma_kind",
+    "device_id", "river", "area_codes", "enabled",
+}  # fmt: skip
+_CRITERION_HAZARDS = ("landslide", "flood", "inland_flood")
+
+
+def _criterion(i: int, item: Any) -> dict[str, Any]:
+    """One criterion of a city's file, checked; the error names the entry and the field."""
+
+    def bad(field: str, ja: str, en: str) -> OpsInvalid:
+        return OpsInvalid(
+            f"発令基準 {i + 1} 件目の {field}：{ja}", f"criterion {i + 1}, {field}: {en}", index=i
+        )
+
+    if not isinstance(item, dict):
+        raise bad("(全体)", "オブジェクトで指定してください", "must be an object")
+    unknown = sorted(set(item) - _CRITERION_KEYS)
+    if unknown:
+        raise bad(
+            unknown[0], "不明な項目です", f"unknown key (allowed: {', '.join(sorted(_CRITERION_KEYS))})"
+        )
+    c = {
+        "jma_area_codes": [],
+        "jma_kind": None,
+        "device_id": None,
+        "river": "",
+        "area_codes": [],
+        "enabled": True,
+    }
+    c |= item
+    if not isinstance(c.get("name"), str) or not 1 <= len(c["name"].strip()) <= 200:
+        raise bad("name", "1〜200文字の名前が必要です", "a name of 1 to 200 characters is required")
+    if c.get("hazard") not in _CRITERION_HAZARDS:
+        raise bad(
+            "hazard", f"{'・'.join(_CRITERION_HAZARDS)} のいずれか", f"one of {', '.join(_CRITERION_HAZARDS)}"
+        )
+    if c.get("source") not in ("jma", "gauge"):
+        raise bad("source", "jma か gauge", "jma or gauge")
+    if c.get("target") not in ("hazard_areas", "listed_areas", "all_areas"):
+        raise bad(
+            "target",
+            "hazard_areas・listed_areas・all_areas のいずれか",
+            "hazard_areas, listed_areas or all_areas",
+        )
+    if not isinstance(c.get("min_level"), int) or not 1 <= c["min_level"] <= 5:
+        raise bad("min_level", "1〜5 の整数（警戒レベル相当）", "an integer 1-5 (equivalent alert level)")
+    if c.get("suggest_level") not in ISSUE_LEVELS:
+        raise bad("suggest_level", "3・4・5 のいずれか", "3, 4 or 5")
+    for key in ("jma_area_codes", "area_codes"):
+        if not isinstance(c[key], list) or not all(isinstance(v, str) and 0 < len(v) <= 40 for v in c[key]):
+            raise bad(key, "文字列の配列で指定してください", "must be a list of strings")
+    if c["target"] == "listed_areas" and not c["area_codes"]:
+        raise bad("area_codes", "listed_areas には地域コードが必要です", "listed_areas needs area codes")
+    for key in ("jma_kind", "device_id"):
+        if c[key] is not None and not (isinstance(c[key], str) and 0 < len(c[key]) <= 64):
+            raise bad(key, "文字列で指定してください", "must be a string")
+    if not isinstance(c["river"], str) or len(c["river"]) > 100:
+        raise bad("river", "100文字までの文字列", "a string of at most 100 characters")
+    if not isinstance(c["enabled"], bool):
+        raise bad("enabled", "true か false", "true or false")
+    c["name"] = c["name"].strip()
+    return c
+
+
+def load_criteria(conn: Connection, items: Any, *, replace: bool, actor: str) -> dict[str, int]:
+    """A city's 発令基準 from a JSON document (a list of criteria, by name): added or updated; with
+    ``replace``, criteria not in the document are disabled (kept for the suggestions that name them).
+    All or nothing: the first bad entry refuses the whole file."""
+    if not isinstance(items, list) or not items:
+        raise OpsInvalid(
+            "発令基準は1件以上の配列で指定してください。", "Criteria must be a non-empty JSON list."
+        )
+    checked = [_criterion(i, item) for i, item in enumerate(items)]
+    names = [c["name"] for c in checked]
+    if len(set(names)) != len(names):
+        raise OpsInvalid("発令基準の名前が重複しています。", "Criterion names must be unique.")
+    missing_areas = conn.execute(
+        text("SELECT array(SELECT unnest(CAST(:c AS text[])) EXCEPT SELECT code FROM ops.evac_area)"),
+        {"c": sorted({a for c in checked for a in c["area_codes"]})},
+    ).scalar_one()
+    if missing_areas:
+        raise OpsInvalid(
+            "存在しない地域コードがあります。", "Unknown area codes.", unknown=missing_areas[:20]
+        )
+    devices = sorted({c["device_id"] for c in checked if c["device_id"]})
+    known = set(
+        conn.execute(text("SELECT id FROM sensor.device WHERE id = ANY(:d)"), {"d": devices}).scalars()
+    )
+    if set(devices) - known:
+        raise OpsInvalid(
+            "存在しない機器があります。", "Unknown devices.", unknown=sorted(set(devices) - known)
+        )
+    for c in checked:
+        conn.execute(
+            text(
+                """INSERT INTO ops.issuance_criterion (name, hazard, source, min_level, suggest_level, target,
+                                                      jma_area_codes, jma_kind, device_id, river, area_codes, enabled)
+                   VALUES (:name, :hazard, :source, :min_level, :suggest_level, :target, :jma_area_codes, :jma_kind,
+                           :device_id, :river, :area_codes, :enabled)
+                   ON CONFLICT (name) DO UPDATE SET hazard = EXCLUDED.hazard, source = EXCLUDED.source,
+                     min_level = EXCLUDED.min_level, suggest_level = EXCLUDED.suggest_level,
+                     target = EXCLUDED.target, jma_area_codes = EXCLUDED.jma_area_codes,
+                     jma_kind = EXCLUDED.jma_kind, device_id = EXCLUDED.device_id, river = EXCLUDED.river,
+                     area_codes = EXCLUDED.area_codes, enabled = EXCLUDED.enabled"""
+            ),
+            c,
+        )
+    disabled = 0
+    if replace:
+        disabled = conn.execute(
+            text("UPDATE ops.issuance_criterion SET enabled = false WHERE enabled AND NOT (name = ANY(:n))"),
+            {"n": names},
+        ).rowcount
+    audit.record(conn, actor, "evacuation.criteria.load", "", count=len(checked), disabled=disabled)
+    return {"loaded": len(checked), "disabled": disabled}
