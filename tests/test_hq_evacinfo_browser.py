@@ -109,6 +109,19 @@ def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
     page.wait_for_selector(f"{PANEL}[data-state='ready'][data-can-issue='true']", timeout=20_000)
     page.wait_for_selector("#gisapp-hqlog[data-state='ready']")
 
+    # Tab order follows the screen: after the header comes the panel on the left, then the map.
+    page.focus("#gisapp-lang-switch")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "gisapp-evacinfo-toggle"
+    # The issue form opens from the keyboard and Escape closes it, focus back on the button.
+    page.focus("#gisapp-ei-new")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#gisapp-ei-form[data-mode='issue']")
+    assert page.locator("#gisapp-ei-area-list input[type='checkbox']").count() == len(evac_areas)
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#gisapp-ei-form", state="hidden")
+    assert page.evaluate("document.activeElement.id") == "gisapp-ei-new"
+
     # A suggestion arrives over the stream: listed with its reason and shelters, announced, areas outlined.
     suggest(owner_engine)
     s = open_suggestion(api)

@@ -167,7 +167,9 @@
     logSlot.id = 'gisapp-hqlog-slot';
     body.appendChild(logSlot);
 
-    document.getElementById('gisapp-main').appendChild(root);
+    // First in <main>: it sits left of the map, so the Tab order reads left to right as the screen does.
+    var main = document.getElementById('gisapp-main');
+    main.insertBefore(root, main.firstChild);
     document.body.classList.add('gisapp-has-evacinfo');
 
     function setOpen(open) {
