@@ -217,13 +217,15 @@ class _PageStart(JSCSSMixin):
         ):  # the incident panel and the evacuation layers: modules of their own, used by hq_map.js
             self.default_js.insert(2, ("gisapp_hq_incidents", static_url("js/hq_incidents.js")))
             self.default_js.insert(3, ("gisapp_hq_evac", static_url("js/hq_evac.js")))
-            # 避難情報 and the HQ log: panels that register with hq_map.js (gisapp.hqPanels)
-            self.default_js.insert(4, ("gisapp_hq_evacinfo", static_url("js/hq_evacinfo.js")))
-            self.default_js.insert(5, ("gisapp_hq_evacinfo_forms", static_url("js/hq_evacinfo_forms.js")))
-            self.default_js.insert(6, ("gisapp_hq_log", static_url("js/hq_log.js")))
         if page in ("hq", "replay"):  # the replay page draws incidents in the same styles
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
-        if page == "hq":  # after hq_incidents.css: the 避難情報 panel reuses its buttons and fields
+        if page == "hq":  # 避難情報 and the HQ log: panels that register with hq_map.js (gisapp.hqPanels)
+            self.default_js[-1:-1] = [  # before hq_map.js, the last
+                ("gisapp_hq_evacinfo", static_url("js/hq_evacinfo.js")),
+                ("gisapp_hq_evacinfo_forms", static_url("js/hq_evacinfo_forms.js")),
+                ("gisapp_hq_log", static_url("js/hq_log.js")),
+            ]
+            # after hq_incidents.css: the 避難情報 panel reuses its buttons and fields
             self.default_css.append(("gisapp_hq_evacinfo_css", static_url("css/hq_evacinfo.css")))
 
 

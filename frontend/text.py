@@ -290,6 +290,8 @@ TEXT: dict[str, dict] = {
         "map_label": "地図",
         "loading": "読み込み中…",
         "js": {
+            "evacinfo": EVACINFO_TEXT["ja"],  # 避難情報 panel and HQ log (hq_evacinfo.js, hq_log.js)
+            "hqlog": HQLOG_TEXT["ja"],
             "layers": "レイヤー",
             "legend": "凡例",
             "layers_ready": "{n} 件のレイヤーを表示しています",
@@ -339,8 +341,6 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["ja"],
             "replay": REPLAY_TEXT["ja"],
             "evac": EVAC_TEXT["ja"],
-            "evacinfo": EVACINFO_TEXT["ja"],
-            "hqlog": HQLOG_TEXT["ja"],
         },
     },
     "en": {
@@ -361,6 +361,8 @@ TEXT: dict[str, dict] = {
         "map_label": "Map",
         "loading": "Loading…",
         "js": {
+            "evacinfo": EVACINFO_TEXT["en"],
+            "hqlog": HQLOG_TEXT["en"],
             "layers": "Layers",
             "legend": "Legend",
             "layers_ready": "{n} layers shown",
@@ -406,8 +408,6 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["en"],
             "replay": REPLAY_TEXT["en"],
             "evac": EVAC_TEXT["en"],
-            "evacinfo": EVACINFO_TEXT["en"],
-            "hqlog": HQLOG_TEXT["en"],
         },
     },
 }

@@ -60,14 +60,6 @@
     var connectionEl = document.getElementById('gisapp-connection');
     var incidents = gisapp.hqIncidents(config);
     var evac = gisapp.hqEvac(config, incidents);
-    // Panels in files of their own (hq_evacinfo.js, hq_log.js, …) register in gisapp.hqPanels as
-    // {events: [...], start(config, incidents) -> {onEvent(type, message), reload()}}.
-    var panels = (gisapp.hqPanels || []).map(function (p) { return {events: p.events, api: p.start(config, incidents)}; });
-    var streamTypes = EVENT_TYPES.slice();
-    panels.forEach(function (p) {
-      p.events.forEach(function (t) { if (streamTypes.indexOf(t) < 0) streamTypes.push(t); });
-    });
-    function reloadPanels() { panels.forEach(function (p) { p.api.reload(); }); }
 
     /* Status line. It is an aria-live region, so the often-changing "last update" text is written at
      * most every STATUS_TEXT_MIN_MS (screen readers would otherwise announce every position);
@@ -213,12 +205,12 @@
     function trackSeq(message) {
       if (typeof message.seq !== 'number') return;
       if (lastSeq !== null && message.seq !== lastSeq + 1) {
+        reloadPanels();
         loadUnits();
         gaugeLoader();
         statusLoader();
         incidents.reload();
         evac.reload();
-        reloadPanels();
       }
       lastSeq = message.seq;
     }
@@ -262,12 +254,12 @@
         renderStatus(true);
         // Positions sent while we were away may be lost: refresh the snapshot after a reconnect.
         if (hadError) {
+          reloadPanels();
           loadUnits();
           gaugeLoader();
           statusLoader();
           incidents.reload();
           evac.reload();
-          reloadPanels();
         }
         hadError = false;
       });
@@ -282,6 +274,15 @@
       });
       gisapp.eventSource = source;  // lets a test close it
     }
+
+    // Panels in files of their own (hq_evacinfo.js, hq_log.js, …) register in gisapp.hqPanels as
+    // {events: [...], start(config, incidents) -> {onEvent(type, message), reload()}}.
+    var panels = (gisapp.hqPanels || []).map(function (p) { return {events: p.events, api: p.start(config, incidents)}; });
+    var streamTypes = EVENT_TYPES.slice();
+    panels.forEach(function (p) {
+      p.events.forEach(function (t) { if (streamTypes.indexOf(t) < 0) streamTypes.push(t); });
+    });
+    function reloadPanels() { panels.forEach(function (p) { p.api.reload(); }); }
 
     // Stream first, then snapshot: nothing sent in between is missed (newest device_ts wins).
     connect();
