@@ -170,7 +170,11 @@ def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
     assert rest["area_codes"] == ["AREA-07"]
     page.locator(f".gisapp-ei-suggestion[data-suggestion-id='{rest['id']}']").wait_for(timeout=15_000)
     assert page.locator(f"path.gisapp-ei-shade[data-order-id='{oid}'][data-level='4']").count() >= 1
-    labels = page.locator(".gisapp-ei-label[data-level='4']")
+    # 地図で表示 zooms to the order: each area wide enough for a label of its own, with the level in words.
+    page.focus(f"#gisapp-ei-order-{oid}-map")
+    page.keyboard.press("Enter")
+    labels = page.locator(".gisapp-ei-label[data-level='4'][data-area-code]")
+    wait_js(page, "document.querySelectorAll(\".gisapp-ei-label[data-level='4'][data-area-code]\").length === 2")
     assert sorted(labels.evaluate_all("els => els.map(e => e.dataset.areaCode)")) == ["AREA-05", "AREA-06"]
     assert "警戒レベル4" in labels.first.inner_text()
     legend = page.locator("#gisapp-ei-legend li[data-level='4']")
@@ -203,6 +207,9 @@ def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
         json={"expected_version": 1, "area_codes": ["AREA-05", "AREA-06", "AREA-07"], "reason": "別の操作者"},
     )
     assert r.status_code == 200, r.text
+    # The open form hears of it over the stream but keeps the version shown: the person decided on that.
+    page.wait_for_selector(".gisapp-ei-meanwhile", state="visible", timeout=10_000)
+    assert page.get_attribute(".gisapp-ei-current", "data-version") == "1"
     page.focus("#gisapp-ei-submit")
     page.keyboard.press("Enter")
     page.wait_for_selector("#gisapp-ei-form-notice[data-kind='conflict']", timeout=10_000)

@@ -28,6 +28,8 @@
 
   var gisapp = window.gisapp;
   var LEVELS = [3, 4, 5];
+  var FRESH_MS = 10 * 60 * 1000;  // how long a new suggestion stays highlighted
+  var AREA_LABEL_MIN_PX = 140;    // narrower areas share one label per order (labels would overlap)
   // A border pattern per level, so the shading differs by more than colour (WCAG 1.4.1).
   var DASH = {3: '10 6', 4: null, 5: '3 5'};
   var DATE_FORMAT = {month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
@@ -222,6 +224,7 @@
       }
     });
     var legend = new Legend().addTo(map);
+    map.on('zoomend', function () { drawOrders(); });
     function swatch(className, style) {
       var s = gisapp.el('span', 'gisapp-ei-swatch ' + className);
       s.setAttribute('aria-hidden', 'true');
@@ -281,17 +284,22 @@
           el.setAttribute('data-order-id', String(o.id));
           el.setAttribute('data-level', String(o.level));
         });
-        // One label per area (or per drawn polygon): the number and the words on the map itself.
-        var labelled = false;
-        (o.area_codes || []).forEach(function (code) {
-          var area = areaByCode[code];
-          if (!area) return;
-          labelled = true;
-          var marker = centreLabel(L.geoJSON(area.feature), o).addTo(shadeLayer);
-          marker.getElement().setAttribute('data-level', String(o.level));
-          marker.getElement().setAttribute('data-area-code', code);
+        // The number and the words on the map itself: one label per area when the areas are wide enough
+        // on screen for one, else one for the order (zoomed out, labels would cover each other).
+        var parts = (o.area_codes || []).map(function (code) { return areaByCode[code]; }).filter(Boolean)
+          .map(function (area) { return {code: area.code, shape: L.geoJSON(area.feature)}; });
+        var wide = parts.length && parts.every(function (p) {
+          var b = p.shape.getBounds();
+          return map.latLngToContainerPoint(b.getNorthEast()).x - map.latLngToContainerPoint(b.getSouthWest()).x
+            >= AREA_LABEL_MIN_PX;
         });
-        if (!labelled) centreLabel(shape, o).addTo(shadeLayer).getElement().setAttribute('data-level', String(o.level));
+        if (!wide) parts = [{code: null, shape: shape}];
+        parts.forEach(function (p) {
+          var el = centreLabel(p.shape, o).addTo(shadeLayer).getElement();
+          el.setAttribute('data-level', String(o.level));
+          el.setAttribute('data-order-id', String(o.id));
+          if (p.code) el.setAttribute('data-area-code', p.code);
+        });
       });
     }
 
@@ -323,11 +331,34 @@
       dl.appendChild(gisapp.el('dd', null, value === '' || value === null || value === undefined ? '—' : value));
     }
 
+    /** How much of the map the side panels cover (this panel, the incident panel): fitBounds keeps the
+     * areas in the part a person can see. Side panels on desktop, top and bottom ones on phones. */
+    function visibleMapPadding() {
+      var m = map.getContainer().getBoundingClientRect();
+      var pad = {left: 0, right: 0, top: 0, bottom: 0};
+      [root, document.getElementById('gisapp-incidents')].forEach(function (panel) {
+        if (!panel || !panel.getClientRects().length) return;
+        var r = panel.getBoundingClientRect();
+        if (r.height > m.height * 0.6) {
+          if (r.left <= m.left + 1) pad.left = Math.max(pad.left, r.right - m.left);
+          else pad.right = Math.max(pad.right, m.right - r.left);
+        } else if (r.top <= m.top + 1) {
+          pad.top = Math.max(pad.top, r.bottom - m.top);
+        } else {
+          pad.bottom = Math.max(pad.bottom, m.bottom - r.top);
+        }
+      });
+      return pad;
+    }
+
     function showOnMap(item) {
       var group = L.featureGroup();
       if (item.geometry) L.geoJSON(item.geometry).addTo(group);
       (item.area_codes || []).forEach(function (c) { if (areaByCode[c]) L.geoJSON(areaByCode[c].feature).addTo(group); });
-      if (group.getLayers().length) map.fitBounds(group.getBounds(), {padding: [30, 30]});
+      if (!group.getLayers().length) return;
+      var pad = visibleMapPadding();
+      map.fitBounds(group.getBounds(), {paddingTopLeft: [pad.left + 30, pad.top + 30],
+                                         paddingBottomRight: [pad.right + 30, pad.bottom + 30], maxZoom: 16});
     }
 
     function renderOrders() {
@@ -439,6 +470,7 @@
 
     /* ---------------------------------------------------------------- loading */
     var loads = 0;
+    var fresh = {};  // suggestion id -> when it arrived (highlighted on the map and in the list)
     function setState() {
       root.setAttribute('data-state', 'ready');
       root.setAttribute('data-orders', String(orders.length));
@@ -482,16 +514,18 @@
         suggestions = (parts[1].suggestions || []).filter(function (s) { return s.state === 'open'; });
         orders.forEach(learn);
         suggestions.forEach(learn);
-        var fresh = {};
         var freshOnes = [];
         if (knownSuggestions !== null) {
           suggestions.forEach(function (s) {
             if (!knownSuggestions[s.id]) {
-              fresh[s.id] = true;
+              fresh[s.id] = Date.now();
               freshOnes.push(s);
             }
           });
         }
+        Object.keys(fresh).forEach(function (id) {  // highlighted for a while, not only until the next load
+          if (Date.now() - fresh[id] > FRESH_MS) delete fresh[id];
+        });
         knownSuggestions = {};
         suggestions.forEach(function (s) { knownSuggestions[s.id] = true; });
         loads += 1;
@@ -518,11 +552,11 @@
             return gisapp.format(text.new_suggestion, {what: levelText(s) + '（' + hazardText(s) + '）',
                                                        areas: areaNames(s)});
           }).join(' ');
-          freshOnes.forEach(function (s) {
-            var li = suggestionList.querySelector('[data-suggestion-id="' + s.id + '"]');
-            if (li) li.classList.add('gisapp-ei-fresh');
-          });
         }
+        Object.keys(fresh).forEach(function (id) {
+          var li = suggestionList.querySelector('[data-suggestion-id="' + id + '"]');
+          if (li) li.classList.add('gisapp-ei-fresh');
+        });
         forms.refresh();
       }).catch(function (error) {
         root.setAttribute('data-state', 'error');

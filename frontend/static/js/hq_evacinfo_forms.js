@@ -139,7 +139,12 @@
         var current = gisapp.el('p', 'gisapp-ei-current');
         formRefs.current = current;
         form.appendChild(current);
-        refreshFormOrder();
+        showFormOrder(o);
+        var meanwhile = gisapp.el('p', 'gisapp-ei-meanwhile');
+        meanwhile.setAttribute('role', 'status');
+        meanwhile.hidden = true;
+        formRefs.meanwhile = meanwhile;
+        form.appendChild(meanwhile);
       }
       if (s) {
         var because = gisapp.el('p', 'gisapp-ei-reason', words(s, 'reason'));
@@ -254,15 +259,24 @@
       h.focus();
     }
 
-    function refreshFormOrder() {
-      var o = formState.order;
-      var fresh = ctx.orders().filter(function (x) { return x.id === o.id; })[0];
-      if (fresh) formState.order = o = fresh;
-      if (formRefs.current) {
-        formRefs.current.textContent = gisapp.format(text.form_current,
-          {level: levelText(o), hazard: hazardText(o), areas: areaNames(o), v: o.version});
-        formRefs.current.setAttribute('data-version', String(o.version));
-      }
+    /** The order as the form acts on it: what is shown is always the version the change will name. */
+    function showFormOrder(o) {
+      if (!formRefs.current) return;
+      formRefs.current.textContent = gisapp.format(text.form_current,
+        {level: levelText(o), hazard: hazardText(o), areas: areaNames(o), v: o.version});
+      formRefs.current.setAttribute('data-version', String(o.version));
+    }
+
+    /** A reload while the form is open: if someone changed the order meanwhile, say so, but keep the
+     * version shown (the person decided on it; sending gets the 409 and the fresh state). */
+    function noticeChangedMeanwhile() {
+      if (!formState || !formState.order || !formRefs.meanwhile) return;
+      var st = formState;
+      var now = ctx.orders().filter(function (x) { return x.id === st.order.id; })[0];
+      var changed = !now || now.version !== st.version;
+      formRefs.meanwhile.textContent = changed
+        ? gisapp.format(text.changed_meanwhile, {v: now ? now.version : '—'}) : '';
+      formRefs.meanwhile.hidden = !changed;
     }
 
     function closeForm(restoreFocus) {
@@ -349,7 +363,8 @@
             learn(fresh);
             st.order = fresh;
             st.version = fresh.version;
-            refreshFormOrder();
+            showFormOrder(fresh);
+            noticeChangedMeanwhile();
             load();
             if (fresh.status === 'cancelled') formRefs.submit.disabled = true;
           });
@@ -489,7 +504,7 @@
       confirmCancel: confirmCancel,
       confirmDismiss: confirmDismiss,
       /** After a reload: a change form shows the order's fresh state. */
-      refresh: function () { if (formState && formState.order) refreshFormOrder(); }
+      refresh: noticeChangedMeanwhile
     };
   };
 })();
