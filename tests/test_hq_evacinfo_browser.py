@@ -174,7 +174,9 @@ def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
     page.focus(f"#gisapp-ei-order-{oid}-map")
     page.keyboard.press("Enter")
     labels = page.locator(".gisapp-ei-label[data-level='4'][data-area-code]")
-    wait_js(page, "document.querySelectorAll(\".gisapp-ei-label[data-level='4'][data-area-code]\").length === 2")
+    wait_js(
+        page, "document.querySelectorAll(\".gisapp-ei-label[data-level='4'][data-area-code]\").length === 2"
+    )
     assert sorted(labels.evaluate_all("els => els.map(e => e.dataset.areaCode)")) == ["AREA-05", "AREA-06"]
     assert "警戒レベル4" in labels.first.inner_text()
     legend = page.locator("#gisapp-ei-legend li[data-level='4']")
