@@ -256,6 +256,22 @@ def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
         "[...document.querySelectorAll('#gisapp-hqlog-list li')].some(li => li.textContent.includes('解除'))",
     )
 
+    # The criterion still holds, so it suggests again; 見送り (dismiss) asks for a reason too.
+    again = open_suggestion(api)
+    page.focus(f"#gisapp-ei-suggestion-{again['id']}-dismiss")
+    page.keyboard.press("Enter")
+    dialog.wait_for()
+    page.keyboard.type("河川巡視の結果、当面の危険なし")
+    page.focus("#gisapp-ei-dialog-submit")
+    page.keyboard.press("Enter")
+    page.locator(f".gisapp-ei-suggestion[data-suggestion-id='{again['id']}']").wait_for(state="detached")
+    wait_js(page, "document.activeElement && document.activeElement.id === 'gisapp-ei-suggestions-title'")
+    wait_js(
+        page,
+        "[...document.querySelectorAll('#gisapp-hqlog-list li')].some(li => li.dataset.kind === 'suggestion'"
+        " && li.textContent.includes('河川巡視の結果'))",
+    )
+
     # A note in the HQ log; the log reads newest first.
     page.fill("#gisapp-hqlog-text", "消防団に巡回を依頼")
     page.focus("#gisapp-hqlog-add")
