@@ -229,6 +229,16 @@ def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
         "[...document.querySelectorAll('#gisapp-hqlog-list li')].some(li => li.textContent.includes('レベル変更'))",
     )
 
+    # 履歴: every version, opened from the keyboard.
+    page.focus(f"#gisapp-ei-order-{oid}-history-summary")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#gisapp-ei-order-{oid}-history[data-loaded='3']")
+    history = page.eval_on_selector_all(
+        f"#gisapp-ei-order-{oid}-history li", "els => els.map(e => [e.dataset.version, e.dataset.action])"
+    )
+    assert history == [["1", "issue"], ["2", "change_areas"], ["3", "change_level"]]
+    assert "別の操作者" in page.inner_text(f"#gisapp-ei-order-{oid}-history")
+
     # 解除: a modal dialog; Escape closes it and focus returns; the reason is required.
     cancel = page.locator(f".gisapp-ei-order[data-order-id='{oid}'] .gisapp-ei-cancel")
     cancel.focus()

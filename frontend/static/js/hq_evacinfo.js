@@ -361,6 +361,44 @@
                                          paddingBottomRight: [pad.right + 30, pad.bottom + 30], maxZoom: 16});
     }
 
+    /* 履歴: every version of an order (GET …/orders/{id}), fetched when the person opens it. */
+    var historyOpen = {};  // order id -> true while its history is open (kept across redraws)
+    function historyBox(o) {
+      var box = gisapp.el('details', 'gisapp-ei-history');
+      box.id = 'gisapp-ei-order-' + o.id + '-history';
+      var summary = gisapp.el('summary', null, gisapp.format(text.history, {v: o.version}));
+      summary.id = box.id + '-summary';  // keeps focus across redraws
+      box.appendChild(summary);
+      var list = gisapp.el('ol');
+      box.appendChild(list);
+      function fill() {
+        gisapp.fetchJson('/api/evacuation-info/orders/' + o.id).then(function (full) {
+          list.textContent = '';
+          (full.history || []).forEach(function (h) {
+            var line = gisapp.format(text.history_line, {
+              at: when(h.at), v: h.version, action: text.actions[h.action] || h.action,
+              level: gisapp.format(text.level_n, {n: h.level}), areas: areaNames(h), actor: h.actor});
+            var item = gisapp.el('li', null, line);
+            item.setAttribute('data-version', String(h.version));
+            item.setAttribute('data-action', h.action);
+            item.appendChild(gisapp.el('span', 'gisapp-ei-history-reason', text.reason + '：' + h.reason));
+            list.appendChild(item);
+          });
+          box.setAttribute('data-loaded', String(o.version));
+        }).catch(function (error) {
+          list.textContent = '';
+          list.appendChild(gisapp.el('li', null, gisapp.format(text.load_error, {status: error.status || '—'})));
+        });
+      }
+      box.addEventListener('toggle', function () {
+        if (box.open) historyOpen[o.id] = true;
+        else delete historyOpen[o.id];
+        if (box.open) fill();
+      });
+      if (historyOpen[o.id]) box.open = true;  // fires toggle: filled again with the new version
+      return box;
+    }
+
     function renderOrders() {
       orderList.textContent = '';
       if (!orders.length) orderList.appendChild(gisapp.el('li', 'gisapp-ei-empty', text.no_orders));
@@ -383,6 +421,7 @@
         if (o.version > 1) facts(dl, text.updated, gisapp.format(text.by_at, {at: when(o.updated_at), by: o.updated_by}));
         facts(dl, text.version_label, gisapp.format(text.version, {v: o.version}));
         li.appendChild(dl);
+        if (o.version > 1) li.appendChild(historyBox(o));
         var actions = gisapp.el('div', 'gisapp-ei-actions');
         var where = button(text.show_on_map);
         where.id = 'gisapp-ei-order-' + o.id + '-map';
