@@ -114,6 +114,11 @@
     toggle.setAttribute('aria-controls', 'gisapp-evacinfo-body');
     title.appendChild(toggle);
     root.appendChild(title);
+    // Outside the foldable body: a folded panel (phones) still announces and shows a new suggestion.
+    var announcer = gisapp.el('p', 'gisapp-ei-announce');
+    announcer.id = 'gisapp-ei-announce';
+    announcer.setAttribute('aria-live', 'polite');
+    root.appendChild(announcer);
     var body = gisapp.el('div', 'gisapp-ei-body');
     body.id = 'gisapp-evacinfo-body';
     root.appendChild(body);
@@ -124,10 +129,6 @@
     jmaLine.hidden = true;
     body.appendChild(jmaLine);
 
-    var announcer = gisapp.el('p', 'gisapp-ei-announce');
-    announcer.id = 'gisapp-ei-announce';
-    announcer.setAttribute('aria-live', 'polite');
-    body.appendChild(announcer);
 
     var notice = gisapp.el('div', 'gisapp-ei-notice');
     notice.id = 'gisapp-ei-notice';
@@ -255,15 +256,13 @@
       box.appendChild(ul);
     }
 
-    function centreLabel(layer, item, extra, className) {
-      var center = layer.getBounds().getCenter();
-      var tag = gisapp.el('span', 'gisapp-ei-label-text', levelText(item) + (extra ? ' ' + extra : ''));
-      if (item.colour && !className) {
-        tag.style.backgroundColor = item.colour;
-        tag.style.color = item.text_colour || '#000';
-      }
-      return L.marker(center, {
-        icon: L.divIcon({className: 'gisapp-ei-label ' + (className || ''), html: tag, iconSize: null}),
+    /** 「警戒レベル4 避難指示」 on the level's colour, at the centre of `layer`. */
+    function centreLabel(layer, item) {
+      var tag = gisapp.el('span', 'gisapp-ei-label-text', levelText(item));
+      tag.style.backgroundColor = item.colour;
+      tag.style.color = item.text_colour || '#000';
+      return L.marker(layer.getBounds().getCenter(), {
+        icon: L.divIcon({className: 'gisapp-ei-label', html: tag, iconSize: null}),
         interactive: false, keyboard: false
       });
     }
