@@ -302,7 +302,20 @@ def test_issue_change_cancel_from_a_suggestion_with_the_keyboard(
     page.set_viewport_size({"width": 390, "height": 780})
     page.reload()
     page.wait_for_selector(f"{PANEL}[data-state='ready']", timeout=20_000)
+    page.wait_for_selector("#gisapp-status[data-state='live']", timeout=20_000)
     assert page.get_attribute("#gisapp-evacinfo-toggle", "aria-expanded") == "false"
+    # Folded, a new suggestion is still announced (and shown above the fold).
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ops.issuance_criterion (name, hazard, source, min_level, suggest_level, target,"
+                " area_codes, jma_area_codes) VALUES (:n, 'landslide', 'jma', 4, 3, 'listed_areas', ARRAY['AREA-11'],"
+                " ARRAY[:j])"
+            ),
+            {"n": CRITERION + "（2）", "j": JMA_AREA},
+        )
+    page.wait_for_selector("#gisapp-ei-announce:has-text('伊勢原デモ11丁目')", timeout=15_000)
+    assert page.is_visible("#gisapp-ei-announce")
     page.screenshot(path=str(shots(tmp_path) / "evacinfo-phone-folded.png"))
     page.focus("#gisapp-evacinfo-toggle")
     page.keyboard.press("Enter")

@@ -182,6 +182,13 @@
       toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
     }
     toggle.addEventListener('click', function () { setOpen(body.hidden); });
+    // Folded, the panel is a strip over the map's top-left corner: the map's controls move below it,
+    // however tall an announcement makes it (gisapp-evacinfo-folded in css/hq_evacinfo.css).
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        document.body.style.setProperty('--gisapp-ei-height', root.offsetHeight + 'px');
+      }).observe(root);
+    }
     // Phones: start folded to one line (the map and the incident panel share the screen).
     setOpen(!(window.matchMedia && window.matchMedia('(max-width: 600px)').matches));
 
@@ -638,7 +645,7 @@
     });
     newButton.addEventListener('click', function () { forms.openForm('issue', {}, newButton); });
 
-    load();
+    // No load here: hq_map.js calls reload() once its stream is open (stream first, then snapshot).
 
     return {
       onEvent: function (type, message) {

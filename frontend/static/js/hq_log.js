@@ -226,8 +226,7 @@
       var roles = me.roles || [];
       form.hidden = !(roles.indexOf('hq_operator') >= 0 || roles.indexOf('admin') >= 0);
     }).catch(function () { form.hidden = true; });
-    load();
-    loadJma();
+    // No load here: hq_map.js calls reload() once its stream is open (stream first, then snapshot).
 
     return {
       onEvent: function (type) {

@@ -276,7 +276,8 @@
     }
 
     // Panels in files of their own (hq_evacinfo.js, hq_log.js, …) register in gisapp.hqPanels as
-    // {events: [...], start(config, incidents) -> {onEvent(type, message), reload()}}.
+    // {events: [...], start(config, incidents) -> {onEvent(type, message), reload()}}; reload() also
+    // fetches their first snapshot, once the stream is opening.
     var panels = (gisapp.hqPanels || []).map(function (p) { return {events: p.events, api: p.start(config, incidents)}; });
     var streamTypes = EVENT_TYPES.slice();
     panels.forEach(function (p) {
@@ -286,6 +287,7 @@
 
     // Stream first, then snapshot: nothing sent in between is missed (newest device_ts wins).
     connect();
+    reloadPanels();
     loadUnits();
     gaugeLoader();
     statusLoader();
