@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,19 @@ def evac_areas(app_engine, demo_users) -> list[str]:  # noqa: F811 - after the d
         conn.execute(text("SELECT set_config('gisapp.roles', 'admin', true)"))
         evac_info.sync_areas_from_layer(conn)
         return list(conn.execute(text("SELECT code FROM ops.evac_area ORDER BY code")).scalars())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leave_nothing_in_force(owner_engine) -> Iterator[None]:
+    """Afterwards: the test's JMA condition ends and its criteria are switched off, so no suggestion of
+    this module stays open for the modules that run after it in the same database."""
+    yield
+    with owner_engine.begin() as conn:
+        conn.execute(text("DELETE FROM ops.jma_condition WHERE area_code = :j"), {"j": JMA_AREA})
+        conn.execute(
+            text("UPDATE ops.issuance_criterion SET enabled = false WHERE name LIKE :n"),
+            {"n": CRITERION + "%"},
+        )
 
 
 def suggest(owner_engine) -> None:
