@@ -651,8 +651,7 @@
       onEvent: function (type, message) {
         if (type === 'evacuation' && message && message.action && knownSuggestions !== null) {
           announcer.textContent = gisapp.format(text.order_event,
-            {what: gisapp.format(text.level_n, {n: message.level}) + (levelInfo[message.level]
-              ? ' ' + words(levelInfo[message.level], 'name') : '')});
+            {what: levelText({level: message.level}), action: text.actions[message.action] || message.action});
         }
         load();
       },
