@@ -8,7 +8,7 @@
  *   GET  /api/evacuation-info/levels                 every level's and hazard's words and colours
  *   GET  /api/evacuation-info/orders?status=active   {orders: [Order]} (Order carries describe(level, hazard))
  *   GET  /api/evacuation-info/suggestions?state=open {suggestions: [...]}
- *   POST /api/evacuation-info/orders                 {level, hazard, area_codes, reason, suggestion_id?, disaster_id?}
+ *   POST /api/evacuation-info/orders                 {level, hazard, area_codes, reason, suggestion_id?}
  *   PATCH /api/evacuation-info/orders/{id}           {expected_version, level? | area_codes?, reason} (409: stale)
  *   POST /api/evacuation-info/orders/{id}/cancel     {expected_version, reason}
  *   POST /api/evacuation-info/suggestions/{id}/dismiss {reason}
@@ -52,7 +52,7 @@
     return b;
   }
 
-  function start(config, incidents) {
+  function start(config) {
     var map = config.map;
     var text = config.text.evacinfo;
     var lang = config.lang;
@@ -636,7 +636,7 @@
     }
 
     var forms = gisapp.hqEvacinfoForms({
-      text: text, lang: lang, map: map, formBox: formBox, incidents: incidents,
+      text: text, lang: lang, map: map, formBox: formBox,
       areas: function () { return areas; }, orders: function () { return orders; },
       levelInfo: levelInfo, hazardInfo: hazardInfo, areaByCode: areaByCode,
       levelText: levelText, hazardText: hazardText, areaNames: areaNames, words: words, chip: chip, learn: learn,

@@ -328,8 +328,8 @@
       if (st.mode === 'issue') {
         var bodyIssue = {level: level, hazard: formRefs.hazard.value, area_codes: codes, reason: reason};
         if (st.suggestion) bodyIssue.suggestion_id = st.suggestion.id;
-        var disaster = ctx.incidents && ctx.incidents.disasterId ? ctx.incidents.disasterId() : null;
-        if (disaster !== null && disaster !== undefined) bodyIssue.disaster_id = disaster;
+        // No disaster_id: the server ties the order to the disaster in progress (the incident panel may be
+        // showing a closed one, for review).
         request = send('POST', '/api/evacuation-info/orders', bodyIssue);
       } else {
         var change = {expected_version: st.version, reason: reason};
