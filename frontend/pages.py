@@ -222,6 +222,7 @@ class _PageStart(JSCSSMixin):
         if page == "hq":  # 避難情報 and the HQ log: panels that register with hq_map.js (gisapp.hqPanels)
             self.default_js[-1:-1] = [  # before hq_map.js, the last
                 ("gisapp_hq_evacinfo", static_url("js/hq_evacinfo.js")),
+                ("gisapp_hq_evacinfo_map", static_url("js/hq_evacinfo_map.js")),
                 ("gisapp_hq_evacinfo_forms", static_url("js/hq_evacinfo_forms.js")),
                 ("gisapp_hq_log", static_url("js/hq_log.js")),
             ]
