@@ -2,6 +2,7 @@
  * suggestions of the 発令基準 with their reasons and shelters, and for hq_operator/admin the forms to
  * issue (発令), change level, change areas and cancel (解除). A person issues; a suggestion only fills
  * the form. Registered as a panel of hq_map.js (gisapp.hqPanels), which hands it its stream events.
+ * The map drawing is hq_evacinfo_map.js, the forms and dialogs hq_evacinfo_forms.js, the HQ log hq_log.js.
  *
  *   GET  /api/me                                     roles: may this user issue?
  *   GET  /api/evacuation-info/areas                  町丁目/自治会 polygons (code, name) to choose from
