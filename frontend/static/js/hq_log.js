@@ -212,7 +212,9 @@
           }
           jmaLine.textContent = '';
           parts.forEach(function (part, i) {
-            var span = gisapp.el('span', i === 0 && feeds.length ? 'gisapp-ei-jma-feed' : 'gisapp-ei-jma-inforce', part);
+            var feedPart = i === 0 && feeds.length;
+            var span = gisapp.el('span', feedPart ? 'gisapp-ei-jma-feed' : 'gisapp-ei-jma-inforce', part);
+            if (!feedPart && lang === 'en') span.lang = 'ja';  // JMA's kind and area names are Japanese data
             jmaLine.appendChild(span);
           });
           jmaLine.setAttribute('data-state', state);
