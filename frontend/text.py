@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from frontend.evacinfo_text import EVACINFO_TEXT, HQLOG_TEXT
+from frontend.gauge_text import GAUGE_TEXT
 
 # Shown in both languages (page language first): staff may not have chosen the one they read best.
 BASEMAP_OFFLINE_NOTICE = {
@@ -280,6 +281,7 @@ TEXT: dict[str, dict] = {
             "replay": "災害対策本部 振り返り（時刻指定）",
         },
         "skip": "地図へ移動",
+        "evac_title": "避難情報",
         "nav": {
             "label": "本部の画面",
             "hq": "本部地図",
@@ -341,6 +343,7 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["ja"],
             "replay": REPLAY_TEXT["ja"],
             "evac": EVAC_TEXT["ja"],
+            "gauge_ui": GAUGE_TEXT["ja"],
         },
     },
     "en": {
@@ -351,6 +354,7 @@ TEXT: dict[str, dict] = {
             "replay": "HQ after-action review (map at time T)",
         },
         "skip": "Skip to map",
+        "evac_title": "Evacuation information",
         "nav": {
             "label": "HQ pages",
             "hq": "HQ map",
@@ -408,6 +412,7 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["en"],
             "replay": REPLAY_TEXT["en"],
             "evac": EVAC_TEXT["en"],
+            "gauge_ui": GAUGE_TEXT["en"],
         },
     },
 }

@@ -144,7 +144,7 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
         wanted["ingest" if k == 1 else f"ingest-{k}"] = [*cli, "ingest", "--worker", str(k)]
     if simulate:
         wanted["simulator"] = [py, "-m", "sensors.simulate", "--gauges"]
-    if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation.md)
+    if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation-info.md)
         wanted["jma-poller"] = [*cli, "jma", "poll"]
     ports = {
         "api": (s.http_port, "GISAPP_HTTP_PORT"),
