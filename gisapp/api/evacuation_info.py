@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gisapp.auth import User
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, ReadConn, StaffUser, require_roles
-from gisapp.ops import evac_info
+from gisapp.ops import evac_info, evac_levels
 from gisapp.params import IdPath
 
 router = APIRouter(tags=["evacuation information / 避難情報"])
@@ -120,6 +120,19 @@ def suggestions(conn: ReadConn, user: StaffUser, state: Literal["open", "all"] =
 def dismiss(suggestion_id: IdPath, body: DismissIn, engine: EngineDep, user: IssuerUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return evac_info.dismiss(conn, suggestion_id, body.reason, user.username)
+
+
+@router.get(
+    "/api/evacuation-info/levels", summary="Levels and hazards with their words / 警戒レベルと災害種別"
+)
+def levels(user: StaffUser) -> dict:
+    """For the issue form, which must name a level it has not seen in any answer yet."""
+    return {
+        "levels": [evac_levels.describe(n, "") for n in sorted(evac_levels.LEVELS)],
+        "hazards": [
+            {"hazard": k, "hazard_ja": ja, "hazard_en": en} for k, (ja, en) in evac_levels.HAZARDS.items()
+        ],
+    }
 
 
 @router.get("/api/evacuation-info/criteria", summary="発令基準 and 警戒レベル相当 (data) / 発令基準")
