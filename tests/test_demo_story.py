@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from gisapp import demo, demo_story
 from sensors import demo_storm
-from tests.support import count, shared_data
+from tests.support import count, shared_data, wait_until
 
 NO_SHARED = Path("/nonexistent/shared/data")  # the built-in storm: the same story on every machine
 
@@ -117,6 +117,66 @@ def test_the_cli_demo_load_prints_for_a_person(story, app_engine: Engine, stack_
         assert not [line for line in lines if line.lstrip().startswith("{")], lines
     assert "デモの災害 / demo disaster:" in out.stdout and "対応済" in out.stdout
     assert table_counts(app_engine) == before
+
+
+def test_the_simulator_publishes_the_story_when_its_time_comes(story, settings, app_engine, worker) -> None:
+    """The live part over the real broker and worker: a radio report and a river reading falling due
+    are published by their own devices (the demo's credentials) and arrive once."""
+    import threading
+
+    from gisapp.localstack import LocalStack
+    from sensors import simulate
+    from sensors.broker import reload_broker
+    from sensors.registry import broker_accounts
+
+    with app_engine.connect() as conn:
+        stack = LocalStack(settings)
+        stack.write_broker_accounts(broker_accounts(conn))
+    assert reload_broker(stack.mqtt_pidfile)
+    doc = json.loads(story.story_file.read_text())
+    incident = next(i for i in doc["items"] if i["leaf"] == "incident")
+    level = next(i for i in doc["items"] if i["leaf"] == "level")
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    for item in (incident, level):  # brought forward: due now
+        item["at"] = item["payload"]["ts"] = due.isoformat()
+    path = story.story_file.with_name("story-due.json")
+    path.write_text(json.dumps({**doc, "items": [incident, level]}, ensure_ascii=False))
+    creds = settings.data_dir / "devices.json"
+    units = [u for u in simulate.load_units(creds, None, 1) if u.device_id == incident["device"]]
+    gauges = [g for g in simulate.load_gauges(creds, 1) if g.device_id == level["device"]]
+    ref = incident["payload"]["id"]
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=simulate.run,
+        args=(units, "127.0.0.1", settings.mqtt_port, 0.2, stop, 1),
+        kwargs={"story": simulate.load_story(path), "story_gauges": gauges},
+    )
+    runner.start()
+    try:
+        wait_until(
+            lambda: (
+                count(app_engine, "SELECT count(*) FROM ops.incident WHERE source_ref LIKE :r", r=f"%{ref}")
+                and count(
+                    app_engine,
+                    "SELECT count(*) FROM sensor.observation WHERE device_id = :d AND device_ts = :t",
+                    d=level["device"],
+                    t=due,
+                )
+            ),
+            20,
+        )
+    finally:
+        stop.set()
+        runner.join(10)
+    assert (
+        count(
+            app_engine,
+            "SELECT count(*) FROM ops.incident WHERE source = 'radio' AND source_ref LIKE :r AND disaster_id = :d",
+            r=f"%{ref}",
+            d=story.disaster_id,
+        )
+        == 1
+    )
 
 
 def test_the_quiet_day_has_no_disaster(story, app_engine: Engine, settings) -> None:
