@@ -20,6 +20,7 @@ from gisapp.api import (
     devices,
     docs,
     evacuation,
+    evacuation_info,
     events,
     health,
     imports,
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(reports.router)
         app.include_router(shelters.router)
         app.include_router(evacuation.router)
+        app.include_router(evacuation_info.router)
         app.include_router(people.router)
         app.include_router(dead_letters.router)
         app.include_router(docs.router)

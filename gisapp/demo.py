@@ -1,5 +1,4 @@
-"""`gisapp demo load`: departments, demo staff accounts, demo layers and devices, the areas evacuation
-orders target and the demo city's 発令基準 (the disaster in progress is gisapp/demo_story.py).
+"""`gisapp demo load`: departments, demo staff accounts, demo layers and devices.
 
 Deterministic data (see layers/demo.py); the passwords of demo accounts and devices are generated
 per install and kept in the data directory (mode 600), never in the repository. Running it again
@@ -19,33 +18,10 @@ from sqlalchemy import Engine, text
 from common import audit
 from gisapp import auth
 from gisapp.db import set_roles
+from gisapp.ops import evac_info
 from layers import demo as layer_demo
 from sensors import demo as sensors_demo
 from sensors import registry
-
-# The areas an evacuation order targets (ops.evac_area): the demo's community areas.
-_EVAC_AREAS = text(
-    """INSERT INTO ops.evac_area (code, name, geom)
-       SELECT f.source_key, f.properties->>'name', ST_Multi(f.geom)
-         FROM gis.feature f JOIN gis.layer l ON l.id = f.layer_id
-        WHERE l.slug = :slug AND l.deleted_at IS NULL
-       ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, geom = EXCLUDED.geom"""
-)
-# The demo city's 発令基準 (issuance criteria), as a city would write them (a re-run keeps what HQ has edited).
-_CRITERION = text(
-    """INSERT INTO ops.issuance_criterion (name, hazard, source, min_level, jma_kind, device_id, river,
-                                          suggest_level, target)
-       VALUES (:name, :hazard, :source, :min_level, :jma_kind, :device_id, :river, :suggest_level, 'hazard_areas')
-       ON CONFLICT (name) DO NOTHING"""
-)
-DEMO_CRITERIA = [
-    # name, hazard, source, min 警戒レベル相当, JMA kind, gauge, river, suggested level
-    ("土砂災害警戒情報 → 避難指示（土砂災害警戒区域を含む地区）", "landslide", "jma", 4, "土砂災害警戒情報", None, "", 4),
-    ("大雨警報（土砂災害） → 高齢者等避難（土砂災害警戒区域を含む地区）", "landslide", "jma", 3, "大雨警報", None, "", 3),
-    ("鈴川 避難判断水位 → 高齢者等避難（浸水想定区域の地区）", "flood", "gauge", 3, None, "WL01", "鈴川（架空）", 3),
-    ("鈴川 氾濫危険水位 → 避難指示（浸水想定区域の地区）", "flood", "gauge", 4, None, "WL01", "鈴川（架空）", 4),
-    ("渋田川 氾濫危険水位 → 避難指示（浸水想定区域の地区）", "flood", "gauge", 4, None, "WL02", "渋田川（架空）", 4),
-]  # fmt: skip
 
 DEMO_USERS = [
     # username, display name, department code, roles
@@ -123,12 +99,9 @@ def load(engine: Engine, data_dir: Path, *, scale: int = 1) -> DemoResult:
             entry.update(kind=spec.kind.value, name=spec.name, lon=spec.lon, lat=spec.lat)
             device_creds[spec.id] = entry
         counts["devices"] = len(device_creds)
-        counts["evac_areas"] = conn.execute(_EVAC_AREAS, {"slug": layer_demo.AREAS.slug}).rowcount
-        for name, hazard, source, min_level, jma_kind, device_id, river, suggest in DEMO_CRITERIA:
-            conn.execute(_CRITERION, {
-                "name": name, "hazard": hazard, "source": source, "min_level": min_level, "jma_kind": jma_kind,
-                "device_id": device_id, "river": river, "suggest_level": suggest,
-            })  # fmt: skip
+        # 避難情報: the areas orders target and the demo city's 発令基準 (criteria name gauges).
+        counts["evacuation_areas"] = evac_info.sync_areas_from_layer(conn)
+        counts["issuance_criteria"] = evac_info.load_demo_criteria(conn)
         audit.record(conn, "demo", "demo.load", "", scale=scale, counts=counts)
 
     # Only after the commit: a failed load leaves the previous files as they were.

@@ -27,7 +27,7 @@ from PIL import Image
 from sqlalchemy import Engine, text
 
 from gisapp.db import transaction
-from gisapp.ops import evacuation
+from gisapp.ops import evac_info, evacuation
 from ingest.store import DeadLetter, insert_dead_letters
 from tests.fixtures_data import Seed, _layer, seed
 
@@ -748,6 +748,125 @@ def c_plan(w: World, who: str) -> Call:
     return Call(f"/api/people/{person}/plan", "PUT", json=body, headers=w.auth(who), check=check)
 
 
+# ------------------------------------------------------------------------ evacuation information
+_evac_area: list[str] = []
+
+
+def evac_area(w: World) -> str:
+    """One 町丁目-like area near the spot for the orders of this module (made once)."""
+    with _lock:
+        if not _evac_area:
+            with transaction(w.engine, ["admin"]) as conn:
+                layer = _layer(conn, "wr-evac-areas", "public", "generic", "MultiPolygon", w.seed.dept_id)
+                conn.execute(
+                    text(
+                        """INSERT INTO gis.feature (layer_id, source_key, properties, geom)
+                           VALUES (:l, 'WR-EV-1', '{"code": "WR-EV-1", "name": "書込み検査町"}',
+                                   ST_Multi(ST_MakeEnvelope(:x, :y, :x + 0.002, :y + 0.002, 4326)))
+                           ON CONFLICT (layer_id, source_key) DO NOTHING"""
+                    ),
+                    {"l": layer, "x": SPOT[0], "y": SPOT[1] + 0.003},
+                )
+                evac_info.sync_areas_from_layer(conn, "wr-evac-areas")
+            _evac_area.append("WR-EV-1")
+        return _evac_area[0]
+
+
+def evac_order(w: World) -> int:
+    body = {"level": 3, "hazard": "flood", "area_codes": [evac_area(w)], "reason": "書込み検査"}
+    with w.http() as c:
+        return _ok(c.post("/api/evacuation-info/orders", json=body, headers=w.admin())).json()["id"]
+
+
+def _evac_version(c, w: World, order_id: int) -> dict:
+    return c.get(f"/api/evacuation-info/orders/{order_id}", headers=w.admin()).json()
+
+
+def c_evac_issue(w: World, who: str) -> Call:
+    def check(c, r):
+        return _evac_version(c, w, r.json()["id"]).get("version") == 1
+
+    body = {"level": 3, "hazard": "flood", "area_codes": [evac_area(w)], "reason": "書込み検査 発令"}
+    return Call("/api/evacuation-info/orders", json=body, headers=w.auth(who), check=check)
+
+
+def c_evac_change(w: World, who: str) -> Call:
+    order_id = evac_order(w)
+
+    def check(c, r):
+        return _evac_version(c, w, order_id).get("level") == 4
+
+    body = {"expected_version": 1, "level": 4, "reason": "書込み検査 変更"}
+    return Call(
+        f"/api/evacuation-info/orders/{order_id}", "PATCH", json=body, headers=w.auth(who), check=check
+    )
+
+
+def c_evac_cancel(w: World, who: str) -> Call:
+    order_id = evac_order(w)
+
+    def check(c, r):
+        return _evac_version(c, w, order_id).get("status") == "cancelled"
+
+    body = {"expected_version": 1, "reason": "書込み検査 解除"}
+    return Call(f"/api/evacuation-info/orders/{order_id}/cancel", json=body, headers=w.auth(who), check=check)
+
+
+def c_evac_dismiss(w: World, who: str) -> Call:
+    """A criterion of its own that holds (a JMA condition for an area code of its own): one open
+    suggestion to dismiss (inland flooding: no order of this module covers the area for it)."""
+    area, name = unique("WRJ"), unique("書込み検査基準")
+    with transaction(w.engine, ["admin"]) as conn:
+        conn.execute(
+            text(
+                """INSERT INTO ops.issuance_criterion (name, hazard, source, min_level, suggest_level, target,
+                                                      jma_area_codes, area_codes)
+                   VALUES (:n, 'inland_flood', 'jma', 3, 3, 'listed_areas', ARRAY[CAST(:a AS text)],
+                           ARRAY[CAST(:e AS text)])"""
+            ),
+            {"n": name, "a": area, "e": evac_area(w)},
+        )
+        tid = conn.execute(
+            text(
+                """INSERT INTO ops.jma_telegram (info_kind, event_id, info_type, title, report_at, source, sha256,
+                                                 applied)
+                   VALUES ('気象警報・注意報', :a, '発表', '書込み検査', now(), 'file:wr', :a, true) RETURNING id"""
+            ),
+            {"a": area},
+        ).scalar_one()
+        conn.execute(
+            text(
+                """INSERT INTO ops.jma_condition (info_kind, event_id, area_code, area_name, kind_name, status,
+                                                  hazard, alert_level, telegram_id, since)
+                   VALUES ('気象警報・注意報', :a, :a, '書込み検査', '大雨警報', '発表', 'inland_flood', 3, :t, now())"""
+            ),
+            {"a": area, "t": tid},
+        )
+    with transaction(w.engine, ["admin"]) as conn:
+        suggestion = conn.execute(
+            text(
+                """SELECT s.id FROM ops.evac_suggestion s JOIN ops.issuance_criterion c ON c.id = s.criterion_id
+                    WHERE c.name = :n AND s.state = 'open'"""
+            ),
+            {"n": name},
+        ).scalar_one()
+
+    def check(c, r):
+        found = c.get("/api/evacuation-info/suggestions?state=all", headers=w.admin()).json()["suggestions"]
+        return any(s["id"] == suggestion and s["state"] == "dismissed" for s in found)
+
+    url = f"/api/evacuation-info/suggestions/{suggestion}/dismiss"
+    return Call(url, json={"reason": "書込み検査 見送り"}, headers=w.auth(who), check=check)
+
+
+def c_hq_note(w: World, who: str) -> Call:
+    def check(c, r):
+        entries = c.get(f"/api/hq-log?after={r.json()['id'] - 1}", headers=w.admin()).json()["entries"]
+        return any(e["id"] == r.json()["id"] for e in entries)
+
+    return Call("/api/hq-log", json={"text": unique("書込み検査メモ")}, headers=w.auth(who), check=check)
+
+
 @dataclass(frozen=True)
 class Op:
     method: str
@@ -792,6 +911,13 @@ OPS: list[Op] = [
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/open", roles(200, HQ_ROLES), c_shelter_open),
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/close", roles(200, HQ_ROLES), c_shelter_close),
     Op("PUT", "/api/shelter-settings", roles(200, HQ_ROLES), c_shelter_settings, serial=True),
+    # evacuation information: the HQ's operators (and admins) only, not every staff member
+    Op("POST", "/api/evacuation-info/orders", roles(201, {"hq", "admin"}), c_evac_issue),
+    Op("PATCH", "/api/evacuation-info/orders/{order_id}", roles(200, {"hq", "admin"}), c_evac_change),
+    Op("POST", "/api/evacuation-info/orders/{order_id}/cancel", roles(200, {"hq", "admin"}), c_evac_cancel),
+    Op("POST", "/api/evacuation-info/suggestions/{suggestion_id}/dismiss", roles(200, {"hq", "admin"}),
+       c_evac_dismiss),
+    Op("POST", "/api/hq-log", roles(201, {"hq", "admin"}), c_hq_note),
     # shelters and evacuation: any staff at a kiosk or with a household's card
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/checkins", roles(200, STAFF_ROLES), c_checkin),
     Op("POST", "/api/evacuation-status", roles(200, STAFF_ROLES), c_staff_status),

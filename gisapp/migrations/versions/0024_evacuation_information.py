@@ -115,9 +115,10 @@ INSERT INTO ops.alert_level_rule (source, match, hazard, level, note) VALUES
 -- ======================================================================== 3. 発令基準, areas, suggestions
 -- The areas an order can target: 町丁目 / 自治会 polygons (loaded from a layer; the demo's community areas).
 CREATE TABLE ops.evac_area (
-  code  text PRIMARY KEY CHECK (length(code) BETWEEN 1 AND 40),
-  name  text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
-  geom  geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom))
+  code      text PRIMARY KEY CHECK (length(code) BETWEEN 1 AND 40),
+  name      text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+  layer_id  int REFERENCES gis.layer(id) ON DELETE SET NULL,   -- the layer it was loaded from
+  geom      geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom))
 );
 CREATE INDEX evac_area_geom_idx ON ops.evac_area USING gist (geom);
 
@@ -282,6 +283,176 @@ ALTER TABLE sensor.alert
   ADD COLUMN alert_level      smallint CHECK (alert_level BETWEEN 1 AND 5),  -- 警戒レベル相当 of level_to
   ADD CONSTRAINT alert_ack_pair CHECK ((acknowledged_by IS NULL) = (acknowledged_at IS NULL));
 
+-- ======================================================================== 7. the suggestion engine
+-- Evaluated by the database whenever what it depends on changes (a JMA condition, a gauge's level,
+-- a criterion, an area, an order), in the transaction that changed it, whichever process wrote:
+-- the ingest worker (gauges), the JMA importer, the HQ. It only suggests; a person issues.
+--
+-- Per enabled criterion: does it hold (the worst matching JMA condition or gauge level, by its
+-- 警戒レベル相当 from ops.alert_level_rule)? Which areas (those containing hazard areas of its
+-- hazard — of its river when given —, a list, or all), minus those an active order of the same
+-- hazard at the suggested level or above already covers? Then one open suggestion per criterion is
+-- created, updated (only when something changed) or closed: 'issued' when orders now cover it,
+-- 'lapsed' when the criterion no longer holds.
+CREATE FUNCTION ops.refresh_evac_suggestions() RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+DECLARE
+  cr record;
+  hit record;
+  held boolean;
+  areas text[];
+  names text[];
+  shelters bigint[];
+  covering bigint;
+  cur ops.evac_suggestion;
+  last ops.evac_suggestion;
+  r_ja text;
+  r_en text;
+  trig jsonb;
+BEGIN
+  -- One evaluation at a time: two writers never create the same suggestion twice.
+  PERFORM pg_advisory_xact_lock(hashtext('ops.refresh_evac_suggestions'));
+  -- Most severe first, so a criterion suggesting less for areas a more severe one already
+  -- suggests stays quiet (土砂災害警戒情報 holds 大雨警報's criterion too).
+  FOR cr IN SELECT * FROM ops.issuance_criterion WHERE enabled ORDER BY suggest_level DESC, id LOOP
+    IF cr.source = 'jma' THEN
+      SELECT c.alert_level AS level, c.kind_name, c.area_name, c.telegram_id, c.since INTO hit
+        FROM ops.jma_condition c
+       WHERE c.hazard = cr.hazard AND c.alert_level >= cr.min_level
+         AND (cardinality(cr.jma_area_codes) = 0 OR c.area_code = ANY(cr.jma_area_codes))
+         AND (cr.jma_kind IS NULL OR c.kind_name = cr.jma_kind)
+         AND (cr.river = '' OR c.river = '' OR c.river = cr.river)
+       ORDER BY c.alert_level DESC, c.since LIMIT 1;
+      held := FOUND;
+      IF held THEN
+        r_ja := format('気象庁「%s」（%s）発表中：警戒レベル%s相当', hit.kind_name, hit.area_name, hit.level);
+        r_en := format('JMA "%s" in force for %s: equivalent to alert level %s', hit.kind_name, hit.area_name, hit.level);
+        trig := jsonb_build_object('source', 'jma', 'telegram_id', hit.telegram_id, 'kind', hit.kind_name);
+      END IF;
+    ELSE
+      SELECT r.level, l.value AS level_name, d.id AS device_id, d.name AS device_name, s.as_of INTO hit
+        FROM sensor.gauge_state s
+        JOIN sensor.device d ON d.id = s.device_id AND d.enabled
+        CROSS JOIN LATERAL jsonb_each_text(s.levels) l
+        JOIN ops.alert_level_rule r ON r.source = 'gauge' AND r.match = l.value AND r.hazard = cr.hazard
+       WHERE r.level >= cr.min_level AND (cr.device_id IS NULL OR d.id = cr.device_id)
+       ORDER BY r.level DESC, d.id LIMIT 1;
+      held := FOUND;
+      IF held THEN
+        r_ja := format('%s が「%s」に到達：警戒レベル%s相当', hit.device_name, hit.level_name, hit.level);
+        r_en := format('%s reached "%s": equivalent to alert level %s', hit.device_id, hit.level_name, hit.level);
+        trig := jsonb_build_object('source', 'gauge', 'device_id', hit.device_id, 'level_name', hit.level_name);
+      END IF;
+    END IF;
+
+    SELECT * INTO cur FROM ops.evac_suggestion WHERE criterion_id = cr.id AND state = 'open';
+    SELECT * INTO last FROM ops.evac_suggestion WHERE criterion_id = cr.id ORDER BY id DESC LIMIT 1;
+
+    IF NOT held THEN
+      IF cur.id IS NOT NULL THEN
+        UPDATE ops.evac_suggestion SET state = 'lapsed', decided_at = now(), updated_at = now() WHERE id = cur.id;
+      ELSIF last.state = 'dismissed' AND NOT last.trigger ? 'lapsed_at' THEN
+        -- The condition a person dismissed has ended: the next time it holds is a new suggestion.
+        UPDATE ops.evac_suggestion SET trigger = trigger || jsonb_build_object('lapsed_at', now()) WHERE id = last.id;
+      END IF;
+      CONTINUE;
+    END IF;
+
+    SELECT coalesce(array_agg(a.code ORDER BY a.code), '{}'), coalesce(array_agg(a.name ORDER BY a.code), '{}')
+      INTO areas, names
+      FROM ops.evac_area a
+     WHERE (cr.target = 'all_areas'
+            OR (cr.target = 'listed_areas' AND a.code = ANY(cr.area_codes))
+            OR (cr.target = 'hazard_areas' AND EXISTS (
+                  SELECT 1 FROM gis.hazard_area h JOIN gis.layer hl ON hl.id = h.layer_id AND hl.deleted_at IS NULL
+                   WHERE h.hazard_type = ANY(CASE cr.hazard WHEN 'landslide' THEN ARRAY['landslide_warning', 'landslide_special']
+                                                            ELSE ARRAY[cr.hazard] END)
+                     AND (cr.river = '' OR h.name = cr.river)
+                     AND h.geom && a.geom AND ST_Intersects(h.geom, a.geom))))
+       AND NOT EXISTS (
+             SELECT 1 FROM ops.evac_order o
+              WHERE o.status = 'active' AND o.hazard = cr.hazard AND o.level >= cr.suggest_level
+                AND (a.code = ANY(o.area_codes) OR ST_Covers(o.geom, ST_PointOnSurface(a.geom))))
+       AND NOT EXISTS (
+             SELECT 1 FROM ops.evac_suggestion s2
+              WHERE s2.state = 'open' AND s2.hazard = cr.hazard AND s2.level > cr.suggest_level
+                AND s2.criterion_id <> cr.id AND a.code = ANY(s2.area_codes));
+
+    IF cardinality(areas) = 0 THEN
+      IF cur.id IS NOT NULL THEN
+        SELECT o.id INTO covering FROM ops.evac_order o
+         WHERE o.status = 'active' AND o.hazard = cr.hazard AND o.level >= cr.suggest_level
+         ORDER BY o.updated_at DESC LIMIT 1;
+        UPDATE ops.evac_suggestion
+           SET state = CASE WHEN covering IS NULL THEN 'lapsed' ELSE 'issued' END,
+               order_id = covering, decided_at = now(), updated_at = now()
+         WHERE id = cur.id;
+      END IF;
+      CONTINUE;
+    END IF;
+
+    -- Shelters suited to the hazard inside the areas or within 1 km of them, nearest first.
+    SELECT coalesce(array_agg(x.id ORDER BY x.dist, x.id), '{}') INTO shelters FROM (
+      SELECT s.id, min(ST_Distance(s.geom::geography, a.geom::geography)) AS dist
+        FROM gis.shelter s
+        JOIN gis.layer sl ON sl.id = s.layer_id AND sl.deleted_at IS NULL
+        JOIN ops.evac_area a ON a.code = ANY(areas)
+       WHERE CASE cr.hazard WHEN 'landslide' THEN s.suits_landslide WHEN 'flood' THEN s.suits_flood
+                            ELSE s.suits_inland_flood END
+         AND ST_DWithin(s.geom::geography, a.geom::geography, 1000)
+       GROUP BY s.id ORDER BY dist, s.id LIMIT 10) x;
+
+    IF cur.id IS NULL AND last.state = 'dismissed' AND NOT last.trigger ? 'lapsed_at'
+       AND areas <@ last.area_codes AND cr.suggest_level <= last.level THEN
+      CONTINUE;  -- dismissed by a person while the same condition holds: not suggested again
+    ELSIF cur.id IS NULL THEN
+      INSERT INTO ops.evac_suggestion (criterion_id, hazard, level, area_codes, shelter_ids, reason_ja, reason_en, trigger)
+      VALUES (cr.id, cr.hazard, cr.suggest_level, areas, shelters, r_ja, r_en, trig);
+      INSERT INTO ops.hq_log (kind, level, summary_ja, summary_en, ref)
+      VALUES ('suggestion', cr.suggest_level,
+              format('【提案】%s：%s（%s）', cr.name, array_to_string(names, '、'), r_ja),
+              format('[Suggestion] %s: %s (%s)', cr.name, array_to_string(areas, ', '), r_en),
+              jsonb_build_object('criterion_id', cr.id));
+    ELSIF (cur.area_codes, cur.shelter_ids, cur.reason_ja, cur.level)
+          IS DISTINCT FROM (areas, shelters, r_ja, cr.suggest_level) THEN
+      UPDATE ops.evac_suggestion
+         SET area_codes = areas, shelter_ids = shelters, reason_ja = r_ja, reason_en = r_en, trigger = trig,
+             level = cr.suggest_level, updated_at = now()
+       WHERE id = cur.id;
+    END IF;
+  END LOOP;
+END $f$;
+REVOKE ALL ON FUNCTION ops.refresh_evac_suggestions() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops.refresh_evac_suggestions() TO gisapp_rw;
+
+-- Run at commit (deferred constraint triggers), once per transaction: by then the writer holds every
+-- row lock it will take, so waiting for the evaluation lock cannot deadlock two ingest batches, and
+-- the evaluation sees the transaction's final state.
+CREATE FUNCTION ops.evac_inputs_changed() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+BEGIN
+  IF current_setting('gisapp.evac_refreshed', true) = txid_current()::text THEN
+    RETURN NULL;
+  END IF;
+  PERFORM set_config('gisapp.evac_refreshed', txid_current()::text, true);
+  PERFORM ops.refresh_evac_suggestions();
+  RETURN NULL;
+END $f$;
+CREATE CONSTRAINT TRIGGER evac_on_jma AFTER INSERT OR UPDATE OR DELETE ON ops.jma_condition
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.evac_inputs_changed();
+CREATE CONSTRAINT TRIGGER evac_on_criteria AFTER INSERT OR UPDATE OR DELETE ON ops.issuance_criterion
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.evac_inputs_changed();
+CREATE CONSTRAINT TRIGGER evac_on_areas AFTER INSERT OR UPDATE OR DELETE ON ops.evac_area
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.evac_inputs_changed();
+CREATE CONSTRAINT TRIGGER evac_on_orders AFTER INSERT OR UPDATE ON ops.evac_order
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.evac_inputs_changed();
+CREATE CONSTRAINT TRIGGER evac_on_hazards AFTER INSERT OR UPDATE OR DELETE ON gis.hazard_area
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.evac_inputs_changed();
+-- A gauge only matters when one of its levels changes (not at every observation).
+CREATE CONSTRAINT TRIGGER evac_on_gauge_levels AFTER UPDATE OF levels ON sensor.gauge_state
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.levels IS DISTINCT FROM NEW.levels)
+  EXECUTE FUNCTION ops.evac_inputs_changed();
+
 -- ======================================================================== grants
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.jma_telegram, ops.jma_condition, ops.jma_feed,
   ops.evac_area, ops.evac_suggestion, ops.evac_order, ops.issuance_criterion, ops.alert_level_rule TO gisapp_rw;
@@ -290,13 +461,15 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 """
 
 DOWNGRADE = r"""
+DROP TRIGGER IF EXISTS evac_on_gauge_levels ON sensor.gauge_state;
+DROP TRIGGER IF EXISTS evac_on_hazards ON gis.hazard_area;
 ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
   DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
 DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
 DROP TABLE IF EXISTS ops.hq_log, ops.evac_order_version, ops.evac_suggestion, ops.evac_order,
   ops.issuance_criterion, ops.evac_area, ops.alert_level_rule, ops.jma_condition, ops.jma_feed, ops.jma_telegram;
-DROP FUNCTION IF EXISTS ops.notify_evac_order(), ops.notify_evac_suggestion(), ops.notify_hq_log(),
-  ops.log_evac_order_version();
+DROP FUNCTION IF EXISTS ops.evac_inputs_changed(), ops.refresh_evac_suggestions(), ops.notify_evac_order(),
+  ops.notify_evac_suggestion(), ops.notify_hq_log(), ops.log_evac_order_version();
 """
 
 
