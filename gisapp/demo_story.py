@@ -119,9 +119,10 @@ def quiet_day(engine: Engine, data_dir: Path) -> int:
                     dispatch.set_state(conn, a["id"], "cleared", HQ_ACTOR, note="デモ終了 / end of the demo")
             closed.append(close_disaster(conn, disaster_id, HQ_ACTOR)["id"])
         evac = _optional("gisapp.ops.evac_info")
-        if evac is not None and closed and hasattr(evac, "cancel_orders_of_disaster"):
-            for d in closed:
-                evac.cancel_orders_of_disaster(conn, d, HQ_ACTOR, "デモ終了 / end of the demo")
+        if evac is not None:  # 解除 of the demo's orders: the citizen map's banner goes with them
+            for order in evac.list_orders(conn):
+                if order["disaster_id"] in closed:
+                    evac.cancel(conn, order["id"], order["version"], "デモ終了 / end of the demo", HQ_ACTOR)
     (data_dir / STORY_FILE).unlink(missing_ok=True)
     return len(closed)
 
@@ -355,14 +356,35 @@ def _jma(ctx: _Ctx) -> None:
 
 
 def _evacuation(ctx: _Ctx) -> None:
-    """A suggested and an issued 避難指示 (the demo HQ operator issues, with a reason), and another
-    suggestion left open for the newcomer: through the evacuation module (when it has landed)."""
+    """The criteria's suggestions (evaluated now, as the database would at commit); the demo HQ operator
+    issues the most severe landslide one, with a reason, and leaves the others open for the newcomer."""
     evac = _optional("gisapp.ops.evac_info")
     if evac is None:
         ctx.notices.append(
             "避難情報のデモは未搭載のため省略 / evacuation order step skipped (gisapp.ops.evac_info not present yet)"
         )
         return
+    evac.refresh_suggestions(ctx.conn)
+    issued = [o for o in evac.list_orders(ctx.conn, active_only=False) if o["disaster_id"] == ctx.disaster_id]
+    if issued:
+        return  # the story's order stands (or the newcomer has issued since): nothing to add
+    landslide = [s for s in evac.list_suggestions(ctx.conn) if s["hazard"] == "landslide" and s["area_codes"]]
+    if not landslide:
+        ctx.notices.append(
+            "土砂災害の提案がないため避難指示の発令は省略 / no landslide suggestion: no order issued"
+        )
+        return
+    chosen = max(landslide, key=lambda s: (s["level"], -s["id"]))
+    reason = f"{chosen['reason_ja']}。土砂災害警戒区域を含む地区に{chosen['name_ja']}を発令（デモ：本部オペレーターの判断）"
+    evac.issue(
+        ctx.conn,
+        evac.OrderIn(
+            level=chosen["level"], hazard="landslide", reason=reason, area_codes=tuple(chosen["area_codes"]),
+            suggestion_id=chosen["id"], disaster_id=ctx.disaster_id,
+        ),
+        HQ_ACTOR,
+    )  # fmt: skip
+    evac.refresh_suggestions(ctx.conn)
 
 
 # ------------------------------------------------------------------------------------------ counts

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from gisapp import demo, demo_story
+from gisapp.ops import evac_info
 from sensors import demo_storm
 from tests.support import count, shared_data, wait_until
 
@@ -50,6 +51,15 @@ def test_the_story_is_a_disaster_in_progress(story, app_engine: Engine) -> None:
     assert all(c["incidents"][s] >= 2 for s in ("unhandled", "in_progress", "done")), c["incidents"]
     assert c["shelters_open"] == len(demo_story.SHELTER_FILL) and c["checkins"] > 50
     assert c["units_out"] >= 4 and c["reports_pending"] == 1
+    # A suggested and issued 避難指示 (landslide, by the demo HQ operator, with a reason), and a
+    # suggestion left open (the river at 避難判断水位: 高齢者等避難).
+    assert c["orders_active"] == 1 and c["suggestions_open"] >= 1
+    with app_engine.connect() as conn:
+        (order,) = [o for o in evac_info.list_orders(conn) if o["disaster_id"] == story.disaster_id]
+        suggestions = evac_info.list_suggestions(conn)
+    assert (order["level"], order["hazard"], order["issued_by"]) == (4, "landslide", "hq")
+    assert "デモ" in order["reason"] and order["area_codes"]
+    assert any(s["hazard"] == "flood" and s["level"] == 3 for s in suggestions), suggestions
     # Incidents from radios, citizens (accepted through moderation) and the phone.
     sources = count(
         app_engine,
@@ -186,6 +196,7 @@ def test_the_quiet_day_has_no_disaster(story, app_engine: Engine, settings) -> N
     assert count(app_engine, "SELECT count(*) FROM pub.shelter_status") == 0
     assert not story.story_file.exists()
     assert count(app_engine, "SELECT count(*) FROM ops.assignment WHERE state <> 'cleared'") == 0
+    assert count(app_engine, "SELECT count(*) FROM pub.evac_order WHERE status = 'active'") == 0
     # The story again after a quiet day: a new disaster (its units free again), then quiet again.
     again = demo_story.load_story(app_engine, settings.data_dir, shared=NO_SHARED)
     assert again.created and again.disaster_id != story.disaster_id and again.counts["units_out"] >= 4
