@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gisapp import cli_audit, cli_devices, cli_import, cli_layers, logs
+from gisapp import cli_audit, cli_devices, cli_evac, cli_import, cli_layers, logs
 from gisapp.localstack import LocalStack, StackError
 from gisapp.settings import Settings, get_settings
 
@@ -511,6 +511,7 @@ cli_import.register(app)
 cli_devices.register(app)
 cli_audit.register(app)
 cli_layers.register(app)
+cli_evac.register(app)
 
 
 def department_id(conn, code: str | None) -> int | None:

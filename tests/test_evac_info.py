@@ -397,3 +397,45 @@ def test_a_gauge_at_its_level_suggests_for_its_river(client, world, owner_engine
     assert sug["area_codes"] == [world.areas[2]] and sug["level"] == 4 and "氾濫危険水位" in sug["reason_ja"]
     set_level(None)
     assert open_for_criterion() == []
+
+
+def test_criteria_load_from_a_file_all_or_nothing(world, owner_engine, settings, tmp_path):
+    """`gisapp evac criteria load`: a city's 発令基準 as data; a bad entry refuses the whole file."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)  # the session's stack (the settings fixture set it)
+    good = [
+        {"name": f"{world.tag} 洪水警報 → 高齢者等避難", "hazard": "flood", "source": "jma", "min_level": 3,
+         "suggest_level": 3, "target": "listed_areas", "area_codes": [world.areas[2]], "jma_area_codes": ["9900002"]},
+        {"name": f"{world.tag} 全域", "hazard": "landslide", "source": "jma", "min_level": 5, "suggest_level": 5,
+         "target": "all_areas", "jma_area_codes": ["9900002"]},
+    ]  # fmt: skip
+    bad = [*good, {**good[0], "name": f"{world.tag} 誤り", "suggest_level": 2}]
+
+    def run(doc) -> subprocess.CompletedProcess:
+        path = tmp_path / "criteria.json"
+        path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        return subprocess.run(
+            [sys.executable, "-m", "gisapp.cli", "evac", "criteria", "load", str(path)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    names = f"{world.tag} %"
+    r = run(bad)
+    assert (
+        r.returncode == 1
+        and "3 件目" in r.stderr
+        and "suggest_level" in r.stderr
+        and "criterion 3" in r.stderr
+    )
+    assert count(owner_engine, "SELECT count(*) FROM ops.issuance_criterion WHERE name LIKE :n AND source = 'jma'"
+                 " AND jma_area_codes = '{9900002}'", n=names) == 0  # fmt: skip
+    r = run(good)
+    assert r.returncode == 0, r.stderr
+    assert "loaded 2" in r.stdout
+    assert (
+        count(owner_engine, "SELECT count(*) FROM ops.issuance_criterion WHERE jma_area_codes = '{9900002}'")
+        == 2
+    )

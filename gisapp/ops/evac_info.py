@@ -514,3 +514,121 @@ def load_demo_criteria(conn: Connection) -> int:
             {"river": "", **{k: v for k, v in c.items() if k != "device"}, "device": device},
         )
     return len(DEMO_CRITERIA)
+
+
+_CRITERION_KEYS = {
+    "name", "hazard", "source", "min_level", "suggest_level", "target", "jma_area_codes", "jma_kind",
+    "device_id", "river", "area_codes", "enabled",
+}  # fmt: skip
+_CRITERION_HAZARDS = ("landslide", "flood", "inland_flood")
+
+
+def _criterion(i: int, item: Any) -> dict[str, Any]:
+    """One criterion of a city's file, checked; the error names the entry and the field."""
+
+    def bad(field: str, ja: str, en: str) -> OpsInvalid:
+        return OpsInvalid(
+            f"発令基準 {i + 1} 件目の {field}：{ja}", f"criterion {i + 1}, {field}: {en}", index=i
+        )
+
+    if not isinstance(item, dict):
+        raise bad("(全体)", "オブジェクトで指定してください", "must be an object")
+    unknown = sorted(set(item) - _CRITERION_KEYS)
+    if unknown:
+        raise bad(
+            unknown[0], "不明な項目です", f"unknown key (allowed: {', '.join(sorted(_CRITERION_KEYS))})"
+        )
+    c = {
+        "jma_area_codes": [],
+        "jma_kind": None,
+        "device_id": None,
+        "river": "",
+        "area_codes": [],
+        "enabled": True,
+    }
+    c |= item
+    if not isinstance(c.get("name"), str) or not 1 <= len(c["name"].strip()) <= 200:
+        raise bad("name", "1〜200文字の名前が必要です", "a name of 1 to 200 characters is required")
+    if c.get("hazard") not in _CRITERION_HAZARDS:
+        raise bad(
+            "hazard", f"{'・'.join(_CRITERION_HAZARDS)} のいずれか", f"one of {', '.join(_CRITERION_HAZARDS)}"
+        )
+    if c.get("source") not in ("jma", "gauge"):
+        raise bad("source", "jma か gauge", "jma or gauge")
+    if c.get("target") not in ("hazard_areas", "listed_areas", "all_areas"):
+        raise bad(
+            "target",
+            "hazard_areas・listed_areas・all_areas のいずれか",
+            "hazard_areas, listed_areas or all_areas",
+        )
+    if not isinstance(c.get("min_level"), int) or not 1 <= c["min_level"] <= 5:
+        raise bad("min_level", "1〜5 の整数（警戒レベル相当）", "an integer 1-5 (equivalent alert level)")
+    if c.get("suggest_level") not in ISSUE_LEVELS:
+        raise bad("suggest_level", "3・4・5 のいずれか", "3, 4 or 5")
+    for key in ("jma_area_codes", "area_codes"):
+        if not isinstance(c[key], list) or not all(isinstance(v, str) and 0 < len(v) <= 40 for v in c[key]):
+            raise bad(key, "文字列の配列で指定してください", "must be a list of strings")
+    if c["target"] == "listed_areas" and not c["area_codes"]:
+        raise bad("area_codes", "listed_areas には地域コードが必要です", "listed_areas needs area codes")
+    for key in ("jma_kind", "device_id"):
+        if c[key] is not None and not (isinstance(c[key], str) and 0 < len(c[key]) <= 64):
+            raise bad(key, "文字列で指定してください", "must be a string")
+    if not isinstance(c["river"], str) or len(c["river"]) > 100:
+        raise bad("river", "100文字までの文字列", "a string of at most 100 characters")
+    if not isinstance(c["enabled"], bool):
+        raise bad("enabled", "true か false", "true or false")
+    c["name"] = c["name"].strip()
+    return c
+
+
+def load_criteria(conn: Connection, items: Any, *, replace: bool, actor: str) -> dict[str, int]:
+    """A city's 発令基準 from a JSON document (a list of criteria, by name): added or updated; with
+    ``replace``, criteria not in the document are disabled (kept for the suggestions that name them).
+    All or nothing: the first bad entry refuses the whole file."""
+    if not isinstance(items, list) or not items:
+        raise OpsInvalid(
+            "発令基準は1件以上の配列で指定してください。", "Criteria must be a non-empty JSON list."
+        )
+    checked = [_criterion(i, item) for i, item in enumerate(items)]
+    names = [c["name"] for c in checked]
+    if len(set(names)) != len(names):
+        raise OpsInvalid("発令基準の名前が重複しています。", "Criterion names must be unique.")
+    missing_areas = conn.execute(
+        text("SELECT array(SELECT unnest(CAST(:c AS text[])) EXCEPT SELECT code FROM ops.evac_area)"),
+        {"c": sorted({a for c in checked for a in c["area_codes"]})},
+    ).scalar_one()
+    if missing_areas:
+        raise OpsInvalid(
+            "存在しない地域コードがあります。", "Unknown area codes.", unknown=missing_areas[:20]
+        )
+    devices = sorted({c["device_id"] for c in checked if c["device_id"]})
+    known = set(
+        conn.execute(text("SELECT id FROM sensor.device WHERE id = ANY(:d)"), {"d": devices}).scalars()
+    )
+    if set(devices) - known:
+        raise OpsInvalid(
+            "存在しない機器があります。", "Unknown devices.", unknown=sorted(set(devices) - known)
+        )
+    for c in checked:
+        conn.execute(
+            text(
+                """INSERT INTO ops.issuance_criterion (name, hazard, source, min_level, suggest_level, target,
+                                                      jma_area_codes, jma_kind, device_id, river, area_codes, enabled)
+                   VALUES (:name, :hazard, :source, :min_level, :suggest_level, :target, :jma_area_codes, :jma_kind,
+                           :device_id, :river, :area_codes, :enabled)
+                   ON CONFLICT (name) DO UPDATE SET hazard = EXCLUDED.hazard, source = EXCLUDED.source,
+                     min_level = EXCLUDED.min_level, suggest_level = EXCLUDED.suggest_level,
+                     target = EXCLUDED.target, jma_area_codes = EXCLUDED.jma_area_codes,
+                     jma_kind = EXCLUDED.jma_kind, device_id = EXCLUDED.device_id, river = EXCLUDED.river,
+                     area_codes = EXCLUDED.area_codes, enabled = EXCLUDED.enabled"""
+            ),
+            c,
+        )
+    disabled = 0
+    if replace:
+        disabled = conn.execute(
+            text("UPDATE ops.issuance_criterion SET enabled = false WHERE enabled AND NOT (name = ANY(:n))"),
+            {"n": names},
+        ).rowcount
+    audit.record(conn, actor, "evacuation.criteria.load", "", count=len(checked), disabled=disabled)
+    return {"loaded": len(checked), "disabled": disabled}
