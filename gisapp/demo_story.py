@@ -1,7 +1,7 @@
 """The demo's disaster in progress (`make demo`, `gisapp demo load`): a fictitious storm, told through the
 platform's own domain functions, so the HQ map opens on what it is for.
 
-What is loaded (one transaction; see docs/evacuation.md, "The demo story"):
+What is loaded (one transaction; see docs/evacuation-info.md, "The demo story"):
 
 - an open disaster named as a demo (``DEMO_NAME``), opened by the demo HQ operator;
 - the storm of sensors/demo_storm.py: readings up to "now" stored through the ingest's own gauge code
