@@ -151,6 +151,40 @@ class StoryItem:
     payload: bytes
 
 
+class StoryFeed:
+    """The story file's items as they fall due. The file is looked at again on every call: when
+    `gisapp demo load` rewrites it (the same story, or a new one) the items still ahead are taken from
+    it; when a quiet day deletes it, nothing more is sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[StoryItem] = []
+        self.stamp: tuple[int, int] | None = None
+        self.sent_until: datetime | None = None  # every item up to this time has been handed out
+
+    def due(self, now: datetime) -> list[StoryItem]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self.items, self.stamp = [], None
+            return []
+        if (st.st_mtime_ns, st.st_size) != self.stamp:
+            self.stamp = (st.st_mtime_ns, st.st_size)
+            try:
+                items = load_story(self.path)
+            except (OSError, ValueError, KeyError):
+                items = []  # caught mid-write: read again next time
+                self.stamp = None
+            # At start every item is taken (those past due are sent at once, the ingest keeps one of
+            # each); on a rewrite only those not handed out yet, so nothing is sent twice.
+            self.items = [i for i in items if self.sent_until is None or i.at > self.sent_until]
+        out = []
+        while self.items and self.items[0].at <= now:
+            out.append(self.items.pop(0))
+        self.sent_until = now
+        return out
+
+
 def load_story(path: Path) -> list[StoryItem]:
     """The live part of the demo story, in time order."""
     doc = json.loads(path.read_text())
@@ -183,14 +217,13 @@ def run(
     stop: threading.Event,
     seed: int,
     gauges: list[Gauge] | None = None,
-    story: list[StoryItem] | None = None,
+    story: StoryFeed | None = None,
     story_gauges: list[Gauge] | None = None,
 ) -> int:
     """Publish until ``stop``: radio positions every ``interval``; the simulated storm of ``gauges``;
     the ``story`` items (sent by their devices, among ``units`` and ``story_gauges``) as they fall due."""
     rng = random.Random(seed)
     gauges = gauges or []
-    story = list(story or [])
     story_gauges = story_gauges or []
     for u in [*units, *gauges, *story_gauges]:
         connect(u, host, port)
@@ -213,8 +246,7 @@ def run(
                 sent += 1
             step += 1
             gauge_ts += timedelta(minutes=10)
-        while story and story[0].at <= now:
-            item = story.pop(0)
+        for item in story.due(now) if story is not None else []:
             client = clients.get(item.device_id)
             if client is not None:
                 client.publish(item.topic, item.payload, qos=1)
@@ -359,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     units = load_units(a.credentials, a.units, a.seed)
     gauges = load_gauges(a.credentials, a.seed) if a.gauges and not a.story else []
-    story = load_story(a.story) if a.story else None
+    story = StoryFeed(a.story) if a.story else None
     story_gauges = load_gauges(a.credentials, a.seed) if story is not None else []
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -159,7 +159,7 @@ def test_the_simulator_publishes_the_story_when_its_time_comes(story, settings, 
     runner = threading.Thread(
         target=simulate.run,
         args=(units, "127.0.0.1", settings.mqtt_port, 0.2, stop, 1),
-        kwargs={"story": simulate.load_story(path), "story_gauges": gauges},
+        kwargs={"story": simulate.StoryFeed(path), "story_gauges": gauges},
     )
     runner.start()
     try:
@@ -231,3 +231,30 @@ def test_the_storm_from_the_real_files() -> None:
     station = {"水防団待機水位": 1.2, "氾濫注意水位": 1.5, "避難判断水位": 1.8, "氾濫危険水位": 2.0}
     assert demo_storm.map_levels(1.8, station, levels) == pytest.approx(2.3)
     assert demo_storm.map_levels(1.65, station, levels) == pytest.approx(2.1)
+
+
+def test_the_simulator_follows_the_story_file(tmp_path) -> None:
+    """At start the items past due go at once; a rewritten file (the same story loaded again) sends
+    nothing twice; a deleted one (a quiet day) sends nothing more."""
+    from sensors import simulate
+
+    now = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
+
+    def write(*minutes: int) -> None:
+        items = [
+            {"at": (now + timedelta(minutes=m)).isoformat(), "device": "RG01", "leaf": "rain",
+             "payload": {"ts": (now + timedelta(minutes=m)).isoformat(), "rain_10min_mm": 1.0}}
+            for m in minutes
+        ]  # fmt: skip
+        path.write_text(json.dumps({"items": items}))
+        os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)  # a rewrite within the same tick
+
+    path = tmp_path / "demo-story.json"
+    write(-20, -10, 10, 20)
+    feed = simulate.StoryFeed(path)
+    assert [i.at - now for i in feed.due(now)] == [timedelta(minutes=-20), timedelta(minutes=-10)]
+    assert feed.due(now) == []
+    write(-20, -10, 10, 20)
+    assert [i.at - now for i in feed.due(now + timedelta(minutes=10))] == [timedelta(minutes=10)]
+    path.unlink()
+    assert feed.due(now + timedelta(hours=1)) == []
