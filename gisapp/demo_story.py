@@ -14,9 +14,10 @@ What is loaded (one transaction; see docs/evacuation-info.md, "The demo story"):
 - incidents from radios, citizens (through moderation) and the phone, in all three statuses, with units
   dispatched; one citizen report left waiting in the moderation queue.
 
-"Now" for the story is the disaster's opening time (to 10 minutes), so a second load finds the same
+"Now" for the story is the disaster's opening time (to the minute), so a second load finds the same
 disaster and the same keys everywhere (observation times, incident source refs, check-in event ids)
-and adds nothing. ``quiet_day`` closes the demo disaster: the state of a day without one.
+and adds nothing, except what has fallen due since (stored as the ingest would have stored it, so that
+nothing the simulator sent before the ingest worker first subscribed is missing). ``quiet_day`` closes the demo disaster: the state of a day without one.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from ingest.gauges import record_observations
 from ingest.payloads import GaugeObservation, RadioIncident
 from ingest.store import touch_devices
 from sensors import demo_storm
-from sensors.demo_storm import floor10
 
 DEMO_PREFIX = "【デモ】"
 DEMO_NAME = f"{DEMO_PREFIX}令和8年 台風第21号（架空） / DEMO: Typhoon No. 21 (fictitious)"
@@ -76,7 +76,8 @@ class StoryResult:
 class _Ctx:
     conn: Connection
     disaster_id: int
-    now: datetime  # the story's "now": the disaster's opening, to 10 minutes
+    now: datetime  # the story's "now": the disaster's opening, to the minute
+    until: datetime  # what is due by now (wall clock) is stored; what comes after is published live
     notices: list[str]
     live: list[dict]  # what the simulator publishes later: {"at", "device", "leaf", "payload"}
 
@@ -89,7 +90,9 @@ def load_story(engine: Engine, data_dir: Path, *, shared: Path | None = None) ->
         found = _open_demo_disaster(conn)
         created = found is None
         disaster = found or open_disaster(conn, DEMO_NAME, HQ_ACTOR)
-        ctx = _Ctx(conn, disaster["id"], floor10(disaster["opened_at"]), [], [])
+        now = disaster["opened_at"].replace(second=0, microsecond=0)
+        until = max(now, conn.execute(text("SELECT now()")).scalar_one())
+        ctx = _Ctx(conn, disaster["id"], now, until, [], [])
         storm = _storm(ctx, shared if shared.exists() else None)
         _jma(ctx)
         _shelters(ctx)
@@ -165,7 +168,7 @@ def _storm(ctx: _Ctx, shared: Path | None) -> demo_storm.Storm:
     for device_id, readings in storm.readings.items():
         rain = kinds[device_id] == "rain_gauge"
         for r in readings:
-            if r.ts <= ctx.now:
+            if r.ts <= ctx.until:
                 past.append(GaugeObservation(device_id, "rain_10min" if rain else "level", r.ts, r.value))
             else:
                 field_name = "rain_10min_mm" if rain else "level_m"
@@ -293,15 +296,21 @@ def _incidents(ctx: _Ctx) -> None:
                                     source_ref=_ref(ctx, f"phone{k}"), description="市民からの電話（デモ）")  # fmt: skip
         _respond(conn, incidents.create_incident(conn, ctx.disaster_id, new, HQ_ACTOR)["id"], status, ())
 
+    due = []
     for minutes, unit, category, title, where in _LIVE_RADIO:
         lon, lat = places[where]
         at = ctx.now + timedelta(minutes=minutes)
+        if at <= ctx.until:  # fell due since the story began: stored as the ingest would have
+            due.append(RadioIncident(unit, at, lon, lat, category, title, "無線による現場報告（デモ）", 2,
+                                     _ref(ctx, f"live-{unit}")))  # fmt: skip
+            continue
         ctx.live.append({
             "at": at.isoformat(), "device": unit, "leaf": "incident",
             "payload": {"ts": at.isoformat(), "lat": lat, "lon": lon, "category": category, "title": title,
                         "description": "無線による現場報告（デモ）", "priority": 2,
                         "id": _ref(ctx, f"live-{unit}")},
         })  # fmt: skip
+    radio_reports.record_radio_incidents(conn, due)
 
 
 def _citizen_report(ctx: _Ctx, k: int, category: str, description: str, where: tuple[float, float]) -> int:

@@ -56,10 +56,6 @@ class Storm:
     notice: str | None  # set when the real files were missing (the built-in storm is used)
 
 
-def floor10(t: datetime) -> datetime:
-    return t.replace(minute=t.minute - t.minute % 10, second=0, microsecond=0)
-
-
 def heaviest_day(path: Path) -> date:
     """The day with the largest 降水量の合計 in a JMA daily file."""
     totals: dict[date, float] = defaultdict(float)
@@ -69,7 +65,7 @@ def heaviest_day(path: Path) -> date:
 
 
 def _shift(values: list[float], now_index: int, now: datetime) -> list[Reading]:
-    start = floor10(now) - now_index * TEN_MINUTES
+    start = now - now_index * TEN_MINUTES
     return [Reading(start + i * TEN_MINUTES, v) for i, v in enumerate(values)]
 
 
@@ -125,7 +121,8 @@ def _first_at_or_above(values: list[float], limit: float) -> int:
 
 
 def build(now: datetime, gauges: list[Gauge], shared: Path | None) -> Storm:
-    """Every reading of the demo storm for ``gauges``, placed around ``now`` (see the module's note)."""
+    """Every reading of the demo storm for ``gauges``, placed around ``now`` (see the module's note):
+    each gauge has a reading at ``now`` and every 10 minutes before and after it."""
     notice = None
     real = shared is not None and all((shared / p).exists() for p in (JMA_DAILY, RIVER_DAY, RIVER_STATIONS))
     if real:
