@@ -28,7 +28,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
@@ -90,11 +90,15 @@ def load_story(engine: Engine, data_dir: Path, *, shared: Path | None = None) ->
         found = _open_demo_disaster(conn)
         created = found is None
         disaster = found or open_disaster(conn, DEMO_NAME, HQ_ACTOR)
-        now = disaster["opened_at"].replace(second=0, microsecond=0)
+    now = disaster["opened_at"].replace(second=0, microsecond=0)
+    notices: list[str] = []
+    # The JMA store writes each telegram in a transaction of its own (as the poller does); a second
+    # load stores nothing (the same bytes), and a failed story below finds the disaster again.
+    _jma(engine, disaster["id"], now, notices)
+    with transaction(engine, ROLES) as conn:
         until = max(now, conn.execute(text("SELECT now()")).scalar_one())
-        ctx = _Ctx(conn, disaster["id"], now, until, [], [])
+        ctx = _Ctx(conn, disaster["id"], now, until, notices, [])
         storm = _storm(ctx, shared if shared.exists() else None)
-        _jma(ctx)
         _shelters(ctx)
         _incidents(ctx)
         _evacuation(ctx)
@@ -126,6 +130,8 @@ def quiet_day(engine: Engine, data_dir: Path) -> int:
             for order in evac.list_orders(conn):
                 if order["disaster_id"] in closed:
                     evac.cancel(conn, order["id"], order["version"], "デモ終了 / end of the demo", HQ_ACTOR)
+    if closed:  # the weather clears: JMA lifts what the story issued
+        _jma(engine, closed[-1], datetime.now(UTC).replace(second=0, microsecond=0), [], lift=True)
     (data_dir / STORY_FILE).unlink(missing_ok=True)
     return len(closed)
 
@@ -353,15 +359,41 @@ def _respond(conn: Connection, incident_id: int, status: str, units: tuple[str, 
 
 
 # ------------------------------------------------------------------------ JMA and evacuation orders
-def _jma(ctx: _Ctx) -> None:
-    """JMA-form telegrams for the demo city, stored by the JMA part's store (when it has landed)."""
+# The demo city's telegrams, in JMA's forms (ingest/jmaxml_build.py), minutes before the story's "now":
+# 大雨警報（土砂災害）・洪水警報, then 土砂災害警戒情報, then the river's 氾濫警戒情報.
+TELEGRAM_MINUTES = {"warnings": 180, "landslide": 60, "river": 30}
+
+
+def _telegrams(build, disaster_id: int, now: datetime, *, lift: bool = False) -> list[tuple[str, bytes]]:
+    """The story's telegrams (or, to ``lift`` them, their 解除). The same story gives the same bytes.
+    Serials grow with the disaster, so a later story's telegrams are newer than an earlier one's."""
+    serial = 2 * disaster_id - (0 if lift else 1)
+    if lift:
+        return [
+            ("warnings", build.warnings(build.ALL_CLEAR, report_at=now)),
+            ("landslide", build.landslide(status="解除", serial=serial, report_at=now)),
+            ("river", build.river_flood("氾濫注意情報解除", serial=serial, report_at=now)),
+        ]
+    at = {k: now - timedelta(minutes=m) for k, m in TELEGRAM_MINUTES.items()}
+    return [
+        ("warnings", build.warnings(build.HEAVY_RAIN_WARNING, report_at=at["warnings"])),
+        ("landslide", build.landslide(serial=serial, report_at=at["landslide"])),
+        ("river", build.river_flood("氾濫警戒情報", serial=serial, report_at=at["river"])),
+    ]
+
+
+def _jma(engine: Engine, disaster_id: int, now: datetime, notices: list[str], *, lift: bool = False) -> None:
+    """JMA-form telegrams for the demo city, stored by the JMA store (as `gisapp jma import` does)."""
     jma = _optional("gisapp.ops.jma")
     build = _optional("ingest.jmaxml_build")
     if jma is None or build is None:
-        ctx.notices.append(
-            "気象庁電文のデモは未搭載のため省略 / JMA telegram step skipped (gisapp.ops.jma not present yet)"
-        )
+        if not lift:
+            notices.append(
+                "気象庁電文のデモは未搭載のため省略 / JMA telegram step skipped (gisapp.ops.jma not present yet)"
+            )
         return
+    for name, data in _telegrams(build, disaster_id, now, lift=lift):
+        jma.store(engine, data, source=f"file:demo-{name}.xml", area_codes=[build.CITY[1]], actor=HQ_ACTOR)
 
 
 def _evacuation(ctx: _Ctx) -> None:
@@ -383,7 +415,8 @@ def _evacuation(ctx: _Ctx) -> None:
             "土砂災害の提案がないため避難指示の発令は省略 / no landslide suggestion: no order issued"
         )
         return
-    chosen = max(landslide, key=lambda s: (s["level"], -s["id"]))
+    # The most severe; between equals, JMA's 土砂災害警戒情報 (the guideline's trigger) before a rain gauge.
+    chosen = max(landslide, key=lambda s: (s["level"], s["trigger"].get("source") == "jma", -s["id"]))
     reason = f"{chosen['reason_ja']}。土砂災害警戒区域を含む地区に{chosen['name_ja']}を発令（デモ：本部オペレーターの判断）"
     evac.issue(
         ctx.conn,
