@@ -78,6 +78,7 @@ class _Ctx:
     disaster_id: int
     now: datetime  # the story's "now": the disaster's opening, to the minute
     until: datetime  # what is due by now (wall clock) is stored; what comes after is published live
+    fresh: bool  # the disaster was opened by this load
     notices: list[str]
     live: list[dict]  # what the simulator publishes later: {"at", "device", "leaf", "payload"}
 
@@ -97,7 +98,7 @@ def load_story(engine: Engine, data_dir: Path, *, shared: Path | None = None) ->
     _jma(engine, disaster["id"], now, notices)
     with transaction(engine, ROLES) as conn:
         until = max(now, conn.execute(text("SELECT now()")).scalar_one())
-        ctx = _Ctx(conn, disaster["id"], now, until, notices, [])
+        ctx = _Ctx(conn, disaster["id"], now, until, created, notices, [])
         storm = _storm(ctx, shared if shared.exists() else None)
         _shelters(ctx)
         _incidents(ctx)
@@ -158,17 +159,19 @@ def _optional(module: str):
 
 
 # ------------------------------------------------------------------------------------------ storm
+_DEMO_GAUGES = text(
+    "SELECT id, kind, thresholds FROM sensor.device WHERE enabled AND kind IN ('rain_gauge', 'water_gauge')"
+    r" AND id ~ '^(RG|WL)[0-9]{2,}$' ORDER BY id"  # the demo's own (sensors/demo.py), no other gauge
+)
+
+
 def _storm(ctx: _Ctx, shared: Path | None) -> demo_storm.Storm:
-    rows = ctx.conn.execute(
-        text(
-            "SELECT id, kind, thresholds FROM sensor.device WHERE enabled"
-            " AND kind IN ('rain_gauge', 'water_gauge') ORDER BY id"
-        )
-    ).all()
-    gauges = [demo_storm.Gauge(r.id, r.kind, r.thresholds or {}) for r in rows]
+    gauges = [demo_storm.Gauge(r.id, r.kind, r.thresholds or {}) for r in ctx.conn.execute(_DEMO_GAUGES)]
     storm = demo_storm.build(ctx.now, gauges, shared)
     if storm.notice:
         ctx.notices.append(storm.notice)
+    if ctx.fresh:
+        _clear_window(ctx.conn, storm)
     kinds = {g.device_id: g.kind for g in gauges}
     past = []
     for device_id, readings in storm.readings.items():
@@ -185,6 +188,20 @@ def _storm(ctx: _Ctx, shared: Path | None) -> demo_storm.Storm:
     record_observations(ctx.conn, past)  # the ingest's own code: levels and alerts as if over MQTT
     touch_devices(ctx.conn, set(storm.readings), set())
     return storm
+
+
+def _clear_window(conn: Connection, storm: demo_storm.Storm) -> None:
+    """A new story over the demo gauges' earlier readings (an earlier story, or the quiet day's
+    simulated storm) would interleave two storms: their readings in its time span go, and the gauges'
+    levels are evaluated afresh from the new ones (the alert history stays)."""
+    for device_id, readings in storm.readings.items():
+        conn.execute(
+            text("DELETE FROM sensor.observation WHERE device_id = :d AND device_ts BETWEEN :a AND :b"),
+            {"d": device_id, "a": readings[0].ts, "b": readings[-1].ts},
+        )
+    conn.execute(
+        text("DELETE FROM sensor.gauge_state WHERE device_id = ANY(:ids)"), {"ids": list(storm.readings)}
+    )
 
 
 # ---------------------------------------------------------------------------------------- shelters

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from gisapp import demo, demo_story
 from gisapp.ops import evac_info
@@ -198,6 +198,8 @@ def test_the_simulator_publishes_the_story_when_its_time_comes(story, settings, 
 
 def test_the_quiet_day_has_no_disaster(story, app_engine: Engine, settings) -> None:
     open_demo = "SELECT count(*) FROM ops.disaster WHERE closed_at IS NULL AND name LIKE '【デモ】%'"
+    rain = "SELECT rain_60min * 10 + continuous FROM sensor.gauge_state WHERE device_id = 'RG01'"
+    rain_before = count(app_engine, rain)
     assert demo_story.quiet_day(app_engine, settings.data_dir) == 1
     assert count(app_engine, open_demo) == 0
     assert count(app_engine, "SELECT count(*) FROM pub.shelter_status") == 0
@@ -206,9 +208,21 @@ def test_the_quiet_day_has_no_disaster(story, app_engine: Engine, settings) -> N
     assert count(app_engine, "SELECT count(*) FROM pub.evac_order WHERE status = 'active'") == 0
     if importlib.util.find_spec("gisapp.ops.jma") is not None:  # the weather cleared: JMA lifted it all
         assert count(app_engine, "SELECT count(*) FROM ops.jma_condition WHERE alert_level >= 3") == 0
+    # The quiet day's simulator reports its own storm meanwhile (off the story's minute).
+    with app_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sensor.observation (device_id, kind, device_ts, value) VALUES"
+                " ('RG01', 'rain_10min', date_trunc('minute', now()) - interval '25 min 30 s', 30)"
+            )
+        )
     # The story again after a quiet day: a new disaster (its units free again), then quiet again.
     again = demo_story.load_story(app_engine, settings.data_dir, shared=NO_SHARED)
     assert again.created and again.disaster_id != story.disaster_id and again.counts["units_out"] >= 4
+    # The new story's storm replaced the earlier one's readings: the gauge is where a fresh one would be.
+    assert count(app_engine, rain) == rain_before
+    stray = "SELECT count(*) FROM sensor.observation WHERE device_id = 'RG01' AND extract(second FROM device_ts) = 30"
+    assert count(app_engine, stray) == 0
     assert demo_story.quiet_day(app_engine, settings.data_dir) == 1
     assert count(app_engine, open_demo) == 0
 
