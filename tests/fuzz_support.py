@@ -35,6 +35,8 @@ ROWS = {
     "code": "SELECT code FROM ops.incident_category",
     "team_id": "SELECT id FROM ops.team",
     "shelter_id": "SELECT id::text FROM gis.shelter",
+    "order_id": "SELECT id::text FROM ops.evac_order",
+    "suggestion_id": "SELECT id::text FROM ops.evac_suggestion",
 }
 MISSING = {"slug": "fuzz-missing-layer", "code": "fuzz_missing", "team_id": "fuzz-missing-team"}  # else an id
 
@@ -289,10 +291,10 @@ def settings_snapshot(engine: Engine) -> dict:
 def clean_up(engine: Engine, ground: Ground, settings: dict) -> None:
     """What the fuzzer may have switched for everyone goes back: disaster mode ended, login locks lifted,
     congestion thresholds restored, its own layers withdrawn from the citizen map (their names are canaries other tests look
-    for), the disasters it opened closed."""
+    for), the disasters it opened closed, the evacuation orders it issued cancelled (citizens' banners)."""
     from gisapp.auth import User
     from gisapp.db import transaction
-    from gisapp.ops import disaster_mode
+    from gisapp.ops import disaster_mode, evac_info
 
     cleaner = User(0, "fuzz-cleanup", "fuzz clean-up", None, frozenset({"admin"}))
     with transaction(engine, ["admin"]) as conn:
@@ -321,6 +323,14 @@ def clean_up(engine: Engine, ground: Ground, settings: dict) -> None:
             ),
             {"before": sorted(ground.existing["disaster_id"] - {ground.own["disaster_id"]})},
         )
+        issued = conn.execute(
+            text(
+                "SELECT id, version FROM ops.evac_order WHERE status = 'active' AND NOT (id::text = ANY(:before))"
+            ),
+            {"before": sorted(ground.existing["order_id"])},
+        ).all()
+        for order in issued:
+            evac_info.cancel(conn, order.id, order.version, "fuzz clean-up", "fuzz-cleanup")
 
 
 def feature_counts(owner_engine: Engine, slugs) -> dict[str, int]:

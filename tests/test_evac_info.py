@@ -314,6 +314,9 @@ def test_only_hq_operators_and_admins_issue(client, world, owner_engine):
                                                            [141.1, 38.4], [141.1, 38.3]]]}, "area_codes": []},
          "reason"),
         ({"geometry": {"type": "Point", "coordinates": [141.1, 38.3]}, "area_codes": []}, None),
+        ({"geometry": {"type": "Polygon", "coordinates": "x"}, "area_codes": []}, None),
+        ({"geometry": {"type": "MultiPolygon", "coordinates": [[[[float("inf"), 0], [1, 1], [0, 1], [float("inf"), 0]]]]},
+          "area_codes": []}, None),
         ({"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}, "area_codes": []}, None),
     ],
 )  # fmt: skip
@@ -328,7 +331,12 @@ def test_bad_input_is_refused_in_both_languages_and_stores_nothing(
         "reason": "入力の確認",
         **change,
     }
-    r = client.post("/api/evacuation-info/orders", json=body, headers=world.hq)
+    raw = json.dumps(body, allow_nan=True).replace(
+        "Infinity", "1e400"
+    )  # JSON allows it, a float cannot hold it
+    r = client.post(
+        "/api/evacuation-info/orders", content=raw, headers={**world.hq, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422, r.text
     doc = r.json()["error"]
     assert doc["message_ja"] and doc["message_en"] and doc["message_ja"] != doc["message_en"]
@@ -439,3 +447,32 @@ def test_criteria_load_from_a_file_all_or_nothing(world, owner_engine, settings,
         count(owner_engine, "SELECT count(*) FROM ops.issuance_criterion WHERE jma_area_codes = '{9900002}'")
         == 2
     )
+
+
+def test_a_gauge_reaching_level_3_or_more_is_in_the_hq_log(client, world, owner_engine):
+    device = f"{world.tag}-RG"
+    start = last_log_id(owner_engine)
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text(
+                """INSERT INTO sensor.device (id, kind, name, mqtt_password_hash, location)
+                   VALUES (:d, 'rain_gauge', :n, 'x', ST_SetSRID(ST_MakePoint(:x, :y), 4326))"""
+            ),
+            {"d": device, "n": f"{world.tag} 雨量局", "x": X0, "y": Y0},
+        )
+        for frm, to, value in ((None, "注意", 12.0), ("注意", "警戒", 16.0), ("警戒", "注意", 11.0)):
+            conn.execute(
+                text(
+                    """INSERT INTO sensor.alert (device_id, measure, level_from, level_to, value, at)
+                       VALUES (:d, '10min_mm', :f, :t, :v, now())"""
+                ),
+                {"d": device, "f": frm, "t": to, "v": value},
+            )
+    entries = client.get(f"/api/hq-log?after={start}", headers=world.staff).json()["entries"]
+    mine = [
+        e for e in reversed(entries) if e["kind"] == "gauge_alert" and e["ref"].get("device_id") == device
+    ]
+    # 注意 (2相当) alone is not logged; reaching 警戒 (3相当) is, and so is falling from it.
+    assert [e["level"] for e in mine] == [3, 2]
+    assert "「警戒」に到達（警戒レベル3相当）：16" in mine[0]["summary_ja"]
+    assert "から下降" in mine[1]["summary_ja"]

@@ -15,10 +15,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import shapely
+import shapely.errors
+import shapely.geometry
+import shapely.validation
 from sqlalchemy import Connection, text
 
 from common import audit
@@ -177,42 +181,50 @@ def _target(
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise OpsInvalid("存在しない地域コードがあります。", "Unknown area codes.", unknown=unknown[:20])
-    drawn = None
-    if geometry is not None:
-        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-            raise OpsInvalid(
-                "描いた区域は GeoJSON の Polygon か MultiPolygon で指定してください。",
-                "A drawn area must be a GeoJSON Polygon or MultiPolygon.",
-            )
-        drawn = json.dumps(geometry)
-        check = conn.execute(
-            text(
-                """SELECT ST_IsValid(g) AS valid, ST_IsValidReason(g) AS why, ST_NPoints(g) AS n,
-                          ST_Intersects(g, ST_MakeEnvelope(122, 20, 154, 46, 4326)) AS in_japan, ST_Area(g) AS area
-                     FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g) x"""
-            ),
-            {"g": drawn},
-        ).one()
-        if check.n > MAX_VERTICES:
-            raise OpsInvalid("描いた区域の頂点が多すぎます。", "The drawn area has too many vertices.")
-        if not check.valid:
-            raise OpsInvalid(
-                "描いた区域の形が正しくありません（自己交差など）。",
-                "The drawn area is not a valid polygon (self-intersection or similar).",
-                reason=check.why,
-            )
-        if not check.in_japan or not check.area > 0:
-            raise OpsInvalid("描いた区域が日本の範囲にありません。", "The drawn area is not in Japan.")
+    drawn = None if geometry is None else _drawn(geometry)
     geom = conn.execute(
         text(
             """SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(g)), 3))) FROM (
                  SELECT geom AS g FROM ops.evac_area WHERE code = ANY(:c)
-                 UNION ALL SELECT ST_SetSRID(ST_GeomFromGeoJSON(:d), 4326) WHERE :d IS NOT NULL) x"""
+                 UNION ALL SELECT ST_GeomFromEWKB(decode(CAST(:d AS text), 'hex')) WHERE :d IS NOT NULL) x"""
         ),
         {"c": list(codes), "d": drawn},
     ).scalar_one()
     names = [known[c] for c in codes] + (["指定区域（地図上で描画）"] if drawn else [])
     return list(codes), names, geom
+
+
+def _drawn(geometry: Any) -> str:
+    """An area drawn on the map (GeoJSON Polygon / MultiPolygon, lon/lat) as hex EWKB, or OpsInvalid
+    saying why not. Read by shapely first, so no malformed document reaches PostGIS."""
+    wrong_type = OpsInvalid(
+        "描いた区域は GeoJSON の Polygon か MultiPolygon で指定してください。",
+        "A drawn area must be a GeoJSON Polygon or MultiPolygon.",
+    )
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise wrong_type
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except (shapely.errors.ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise wrong_type from None
+    if shape.is_empty or shapely.get_num_coordinates(shape) > MAX_VERTICES:
+        raise OpsInvalid(
+            f"描いた区域は頂点1〜{MAX_VERTICES}個で指定してください。",
+            f"A drawn area needs 1 to {MAX_VERTICES} vertices.",
+        )
+    coords = shapely.get_coordinates(shape)
+    if not np.isfinite(coords).all():
+        raise wrong_type
+    if not shape.is_valid:
+        raise OpsInvalid(
+            "描いた区域の形が正しくありません（自己交差など）。",
+            "The drawn area is not a valid polygon (self-intersection or similar).",
+            reason=shapely.validation.explain_validity(shape),
+        )
+    w, s_, e, n = shape.bounds
+    if not (122 <= w and e <= 154 and 20 <= s_ and n <= 46) or not shape.area > 0:
+        raise OpsInvalid("描いた区域が日本の範囲にありません。", "The drawn area is not in Japan.")
+    return shapely.to_wkb(shapely.set_srid(shape, 4326), hex=True, include_srid=True)
 
 
 def _version_row(conn: Connection, order_id: int, action: str, actor: str) -> None:

@@ -276,6 +276,33 @@ END $f$;
 CREATE TRIGGER evac_order_version_log AFTER INSERT ON ops.evac_order_version
   FOR EACH ROW EXECUTE FUNCTION ops.log_evac_order_version();
 
+-- A gauge entering or leaving a level of 警戒レベル3相当 or above is logged (lower ones stay in the alert list).
+CREATE FUNCTION ops.log_gauge_alert() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+DECLARE
+  lv_to smallint := (SELECT max(level) FROM ops.alert_level_rule WHERE source = 'gauge' AND match = NEW.level_to);
+  lv_from smallint := (SELECT max(level) FROM ops.alert_level_rule WHERE source = 'gauge' AND match = NEW.level_from);
+  dev text := (SELECT name FROM sensor.device WHERE id = NEW.device_id);
+BEGIN
+  IF coalesce(lv_to, 0) < 3 AND coalesce(lv_from, 0) < 3 THEN
+    RETURN NULL;
+  END IF;
+  INSERT INTO ops.hq_log (at, kind, level, summary_ja, summary_en, ref)
+  VALUES (NEW.created_at, 'gauge_alert', lv_to,
+          CASE WHEN coalesce(lv_to, 0) >= coalesce(lv_from, 0)
+               THEN format('【観測】%s が「%s」に到達（警戒レベル%s相当）：%s', dev, NEW.level_to, lv_to, round(NEW.value::numeric, 2))
+               ELSE format('【観測】%s が「%s」から下降（%s）：%s', dev, NEW.level_from,
+                           coalesce(NEW.level_to, '基準未満'), round(NEW.value::numeric, 2)) END,
+          CASE WHEN coalesce(lv_to, 0) >= coalesce(lv_from, 0)
+               THEN format('[Gauge] %s reached "%s" (alert level %s equivalent): %s', NEW.device_id, NEW.level_to, lv_to,
+                           round(NEW.value::numeric, 2))
+               ELSE format('[Gauge] %s fell from "%s" (%s): %s', NEW.device_id, NEW.level_from,
+                           coalesce(NEW.level_to, 'below all thresholds'), round(NEW.value::numeric, 2)) END,
+          jsonb_build_object('alert_id', NEW.id, 'device_id', NEW.device_id, 'measure', NEW.measure));
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER alert_hq_log AFTER INSERT ON sensor.alert FOR EACH ROW EXECUTE FUNCTION ops.log_gauge_alert();
+
 -- ======================================================================== 6. gauge alerts
 ALTER TABLE sensor.alert
   ADD COLUMN acknowledged_by  text,
@@ -463,13 +490,14 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 DOWNGRADE = r"""
 DROP TRIGGER IF EXISTS evac_on_gauge_levels ON sensor.gauge_state;
 DROP TRIGGER IF EXISTS evac_on_hazards ON gis.hazard_area;
+DROP TRIGGER IF EXISTS alert_hq_log ON sensor.alert;
 ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
   DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
 DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
 DROP TABLE IF EXISTS ops.hq_log, ops.evac_order_version, ops.evac_suggestion, ops.evac_order,
   ops.issuance_criterion, ops.evac_area, ops.alert_level_rule, ops.jma_condition, ops.jma_feed, ops.jma_telegram;
 DROP FUNCTION IF EXISTS ops.evac_inputs_changed(), ops.refresh_evac_suggestions(), ops.notify_evac_order(),
-  ops.notify_evac_suggestion(), ops.notify_hq_log(), ops.log_evac_order_version();
+  ops.notify_evac_suggestion(), ops.notify_hq_log(), ops.log_evac_order_version(), ops.log_gauge_alert();
 """
 
 
