@@ -165,6 +165,8 @@ def _start_app_processes(
         live = ["--story", str(story_file)] if story_file is not None else ["--gauges"]
         wanted["simulator"] = [py, "-m", "sensors.simulate", *live]
         _restart_if_changed(stack, "simulator", wanted["simulator"])
+        if story_file is not None:  # the story's kiosks (check-ins go through the domain, not MQTT)
+            wanted["demo-live"] = [*cli, "demo", "live", str(story_file)]
     ports = {
         "api": (s.http_port, "GISAPP_HTTP_PORT"),
         "public-api": (s.public_http_port, "GISAPP_PUBLIC_HTTP_PORT"),
@@ -369,6 +371,29 @@ def demo_load(
     stack = LocalStack(s)
     if stack.mqtt_pidfile.exists():
         _sync_broker(s, stack)
+
+
+@demo_app.command("live")
+def demo_live(
+    story_file: Annotated[Path, typer.Argument(help="demo-story.json (written by `gisapp demo load`)")],
+) -> None:
+    """The demo story's kiosk check-ins as they fall due, until SIGTERM (`gisapp up --demo --simulate`
+    runs it; the simulator publishes the storm and the radio reports)."""
+    import threading
+
+    from gisapp import demo_story
+    from gisapp.db import make_engine
+
+    s = _settings(interactive=False)
+    engine = make_engine(s.database_url, pool_size=1, application_name="gisapp-demo-live")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        done = demo_story.run_live(engine, story_file, stop)
+    finally:
+        engine.dispose()
+    log.info("demo live stopped", extra={"checkins": done})
 
 
 def _demo_load(s: Settings, scale: int, *, quiet_day: bool = False):

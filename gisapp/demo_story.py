@@ -47,8 +47,9 @@ HQ_ACTOR = "hq"  # the demo HQ operator (gisapp/demo.py DEMO_USERS): the story's
 STORY_FILE = "demo-story.json"
 ROLES = ("admin",)
 _CHECKIN_NS = uuid.UUID("5f1c2b8e-7a43-4c55-9d0e-2f6a1c9b7e10")
-# How full each opened shelter gets (the first nearly full), and how many shelters open.
-SHELTER_FILL = (0.95, 0.62, 0.4, 0.22, 0.08)
+# How full each opened shelter is at the story's "now" (the first nearly full) and an hour later;
+# how many shelters open.
+SHELTER_FILL = ((0.93, 0.99), (0.6, 0.78), (0.4, 0.52), (0.2, 0.3), (0.08, 0.14))
 GROUP_SIZES = (2, 3, 1, 4, 2, 5, 1, 3, 2, 1)
 
 
@@ -70,6 +71,7 @@ class StoryResult:
     story_file: Path | None = None
     source_ja: str = ""
     source_en: str = ""
+    until: datetime | None = None
 
 
 @dataclass
@@ -84,8 +86,12 @@ class _Ctx:
 
 
 # ------------------------------------------------------------------------------------ entry points
-def load_story(engine: Engine, data_dir: Path, *, shared: Path | None = None) -> StoryResult:
-    """Load (or find, unchanged) the demo disaster in progress; writes ``data_dir/demo-story.json``."""
+def load_story(
+    engine: Engine, data_dir: Path, *, shared: Path | None = None, until: datetime | None = None
+) -> StoryResult:
+    """Load (or find, unchanged) the demo disaster in progress; writes ``data_dir/demo-story.json``.
+    What has fallen due by ``until`` (default: now) is stored, what comes later is left to the live
+    processes."""
     shared = shared if shared is not None else shared_data_dir()
     with transaction(engine, ROLES) as conn:
         found = _open_demo_disaster(conn)
@@ -97,7 +103,7 @@ def load_story(engine: Engine, data_dir: Path, *, shared: Path | None = None) ->
     # load stores nothing (the same bytes), and a failed story below finds the disaster again.
     _jma(engine, disaster["id"], now, notices)
     with transaction(engine, ROLES) as conn:
-        until = max(now, conn.execute(text("SELECT now()")).scalar_one())
+        until = max(now, until or conn.execute(text("SELECT now()")).scalar_one())
         ctx = _Ctx(conn, disaster["id"], now, until, created, notices, [])
         storm = _storm(ctx, shared if shared.exists() else None)
         _shelters(ctx)
@@ -108,7 +114,7 @@ def load_story(engine: Engine, data_dir: Path, *, shared: Path | None = None) ->
     _write_story_file(story_file, ctx, storm)
     return StoryResult(
         ctx.disaster_id, disaster["name"], created, counts, ctx.notices, story_file,
-        storm.source_ja, storm.source_en,
+        storm.source_ja, storm.source_en, ctx.until,
     )  # fmt: skip
 
 
@@ -207,7 +213,8 @@ def _clear_window(conn: Connection, storm: demo_storm.Storm) -> None:
 # ---------------------------------------------------------------------------------------- shelters
 def _shelters(ctx: _Ctx) -> None:
     """Open suitable shelters (flood and landslide, designated, with a capacity) and fill them through
-    kiosk check-ins spread over the past hour; the first nearly full."""
+    kiosk check-ins spread over the past hour, the first nearly full; the next hour's check-ins go to
+    the story file for `gisapp demo live` (those already due are recorded here)."""
     candidates = [
         s
         for s in shelters.suitable_shelters(ctx.conn, "landslide", ("public", "internal", "restricted"))
@@ -220,21 +227,90 @@ def _shelters(ctx: _Ctx) -> None:
             shelters.open_shelter(
                 ctx.conn, ctx.disaster_id, shelter["id"], f"避難所班 デモ{k + 1}（架空）", HQ_ACTOR
             )
-        target = round(shelter["capacity"] * fill)
-        groups, total = [], 0
-        while total < target:
-            size = min(GROUP_SIZES[len(groups) % len(GROUP_SIZES)], target - total)
-            groups.append(size)
-            total += size
-        for i, persons in enumerate(groups):
-            scan = checkin.Scan(
-                client_event_id=uuid.uuid5(_CHECKIN_NS, f"{ctx.disaster_id}:{shelter['id']}:{i}"),
-                kind="entry",
-                kiosk_id=f"demo-kiosk-{k + 1}",
-                persons=persons,
-                device_time=ctx.now - timedelta(minutes=60) + timedelta(minutes=60) * i / len(groups),
-            )
-            checkin.check_in(ctx.conn, ctx.disaster_id, shelter["id"], scan, HQ_ACTOR)
+        for hour, (first, last) in enumerate(((0, fill[0]), (fill[0], fill[1]))):
+            groups = _groups(round(shelter["capacity"] * first), round(shelter["capacity"] * last))
+            for i, persons in groups:
+                at = ctx.now + timedelta(minutes=60) * (hour - 1 + (i + 1 - groups[0][0]) / len(groups))
+                item = {
+                    "disaster_id": ctx.disaster_id, "shelter_id": shelter["id"], "persons": persons,
+                    "kiosk_id": f"demo-kiosk-{k + 1}", "client_event_id": str(_checkin_id(ctx, shelter, i)),
+                }  # fmt: skip
+                if at <= ctx.until:
+                    record_checkin(ctx.conn, item, at)
+                else:
+                    ctx.live.append({"at": at.isoformat(), "device": item["kiosk_id"], "leaf": "checkin",
+                                     "payload": item})  # fmt: skip
+
+
+def _groups(start: int, end: int) -> list[tuple[int, int]]:
+    """(number, persons) of the groups that bring a shelter from ``start`` to ``end`` persons; the
+    numbering continues from the groups before ``start``, so each group keeps its number."""
+    out, total, i = [], 0, 0
+    while total < end:
+        size = min(GROUP_SIZES[i % len(GROUP_SIZES)], end - total)
+        if total >= start:
+            out.append((i, size))
+        total, i = total + size, i + 1
+    return out
+
+
+def _checkin_id(ctx: _Ctx, shelter: dict, i: int) -> uuid.UUID:
+    return uuid.uuid5(_CHECKIN_NS, f"{ctx.disaster_id}:{shelter['id']}:{i}")
+
+
+def record_checkin(conn: Connection, item: dict, at: datetime) -> dict:
+    """One walk-in group's entry at a demo kiosk (a replay of the same event changes nothing)."""
+    scan = checkin.Scan(
+        client_event_id=uuid.UUID(item["client_event_id"]),
+        kind="entry",
+        kiosk_id=item["kiosk_id"],
+        persons=item["persons"],
+        device_time=at,
+    )
+    return checkin.check_in(conn, item["disaster_id"], item["shelter_id"], scan, HQ_ACTOR)
+
+
+def run_live(engine: Engine, path: Path, stop, interval: float = 5.0) -> int:
+    """`gisapp demo live`: the story's kiosk check-ins as they fall due (the simulator sends the rest,
+    over MQTT). Follows the file as the simulator does: a rewrite sends nothing twice, a deletion (a
+    quiet day) stops it. How many check-ins it recorded."""
+    from gisapp.ops.errors import OpsError
+
+    sent_until: datetime | None = None
+    stamp, items, done = None, [], 0
+    while True:
+        now = datetime.now(UTC)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            stamp, items = None, []
+        else:
+            if (st.st_mtime_ns, st.st_size) != stamp:
+                try:
+                    doc = json.loads(path.read_text())
+                    stamp = (st.st_mtime_ns, st.st_size)
+                except (OSError, ValueError):
+                    doc = {"items": []}  # caught mid-write: read again next time
+                items = sorted(
+                    (
+                        (datetime.fromisoformat(i["at"]), i["payload"])
+                        for i in doc["items"]
+                        if i["leaf"] == "checkin"
+                        and (sent_until is None or datetime.fromisoformat(i["at"]) > sent_until)
+                    ),
+                    key=lambda pair: pair[0],
+                )
+        while items and items[0][0] <= now:
+            at, item = items.pop(0)
+            try:
+                with transaction(engine, ROLES) as conn:
+                    record_checkin(conn, item, at)
+                done += 1
+            except OpsError:
+                pass  # the shelter or the disaster was closed meanwhile: the kiosk is refused, as a real one
+        sent_until = now
+        if stop.wait(interval):
+            return done
 
 
 # --------------------------------------------------------------------------------------- incidents

@@ -191,6 +191,8 @@ def load_story(path: Path) -> list[StoryItem]:
     items = []
     for item in doc["items"]:
         device, leaf = item["device"], item["leaf"]
+        if leaf not in ("rain", "level", "incident"):
+            continue  # not sent over MQTT (kiosk check-ins: `gisapp demo live`)
         topic = radio_incident_topic(device) if leaf == "incident" else gauge_topic(device, leaf)
         payload = json.dumps(item["payload"], ensure_ascii=False).encode()
         items.append(StoryItem(datetime.fromisoformat(item["at"]), device, topic, payload))

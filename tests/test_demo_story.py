@@ -98,7 +98,7 @@ def test_the_rest_of_the_storm_is_published_live(story) -> None:
     items = doc["items"]
     assert all(datetime.fromisoformat(i["at"]) > now for i in items)
     leaves = {i["leaf"] for i in items}
-    assert leaves == {"rain", "level", "incident"}
+    assert leaves == {"rain", "level", "incident", "checkin"}
     # The first river reaches 氾濫危険水位 live, within the hour.
     wl01 = [i for i in items if i["device"] == "WL01"]
     assert wl01[0]["payload"]["level_m"] < max(i["payload"]["level_m"] for i in wl01)
@@ -110,7 +110,8 @@ def test_the_rest_of_the_storm_is_published_live(story) -> None:
 
 def test_loading_twice_adds_nothing(story, app_engine: Engine, settings) -> None:
     before = table_counts(app_engine)
-    again = demo_story.load_story(app_engine, settings.data_dir, shared=NO_SHARED)
+    # At the same moment (what falls due later is the live processes' part, tested below).
+    again = demo_story.load_story(app_engine, settings.data_dir, shared=NO_SHARED, until=story.until)
     assert not again.created and again.disaster_id == story.disaster_id
     assert table_counts(app_engine) == before
     assert again.counts == story.counts
@@ -118,12 +119,13 @@ def test_loading_twice_adds_nothing(story, app_engine: Engine, settings) -> None
 
 def test_the_cli_demo_load_prints_for_a_person(story, app_engine: Engine, stack_environ) -> None:
     """`gisapp migrate` and `gisapp demo load` (what `make demo` runs) print lines for a person, no
-    structured log lines, even with LOG_FORMAT=json; and the load finds the story already there."""
+    structured log lines, even with LOG_FORMAT=json; and the load finds the story already there (and
+    adds only what has fallen due since: see test_loading_twice_adds_nothing)."""
     env = {**stack_environ, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "GISAPP_SHARED_DATA": str(NO_SHARED)}
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
     )
-    before = table_counts(app_engine)
+    disasters = count(app_engine, "SELECT count(*) FROM ops.disaster")
     for argv in (["migrate"], ["demo", "load"]):
         out = subprocess.run(
             [sys.executable, "-m", "gisapp.cli", *argv], env=env, capture_output=True, text=True, timeout=120
@@ -133,7 +135,27 @@ def test_the_cli_demo_load_prints_for_a_person(story, app_engine: Engine, stack_
         assert lines, argv
         assert not [line for line in lines if line.lstrip().startswith("{")], lines
     assert "デモの災害 / demo disaster:" in out.stdout and "対応済" in out.stdout
-    assert table_counts(app_engine) == before
+    assert count(app_engine, "SELECT count(*) FROM ops.disaster") == disasters
+
+
+def test_the_kiosks_go_on_checking_in(story, app_engine: Engine, tmp_path) -> None:
+    """`gisapp demo live`: the story's next check-ins, once due, are recorded once (a second pass over
+    the same file replays nothing)."""
+    import threading
+
+    doc = json.loads(story.story_file.read_text())
+    items = [i for i in doc["items"] if i["leaf"] == "checkin"][:3]
+    due = datetime.now(UTC) - timedelta(seconds=5)
+    for item in items:
+        item["at"] = due.isoformat()
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps({"items": items}))
+    before = count(app_engine, "SELECT count(*) FROM ops.checkin_event")
+    for _ in range(2):
+        stop = threading.Event()
+        stop.set()  # one pass
+        demo_story.run_live(app_engine, path, stop)
+    assert count(app_engine, "SELECT count(*) FROM ops.checkin_event") == before + 3
 
 
 def test_the_simulator_publishes_the_story_when_its_time_comes(story, settings, app_engine, worker) -> None:
