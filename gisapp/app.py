@@ -25,6 +25,7 @@ from gisapp.api import (
     health,
     imports,
     incidents,
+    jma,
     layers,
     pages,
     people,
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         engine,
         settings.mqtt_url,
         drops=not public,
+        jma=None if public else (settings.jma_feed_urls, settings.jma_stale_minutes),
         primary=write_engine if engine is not write_engine else None,
     )
     errors.install(app)
@@ -197,6 +199,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(evacuation_info.router)
         app.include_router(people.router)
         app.include_router(dead_letters.router)
+        app.include_router(jma.router)
         app.include_router(docs.router)
 
     openapi_doc.install(app)  # every 4xx an operation can answer, in its OpenAPI

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gisapp import cli_audit, cli_devices, cli_evac, cli_import, cli_layers, logs
+from gisapp import cli_audit, cli_devices, cli_evac, cli_import, cli_jma, cli_layers, logs
 from gisapp.localstack import LocalStack, StackError
 from gisapp.settings import Settings, get_settings
 
@@ -167,6 +167,8 @@ def _start_app_processes(
         _restart_if_changed(stack, "simulator", wanted["simulator"])
         if story_file is not None:  # the story's kiosks (check-ins go through the domain, not MQTT)
             wanted["demo-live"] = [*cli, "demo", "live", str(story_file)]
+    if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation.md)
+        wanted["jma-poller"] = [*cli, "jma", "poll"]
     ports = {
         "api": (s.http_port, "GISAPP_HTTP_PORT"),
         "public-api": (s.public_http_port, "GISAPP_PUBLIC_HTTP_PORT"),
@@ -225,6 +227,8 @@ def _print_urls(s: Settings, stack: LocalStack, *, demo: bool, story=None) -> No
     typer.echo(f"  避難所受付 Shelter kiosk : http://{host}:{s.http_port}/kiosk")
     typer.echo(f"  API docs                 : http://{host}:{s.http_port}/docs")
     typer.echo(f"  health                   : http://{host}:{s.http_port}/healthz")
+    if s.jma_feed_urls:
+        typer.echo(f"  気象庁フィード JMA feed  : {', '.join(s.jma_feed_urls)} (gisapp jma status)")
     if s.public_reads == "replica":
         typer.echo(f"  レプリカ read replica    : 127.0.0.1:{s.replica_pg_port} (citizen map reads it)")
     users = stack.data_dir / "demo-users.json"
@@ -535,6 +539,7 @@ def users_locks() -> None:
 cli_import.register(app)
 cli_devices.register(app)
 cli_audit.register(app)
+cli_jma.register(app)
 cli_layers.register(app)
 cli_evac.register(app)
 

@@ -156,6 +156,27 @@ def check_replication(engine: Engine) -> Check | None:
     return Check(ok, f"{rows[0].senders} WAL sender(s); " + "; ".join(parts))
 
 
+def check_jma(engine: Engine, urls: list[str], stale_minutes: int) -> tuple[Check, list[dict]]:
+    """The JMA feeds: each polled successfully within ``stale_minutes`` and without an error. No feed
+    configured is fine (telegrams then come by `gisapp jma import`)."""
+    from gisapp.ops import jma_feeds
+
+    if not urls:
+        return Check(True, "no feed configured (GISAPP_JMA_FEED_URL); telegrams by `gisapp jma import`"), []
+    try:
+        with engine.connect() as conn:
+            feeds = jma_feeds.states(conn, urls, stale_minutes)
+    except Exception as e:  # health reports any failure
+        return Check(False, type(e).__name__), []
+    bad = [f for f in feeds if f.error or f.stale]
+    parts = [
+        f"{f.url}: {'STALE (no successful poll for ' + str(stale_minutes) + ' min) ' if f.stale else ''}"
+        f"{'error: ' + f.error if f.error else 'ok' if not f.stale else ''}".strip()
+        for f in feeds
+    ]
+    return Check(not bad, "; ".join(parts)), [f.as_json() for f in feeds]
+
+
 class CachedHealth:
     """/healthz may be polled often; check at most every few seconds. The internal instance also
     reports messages the broker dropped and the ingest worker's dead letters of the last hour (the
@@ -172,9 +193,11 @@ class CachedHealth:
         *,
         drops: bool = False,
         primary: Engine | None = None,
+        jma: tuple[list[str], int] | None = None,
     ) -> None:
         self.engine, self.mqtt_url, self.ttl, self.drops = engine, mqtt_url, ttl, drops
         self.primary = primary
+        self.jma = jma  # (feed URLs, stale minutes) on the internal instance
         self._at = 0.0
         self._value: dict | None = None
         self._lock = threading.Lock()
@@ -189,6 +212,9 @@ class CachedHealth:
                     replication = check_replication(self.engine)
                     if replication is not None:
                         checks["replication"] = replication
+                jma_feeds: list[dict] | None = None
+                if self.jma is not None:
+                    checks["jma"], jma_feeds = check_jma(self.engine, *self.jma)
                 if self.primary is not None:
                     checks["replica"] = check_replica(self.engine)
                     checks["primary"] = check_database(self.primary)
@@ -203,6 +229,8 @@ class CachedHealth:
                 }
                 if self.drops:
                     self._value["dead_letters_1h"] = checks["dead_letters"].count
+                if jma_feeds is not None:
+                    self._value["jma"]["feeds"] = jma_feeds
                 if self.primary is not None:
                     lag = checks["replica"].count
                     self._value["replica_lag_s"] = None if lag is None else round(lag, 3)

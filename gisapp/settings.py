@@ -110,6 +110,47 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(500, alias="GISAPP_INGEST_BATCH", ge=1, le=10_000)
     ingest_batch_wait_ms: int = Field(50, alias="GISAPP_INGEST_WAIT_MS", ge=0, le=5_000)
 
+    # --- JMA 防災情報XML (docs/evacuation.md, "JMA 防災情報XML") ---
+    # Our areas, comma-separated JMA codes: 市町村等 (気象警報・注意報 and 土砂災害警戒情報; a city split
+    # in two by JMA has two), and for 指定河川洪水予報 a 予報区域, river or 浸水想定地区 city code.
+    # The default is the demo city 伊勢原市.
+    jma_area_codes: str = Field("1421400", alias="GISAPP_JMA_AREA_CODES")
+    # JMA PULL Atom feed(s) to poll, comma-separated (e.g. …/developer/xml/feed/extra.xml); unset: no
+    # poller (telegrams by `gisapp jma import`).
+    jma_feed_url: str | None = Field(None, alias="GISAPP_JMA_FEED_URL")
+    # Fetch only the feed entries of these offices (the entry's author, e.g. 横浜地方気象台 for
+    # 神奈川県), comma-separated; unset: every office's (JMA's feed covers all of Japan).
+    jma_offices: str = Field("", alias="GISAPP_JMA_OFFICES")
+    jma_poll_interval: int = Field(60, alias="GISAPP_JMA_POLL_INTERVAL", ge=10, le=3600)
+    # No successful poll for this long and the feed is reported stale (/healthz, the HQ map).
+    jma_stale_minutes: int = Field(10, alias="GISAPP_JMA_STALE_MINUTES", ge=1, le=1440)
+
+    @field_validator("jma_feed_url")
+    @classmethod
+    def _empty_feed_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _stale_after_a_poll(self) -> Settings:
+        if self.jma_stale_minutes * 60 <= self.jma_poll_interval:
+            raise ValueError(
+                "GISAPP_JMA_STALE_MINUTES は GISAPP_JMA_POLL_INTERVAL より長くしてください / "
+                "GISAPP_JMA_STALE_MINUTES must be longer than GISAPP_JMA_POLL_INTERVAL"
+            )
+        return self
+
+    @property
+    def jma_area_code_list(self) -> list[str]:
+        return [c.strip() for c in self.jma_area_codes.split(",") if c.strip()]
+
+    @property
+    def jma_office_list(self) -> list[str]:
+        return [o.strip() for o in self.jma_offices.split(",") if o.strip()]
+
+    @property
+    def jma_feed_urls(self) -> list[str]:
+        return [u.strip() for u in (self.jma_feed_url or "").split(",") if u.strip()]
+
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_format: Literal["json", "text"] = Field("json", alias="LOG_FORMAT")
 

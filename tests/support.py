@@ -13,7 +13,10 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, make_url, text
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the repository; GISAPP_SHARED_DATA points elsewhere (a git worktree's tests).
+SHARED_DATA = Path(
+    os.environ.get("GISAPP_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 def count(engine: Engine, sql: str, **params) -> int:

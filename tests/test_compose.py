@@ -48,7 +48,8 @@ INIT_SCRIPT = DEPLOY / "postgres" / "initdb" / "20-gisapp.sh"
 REPLICA_SCRIPT = DEPLOY / "postgres" / "replica-entrypoint.sh"
 
 INGEST_SERVICES = {"ingest", "ingest-2"}  # ingest-2: profile "scale"
-APP_SERVICES = {"migrate", "api", "public-api", *INGEST_SERVICES}  # run a `gisapp` command
+JMA_PROFILE = {"jma-poller"}  # profile "jma": the JMA PULL feed poller
+APP_SERVICES = {"migrate", "api", "public-api", *INGEST_SERVICES, *JMA_PROFILE}  # run a `gisapp` command
 ONE_SHOT = {"migrate", "mosquitto-auth"}
 REPLICATION_SECRET = "PG_REPLICATION_PASSWORD"
 SCALE_PROFILE = {"ingest-2", "proxy", "replica"}
@@ -59,6 +60,7 @@ ROLE_OF = {
     "ingest": "gisapp_app",
     "ingest-2": "gisapp_app",
     "public-api": "gisapp_public",
+    "jma-poller": "gisapp_app",
 }
 AWAITED_ENV: set[str] = set()  # environment variables a service may set before gisapp reads them
 PUBLIC_SECRET = "PG_PUBLIC_PASSWORD"
@@ -293,8 +295,11 @@ def test_healthcheck_snippets(services):
 # ---------------------------------------------------------------------------- profile "scale"
 def test_scale_profile_holds_the_proxy_and_the_second_worker(services):
     profiled = {name for name, svc in services.items() if svc.get("profiles")}
-    assert profiled == SCALE_PROFILE, "only the proxy, the replica and the extra ingest worker are optional"
+    assert profiled == SCALE_PROFILE | JMA_PROFILE, (
+        "only the proxy, the replica, the extra ingest worker and the JMA poller are optional"
+    )
     assert all(services[name]["profiles"] == ["scale"] for name in SCALE_PROFILE)
+    assert services["jma-poller"]["profiles"] == ["jma"]
 
 
 def test_ingest_workers_split_the_stream_one_to_n(services):

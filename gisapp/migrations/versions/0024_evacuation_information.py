@@ -47,6 +47,7 @@ CREATE TABLE ops.jma_telegram (
   source       text NOT NULL,               -- 'feed:<url>' or 'file:<name>'
   sha256       text NOT NULL UNIQUE,        -- the same telegram twice is stored once
   applied      boolean NOT NULL,            -- false: an older one arriving late; it changed nothing
+  area_codes   text[] NOT NULL DEFAULT '{}',  -- our areas it speaks of (in force or not): 気象警報 replace by area
   received_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX jma_telegram_event_idx ON ops.jma_telegram (info_kind, event_id, report_at);
@@ -65,7 +66,8 @@ CREATE TABLE ops.jma_condition (
   alert_level  smallint CHECK (alert_level BETWEEN 1 AND 5),   -- 警戒レベル相当 (ops.alert_level_rule)
   telegram_id  bigint NOT NULL REFERENCES ops.jma_telegram(id),
   since        timestamptz NOT NULL,
-  PRIMARY KEY (info_kind, event_id, area_code, kind_name)
+  -- One row per Condition part: 大雨特別警報 with 土砂災害、浸水害 is two rows (landslide, inland_flood).
+  PRIMARY KEY (info_kind, event_id, area_code, kind_name, condition)
 );
 
 CREATE TABLE ops.jma_feed (
@@ -76,7 +78,10 @@ CREATE TABLE ops.jma_feed (
   ok_at          timestamptz,
   error          text,
   error_at       timestamptz,
-  entries_seen   int NOT NULL DEFAULT 0
+  entries_seen   int NOT NULL DEFAULT 0,
+  -- The Atom ids of the entries already handled that are still in the feed: a poll fetches only new
+  -- telegrams (ids that left the feed are dropped, so this stays as small as the feed).
+  entry_ids      text[] NOT NULL DEFAULT '{}'
 );
 
 -- ======================================================================== 2. 警戒レベル相当 (data)
