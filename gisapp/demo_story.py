@@ -106,9 +106,8 @@ def load_story(
         until = max(now, until or conn.execute(text("SELECT now()")).scalar_one())
         ctx = _Ctx(conn, disaster["id"], now, until, created, notices, [])
         storm = _storm(ctx, shared if shared.exists() else None)
-        _shelters(ctx)
         _incidents(ctx)
-        _evacuation(ctx)
+        _shelters(ctx, _evacuation(ctx))
         counts = story_counts(conn, ctx.disaster_id)
     story_file = data_dir / STORY_FILE
     _write_story_file(story_file, ctx, storm)
@@ -211,17 +210,27 @@ def _clear_window(conn: Connection, storm: demo_storm.Storm) -> None:
 
 
 # ---------------------------------------------------------------------------------------- shelters
-def _shelters(ctx: _Ctx) -> None:
-    """Open suitable shelters (flood and landslide, designated, with a capacity) and fill them through
-    kiosk check-ins spread over the past hour, the first nearly full; the next hour's check-ins go to
-    the story file for `gisapp demo live` (those already due are recorded here)."""
-    candidates = [
-        s
-        for s in shelters.suitable_shelters(ctx.conn, "landslide", ("public", "internal", "restricted"))
-        if s["suits_flood"] and s["is_designated_shelter"] and (s["capacity"] or 0) >= 20
-    ][: len(SHELTER_FILL)]
+def _shelters(ctx: _Ctx, suggested: list[int]) -> None:
+    """Open shelters suited to landslides, with a capacity: those the issued order's suggestion names
+    first, then designated ones also suited to floods; fill them through kiosk check-ins spread over
+    the past hour, the first nearly full. The next hour's check-ins go to the story file for `gisapp
+    demo live` (those already due are recorded here)."""
     status = shelters.disaster_status(ctx.conn, ctx.disaster_id)
-    open_now = {s["id"] for s in status["shelters"] if s["closed_at"] is None}
+    opened = sorted((s for s in status["shelters"] if s["closed_at"] is None), key=lambda s: s["opening_id"])
+    open_now = {s["id"] for s in opened}
+    if opened:  # a second load: the story's shelters, in the order they were opened
+        candidates = opened[: len(SHELTER_FILL)]
+    else:
+        suitable = [
+            s
+            for s in shelters.suitable_shelters(ctx.conn, "landslide", ("public", "internal", "restricted"))
+            if (s["capacity"] or 0) >= 20
+        ]
+        rank = {shelter_id: k for k, shelter_id in enumerate(suggested)}
+        candidates = sorted(
+            (s for s in suitable if s["id"] in rank or (s["suits_flood"] and s["is_designated_shelter"])),
+            key=lambda s: (rank.get(s["id"], len(rank)), s["code"] or "", s["id"]),
+        )[: len(SHELTER_FILL)]
     for k, (shelter, fill) in enumerate(zip(candidates, SHELTER_FILL, strict=False)):
         if shelter["id"] not in open_now:
             shelters.open_shelter(
@@ -489,25 +498,25 @@ def _jma(engine: Engine, disaster_id: int, now: datetime, notices: list[str], *,
         jma.store(engine, data, source=f"file:demo-{name}.xml", area_codes=[build.CITY[1]], actor=HQ_ACTOR)
 
 
-def _evacuation(ctx: _Ctx) -> None:
+def _evacuation(ctx: _Ctx) -> list[int]:
     """The criteria's suggestions (evaluated now, as the database would at commit); the demo HQ operator
-    issues the most severe landslide one, with a reason, and leaves the others open for the newcomer."""
+    issues the most severe landslide one, with a reason, and leaves the others open for the newcomer.
+    The shelters that suggestion names (to open first)."""
     evac = _optional("gisapp.ops.evac_info")
     if evac is None:
         ctx.notices.append(
             "避難情報のデモは未搭載のため省略 / evacuation order step skipped (gisapp.ops.evac_info not present yet)"
         )
-        return
+        return []
     evac.refresh_suggestions(ctx.conn)
-    issued = [o for o in evac.list_orders(ctx.conn, active_only=False) if o["disaster_id"] == ctx.disaster_id]
-    if issued:
-        return  # the story's order stands (or the newcomer has issued since): nothing to add
+    if any(o["disaster_id"] == ctx.disaster_id for o in evac.list_orders(ctx.conn, active_only=False)):
+        return []  # the story's order stands (or the newcomer has issued since): nothing to add
     landslide = [s for s in evac.list_suggestions(ctx.conn) if s["hazard"] == "landslide" and s["area_codes"]]
     if not landslide:
         ctx.notices.append(
             "土砂災害の提案がないため避難指示の発令は省略 / no landslide suggestion: no order issued"
         )
-        return
+        return []
     # The most severe; between equals, JMA's 土砂災害警戒情報 (the guideline's trigger) before a rain gauge.
     chosen = max(landslide, key=lambda s: (s["level"], s["trigger"].get("source") == "jma", -s["id"]))
     reason = f"{chosen['reason_ja']}。土砂災害警戒区域を含む地区に{chosen['name_ja']}を発令（デモ：本部オペレーターの判断）"
@@ -520,6 +529,7 @@ def _evacuation(ctx: _Ctx) -> None:
         HQ_ACTOR,
     )  # fmt: skip
     evac.refresh_suggestions(ctx.conn)
+    return [sh["id"] for sh in chosen["shelters"]]
 
 
 # ------------------------------------------------------------------------------------------ counts

@@ -64,6 +64,14 @@ def test_the_story_is_a_disaster_in_progress(story, app_engine: Engine) -> None:
     with app_engine.connect() as conn:
         (order,) = [o for o in evac_info.list_orders(conn) if o["disaster_id"] == story.disaster_id]
         suggestions = evac_info.list_suggestions(conn)
+        decided = [
+            s for s in evac_info.list_suggestions(conn, open_only=False) if s["order_id"] == order["id"]
+        ]
+    # The shelters named by the suggestion the HQ issued from are among those opened.
+    assert any(
+        s["shelters"] and all(sh["open"] for sh in s["shelters"][: len(demo_story.SHELTER_FILL)])
+        for s in decided
+    ), decided
     assert (order["level"], order["hazard"], order["issued_by"]) == (4, "landslide", "hq")
     assert "デモ" in order["reason"] and order["area_codes"]
     assert any(s["hazard"] == "flood" and s["level"] == 3 for s in suggestions), suggestions
