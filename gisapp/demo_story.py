@@ -1,15 +1,15 @@
 """The demo's disaster in progress (`make demo`, `gisapp demo load`): a fictitious storm, told through the
 platform's own domain functions, so the HQ map opens on what it is for.
 
-What is loaded (one transaction; see docs/evacuation-info.md, "The demo story"):
+What is loaded (see docs/evacuation-info.md, "The demo story"):
 
 - an open disaster named as a demo (``DEMO_NAME``), opened by the demo HQ operator;
 - the storm of sensors/demo_storm.py: readings up to "now" stored through the ingest's own gauge code
   (levels and alerts as if they had arrived over MQTT), the rest written to ``demo-story.json`` in the
   data directory, which the simulator (``python -m sensors.simulate --story``) publishes over MQTT when
   each reading's time comes, with radio incident reports among them;
-- JMA-form telegrams for the demo city and a suggested and an issued 避難指示, when the modules that
-  make them are present (gisapp/ops/jma.py, gisapp/ops/evac_info.py); otherwise a notice;
+- JMA-form telegrams for the demo city (ingest/jmaxml_build.py) through the JMA store, and the 発令基準's
+  suggestions, from which the demo HQ operator issues a 避難指示 and leaves another open;
 - suitable shelters opened and filled by kiosk check-ins over the past hour, one of them nearly full;
 - incidents from radios, citizens (through moderation) and the phone, in all three statuses, with units
   dispatched; one citizen report left waiting in the moderation queue.
@@ -17,13 +17,14 @@ What is loaded (one transaction; see docs/evacuation-info.md, "The demo story"):
 "Now" for the story is the disaster's opening time (to the minute), so a second load finds the same
 disaster and the same keys everywhere (observation times, incident source refs, check-in event ids)
 and adds nothing, except what has fallen due since (stored as the ingest would have stored it, so that
-nothing the simulator sent before the ingest worker first subscribed is missing). ``quiet_day`` closes the demo disaster: the state of a day without one.
+nothing the simulator sent before the ingest worker first subscribed is missing). The disaster is
+opened in one transaction, the telegrams are stored each in its own (as the importer does), the rest
+in one more. ``quiet_day`` closes the demo disaster: the state of a day without one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import uuid
@@ -34,8 +35,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 
 from gisapp.db import transaction
-from gisapp.ops import checkin, dispatch, incidents, radio_reports, reports, shelters
+from gisapp.ops import checkin, dispatch, evac_info, incidents, jma, radio_reports, reports, shelters
 from gisapp.ops.disasters import close_disaster, open_disaster
+from ingest import jmaxml_build
 from ingest.gauges import record_observations
 from ingest.payloads import GaugeObservation, RadioIncident
 from ingest.store import touch_devices
@@ -101,7 +103,7 @@ def load_story(
     notices: list[str] = []
     # The JMA store writes each telegram in a transaction of its own (as the poller does); a second
     # load stores nothing (the same bytes), and a failed story below finds the disaster again.
-    _jma(engine, disaster["id"], now, notices)
+    _jma(engine, disaster["id"], now)
     with transaction(engine, ROLES) as conn:
         until = max(now, until or conn.execute(text("SELECT now()")).scalar_one())
         ctx = _Ctx(conn, disaster["id"], now, until, created, notices, [])
@@ -131,13 +133,11 @@ def quiet_day(engine: Engine, data_dir: Path) -> int:
                 if a["state"] != "cleared":
                     dispatch.set_state(conn, a["id"], "cleared", HQ_ACTOR, note="デモ終了 / end of the demo")
             closed.append(close_disaster(conn, disaster_id, HQ_ACTOR)["id"])
-        evac = _optional("gisapp.ops.evac_info")
-        if evac is not None:  # 解除 of the demo's orders: the citizen map's banner goes with them
-            for order in evac.list_orders(conn):
-                if order["disaster_id"] in closed:
-                    evac.cancel(conn, order["id"], order["version"], "デモ終了 / end of the demo", HQ_ACTOR)
+        for order in evac_info.list_orders(conn):  # 解除 of the demo's orders: the banner goes with them
+            if order["disaster_id"] in closed:
+                evac_info.cancel(conn, order["id"], order["version"], "デモ終了 / end of the demo", HQ_ACTOR)
     if closed:  # the weather clears: JMA lifts what the story issued
-        _jma(engine, closed[-1], datetime.now(UTC).replace(second=0, microsecond=0), [], lift=True)
+        _jma(engine, closed[-1], datetime.now(UTC).replace(second=0, microsecond=0), lift=True)
     (data_dir / STORY_FILE).unlink(missing_ok=True)
     return len(closed)
 
@@ -151,16 +151,6 @@ def _open_demo_disaster(conn: Connection) -> dict | None:
         {"n": DEMO_NAME},
     ).one_or_none()
     return dict(row._mapping) if row else None
-
-
-def _optional(module: str):
-    """A module another part of issue 12 provides, or None while it has not landed."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module:
-            raise
-        return None
 
 
 # ------------------------------------------------------------------------------------------ storm
@@ -466,52 +456,42 @@ def _respond(conn: Connection, incident_id: int, status: str, units: tuple[str, 
 TELEGRAM_MINUTES = {"warnings": 180, "landslide": 60, "river": 30}
 
 
-def _telegrams(build, disaster_id: int, now: datetime, *, lift: bool = False) -> list[tuple[str, bytes]]:
+def _telegrams(disaster_id: int, now: datetime, *, lift: bool = False) -> list[tuple[str, bytes]]:
     """The story's telegrams (or, to ``lift`` them, their 解除). The same story gives the same bytes.
     Serials grow with the disaster, so a later story's telegrams are newer than an earlier one's."""
     serial = 2 * disaster_id - (0 if lift else 1)
     if lift:
         return [
-            ("warnings", build.warnings(build.ALL_CLEAR, report_at=now)),
-            ("landslide", build.landslide(status="解除", serial=serial, report_at=now)),
-            ("river", build.river_flood("氾濫注意情報解除", serial=serial, report_at=now)),
+            ("warnings", jmaxml_build.warnings(jmaxml_build.ALL_CLEAR, report_at=now)),
+            ("landslide", jmaxml_build.landslide(status="解除", serial=serial, report_at=now)),
+            ("river", jmaxml_build.river_flood("氾濫注意情報解除", serial=serial, report_at=now)),
         ]
     at = {k: now - timedelta(minutes=m) for k, m in TELEGRAM_MINUTES.items()}
     return [
-        ("warnings", build.warnings(build.HEAVY_RAIN_WARNING, report_at=at["warnings"])),
-        ("landslide", build.landslide(serial=serial, report_at=at["landslide"])),
-        ("river", build.river_flood("氾濫警戒情報", serial=serial, report_at=at["river"])),
+        ("warnings", jmaxml_build.warnings(jmaxml_build.HEAVY_RAIN_WARNING, report_at=at["warnings"])),
+        ("landslide", jmaxml_build.landslide(serial=serial, report_at=at["landslide"])),
+        ("river", jmaxml_build.river_flood("氾濫警戒情報", serial=serial, report_at=at["river"])),
     ]
 
 
-def _jma(engine: Engine, disaster_id: int, now: datetime, notices: list[str], *, lift: bool = False) -> None:
+def _jma(engine: Engine, disaster_id: int, now: datetime, *, lift: bool = False) -> None:
     """JMA-form telegrams for the demo city, stored by the JMA store (as `gisapp jma import` does)."""
-    jma = _optional("gisapp.ops.jma")
-    build = _optional("ingest.jmaxml_build")
-    if jma is None or build is None:
-        if not lift:
-            notices.append(
-                "気象庁電文のデモは未搭載のため省略 / JMA telegram step skipped (gisapp.ops.jma not present yet)"
-            )
-        return
-    for name, data in _telegrams(build, disaster_id, now, lift=lift):
-        jma.store(engine, data, source=f"file:demo-{name}.xml", area_codes=[build.CITY[1]], actor=HQ_ACTOR)
+    for name, data in _telegrams(disaster_id, now, lift=lift):
+        jma.store(
+            engine, data, source=f"file:demo-{name}.xml", area_codes=[jmaxml_build.CITY[1]], actor=HQ_ACTOR
+        )
 
 
 def _evacuation(ctx: _Ctx) -> list[int]:
     """The criteria's suggestions (evaluated now, as the database would at commit); the demo HQ operator
     issues the most severe landslide one, with a reason, and leaves the others open for the newcomer.
     The shelters that suggestion names (to open first)."""
-    evac = _optional("gisapp.ops.evac_info")
-    if evac is None:
-        ctx.notices.append(
-            "避難情報のデモは未搭載のため省略 / evacuation order step skipped (gisapp.ops.evac_info not present yet)"
-        )
-        return []
-    evac.refresh_suggestions(ctx.conn)
-    if any(o["disaster_id"] == ctx.disaster_id for o in evac.list_orders(ctx.conn, active_only=False)):
+    evac_info.refresh_suggestions(ctx.conn)
+    if any(o["disaster_id"] == ctx.disaster_id for o in evac_info.list_orders(ctx.conn, active_only=False)):
         return []  # the story's order stands (or the newcomer has issued since): nothing to add
-    landslide = [s for s in evac.list_suggestions(ctx.conn) if s["hazard"] == "landslide" and s["area_codes"]]
+    landslide = [
+        s for s in evac_info.list_suggestions(ctx.conn) if s["hazard"] == "landslide" and s["area_codes"]
+    ]
     if not landslide:
         ctx.notices.append(
             "土砂災害の提案がないため避難指示の発令は省略 / no landslide suggestion: no order issued"
@@ -520,15 +500,15 @@ def _evacuation(ctx: _Ctx) -> list[int]:
     # The most severe; between equals, JMA's 土砂災害警戒情報 (the guideline's trigger) before a rain gauge.
     chosen = max(landslide, key=lambda s: (s["level"], s["trigger"].get("source") == "jma", -s["id"]))
     reason = f"{chosen['reason_ja']}。土砂災害警戒区域を含む地区に{chosen['name_ja']}を発令（デモ：本部オペレーターの判断）"
-    evac.issue(
+    evac_info.issue(
         ctx.conn,
-        evac.OrderIn(
+        evac_info.OrderIn(
             level=chosen["level"], hazard="landslide", reason=reason, area_codes=tuple(chosen["area_codes"]),
             suggestion_id=chosen["id"], disaster_id=ctx.disaster_id,
         ),
         HQ_ACTOR,
     )  # fmt: skip
-    evac.refresh_suggestions(ctx.conn)
+    evac_info.refresh_suggestions(ctx.conn)
     return [sh["id"] for sh in chosen["shelters"]]
 
 

@@ -4,7 +4,6 @@ observation files, and the CLI's demo load printing for a person (no JSON log li
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -55,12 +54,12 @@ def test_the_story_is_a_disaster_in_progress(story, app_engine: Engine) -> None:
     # A suggested and issued 避難指示 (landslide, by the demo HQ operator, with a reason), and a
     # suggestion left open (the river at 避難判断水位: 高齢者等避難).
     assert c["orders_active"] == 1 and c["suggestions_open"] >= 1
-    if importlib.util.find_spec("gisapp.ops.jma") is not None:  # the JMA part of issue 12 has landed
-        assert c["telegrams"] == 3 and not [n for n in story.notices if "JMA" in n]
-        assert count(
-            app_engine,
-            "SELECT count(*) FROM ops.jma_condition WHERE kind_name = '土砂災害警戒情報' AND alert_level = 4",
-        )
+    # JMA-form telegrams: 大雨警報・洪水警報, 土砂災害警戒情報 (警戒レベル4相当, in force), 氾濫警戒情報.
+    assert c["telegrams"] == 3
+    assert count(
+        app_engine,
+        "SELECT count(*) FROM ops.jma_condition WHERE kind_name = '土砂災害警戒情報' AND alert_level = 4",
+    )
     with app_engine.connect() as conn:
         (order,) = [o for o in evac_info.list_orders(conn) if o["disaster_id"] == story.disaster_id]
         suggestions = evac_info.list_suggestions(conn)
@@ -236,8 +235,8 @@ def test_the_quiet_day_has_no_disaster(story, app_engine: Engine, settings) -> N
     assert not story.story_file.exists()
     assert count(app_engine, "SELECT count(*) FROM ops.assignment WHERE state <> 'cleared'") == 0
     assert count(app_engine, "SELECT count(*) FROM pub.evac_order WHERE status = 'active'") == 0
-    if importlib.util.find_spec("gisapp.ops.jma") is not None:  # the weather cleared: JMA lifted it all
-        assert count(app_engine, "SELECT count(*) FROM ops.jma_condition WHERE alert_level >= 3") == 0
+    # The weather cleared: JMA lifted it all.
+    assert count(app_engine, "SELECT count(*) FROM ops.jma_condition WHERE alert_level >= 3") == 0
     # The quiet day's simulator reports its own storm meanwhile (off the story's minute).
     with app_engine.begin() as conn:
         conn.execute(
