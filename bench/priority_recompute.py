@@ -2,12 +2,14 @@
 
 A fresh local stack gets 10,000 hazard polygons (土砂災害特別警戒区域 / 警戒区域 / 洪水 / 内水 with depth
 ranks; 32-vertex rings of 30–600 m radius, overlapping as real ones do) and 100,000 people spread over
-a 30 × 28 km area, plus 50 water gauges of which 10 are in alert (避難判断水位). Measured, each as the
+a 30 × 28 km area, plus 50 water gauges of which 10 are in alert (避難判断水位), and ``--orders`` active
+evacuation orders (避難情報, 2 km squares, landslide and flood alternately). Measured, each as the
 median of ``--runs`` runs, PostgreSQL's buffers warm:
 
 - gisapp: the whole ranking in the database (``gisapp.ops.people`` query: the worst hazard per person
-  stored in ``restricted.person_hazard`` (migration 0018), people within 2 km of a gauge in alert —
-  the live part, computed per request — and one window ranking), as the registry keeper (every person, under row-level security); the same as welfare (the
+  stored in ``restricted.person_hazard`` (migrations 0018, 0024), people within 2 km of a gauge in
+  alert of their hazard and under an active order of their hazard — the live part, computed per
+  request — and one window ranking), as the registry keeper (every person, under row-level security); the same as welfare (the
   consent filter of RLS); the top 100 as the API returns them; all 100,000 rows fetched to Python;
   and the full hazard overlay that refreshes ``restricted.person_hazard`` when a hazard layer changes
   (a residence that moves refreshes its own row only).
@@ -77,6 +79,15 @@ SELECT id, now(), 3.2, CASE WHEN right(id, 1) = '0' THEN '{"level_m": "避難判
                             ELSE '{"level_m": null}'::jsonb END
 FROM sensor.device WHERE id LIKE 'bench-gauge-%';
 """
+ORDERS = """
+INSERT INTO ops.evac_order (level, hazard, area_codes, area_names, geom, reason, issued_by, updated_by)
+SELECT 3 + i % 3, CASE WHEN i % 2 = 0 THEN 'landslide' ELSE 'flood' END, '{}', '{}',
+       ST_Multi(ST_Transform(ST_Buffer(ST_Transform(ST_SetSRID(ST_MakePoint(
+         :x0 + random() * (:x1 - :x0), :y0 + random() * (:y1 - :y0)), 4326), 6677), 1000, 'endcap=square'), 4326)),
+       'bench', 'bench', 'bench'
+FROM generate_series(1, :n) i
+"""
+IN_ALERT = ("避難判断水位", "氾濫危険水位")  # the peer's notion of a gauge in alert (any hazard)
 
 
 def median_s(fn: Callable[[], object], runs: int) -> tuple[float, object]:
@@ -88,7 +99,7 @@ def median_s(fn: Callable[[], object], runs: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def build(engine: Engine, n_people: int, n_hazards: int) -> None:
+def build(engine: Engine, n_people: int, n_hazards: int, n_orders: int) -> None:
     box = dict(zip(("x0", "y0", "x1", "y1"), BBOX, strict=True))
     with transaction(engine, ["admin"]) as conn:
         conn.execute(text("SELECT setseed(0.42)"))
@@ -98,6 +109,7 @@ def build(engine: Engine, n_people: int, n_hazards: int) -> None:
         conn.execute(text(PEOPLE), {**box, "n": n_people})
         for statement in GAUGES.strip().split(";\n"):
             conn.execute(text(statement), box)
+        conn.execute(text(ORDERS), {**box, "n": n_orders})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE gis.hazard_area"))
         conn.execute(text("VACUUM ANALYZE restricted.person_needing_help"))
@@ -111,7 +123,7 @@ def whole_ranking(engine: Engine, roles: list[str]) -> Callable[[], tuple[int, i
         with transaction(engine, roles) as conn:
             people.tune(conn)
             return tuple(conn.execute(sql, {"area": None, "limit": None, "radius": people.NEAR_GAUGE_M,
-                                            "alert_levels": list(people.ALERT_LEVELS)}).one())  # fmt: skip
+                                            "alert_min": people.ALERT_MIN_LEVEL}).one())  # fmt: skip
 
     return run
 
@@ -158,7 +170,7 @@ def geopandas_peer(engine: Engine) -> tuple[Callable[[], object], Callable[[obje
                 ),
                 conn,
                 geom_col="location",
-                params={"lv": list(people.ALERT_LEVELS)},
+                params={"lv": list(IN_ALERT)},
             )
         return ppl, haz, gauges
 
@@ -201,14 +213,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--people", type=int, default=100_000)
     ap.add_argument("--hazards", type=int, default=10_000)
+    ap.add_argument("--orders", type=int, default=20, help="active evacuation orders")
     ap.add_argument("--sample", type=int, default=2_000, help="people for the per-person peer")
     a = ap.parse_args()
     root, stack, settings = _stack.start("bench-priority-")
     engine = make_engine(settings.database_url)
     try:
         t = time.perf_counter()
-        build(engine, a.people, a.hazards)
-        print(f"built {a.people:,} people, {a.hazards:,} hazard polygons in {time.perf_counter() - t:.1f} s")
+        build(engine, a.people, a.hazards, a.orders)
+        print(
+            f"built {a.people:,} people, {a.hazards:,} hazard polygons, {a.orders} orders in {time.perf_counter() - t:.1f} s"
+        )
         whole_ranking(engine, ["admin"])()  # warm the buffers
         for label, fn in (
             ("gisapp whole ranking, keeper (all people)", whole_ranking(engine, ["admin"])),

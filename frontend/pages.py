@@ -217,6 +217,13 @@ class _PageStart(JSCSSMixin):
         ):  # the incident panel and the evacuation layers: modules of their own, used by hq_map.js
             self.default_js.insert(2, ("gisapp_hq_incidents", static_url("js/hq_incidents.js")))
             self.default_js.insert(3, ("gisapp_hq_evac", static_url("js/hq_evac.js")))
+            # gauge alert log and charts (hq_gauges.js) drawn with the vendored Chart.js
+            self.default_js.insert(4, ("chartjs", static_url("vendor/chartjs/chart.umd.js")))
+            self.default_js.insert(5, ("gisapp_hq_gauges", static_url("js/hq_gauges.js")))
+            self.default_css.append(("gisapp_hq_gauges_css", static_url("css/hq_gauges.css")))
+        if page == "citizen":  # the evacuation information banner and areas (citizen_evac.js)
+            self.default_js.insert(2, ("gisapp_citizen_evac", static_url("js/citizen_evac.js")))
+            self.default_css.append(("gisapp_evac_info_css", static_url("css/evac_info.css")))
         if page in ("hq", "replay"):  # the replay page draws incidents in the same styles
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
 

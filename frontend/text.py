@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from frontend.gauge_text import GAUGE_TEXT
+
 # Shown in both languages (page language first): staff may not have chosen the one they read best.
 BASEMAP_OFFLINE_NOTICE = {
     "ja": "背景地図を表示できません（オフライン）",
@@ -278,6 +280,7 @@ TEXT: dict[str, dict] = {
             "replay": "災害対策本部 振り返り（時刻指定）",
         },
         "skip": "地図へ移動",
+        "evac_title": "避難情報",
         "nav": {
             "label": "本部の画面",
             "hq": "本部地図",
@@ -337,6 +340,7 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["ja"],
             "replay": REPLAY_TEXT["ja"],
             "evac": EVAC_TEXT["ja"],
+            "gauge_ui": GAUGE_TEXT["ja"],
         },
     },
     "en": {
@@ -347,6 +351,7 @@ TEXT: dict[str, dict] = {
             "replay": "HQ after-action review (map at time T)",
         },
         "skip": "Skip to map",
+        "evac_title": "Evacuation information",
         "nav": {
             "label": "HQ pages",
             "hq": "HQ map",
@@ -402,6 +407,7 @@ TEXT: dict[str, dict] = {
             "incidents": INCIDENT_TEXT["en"],
             "replay": REPLAY_TEXT["en"],
             "evac": EVAC_TEXT["en"],
+            "gauge_ui": GAUGE_TEXT["en"],
         },
     },
 }

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from common.errors import STATUS_TEXT, error_body
 from gisapp.request_guard import replay
 
-EXEMPT_PREFIXES = ("/static/", "/healthz", "/api/events")
+EXEMPT_PREFIXES = ("/static/", "/healthz", "/api/events", "/api/public/evacuation-info/stream")
 CACHE_FILL = "gisapp.cache_fill"  # scope key the response cache sets on the requests that refresh it
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 READ_AHEAD = 16 * 1024 * 1024  # bodies up to this size are read before the request takes a slot

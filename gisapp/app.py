@@ -21,6 +21,7 @@ from gisapp.api import (
     docs,
     evacuation,
     evacuation_info,
+    evacuation_public,
     events,
     health,
     imports,
@@ -36,6 +37,7 @@ from gisapp.api import (
     shelters,
 )
 from gisapp.db import app_engine, public_read_engine
+from gisapp.evac_watch import EvacuationWatch
 from gisapp.events import EventHub
 from gisapp.health import CachedHealth
 from gisapp.middleware import CompressExceptPersonal, OriginCheck, SecurityHeaders
@@ -54,6 +56,11 @@ def _layers_version(state) -> object:
     """Changes the moment a layer does (the layer directory reloads on every layer notification)."""
     directory = state.layer_directory
     return directory.reloads if directory.layers is not None else None
+
+
+def _evacuation_version(state) -> object:
+    """Changes the moment an order version is written (gisapp/evac_watch.py LISTENs for it)."""
+    return state.evac_watch.version
 
 
 def _count_layer_access(state, match: re.Match[str]) -> None:
@@ -92,6 +99,18 @@ def cache_rules(public: bool) -> list[Rule]:
             re.compile(r"^/api/(public/incident-categories|reports/categories)$"), 60, "public, max-age=300"
         ),
         Rule(re.compile(r"^/$"), 30, "public, max-age=30", 300),
+        # Evacuation information: a new order version is a new key (seen within the notification's
+        # milliseconds); the route's own Cache-Control (max-age=1, or no-store from a lagging
+        # replica); a proxy keeps it to the end of the current second; never served stale. The
+        # lifetime bounds only what changes without a version (a 解除 older than 24 h leaving the list).
+        Rule(
+            re.compile(r"^/(api/public/evacuation-info|feeds/evacuation-info\.atom)$"),
+            30,
+            None,
+            version=_evacuation_version,
+            proxy_now=True,
+        ),
+        Rule(re.compile(r"^/feeds/evacuation-info/[0-9]+-[0-9]+\.cap$"), 300, None),
     ]
 
 
@@ -106,6 +125,10 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     hub = None if public else EventHub(settings.database_url or "")
     access = AccessCounter(write_engine)
     directory = LayerDirectory(settings.public_database_url if public else settings.database_url or "")
+    evac_watch = EvacuationWatch(
+        settings.public_database_url if public else settings.database_url or "",
+        max_streams=settings.evac_streams,
+    )
 
     gate = Gate(
         limit=settings.process_concurrency(), queue=settings.queue_length, wait_ms=settings.queue_wait(public)
@@ -120,11 +143,13 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         limiter.total_tokens = max(limiter.total_tokens, settings.process_concurrency() + 16)
         access.start()
         directory.start()
+        evac_watch.start()
         if hub:
             hub.start()
         yield
         if hub:
             await hub.stop()
+        await evac_watch.stop()
         await directory.stop()
         access.stop()
 
@@ -158,6 +183,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.state.events = hub
     app.state.access = access
     app.state.layer_directory = directory
+    app.state.evac_watch = evac_watch
     app.state.tile_cache = TileCache()
     app.state.admission = gate
     app.state.response_cache = cache
@@ -180,6 +206,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(public_incidents.router)
     app.include_router(shelters.public_router)
     app.include_router(evacuation.public_router)
+    app.include_router(evacuation_public.router)
     if not public:
         app.include_router(imports.router)
         app.include_router(auth.router)

@@ -167,7 +167,7 @@ def _start_app_processes(
         _restart_if_changed(stack, "simulator", wanted["simulator"])
         if story_file is not None:  # the story's kiosks (check-ins go through the domain, not MQTT)
             wanted["demo-live"] = [*cli, "demo", "live", str(story_file)]
-    if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation.md)
+    if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation-info.md)
         wanted["jma-poller"] = [*cli, "jma", "poll"]
     ports = {
         "api": (s.http_port, "GISAPP_HTTP_PORT"),

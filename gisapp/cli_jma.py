@@ -1,4 +1,4 @@
-"""`gisapp jma import FILE…` and `gisapp jma poll`: JMA 防災情報XML in (docs/evacuation.md).
+"""`gisapp jma import FILE…` and `gisapp jma poll`: JMA 防災情報XML in (docs/evacuation-info.md).
 
 `import` is for telegrams that arrive by other channels (a network cut off from the internet: a
 USB stick, a mail gateway, a 防災行政 system's export). Each file is its own transaction; a bad file

@@ -68,6 +68,7 @@ OWN_HEADERS = frozenset(
         b"server",
         b"age",
         b"accept-ranges",  # the cache answers whole bodies only
+        b"x-accel-expires",  # set at serve time (Rule.proxy_now)
     }
 )
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -86,6 +87,10 @@ class Rule:
     version: Callable[[object], object] | None = None
     # Called for every answer given from the cache (e.g. the public-GIS access counter).
     on_hit: Callable[[object, re.Match[str]], None] | None = None
+    # Tell an nginx cache in front to keep the answer for the rest of the current second only
+    # (``X-Accel-Expires: @<now>``, which it does not pass on): its cache counts whole seconds, so
+    # ``s-maxage=1`` would let it serve an answer up to 2 s old. For what must be seen within ~1 s.
+    proxy_now: bool = False
 
 
 @dataclass
@@ -97,6 +102,7 @@ class Entry:
     stored: float  # time.monotonic()
     compressible: bool
     variants: dict[str, bytes] = field(default_factory=dict)
+    proxy_now: bool = False
 
     @property
     def size(self) -> int:
@@ -303,7 +309,7 @@ class ResponseCache:
         compressible = len(body) >= MIN_COMPRESS and bool(COMPRESSIBLE.match(content_type))
         if compressible:
             kept.append((b"vary", b"Accept-Encoding"))
-        return Entry(kept, body, tag, modified, time.monotonic(), compressible)
+        return Entry(kept, body, tag, modified, time.monotonic(), compressible, proxy_now=rule.proxy_now)
 
 
 async def _get_request() -> Message:
@@ -384,6 +390,8 @@ async def _serve(scope: Scope, send: Send, entry: Entry) -> None:
     age = int(time.monotonic() - entry.stored)
     if age:
         headers.append((b"age", str(age).encode()))
+    if entry.proxy_now:
+        headers.append((b"x-accel-expires", proxy_expires_now()))
     if _not_modified(scope, entry):
         await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
@@ -407,6 +415,11 @@ async def _replay(scope: Scope, send: Send, status: int, headers: list, body: by
 
 def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
+
+
+def proxy_expires_now() -> bytes:
+    """``X-Accel-Expires`` for "until the end of this second" (nginx: valid while now <= that second)."""
+    return f"@{int(time.time())}".encode()
 
 
 def static_cache_control(query: bytes) -> str:

@@ -86,9 +86,26 @@ class Settings(BaseSettings):
     # The in-memory response cache of shared public answers (gisapp/response_cache.py). Off only for
     # a benchmark's baseline and for tests of the routes themselves: never in service.
     response_cache: bool = Field(True, alias="GISAPP_RESPONSE_CACHE")
+    # Evacuation information for other systems (CAP 1.2, Atom; gisapp/ops/evac_cap.py): the sender's
+    # globally unique name (CAP <sender>: no spaces, commas, "<" or "&"; a mail address or domain of
+    # the city), its display name, and the citizen-facing instance's public address for the documents'
+    # links (unset: the address the request came to).
+    cap_sender: str = Field("bousai@gisapp.invalid", alias="GISAPP_CAP_SENDER", pattern=r"^[^\s,<&]{3,100}$")
+    cap_sender_name: str = Field("災害対策本部 / Disaster headquarters", alias="GISAPP_CAP_SENDER_NAME")
+    public_base_url: str | None = Field(
+        None, alias="GISAPP_PUBLIC_BASE_URL", pattern=r"^https?://[^\s]+[^/]$"
+    )
+    # Push streams of the evacuation information per process (gisapp/evac_watch.py); beyond it 503 and
+    # the page polls.
+    evac_streams: int = Field(2000, alias="GISAPP_EVAC_STREAMS", ge=0, le=100_000)
 
     @field_validator(
-        "forwarded_allow_ips", "report_key_secret", "allowed_origins", "public_read_database_url"
+        "forwarded_allow_ips",
+        "report_key_secret",
+        "allowed_origins",
+        "public_read_database_url",
+        "public_base_url",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
@@ -110,7 +127,7 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(500, alias="GISAPP_INGEST_BATCH", ge=1, le=10_000)
     ingest_batch_wait_ms: int = Field(50, alias="GISAPP_INGEST_WAIT_MS", ge=0, le=5_000)
 
-    # --- JMA 防災情報XML (docs/evacuation.md, "JMA 防災情報XML") ---
+    # --- JMA 防災情報XML (docs/evacuation-info.md, "JMA 防災情報XML") ---
     # Our areas, comma-separated JMA codes: 市町村等 (気象警報・注意報 and 土砂災害警戒情報; a city split
     # in two by JMA has two), and for 指定河川洪水予報 a 予報区域, river or 浸水想定地区 city code.
     # The default is the demo city 伊勢原市.

@@ -11,8 +11,13 @@ redelivered or late message gives the same result as an orderly stream:
   (continuous = 0) once ``T - last wet >= reset_hours``.
 
 ``T`` is the newest observation of the gauge, so a late message recomputes the current state.
-Levels are evaluated per measure, highest first (see ``sensors.thresholds``); each change of level,
-up or down, inserts a ``sensor.alert`` row, whose trigger NOTIFYs ``gisapp_events``.
+Levels are evaluated per measure, highest first (see ``sensors.thresholds``). A level rises at once;
+it falls only when every value in the hold window ``(T - hold_minutes, T]`` is below the threshold
+minus the measure's margin (``sensors.thresholds.settle``): the window's values are the same sums,
+recomputed at each stored observation time in it, so a late message still gives the same result as
+an orderly stream. Each change of level, up or down, inserts a ``sensor.alert`` row (its
+警戒レベル相当 is filled in by a trigger from ``ops.alert_level_rule``, migration 0024), whose trigger
+NOTIFYs ``gisapp_events``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ingest.payloads import GaugeObservation
-from sensors.thresholds import rain_levels, water_levels
+from sensors.thresholds import hysteresis, lowered, rain_levels, rank, settle, water_levels
 
 DEFAULT_RESET_HOURS = 6.0
 
@@ -122,6 +127,33 @@ def reset_hours(thresholds: dict[str, Any]) -> float:
     return DEFAULT_RESET_HOURS
 
 
+def _rain_measures(row: Any) -> dict[str, float | None]:
+    return {"10min_mm": row.rain_10min, "60min_mm": row.rain_60min, "continuous_mm": row.continuous}
+
+
+def _window_levels(
+    conn: Connection, device_id: str, kind: str, thresholds: dict, at: datetime
+) -> list[tuple[dict[str, str | None], dict[str, str | None]]]:
+    """At each stored time of the hold window ``(T - hold, T]`` (``T`` always in it): the levels per
+    measure against the thresholds, and against the thresholds lowered by the margins. The sums at
+    each time come from one query by the same definitions as the state (``_RAIN_SERIES``)."""
+    settings = hysteresis(thresholds)
+    low = lowered(kind, thresholds, settings.margin)
+    since = at - max(timedelta(minutes=settings.hold_minutes), timedelta(microseconds=1))
+    if kind == "water_gauge":
+        levels = [p["level"] for p in level_series(conn, device_id, since, at)]
+        return [(water_levels(thresholds, v)[0], water_levels(low, v)[0]) for v in levels]
+    found = []
+    for p in rain_series(conn, device_id, thresholds, since, at):
+        measures = {
+            "10min_mm": p["rain_10min"],
+            "60min_mm": p["rain_60min"],
+            "continuous_mm": p["continuous"],
+        }
+        found.append((rain_levels(thresholds, measures)[0], rain_levels(low, measures)[0]))
+    return found
+
+
 def _evaluate(conn: Connection, device_id: str, kind: str, thresholds: dict, o: GaugeObservation) -> None:
     conn.execute(_NEW_STATE, {"d": device_id})
     state = conn.execute(_STATE, {"d": device_id}).one()
@@ -134,18 +166,22 @@ def _evaluate(conn: Connection, device_id: str, kind: str, thresholds: dict, o: 
         reset = timedelta(hours=reset_hours(thresholds))
         row = conn.execute(_RAIN, {"d": device_id, "t": at, "reset": reset}).one()
         values.update(row._asdict())
-        measures = {
-            "10min_mm": row.rain_10min,
-            "60min_mm": row.rain_60min,
-            "continuous_mm": row.continuous,
-        }
-        new_levels, shown = rain_levels(thresholds, measures)
+        new_levels, shown = rain_levels(thresholds, _rain_measures(row))
     elif kind == "water_gauge" and o.kind == "level":
         values["level"] = conn.execute(_LEVEL, {"d": device_id, "t": at}).scalar_one()
         new_levels, shown = water_levels(thresholds, values["level"])
     else:
         return  # the worker dead-letters wrong kinds before they get here
     old_levels: dict[str, str | None] = state.levels or {}
+    # The window is read only when it can matter: a level would fall, or a late message may have
+    # changed the values of the window (in an orderly stream that does not fall, the level is now's).
+    falling = [m for m, level in new_levels.items() if rank(level) < rank(old_levels.get(m))]
+    if falling or o.device_ts < at:
+        window = _window_levels(conn, device_id, kind, thresholds, at)
+        for m in new_levels:
+            raw = [w[0].get(m) for w in window]
+            low = [w[1].get(m) for w in window]
+            new_levels[m] = settle(old_levels.get(m), [*raw, new_levels[m]], low)
     for measure, level in new_levels.items():
         if old_levels.get(measure) != level:
             conn.execute(
@@ -160,3 +196,63 @@ def _evaluate(conn: Connection, device_id: str, kind: str, thresholds: dict, o: 
                 },
             )
     conn.execute(_UPDATE_STATE, {"d": device_id, "t": at, "levels": new_levels, **values})
+
+
+# The same definitions as _RAIN, for every stored 10-minute value in (since, until] at once (the
+# chart): the spell is numbered by its wet values whose dry gap before them is at least reset, the
+# 60-minute window is (t - 60 min, t] (RANGE is inclusive, so 1 µs less than 60 minutes, the
+# resolution of timestamptz).
+_RAIN_SERIES = text(
+    """WITH obs AS (
+         SELECT device_ts, value FROM sensor.observation
+          WHERE device_id = :d AND kind = 'rain_10min' AND device_ts <= :until),
+       marked AS (
+         SELECT device_ts, value, CASE WHEN value > 0 THEN device_ts END AS wet_at,
+                CASE WHEN value > 0 THEN device_ts - interval '10 minutes'
+                     - lag(device_ts) OVER (PARTITION BY value > 0 ORDER BY device_ts) END AS dry_before
+           FROM obs),
+       spells AS (
+         SELECT device_ts, value, wet_at,
+                count(*) FILTER (WHERE wet_at IS NOT NULL AND (dry_before IS NULL OR dry_before >= :reset))
+                  OVER w AS spell,
+                max(wet_at) OVER w AS last_wet
+           FROM marked WINDOW w AS (ORDER BY device_ts)),
+       sums AS (
+         SELECT device_ts, value, last_wet,
+                sum(value) FILTER (WHERE value > 0) OVER (PARTITION BY spell ORDER BY device_ts) AS spell_sum,
+                sum(value) OVER (ORDER BY device_ts
+                                 RANGE BETWEEN interval '59 minutes 59.999999 seconds' PRECEDING AND CURRENT ROW)
+                  AS rain_60min
+           FROM spells)
+       SELECT device_ts AS at, value AS rain_10min, rain_60min,
+              CASE WHEN last_wet IS NULL OR device_ts - last_wet >= :reset THEN 0
+                   ELSE coalesce(spell_sum, 0) END AS continuous
+         FROM sums WHERE device_ts > :since ORDER BY device_ts"""
+)
+
+_LEVEL_SERIES = text(
+    """SELECT device_ts AS at, value AS level FROM sensor.observation
+        WHERE device_id = :d AND kind = 'level' AND device_ts > :since AND device_ts <= :until
+        ORDER BY device_ts"""
+)
+
+
+def rain_series(
+    conn: Connection, device_id: str, thresholds: dict[str, Any], since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """Each stored 10-minute value in ``(since, until]`` with the 60-minute sum and the 連続雨量 at
+    its time, by the definitions above (what the gauge's state was, or would have been, then)."""
+    params = {
+        "d": device_id,
+        "since": since,
+        "until": until,
+        "reset": timedelta(hours=reset_hours(thresholds)),
+    }
+    return [r._asdict() for r in conn.execute(_RAIN_SERIES, params)]
+
+
+def level_series(conn: Connection, device_id: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Each stored water level in ``(since, until]``."""
+    return [
+        r._asdict() for r in conn.execute(_LEVEL_SERIES, {"d": device_id, "since": since, "until": until})
+    ]

@@ -15,10 +15,26 @@ Water gauge: ``{"水防団待機水位": 1.2, "氾濫注意水位": 1.8, "避難
 A measure is at the level with the highest threshold that its value reaches (``>=``); below all of
 them its level is ``None``. The combination rules together form the measure ``combined``: the rule
 with the most severe level (注意 < 警戒 < 危険) whose conditions all hold wins.
+
+Hysteresis (both kinds, optional; these are the defaults)::
+
+    "hysteresis": {"hold_minutes": 30, "margin": {"60min_mm": 0, "level_m": 0}}
+
+A level rises at once, but falls only once every value of the last ``hold_minutes`` (device time,
+the window ``(T - hold, T]``: three 10-minute values for 30 minutes) is below its threshold, and
+(with a ``margin``, in the measure's unit: mm, or m for ``level_m``; a combination rule's conditions
+use their measures' margins) below the threshold minus the margin. It then falls to the highest
+level those values still reach, so a value oscillating around a threshold does not flap
+警戒→注意→警戒 (解除 as practised: after the value has stayed below for a while). Without a margin
+the level is a function of the stored values alone (the highest level of the window), so late and
+redelivered messages end in the same state as an orderly stream; the margin band depends on the
+level the gauge came from. ``hold_minutes: 0`` with no margin is the old behaviour: every crossing
+is a change.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 RAIN_MEASURES = ("10min_mm", "60min_mm", "continuous_mm")
@@ -26,6 +42,8 @@ RAIN_LEVELS = ("注意", "警戒", "危険")
 WATER_LEVELS = ("水防団待機水位", "氾濫注意水位", "避難判断水位", "氾濫危険水位")
 WATER_MEASURE = "level_m"
 COMBINED = "combined"
+DEFAULT_HOLD_MINUTES = 30.0
+MAX_HOLD_MINUTES = 24 * 60
 
 Levels = dict[str, str | None]
 Values = dict[str, float | None]
@@ -69,6 +87,67 @@ def _rank(level: str) -> int:
     return RAIN_LEVELS.index(level) if level in RAIN_LEVELS else -1
 
 
+def rank(level: str | None) -> int:
+    """Severity of a level name of either kind: -1 for None (below every threshold)."""
+    if level in RAIN_LEVELS:
+        return RAIN_LEVELS.index(level)
+    if level in WATER_LEVELS:
+        return WATER_LEVELS.index(level)
+    return -1
+
+
+@dataclass(frozen=True)
+class Hysteresis:
+    hold_minutes: float = DEFAULT_HOLD_MINUTES
+    margin: dict[str, float] = field(default_factory=dict)  # measure -> margin in its unit
+
+
+def hysteresis(thresholds: dict[str, Any]) -> Hysteresis:
+    """The device's hysteresis settings; a missing or unusable value means its default (a stored
+    document is validated on the way in, but a worker never stops on a bad one)."""
+    doc = thresholds.get("hysteresis")
+    if not isinstance(doc, dict):
+        return Hysteresis()
+    hold = doc.get("hold_minutes")
+    hold = float(hold) if _number(hold) and 0 <= hold <= MAX_HOLD_MINUTES else DEFAULT_HOLD_MINUTES
+    margins = doc.get("margin") if isinstance(doc.get("margin"), dict) else {}
+    return Hysteresis(hold, {k: float(v) for k, v in margins.items() if _number(v) and v >= 0})
+
+
+def lowered(kind: str, thresholds: dict[str, Any], margin: dict[str, float]) -> dict[str, Any]:
+    """The thresholds with each limit lowered by its measure's margin (what a falling value must
+    go below)."""
+    if not any(margin.values()):
+        return thresholds
+    doc = dict(thresholds)
+    if kind == "water_gauge":
+        m = margin.get(WATER_MEASURE, 0.0)
+        return {k: (v - m if k in WATER_LEVELS and _number(v) else v) for k, v in doc.items()}
+    for measure in RAIN_MEASURES:
+        if isinstance(doc.get(measure), dict):
+            m = margin.get(measure, 0.0)
+            doc[measure] = {k: (v - m if _number(v) else v) for k, v in doc[measure].items()}
+    rules = []
+    for r in doc.get("combinations") or []:
+        if _valid_rule(r):
+            r = {**r, "all": [{**c, "gte": c["gte"] - margin.get(c["measure"], 0.0)} for c in r["all"]]}
+        rules.append(r)
+    doc["combinations"] = rules
+    return doc
+
+
+def settle(current: str | None, raw: list[str | None], low: list[str | None]) -> str | None:
+    """The level after hysteresis, from the window's levels (each stored time in ``(T - hold, T]``,
+    ``T`` included): ``raw`` against the thresholds, ``low`` against the thresholds lowered by the
+    margins. The highest raw level of the window (a rise counts at once, a fall only once the whole
+    window is below), or the ``current`` level while the window still reaches it with the lowered
+    thresholds (never above ``current``: the margin only delays a fall)."""
+    held = max(raw, key=rank, default=None)
+    kept = max(low, key=rank, default=None)
+    margin_hold = current if rank(kept) >= rank(current) else kept
+    return held if rank(held) >= rank(margin_hold) else margin_hold
+
+
 def _valid_rule(rule: Any) -> bool:
     return (
         isinstance(rule, dict)
@@ -104,12 +183,14 @@ def validate(kind: str, doc: Any) -> dict[str, Any]:
             raise ThresholdError("無線機にしきい値は設定できません / a radio unit has no thresholds")
         return {}
     if kind == "water_gauge":
-        _known(doc, WATER_LEVELS)
+        _known(doc, (*WATER_LEVELS, "hysteresis"))
         _ordered(doc, WATER_LEVELS, strict=True, where="")
+        _validate_hysteresis(doc.get("hysteresis"), (WATER_MEASURE,))
         return dict(doc)
     if kind != "rain_gauge":
         raise ThresholdError(f"不明な機器種別 / unknown device kind: {kind!r}")
-    _known(doc, (*RAIN_MEASURES, "reset_hours", "combinations"))
+    _known(doc, (*RAIN_MEASURES, "reset_hours", "combinations", "hysteresis"))
+    _validate_hysteresis(doc.get("hysteresis"), RAIN_MEASURES)
     for measure in RAIN_MEASURES:
         if measure in doc:
             if not isinstance(doc[measure], dict) or not doc[measure]:
@@ -132,6 +213,28 @@ def validate(kind: str, doc: Any) -> dict[str, Any]:
                 '{"all": [{"measure": "continuous_mm", "gte": 150}, …], "level": "警戒"}'
             )
     return dict(doc)
+
+
+def _validate_hysteresis(doc: Any, measures: tuple[str, ...]) -> None:
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        raise ThresholdError(
+            'hysteresis: JSONオブジェクトで指定 / must be an object, e.g. {"hold_minutes": 30}'
+        )
+    _known(doc, ("hold_minutes", "margin"), where="hysteresis.")
+    hold = doc.get("hold_minutes", DEFAULT_HOLD_MINUTES)
+    if not (_number(hold) and 0 <= hold <= MAX_HOLD_MINUTES):
+        raise ThresholdError(
+            f"hysteresis.hold_minutes: 0以上{MAX_HOLD_MINUTES}以下の分数 / minutes in [0, {MAX_HOLD_MINUTES}]"
+        )
+    margin = doc.get("margin", {})
+    if not isinstance(margin, dict):
+        raise ThresholdError('hysteresis.margin: 計測項目ごとの幅 / per measure, e.g. {"60min_mm": 2}')
+    _known(margin, measures, where="hysteresis.margin.")
+    for k, v in margin.items():
+        if not (_number(v) and v >= 0):
+            raise ThresholdError(f"hysteresis.margin.{k}: 0以上の数 / a number of at least 0")
 
 
 def _number(v: Any) -> bool:

@@ -447,32 +447,3 @@ def test_criteria_load_from_a_file_all_or_nothing(world, owner_engine, settings,
         count(owner_engine, "SELECT count(*) FROM ops.issuance_criterion WHERE jma_area_codes = '{9900002}'")
         == 2
     )
-
-
-def test_a_gauge_reaching_level_3_or_more_is_in_the_hq_log(client, world, owner_engine):
-    device = f"{world.tag}-RG"
-    start = last_log_id(owner_engine)
-    with owner_engine.begin() as conn:
-        conn.execute(
-            text(
-                """INSERT INTO sensor.device (id, kind, name, mqtt_password_hash, location)
-                   VALUES (:d, 'rain_gauge', :n, 'x', ST_SetSRID(ST_MakePoint(:x, :y), 4326))"""
-            ),
-            {"d": device, "n": f"{world.tag} 雨量局", "x": X0, "y": Y0},
-        )
-        for frm, to, value in ((None, "注意", 12.0), ("注意", "警戒", 16.0), ("警戒", "注意", 11.0)):
-            conn.execute(
-                text(
-                    """INSERT INTO sensor.alert (device_id, measure, level_from, level_to, value, at)
-                       VALUES (:d, '10min_mm', :f, :t, :v, now())"""
-                ),
-                {"d": device, "f": frm, "t": to, "v": value},
-            )
-    entries = client.get(f"/api/hq-log?after={start}", headers=world.staff).json()["entries"]
-    mine = [
-        e for e in reversed(entries) if e["kind"] == "gauge_alert" and e["ref"].get("device_id") == device
-    ]
-    # 注意 (2相当) alone is not logged; reaching 警戒 (3相当) is, and so is falling from it.
-    assert [e["level"] for e in mine] == [3, 2]
-    assert "「警戒」に到達（警戒レベル3相当）：16" in mine[0]["summary_ja"]
-    assert "から下降" in mine[1]["summary_ja"]

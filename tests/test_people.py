@@ -275,10 +275,10 @@ def test_priority_order_and_live_rise(api, users, fixture_ids, app_engine):
 
     now = datetime.now(UTC)
     with transaction(app_engine) as conn:
-        record_observations(conn, [GaugeObservation(GAUGE, "level", now - timedelta(minutes=20), 1.5)])
+        record_observations(conn, [GaugeObservation(GAUGE, "level", now - timedelta(minutes=60), 1.5)])
     assert _order(api, admin, radius_m=300) == NORMAL_ORDER  # 水防団待機水位: not an alert
     with transaction(app_engine) as conn:
-        record_observations(conn, [GaugeObservation(GAUGE, "level", now - timedelta(minutes=10), 3.2)])
+        record_observations(conn, [GaugeObservation(GAUGE, "level", now - timedelta(minutes=50), 3.2)])
     raised = _order(api, admin, radius_m=300)
     assert raised == ["PT-D"] + [k for k in NORMAL_ORDER if k != "PT-D"]  # 避難判断水位 within 300 m
     row = api.get(
@@ -287,9 +287,84 @@ def test_priority_order_and_live_rise(api, users, fixture_ids, app_engine):
     assert row["alert_gauge"] == GAUGE
     # The reach is the configured radius: with 10 m, the gauge (60 m away) is not near anyone.
     assert _order(api, admin, radius_m=10) == NORMAL_ORDER
-    with transaction(app_engine) as conn:
-        record_observations(conn, [GaugeObservation(GAUGE, "level", now, 0.5)])
-    assert _order(api, admin, radius_m=300) == NORMAL_ORDER  # the water went down
+    with transaction(app_engine) as conn:  # the water went down and stayed down (the 30-minute hold)
+        for minutes in (40, 30, 20):
+            record_observations(
+                conn, [GaugeObservation(GAUGE, "level", now - timedelta(minutes=minutes), 0.5)]
+            )
+    assert _order(api, admin, radius_m=300) == NORMAL_ORDER
+
+
+RIVER_NEAR_LANDSLIDE = "people-test-river-gauge"
+
+
+def test_a_river_gauge_in_alert_does_not_move_a_landslide_zone_resident(api, users, fixture_ids, app_engine):
+    """PT-B lives in a 土砂災害警戒区域 60 m from a river gauge at 氾濫危険水位: a flood gauge concerns
+    flood areas only (ops.alert_level_rule: 氾濫危険水位 → flood), so PT-B keeps its place."""
+    admin = users.bearer(api, "admin")
+    with transaction(app_engine, ["admin"]) as conn:
+        conn.execute(
+            text(
+                """INSERT INTO sensor.device (id, kind, name, location, thresholds, mqtt_password_hash)
+                   VALUES (:id, 'water_gauge', '試験河川水位計', ST_SetSRID(ST_MakePoint(140.5102, 36.5005), 4326),
+                           CAST(:th AS jsonb), 'x') ON CONFLICT (id) DO NOTHING"""
+            ),
+            {"id": RIVER_NEAR_LANDSLIDE, "th": json.dumps({"避難判断水位": 3.0, "氾濫危険水位": 4.0})},
+        )
+        record_observations(
+            conn,
+            [GaugeObservation(RIVER_NEAR_LANDSLIDE, "level", datetime.now(UTC) - timedelta(minutes=5), 4.5)],
+        )
+    try:
+        rows = api.get("/api/people/priority", params={"area": AREA, "radius_m": 300}, headers=admin).json()
+        assert [p["external_id"] for p in rows] == NORMAL_ORDER
+        assert all(p["alert_gauge"] is None for p in rows)
+    finally:
+        with transaction(app_engine, ["admin"]) as conn:
+            conn.execute(text("DELETE FROM sensor.device WHERE id = :id"), {"id": RIVER_NEAR_LANDSLIDE})
+
+
+def _issue(app_engine, level: int, hazard: str, wkt: str) -> int:
+    with transaction(app_engine, ["admin"]) as conn:
+        return conn.execute(
+            text(
+                """INSERT INTO ops.evac_order (level, hazard, area_codes, area_names, geom, reason, issued_by, updated_by)
+                   VALUES (:lv, :hz, '{}', '{}', ST_GeomFromText(:w, 4326), '試験', 'people-test', 'people-test')
+                   RETURNING id"""
+            ),
+            {"lv": level, "hz": hazard, "w": wkt},
+        ).scalar_one()
+
+
+def _cancel(app_engine, ids: list[int]) -> None:
+    with transaction(app_engine, ["admin"]) as conn:
+        conn.execute(
+            text("UPDATE ops.evac_order SET status = 'cancelled', cancelled_at = now() WHERE id = ANY(:ids)"),
+            {"ids": ids},
+        )
+
+
+def test_an_issued_order_of_the_matching_hazard_puts_its_people_first(api, users, fixture_ids, app_engine):
+    admin = users.bearer(api, "admin")
+    # A landslide 避難指示 over PT-G's and PT-B's houses, and flood orders over the landslide-zone PT-A
+    # (another hazard: no effect) and over PT-E, whose area is an inland-flooding one (no effect either).
+    ids = [
+        _issue(app_engine, 4, "landslide", _square(140.5090, 0.0015)),
+        _issue(app_engine, 5, "flood", _square(140.5000, 0.0005)),
+        _issue(app_engine, 4, "flood", _square(140.5400, 0.0005)),
+    ]
+    try:
+        rows = api.get("/api/people/priority", params={"area": AREA}, headers=admin).json()
+        order = [p["external_id"] for p in rows]
+        assert order == ["PT-G", "PT-B"] + [k for k in NORMAL_ORDER if k not in ("PT-G", "PT-B")]
+        assert [p["evac_level"] for p in rows[:3]] == [4, 4, None]
+        # A higher level first: 緊急安全確保 (5) for landslides over PT-B.
+        ids.append(_issue(app_engine, 5, "landslide", _square(140.5100, 0.0005)))
+        order = _order(api, admin)
+        assert order[:2] == ["PT-B", "PT-G"]
+    finally:
+        _cancel(app_engine, ids)
+    assert _order(api, admin) == NORMAL_ORDER  # cancelled: back to normal
 
 
 def _audit_count(app_engine, actor: str, action: str) -> list[dict]:

@@ -29,6 +29,8 @@ from sqlalchemy import Engine, text
 from gisapp.db import transaction
 from gisapp.ops import evac_info, evacuation
 from ingest.store import DeadLetter, insert_dead_letters
+from sensors import registry
+from sensors.registry import DeviceKind, DeviceSpec
 from tests.fixtures_data import Seed, _layer, seed
 
 PRINCIPALS = ("anon", "staff", "hq", "welfare", "admin", "outsider")
@@ -867,6 +869,31 @@ def c_hq_note(w: World, who: str) -> Call:
     return Call("/api/hq-log", json={"text": unique("書込み検査メモ")}, headers=w.auth(who), check=check)
 
 
+def new_gauge_alert(w: World) -> int:
+    """An unacknowledged alert of a gauge of the write tests, as the ingest worker writes one."""
+    with transaction(w.engine) as conn:
+        registry.ensure_device(
+            conn,
+            DeviceSpec("WR-GAUGE", DeviceKind.water_gauge, "書込み検査水位計", SPOT[0], SPOT[1], None, {}),
+        )
+        return conn.execute(
+            text(
+                """INSERT INTO sensor.alert (device_id, measure, level_from, level_to, value, at)
+                   VALUES ('WR-GAUGE', 'level_m', NULL, '氾濫危険水位', 2.5, now()) RETURNING id"""
+            )
+        ).scalar_one()
+
+
+def c_gauge_alert_ack(w: World, who: str) -> Call:
+    alert = new_gauge_alert(w)
+
+    def check(c, r):
+        found = c.get("/api/gauges/alerts", params={"limit": 500}, headers=w.admin()).json()["alerts"]
+        return any(a["id"] == alert and a["acknowledged_by"] for a in found)
+
+    return Call(f"/api/gauges/alerts/{alert}/acknowledge", headers=w.auth(who), check=check)
+
+
 @dataclass(frozen=True)
 class Op:
     method: str
@@ -931,6 +958,8 @@ OPS: list[Op] = [
     Op("PUT", "/api/people/{person_id}/plan", roles(200, {"welfare", "admin"}), c_plan),
     # dead letters: the HQ (radio positions may be in them) and admins
     Op("POST", "/api/dead-letters/review", roles(200, {"hq", "admin"}), c_dead_letter_review),
+    # gauge alerts: staff read the log; the HQ (hq_operator) and admins acknowledge (確認)
+    Op("POST", "/api/gauges/alerts/{alert_id}/acknowledge", roles(200, {"hq", "admin"}), c_gauge_alert_ack),
 ]  # fmt: skip
 
 

@@ -15,5 +15,7 @@ def healthz(request: Request) -> JSONResponse:
         "admission": state.admission.figures(),
         "cache": state.response_cache.figures(),
         "layer_directory_reloads": state.layer_directory.reloads,
+        # The evacuation information's change counter (None: not listening) and push streams.
+        "evacuation": state.evac_watch.figures(),
     }
     return JSONResponse(body, 503 if body["status"] == "degraded" else 200)

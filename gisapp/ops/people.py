@@ -26,12 +26,15 @@ from sqlalchemy.sql import bindparam
 from common import audit, csvsafe, geo
 from common.geo import location_problem
 from gisapp.ops import disaster_mode as mode
+from gisapp.ops import evac_levels
 from gisapp.ops.errors import OpsInvalid, OpsNotFound
 from layers.importers.csv_read import decode, rows_of
 from layers.importers.errors import ImportRejected
 
 PEOPLE_LAYER = "people-needing-help"  # the demo's registry layer, the import's default target
-ALERT_LEVELS = ("警戒", "危険", "避難判断水位", "氾濫危険水位")  # a gauge at one of these is "in alert"
+# A gauge is "in alert" at a level whose 警戒レベル相当 (ops.alert_level_rule, data) is at least this; the
+# rule's hazard says whom it concerns (rain gauges' 警戒/危険 → landslide, river levels → flood).
+ALERT_MIN_LEVEL = 3
 NEAR_GAUGE_M = 2000.0  # a gauge this close to a residence raises the person's priority
 MAX_DISASTER_MINUTES = mode.MAX_MINUTES
 
@@ -56,34 +59,55 @@ _COLUMNS = """p.id, p.external_id, p.name, p.name_kana, p.birth_year, p.phone, p
   p.care_categories, p.care_severity, p.consent, p.support_persons, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat,
   coalesce(ep.status, 'not_started') AS plan_status"""
 
-# The worst hazard area per person (class and area id packed in one bigint) is stored in
-# restricted.person_hazard when a residence or a hazard layer changes (migration 0018): under
+# The worst hazard area per person (class and area id packed in one bigint) and the kinds of hazard
+# area the residence lies in (a bit mask: 1 landslide, 2 flood, 4 inland_flood) are stored in
+# restricted.person_hazard when a residence or a hazard layer changes (migrations 0018, 0024): under
 # row-level security PostGIS's operators cannot use the index of the residences, so overlaying on
-# every request would cost seconds. What is live is computed here: the few gauges in alert, boxed
-# once, are checked against each residence (box first, then the geodesic distance). Personal columns are read
-# only for the rows returned. Order: in a hazard area with a gauge in alert nearby, then the hazard
-# class, then any nearby alert, the care category's severity, the oldest first.
+# every request would cost seconds. What is live is computed here, against the few rows it concerns:
+# - the gauges in alert, each with the hazards of its levels' rules, boxed once, checked against each
+#   residence of a matching kind (box first, then the geodesic distance): a river gauge never raises
+#   a resident of a landslide area;
+# - the active evacuation orders (避難情報) of a matching hazard whose area contains the residence.
+# Both are skipped at once (one bit test) for a person whose kinds of area no gauge in alert and no
+# order concerns: on a quiet day the live part costs nothing per person.
+# Personal columns are read only for the rows returned. Order: the highest issued level covering the
+# person, then in a hazard area with a matching gauge in alert nearby, then the hazard class, the
+# care category's severity, the oldest first.
 _PACK = 1_000_000_000_000
+_HAZARD_BIT = "CASE {} WHEN 'landslide' THEN 1 WHEN 'flood' THEN 2 WHEN 'inland_flood' THEN 4 ELSE 0 END"
 _PRIORITY = f"""
-WITH alert AS MATERIALIZED (
-  SELECT d.id, d.location::geography AS place,
-    ST_Expand(d.location, :radius / (111320.0 * cos(radians(ST_Y(d.location)))), :radius / 110574.0) AS box
-  FROM sensor.gauge_state s JOIN sensor.device d ON d.id = s.device_id
-  WHERE d.enabled AND d.location IS NOT NULL
-    AND EXISTS (SELECT 1 FROM jsonb_each_text(s.levels) l WHERE l.value = ANY(:alert_levels))
+WITH rule AS MATERIALIZED (
+  SELECT match, {_HAZARD_BIT.format("hazard")} AS bit FROM ops.alert_level_rule
+  WHERE source = 'gauge' AND level >= :alert_min
+), alert AS MATERIALIZED (
+  SELECT a.* FROM (
+    SELECT d.id, d.location::geography AS place,
+      ST_Expand(d.location, :radius / (111320.0 * cos(radians(ST_Y(d.location)))), :radius / 110574.0) AS box,
+      (SELECT bit_or(r.bit) FROM jsonb_each_text(s.levels) l
+       JOIN rule r ON r.match IN (l.key || ':' || l.value, l.value)) AS kinds
+    FROM sensor.gauge_state s JOIN sensor.device d ON d.id = s.device_id
+    WHERE d.enabled AND d.location IS NOT NULL) a
+  WHERE a.kinds <> 0
+), issued AS MATERIALIZED (
+  SELECT o.level, o.geom, {_HAZARD_BIT.format("o.hazard")} AS kinds FROM ops.evac_order o
+  WHERE o.status = 'active'
 ), ranked AS MATERIALIZED (
   SELECT p.id, coalesce(h.worst / {_PACK}, 6)::int AS hazard_rank, h.worst % {_PACK} AS hazard_id,
-    (SELECT min(a.id) FROM alert a
-     WHERE a.box && p.geom AND ST_DWithin(a.place, p.geom::geography, :radius)) AS alert_gauge,
+    CASE WHEN (h.kinds & (SELECT bit_or(kinds) FROM alert)) <> 0 THEN (SELECT min(a.id) FROM alert a
+      WHERE (a.kinds & h.kinds) <> 0 AND a.box && p.geom AND ST_DWithin(a.place, p.geom::geography, :radius))
+    END AS alert_gauge,
+    CASE WHEN (h.kinds & (SELECT bit_or(kinds) FROM issued)) <> 0 THEN (SELECT max(i.level) FROM issued i
+      WHERE (i.kinds & h.kinds) <> 0 AND i.geom && p.geom AND ST_Intersects(i.geom, p.geom))
+    END AS evac_level,
     p.care_severity, p.birth_year
   FROM restricted.person_needing_help p LEFT JOIN restricted.person_hazard h ON h.person_id = p.id
   WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
 ), ordered AS MATERIALIZED (
-  SELECT r.*, row_number() OVER (ORDER BY (r.alert_gauge IS NOT NULL AND r.hazard_rank < 6) DESC,
-    r.hazard_rank, (r.alert_gauge IS NOT NULL) DESC, r.care_severity, r.birth_year NULLS LAST, r.id) AS priority
+  SELECT r.*, row_number() OVER (ORDER BY r.evac_level DESC NULLS LAST, (r.alert_gauge IS NOT NULL) DESC,
+    r.hazard_rank, r.care_severity, r.birth_year NULLS LAST, r.id) AS priority
   FROM ranked r ORDER BY priority LIMIT :limit
 )
-SELECT {_COLUMNS}, o.priority, o.hazard_rank, o.alert_gauge, hz.hazard_type, hz.depth_rank
+SELECT {_COLUMNS}, o.priority, o.hazard_rank, o.alert_gauge, o.evac_level, hz.hazard_type, hz.depth_rank
 FROM ordered o JOIN restricted.person_needing_help p ON p.id = o.id
 LEFT JOIN gis.hazard_area hz ON hz.id = o.hazard_id
 LEFT JOIN restricted.evacuation_plan ep ON ep.person_id = p.id
@@ -105,7 +129,7 @@ def tune(conn: Connection) -> None:
 
 
 def _ranked(conn: Connection, area: str | None, limit: int | None, radius_m: float) -> list[dict[str, Any]]:
-    params = {"area": area, "limit": limit, "radius": radius_m, "alert_levels": list(ALERT_LEVELS)}
+    params = {"area": area, "limit": limit, "radius": radius_m, "alert_min": ALERT_MIN_LEVEL}
     tune(conn)
     return [_row(r) for r in conn.execute(text(_PRIORITY_ORDERED), params)]
 
@@ -423,6 +447,8 @@ def roster_cells(row: dict[str, Any]) -> dict[str, str]:
         for s in row["support_persons"] or []
     )
     hazard = row["hazard_ja"] + ("（付近の観測所が警戒中）" if row.get("alert_gauge") else "")
+    if row.get("evac_level"):
+        hazard += f"（{evac_levels.level(row['evac_level']).name_ja} 発令中）"
     return {
         "priority": str(row["priority"]),
         "external_id": row["external_id"],

@@ -24,6 +24,7 @@
     var panel = gisapp.layerPanel(map, text);
     var legend = gisapp.legend(text).addTo(map);
 
+    gisapp.citizenEvacuation(map, legend, config.lang);  // citizen_evac.js
     publicIncidents(map, legend, config.lang, text);
     shelterCongestion(map, legend, config.lang);
 

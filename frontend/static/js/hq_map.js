@@ -4,7 +4,8 @@
  * GET /api/gauges -> GeoJSON points of rain and water-level gauges with their values and levels
  * GET /api/devices/status -> [{device_id, state: online|silent|offline|never}]
  * EventSource /api/events: "radio_position" {seq, device_id, name, lon, lat, device_ts} moves a unit;
- *   "gauge_update" / "gauge_alert" reload the gauges; "device_offline" / "device_silent" /
+ *   "gauge_update" / "gauge_alert" reload the gauges ("gauge_alert" also goes to the gauge alert log
+ *   and charts, hq_gauges.js); "device_offline" / "device_silent" /
  *   "device_online" reload device states; "incident" / "assignment" / "citizen_report" / "road_closure"
  *   go to the incident module (hq_incidents.js: markers by status, counts, filters, incident panel).
  *
@@ -60,6 +61,7 @@
     var connectionEl = document.getElementById('gisapp-connection');
     var incidents = gisapp.hqIncidents(config);
     var evac = gisapp.hqEvac(config, incidents);
+    var gaugeUi = gisapp.hqGauges(config);  // alert log with 確認, each gauge's 24-hour chart
 
     /* Status line. It is an aria-live region, so the often-changing "last update" text is written at
      * most every STATUS_TEXT_MIN_MS (screen readers would otherwise announce every position);
@@ -168,15 +170,16 @@
             marker = gauges[p.device_id] = L.circleMarker([coords[1], coords[0]], style);
             marker.bindTooltip(gisapp.el('span', 'gisapp-gauge-tooltip'), {direction: 'top'}).addTo(map);
             marker.getElement().setAttribute('data-device-id', String(p.device_id));
+            gaugeUi.attach(marker, p);
           }
           marker.setStyle({fillColor: LEVEL_COLOURS[rank]});
           var levels = Object.keys(p.levels || {}).map(function (m) { return p.levels[m]; })
             .filter(Boolean).join(' ・ ');
           var values = p.kind === 'water_gauge'
-            ? gisapp.format(text.gauge_level, {level: p.level === null ? '—' : p.level})
-            : gisapp.format(text.gauge_rain, {r10: p.rain_10min === null ? '—' : p.rain_10min,
-                                              r60: p.rain_60min === null ? '—' : p.rain_60min,
-                                              cont: p.continuous === null ? '—' : p.continuous});
+            ? gisapp.format(text.gauge_level, {level: gisapp.gaugeNumber(p.level, 2)})
+            : gisapp.format(text.gauge_rain, {r10: gisapp.gaugeNumber(p.rain_10min, 1),
+                                              r60: gisapp.gaugeNumber(p.rain_60min, 1),
+                                              cont: gisapp.gaugeNumber(p.continuous, 1)});
           marker.getTooltip().getContent().textContent =
             [p.name, values, levels, text.gauge_states[p.state] || p.state].filter(Boolean).join(' / ');
           marker.getElement().setAttribute('data-level', levels);
@@ -210,6 +213,7 @@
         statusLoader();
         incidents.reload();
         evac.reload();
+        gaugeUi.reload();
       }
       lastSeq = message.seq;
     }
@@ -226,7 +230,11 @@
       if (!message) return;
       trackSeq(message);
       if (event.type === 'radio_position') onRadioPosition(message);
-      else if (event.type === 'gauge_update' || event.type === 'gauge_alert') gaugeLoader();
+      else if (event.type === 'gauge_update') gaugeLoader();
+      else if (event.type === 'gauge_alert') {
+        gaugeLoader();
+        gaugeUi.onAlert(message);
+      }
       else if (DEVICE_STATE_EVENTS.indexOf(event.type) >= 0) statusLoader();
       else if (INCIDENT_EVENTS.indexOf(event.type) >= 0) incidents.onEvent(event.type, message);
       else if (EVAC_EVENTS.indexOf(event.type) >= 0) evac.onEvent(event.type, message);
@@ -257,6 +265,7 @@
           statusLoader();
           incidents.reload();
           evac.reload();
+          gaugeUi.reload();
         }
         hadError = false;
       });

@@ -240,6 +240,8 @@
         }).bindTooltip(text.my_location).addTo(shown);
         map.setView(latlng, Math.max(map.getZoom(), 16));
         say('located', gisapp.format(text.located, {m: accuracy}));
+        // For whoever on the page asks "is this place concerned?" (the evacuation banner); stays here.
+        map.fire('gisapp-located', {latlng: L.latLng(latlng), accuracy: accuracy});
       }, function (error) {
         button.removeAttribute('aria-busy');
         var words = {1: text.locate_denied, 3: text.locate_timeout}[error.code] || text.locate_unavailable;

@@ -1,7 +1,7 @@
 """Evacuation information (避難情報): JMA telegrams in, 警戒レベル相当 and 発令基準 as data, suggestions,
 issuances with their versions, the public's view of them, and the HQ log (the start of a クロノロジー).
 
-Sections (each owned by one part of the code; docs/evacuation.md describes the whole loop):
+Sections (each owned by one part of the code; docs/evacuation-info.md describes the whole loop):
 
 1. JMA 防災情報XML (``ingest/jmaxml.py`` parses, ``gisapp/ops/jma.py`` stores):
    - ``ops.jma_telegram``: every telegram that concerns this municipality, once (by its bytes' hash),
@@ -18,7 +18,13 @@ Sections (each owned by one part of the code; docs/evacuation.md describes the w
    ``pub.evac_order`` / ``pub.evac_order_version`` are what the citizen-facing role may read.
 5. ``ops.hq_log``: time-ordered entries written by triggers (issuances, suggestions, applied JMA
    telegrams, gauge alerts) and by people; NOTIFYs ``gisapp_events``.
-6. ``sensor.alert`` gets an acknowledgement (who, when) and its 警戒レベル相当.
+6. ``sensor.alert`` gets an acknowledgement (who, when) and its 警戒レベル相当 (filled by a trigger from
+   ``ops.alert_level_rule``); alerts into or out of a level with one go into the HQ log. The 要支援者
+   priority's ``restricted.person_hazard`` also records the kinds of hazard area of each residence.
+7. Public outputs (``gisapp/ops/evac_public.py``, ``gisapp/evac_watch.py``): each order version also
+   NOTIFYs ``gisapp_public`` with nothing but public values, so the citizen-facing instance listens there
+   and never receives the internal events of ``gisapp_events``.
+8. The suggestion engine: ``ops.refresh_evac_suggestions()``, run at commit by deferred triggers.
 
 Revision ID: 0024
 Revises: 0023
@@ -281,41 +287,119 @@ END $f$;
 CREATE TRIGGER evac_order_version_log AFTER INSERT ON ops.evac_order_version
   FOR EACH ROW EXECUTE FUNCTION ops.log_evac_order_version();
 
--- A gauge entering or leaving a level of 警戒レベル3相当 or above is logged (lower ones stay in the alert list).
-CREATE FUNCTION ops.log_gauge_alert() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
-DECLARE
-  lv_to smallint := (SELECT max(level) FROM ops.alert_level_rule WHERE source = 'gauge' AND match = NEW.level_to);
-  lv_from smallint := (SELECT max(level) FROM ops.alert_level_rule WHERE source = 'gauge' AND match = NEW.level_from);
-  dev text := (SELECT name FROM sensor.device WHERE id = NEW.device_id);
-BEGIN
-  IF coalesce(lv_to, 0) < 3 AND coalesce(lv_from, 0) < 3 THEN
-    RETURN NULL;
-  END IF;
-  INSERT INTO ops.hq_log (at, kind, level, summary_ja, summary_en, ref)
-  VALUES (NEW.created_at, 'gauge_alert', lv_to,
-          CASE WHEN coalesce(lv_to, 0) >= coalesce(lv_from, 0)
-               THEN format('【観測】%s が「%s」に到達（警戒レベル%s相当）：%s', dev, NEW.level_to, lv_to, round(NEW.value::numeric, 2))
-               ELSE format('【観測】%s が「%s」から下降（%s）：%s', dev, NEW.level_from,
-                           coalesce(NEW.level_to, '基準未満'), round(NEW.value::numeric, 2)) END,
-          CASE WHEN coalesce(lv_to, 0) >= coalesce(lv_from, 0)
-               THEN format('[Gauge] %s reached "%s" (alert level %s equivalent): %s', NEW.device_id, NEW.level_to, lv_to,
-                           round(NEW.value::numeric, 2))
-               ELSE format('[Gauge] %s fell from "%s" (%s): %s', NEW.device_id, NEW.level_from,
-                           coalesce(NEW.level_to, 'below all thresholds'), round(NEW.value::numeric, 2)) END,
-          jsonb_build_object('alert_id', NEW.id, 'device_id', NEW.device_id, 'measure', NEW.measure));
-  RETURN NULL;
-END $f$;
-CREATE TRIGGER alert_hq_log AFTER INSERT ON sensor.alert FOR EACH ROW EXECUTE FUNCTION ops.log_gauge_alert();
-
 -- ======================================================================== 6. gauge alerts
 ALTER TABLE sensor.alert
   ADD COLUMN acknowledged_by  text,
   ADD COLUMN acknowledged_at  timestamptz,
   ADD COLUMN alert_level      smallint CHECK (alert_level BETWEEN 1 AND 5),  -- 警戒レベル相当 of level_to
   ADD CONSTRAINT alert_ack_pair CHECK ((acknowledged_by IS NULL) = (acknowledged_at IS NULL));
+CREATE INDEX alert_unacknowledged_idx ON sensor.alert (id) WHERE acknowledged_at IS NULL;
 
--- ======================================================================== 7. the suggestion engine
+-- 警戒レベル相当 of the level reached, from the rules (data), in the inserting transaction. A rule's
+-- match is the level name, or '<measure>:<level>' (e.g. '60min_mm:危険') where one measure differs.
+CREATE FUNCTION sensor.alert_level_fill() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF NEW.alert_level IS NULL AND NEW.level_to IS NOT NULL THEN
+    SELECT r.level INTO NEW.alert_level FROM ops.alert_level_rule r
+     WHERE r.source = 'gauge' AND r.match IN (NEW.measure || ':' || NEW.level_to, NEW.level_to)
+     ORDER BY (r.match = NEW.level_to), r.level DESC LIMIT 1;
+  END IF;
+  RETURN NEW;
+END $f$;
+CREATE TRIGGER alert_level_fill BEFORE INSERT ON sensor.alert
+  FOR EACH ROW EXECUTE FUNCTION sensor.alert_level_fill();
+
+-- The gauge_alert event now carries the alert's id (for 確認) and its 警戒レベル相当.
+CREATE OR REPLACE FUNCTION sensor.notify_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_events', json_build_object(
+    'type', 'gauge_alert', 'id', NEW.id, 'device_id', NEW.device_id, 'measure', NEW.measure,
+    'from', NEW.level_from, 'to', NEW.level_to, 'value', NEW.value, 'at', NEW.at,
+    'alert_level', NEW.alert_level)::text);
+  RETURN NULL;
+END $f$;
+
+-- A gauge alert into or out of a level with a 警戒レベル相当 goes into the HQ log.
+CREATE FUNCTION sensor.log_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+  m_ja text := CASE NEW.measure WHEN '10min_mm' THEN '10分雨量' WHEN '60min_mm' THEN '60分雨量'
+               WHEN 'continuous_mm' THEN '連続雨量' WHEN 'combined' THEN '複合基準' WHEN 'level_m' THEN '水位'
+               ELSE NEW.measure END;
+  m_en text := CASE NEW.measure WHEN '10min_mm' THEN '10-min rain' WHEN '60min_mm' THEN '60-min rain'
+               WHEN 'continuous_mm' THEN 'continuous rain' WHEN 'combined' THEN 'combined rule'
+               WHEN 'level_m' THEN 'water level' ELSE NEW.measure END;
+  unit text := CASE WHEN NEW.measure = 'level_m' THEN 'm' ELSE 'mm' END;
+  from_level smallint;
+BEGIN
+  SELECT r.level INTO from_level FROM ops.alert_level_rule r
+   WHERE r.source = 'gauge' AND r.match IN (NEW.measure || ':' || NEW.level_from, NEW.level_from)
+   ORDER BY (r.match = NEW.level_from), r.level DESC LIMIT 1;
+  IF NEW.alert_level IS NULL AND from_level IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- In the disaster in progress (the latest open one, as gisapp.ops.disasters.current_disaster_id).
+  INSERT INTO ops.hq_log (at, kind, level, summary_ja, summary_en, ref, disaster_id)
+  SELECT NEW.at, 'gauge_alert', NEW.alert_level,
+         format('%s %s：%s → %s（%s %s）%s', d.name, m_ja, coalesce(NEW.level_from, '基準未満'),
+                coalesce(NEW.level_to, '基準未満'), round(NEW.value::numeric, 2), unit,
+                CASE WHEN NEW.alert_level IS NOT NULL THEN format('【警戒レベル%s相当】', NEW.alert_level) ELSE '' END),
+         format('%s %s: %s -> %s (%s %s)%s', d.id, m_en, coalesce(NEW.level_from, 'below'),
+                coalesce(NEW.level_to, 'below'), round(NEW.value::numeric, 2), unit,
+                CASE WHEN NEW.alert_level IS NOT NULL THEN format(' [level %s equivalent]', NEW.alert_level) ELSE '' END),
+         jsonb_build_object('alert_id', NEW.id, 'device_id', NEW.device_id),
+         (SELECT x.id FROM ops.disaster x WHERE x.closed_at IS NULL ORDER BY x.opened_at DESC, x.id DESC LIMIT 1)
+    FROM sensor.device d WHERE d.id = NEW.device_id;
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER alert_hq_log AFTER INSERT ON sensor.alert
+  FOR EACH ROW EXECUTE FUNCTION sensor.log_gauge_alert();
+
+-- 要支援者 priority (gisapp.ops.people): which kinds of hazard area a residence lies in, so a gauge in
+-- alert or an issued order raises only the people of its hazard (evac_levels.HAZARD_AREA_TYPES):
+-- a bit mask, 1 landslide (土砂災害警戒区域・特別警戒区域), 2 flood (洪水), 4 inland_flood (内水).
+ALTER TABLE restricted.person_hazard ADD COLUMN kinds smallint NOT NULL DEFAULT 0;
+CREATE FUNCTION restricted.hazard_kind_bit(hazard_type text) RETURNS smallint
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+  SELECT (CASE WHEN hazard_type LIKE 'landslide%' THEN 1 WHEN hazard_type = 'flood' THEN 2
+               WHEN hazard_type = 'inland_flood' THEN 4 ELSE 0 END)::smallint
+$f$;
+GRANT EXECUTE ON FUNCTION restricted.hazard_kind_bit(text) TO gisapp_rw;
+CREATE OR REPLACE FUNCTION restricted.refresh_person_hazard(p_ids bigint[] DEFAULT NULL) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+DECLARE
+  caller_roles text := current_setting('gisapp.roles', true);
+BEGIN
+  PERFORM set_config('gisapp.roles', 'admin', true);
+  IF p_ids IS NULL THEN
+    DELETE FROM restricted.person_hazard;
+  ELSE
+    DELETE FROM restricted.person_hazard WHERE person_id = ANY(p_ids);
+  END IF;
+  INSERT INTO restricted.person_hazard (person_id, worst, kinds)
+  SELECT p.id, x.worst, coalesce(x.kinds, 0)
+    FROM restricted.person_needing_help p
+    CROSS JOIN LATERAL (
+      SELECT min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * 1000000000000 + hz.id) AS worst,
+             bit_or(restricted.hazard_kind_bit(hz.hazard_type)) AS kinds
+        FROM gis.hazard_area hz WHERE ST_Intersects(hz.geom, p.geom)) x
+   WHERE p_ids IS NULL OR p.id = ANY(p_ids);
+  PERFORM set_config('gisapp.roles', coalesce(caller_roles, ''), true);
+END $f$;
+SELECT restricted.refresh_person_hazard(NULL);
+
+-- ======================================================================== 7. public outputs
+-- The citizen-facing processes LISTEN here (gisapp/evac_watch.py): a change counter for their response
+-- cache and their push stream. Only values the pub views show anyway; delivered at commit.
+CREATE FUNCTION ops.notify_evac_public() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_public', json_build_object(
+    'type', 'evacuation', 'id', NEW.order_id, 'version', NEW.version, 'action', NEW.action)::text);
+  RETURN NULL;
+END $f$;
+CREATE TRIGGER evac_order_version_public_notify AFTER INSERT ON ops.evac_order_version
+  FOR EACH ROW EXECUTE FUNCTION ops.notify_evac_public();
+
+-- ======================================================================== 8. the suggestion engine
 -- Evaluated by the database whenever what it depends on changes (a JMA condition, a gauge's level,
 -- a criterion, an area, an order), in the transaction that changed it, whichever process wrote:
 -- the ingest worker (gauges), the JMA importer, the HQ. It only suggests; a person issues.
@@ -495,14 +579,45 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 DOWNGRADE = r"""
 DROP TRIGGER IF EXISTS evac_on_gauge_levels ON sensor.gauge_state;
 DROP TRIGGER IF EXISTS evac_on_hazards ON gis.hazard_area;
+CREATE OR REPLACE FUNCTION sensor.notify_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_notify('gisapp_events', json_build_object(
+    'type', 'gauge_alert', 'device_id', NEW.device_id, 'measure', NEW.measure,
+    'from', NEW.level_from, 'to', NEW.level_to, 'value', NEW.value, 'at', NEW.at)::text);
+  RETURN NULL;
+END $f$;
+DROP TRIGGER IF EXISTS alert_level_fill ON sensor.alert;
 DROP TRIGGER IF EXISTS alert_hq_log ON sensor.alert;
+DROP FUNCTION IF EXISTS sensor.alert_level_fill(), sensor.log_gauge_alert();
+DROP INDEX IF EXISTS sensor.alert_unacknowledged_idx;
+CREATE OR REPLACE FUNCTION restricted.refresh_person_hazard(p_ids bigint[] DEFAULT NULL) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $f$
+DECLARE
+  caller_roles text := current_setting('gisapp.roles', true);
+BEGIN
+  PERFORM set_config('gisapp.roles', 'admin', true);
+  IF p_ids IS NULL THEN
+    DELETE FROM restricted.person_hazard;
+  ELSE
+    DELETE FROM restricted.person_hazard WHERE person_id = ANY(p_ids);
+  END IF;
+  INSERT INTO restricted.person_hazard (person_id, worst)
+  SELECT p.id, (SELECT min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * 1000000000000 + hz.id)
+                  FROM gis.hazard_area hz WHERE ST_Intersects(hz.geom, p.geom))
+    FROM restricted.person_needing_help p
+   WHERE p_ids IS NULL OR p.id = ANY(p_ids);
+  PERFORM set_config('gisapp.roles', coalesce(caller_roles, ''), true);
+END $f$;
+ALTER TABLE restricted.person_hazard DROP COLUMN IF EXISTS kinds;
+DROP FUNCTION IF EXISTS restricted.hazard_kind_bit(text);
 ALTER TABLE sensor.alert DROP CONSTRAINT IF EXISTS alert_ack_pair,
   DROP COLUMN IF EXISTS acknowledged_by, DROP COLUMN IF EXISTS acknowledged_at, DROP COLUMN IF EXISTS alert_level;
 DROP VIEW IF EXISTS pub.evac_order, pub.evac_order_version, pub.evac_area;
 DROP TABLE IF EXISTS ops.hq_log, ops.evac_order_version, ops.evac_suggestion, ops.evac_order,
   ops.issuance_criterion, ops.evac_area, ops.alert_level_rule, ops.jma_condition, ops.jma_feed, ops.jma_telegram;
 DROP FUNCTION IF EXISTS ops.evac_inputs_changed(), ops.refresh_evac_suggestions(), ops.notify_evac_order(),
-  ops.notify_evac_suggestion(), ops.notify_hq_log(), ops.log_evac_order_version(), ops.log_gauge_alert();
+  ops.notify_evac_suggestion(), ops.notify_hq_log(), ops.log_evac_order_version(),
+  ops.notify_evac_public();
 """
 
 

@@ -1,0 +1,210 @@
+"""Evacuation information end to end over real processes: `gisapp serve` (internal) and `gisapp serve
+--public --workers 2` (two citizen-facing processes, each with its own LISTEN), headless Chromium on the
+citizen map. An order for two areas → the public API, the Atom feed, CAP and the banner (level number
+and words, areas shaded) show it on both instances → 解除 removes it everywhere (the banner says 解除).
+
+Until the issuing domain lands, the order is written by tests/evac_support.py as an issuance writes it;
+the lead extends this test with the suggestion and issuance steps (POST /api/evacuation-info/orders).
+
+GISAPP_SCREENSHOTS=<folder> keeps the banner's screenshots (phone 390 px and desktop) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from lxml import etree
+
+from tests import evac_support as evac
+from tests.conftest import free_port
+from tests.support import wait_until
+from tests.test_evac_public import CAP, cap_valid
+from tests.test_pages_browser import ARGS, CHROMIUM
+
+pytestmark = pytest.mark.browser
+
+INSIDE = {"latitude": evac.INSIDE_KAMI[1], "longitude": evac.INSIDE_KAMI[0]}
+
+
+def _serve(tmp_path: Path, name: str, *args: str):
+    port = free_port()
+    env = {**os.environ, "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING"}
+    log = (tmp_path / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gisapp.cli", "serve", *args, "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return proc, port, log
+
+
+def _stop(proc) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def instances(settings, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evac-e2e")
+    started = [_serve(tmp, "internal"), _serve(tmp, "public", "--public", "--workers", "2")]
+
+    def healthy(port: int) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        for _, port, _ in started:
+            wait_until(lambda port=port: healthy(port), 60)
+        yield {"internal": f"http://127.0.0.1:{started[0][1]}", "public": f"http://127.0.0.1:{started[1][1]}"}
+    finally:
+        for proc, _, log in started:
+            _stop(proc)
+            log.close()
+        for name in ("internal", "public"):
+            print((tmp / f"{name}.log").read_text()[-3000:])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: scripts/install-debs.sh installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser, **options):
+    context = browser.new_context(**options)
+    errors: list[str] = []
+    # Only our own server: the GSI tiles are refused (the page then draws its own basemap).
+    context.route(
+        "**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort()
+    )
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return context, page, errors
+
+
+def _shot(page, name: str) -> None:
+    folder = os.environ.get("GISAPP_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+def _order_ids(base: str) -> list[int]:
+    return [o["id"] for o in httpx.get(f"{base}/api/public/evacuation-info", timeout=10).json()["orders"]]
+
+
+def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(instances, browser, owner_engine):
+    evac.clear(owner_engine)
+    evac.ensure_areas(owner_engine)
+    public, internal = instances["public"], instances["internal"]
+
+    phone_ctx, phone, phone_errors = _page(
+        browser,
+        viewport={"width": 390, "height": 780},
+        is_mobile=True,
+        has_touch=True,
+        geolocation=INSIDE,
+        permissions=["geolocation"],
+    )
+    desk_ctx, desk, desk_errors = _page(browser, viewport={"width": 1280, "height": 800})
+    try:
+        phone.goto(public + "/")
+        desk.goto(public + "/?lang=en")
+        for page in (phone, desk):
+            page.wait_for_selector("#gisapp-evac-banner[data-state='none']", timeout=20_000)
+            # the push stream is open before the order is written (its first event sets data-version)
+            page.wait_for_selector("#gisapp-evac-banner[data-version]", timeout=20_000)
+
+        order_id = evac.issue(owner_engine, 4, ["T-KAMI", "T-SHIMO"])
+
+        # the public API (either process) and the internal instance
+        wait_until(lambda: order_id in _order_ids(public), 10)
+        assert order_id in _order_ids(internal)
+        # the banner, pushed (no reload): level number and words, the areas, what to do
+        selector = f".gisapp-evac-order[data-order-id='{order_id}'][data-status='active']"
+        for page in (phone, desk):
+            page.wait_for_selector(selector, timeout=10_000)
+        item = phone.locator(selector).inner_text()
+        assert "警戒レベル4" in item and "避難指示" in item and "テスト上町" in item and "テスト下町" in item
+        assert "危険な場所から全員避難してください。" in item
+        english = desk.locator(selector).inner_text()
+        assert "Alert level 4" in english and "Evacuation order" in english
+        assert phone.locator("path.gisapp-evac-area-4").count() == 1  # one path for the multipolygon
+        assert phone.get_attribute("#gisapp-evac-announce", "role") == "alert"
+        assert "警戒レベル4" in phone.locator("#gisapp-evac-announce").inner_text()
+        assert phone.locator(".gisapp-evac-legend-4").count() == 1
+
+        # where the resident is (the "現在地" button; the position stays in the browser)
+        phone.locator("#gisapp-locate").tap()
+        phone.wait_for_selector("#gisapp-evac-here[data-inside='true']", timeout=10_000)
+        assert "対象地域の中" in phone.locator("#gisapp-evac-here").inner_text()
+        # the banner leaves the map's controls visible and usable on a 390 px phone
+        banner = phone.locator("#gisapp-evac-banner").bounding_box()
+        for control in (
+            "#gisapp-locate",
+            ".leaflet-control-zoom-in",
+            "#gisapp-layer-toggle",
+            "#gisapp-legend",
+        ):
+            box = phone.locator(control).bounding_box()
+            assert box is not None and box["y"] >= banner["y"] + banner["height"] - 1, control
+            assert box["y"] + box["height"] <= 780, control
+        _shot(phone, "evac-banner-phone-390")
+        _shot(desk, "evac-banner-desktop")
+
+        # the Atom feed and CAP, on both instances
+        for base in (public, internal):
+            feed = etree.fromstring(httpx.get(f"{base}/feeds/evacuation-info.atom", timeout=10).content)
+            hrefs = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")]
+            assert any(h.endswith(f"/feeds/evacuation-info/{order_id}-1.cap") for h in hrefs)
+        cap = httpx.get(f"{public}/feeds/evacuation-info/{order_id}-1.cap", timeout=10)
+        assert cap.status_code == 200 and cap.headers["content-type"].startswith("application/cap+xml")
+        doc = etree.fromstring(cap.content)
+        cap_valid(doc)
+        assert doc.findtext(f"{CAP}msgType") == "Alert"
+
+        # 解除: gone from the orders in force everywhere, shown as 解除 on the banner, a Cancel in CAP
+        evac.cancel(owner_engine, order_id)
+        wait_until(lambda: order_id not in _order_ids(public), 10)
+        assert order_id not in _order_ids(internal)
+        lifted = f".gisapp-evac-order[data-order-id='{order_id}'][data-status='cancelled']"
+        for page in (phone, desk):
+            page.wait_for_selector(lifted, timeout=10_000)
+            page.wait_for_selector("#gisapp-evac-banner[data-state='none']", timeout=10_000)
+        assert "解除" in phone.locator(lifted).inner_text()
+        assert phone.locator("path.gisapp-evac-area-4").count() == 0
+        _shot(phone, "evac-banner-phone-390-lifted")
+        cancel = etree.fromstring(
+            httpx.get(f"{public}/feeds/evacuation-info/{order_id}-2.cap", timeout=10).content
+        )
+        assert cancel.findtext(f"{CAP}msgType") == "Cancel"
+        cap_valid(cancel)
+        feed = httpx.get(f"{public}/feeds/evacuation-info.atom", timeout=10).text
+        assert f"/feeds/evacuation-info/{order_id}-2.cap" in feed
+        assert phone_errors == [] and desk_errors == []
+    finally:
+        phone_ctx.close()
+        desk_ctx.close()
