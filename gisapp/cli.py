@@ -99,8 +99,7 @@ def up(
             story = _demo_load(s, scale, quiet_day=quiet_day)
             _sync_broker(s, stack)
         if serve:
-            story_file = story.story_file if story is not None else None
-            _start_app_processes(s, stack, simulate=simulate, story_file=story_file)
+            _start_app_processes(s, stack, simulate=simulate)
     except StackError as e:
         _fail(e)
     _print_urls(s, stack, demo=demo, story=story)
@@ -131,9 +130,7 @@ def status() -> None:
         typer.echo(f"{name:12} {'running pid ' + str(pid) if pid else 'stopped'}")
 
 
-def _start_app_processes(
-    s: Settings, stack: LocalStack, *, simulate: bool, story_file: Path | None = None
-) -> None:
+def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> None:
     from gisapp.localstack import procs
 
     env = {
@@ -160,13 +157,20 @@ def _start_app_processes(
     for k in range(1, s.ingest_workers + 1):  # each with its own broker account and durable session
         wanted["ingest" if k == 1 else f"ingest-{k}"] = [*cli, "ingest", "--worker", str(k)]
     if simulate:
-        # The demo story's storm and radio reports (published when their time comes), or on a quiet
-        # day the simulator's own storm.
+        # The demo story's storm and radio reports (published when their time comes) while a story is
+        # loaded (`gisapp demo load` writes the file, a quiet day deletes it); otherwise the simulator's
+        # own storm.
+        from gisapp.demo_story import STORY_FILE
+
+        story_file = stack.data_dir / STORY_FILE
+        story_file = story_file if story_file.exists() else None
         live = ["--story", str(story_file)] if story_file is not None else ["--gauges"]
         wanted["simulator"] = [py, "-m", "sensors.simulate", *live]
         _restart_if_changed(stack, "simulator", wanted["simulator"])
         if story_file is not None:  # the story's kiosks (check-ins go through the domain, not MQTT)
             wanted["demo-live"] = [*cli, "demo", "live", str(story_file)]
+        else:  # a quiet day: no story, no story's kiosks
+            procs.stop(stack.run_dir / "demo-live.pid")
     if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation-info.md)
         wanted["jma-poller"] = [*cli, "jma", "poll"]
     ports = {
