@@ -107,7 +107,7 @@ def load_story(
     with transaction(engine, ROLES) as conn:
         until = max(now, until or conn.execute(text("SELECT now()")).scalar_one())
         ctx = _Ctx(conn, disaster["id"], now, until, created, notices, [])
-        storm = _storm(ctx, shared if shared.exists() else None)
+        storm = _storm(ctx, shared)
         _incidents(ctx)
         _shelters(ctx, _evacuation(ctx))
         counts = story_counts(conn, ctx.disaster_id)
@@ -160,7 +160,7 @@ _DEMO_GAUGES = text(
 )
 
 
-def _storm(ctx: _Ctx, shared: Path | None) -> demo_storm.Storm:
+def _storm(ctx: _Ctx, shared: Path) -> demo_storm.Storm:
     gauges = [demo_storm.Gauge(r.id, r.kind, r.thresholds or {}) for r in ctx.conn.execute(_DEMO_GAUGES)]
     storm = demo_storm.build(ctx.now, gauges, shared)
     if storm.notice:

@@ -142,7 +142,7 @@ def build(now: datetime, gauges: list[Gauge], shared: Path | None) -> Storm:
         source_ja, source_en = "内蔵の模擬豪雨（シミュレーター）", "the simulator's built-in storm"
         notice = (
             f"観測データ（{shared or '../shared/data'}）がないため内蔵の模擬豪雨を使います / "
-            "shared observation data not found: using the simulator's built-in storm"
+            f"no observation files in {shared or '../shared/data'}: using the simulator's built-in storm"
         )
     peak = max(range(len(rain)), key=lambda i: rain[i])
     rain_now = peak - RAIN_STEPS_BEFORE_PEAK
