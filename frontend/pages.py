@@ -226,6 +226,15 @@ class _PageStart(JSCSSMixin):
             self.default_css.append(("gisapp_evac_info_css", static_url("css/evac_info.css")))
         if page in ("hq", "replay"):  # the replay page draws incidents in the same styles
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
+        if page == "hq":  # 避難情報 and the HQ log: panels that register with hq_map.js (gisapp.hqPanels)
+            self.default_js[-1:-1] = [  # before hq_map.js, the last
+                ("gisapp_hq_evacinfo", static_url("js/hq_evacinfo.js")),
+                ("gisapp_hq_evacinfo_map", static_url("js/hq_evacinfo_map.js")),
+                ("gisapp_hq_evacinfo_forms", static_url("js/hq_evacinfo_forms.js")),
+                ("gisapp_hq_log", static_url("js/hq_log.js")),
+            ]
+            # after hq_incidents.css: the 避難情報 panel reuses its buttons and fields
+            self.default_css.append(("gisapp_hq_evacinfo_css", static_url("css/hq_evacinfo.css")))
 
 
 @dataclass(frozen=True)

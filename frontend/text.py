@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from frontend.evacinfo_text import EVACINFO_TEXT, HQLOG_TEXT
 from frontend.gauge_text import GAUGE_TEXT
 
 # Shown in both languages (page language first): staff may not have chosen the one they read best.
@@ -291,6 +292,8 @@ TEXT: dict[str, dict] = {
         "map_label": "地図",
         "loading": "読み込み中…",
         "js": {
+            "evacinfo": EVACINFO_TEXT["ja"],  # 避難情報 panel and HQ log (hq_evacinfo.js, hq_log.js)
+            "hqlog": HQLOG_TEXT["ja"],
             "layers": "レイヤー",
             "legend": "凡例",
             "layers_ready": "{n} 件のレイヤーを表示しています",
@@ -362,6 +365,8 @@ TEXT: dict[str, dict] = {
         "map_label": "Map",
         "loading": "Loading…",
         "js": {
+            "evacinfo": EVACINFO_TEXT["en"],
+            "hqlog": HQLOG_TEXT["en"],
             "layers": "Layers",
             "legend": "Legend",
             "layers_ready": "{n} layers shown",

@@ -21,6 +21,7 @@ from gisapp.api import (
     docs,
     evacuation,
     evacuation_info,
+    evacuation_levels,
     evacuation_public,
     events,
     health,
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(shelters.router)
         app.include_router(evacuation.router)
         app.include_router(evacuation_info.router)
+        app.include_router(evacuation_levels.router)
         app.include_router(people.router)
         app.include_router(dead_letters.router)
         app.include_router(jma.router)

@@ -2,7 +2,7 @@
 # Install the Debian packages gisapp needs, only those missing. Debian 12 (bookworm).
 set -euo pipefail
 want=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting mosquitto mosquitto-clients
-      chromium gdal-bin python3-venv
+      chromium fonts-ipafont-gothic gdal-bin python3-venv   # a Japanese font: screenshots show text, not boxes
       nginx-light libnginx-mod-http-brotli-filter)   # the proxy cache (deploy/nginx/, tests/test_proxy.py)
 missing=()
 for p in "${want[@]}"; do

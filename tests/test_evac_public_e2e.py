@@ -208,3 +208,203 @@ def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(inst
     finally:
         phone_ctx.close()
         desk_ctx.close()
+
+
+class _EventStream:
+    """The HQ's live event stream (SSE) read in a thread, as the HQ map reads it."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        import threading
+
+        self.events: list[dict] = []
+        self._client = httpx.Client(base_url=base, headers=headers, timeout=httpx.Timeout(10, read=None))
+        self._open = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        assert self._open.wait(10), "the event stream did not open"
+
+    def _read(self) -> None:
+        import json
+
+        try:
+            with self._client.stream("GET", "/api/events") as r:
+                assert r.status_code == 200, r.status_code
+                for line in r.iter_lines():
+                    if line.startswith("event: hello"):
+                        self._open.set()
+                    elif line.startswith("data: "):
+                        self.events.append(json.loads(line[6:]))
+        except httpx.HTTPError:
+            pass
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_and_its_cancel(
+    instances, browser, owner_engine, app_engine, tmp_path
+):
+    """Acceptance: a 土砂災害警戒情報 for the city (`gisapp jma import`, a real process) → a suggestion on
+    the HQ event stream → an hq_operator issues 避難指示 for two areas over the API (other staff 403,
+    anonymous 401) → the public API, the citizen map's banner, the Atom feed and CAP (valid) show it →
+    解除 removes it everywhere."""
+    import secrets
+
+    from sqlalchemy import text
+
+    from ingest import jmaxml_build
+    from tests.fixtures_data import _layer, seed
+
+    public, internal = instances["public"], instances["internal"]
+    evac.clear(owner_engine)
+    evac.ensure_areas(owner_engine)
+    tag = f"loop{secrets.token_hex(3)}"
+    s = seed(app_engine, tag)
+    with owner_engine.begin() as conn:
+        # Nothing of this kind in force from other tests: the telegram below is what makes it hold.
+        conn.execute(text("DELETE FROM ops.jma_condition WHERE info_kind = '土砂災害警戒情報'"))
+        hazards = _layer(conn, f"{tag}-hazards", "public", "hazard_area", "MultiPolygon", s.dept_id)
+        # A landslide warning area in each of the two test areas (and none in a third place).
+        for x in (139.305, 139.325):
+            conn.execute(
+                text(
+                    """INSERT INTO gis.hazard_area (layer_id, hazard_type, name, geom)
+                       VALUES (:l, 'landslide_warning', :n, ST_Multi(ST_MakeEnvelope(:x, 35.402, :x + 0.002, 35.404, 4326)))"""
+                ),
+                {"l": hazards, "n": f"{tag}沢", "x": x},
+            )
+        criterion = conn.execute(
+            text(
+                """INSERT INTO ops.issuance_criterion (name, hazard, source, min_level, suggest_level, target,
+                                                      jma_area_codes, jma_kind)
+                   VALUES (:n, 'landslide', 'jma', 4, 4, 'hazard_areas', '{1421400}', '土砂災害警戒情報')
+                   RETURNING id"""
+            ),
+            {"n": f"{tag} 土砂災害警戒情報 → 避難指示"},
+        ).scalar_one()
+
+    def login(who: str) -> dict[str, str]:
+        r = httpx.post(
+            f"{internal}/api/auth/login",
+            json={"username": f"{tag}-{who}", "password": s.passwords[who]},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    hq, staff = login("hq"), login("staff")
+    stream = _EventStream(internal, hq)
+    desk_ctx, desk, desk_errors = _page(browser, viewport={"width": 1280, "height": 800})
+    try:
+        desk.goto(public + "/")
+        desk.wait_for_selector("#gisapp-evac-banner[data-version]", timeout=20_000)
+
+        telegram = tmp_path / "vxww50.xml"
+        telegram.write_bytes(jmaxml_build.landslide(event_id=f"{tag}土砂災害警戒情報", serial=1))
+        run = subprocess.run(
+            [sys.executable, "-m", "gisapp.cli", "jma", "import", str(telegram)],
+            env={**os.environ, "LOG_FORMAT": "text"}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+
+        # The suggestion reaches the HQ's stream; it names the two areas, with its reason.
+        wait_until(
+            lambda: any(
+                e.get("type") == "evac_suggestion" and e.get("state") == "open" for e in stream.events
+            ),
+            10,
+        )
+        found = httpx.get(f"{internal}/api/evacuation-info/suggestions", headers=hq, timeout=10).json()[
+            "suggestions"
+        ]
+        [suggestion] = [x for x in found if x["criterion_id"] == criterion]
+        assert suggestion["area_codes"] == ["T-KAMI", "T-SHIMO"] and suggestion["level"] == 4
+        assert "土砂災害警戒情報" in suggestion["reason_ja"]
+        assert any(
+            e.get("type") == "evac_suggestion" and e.get("id") == suggestion["id"] for e in stream.events
+        )
+        assert evac_order_ids_of(owner_engine, tag) == []  # the machine issued nothing
+
+        body = {"level": 4, "hazard": "landslide", "area_codes": ["T-KAMI", "T-SHIMO"],
+                "suggestion_id": suggestion["id"], "reason": f"{tag} 土砂災害警戒情報の発表を受けて"}  # fmt: skip
+        assert httpx.post(f"{internal}/api/evacuation-info/orders", json=body, timeout=10).status_code == 401
+        assert (
+            httpx.post(
+                f"{internal}/api/evacuation-info/orders", json=body, headers=staff, timeout=10
+            ).status_code
+            == 403
+        )
+        r = httpx.post(f"{internal}/api/evacuation-info/orders", json=body, headers=hq, timeout=10)
+        assert r.status_code == 201, r.text
+        order = r.json()
+        wait_until(
+            lambda: any(e.get("type") == "evacuation" and e.get("id") == order["id"] for e in stream.events),
+            10,
+        )
+
+        # Residents: the public API, the banner (pushed), the Atom feed and a valid CAP document.
+        wait_until(lambda: order["id"] in _order_ids(public), 10)
+        selector = f".gisapp-evac-order[data-order-id='{order['id']}'][data-status='active']"
+        desk.wait_for_selector(selector, timeout=10_000)
+        shown = desk.locator(selector).inner_text()
+        assert (
+            "警戒レベル4" in shown and "避難指示" in shown and "テスト上町" in shown and "テスト下町" in shown
+        )
+        feed = httpx.get(f"{public}/feeds/evacuation-info.atom", timeout=10).text
+        assert f"/feeds/evacuation-info/{order['id']}-1.cap" in feed
+        cap = etree.fromstring(
+            httpx.get(f"{public}/feeds/evacuation-info/{order['id']}-1.cap", timeout=10).content
+        )
+        cap_valid(cap)
+        assert cap.findtext(f"{CAP}msgType") == "Alert"
+
+        # 解除 over the API: gone from the orders in force, 解除 on the banner, a valid Cancel.
+        r = httpx.post(
+            f"{internal}/api/evacuation-info/orders/{order['id']}/cancel",
+            json={"expected_version": 1, "reason": f"{tag} 土砂災害警戒情報の解除を受けて"}, headers=hq, timeout=10,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        wait_until(lambda: order["id"] not in _order_ids(public), 10)
+        desk.wait_for_selector(
+            f".gisapp-evac-order[data-order-id='{order['id']}'][data-status='cancelled']", timeout=10_000
+        )
+        cancel = etree.fromstring(
+            httpx.get(f"{public}/feeds/evacuation-info/{order['id']}-2.cap", timeout=10).content
+        )
+        cap_valid(cancel)
+        assert cancel.findtext(f"{CAP}msgType") == "Cancel"
+        assert (
+            f"/feeds/evacuation-info/{order['id']}-2.cap"
+            in httpx.get(f"{public}/feeds/evacuation-info.atom", timeout=10).text
+        )
+        # The HQ log has the telegram, the suggestion, the issuance and the 解除, in that order.
+        log = httpx.get(f"{internal}/api/hq-log?limit=200", headers=staff, timeout=10).json()["entries"]
+        mine = [
+            e["kind"]
+            for e in reversed(log)
+            if e["ref"].get("event_id") == f"{tag}土砂災害警戒情報"
+            or e["ref"].get("criterion_id") == criterion
+            or e["ref"].get("order_id") == order["id"]
+        ]
+        # (解除 while the warning still holds: the criterion suggests again, the last entry)
+        assert mine == ["jma", "suggestion", "evacuation", "evacuation", "suggestion"], mine
+        assert [e for e in log if e["ref"].get("order_id") == order["id"]][0]["ref"]["action"] == "cancel"
+        assert desk_errors == []
+    finally:
+        stream.close()
+        desk_ctx.close()
+        with owner_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE ops.issuance_criterion SET enabled = false WHERE id = :c"), {"c": criterion}
+            )
+
+
+def evac_order_ids_of(owner_engine, tag: str) -> list[int]:
+    from sqlalchemy import text
+
+    with owner_engine.connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT id FROM ops.evac_order WHERE reason LIKE :t"), {"t": f"%{tag}%"}
+            ).scalars()
+        )

@@ -208,6 +208,7 @@
     function trackSeq(message) {
       if (typeof message.seq !== 'number') return;
       if (lastSeq !== null && message.seq !== lastSeq + 1) {
+        reloadPanels();
         loadUnits();
         gaugeLoader();
         statusLoader();
@@ -238,6 +239,7 @@
       else if (DEVICE_STATE_EVENTS.indexOf(event.type) >= 0) statusLoader();
       else if (INCIDENT_EVENTS.indexOf(event.type) >= 0) incidents.onEvent(event.type, message);
       else if (EVAC_EVENTS.indexOf(event.type) >= 0) evac.onEvent(event.type, message);
+      panels.forEach(function (p) { if (p.events.indexOf(event.type) >= 0) p.api.onEvent(event.type, message); });
       renderStatus(false);
     }
 
@@ -253,13 +255,14 @@
     var hadError = false;
     function connect() {
       var source = new EventSource('/api/events');
-      EVENT_TYPES.forEach(function (type) { source.addEventListener(type, onEvent); });
+      streamTypes.forEach(function (type) { source.addEventListener(type, onEvent); });
       source.addEventListener('open', function () {
         connection = 'live';
         reconnectDelay = 1000;
         renderStatus(true);
         // Positions sent while we were away may be lost: refresh the snapshot after a reconnect.
         if (hadError) {
+          reloadPanels();
           loadUnits();
           gaugeLoader();
           statusLoader();
@@ -281,8 +284,19 @@
       gisapp.eventSource = source;  // lets a test close it
     }
 
+    // Panels in files of their own (hq_evacinfo.js, hq_log.js, …) register in gisapp.hqPanels as
+    // {events: [...], start(config, incidents) -> {onEvent(type, message), reload()}}; reload() also
+    // fetches their first snapshot, once the stream is opening.
+    var panels = (gisapp.hqPanels || []).map(function (p) { return {events: p.events, api: p.start(config, incidents)}; });
+    var streamTypes = EVENT_TYPES.slice();
+    panels.forEach(function (p) {
+      p.events.forEach(function (t) { if (streamTypes.indexOf(t) < 0) streamTypes.push(t); });
+    });
+    function reloadPanels() { panels.forEach(function (p) { p.api.reload(); }); }
+
     // Stream first, then snapshot: nothing sent in between is missed (newest device_ts wins).
     connect();
+    reloadPanels();
     loadUnits();
     gaugeLoader();
     statusLoader();
