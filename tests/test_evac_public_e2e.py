@@ -318,7 +318,9 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
             "suggestions"
         ]
         [suggestion] = [x for x in found if x["criterion_id"] == criterion]
-        assert suggestion["area_codes"] == ["T-KAMI", "T-SHIMO"] and suggestion["level"] == 4
+        # (other modules' areas with landslide zones, e.g. the demo's, may be in it too: shared database)
+        assert [a for a in suggestion["area_codes"] if a.startswith("T-")] == ["T-KAMI", "T-SHIMO"]
+        assert suggestion["level"] == 4
         assert "土砂災害警戒情報" in suggestion["reason_ja"]
         assert any(
             e.get("type") == "evac_suggestion" and e.get("id") == suggestion["id"] for e in stream.events

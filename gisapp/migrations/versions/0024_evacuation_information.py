@@ -507,16 +507,21 @@ BEGIN
       CONTINUE;
     END IF;
 
-    -- Shelters suited to the hazard inside the areas or within 1 km of them, nearest first.
+    -- Shelters suited to the hazard inside the areas or within 1 km of them: the three nearest of each
+    -- area (so every area gets its own, however many areas), nearest first, at most 50.
     SELECT coalesce(array_agg(x.id ORDER BY x.dist, x.id), '{}') INTO shelters FROM (
-      SELECT s.id, min(ST_Distance(s.geom::geography, a.geom::geography)) AS dist
-        FROM gis.shelter s
-        JOIN gis.layer sl ON sl.id = s.layer_id AND sl.deleted_at IS NULL
-        JOIN ops.evac_area a ON a.code = ANY(areas)
-       WHERE CASE cr.hazard WHEN 'landslide' THEN s.suits_landslide WHEN 'flood' THEN s.suits_flood
-                            ELSE s.suits_inland_flood END
-         AND ST_DWithin(s.geom::geography, a.geom::geography, 1000)
-       GROUP BY s.id ORDER BY dist, s.id LIMIT 10) x;
+      SELECT near.id, min(near.dist) AS dist
+        FROM ops.evac_area a
+        CROSS JOIN LATERAL (
+          SELECT s.id, ST_Distance(s.geom::geography, a.geom::geography) AS dist
+            FROM gis.shelter s
+            JOIN gis.layer sl ON sl.id = s.layer_id AND sl.deleted_at IS NULL
+           WHERE CASE cr.hazard WHEN 'landslide' THEN s.suits_landslide WHEN 'flood' THEN s.suits_flood
+                                ELSE s.suits_inland_flood END
+             AND ST_DWithin(s.geom::geography, a.geom::geography, 1000)
+           ORDER BY dist, s.id LIMIT 3) near
+       WHERE a.code = ANY(areas)
+       GROUP BY near.id ORDER BY dist, near.id LIMIT 50) x;
 
     IF cur.id IS NULL AND last.state = 'dismissed' AND NOT last.trigger ? 'lapsed_at'
        AND areas <@ last.area_codes AND cr.suggest_level <= last.level THEN
