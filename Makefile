@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test down lint format deps venv bench clean
 
-demo: deps venv ## Start PostGIS, Mosquitto, API, ingest and simulators with demo data
-	$(BIN)/gisapp up --demo --simulate
+demo: deps venv ## Start PostGIS, Mosquitto, API, ingest and simulators with demo data (a disaster in progress; QUIET=1: a quiet day)
+	@$(BIN)/gisapp up --demo --simulate $(if $(QUIET),--quiet-day,)
 
 down: ## Stop everything `make demo` started
 	$(BIN)/gisapp down
@@ -30,10 +30,11 @@ deps:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $@
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Python の環境を準備中 / installing the Python environment (.venv) …"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
 
 bench: deps venv
 	$(BIN)/python bench/ingest_throughput.py

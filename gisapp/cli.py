@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,9 +31,15 @@ app.add_typer(users_app, name="users")
 log = logging.getLogger("gisapp.cli")
 
 
-def _settings() -> Settings:
+def _settings(*, interactive: bool = True) -> Settings:
+    """Settings, with logging set up. A command a person runs at a terminal (interactive) shows
+    warnings and errors only: its own output is the lines it prints. The long-running processes
+    (serve, ingest) log at LOG_LEVEL, structured, into their log files."""
     s = get_settings()
-    logs.configure(s.log_level, s.log_format)
+    level = s.log_level
+    if interactive and logging.getLevelName(level.upper()) < logging.WARNING:
+        level = "WARNING"
+    logs.configure(level, s.log_format)
     return s
 
 
@@ -47,6 +54,12 @@ def up(
     demo: Annotated[bool, typer.Option(help="Load the demo data / デモデータを読み込む")] = False,
     simulate: Annotated[bool, typer.Option(help="Start the device simulators / 機器シミュレーター")] = False,
     scale: Annotated[int, typer.Option(min=1, max=100, help="Demo data multiplier")] = 1,
+    quiet_day: Annotated[
+        bool,
+        typer.Option(
+            help="With --demo: a quiet day (no disaster) instead of the demo storm / 平常時の状態で起動"
+        ),
+    ] = False,
     serve: Annotated[bool, typer.Option(help="Start the API servers and the ingest worker")] = True,
     replica: Annotated[
         bool,
@@ -73,7 +86,7 @@ def up(
         s.web_workers = workers or s.web_workers
         s.ingest_workers = ingest_workers or s.ingest_workers
         added = stack.ensure_ingest_accounts(s.ingest_workers)
-        _migrate(s)
+        _migrate(s, say=False)
         if replica:
             typer.echo("レプリカを起動中 / starting the replica (pg_basebackup on first use) …")
             stack.start_replica()
@@ -81,14 +94,15 @@ def up(
         typer.echo("Mosquitto を起動中 / starting Mosquitto …")
         if not stack.start_mosquitto(_device_accounts(s)) and added:
             _sync_broker(s, stack)  # already running: it learns the new ingest accounts
+        story = None
         if demo:
-            _demo_load(s, scale)
+            story = _demo_load(s, scale, quiet_day=quiet_day)
             _sync_broker(s, stack)
         if serve:
             _start_app_processes(s, stack, simulate=simulate)
     except StackError as e:
         _fail(e)
-    _print_urls(s, stack, demo=demo)
+    _print_urls(s, stack, demo=demo, story=story)
 
 
 @app.command()
@@ -143,7 +157,20 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
     for k in range(1, s.ingest_workers + 1):  # each with its own broker account and durable session
         wanted["ingest" if k == 1 else f"ingest-{k}"] = [*cli, "ingest", "--worker", str(k)]
     if simulate:
-        wanted["simulator"] = [py, "-m", "sensors.simulate", "--gauges"]
+        # The demo story's storm and radio reports (published when their time comes) while a story is
+        # loaded (`gisapp demo load` writes the file, a quiet day deletes it); otherwise the simulator's
+        # own storm.
+        from gisapp.demo_story import STORY_FILE
+
+        story_file = stack.data_dir / STORY_FILE
+        story_file = story_file if story_file.exists() else None
+        live = ["--story", str(story_file)] if story_file is not None else ["--gauges"]
+        wanted["simulator"] = [py, "-m", "sensors.simulate", *live]
+        _restart_if_changed(stack, "simulator", wanted["simulator"])
+        if story_file is not None:  # the story's kiosks (check-ins go through the domain, not MQTT)
+            wanted["demo-live"] = [*cli, "demo", "live", str(story_file)]
+        else:  # a quiet day: no story, no story's kiosks
+            procs.stop(stack.run_dir / "demo-live.pid")
     if s.jma_feed_urls:  # GISAPP_JMA_FEED_URL: the JMA PULL feed poller (docs/evacuation-info.md)
         wanted["jma-poller"] = [*cli, "jma", "poll"]
     ports = {
@@ -165,6 +192,19 @@ def _start_app_processes(s: Settings, stack: LocalStack, *, simulate: bool) -> N
             )
 
 
+def _restart_if_changed(stack: LocalStack, name: str, argv: list[str]) -> None:
+    """A running process started with other arguments (the demo story after a quiet day, or the
+    reverse) is stopped, so that it is started again with these."""
+    from gisapp.localstack import procs
+
+    pidfile, argv_file = stack.run_dir / f"{name}.pid", stack.run_dir / f"{name}.argv"
+    wanted = json.dumps(argv)
+    if procs.read_pid(pidfile) and argv_file.exists() and argv_file.read_text() != wanted:
+        procs.stop(pidfile)
+    stack.run_dir.mkdir(parents=True, exist_ok=True)
+    argv_file.write_text(wanted)
+
+
 def _wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -180,7 +220,7 @@ def _wait_http(url: str, timeout: float) -> bool:
     return False
 
 
-def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
+def _print_urls(s: Settings, stack: LocalStack, *, demo: bool, story=None) -> None:
     host = "127.0.0.1"
     typer.echo("")
     typer.secho("gisapp が起動しました / gisapp is running", fg=typer.colors.GREEN, bold=True)
@@ -197,11 +237,30 @@ def _print_urls(s: Settings, stack: LocalStack, *, demo: bool) -> None:
         typer.echo(f"  レプリカ read replica    : 127.0.0.1:{s.replica_pg_port} (citizen map reads it)")
     users = stack.data_dir / "demo-users.json"
     if demo and users.exists():
-        creds = json.loads(users.read_text())
-        typer.echo("  デモ用ログイン Demo logins (generated for this install):")
-        for name, pw in creds.items():
-            typer.echo(f"    {name:8} {pw}")
+        names = ", ".join(json.loads(users.read_text()))
+        typer.echo(f"  デモ用ログイン Demo logins : {names}  — パスワード passwords: {users}")
+        typer.echo("    本部地図は hq（本部オペレーター）で / log in to the HQ map as hq (HQ operator)")
+    if story is not None and story.disaster_id is not None:
+        _print_what_to_look_at(story, host, s)
     typer.echo(f"  停止 Stop: gisapp down   (data: {stack.data_dir})")
+
+
+def _print_what_to_look_at(story, host: str, s: Settings) -> None:
+    hq, public = f"http://{host}:{s.http_port}", f"http://{host}:{s.public_http_port}"
+    typer.echo("")
+    typer.secho("見どころ / What to look at", bold=True)
+    typer.echo(f"  {story.disaster_name}")
+    for line in (
+        f"本部地図 {hq}/hq : 進行中の災害、上昇する雨量・水位計、避難指示（発令済みと提案中）、埋まっていく避難所、事案",
+        "    HQ map: the disaster, gauges climbing, the issued order and an open suggestion, shelters filling",
+        f"市民向け地図 {public}/ : 避難情報のバナーと開設避難所の混雑 / the citizen map: banner, open shelters",
+        f"通報の確認 {hq}/hq/reports : 市民通報が1件、判断待ち / one citizen report waits for moderation",
+        "これから1時間、雨・水位・無線の事案が届き続けます / for the next hour rain, river levels and radio"
+        " reports keep arriving",
+    ):
+        typer.echo(f"  {line}")
+    for notice in story.notices:
+        typer.echo(f"  ※ {notice}")
 
 
 # ------------------------------------------------------------------------ processes
@@ -222,7 +281,7 @@ def serve(
     if workers:  # the worker processes read it too: each sizes its database pool by it
         os.environ["GISAPP_WEB_WORKERS"] = str(workers)
         get_settings.cache_clear()
-    s = _settings()
+    s = _settings(interactive=False)
     # uvicorn's own multi-process mode: each process imports the factory and builds its app (and its
     # pool, and its LISTEN connection for live events); they share the listening socket.
     uvicorn.run(
@@ -259,7 +318,7 @@ def ingest(
     from gisapp.ops import radio_reports
     from ingest.worker import IngestWorker
 
-    s = _settings()
+    s = _settings(interactive=False)
     if worker and worker != s.ingest_worker:
         s = Settings(ingest_worker=worker)  # its own broker account (local stack)
     if s.ingest_worker > s.ingest_workers:
@@ -296,36 +355,90 @@ def migrate(revision: Annotated[str, typer.Argument()] = "head") -> None:
     _migrate(_settings(), revision)
 
 
-def _migrate(s: Settings, revision: str = "head") -> None:
+def _migrate(s: Settings, revision: str = "head", *, say: bool = True) -> None:
     from gisapp import migrate as m
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     m.upgrade(s, revision)
-    typer.echo(f"マイグレーション適用 / migrated to {revision}")
+    if say:
+        typer.echo(f"マイグレーション適用 / migrated to {revision}")
 
 
 # ------------------------------------------------------------------------ demo, users
 @demo_app.command("load")
-def demo_load(scale: Annotated[int, typer.Option(min=1, max=100, help="Multiply the counts")] = 1) -> None:
-    """Load the deterministic, fictitious demo data for 伊勢原市."""
+def demo_load(
+    scale: Annotated[int, typer.Option(min=1, max=100, help="Multiply the counts")] = 1,
+    quiet_day: Annotated[
+        bool, typer.Option(help="No disaster: close the demo disaster instead of loading the story")
+    ] = False,
+) -> None:
+    """Load the deterministic, fictitious demo data for 伊勢原市 and the demo disaster in progress
+    (a second run adds nothing; --quiet-day: the state of a day without a disaster)."""
     s = _settings()
-    _demo_load(s, scale)
+    _demo_load(s, scale, quiet_day=quiet_day)
     stack = LocalStack(s)
     if stack.mqtt_pidfile.exists():
         _sync_broker(s, stack)
 
 
-def _demo_load(s: Settings, scale: int) -> None:
-    from gisapp import demo
+@demo_app.command("live")
+def demo_live(
+    story_file: Annotated[Path, typer.Argument(help="demo-story.json (written by `gisapp demo load`)")],
+) -> None:
+    """The demo story's kiosk check-ins as they fall due, until SIGTERM (`gisapp up --demo --simulate`
+    runs it; the simulator publishes the storm and the radio reports)."""
+    import threading
+
+    from gisapp import demo_story
+    from gisapp.db import make_engine
+
+    s = _settings(interactive=False)
+    engine = make_engine(s.database_url, pool_size=1, application_name="gisapp-demo-live")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        done = demo_story.run_live(engine, story_file, stop)
+    finally:
+        engine.dispose()
+    log.info("demo live stopped", extra={"checkins": done})
+
+
+def _demo_load(s: Settings, scale: int, *, quiet_day: bool = False):
+    """The demo data, then the story (or a quiet day); the story's result, or None on a quiet day."""
+    from gisapp import demo, demo_story
     from gisapp.db import make_engine
 
     t0 = time.monotonic()
     engine = make_engine(s.database_url)
+    data_dir = s.data_dir.resolve()
     try:
-        result = demo.load(engine, s.data_dir.resolve(), scale=scale)
+        result = demo.load(engine, data_dir, scale=scale)
+        if quiet_day:
+            closed = demo_story.quiet_day(engine, data_dir)
+            story = None
+        else:
+            story = demo_story.load_story(engine, data_dir)
     finally:
         engine.dispose()
-    typer.echo(f"デモデータ / demo data loaded in {time.monotonic() - t0:.1f}s: {result.counts}")
+    c = result.counts
+    typer.echo(
+        f"デモデータ / demo data ({time.monotonic() - t0:.1f}s): 避難所 shelters {c.get('shelters', 0)}, "
+        f"要支援者 people {c.get('people-needing-help', 0)}, 機器 devices {c.get('devices', 0)}"
+    )
+    if story is None:
+        typer.echo("平常時（災害なし）/ quiet day: no disaster" + (f" ({closed} closed)" if closed else ""))
+        return None
+    n = story.counts
+    i = n["incidents"]
+    typer.echo(
+        f"{'デモの災害を開設 / demo disaster opened' if story.created else 'デモの災害 / demo disaster'}: "
+        f"事案 incidents 未対応 {i['unhandled']}・対応中 {i['in_progress']}・対応済 {i['done']}, "
+        f"避難所 shelters {n['shelters_open']} ({n['occupancy']} 名 people), "
+        f"出動中 units out {n['units_out']}"
+    )
+    typer.echo(f"  {story.source_ja}")
+    return story
 
 
 def _device_accounts(s: Settings):

@@ -17,11 +17,11 @@ import typer
 jma_app = typer.Typer(help="気象庁防災情報XML / JMA disaster-information telegrams", no_args_is_help=True)
 
 
-def _engine(name: str):
+def _engine(name: str, *, interactive: bool = True):
     from gisapp.cli import _fail, _settings
     from gisapp.db import DatabaseNotConfigured, make_engine
 
-    s = _settings()
+    s = _settings(interactive=interactive)  # the poller is a server process: it logs at LOG_LEVEL
     try:
         return s, make_engine(s.database_url, pool_size=2, application_name=name)
     except DatabaseNotConfigured as e:
@@ -79,7 +79,7 @@ def poll(
     from gisapp import jma_feed
     from gisapp.cli import _fail
 
-    s, engine = _engine("gisapp-jma-poller")
+    s, engine = _engine("gisapp-jma-poller", interactive=False)
     urls = url or s.jma_feed_urls
     if not urls:
         _fail(

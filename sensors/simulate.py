@@ -8,6 +8,9 @@
   harder at some gauges than others) and water-level gauges rise and fall with the rain that fell.
   Gauge clocks start four hours back, one 10-minute step per publishing round, until they catch up
   with now; then they report every 10 minutes like real gauges.
+- With ``--story FILE`` (the demo story's live part, written by ``gisapp demo load``): each gauge
+  reading and radio incident report in the file is published by its device when its time comes;
+  those already due are published at once (the ingest keeps one of each).
 - With ``--replay-jma``, ``--replay-amedas`` or ``--replay-river``: one gauge (``--gauge``) publishes a
   real observation file (see sensors/replay.py), at ``--rate`` messages/s, keeping the file's times or,
   with ``--shift-to-now``, moved so the last reading is now.
@@ -33,7 +36,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from sensors.topics import TOPIC_ROOT, radio_position_topic
+from sensors.topics import TOPIC_ROOT, gauge_topic, radio_incident_topic, radio_position_topic
 
 # Stay inside 伊勢原市's demo area.
 BBOX = (139.25, 35.35, 139.35, 35.43)
@@ -140,6 +143,62 @@ def load_units(credentials: Path, limit: int | None, seed: int) -> list[Unit]:
     return units[:limit] if limit else units
 
 
+@dataclass(frozen=True)
+class StoryItem:
+    at: datetime
+    device_id: str
+    topic: str
+    payload: bytes
+
+
+class StoryFeed:
+    """The story file's items as they fall due. The file is looked at again on every call: when
+    `gisapp demo load` rewrites it (the same story, or a new one) the items still ahead are taken from
+    it; when a quiet day deletes it, nothing more is sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[StoryItem] = []
+        self.stamp: tuple[int, int] | None = None
+        self.sent_until: datetime | None = None  # every item up to this time has been handed out
+
+    def due(self, now: datetime) -> list[StoryItem]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self.items, self.stamp = [], None
+            return []
+        if (st.st_mtime_ns, st.st_size) != self.stamp:
+            self.stamp = (st.st_mtime_ns, st.st_size)
+            try:
+                items = load_story(self.path)
+            except (OSError, ValueError, KeyError):
+                items = []  # caught mid-write: read again next time
+                self.stamp = None
+            # At start every item is taken (those past due are sent at once, the ingest keeps one of
+            # each); on a rewrite only those not handed out yet, so nothing is sent twice.
+            self.items = [i for i in items if self.sent_until is None or i.at > self.sent_until]
+        out = []
+        while self.items and self.items[0].at <= now:
+            out.append(self.items.pop(0))
+        self.sent_until = now
+        return out
+
+
+def load_story(path: Path) -> list[StoryItem]:
+    """The live part of the demo story, in time order."""
+    doc = json.loads(path.read_text())
+    items = []
+    for item in doc["items"]:
+        device, leaf = item["device"], item["leaf"]
+        if leaf not in ("rain", "level", "incident"):
+            continue  # not sent over MQTT (kiosk check-ins: `gisapp demo live`)
+        topic = radio_incident_topic(device) if leaf == "incident" else gauge_topic(device, leaf)
+        payload = json.dumps(item["payload"], ensure_ascii=False).encode()
+        items.append(StoryItem(datetime.fromisoformat(item["at"]), device, topic, payload))
+    return sorted(items, key=lambda i: i.at)
+
+
 def connect(unit: Unit | Gauge, host: str, port: int) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unit.device_id, protocol=mqtt.MQTTv311)
     client.username_pw_set(unit.device_id, unit.password)
@@ -160,11 +219,17 @@ def run(
     stop: threading.Event,
     seed: int,
     gauges: list[Gauge] | None = None,
+    story: StoryFeed | None = None,
+    story_gauges: list[Gauge] | None = None,
 ) -> int:
+    """Publish until ``stop``: radio positions every ``interval``; the simulated storm of ``gauges``;
+    the ``story`` items (sent by their devices, among ``units`` and ``story_gauges``) as they fall due."""
     rng = random.Random(seed)
     gauges = gauges or []
-    for u in [*units, *gauges]:
+    story_gauges = story_gauges or []
+    for u in [*units, *gauges, *story_gauges]:
         connect(u, host, port)
+    clients = {u.device_id: u.client for u in [*units, *story_gauges]}
     sent = 0
     battery = 100
     step = 0
@@ -183,9 +248,14 @@ def run(
                 sent += 1
             step += 1
             gauge_ts += timedelta(minutes=10)
+        for item in story.due(now) if story is not None else []:
+            client = clients.get(item.device_id)
+            if client is not None:
+                client.publish(item.topic, item.payload, qos=1)
+                sent += 1
         battery = max(5, battery - 1) if rng.random() < 0.05 else battery
         stop.wait(interval)
-    for u in [*units, *gauges]:
+    for u in [*units, *gauges, *story_gauges]:
         if u.client:
             u.client.disconnect()
             u.client.loop_stop()
@@ -287,6 +357,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--units", type=int, default=None, help="how many radio units (default: all)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--gauges", action="store_true", help="also rain and water-level gauges (a storm)")
+    p.add_argument(
+        "--story",
+        type=Path,
+        metavar="JSON",
+        help="the demo story's live part (written by `gisapp demo load`)",
+    )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     r = p.add_argument_group("replaying real observation files / 観測データの再生")
     r.add_argument("--gauge", help="the gauge that publishes the replayed file")
@@ -316,16 +392,18 @@ def main(argv: list[str] | None = None) -> None:
             f"{a.credentials} not found: run `gisapp demo load` first."
         )
     units = load_units(a.credentials, a.units, a.seed)
-    gauges = load_gauges(a.credentials, a.seed) if a.gauges else []
+    gauges = load_gauges(a.credentials, a.seed) if a.gauges and not a.story else []
+    story = StoryFeed(a.story) if a.story else None
+    story_gauges = load_gauges(a.credentials, a.seed) if story is not None else []
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if a.duration:
         threading.Timer(a.duration, stop.set).start()
     started = time.monotonic()
-    sent = run(units, a.host, a.port, a.interval, stop, a.seed, gauges)
+    sent = run(units, a.host, a.port, a.interval, stop, a.seed, gauges, story, story_gauges)
     print(
-        f"simulated {len(units)} radio units and {len(gauges)} gauges, {sent} messages"
+        f"simulated {len(units)} radio units and {len(gauges) + len(story_gauges)} gauges, {sent} messages"
         f" in {time.monotonic() - started:.0f}s"
     )
 

@@ -99,6 +99,21 @@ def test_up_prints_working_urls(platform):
         assert status == 200 and health["status"] == "ok", health
 
 
+def test_up_opens_on_the_demo_disaster_and_prints_for_a_person(platform):
+    """`make demo` opens on a disaster in progress (issue 12): the output says what to look at and
+    carries no log lines, and the HQ's API has the demo disaster open with incidents in every status."""
+    env, out = platform
+    assert "見どころ / What to look at" in out and "【デモ】" in out
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("{")], out
+    token = api_token(env)
+    base = f"http://127.0.0.1:{env['GISAPP_HTTP_PORT']}"
+    status, disasters = http_json(f"{base}/api/disasters", token)
+    assert status == 200, disasters
+    (demo,) = [d for d in disasters if d["name"].startswith("【デモ】") and d["closed_at"] is None]
+    status, counts = http_json(f"{base}/api/disasters/{demo['id']}/counts", token)
+    assert status == 200 and all(counts["total"][s] >= 1 for s in ("unhandled", "in_progress", "done"))
+
+
 def test_servers_run_as_their_system_users_when_started_as_root(platform):
     env, _ = platform
     if os.geteuid() != 0:
