@@ -528,7 +528,7 @@ def story_counts(conn: Connection, disaster_id: int) -> dict[str, object]:
                  (SELECT count(*) FROM sensor.observation) AS observations,
                  (SELECT count(*) FROM sensor.gauge_state g, jsonb_each_text(g.levels) l
                    WHERE l.value IS NOT NULL) AS gauge_levels,
-                 (SELECT count(*) FROM ops.jma_telegram) AS telegrams,
+                 (SELECT count(*) FROM ops.jma_telegram WHERE source LIKE 'file:demo-%') AS telegrams,
                  (SELECT count(*) FROM ops.evac_suggestion WHERE state = 'open') AS suggestions_open,
                  (SELECT count(*) FROM ops.evac_order WHERE status = 'active' AND disaster_id = :d)
                    AS orders_active"""

@@ -44,7 +44,7 @@ def world(client, app_engine, owner_engine) -> Iterator[World]:
     codes = [f"{tag}-A", f"{tag}-B", f"{tag}-C"]
     with app_engine.begin() as conn:
         conn.execute(text("SELECT set_config('gisapp.roles', 'admin', true)"))
-        areas = _layer(conn, f"{tag}-areas", "public", "generic", "MultiPolygon", s.dept_id)
+        areas = _layer(conn, f"{tag}-areas", "internal", "generic", "MultiPolygon", s.dept_id)
         for i, code in enumerate(codes):
             conn.execute(
                 text(

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from gisapp.ops import evac_info
+from tests import evac_support as evac
 from tests.support import wait_until
 from tests.test_hq_incidents_browser import api, open_hq, servers  # noqa: F401 - fixtures
 from tests.test_pages_browser import browser, demo_users, low_contrast, visit  # noqa: F401 - fixtures
@@ -38,10 +39,23 @@ def evac_areas(app_engine, demo_users) -> list[str]:  # noqa: F811 - after the d
 
 @pytest.fixture(scope="module", autouse=True)
 def leave_nothing_in_force(owner_engine) -> Iterator[None]:
-    """Afterwards: the test's JMA condition ends and its criteria are switched off, so no suggestion of
-    this module stays open for the modules that run after it in the same database."""
+    """Before: other modules' orders are cancelled and their criteria switched off for this module's
+    run (in the shared database, the demo's criteria hold on any JMA condition of the city and their
+    open suggestions or orders would hold this module's back). Afterwards: the test's JMA condition
+    ends and its criteria are switched off, so no suggestion of this module stays open for the modules
+    that run after it; the others' criteria are switched on again."""
+    evac.clear(owner_engine)
+    with owner_engine.begin() as conn:
+        others = list(
+            conn.execute(
+                text("UPDATE ops.issuance_criterion SET enabled = false WHERE enabled RETURNING id")
+            ).scalars()
+        )
     yield
     with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ops.issuance_criterion SET enabled = true WHERE id = ANY(:ids)"), {"ids": others}
+        )
         conn.execute(text("DELETE FROM ops.jma_condition WHERE area_code = :j"), {"j": JMA_AREA})
         conn.execute(
             text("UPDATE ops.issuance_criterion SET enabled = false WHERE name LIKE :n"),

@@ -82,11 +82,14 @@ def test_river_station_levels_and_thresholds():
 
 def test_replayed_files_reach_the_gauge_state_and_alerts(settings, app_engine, worker):
     station = files.river_thresholds(shared_data(*STATIONS), "9")  # 1.2 / 1.5 / 1.8 / 2.0 m
+    # Every crossing as the file has it: no hold before a level falls (hysteresis is tested in
+    # tests/test_gauge_alerts.py; here the replay's path through the worker is).
+    no_hold = {"hysteresis": {"hold_minutes": 0}}
     specs = [
-        DeviceSpec("RP-W9", DeviceKind.water_gauge, "足羽川 station 9", 136.2, 36.06, thresholds=station),
+        DeviceSpec("RP-W9", DeviceKind.water_gauge, "足羽川 station 9", 136.2, 36.06, thresholds={**station, **no_hold}),
         DeviceSpec(
             "RP-TKY", DeviceKind.rain_gauge, "東京", 139.75, 35.69,
-            thresholds={"continuous_mm": {"注意": 100, "警戒": 150}},
+            thresholds={"continuous_mm": {"注意": 100, "警戒": 150}, **no_hold},
         ),
     ]  # fmt: skip
     creds = register_devices(settings, app_engine, specs)

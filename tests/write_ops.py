@@ -759,7 +759,7 @@ def evac_area(w: World) -> str:
     with _lock:
         if not _evac_area:
             with transaction(w.engine, ["admin"]) as conn:
-                layer = _layer(conn, "wr-evac-areas", "public", "generic", "MultiPolygon", w.seed.dept_id)
+                layer = _layer(conn, "wr-evac-areas", "internal", "generic", "MultiPolygon", w.seed.dept_id)
                 conn.execute(
                     text(
                         """INSERT INTO gis.feature (layer_id, source_key, properties, geom)

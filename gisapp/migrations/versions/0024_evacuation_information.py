@@ -381,7 +381,8 @@ BEGIN
     CROSS JOIN LATERAL (
       SELECT min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * 1000000000000 + hz.id) AS worst,
              bit_or(restricted.hazard_kind_bit(hz.hazard_type)) AS kinds
-        FROM gis.hazard_area hz WHERE ST_Intersects(hz.geom, p.geom)) x
+        FROM gis.hazard_area hz JOIN gis.layer l ON l.id = hz.layer_id
+       WHERE ST_Intersects(hz.geom, p.geom) AND l.deleted_at IS NULL) x   -- deleted layers rank nobody (0020)
    WHERE p_ids IS NULL OR p.id = ANY(p_ids);
   PERFORM set_config('gisapp.roles', coalesce(caller_roles, ''), true);
 END $f$;
@@ -428,6 +429,10 @@ DECLARE
 BEGIN
   -- One evaluation at a time: two writers never create the same suggestion twice.
   PERFORM pg_advisory_xact_lock(hashtext('ops.refresh_evac_suggestions'));
+  -- A criterion switched off withdraws its open suggestion.
+  UPDATE ops.evac_suggestion s SET state = 'lapsed', decided_at = now(), updated_at = now()
+    FROM ops.issuance_criterion c
+   WHERE c.id = s.criterion_id AND s.state = 'open' AND NOT c.enabled;
   -- Most severe first, so a criterion suggesting less for areas a more severe one already
   -- suggests stays quiet (土砂災害警戒情報 holds 大雨警報's criterion too).
   FOR cr IN SELECT * FROM ops.issuance_criterion WHERE enabled ORDER BY suggest_level DESC, id LOOP
@@ -569,6 +574,10 @@ CREATE CONSTRAINT TRIGGER evac_on_orders AFTER INSERT OR UPDATE ON ops.evac_orde
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.evac_inputs_changed();
 CREATE CONSTRAINT TRIGGER evac_on_hazards AFTER INSERT OR UPDATE OR DELETE ON gis.hazard_area
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.evac_inputs_changed();
+-- A hazard layer deleted (soft, 0020) or restored changes which areas hold hazard polygons.
+CREATE CONSTRAINT TRIGGER evac_on_layers AFTER UPDATE OF deleted_at ON gis.layer
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
+  EXECUTE FUNCTION ops.evac_inputs_changed();
 -- A gauge only matters when one of its levels changes (not at every observation).
 CREATE CONSTRAINT TRIGGER evac_on_gauge_levels AFTER UPDATE OF levels ON sensor.gauge_state
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.levels IS DISTINCT FROM NEW.levels)
@@ -584,6 +593,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO gisapp_rw;
 DOWNGRADE = r"""
 DROP TRIGGER IF EXISTS evac_on_gauge_levels ON sensor.gauge_state;
 DROP TRIGGER IF EXISTS evac_on_hazards ON gis.hazard_area;
+DROP TRIGGER IF EXISTS evac_on_layers ON gis.layer;
 CREATE OR REPLACE FUNCTION sensor.notify_gauge_alert() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
   PERFORM pg_notify('gisapp_events', json_build_object(
@@ -608,7 +618,8 @@ BEGIN
   END IF;
   INSERT INTO restricted.person_hazard (person_id, worst)
   SELECT p.id, (SELECT min(restricted.hazard_rank(hz.hazard_type, hz.depth_rank)::bigint * 1000000000000 + hz.id)
-                  FROM gis.hazard_area hz WHERE ST_Intersects(hz.geom, p.geom))
+                  FROM gis.hazard_area hz JOIN gis.layer l ON l.id = hz.layer_id
+                 WHERE ST_Intersects(hz.geom, p.geom) AND l.deleted_at IS NULL)
     FROM restricted.person_needing_help p
    WHERE p_ids IS NULL OR p.id = ANY(p_ids);
   PERFORM set_config('gisapp.roles', coalesce(caller_roles, ''), true);
