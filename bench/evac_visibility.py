@@ -20,13 +20,14 @@ For each, from just before the write until:
 - **banner**: headless Chromium on the citizen map (through the proxy) shows it in the banner (for a
   cancel: shows it as 解除) — what a resident sees; ``--no-browser`` leaves it out.
 
-The write: ``--issue db`` (default until the issuing API is on main) writes the rows an issuance writes,
-through tests/evac_support.py (one transaction, the owner role); ``--issue api`` logs in as the demo's
-hq operator and calls ``POST /api/evacuation-info/orders`` and ``…/{id}/cancel`` on the internal instance.
+The write: ``--issue api`` (default) logs in as the demo's hq operator and calls
+``POST /api/evacuation-info/orders`` and ``…/{id}/cancel`` on the internal instance, as the HQ map does;
+``--issue db`` calls the issuing domain directly (tests/evac_support.py, one transaction), leaving the
+internal instance's HTTP out.
 Figures are printed (p50 / p95 / max in ms), never asserted; the target is p95 ≤ 1 s.
 
     .venv/bin/python bench/evac_visibility.py [--rounds 30] [--connections 500] [--streams 200]
-        [--public-workers 2] [--issue db|api] [--no-browser] [--no-load]
+        [--public-workers 2] [--issue api|db] [--no-browser] [--no-load]
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=500)
     ap.add_argument("--streams", type=int, default=200)
     ap.add_argument("--public-workers", type=int, default=2)
-    ap.add_argument("--issue", choices=["db", "api"], default="db")
+    ap.add_argument("--issue", choices=["api", "db"], default="api")
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--no-load", action="store_true")
     args = ap.parse_args()
