@@ -99,6 +99,38 @@
     });
   };
 
+  /** A panel's notice line: show(kind, lines) with lines [{text, lang?}], clear(), and errorLines(result):
+   * a refused request's own Japanese and English message, the page's language first (or "failed" with
+   * the status when the answer carries none). Used by the HQ map's panels. */
+  gisapp.noticeBox = function (notice, lang, failedTemplate) {
+    return {
+      show: function (kind, lines) {
+        notice.textContent = '';
+        notice.setAttribute('data-kind', kind);
+        lines.forEach(function (line) {
+          var p = gisapp.el('p', null, line.text);
+          if (line.lang) p.lang = line.lang;
+          notice.appendChild(p);
+        });
+        notice.hidden = false;
+      },
+      clear: function () {
+        notice.hidden = true;
+        notice.textContent = '';
+        notice.removeAttribute('data-kind');
+      },
+      errorLines: function (result) {
+        var error = (result.data && result.data.error) || {};
+        var lines = [];
+        if (error.message_ja) lines.push({lang: 'ja', text: error.message_ja});
+        if (error.message_en) lines.push({lang: 'en', text: error.message_en});
+        if (lang === 'en') lines.reverse();
+        if (!lines.length) lines.push({text: gisapp.format(failedTemplate, {status: result.status})});
+        return lines;
+      }
+    };
+  };
+
   /** A CSS class name fragment from data (slugs, ids): anything unusual becomes "_". */
   gisapp.classSafe = function (text) {
     return String(text).replace(/[^A-Za-z0-9_-]/g, '_');

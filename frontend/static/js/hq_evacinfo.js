@@ -189,30 +189,10 @@
     // Phones: start folded to one line (the map and the incident panel share the screen).
     setOpen(!(window.matchMedia && window.matchMedia('(max-width: 600px)').matches));
 
-    function showNotice(kind, lines) {
-      notice.textContent = '';
-      notice.setAttribute('data-kind', kind);
-      lines.forEach(function (line) {
-        var p = gisapp.el('p', null, line.text);
-        if (line.lang) p.lang = line.lang;
-        notice.appendChild(p);
-      });
-      notice.hidden = false;
-    }
-    function clearNotice() {
-      notice.hidden = true;
-      notice.textContent = '';
-      notice.removeAttribute('data-kind');
-    }
-    function errorLines(result) {
-      var error = (result.data && result.data.error) || {};
-      var lines = [];
-      if (error.message_ja) lines.push({lang: 'ja', text: error.message_ja});
-      if (error.message_en) lines.push({lang: 'en', text: error.message_en});
-      if (lang === 'en') lines.reverse();
-      if (!lines.length) lines.push({text: gisapp.format(text.failed, {status: result.status})});
-      return lines;
-    }
+    var notices = gisapp.noticeBox(notice, lang, text.failed);
+    var showNotice = notices.show;
+    var clearNotice = notices.clear;
+    var errorLines = notices.errorLines;
 
     var drawn = gisapp.hqEvacinfoMap({
       map: map, text: text, root: root, areaByCode: areaByCode, levelInfo: levelInfo,
