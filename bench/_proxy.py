@@ -46,6 +46,18 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+# Per-address limits lifted: a benchmark's every connection comes from 127.0.0.1, which the deployed
+# limits (one address, one phone) would turn away. No access log.
+UNLIMITED: dict[str, object] = {
+    "api_rate": "100000r/s",
+    "api_burst": 100000,
+    "asset_rate": "100000r/s",
+    "asset_burst": 100000,
+    "conn_per_address": 60000,
+    "access_log": None,
+}
+
+
 class Nginx:
     """One nginx master (daemon off) as a child process; ``stop()`` or the ``with`` block ends it."""
 

@@ -424,12 +424,7 @@ def main() -> None:
         if "proxy" not in skip:
             with _proxy.Nginx(
                 [public.port],
-                api_rate="100000r/s",
-                api_burst=100000,
-                asset_rate="100000r/s",
-                asset_burst=100000,
-                conn_per_address=60000,
-                access_log=None,
+                **_proxy.UNLIMITED,
                 error_log=str(Path(tempfile.gettempdir()) / "surge-nginx-error.log"),
             ) as proxy:
                 nginx_pids = lambda: family(proxy.proc.pid)  # noqa: E731

@@ -251,14 +251,7 @@ def main() -> None:
         apps.append(public)
         writer = ApiWriter(settings, internal.url, users) if args.issue == "api" else DirectWriter(settings)
         with _proxy.Nginx(
-            [public.port],
-            api_rate="100000r/s",
-            api_burst=100000,
-            asset_rate="100000r/s",
-            asset_burst=100000,
-            conn_per_address=60000,
-            access_log=None,
-            error_log=str(Path("/tmp") / "evacvis-nginx-error.log"),
+            [public.port], **_proxy.UNLIMITED, error_log=str(Path("/tmp") / "evacvis-nginx-error.log")
         ) as proxy:
             paths = citizen_surge.citizen_paths(proxy.url) + [JSON_PATH] * 4
             load = None

@@ -25,7 +25,8 @@ from tests import evac_support as evac
 from tests.conftest import free_port
 from tests.support import wait_until
 from tests.test_evac_public import CAP, cap_valid
-from tests.test_pages_browser import ARGS, CHROMIUM
+from tests.test_multiprocess import Stream
+from tests.test_pages_browser import browser  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
 
@@ -79,22 +80,8 @@ def instances(settings, tmp_path_factory):
             print((tmp / f"{name}.log").read_text()[-3000:])
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: scripts/install-debs.sh installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-def _page(browser, **options):
-    context = browser.new_context(**options)
+def _page(chromium, **options):
+    context = chromium.new_context(**options)
     errors: list[str] = []
     # Only our own server: the GSI tiles are refused (the page then draws its own basemap).
     context.route(
@@ -116,7 +103,7 @@ def _order_ids(base: str) -> list[int]:
     return [o["id"] for o in httpx.get(f"{base}/api/public/evacuation-info", timeout=10).json()["orders"]]
 
 
-def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(instances, browser, owner_engine):
+def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(instances, browser, owner_engine):  # noqa: F811
     evac.clear(owner_engine)
     evac.ensure_areas(owner_engine)
     public, internal = instances["public"], instances["internal"]
@@ -210,39 +197,12 @@ def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(inst
         desk_ctx.close()
 
 
-class _EventStream:
-    """The HQ's live event stream (SSE) read in a thread, as the HQ map reads it."""
-
-    def __init__(self, base: str, headers: dict[str, str]) -> None:
-        import threading
-
-        self.events: list[dict] = []
-        self._client = httpx.Client(base_url=base, headers=headers, timeout=httpx.Timeout(10, read=None))
-        self._open = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        assert self._open.wait(10), "the event stream did not open"
-
-    def _read(self) -> None:
-        import json
-
-        try:
-            with self._client.stream("GET", "/api/events") as r:
-                assert r.status_code == 200, r.status_code
-                for line in r.iter_lines():
-                    if line.startswith("event: hello"):
-                        self._open.set()
-                    elif line.startswith("data: "):
-                        self.events.append(json.loads(line[6:]))
-        except httpx.HTTPError:
-            pass
-
-    def close(self) -> None:
-        self._client.close()
-
-
 def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_and_its_cancel(
-    instances, browser, owner_engine, app_engine, tmp_path
+    instances,
+    browser,  # noqa: F811 - the fixture imported from test_pages_browser
+    owner_engine,
+    app_engine,
+    tmp_path,
 ):
     """Acceptance: a 土砂災害警戒情報 for the city (`gisapp jma import`, a real process) → a suggestion on
     the HQ event stream → an hq_operator issues 避難指示 for two areas over the API (other staff 403,
@@ -293,7 +253,7 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     hq, staff = login("hq"), login("staff")
-    stream = _EventStream(internal, hq)
+    stream = Stream(int(internal.rsplit(":", 1)[1]), hq["Authorization"].removeprefix("Bearer "))
     desk_ctx, desk, desk_errors = _page(browser, viewport={"width": 1280, "height": 800})
     try:
         desk.goto(public + "/")
@@ -308,11 +268,10 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
         assert run.returncode == 0, run.stdout + run.stderr
 
         # The suggestion reaches the HQ's stream; it names the two areas, with its reason.
-        wait_until(
+        stream.read_until(
             lambda: any(
-                e.get("type") == "evac_suggestion" and e.get("state") == "open" for e in stream.events
-            ),
-            10,
+                e.get("type") == "evac_suggestion" and e.get("state") == "open" for e in stream.events()
+            )
         )
         found = httpx.get(f"{internal}/api/evacuation-info/suggestions", headers=hq, timeout=10).json()[
             "suggestions"
@@ -323,7 +282,7 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
         assert suggestion["level"] == 4
         assert "土砂災害警戒情報" in suggestion["reason_ja"]
         assert any(
-            e.get("type") == "evac_suggestion" and e.get("id") == suggestion["id"] for e in stream.events
+            e.get("type") == "evac_suggestion" and e.get("id") == suggestion["id"] for e in stream.events()
         )
         assert evac_order_ids_of(owner_engine, tag) == []  # the machine issued nothing
 
@@ -339,9 +298,8 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
         r = httpx.post(f"{internal}/api/evacuation-info/orders", json=body, headers=hq, timeout=10)
         assert r.status_code == 201, r.text
         order = r.json()
-        wait_until(
-            lambda: any(e.get("type") == "evacuation" and e.get("id") == order["id"] for e in stream.events),
-            10,
+        stream.read_until(
+            lambda: any(e.get("type") == "evacuation" and e.get("id") == order["id"] for e in stream.events())
         )
 
         # Residents: the public API, the banner (pushed), the Atom feed and a valid CAP document.
@@ -395,7 +353,7 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
         assert [e for e in log if e["ref"].get("order_id") == order["id"]][0]["ref"]["action"] == "cancel"
         assert desk_errors == []
     finally:
-        stream.close()
+        stream.sock.close()
         desk_ctx.close()
         with owner_engine.begin() as conn:
             conn.execute(

@@ -375,7 +375,9 @@ def refresh_suggestions(conn: Connection) -> None:
     conn.execute(text("SELECT ops.refresh_evac_suggestions()"))
 
 
-def list_suggestions(conn: Connection, *, open_only: bool = True) -> list[dict[str, Any]]:
+def list_suggestions(
+    conn: Connection, *, open_only: bool = True, suggestion_id: int | None = None
+) -> list[dict[str, Any]]:
     rows = conn.execute(
         text(
             """SELECT s.id, s.criterion_id, c.name AS criterion_name, s.hazard, s.level, s.area_codes,
@@ -391,10 +393,10 @@ def list_suggestions(conn: Connection, *, open_only: bool = True) -> list[dict[s
                       s.reason_ja, s.reason_en, s.trigger, s.state, s.order_id, s.decided_by, s.decided_at,
                       s.created_at, s.updated_at
                  FROM ops.evac_suggestion s JOIN ops.issuance_criterion c ON c.id = s.criterion_id
-                WHERE (NOT :open OR s.state = 'open')
+                WHERE (NOT :open OR s.state = 'open') AND (CAST(:sid AS bigint) IS NULL OR s.id = :sid)
                 ORDER BY s.state = 'open' DESC, s.level DESC, s.updated_at DESC LIMIT 200"""
         ),
-        {"open": open_only},
+        {"open": open_only, "sid": suggestion_id},
     )
     return [_labelled(r) for r in rows]
 
@@ -430,7 +432,7 @@ def dismiss(conn: Connection, suggestion_id: int, reason: str, actor: str) -> di
     )
     audit.record(conn, actor, "evacuation.suggestion.dismiss", str(suggestion_id), reason=reason)
     refresh_suggestions(conn)  # a less severe criterion held back by this one may now speak
-    return next(s for s in list_suggestions(conn, open_only=False) if s["id"] == suggestion_id)
+    return list_suggestions(conn, open_only=False, suggestion_id=suggestion_id)[0]
 
 
 # ------------------------------------------------------------------------------------ HQ log

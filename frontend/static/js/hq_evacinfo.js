@@ -79,6 +79,15 @@
       var info = item.hazard_ja ? item : hazardInfo[item.hazard] || {};
       return words(info, 'hazard') || item.hazard;
     }
+    /** An action on one order or suggestion: its own id, a label naming what it acts on, and the
+     * button handed to the action (focus returns to it). */
+    function actionButton(label, className, id, subject, onClick) {
+      var b = button(label, className);
+      b.id = id;
+      b.setAttribute('aria-label', label + ' ' + levelText(subject) + ' ' + areaNames(subject));
+      b.addEventListener('click', function () { onClick(b); });
+      return b;
+    }
     function areaNames(item) {
       var names = item.area_names && item.area_names.length ? item.area_names
         : (item.area_codes || []).map(function (c) { return areaByCode[c] ? areaByCode[c].name : c; });
@@ -274,17 +283,11 @@
         actions.appendChild(where);
         if (canIssue) {
           [['level', text.change_level], ['areas', text.change_areas]].forEach(function (pair) {
-            var b = button(pair[1], 'gisapp-ei-' + pair[0]);
-            b.id = 'gisapp-ei-order-' + o.id + '-' + pair[0];
-            b.setAttribute('aria-label', pair[1] + ' ' + levelText(o) + ' ' + areaNames(o));
-            b.addEventListener('click', function () { forms.openForm(pair[0], {order: o}, b); });
-            actions.appendChild(b);
+            actions.appendChild(actionButton(pair[1], 'gisapp-ei-' + pair[0], 'gisapp-ei-order-' + o.id + '-' + pair[0],
+              o, function (b) { forms.openForm(pair[0], {order: o}, b); }));
           });
-          var cancel = button(text.cancel, 'gisapp-ei-cancel');
-          cancel.id = 'gisapp-ei-order-' + o.id + '-cancel';
-          cancel.setAttribute('aria-label', text.cancel + ' ' + levelText(o) + ' ' + areaNames(o));
-          cancel.addEventListener('click', function () { forms.confirmCancel(o, cancel); });
-          actions.appendChild(cancel);
+          actions.appendChild(actionButton(text.cancel, 'gisapp-ei-cancel', 'gisapp-ei-order-' + o.id + '-cancel',
+            o, function (b) { forms.confirmCancel(o, b); }));
         }
         li.appendChild(actions);
         orderList.appendChild(li);
@@ -335,16 +338,11 @@
         where.addEventListener('click', function () { drawn.showOnMap(s); });
         actions.appendChild(where);
         if (canIssue) {
-          var issue = button(text.issue_from, 'gisapp-inc-primary gisapp-ei-issue-from');
-          issue.id = 'gisapp-ei-suggestion-' + s.id + '-issue';
-          issue.setAttribute('aria-label', text.issue_from + ' ' + levelText(s) + ' ' + areaNames(s));
-          issue.addEventListener('click', function () { forms.openForm('issue', {suggestion: s}, issue); });
-          actions.appendChild(issue);
-          var dismiss = button(text.dismiss, 'gisapp-ei-dismiss');
-          dismiss.id = 'gisapp-ei-suggestion-' + s.id + '-dismiss';
-          dismiss.setAttribute('aria-label', text.dismiss + ' ' + levelText(s) + ' ' + areaNames(s));
-          dismiss.addEventListener('click', function () { forms.confirmDismiss(s, dismiss); });
-          actions.appendChild(dismiss);
+          actions.appendChild(actionButton(text.issue_from, 'gisapp-inc-primary gisapp-ei-issue-from',
+            'gisapp-ei-suggestion-' + s.id + '-issue', s,
+            function (b) { forms.openForm('issue', {suggestion: s}, b); }));
+          actions.appendChild(actionButton(text.dismiss, 'gisapp-ei-dismiss', 'gisapp-ei-suggestion-' + s.id + '-dismiss',
+            s, function (b) { forms.confirmDismiss(s, b); }));
         }
         li.appendChild(actions);
         suggestionList.appendChild(li);
