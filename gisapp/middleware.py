@@ -26,15 +26,16 @@ GSI_TILES = "https://cyberjapandata.gsi.go.jp"  # 地理院タイル, the basema
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def content_security_policy(offline: bool) -> str:
-    """The CSP of every page: our own scripts only (no inline script anywhere, no eval), no plugins,
-    no framing. Styles: 'self' only — every page links its CSS; Leaflet and Swagger UI set styles
-    through the DOM (element.style), which CSP does not restrict."""
+def content_security_policy(offline: bool, script_hashes: tuple[str, ...] = ()) -> str:
+    """The CSP of every page: our own scripts only (no inline script but the page's import map, allowed
+    by its hash; no eval), no plugins, no framing. Styles: 'self' only — every page links its CSS;
+    Leaflet and Swagger UI set styles through the DOM (element.style), which CSP does not restrict."""
     img = "'self' data: blob:" + ("" if offline else f" {GSI_TILES}")
+    scripts = " ".join(("'self'", *script_hashes))
     return "; ".join(
         (
             "default-src 'self'",
-            "script-src 'self'",
+            f"script-src {scripts}",
             "style-src 'self'",
             f"img-src {img}",
             "font-src 'self'",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from common.errors import Busy, NotAuthenticated, TooManyRequests
 from gisapp import auth, login_throttle
 from gisapp.db import transaction
+from gisapp.api.html import page_response
 from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
 from gisapp.pages_auth import login_page, safe_next
 
@@ -74,8 +75,8 @@ def me(user: CurrentUser) -> dict:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(next: str = "/hq", lang: str = "ja") -> HTMLResponse:
-    return HTMLResponse(login_page(safe_next(next), lang))
+def login_form(request: Request, next: str = "/hq", lang: str = "ja") -> HTMLResponse:
+    return page_response(request, login_page(safe_next(next), lang))
 
 
 @router.post("/login", include_in_schema=False)
@@ -92,9 +93,9 @@ def login_submit(
         found = _login(request, engine, settings, username, password, "cookie")
     except (TooManyRequests, Busy) as e:
         page = login_page(safe_next(next), lang, notice=(e.ja, e.en))
-        return HTMLResponse(page, status_code=e.status, headers=e.headers)
+        return page_response(request, page, e.status, e.headers)
     if found is None:
-        return HTMLResponse(login_page(safe_next(next), lang, failed=True), status_code=401)
+        return page_response(request, login_page(safe_next(next), lang, failed=True), 401)
     _, token = found
     resp = RedirectResponse(safe_next(next), status_code=303)
     resp.set_cookie(

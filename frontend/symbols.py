@@ -1,0 +1,64 @@
+"""How a state is drawn, one place for every page: shape and colours here, letter and words in the
+text catalogue (``symbols.toml``). Pages get ``symbols(lang)`` in their data block and draw markers,
+badges and legends from it (lib/map.js ``letterMarker`` / ``legend``), so no page's JS repeats a
+status rule, and a state never reads by colour alone.
+
+Shapes keep kinds apart at a glance: incidents are squares/rounded/circles as before (未対応 a red
+square), shelters a house (pentagon), gauges a diamond, radio units a small circle. Colours: the
+fill is >= 3:1 against the basemap, the letter (``ink``) >= 4.5:1 on the fill.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontend.catalogue import Lang, text
+
+# kind -> state -> (shape, fill, ink)
+_DRAWN: dict[str, dict[str, tuple[str, str, str]]] = {
+    "incident": {  # gisapp/ops/incidents.py STATUSES
+        "unhandled": ("square", "#b3261e", "#ffffff"),  # 未対応
+        "in_progress": ("rounded", "#f2b705", "#1a1a1a"),  # 対応中
+        "done": ("circle", "#1e7b34", "#ffffff"),  # 対応済
+        "cancelled": ("circle-dashed", "#5f6368", "#ffffff"),  # 取消
+    },
+    "shelter": {  # ops.congestion_level(): vacant 空き / moderate やや混雑 / crowded 混雑 / full 満員
+        "vacant": ("house", "#1e6b34", "#ffffff"),
+        "moderate": ("house", "#8a5a00", "#ffffff"),
+        "crowded": ("house", "#b35900", "#ffffff"),
+        "full": ("house", "#7a1f1f", "#ffffff"),
+        "unknown": ("house", "#5f6368", "#ffffff"),
+        "closed": ("house-dashed", "#5f6368", "#ffffff"),
+    },
+    "gauge": {  # sensor thresholds: normal, caution, warning, danger
+        "normal": ("diamond", "#1f5fa8", "#ffffff"),
+        "caution": ("diamond", "#8a5a00", "#ffffff"),
+        "warning": ("diamond", "#b3261e", "#ffffff"),
+        "danger": ("diamond", "#5b1a8c", "#ffffff"),
+        "offline": ("diamond-dashed", "#5f6368", "#ffffff"),
+    },
+    "unit": {  # radio units: reporting / not heard from lately / switched off
+        "online": ("circle", "#0b3d91", "#ffffff"),
+        "stale": ("circle-dashed", "#5f6368", "#ffffff"),
+        "offline": ("circle-dashed", "#9aa0a6", "#1a1a1a"),
+    },
+}
+
+
+def symbols(lang: Lang) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every kind's states: ``{"incident": {"unhandled": {"shape", "colour", "ink", "letter",
+    "label"}, …}, …}`` for the page's language."""
+    words = text(lang, "symbols")
+    return {
+        kind: {
+            state: {
+                "shape": shape,
+                "colour": fill,
+                "ink": ink,
+                "letter": words[kind][state]["letter"],
+                "label": words[kind][state]["label"],
+            }
+            for state, (shape, fill, ink) in states.items()
+        }
+        for kind, states in _DRAWN.items()
+    }
