@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from common.errors import Busy, NotAuthenticated, TooManyRequests
 from gisapp import auth, login_throttle
-from gisapp.db import transaction
 from gisapp.api.html import page_response
+from gisapp.db import transaction
 from gisapp.deps import COOKIE_NAME, CurrentUser, EngineDep, SettingsDep
 from gisapp.pages_auth import login_page, safe_next
 
