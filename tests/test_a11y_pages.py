@@ -6,7 +6,8 @@ Pages change under the frontend work: every selector lives in the STATES table b
 state). KNOWN lists the critical/serious rules a state still breaks on main, reported and to be fixed
 by the page's owner; it only tolerates those rule ids, so anything new fails, and an emptied entry
 makes the gate strict for that state. One browser, one context per size, logins reused.
-``GISAPP_A11Y_REPORT=path.json`` writes every violation found (all impacts) for the report."""
+``GISAPP_A11Y_REPORT=path.json`` writes every violation found (all impacts) for the report;
+``GISAPP_A11Y_SHOTS=folder`` keeps a screenshot of each state as axe saw it."""
 
 from __future__ import annotations
 
@@ -397,4 +398,6 @@ def test_page_has_no_critical_or_serious_violation(session, state: State, size: 
     page = session.show(state, size)
     name = f"{state.name}@{size}"
     session.found[name] = violations = axe_violations(page)
+    if shots := os.environ.get("GISAPP_A11Y_SHOTS"):
+        page.screenshot(path=os.path.join(shots, f"{state.name}-{size}.png"))
     check(violations, name, KNOWN.get(state.name, set()))
