@@ -401,3 +401,36 @@ def test_page_has_no_critical_or_serious_violation(session, state: State, size: 
     if shots := os.environ.get("GISAPP_A11Y_SHOTS"):
         page.screenshot(path=os.path.join(shots, f"{state.name}-{size}.png"))
     check(violations, name, KNOWN.get(state.name, set()))
+
+
+def test_a_refused_login_keeps_the_name_and_puts_the_keyboard_on_the_password(session, demo_users):  # noqa: F811
+    """By keyboard alone: the name, Tab, a wrong password, Enter. The page comes back with the name still
+    typed, both fields marked invalid and described by the message, the focus on the password, and the
+    message's sign beside its words (not on a line of its own)."""
+    v = Visit(session.browser, **SIZES["phone"])
+    try:
+        page = v.page
+        page.goto(session.servers["internal"].url + "/login?next=%2Fhq")
+        assert page.evaluate("document.activeElement.id") == "username"
+        page.keyboard.type("hq")
+        page.keyboard.press("Tab")
+        page.keyboard.type("not-the-password")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#login-failed[role='alert']")
+        assert page.input_value("#username") == "hq"
+        assert page.evaluate("document.activeElement.id") == "password"
+        for field in ("#username", "#password"):
+            assert page.get_attribute(field, "aria-invalid") == "true"
+            assert page.get_attribute(field, "aria-describedby") == "login-failed"
+        gap = page.evaluate(
+            "() => { const n = document.getElementById('login-failed');"
+            " return n.querySelector('p').getBoundingClientRect().top - n.getBoundingClientRect().top; }"
+        )
+        assert gap < 16, gap  # padding + margin: the sign shares the first line
+        check(axe_violations(page), "login-refused@phone")
+
+        page.fill("#password", demo_users["hq"])  # and then the right one
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/hq")
+    finally:
+        v.close()
