@@ -119,6 +119,7 @@ STATES = [
     State("ogc", "public", "/ogc?f=html", ready="h1"),
     State("ogc-collection", "public", "/ogc/collections/{slug}?f=html", ready="h1"),
     State("ogc-items", "public", "/ogc/collections/{slug}/items?f=html&limit=20", ready="h1", settle_ms=1000),
+    State("ogc-item", "public", "/ogc/collections/{slug}/items/{item}?f=html", ready="h1", settle_ms=1000),
     # Staff (internal instance)
     State(
         "login-failed",
@@ -133,6 +134,7 @@ STATES = [
         ),
     ),
     State("hq", "internal", "/hq", user="admin", ready=HQ_READY, settle_ms=1000),
+    State("hq-en", "internal", "/hq?lang=en", user="admin", ready=HQ_READY),
     State("hq-incident", "internal", "/hq", user="admin", ready=HQ_READY, steps=INCIDENT_OPEN),
     State(
         "hq-dispatch",
@@ -195,6 +197,7 @@ KNOWN: dict[str, set[str]] = {
     "hq-replay": {"target-size"},  # the export links: inline text links under 24 px, packed together
     "roster": {"nested-interactive"},  # the map is role=img with focusable Leaflet controls inside
     "ogc-items": {"target-size"},  # the id links in the table, the breadcrumb links (phone)
+    "ogc-item": {"target-size"},  # the breadcrumb links (phone)
     "docs": {"color-contrast", "nested-interactive", "target-size"},  # Swagger UI's own styles and markup
 }
 
@@ -263,7 +266,9 @@ def world(servers, demo_users, app_engine, owner_engine) -> dict[str, str]:  # n
         )
     with urllib.request.urlopen(public + "/api/public/layers", timeout=10) as r:
         slug = json.loads(r.read())[0]["slug"]
-    return {"token": token, "incident": str(incident), "slug": slug, "area": area}
+    with urllib.request.urlopen(public + f"/ogc/collections/{slug}/items?limit=1", timeout=10) as r:
+        item = json.loads(r.read())["features"][0]["id"]
+    return {"token": token, "incident": str(incident), "slug": slug, "area": area, "item": str(item)}
 
 
 class Session:
