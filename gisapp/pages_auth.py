@@ -17,9 +17,14 @@ def safe_next(target: str) -> str:
 
 
 def login_page(
-    next_path: str, lang: str = "ja", failed: bool = False, notice: tuple[str, str] | None = None
+    next_path: str,
+    lang: str = "ja",
+    failed: bool = False,
+    notice: tuple[str, str] | None = None,
+    username: str = "",
 ) -> RenderedPage:
-    """The form; ``notice`` (ja, en), e.g. a login lock with its wait, is shown in both languages."""
+    """The form; ``notice`` (ja, en), e.g. a login lock with its wait, is shown in both languages.
+    After a refused attempt the name typed stays in its field and the password field takes the focus."""
     code = normalise_lang(lang)
     pairs = [("ja", notice[0]), ("en", notice[1])] if notice else []
     pairs.sort(key=lambda pair: pair[0] != code)
@@ -31,4 +36,5 @@ def login_page(
         failed=failed,
         notice=pairs,
         next_path=next_path,
+        username=username,
     )

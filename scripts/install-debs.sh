@@ -12,6 +12,10 @@ done
 if python3 -c 'import ensurepip, venv' 2>/dev/null; then
   missing=("${missing[@]/python3-venv}")
 fi
+# Node.js and npm for the JavaScript linter (Biome, from npm: package.json). Debian 12 has node 18 + npm 9;
+# a node installed otherwise (with its own npm) is used as it is.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 read -r -a missing <<< "${missing[*]}"
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "Debian パッケージをインストールします / installing Debian packages: ${missing[*]}"

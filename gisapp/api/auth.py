@@ -92,10 +92,10 @@ def login_submit(
     try:
         found = _login(request, engine, settings, username, password, "cookie")
     except (TooManyRequests, Busy) as e:
-        page = login_page(safe_next(next), lang, notice=(e.ja, e.en))
+        page = login_page(safe_next(next), lang, notice=(e.ja, e.en), username=username)
         return page_response(request, page, e.status, e.headers)
     if found is None:
-        return page_response(request, login_page(safe_next(next), lang, failed=True), 401)
+        return page_response(request, login_page(safe_next(next), lang, failed=True, username=username), 401)
     _, token = found
     resp = RedirectResponse(safe_next(next), status_code=303)
     resp.set_cookie(

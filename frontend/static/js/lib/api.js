@@ -8,14 +8,14 @@ const BUSY_TRIES = 4;
 /** A refused or failed request. status 0 = the network (offline, DNS, connection reset). */
 export class ApiError extends Error {
   constructor(status, body, url) {
-    const error = (body && body.error) || {};
+    const error = body?.error || {};
     super(error.message_en || error.message_ja || `HTTP ${status} for ${url}`);
     this.name = 'ApiError';
     this.status = status;
     this.code = error.code || null;
     this.messageJa = error.message_ja || null;
     this.messageEn = error.message_en || null;
-    this.field = error.field || (error.details && error.details.field) || null;
+    this.field = error.field || error.details?.field || null;
     this.details = error.details || null;
     this.body = body;
     this.url = url;

@@ -33,7 +33,7 @@ export function el(tag, attrs, ...children) {
 /** Fill "{name}" placeholders (the same as the server's |fmt filter). */
 export function format(template, values) {
   return String(template).replace(/\{(\w+)\}/g, (whole, key) =>
-    Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole);
+    Object.hasOwn(values, key) ? String(values[key]) : whole);
 }
 
 /** A CSS class fragment from data (slugs, ids): anything unusual becomes "_". */

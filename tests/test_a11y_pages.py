@@ -1,0 +1,441 @@
+"""The accessibility gate: axe-core (WCAG 2.0/2.1/2.2 A + AA, tests/a11y.py) on every page a person
+sees, at desktop (1280x800) and phone (390x844) sizes, in the states that matter (panels open, dialogs
+open, errors shown) — 0 critical, 0 serious.
+
+Pages change under the frontend work: every selector lives in the STATES table below (one row per page
+state). KNOWN lists the critical/serious rules a state still breaks on main, reported and to be fixed
+by the page's owner; it only tolerates those rule ids, so anything new fails, and an emptied entry
+makes the gate strict for that state. One browser, one context per size, logins reused.
+``GISAPP_A11Y_REPORT=path.json`` writes every violation found (all impacts) for the report;
+``GISAPP_A11Y_SHOTS=folder`` keeps a screenshot of each state as axe saw it."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+
+from tests.a11y import axe_violations, check
+from tests.test_pages_browser import Visit, browser, demo_users, servers  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+SIZES = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+SPOT = (139.3133, 35.3967)  # 伊勢原市役所, among the demo roads
+
+
+@dataclass(frozen=True)
+class State:
+    """A page in one state. ``path`` may name {token} (a household), {report} (a report's status token),
+    {incident}, {slug} (a public layer), {area} (a community area with people needing help).
+    ``steps``: ("click"|"open"|"visible"|"wait", selector) or ("fill"|"select", selector, value);
+    "open" clicks a toggle only when its aria-expanded is not "true" (the desktop layout may show the
+    panel already). ``fail``: URL globs answered 503 before the page loads."""
+
+    name: str
+    instance: str  # "public" | "internal"
+    path: str
+    user: str | None = None  # a demo user; None: not logged in
+    ready: str | None = None  # a selector the page sets when it has drawn
+    steps: tuple = ()
+    fail: tuple[str, ...] = ()
+    settle_ms: int = 400
+
+
+READY_MAP = "#gisapp-status[data-state='ready']"
+HQ_READY = "#gisapp-incidents[data-state='ready']"
+INCIDENT_OPEN = (
+    ("click", "#gisapp-incident-list button[data-incident-id='{incident}']"),
+    ("wait", "#gisapp-incident-detail[data-incident-id='{incident}']"),
+)
+
+STATES = [
+    # Citizen (public instance)
+    State("citizen", "public", "/", ready=READY_MAP),
+    State("citizen-en", "public", "/?lang=en", ready=READY_MAP),
+    State("citizen-easy", "public", "/?lang=easy", ready=READY_MAP),
+    State("citizen-panels", "public", "/", ready=READY_MAP, steps=(("open", "#gisapp-layer-toggle"),)),
+    State(
+        "citizen-error",
+        "public",
+        "/",
+        ready="#gisapp-status[data-state='error'], #gisapp-evac-banner[data-state='error']",
+        fail=("**/api/public/shelters/status*", "**/api/public/evacuation-info*"),
+        settle_ms=1000,
+    ),
+    State("report", "public", "/report", ready="#report-category"),
+    State(
+        "report-error",
+        "public",
+        "/report",
+        ready="#report-category",
+        steps=(("click", "#report-submit"), ("visible", "#report-error")),
+    ),
+    State("report-status", "public", "/report/status/{report}", ready="main"),
+    State("register", "public", "/register", ready="input[name=representative_name]"),
+    State(
+        "register-error",
+        "public",
+        "/register",
+        ready="input[name=representative_name]",
+        steps=(
+            ("fill", "input[name=representative_name]", "試験 太郎"),
+            ("fill", "input[name=member_name]", "試験 太郎"),
+            ("fill", "input[name=phone]", "電話ではない"),
+            ("click", "#evac-form button[type=submit]"),
+            ("wait", "#evac-result[data-state='error']"),
+        ),
+    ),
+    State(
+        "register-done",
+        "public",
+        "/register",
+        ready="input[name=representative_name]",
+        steps=(
+            ("fill", "input[name=representative_name]", "試験 花子"),
+            ("fill", "input[name=member_name]", "試験 花子"),
+            ("click", "#evac-form button[type=submit]"),
+            ("wait", "#evac-result[data-state='done']"),
+            ("visible", "#evac-qr img"),
+        ),
+    ),
+    State(
+        "register-token",
+        "public",
+        "/register/{token}",
+        ready="input[name=representative_name]",
+        settle_ms=1000,
+    ),
+    State("evacuation-token", "public", "/evacuation/{token}", ready="main"),
+    State("ogc", "public", "/ogc?f=html", ready="h1"),
+    State("ogc-collection", "public", "/ogc/collections/{slug}?f=html", ready="h1"),
+    State("ogc-items", "public", "/ogc/collections/{slug}/items?f=html&limit=20", ready="h1", settle_ms=1000),
+    State("ogc-item", "public", "/ogc/collections/{slug}/items/{item}?f=html", ready="h1", settle_ms=1000),
+    # Staff (internal instance)
+    State(
+        "login-failed",
+        "internal",
+        "/login?next=%2Fhq",
+        ready="#username",
+        steps=(
+            ("fill", "#username", "nobody"),
+            ("fill", "#password", "wrong-password"),
+            ("click", "button[type=submit]"),
+            ("visible", "[role=alert], .gisapp-notice, #gisapp-login-error"),
+        ),
+    ),
+    State("hq", "internal", "/hq", user="admin", ready=HQ_READY, settle_ms=1000),
+    State("hq-en", "internal", "/hq?lang=en", user="admin", ready=HQ_READY),
+    State("hq-incident", "internal", "/hq", user="admin", ready=HQ_READY, steps=INCIDENT_OPEN),
+    State(
+        "hq-dispatch",
+        "internal",
+        "/hq",
+        user="admin",
+        ready=HQ_READY,
+        steps=(*INCIDENT_OPEN, ("visible", "#gisapp-incident-dispatch li button")),
+    ),
+    State(
+        "hq-evacinfo",
+        "internal",
+        "/hq",
+        user="admin",
+        ready="#gisapp-evacinfo[data-state='ready']",
+        steps=(
+            ("open", "#gisapp-evacinfo-toggle"),
+            ("click", "#gisapp-ei-new"),
+            ("wait", "#gisapp-ei-form[data-mode='issue']"),
+        ),
+    ),
+    State("hq-replay", "internal", "/hq/replay", user="admin", ready=READY_MAP),
+    State(
+        "gis-restricted",
+        "internal",
+        "/gis",
+        user="welfare",
+        ready=READY_MAP,
+        steps=(
+            ("open", "#gisapp-layer-toggle"),
+            ("click", "label[for='gisapp-layer-toggle-people-needing-help']"),
+            ("visible", "#gisapp-restricted-notice"),
+        ),
+    ),
+    State("kiosk", "internal", "/kiosk", user="admin", ready="#evac-shelter"),
+    State("roster", "internal", "/people/roster?area={area}", user="admin", ready="main", settle_ms=1000),
+    State(
+        "hq-reports",
+        "internal",
+        "/hq/reports",
+        user="admin",
+        ready="#report-queue-status[data-state='ready']",
+    ),
+    State("hq-dead-letters", "internal", "/hq/dead-letters", user="admin", ready="main"),
+    State("docs", "internal", "/docs", user="admin", ready=".opblock"),
+]
+
+# Critical/serious rules each state still breaks on main (both sizes), found by this test and reported;
+# the page's owner fixes them and empties the entry (the frontend rewrite of issue 13 is under way).
+CITIZEN_EVAC_LIST = {"listitem"}  # citizen_evac.js: the "none" / "error" <li> put outside its <ul>
+KNOWN: dict[str, set[str]] = {
+    "citizen": CITIZEN_EVAC_LIST,
+    "citizen-en": CITIZEN_EVAC_LIST,
+    "citizen-easy": CITIZEN_EVAC_LIST,
+    "citizen-panels": CITIZEN_EVAC_LIST,
+    "citizen-error": CITIZEN_EVAC_LIST,
+    # 出動指示 named "<unit> を出動させる": the visible words are not part of the name (WCAG 2.5.3)
+    "hq-incident": {"label-content-name-mismatch"},
+    "hq-dispatch": {"label-content-name-mismatch"},
+    "hq-replay": {"target-size"},  # the export links: inline text links under 24 px, packed together
+    "roster": {"nested-interactive"},  # the map is role=img with focusable Leaflet controls inside
+    "ogc-items": {"target-size"},  # the id links in the table, the breadcrumb links (phone)
+    "ogc-item": {"target-size"},  # the breadcrumb links (phone)
+    "docs": {"color-contrast", "nested-interactive", "target-size"},  # Swagger UI's own styles and markup
+}
+
+
+def _json(url: str, body: dict | None = None, bearer: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=20) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def world(servers, demo_users, app_engine, owner_engine) -> dict[str, str]:  # noqa: F811
+    """What the paths name: a household, a report, an incident with units nearby, a layer, an area."""
+    public, internal = servers["public"].url, servers["internal"].url
+    household = {
+        "representative_name": "アクセシビリティ 確認",
+        "phone": "0463-00-0000",
+        "address": "伊勢原市",
+        "members": [{"name": "アクセシビリティ 確認", "birth_year": 1960, "needs_care": False}],
+        "pets": 0,
+    }
+    token = _json(public + "/api/register", household)["token"]
+    bearer = _json(internal + "/api/auth/login", {"username": "hq", "password": demo_users["hq"]})[
+        "access_token"
+    ]
+    disaster = _json(internal + "/api/disasters", {"name": "アクセシビリティ試験"}, bearer)["id"]
+    incident = _json(
+        internal + f"/api/disasters/{disaster}/incidents",
+        {
+            "category": "fallen_tree",
+            "title": "倒木（アクセシビリティ試験）",
+            "description": "",
+            "address": "伊勢原市田中",
+            "lon": SPOT[0],
+            "lat": SPOT[1],
+            "priority": 2,
+        },
+        bearer,
+    )["id"]
+    with app_engine.begin() as conn:  # two demo radio units heard near it: the dispatch list has rows
+        units = conn.execute(
+            text("SELECT id FROM sensor.device WHERE kind = 'radio_unit' AND enabled ORDER BY id LIMIT 2")
+        ).scalars()
+        for i, unit in enumerate(units):
+            conn.execute(
+                text(
+                    "INSERT INTO sensor.radio_position (device_id, device_ts, geom) VALUES"
+                    " (:d, now() - interval '20 seconds', ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+                    " ON CONFLICT DO NOTHING"
+                ),
+                {"d": unit, "lon": SPOT[0] + 0.0004 * (i + 1), "lat": SPOT[1] + 0.0002},
+            )
+    # The area with the most people needing help (rows in the roster), else an area name (an empty roster).
+    with owner_engine.connect() as conn:
+        area = (
+            conn.execute(
+                text(
+                    "SELECT community_area FROM restricted.person_needing_help"
+                    " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+                )
+            ).scalar()
+            or "デモ田園町4丁目"
+        )
+    with urllib.request.urlopen(public + "/api/public/layers", timeout=10) as r:
+        slug = json.loads(r.read())[0]["slug"]
+    with urllib.request.urlopen(public + f"/ogc/collections/{slug}/items?limit=1", timeout=10) as r:
+        item = json.loads(r.read())["features"][0]["id"]
+    return {"token": token, "incident": str(incident), "slug": slug, "area": area, "item": str(item)}
+
+
+class Session:
+    """One localhost-only context per size (tests.test_pages_browser.Visit), created on first use and
+    kept for the module; logs in (and switches user) only when a state needs it."""
+
+    def __init__(self, browser, servers, demo_users, world):  # noqa: F811
+        self.browser, self.servers, self.passwords, self.world = browser, servers, demo_users, world
+        self.visits: dict[str, Visit] = {}
+        self.users: dict[str, str | None] = {}
+        self.found: dict[str, list[dict]] = {}
+        self._report: dict[str, str] = {}
+
+    def visit(self, size: str) -> Visit:
+        if size not in self.visits:
+            self.visits[size] = Visit(self.browser, **SIZES[size])
+            self.users[size] = None
+        return self.visits[size]
+
+    def fill(self, template: str) -> str:
+        values = {**self.world, "report": self.report_token()}
+        return template.format(**values) if "{" in template else template
+
+    def report_token(self) -> str:
+        """A citizen report (multipart, as the form sends it), made once."""
+        if not self._report:
+            v = self.visit("desktop")
+            r = v.context.request.post(
+                self.servers["public"].url + "/api/reports",
+                multipart={"category": "fallen_tree", "lon": str(SPOT[0]), "lat": str(SPOT[1])},
+            )
+            assert r.status == 201, r.text()
+            self._report["token"] = r.json()["status_url"].rsplit("/", 1)[1]
+        return self._report["token"]
+
+    def login(self, v: Visit, size: str, user: str, path: str) -> None:
+        base = self.servers["internal"].url
+        v.page.goto(base + "/login?next=" + urlsplit(path).path)
+        v.page.fill("#username", user)
+        v.page.fill("#password", self.passwords[user])
+        v.page.click("button[type=submit]")
+        v.page.wait_for_url(lambda url: urlsplit(url).path == urlsplit(path).path)
+        self.users[size] = user
+
+    def show(self, state: State, size: str):
+        v = self.visit(size)
+        page = v.page
+        path = self.fill(state.path)
+        if state.user and self.users[size] != state.user:
+            self.login(v, size, state.user, path)
+        for glob in state.fail:
+            page.route(glob, lambda route: route.fulfill(status=503, json=_unavailable()))
+        try:
+            page.goto(self.servers[state.instance].url + path)
+            if state.user and urlsplit(page.url).path == "/login":  # the session ended: log in again
+                self.login(v, size, state.user, path)
+                page.goto(self.servers[state.instance].url + path)
+            if state.ready:
+                page.wait_for_selector(self.fill(state.ready), state="attached", timeout=20_000)
+            for step in state.steps:
+                self.step(page, step)
+            page.wait_for_timeout(state.settle_ms)
+        finally:
+            for glob in state.fail:
+                page.unroute(glob)
+        return page
+
+    def step(self, page, step: tuple) -> None:
+        action, selector, *rest = step
+        selector = self.fill(selector)
+        if action == "click":
+            page.locator(selector).first.click()
+        elif action == "open":
+            toggle = page.locator(selector)
+            if toggle.get_attribute("aria-expanded") != "true":
+                toggle.click()
+        elif action == "fill":
+            page.fill(selector, rest[0])
+        elif action == "select":
+            page.select_option(selector, rest[0])
+        elif action == "visible":
+            page.locator(selector).first.wait_for(state="visible", timeout=15_000)
+        elif action == "wait":
+            page.wait_for_selector(selector, state="attached", timeout=15_000)
+        else:
+            raise ValueError(action)
+
+    def close(self) -> None:
+        for v in self.visits.values():
+            if v.errors:
+                print("page errors:", v.errors)
+            v.close()
+        if path := os.environ.get("GISAPP_A11Y_REPORT"):
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(self.found, f, ensure_ascii=False, indent=1)
+
+
+def _unavailable() -> dict:
+    return {
+        "error": {"code": "unavailable", "message_ja": "一時的に利用できません", "message_en": "Unavailable"}
+    }
+
+
+@pytest.fixture(scope="module")
+def session(browser, servers, demo_users, world) -> Iterator[Session]:  # noqa: F811
+    s = Session(browser, servers, demo_users, world)
+    yield s
+    s.close()
+
+
+def test_the_gate_finds_a_violation_under_the_pages_csp(session):
+    """The harness itself: axe loads into a page under our CSP and an unnamed button fails the gate,
+    unless its rule is listed as known."""
+    page = session.show(State("login", "internal", "/login", ready="#username"), "desktop")
+    page.evaluate(
+        "() => { const b = document.createElement('button'); b.id = 'a11y-canary';"
+        " document.querySelector('main').appendChild(b); }"
+    )
+    found = axe_violations(page, rules=["button-name"])
+    assert [(v["id"], v["impact"], v["nodes"][0]["target"]) for v in found] == [
+        ("button-name", "critical", ["#a11y-canary"])
+    ]
+    with pytest.raises(AssertionError, match="button-name"):
+        check(found, "canary")
+    check(found, "canary", allowed={"button-name"})
+    assert axe_violations(page, context="#username") == []  # a context limits the run
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("state", STATES, ids=[s.name for s in STATES])
+def test_page_has_no_critical_or_serious_violation(session, state: State, size: str):
+    page = session.show(state, size)
+    name = f"{state.name}@{size}"
+    session.found[name] = violations = axe_violations(page)
+    if shots := os.environ.get("GISAPP_A11Y_SHOTS"):
+        page.screenshot(path=os.path.join(shots, f"{state.name}-{size}.png"))
+    check(violations, name, KNOWN.get(state.name, set()))
+
+
+def test_a_refused_login_keeps_the_name_and_puts_the_keyboard_on_the_password(session, demo_users):  # noqa: F811
+    """By keyboard alone: the name, Tab, a wrong password, Enter. The page comes back with the name still
+    typed, both fields marked invalid and described by the message, the focus on the password, and the
+    message's sign beside its words (not on a line of its own)."""
+    v = Visit(session.browser, **SIZES["phone"])
+    try:
+        page = v.page
+        page.goto(session.servers["internal"].url + "/login?next=%2Fhq")
+        assert page.evaluate("document.activeElement.id") == "username"
+        page.keyboard.type("hq")
+        page.keyboard.press("Tab")
+        page.keyboard.type("not-the-password")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#login-failed[role='alert']")
+        assert page.input_value("#username") == "hq"
+        assert page.evaluate("document.activeElement.id") == "password"
+        for field in ("#username", "#password"):
+            assert page.get_attribute(field, "aria-invalid") == "true"
+            assert page.get_attribute(field, "aria-describedby") == "login-failed"
+        gap = page.evaluate(
+            "() => { const n = document.getElementById('login-failed');"
+            " return n.querySelector('p').getBoundingClientRect().top - n.getBoundingClientRect().top; }"
+        )
+        assert gap < 16, gap  # padding + margin: the sign shares the first line
+        check(axe_violations(page), "login-refused@phone")
+
+        page.fill("#password", demo_users["hq"])  # and then the right one
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/hq")
+    finally:
+        v.close()
