@@ -170,18 +170,3 @@ def register_html(lang: str, token: str | None, *, not_found: bool = False) -> s
         js=[static_url("js/common.js"), static_url("js/register.js")],
         config={"lang": lang, "token": None if not_found else token, "text": t["js"]},
     )
-
-
-def kiosk_html(lang: str, offline: bool = False) -> str:
-    t = TEXT[lang]
-    return _TEMPLATE.render(
-        lang=lang,
-        t=t,
-        title=t["kiosk_title"],
-        intro=None,
-        not_found=False,
-        body_class="evac-kiosk",
-        css=static_url("css/evac.css"),
-        js=[static_url("js/common.js"), static_url("js/kiosk.js")],
-        config={"lang": lang, "text": t["js"]},
-    )
