@@ -22,7 +22,11 @@ def replay_page(lang: str, *, offline: bool, query: Mapping[str, str] | None = N
         entry="pages/replay.js",
         styles=["vendor/leaflet/leaflet.css", "css/staff_map.css"],
         scripts=["vendor/leaflet/leaflet.js"],
-        data={"symbols": {"incident": drawn["incident"], "unit": drawn["unit"]}},
+        # The order of the legend and the counts (the JSON block sorts object keys).
+        data={
+            "symbols": {"incident": drawn["incident"], "unit": drawn["unit"]},
+            "statuses": list(drawn["incident"]),
+        },
         text_sections=["replay"],
         offline=offline,
         nav_query="?lang=en" if code == "en" else "",

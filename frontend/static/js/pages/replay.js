@@ -17,7 +17,7 @@ const data = pageData();
 const text = data.text.replay;
 const incidentSymbols = data.symbols.incident;
 const unitSymbol = data.symbols.unit.online;
-const STATUSES = Object.keys(incidentSymbols);
+const STATUSES = data.statuses; // 未対応, 対応中, 対応済, 取消: the server's order
 const locale = data.lang === 'en' ? 'en-GB' : 'ja-JP';
 
 const status = document.getElementById('gisapp-status');
