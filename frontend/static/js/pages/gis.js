@@ -28,6 +28,8 @@ const restrictedOn = new Set();
 
 const map = createMap(document.getElementById('gisapp-map'), {offline: data.offline, text: data.text.common});
 window.gisapp = {map};
+// A notice shown above the map (offline basemap, restricted layer) makes it shorter: tell Leaflet.
+new ResizeObserver(() => map.invalidateSize()).observe(map.getContainer());
 locateControl(map, {text: text.layers});
 const panel = layerPanel(map, {text: text.layers});
 

@@ -31,6 +31,8 @@ const exports = document.querySelector('.gisapp-replay-exports');
 
 const map = createMap(document.getElementById('gisapp-map'), {offline: data.offline, text: data.text.common});
 window.gisapp = {map};
+// A notice shown above the map (offline basemap, restricted layer) makes it shorter: tell Leaflet.
+new ResizeObserver(() => map.invalidateSize()).observe(map.getContainer());
 // Incidents first: they come before the units in the marker pane, so Tab reaches them first.
 const incidentLayer = L.layerGroup().addTo(map);
 const unitLayer = L.layerGroup().addTo(map);
