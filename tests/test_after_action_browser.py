@@ -71,6 +71,8 @@ def test_the_map_at_time_t(servers, visit, demo_users, app_engine):  # noqa: F81
     # and an accessible name; the legend lists every status with the same letter.
     assert marker.inner_text() == "未" and "gisapp-shape-square" in marker.get_attribute("class")
     assert marker.get_attribute("aria-label").startswith("未対応：")
+    marker.focus()  # keyboard: the marker is a tab stop and says what it is
+    page.wait_for_selector(".gisapp-incident-tooltip:has-text('未対応：')")
     legend = page.locator(".gisapp-legend")
     assert legend.is_visible()
     entries = legend.locator("li").all_inner_texts()

@@ -161,6 +161,21 @@ def test_kiosk_check_in_by_keyboard_alone_on_a_phone(env, visit, app_engine):  #
     assert v.errors == []
 
 
+def test_kiosk_in_english_names_the_field_english_first(env, visit):  # noqa: F811
+    world = env["world"]
+    v = visit()
+    v.login(env["internal"].url, "/kiosk?lang=en", f"{env['tag']}-staff", world.seed.passwords["staff"])
+    page = v.page
+    assert page.get_attribute("html", "lang") == "en"
+    page.wait_for_selector(f'#evac-shelter option[value="{world.shelters["flood"]}"]', state="attached")
+    page.click("#evac-shelter-confirm")  # nothing chosen
+    page.wait_for_selector('#evac-feedback[data-result="error"]')
+    lines = page.locator("#evac-feedback p")
+    assert lines.nth(0).get_attribute("lang") == "en" and lines.nth(0).inner_text().startswith("Shelter: ")
+    assert lines.nth(1).get_attribute("lang") == "ja" and lines.nth(1).inner_text().startswith("避難所：")
+    assert focused(page) == "evac-shelter" and page.get_attribute("#evac-shelter", "aria-invalid") == "true"
+
+
 def test_kiosk_scanner_entry_repeat_and_offline_queue(env, visit, app_engine):  # noqa: F811
     world = env["world"]
     token = register(env["public"], name=CANARY, members=3, care=1, pets=1)
