@@ -99,6 +99,16 @@ def test_kiosk_shelter_changes_only_when_confirmed(env, visit, app_engine):  # n
     page.wait_for_selector(f'#evac-current[data-shelter="{sid}"]')
     assert page.input_value("#evac-shelter") == sid
 
+    # A change left unconfirmed: said next to the list, and no scan goes anywhere until it is settled.
+    page.locator("#evac-shelter").focus()
+    page.keyboard.press("ArrowUp")  # back to 「選んでください」
+    assert page.input_value("#evac-shelter") == "" and focused(page) == "evac-shelter"
+    page.wait_for_selector('#evac-current[data-pending="true"]')
+    page.fill("#evac-scan", token)
+    page.press("#evac-scan", "Enter")
+    page.wait_for_selector('#evac-feedback[data-result="error"]:has-text("確定していません")')
+    assert focused(page) == "evac-shelter" and events_of(app_engine, token) == 0
+
 
 def test_kiosk_check_in_by_keyboard_alone_on_a_phone(env, visit, app_engine):  # noqa: F811
     """The keyboard path: Tab to the shelter, choose, confirm, type the code, Enter; the result is said

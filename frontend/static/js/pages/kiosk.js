@@ -123,9 +123,14 @@ function record(fields) {
 }
 
 // ------------------------------------------------------------------ the shelter
+/** The confirmed shelter, and a warning while the list shows another one not yet confirmed. */
 function showCurrent() {
   current.dataset.shelter = active ? String(active.id) : '';
-  current.textContent = active ? format(t.current, {name: active.name}) : t.current_none;
+  const pending = shelter.value !== current.dataset.shelter;
+  current.dataset.pending = pending ? 'true' : 'false';
+  const lines = [active ? format(t.current, {name: active.name}) : t.current_none];
+  if (pending) lines.push(t.unconfirmed);
+  current.textContent = lines.join(' ');
 }
 
 async function loadShelters() {
@@ -156,7 +161,11 @@ async function loadShelters() {
   showCurrent();
 }
 
-shelter.addEventListener('change', () => shelter.removeAttribute('aria-invalid'));
+// Choosing in the list only says "not confirmed yet": no switch, no focus move (WCAG 3.2.2).
+shelter.addEventListener('change', () => {
+  shelter.removeAttribute('aria-invalid');
+  showCurrent();
+});
 
 shelterForm.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -174,10 +183,18 @@ shelterForm.addEventListener('submit', (event) => {
 });
 
 // ------------------------------------------------------------------ scans and walk-ins
+/** A scan may be recorded: a shelter is confirmed and the list shows that one (a change of shelter
+ * left unconfirmed must not send check-ins to a shelter the screen no longer shows). */
 function ready() {
-  if (active && disasterId !== null) return true;
-  clientError('shelter', 'no_shelter');
-  return false;
+  if (!active || disasterId === null) {
+    clientError('shelter', 'no_shelter');
+    return false;
+  }
+  if (shelter.value !== String(active.id)) {
+    clientError('shelter', 'unconfirmed');
+    return false;
+  }
+  return true;
 }
 
 scanForm.addEventListener('submit', (event) => {
