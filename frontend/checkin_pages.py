@@ -1,5 +1,6 @@
-"""Pages of evacuation check-in: the resident's pre-registration (/register, /register/{token}) and the
-staff kiosk (/kiosk). Japanese first (English with ?lang=en), every asset served by the app.
+"""Pages of evacuation pre-registration: the resident's form (/register, /register/{token}). Japanese
+first (English with ?lang=en), every asset served by the app. (The staff kiosk /kiosk is a template on
+the base layout: gisapp/pages_kiosk.py.)
 
 The HTML carries no personal data: the resident's page reads its registration from the API with the
 token in its URL, and the kiosk only ever receives counts. Wording reaches the scripts as JSON in a
@@ -20,7 +21,6 @@ TEXT: dict[str, dict] = {
         "intro": "世帯の情報を登録すると、避難所の受付で使うQRコードが表示されます。"
         "QRコードには氏名などの個人情報は含まれません。",
         "not_found": "登録が見つかりません。リンクをもう一度確認してください。",
-        "kiosk_title": "避難所受付（キオスク）",
         "js": {
             "representative": "代表者の氏名（必須）",
             "phone": "電話番号",
@@ -44,29 +44,6 @@ TEXT: dict[str, dict] = {
             "download_svg": "QRコードを保存（SVG）",
             "download_png": "QRコードを保存（PNG）",
             "page_link": "登録内容のページ",
-            "shelter": "避難所",
-            "choose": "選んでください",
-            "no_shelters": "開設中の避難所がありません",
-            "scan_label": "QRコード（スキャナーで読み取り、または入力して Enter）",
-            "mode": "記録する内容",
-            "entry": "入所",
-            "exit": "退所",
-            "walk_in": "登録なしの人数",
-            "walk_in_add": "人数を記録",
-            "camera_start": "カメラで読み取る",
-            "camera_stop": "カメラを止める",
-            "camera_unavailable": "このブラウザではカメラ読み取りが使えません。スキャナーか入力欄を使ってください。",
-            "entered": "世帯 {persons}名（要配慮 {care}・ペット {pets}）入所を記録しました",
-            "exited": "世帯 {persons}名 退所を記録しました",
-            "walk_entered": "登録なし {persons}名 入所を記録しました",
-            "walk_exited": "登録なし {persons}名 退所を記録しました",
-            "already_inside": "すでに入所済みです（{persons}名）。二重には数えません。",
-            "queued": "通信できません。記録を端末に保存しました（未送信 {n} 件）。",
-            "pending": "未送信 {n} 件",
-            "online": "オンライン",
-            "offline": "オフライン",
-            "occupancy": "現在 {occupancy}名 / 定員 {capacity}名（{level}）",
-            "error": "受付できません：{message}",
         },
     },
     "en": {
@@ -76,7 +53,6 @@ TEXT: dict[str, dict] = {
         "intro": "Register your household to get a QR code for checking in at a shelter. "
         "The QR code holds no name or other personal data.",
         "not_found": "No registration found. Check the link.",
-        "kiosk_title": "Shelter check-in (kiosk)",
         "js": {
             "representative": "Representative's name (required)",
             "phone": "Phone",
@@ -100,29 +76,6 @@ TEXT: dict[str, dict] = {
             "download_svg": "Save the QR code (SVG)",
             "download_png": "Save the QR code (PNG)",
             "page_link": "Your registration page",
-            "shelter": "Shelter",
-            "choose": "Choose",
-            "no_shelters": "No shelter is open",
-            "scan_label": "QR code (scanner, or type it and press Enter)",
-            "mode": "Record",
-            "entry": "Entry",
-            "exit": "Exit",
-            "walk_in": "Persons without registration",
-            "walk_in_add": "Record persons",
-            "camera_start": "Scan with the camera",
-            "camera_stop": "Stop the camera",
-            "camera_unavailable": "Camera scanning is not available in this browser: use the scanner or the field.",
-            "entered": "Household of {persons} ({care} needing care, {pets} pets): entry recorded",
-            "exited": "Household of {persons}: exit recorded",
-            "walk_entered": "{persons} without registration: entry recorded",
-            "walk_exited": "{persons} without registration: exit recorded",
-            "already_inside": "Already inside ({persons}): not counted twice.",
-            "queued": "Offline: the scan is kept on this device ({n} waiting).",
-            "pending": "{n} waiting to send",
-            "online": "Online",
-            "offline": "Offline",
-            "occupancy": "{occupancy} inside / capacity {capacity} ({level})",
-            "error": "Not recorded: {message}",
         },
     },
 }
@@ -169,19 +122,4 @@ def register_html(lang: str, token: str | None, *, not_found: bool = False) -> s
         css=static_url("css/evac.css"),
         js=[static_url("js/common.js"), static_url("js/register.js")],
         config={"lang": lang, "token": None if not_found else token, "text": t["js"]},
-    )
-
-
-def kiosk_html(lang: str, offline: bool = False) -> str:
-    t = TEXT[lang]
-    return _TEMPLATE.render(
-        lang=lang,
-        t=t,
-        title=t["kiosk_title"],
-        intro=None,
-        not_found=False,
-        body_class="evac-kiosk",
-        css=static_url("css/evac.css"),
-        js=[static_url("js/common.js"), static_url("js/kiosk.js")],
-        config={"lang": lang, "text": t["js"]},
     )

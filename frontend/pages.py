@@ -1,5 +1,5 @@
-"""The map pages, built with folium: citizen map (公開型GIS), HQ map (災害対策本部) and the staff
-GIS viewer (統合型GIS).
+"""The map pages, built with folium: citizen map (公開型GIS) and HQ map (災害対策本部). (The staff GIS
+viewer and the after-action review are templates on the base layout: gisapp/pages_gis.py, pages_replay.py.)
 
 Rule: every JS/CSS asset is served by the app under /static (the integrated GIS runs with no
 internet). folium's Map lists CDN links in its ``default_js`` / ``default_css`` class attributes; we
@@ -39,7 +39,7 @@ from folium.template import Template
 from frontend.text import BASEMAP_OFFLINE_NOTICE, RESTRICTED_NOTICE, TEXT
 
 Lang = Literal["ja", "en"]
-Page = Literal["citizen", "hq", "gis", "replay"]
+Page = Literal["citizen", "hq"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_URL = "/static"
@@ -77,19 +77,8 @@ def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
     return _build("hq", _normalise_lang(lang), offline).html
 
 
-def replay_map_html(lang: str = "ja", offline: bool = False) -> str:
-    """After-action review (振り返り): the HQ map of a disaster at a chosen time T — incidents with the
-    status they had then and every unit where it was — from /api/disasters/{id}/at, plus the exports."""
-    return _build("replay", _normalise_lang(lang), offline).html
-
-
-def gis_map_html(lang: str = "ja", offline: bool = False) -> str:
-    """The staff GIS viewer (統合型GIS): every layer /api/layers lets the user see, grouped."""
-    return _build("gis", _normalise_lang(lang), offline).html
-
-
 PAGE_ASSET_PREFIX = "/pages/"
-_ASSET_NAME = re.compile(r"(citizen|hq|gis|replay)-(ja|en)(-offline)?\.(js|css)")
+_ASSET_NAME = re.compile(r"(citizen|hq)-(ja|en)(-offline)?\.(js|css)")
 _MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 
@@ -224,7 +213,7 @@ class _PageStart(JSCSSMixin):
         if page == "citizen":  # the evacuation information banner and areas (citizen_evac.js)
             self.default_js.insert(2, ("gisapp_citizen_evac", static_url("js/citizen_evac.js")))
             self.default_css.append(("gisapp_evac_info_css", static_url("css/evac_info.css")))
-        if page in ("hq", "replay"):  # the replay page draws incidents in the same styles
+        if page == "hq":
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
         if page == "hq":  # 避難情報 and the HQ log: panels that register with hq_map.js (gisapp.hqPanels)
             self.default_js[-1:-1] = [  # before hq_map.js, the last

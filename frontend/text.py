@@ -65,37 +65,6 @@ EVAC_TEXT: dict[str, dict] = {
     },
 }
 
-REPLAY_TEXT: dict[str, dict] = {
-    "ja": {
-        "panel": "時刻を指定して表示",
-        "disaster": "災害",
-        "time": "時刻",
-        "slider": "時刻（開設から終了まで）",
-        "show": "この時刻を表示",
-        "now_showing": "{time} 時点：事案 {n} 件・無線機 {u} 台",
-        "summary": "この時刻の件数",
-        "exports": "記録の出力",
-        "export": {"incidents": "事案", "events": "対応履歴", "assignments": "出動記録"},
-        "unit_at": "{name}（{time} の位置）",
-        "no_disaster": "災害がありません",
-        "error": "読み込めませんでした（{status}）",
-    },
-    "en": {
-        "panel": "Show the map at a time",
-        "disaster": "Disaster",
-        "time": "Time",
-        "slider": "Time (from opening to closing)",
-        "show": "Show this time",
-        "now_showing": "At {time}: {n} incidents, {u} radio units",
-        "summary": "Counts at this time",
-        "exports": "After-action exports",
-        "export": {"incidents": "Incidents", "events": "Status history", "assignments": "Dispatches"},
-        "unit_at": "{name} (position at {time})",
-        "no_disaster": "No disasters",
-        "error": "Could not load ({status})",
-    },
-}
-
 INCIDENT_TEXT: dict[str, dict] = {
     "ja": {
         "panel": "事案",
@@ -277,8 +246,6 @@ TEXT: dict[str, dict] = {
         "title": {
             "citizen": "公開型GIS 地図",
             "hq": "災害対策本部 地図",
-            "gis": "統合型GIS",
-            "replay": "災害対策本部 振り返り（時刻指定）",
         },
         "skip": "地図へ移動",
         "evac_title": "避難情報",
@@ -330,18 +297,8 @@ TEXT: dict[str, dict] = {
             "locate_timeout": "現在地の取得に時間がかかっています。もう一度お試しください。",
             "locate_unsupported": "この端末では現在地を取得できません。",
             "my_location": "現在地",
-            # 統合型GIS viewer.
-            "gis_ready": "閲覧できるレイヤー {n} 件",
-            "badge": {"public": "公開", "internal": "庁内", "restricted": "限定"},
-            "visibility_group": {
-                "public": "公開レイヤー",
-                "internal": "庁内レイヤー",
-                "restricted": "限定公開レイヤー",
-            },
-            "no_layers": "閲覧できるレイヤーはありません",
             # Incidents (HQ map and the public incidents on the citizen map).
             "incidents": INCIDENT_TEXT["ja"],
-            "replay": REPLAY_TEXT["ja"],
             "evac": EVAC_TEXT["ja"],
             "gauge_ui": GAUGE_TEXT["ja"],
         },
@@ -350,8 +307,6 @@ TEXT: dict[str, dict] = {
         "title": {
             "citizen": "Public GIS Map",
             "hq": "Disaster Response HQ Map",
-            "gis": "Integrated GIS",
-            "replay": "HQ after-action review (map at time T)",
         },
         "skip": "Skip to map",
         "evac_title": "Evacuation information",
@@ -401,16 +356,7 @@ TEXT: dict[str, dict] = {
             "locate_timeout": "Finding your location is taking too long. Please try again.",
             "locate_unsupported": "This device cannot report its location.",
             "my_location": "My location",
-            "gis_ready": "{n} layers available",
-            "badge": {"public": "Public", "internal": "Internal", "restricted": "Restricted"},
-            "visibility_group": {
-                "public": "Public layers",
-                "internal": "Internal layers",
-                "restricted": "Restricted layers",
-            },
-            "no_layers": "No layers available",
             "incidents": INCIDENT_TEXT["en"],
-            "replay": REPLAY_TEXT["en"],
             "evac": EVAC_TEXT["en"],
             "gauge_ui": GAUGE_TEXT["en"],
         },

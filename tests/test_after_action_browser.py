@@ -1,6 +1,7 @@
 """The after-action review page (/hq/replay) in headless Chromium: the HQ map of a disaster as it was
 at time T — incidents with the status they had then, units where they were — read-only, with the
-exports; data shown as text only."""
+exports; data shown as text only; incidents drawn with the state symbols (letter, shape, name) and
+a legend."""
 
 from __future__ import annotations
 
@@ -62,7 +63,21 @@ def test_the_map_at_time_t(servers, visit, demo_users, app_engine):  # noqa: F81
     marker.wait_for(timeout=20_000)
     assert marker.get_attribute("data-status") == "unhandled"  # before the change (the link survived login)
     assert page.locator(".gisapp-replay-count[data-status='unhandled']").get_attribute("data-count") == "2"
-    assert page.locator(f"path[data-device-id='{unit}']").count() == 1  # where the unit was at T1
+    # Where the unit was at T1: a named marker, not a bare coloured dot.
+    unit_marker = page.locator(f".gisapp-unit[data-device-id='{unit}']")
+    assert unit_marker.count() == 1 and "の位置" in unit_marker.get_attribute("aria-label")
+
+    # State never by colour alone: the marker has the status letter and shape of the HQ map's symbols
+    # and an accessible name; the legend lists every status with the same letter.
+    assert marker.inner_text() == "未" and "gisapp-shape-square" in marker.get_attribute("class")
+    assert marker.get_attribute("aria-label").startswith("未対応：")
+    marker.focus()  # keyboard: the marker is a tab stop and says what it is
+    page.wait_for_selector(".gisapp-incident-tooltip:has-text('未対応：')")
+    legend = page.locator(".gisapp-legend")
+    assert legend.is_visible()
+    entries = legend.locator("li").all_inner_texts()
+    for status in ("未対応", "対応中", "対応済", "取消", "無線機（その時刻の位置）"):
+        assert any(status in entry for entry in entries), (status, entries)
 
     page.goto(f"{base}/hq/replay?disaster={d}&t={stamp(t2)}")
     page.wait_for_selector(f".gisapp-incident[data-incident-id='{first['id']}'][data-status='in_progress']")
@@ -77,3 +92,4 @@ def test_the_map_at_time_t(servers, visit, demo_users, app_engine):  # noqa: F81
     )
     assert f"/api/disasters/{d}/export/events.csv" in hrefs and len(hrefs) == 6
     assert page.evaluate("window.__xss") is None  # the canary title was text, never markup
+    assert v.errors == []

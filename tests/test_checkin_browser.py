@@ -44,16 +44,155 @@ def events_of(app_engine, token: str) -> int:
     )
 
 
+def confirm_shelter(page, sid: str) -> None:
+    """Choose the shelter and confirm it (「この避難所で受付」): focus goes to the scan field."""
+    page.wait_for_selector(f'#evac-shelter option[value="{sid}"]', state="attached")
+    page.select_option("#evac-shelter", sid)
+    page.click("#evac-shelter-confirm")
+    page.wait_for_selector(f'#evac-current[data-shelter="{sid}"]')
+    assert page.evaluate("document.activeElement.id") == "evac-scan"
+
+
+def focused(page) -> str:
+    return page.evaluate("document.activeElement.id")
+
+
+def test_kiosk_shelter_changes_only_when_confirmed(env, visit, app_engine):  # noqa: F811
+    """WCAG 3.2.2: nothing chosen at first; moving through the <select> with the arrow keys neither
+    switches the kiosk's shelter nor moves focus; only 「この避難所で受付」 does, then focus goes to the
+    scan field. A scan before that is refused, naming the shelter field. The confirmed shelter is the
+    device's setting: it survives a reload."""
+    world = env["world"]
+    token = register(env["public"], name=CANARY + "選択", members=1, care=0, pets=0)
+    v = visit()
+    v.login(env["internal"].url, "/kiosk", f"{env['tag']}-staff", world.seed.passwords["staff"])
+    page = v.page
+    sid = str(world.shelters["flood"])
+    page.wait_for_selector(f'#evac-shelter option[value="{sid}"]', state="attached")
+    assert page.input_value("#evac-shelter") == ""  # no pre-selection (the old kiosk took the first)
+    assert page.get_attribute("#evac-current", "data-shelter") == ""
+
+    page.focus("#evac-shelter")
+    page.keyboard.press("ArrowDown")
+    assert page.input_value("#evac-shelter") != ""
+    assert focused(page) == "evac-shelter"  # focus stays where the person is
+    assert page.get_attribute("#evac-current", "data-shelter") == ""  # the kiosk did not switch
+
+    page.fill("#evac-scan", token)
+    page.press("#evac-scan", "Enter")
+    page.wait_for_selector('#evac-feedback[data-result="error"]')
+    feedback = page.text_content("#evac-feedback")
+    assert "避難所：" in feedback and "Shelter: " in feedback  # names the field, in both languages
+    assert page.get_attribute("#evac-shelter", "aria-invalid") == "true"
+    assert focused(page) == "evac-shelter"
+    assert events_of(app_engine, token) == 0
+
+    page.select_option("#evac-shelter", sid)
+    page.keyboard.press("Tab")  # to 「この避難所で受付」
+    assert focused(page) == "evac-shelter-confirm"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#evac-current[data-shelter="{sid}"]')
+    assert focused(page) == "evac-scan"
+    assert page.get_attribute("#evac-shelter", "aria-invalid") is None
+
+    page.reload()
+    page.wait_for_selector(f'#evac-current[data-shelter="{sid}"]')
+    assert page.input_value("#evac-shelter") == sid
+
+    # A change left unconfirmed: said next to the list, and no scan goes anywhere until it is settled.
+    page.locator("#evac-shelter").focus()
+    page.keyboard.press("ArrowUp")  # back to 「選んでください」
+    assert page.input_value("#evac-shelter") == "" and focused(page) == "evac-shelter"
+    page.wait_for_selector('#evac-current[data-pending="true"]')
+    page.fill("#evac-scan", token)
+    page.press("#evac-scan", "Enter")
+    page.wait_for_selector('#evac-feedback[data-result="error"]:has-text("確定していません")')
+    assert focused(page) == "evac-shelter" and events_of(app_engine, token) == 0
+
+
+def test_kiosk_check_in_by_keyboard_alone_on_a_phone(env, visit, app_engine):  # noqa: F811
+    """The keyboard path: Tab to the shelter, choose, confirm, type the code, Enter; the result is said
+    in a live region and focus stays in the scan field for the next code. Errors (an empty field, an
+    unknown code) name the field in Japanese and English, set aria-invalid and keep focus on it. Every
+    control is at least 44 px on a 390 px phone."""
+    world = env["world"]
+    token = register(env["public"], name=CANARY + "鍵盤", members=2, care=1, pets=0)
+    v = visit(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    v.login(env["internal"].url, "/kiosk", f"{env['tag']}-staff", world.seed.passwords["staff"])
+    page = v.page
+    sid = str(world.shelters["flood"])
+    page.wait_for_selector(f'#evac-shelter option[value="{sid}"]', state="attached")
+
+    targets = [
+        "#evac-shelter", "#evac-shelter-confirm", "label[for=evac-mode-entry]", "label[for=evac-mode-exit]",
+        "#evac-scan", "#evac-scan-submit", "#evac-camera", "#evac-walk", "#evac-walk-add", ".gisapp-lang-link",
+    ]  # fmt: skip
+    for target in targets:
+        box = page.locator(target).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, (target, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sideways
+
+    page.locator("#evac-shelter").focus()
+    page.select_option("#evac-shelter", sid)  # as the arrow keys would
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#evac-current[data-shelter="{sid}"]')
+    assert focused(page) == "evac-scan"
+
+    feedback = page.locator("#evac-feedback")
+    assert feedback.get_attribute("role") == "status" and feedback.get_attribute("aria-live") == "polite"
+    page.keyboard.press("Enter")  # nothing typed
+    page.wait_for_selector('#evac-feedback[data-result="error"]')
+    assert "QRコード：" in feedback.text_content() and "QR code: " in feedback.text_content()
+    assert page.get_attribute("#evac-scan", "aria-invalid") == "true" and focused(page) == "evac-scan"
+
+    page.keyboard.type("A" * 32)  # the shape of a token, registered to nobody
+    page.keyboard.press("Enter")
+    page.wait_for_selector('#evac-feedback[data-result="error"]:has-text("登録が見つかりません")')
+    lines = feedback.locator("p")
+    assert lines.nth(0).get_attribute("lang") == "ja" and lines.nth(0).inner_text().startswith("QRコード：")
+    assert lines.nth(1).get_attribute("lang") == "en" and lines.nth(1).inner_text().startswith("QR code: ")
+    assert page.get_attribute("#evac-scan", "aria-invalid") == "true" and focused(page) == "evac-scan"
+
+    page.keyboard.type(token)
+    page.keyboard.press("Enter")
+    page.wait_for_selector('#evac-feedback[data-result="entered"]')
+    assert feedback.text_content() == "世帯 2名（要配慮 1・ペット 0）入所を記録しました"
+    assert focused(page) == "evac-scan" and page.input_value("#evac-scan") == ""
+    assert page.get_attribute("#evac-scan", "aria-invalid") is None
+    assert events_of(app_engine, token) == 1
+
+    page.locator("#evac-walk").focus()  # walk-ins: a number out of range names its field
+    page.keyboard.press("Control+A")
+    page.keyboard.type("0")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('#evac-feedback[data-result="error"]:has-text("登録なしの人数：")')
+    assert page.get_attribute("#evac-walk", "aria-invalid") == "true" and focused(page) == "evac-walk"
+    assert v.errors == []
+
+
+def test_kiosk_in_english_names_the_field_english_first(env, visit):  # noqa: F811
+    world = env["world"]
+    v = visit()
+    v.login(env["internal"].url, "/kiosk?lang=en", f"{env['tag']}-staff", world.seed.passwords["staff"])
+    page = v.page
+    assert page.get_attribute("html", "lang") == "en"
+    page.wait_for_selector(f'#evac-shelter option[value="{world.shelters["flood"]}"]', state="attached")
+    page.click("#evac-shelter-confirm")  # nothing chosen
+    page.wait_for_selector('#evac-feedback[data-result="error"]')
+    lines = page.locator("#evac-feedback p")
+    assert lines.nth(0).get_attribute("lang") == "en" and lines.nth(0).inner_text().startswith("Shelter: ")
+    assert lines.nth(1).get_attribute("lang") == "ja" and lines.nth(1).inner_text().startswith("避難所：")
+    assert focused(page) == "evac-shelter" and page.get_attribute("#evac-shelter", "aria-invalid") == "true"
+
+
 def test_kiosk_scanner_entry_repeat_and_offline_queue(env, visit, app_engine):  # noqa: F811
     world = env["world"]
     token = register(env["public"], name=CANARY, members=3, care=1, pets=1)
     v = visit()
     v.login(env["internal"].url, "/kiosk", f"{env['tag']}-staff", world.seed.passwords["staff"])
     page = v.page
-    sid = str(world.shelters["flood"])
-    page.wait_for_selector(f'#evac-shelter option[value="{sid}"]', state="attached")
-    page.select_option("#evac-shelter", sid)
-    assert page.evaluate("document.activeElement.id") == "evac-scan"
+    confirm_shelter(page, str(world.shelters["flood"]))
 
     page.fill("#evac-scan", token)
     page.press("#evac-scan", "Enter")

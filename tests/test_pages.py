@@ -13,14 +13,17 @@ from frontend import pages
 from gisapp import auth
 from gisapp.app import create_app
 from gisapp.db import set_roles
+from gisapp.pages_gis import gis_page
+from gisapp.pages_kiosk import kiosk_page
+from gisapp.pages_replay import replay_page
 from tests.fixtures_data import seed
 
 BUILDERS = {
     "citizen": pages.citizen_map_html,
     "hq": pages.hq_map_html,
-    "gis": pages.gis_map_html,
-    "replay": pages.replay_map_html,
 }
+# Pages on the Jinja base layout: (lang, offline=, query=) -> RenderedPage.
+TEMPLATE_PAGES = {"gis": gis_page, "replay": replay_page, "kiosk": kiosk_page}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +74,8 @@ def test_gis_serves_the_viewer_to_staff_japanese_first(settings, seeded):
         assert notice.group(1).index("限定公開：閲覧は記録されます") < notice.group(1).index(
             "every view is audited"
         )
-        assert "/static/js/gis_map.js?v=" in r.text
+        assert '<script type="module" src="/static/js/pages/gis.js?v=' in r.text
+        assert "script-src" in r.headers["content-security-policy"]
         en = c.get("/gis?lang=en")
         assert '<html lang="en">' in en.text and "<title>Integrated GIS</title>" in en.text
         assert c.get("/gis?lang=xx").text == r.text  # unknown language: Japanese
@@ -104,6 +108,18 @@ def test_pages_refer_to_nothing_outside_the_app_but_gsi(page, lang, offline):
         assert pages.GSI_TILE_URL in pages.external_urls(html)
 
 
+@pytest.mark.parametrize("page", sorted(TEMPLATE_PAGES))
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("offline", [False, True])
+def test_template_pages_refer_to_nothing_outside_the_app(page, lang, offline):
+    # The basemap tiles are asked for by lib/map.js, never written into the page.
+    rendered = TEMPLATE_PAGES[page](lang, offline=offline, query={})
+    assert pages.external_urls(rendered.html) == []
+    assert f'<html lang="{lang}">' in rendered.html
+    assert ("gisapp-basemap-offline" in rendered.html) == offline
+    assert " style=" not in rendered.html and rendered.html.count("<script>") == 0  # CSP: no inline
+
+
 def test_the_no_cdn_check_catches_an_external_script():
     html = pages.citizen_map_html("ja") + '<script src="https://cdn.example.org/x.js"></script>'
     assert pages.unexpected_external_urls(html) == ["https://cdn.example.org/x.js"]
@@ -116,6 +132,7 @@ def test_every_asset_a_page_links_is_served_by_the_app(settings, seeded, public_
         for path, http in (("/", public_client), ("/hq", c), ("/gis", c), ("/hq/replay", c)):
             html = http.get(path).text
             assets = re.findall(r'(?:src|href)="(/(?:static|pages)/[^"]+)"', html)
-            assert any("map_widgets.js" in a for a in assets), path
+            assets += re.findall(r'"(/static/js/[^"]+)"', html)  # the import map's modules
+            assert any(a.startswith("/static/vendor/leaflet/leaflet.js") for a in assets), path
             for asset in assets:
                 assert http.get(asset).status_code == 200, asset

@@ -306,6 +306,50 @@ def test_gis_viewer_restricted_layer_is_fetched_only_when_switched_on_with_the_a
     assert page.locator("path.gisapp-layer-people-needing-help").count() == 0
 
 
+def overlaps(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_gis_viewer_on_a_phone_offline_keeps_its_notices_off_the_map_controls(servers, visit, demo_users):
+    """On a 390 px phone with the offline instance, the offline notice and the restricted-layer audit
+    notice sit above the map and cover neither the layer button nor the other controls; the layer
+    list folds and its targets are at least 44 px."""
+    v = visit(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    v.login(servers["offline"].url, "/gis", "welfare", demo_users["welfare"])
+    page = v.page
+    page.wait_for_selector("#gisapp-status[data-state='ready']", timeout=20_000)
+    toggle = page.locator("#gisapp-layer-toggle")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    notice = page.locator("#gisapp-basemap-notice")
+    assert notice.is_visible()
+    controls = [
+        "#gisapp-layer-toggle",
+        "#gisapp-locate",
+        ".leaflet-control-zoom-in",
+        ".leaflet-control-zoom-out",
+    ]
+    for target in controls:
+        box = page.locator(target).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, (target, box)
+        assert not overlaps(notice.bounding_box(), box), target
+
+    toggle.tap()
+    people = page.locator("label[for='gisapp-layer-toggle-people-needing-help']")
+    assert people.bounding_box()["height"] >= 44
+    people.tap()
+    restricted = page.locator("#gisapp-restricted-notice")
+    restricted.wait_for(state="visible")
+    for target in controls:
+        assert not overlaps(restricted.bounding_box(), page.locator(target).bounding_box()), target
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert v.blocked == []  # offline: no tile asked for
+
+
 def test_citizen_map_on_a_phone_folds_the_layer_list_and_finds_my_location(servers, visit):
     base = servers["public"].url
     v = visit(

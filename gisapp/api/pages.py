@@ -9,9 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.errors import NotFound
-from frontend.pages import citizen_map_html, gis_map_html, hq_map_html, page_asset, replay_map_html
+from frontend.pages import citizen_map_html, hq_map_html, page_asset
+from frontend.render import RenderedPage
+from gisapp.api.html import page_response
 from gisapp.auth import User
 from gisapp.deps import OptionalUser
+from gisapp.pages_gis import gis_page
+from gisapp.pages_replay import replay_page
 from layers.catalog import STAFF_ROLES
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +37,33 @@ def _staff_page(
     build: Callable[..., str],
 ) -> Response:
     """Log in first (back to ``path`` afterwards), then the page if the user has one of ``roles``."""
+    refused = _refused(request, user, path, lang, roles)
+    if refused is not None:
+        return refused
+    return HTMLResponse(build(_lang(lang), offline=request.app.state.settings.offline))
+
+
+def _staff_template_page(
+    request: Request,
+    user: User | None,
+    path: str,
+    lang: str,
+    roles: Iterable[str],
+    build: Callable[..., RenderedPage],
+) -> Response:
+    """The same gate for a page on the Jinja base layout (``frontend.render``): ``build(lang,
+    offline=, query=)`` (the language links keep the query), answered with the page's own CSP."""
+    refused = _refused(request, user, path, lang, roles)
+    if refused is not None:
+        return refused
+    offline = request.app.state.settings.offline
+    return page_response(request, build(lang, offline=offline, query=dict(request.query_params)))
+
+
+def _refused(
+    request: Request, user: User | None, path: str, lang: str, roles: Iterable[str]
+) -> Response | None:
+    """The login redirect or the 403 answer; None when ``user`` may open the page."""
     if user is None:
         # Back to the same page after logging in, with its query (English readers stay English;
         # a shared link such as /hq/replay?disaster=3&t=… keeps what it points at).
@@ -41,7 +72,7 @@ def _staff_page(
         return RedirectResponse(f"/login?next={back}&lang={_lang(lang)}", status_code=303)
     if not user.has_any(*roles):
         return HTMLResponse(_FORBIDDEN, status_code=403)
-    return HTMLResponse(build(_lang(lang), offline=request.app.state.settings.offline))
+    return None
 
 
 @public_router.get("/", response_class=HTMLResponse)
@@ -56,13 +87,13 @@ def hq_map(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
 
 @router.get("/hq/replay", response_class=HTMLResponse)
 def hq_replay(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
-    return _staff_page(request, user, "/hq/replay", lang, ("hq_operator", "staff"), replay_map_html)
+    return _staff_template_page(request, user, "/hq/replay", lang, ("hq_operator", "staff"), replay_page)
 
 
 @router.get("/gis", response_class=HTMLResponse)
 def gis_viewer(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
     # Any staff role may open the viewer; which layers it lists is decided by /api/layers.
-    return _staff_page(request, user, "/gis", lang, sorted(STAFF_ROLES), gis_map_html)
+    return _staff_template_page(request, user, "/gis", lang, sorted(STAFF_ROLES), gis_page)
 
 
 @public_router.get("/pages/{name}")

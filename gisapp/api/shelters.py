@@ -21,12 +21,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.inputs import Percent
 from frontend import checkin_pages
-from gisapp.api.pages import _staff_page
+from gisapp.api.pages import _staff_template_page
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn, StaffUser
 from gisapp.ops import checkin, households, shelters
 from gisapp.ops.disasters import current_disaster_id
 from gisapp.ops.errors import OpsError, OpsNotFound
+from gisapp.pages_kiosk import kiosk_page
 from gisapp.params import IdPath
 from layers.catalog import visible_levels
 
@@ -226,5 +227,5 @@ def household(household_id: IdPath, engine: EngineDep, user: StaffUser) -> dict:
 
 
 @router.get("/kiosk", response_class=HTMLResponse, include_in_schema=False)
-def kiosk_page(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
-    return _staff_page(request, user, "/kiosk", lang, KIOSK_ROLES, checkin_pages.kiosk_html)
+def kiosk(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
+    return _staff_template_page(request, user, "/kiosk", lang, KIOSK_ROLES, kiosk_page)

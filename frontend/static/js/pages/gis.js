@@ -1,0 +1,157 @@
+/* Staff GIS viewer (統合型GIS, /gis): every layer the logged-in user may see, grouped in a layer list with
+ * visibility badges (公開 / 庁内 / 限定).
+ *
+ * GET /api/layers -> [{slug, title_ja, title_en, geometry_type, visibility, department?: {code, name_ja,
+ * name_en}}] (already filtered by role); GET /api/layers/{slug}/features -> GeoJSON.
+ *
+ * Grouped by owner department when the catalogue says which it is, otherwise by visibility. Restricted
+ * layers start switched off: their features are fetched only when a person switches them on (every
+ * such read is audited by the server), fetched again each time, and dropped when switched off, so
+ * personal data does not linger in the page; the audit notice shows while one is on.
+ *
+ * Tests wait for #gisapp-status[data-state=ready|partial|error][data-layers], fieldset.gisapp-layer-group,
+ * path.gisapp-layer-{slug}, #gisapp-restricted-notice:not([hidden]); window.gisapp = {map}. */
+
+import {getJSON} from '../lib/api.js';
+import {el, format, pageData} from '../lib/dom.js';
+import {PALETTE, geometryKind, layerPanel, layerTitle, locateControl, thematicOverlay} from '../lib/layers.js';
+import {createMap} from '../lib/map.js';
+
+const LEVELS = ['public', 'internal', 'restricted'];
+
+const data = pageData();
+const {lang} = data;
+const text = data.text.gis;
+const status = document.getElementById('gisapp-status');
+const notice = document.getElementById('gisapp-restricted-notice');
+const restrictedOn = new Set();
+
+const map = createMap(document.getElementById('gisapp-map'), {offline: data.offline, text: data.text.common});
+window.gisapp = {map};
+// A notice shown above the map (offline basemap, restricted layer) makes it shorter: tell Leaflet.
+new ResizeObserver(() => map.invalidateSize()).observe(map.getContainer());
+locateControl(map, {text: text.layers});
+const panel = layerPanel(map, {text: text.layers});
+
+function setStatus(state, message) {
+  status.dataset.state = state;
+  status.textContent = message;
+}
+
+/** [{title, layers}] by owner department if the catalogue carries it, else by visibility level. */
+function groupLayers(layers) {
+  const byTitle = (a, b) => layerTitle(a, lang).localeCompare(layerTitle(b, lang), lang);
+  const byDepartment = layers.some((layer) => layer.department);
+  const groups = new Map();
+  for (const layer of layers) {
+    let key;
+    let title;
+    if (byDepartment) {
+      const dept = layer.department || {};
+      key = `dept:${dept.code || ''}`;
+      title = (lang === 'en' ? dept.name_en || dept.name_ja : dept.name_ja || dept.name_en) || dept.code || '—';
+    } else {
+      key = layer.visibility;
+      title = text.visibility_group[layer.visibility] || layer.visibility;
+    }
+    if (!groups.has(key)) groups.set(key, {key, title, layers: []});
+    groups.get(key).layers.push(layer);
+  }
+  const order = [...groups.values()];
+  order.sort(byDepartment ? (a, b) => a.title.localeCompare(b.title, lang)
+    : (a, b) => LEVELS.indexOf(a.key) - LEVELS.indexOf(b.key));
+  for (const group of order) group.layers.sort(byTitle);
+  return order;
+}
+
+/** One layer in the list and on the map: a promise (true = drawn) for layers shown at once, null for
+ * restricted layers, which wait until switched on. */
+function addLayer(list, layer) {
+  const title = layerTitle(layer, lang);
+  const restricted = layer.visibility === 'restricted';
+  const overlay = thematicOverlay(layer, layer.colour, title);
+  const entry = panel.addItem(list, {
+    slug: layer.slug,
+    label: title,
+    colour: layer.colour,
+    kind: geometryKind(layer.geometry_type),
+    badge: {level: layer.visibility, text: text.layers.badge[layer.visibility] || layer.visibility},
+    checked: !restricted,
+  });
+  const url = `/api/layers/${encodeURIComponent(layer.slug)}/features`;
+  let failedNote = null;
+  let loaded = false;
+
+  async function load() {
+    try {
+      const collection = await getJSON(url);
+      if (!entry.checkbox.checked) return true; // switched off while loading: keep nothing
+      overlay.clearLayers();
+      overlay.addData(collection);
+      failedNote?.remove();
+      failedNote = null;
+      return true;
+    } catch (error) {
+      console.error(error);
+      loaded = false; // switching it off and on again retries
+      if (!failedNote) {
+        failedNote = el('span', {class: 'gisapp-layer-failed'}, text.layers.layer_failed);
+        entry.item.append(failedNote);
+      }
+      return false;
+    }
+  }
+
+  entry.checkbox.addEventListener('change', () => {
+    const on = entry.checkbox.checked;
+    if (restricted) {
+      if (on) restrictedOn.add(layer.slug);
+      else restrictedOn.delete(layer.slug);
+      notice.hidden = restrictedOn.size === 0;
+    }
+    if (on) {
+      overlay.addTo(map);
+      if (restricted || !loaded) {
+        loaded = true;
+        load();
+      }
+    } else {
+      map.removeLayer(overlay);
+      if (restricted) overlay.clearLayers();
+    }
+  });
+
+  if (restricted) return null;
+  overlay.addTo(map);
+  loaded = true;
+  return load();
+}
+
+async function start() {
+  let layers;
+  try {
+    layers = await getJSON('/api/layers');
+  } catch (error) {
+    console.error(error);
+    setStatus('error', error.status === 401 ? text.login_required : text.layers_error);
+    return;
+  }
+  status.dataset.layers = String(layers.length);
+  if (!layers.length) {
+    setStatus('ready', text.no_layers);
+    return;
+  }
+  layers.forEach((layer, index) => { layer.colour = PALETTE[index % PALETTE.length]; });
+  const loads = [];
+  for (const group of groupLayers(layers)) {
+    const list = panel.addGroup(group.title);
+    for (const layer of group.layers) {
+      const load = addLayer(list, layer);
+      if (load) loads.push(load);
+    }
+  }
+  const failed = (await Promise.all(loads)).filter((ok) => !ok).length;
+  setStatus(failed ? 'partial' : 'ready', failed ? text.some_failed : format(text.ready, {n: layers.length}));
+}
+
+start();
