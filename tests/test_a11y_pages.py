@@ -194,7 +194,6 @@ KNOWN: dict[str, set[str]] = {
     # 出動指示 named "<unit> を出動させる": the visible words are not part of the name (WCAG 2.5.3)
     "hq-incident": {"label-content-name-mismatch"},
     "hq-dispatch": {"label-content-name-mismatch"},
-    "hq-replay": {"target-size"},  # the export links: inline text links under 24 px, packed together
     "roster": {"nested-interactive"},  # the map is role=img with focusable Leaflet controls inside
     "ogc-items": {"target-size"},  # the id links in the table, the breadcrumb links (phone)
     "ogc-item": {"target-size"},  # the breadcrumb links (phone)

@@ -37,7 +37,7 @@ async function detector(jsqrUrl) {
 /** Start reading codes from the camera into `video`; onCode(value) per new code. Resolves to a stop()
  * function, or null when the browser cannot scan. */
 export async function startCamera(video, jsqrUrl, onCode) {
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return null;
+  if (!navigator.mediaDevices?.getUserMedia) return null;
   const detect = await detector(jsqrUrl);
   if (!detect) return null;
   let stream;
@@ -69,7 +69,7 @@ export async function startCamera(video, jsqrUrl, onCode) {
   }());
   return () => {
     running = false;
-    stream.getTracks().forEach((track) => track.stop());
+    for (const track of stream.getTracks()) track.stop();
     video.hidden = true;
   };
 }

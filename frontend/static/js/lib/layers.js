@@ -60,7 +60,7 @@ export function thematicOverlay(layer, colour, title) {
   return L.geoJSON(null, {
     style: () => style,
     // SVG circle markers rather than image markers: they carry className and need no icon files.
-    pointToLayer: (feature, latlng) => L.circleMarker(latlng, {radius: 7, ...style}),
+    pointToLayer: (_feature, latlng) => L.circleMarker(latlng, {radius: 7, ...style}),
     onEachFeature: (feature, featureLayer) => {
       featureLayer.bindPopup(() => popupContent(feature.properties, title));
     },

@@ -92,7 +92,7 @@ const box = outbox({
     pending.dataset.count = String(n);
     pending.textContent = n ? format(t.pending, {n}) : '';
   },
-  onAnswer(event, answer) {
+  onAnswer(_event, answer) {
     clearInvalid();
     show(answer.result, [{text: describe(answer)}]);
     occupancy.textContent = format(t.occupancy, {occupancy: answer.occupancy, capacity: answer.capacity,
@@ -104,7 +104,7 @@ const box = outbox({
       window.location.href = `/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
       return;
     }
-    const reason = error.body && error.body.error && error.body.error.reason;
+    const reason = error.body?.error?.reason;
     const field = reason === 'shelter_closed' ? 'shelter' : event.token !== undefined ? 'scan' : 'walk_in';
     const own = {ja: error.messageJa, en: error.messageEn};
     if (!own.ja && !own.en) own[lang === 'en' ? 'en' : 'ja'] = errorLines(error, common, lang)[0].text;

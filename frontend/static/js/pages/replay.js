@@ -90,7 +90,8 @@ function renderExports(d) {
 function mark(marker, attrs) {
   marker.on('add', () => {
     const node = marker.getElement();
-    if (node) Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+    if (!node) return;
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   });
   return marker;
 }
@@ -99,7 +100,7 @@ function draw(result) {
   incidentLayer.clearLayers();
   unitLayer.clearLayers();
   const tally = Object.fromEntries(STATUSES.map((s) => [s, 0]));
-  const incidents = (result.incidents && result.incidents.features) || [];
+  const incidents = result.incidents?.features || [];
   for (const f of incidents) {
     const p = f.properties;
     tally[p.status] = (tally[p.status] || 0) + 1;
@@ -110,7 +111,7 @@ function draw(result) {
     marker.bindTooltip(el('span', {class: 'gisapp-incident-tooltip'}, label), {direction: 'top'});
     mark(marker, {'data-incident-id': String(p.id), 'data-status': p.status}).addTo(incidentLayer);
   }
-  const units = (result.units && result.units.features) || [];
+  const units = result.units?.features || [];
   for (const f of units) {
     const p = f.properties;
     const label = format(text.unit_at, {name: p.name || p.device_id, time: new Date(p.device_ts).toLocaleString(locale)});
