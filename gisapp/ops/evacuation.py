@@ -87,14 +87,18 @@ def report_by_staff(
 
 
 def mine(conn: Connection, token: str) -> dict:
-    """What the resident's page shows: the current disaster, their last report, their area."""
+    """What the resident's page shows: the current disaster, their status as counted (the latest report,
+    or 避難所 when a check-in came after it), whether they are checked in at all, their area."""
     if not TOKEN_RE.match(token or ""):
         raise _unknown()
     row = conn.execute(_MINE, {"token": token}).one_or_none()
     if row is None:
         raise _unknown()
+    # A check-in made after the latest report is the household's latest word (migration 0026): 避難所.
     status = "shelter" if row.in_shelter else row.status
     return {
+        "in_shelter": bool(row.in_shelter),
+        "checked_in": bool(row.checked_in),
         "disaster": row.disaster_name,
         "status": status,
         "status_ja": STATUSES[status][0] if status else None,
