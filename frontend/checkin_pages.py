@@ -1,5 +1,5 @@
-"""Pages of evacuation check-in: the resident's pre-registration (/register, /register/{token}) and the
-staff kiosk (/kiosk). Japanese first (English with ?lang=en), every asset served by the app.
+"""The staff check-in kiosk (/kiosk); the resident's pre-registration moved to frontend/register_pages.py
+(its wording to text/*/register.toml; the register keys below are no longer read). Japanese first (English with ?lang=en), every asset served by the app.
 
 The HTML carries no personal data: the resident's page reads its registration from the API with the
 token in its URL, and the kiosk only ever receives counts. Wording reaches the scripts as JSON in a
@@ -155,21 +155,6 @@ _PAGE = """<!DOCTYPE html>
 
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 _TEMPLATE = _ENV.from_string(_PAGE)
-
-
-def register_html(lang: str, token: str | None, *, not_found: bool = False) -> str:
-    t = TEXT[lang]
-    return _TEMPLATE.render(
-        lang=lang,
-        t=t,
-        title=t["own_title"] if token else t["register_title"],
-        intro=None if (token or not_found) else t["intro"],
-        not_found=not_found,
-        body_class="evac-register",
-        css=static_url("css/evac.css"),
-        js=[static_url("js/common.js"), static_url("js/register.js")],
-        config={"lang": lang, "token": None if not_found else token, "text": t["js"]},
-    )
 
 
 def kiosk_html(lang: str, offline: bool = False) -> str:

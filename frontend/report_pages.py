@@ -1,5 +1,7 @@
-"""Pages of citizen reports (通報): the public form, the reporter's status page, and the staff
-moderation queue. Japanese first (English with ?lang=en), every asset served by the app.
+"""Pages of citizen reports (通報): the public form and the reporter's status page (Jinja templates on
+base.html, texts in section ``report``), and the staff moderation queue (still the inline template
+below; its TEXT keys other than ``hq_title`` and ``js`` moderation entries are no longer read by the
+form). Japanese first (English with ?lang=en, やさしい日本語 with ?lang=easy on the resident pages).
 
 The HTML is written by autoescaping Jinja; the page scripts get their wording and settings as JSON in
 a ``<script type="application/json">`` (``tojson`` escapes ``<``, ``>`` and ``&``) and put every
@@ -8,12 +10,13 @@ user-supplied text into the page with ``textContent``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import jinja2
 
-from frontend.pages import GSI_ATTRIBUTION, GSI_TILE_URL, ISEHARA_CENTER, assert_self_hosted, static_url
+from frontend.catalogue import Lang, catalogue
+from frontend.pages import assert_self_hosted, static_url
+from frontend.render import RenderedPage, render_page
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -177,61 +180,6 @@ _BASE = """<!DOCTYPE html>
 </html>
 """
 
-_FORM = """{% extends "base" %}{% block main %}
-<p class="report-emergency">{{ t.emergency }}</p>
-<form id="report-form" novalidate>
-  <p id="report-error" class="report-error" role="alert" tabindex="-1" hidden></p>
-  <div class="report-field">
-    <label for="report-category">{{ t.category }}</label>
-    <select id="report-category" name="category" required aria-required="true">
-      <option value="">{{ t.choose }}</option>
-{% for c in categories %}      <option value="{{ c.code }}">{{ c.name_en if lang == "en" else c.name_ja }}</option>
-{% endfor %}
-    </select>
-  </div>
-  <fieldset class="report-field">
-    <legend>{{ location_label }}</legend>
-    <p id="report-location-help" class="report-help">{{ t.location_help }}</p>
-    <div id="report-map" class="report-map" tabindex="0" role="application" aria-label="{{ t.map_label }}" aria-describedby="report-location-help"></div>
-    <button type="button" id="report-locate" class="report-button-secondary">{{ t.use_location }}</button>
-    <p id="report-location-text" class="report-help" aria-live="polite">{{ t.js.not_selected }}</p>
-    <input type="hidden" id="report-lon" name="lon">
-    <input type="hidden" id="report-lat" name="lat">
-  </fieldset>
-  <div class="report-field">
-    <label for="report-description">{{ t.description }}</label>
-    <p id="report-description-help" class="report-help">{{ t.description_help }}</p>
-    <textarea id="report-description" name="description" rows="5" maxlength="2000" aria-describedby="report-description-help"></textarea>
-  </div>
-  <div class="report-field">
-    <label for="report-photo">{{ t.photo }}</label>
-    <p id="report-photo-help" class="report-help">{{ t.photo_help }}</p>
-    <input type="file" id="report-photo" name="photo" accept="image/jpeg,image/png" aria-describedby="report-photo-help">
-  </div>
-  <button type="submit" id="report-submit" class="report-button">{{ t.submit }}</button>
-  <p id="report-progress" class="report-help" role="status"></p>
-</form>
-<section id="report-done" class="report-done" tabindex="-1" hidden>
-  <h2>{{ t.done_title }}</h2>
-  <p>{{ t.done_text }}</p>
-  <p><a id="report-status-link" href="#"></a></p>
-</section>
-{% endblock %}"""
-
-_STATUS = """{% extends "base" %}{% block main %}
-{% if status is none %}
-<p class="report-error" role="alert">{{ t.not_found }}</p>
-{% else %}
-<dl class="report-status" id="report-status">
-  <dt>{{ t.category_label }}</dt><dd id="report-status-category">{{ status.category_en if lang == "en" else status.category_ja }}</dd>
-  <dt>{{ t.status_label }}</dt><dd id="report-status-state" data-status="{{ status.status }}"><strong>{{ status.status_en if lang == "en" else status.status_ja }}</strong></dd>
-  <dt>{{ t.reported_at }}</dt><dd>{{ reported }}</dd>
-  <dt>{{ t.updated_at }}</dt><dd>{{ updated }}</dd>
-</dl>
-{% endif %}
-<p><a href="/report{{ '?lang=en' if lang == 'en' else '' }}">{{ t.new_report }}</a></p>
-{% endblock %}"""
-
 _MODERATION = """{% extends "base" %}{% block main %}
 <p id="report-queue-status" class="report-help" role="status" aria-live="polite">{{ t.js.loading }}</p>
 <p id="report-queue-result" class="report-result" role="status" aria-live="polite"></p>
@@ -243,14 +191,9 @@ _MODERATION = """{% extends "base" %}{% block main %}
 {% endblock %}"""
 
 _env = jinja2.Environment(
-    loader=jinja2.DictLoader({"base": _BASE, "form": _FORM, "status": _STATUS, "moderation": _MODERATION}),
+    loader=jinja2.DictLoader({"base": _BASE, "moderation": _MODERATION}),
     autoescape=True,
 )
-
-
-def _time(value: datetime, lang: str) -> str:
-    local = value.astimezone(JST)
-    return local.strftime("%Y年%m月%d日 %H:%M") if lang == "ja" else local.strftime("%d %b %Y %H:%M JST")
 
 
 def _render(name: str, lang: str, title: str, **values) -> str:
@@ -259,44 +202,48 @@ def _render(name: str, lang: str, title: str, **values) -> str:
     return html
 
 
-def report_form_html(lang: str, categories: list[dict], offline: bool) -> str:
-    t = TEXT[lang]
-    config = {
-        "lang": lang,
-        "center": list(ISEHARA_CENTER),
-        "tiles": None if offline else GSI_TILE_URL,
-        "attribution": None if offline else GSI_ATTRIBUTION,
-        "text": t["js"],
-    }
-    return _render(
-        "form",
-        lang,
-        t["form_title"],
+def _with_lang(path: str, lang: Lang) -> str:
+    return path + (f"?lang={lang}" if lang != "ja" else "")
+
+
+def report_form_page(lang: Lang, categories: list[dict], offline: bool) -> RenderedPage:
+    """The public form (templates/report.html, pages/report.js; texts in section ``report``)."""
+    return render_page(
+        "report.html",
+        lang=lang,
+        path="/report",
+        query={"lang": lang} if lang != "ja" else {},
+        entry="pages/report.js",
+        styles=["vendor/leaflet/leaflet.css", "css/forms.css"],
+        scripts=["vendor/leaflet/leaflet.js"],
+        data={"status_base": "/report/status/"},
+        text_sections=["report"],
+        easy=True,
+        offline=offline,
         categories=categories,
-        location_label=t["location"],
-        config=config,
-        css=[static_url("vendor/leaflet/leaflet.css"), static_url("css/report.css")],
-        js=[static_url("vendor/leaflet/leaflet.js"), static_url("js/common.js"), static_url("js/report.js")],
+        new_href=_with_lang("/report", lang),
     )
 
 
-def report_status_html(lang: str, status: dict | None) -> str:
+def report_status_page(lang: Lang, token: str, status: dict | None) -> RenderedPage:
     """The reporter's page: category, status and two times; nothing else is given to it."""
-    values = {}
+    fmt = catalogue(lang)["report"]["time_format"]
+    times = {}
     if status is not None:
-        values = {
-            "reported": _time(status["reported_at"], lang),
-            "updated": _time(status["updated_at"], lang),
+        times = {
+            "reported": status["reported_at"].astimezone(JST).strftime(fmt),
+            "updated": status["updated_at"].astimezone(JST).strftime(fmt),
         }
-    return _render(
-        "status",
-        lang,
-        TEXT[lang]["status_title"],
+    return render_page(
+        "report_status.html",
+        lang=lang,
+        path=f"/report/status/{token}",
+        query={"lang": lang} if lang != "ja" else {},
+        styles=["css/forms.css"],
+        easy=True,
         status=status,
-        config=None,
-        css=[static_url("css/report.css")],
-        js=[],
-        **values,
+        new_href=_with_lang("/report", lang),
+        **times,
     )
 
 
