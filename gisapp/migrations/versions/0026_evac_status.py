@@ -17,11 +17,7 @@ down_revision = "0024"
 branch_labels = None
 depends_on = None
 
-# The rule, in one place: inside a shelter since after the latest report (or with no report) → shelter.
-_LATEST = """CASE WHEN p.since IS NOT NULL AND (s.reported_at IS NULL OR p.since > s.reported_at) THEN 'shelter'
-                ELSE coalesce(s.status, 'unknown') END"""
-
-UPGRADE = rf"""
+UPGRADE = r"""
 DROP FUNCTION pub.household_status_by_token(text);
 CREATE FUNCTION pub.household_status_by_token(p_token text)
   RETURNS TABLE (disaster_name text, status text, reported_at timestamptz, area_code text, in_shelter boolean,
@@ -61,7 +57,10 @@ BEGIN
   PERFORM set_config('gisapp.roles', 'admin', true);  -- numbers only leave this function
   RETURN QUERY
   WITH current AS (
-    SELECT h.area_code, jsonb_array_length(h.members) AS persons, {_LATEST} AS status
+    SELECT h.area_code, jsonb_array_length(h.members) AS persons,
+           -- inside a shelter since after the latest report (or with no report): 避難所
+           CASE WHEN p.since IS NOT NULL AND (s.reported_at IS NULL OR p.since > s.reported_at) THEN 'shelter'
+                ELSE coalesce(s.status, 'unknown') END AS status
       FROM restricted.household h
       LEFT JOIN ops.checkin_presence p ON p.household_id = h.id AND p.disaster_id = p_disaster
       LEFT JOIN LATERAL (SELECT s.status, s.reported_at FROM restricted.household_status s

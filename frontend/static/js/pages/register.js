@@ -145,7 +145,7 @@ form.addEventListener('submit', async (event) => {
       showResult(links, true);
       result.scrollIntoView({block: 'start'});
       result.focus();
-      status.dataset.state = 'done';
+      setStatus('done', '');
       document.body.dataset.registered = 'true';
     }
   } catch (error) {
