@@ -1,7 +1,6 @@
 """Pages of citizen reports (通報): the public form and the reporter's status page (Jinja templates on
 base.html, texts in section ``report``), and the staff moderation queue (still the inline template
-below; its TEXT keys other than ``hq_title`` and ``js`` moderation entries are no longer read by the
-form). Japanese first (English with ?lang=en, やさしい日本語 with ?lang=easy on the resident pages).
+below with its TEXT). Japanese first (English with ?lang=en, やさしい日本語 with ?lang=easy on the resident pages).
 
 The HTML is written by autoescaping Jinja; the page scripts get their wording and settings as JSON in
 a ``<script type="application/json">`` (``tojson`` escapes ``<``, ``>`` and ``&``) and put every
@@ -24,43 +23,8 @@ TEXT: dict[str, dict] = {
     "ja": {
         "skip": "本文へ移動",
         "other_lang": {"code": "en", "label": "English"},
-        "form_title": "通報する（市民通報）",
-        "emergency": "命に関わる緊急の場合は、119番（消防・救急）または 110番（警察）に電話してください。",
-        "category": "種別（必須）",
-        "choose": "選んでください",
-        "location": "場所（必須）",
-        "location_help": "地図をタップして場所を選ぶか、「現在地を使う」を押してください。"
-        "キーボードでは矢印キーで地図を動かし、Enter キーで地図の中心を選べます。",
-        "map_label": "場所を選ぶ地図",
-        "use_location": "現在地を使う",
-        "description": "内容（任意・2000文字まで）",
-        "description_help": "氏名・電話番号などの個人情報は書かないでください。",
-        "photo": "写真（任意・JPEG または PNG・10 MB まで）",
-        "photo_help": "写真の位置情報などは取り除いて保存します。",
-        "submit": "送信する",
-        "done_title": "通報を受け付けました",
-        "done_text": "対応の状況は次のリンクで確認できます。リンクはこの画面にしか表示されません。"
-        "ブックマークするか、控えてください。",
-        "status_title": "通報の状況",
-        "not_found": "通報が見つかりません。リンクをもう一度確認してください。",
-        "category_label": "種別",
-        "status_label": "状況",
-        "reported_at": "受付日時",
-        "updated_at": "最終更新",
-        "new_report": "新しく通報する",
         "hq_title": "市民通報の確認（本部）",
         "js": {
-            "no_location": "場所を選んでください。地図をタップするか「現在地を使う」を押してください。",
-            "no_category": "種別を選んでください。",
-            "too_long": "内容は2000文字までです。",
-            "photo_too_large": "写真が大きすぎます（10 MB まで）。",
-            "sending": "送信しています…",
-            "failed": "送信できませんでした。時間をおいてもう一度お試しください。",
-            "selected": "選択した場所：緯度 {lat}、経度 {lon}",
-            "not_selected": "場所はまだ選ばれていません。",
-            "locating": "現在地を確認しています…",
-            "locate_failed": "現在地を取得できませんでした。地図をタップして場所を選んでください。",
-            "marker": "通報する場所",
             "loading": "読み込み中…",
             "pending_count": "未処理の通報 {n} 件",
             "none": "未処理の通報はありません。",
@@ -90,43 +54,8 @@ TEXT: dict[str, dict] = {
     "en": {
         "skip": "Skip to content",
         "other_lang": {"code": "ja", "label": "日本語"},
-        "form_title": "Report a problem",
-        "emergency": "If a life is in danger, call 119 (fire and ambulance) or 110 (police).",
-        "category": "Category (required)",
-        "choose": "Choose one",
-        "location": "Location (required)",
-        "location_help": "Tap the map to choose the place, or press “Use my location”. With a keyboard, "
-        "move the map with the arrow keys and press Enter to choose its centre.",
-        "map_label": "Map for choosing the place",
-        "use_location": "Use my location",
-        "description": "Description (optional, up to 2000 characters)",
-        "description_help": "Please do not write names, phone numbers or other personal details.",
-        "photo": "Photo (optional, JPEG or PNG, up to 10 MB)",
-        "photo_help": "Location data and other metadata are removed from the photo.",
-        "submit": "Send",
-        "done_title": "Your report was received",
-        "done_text": "You can follow its status with this link. It is shown only here: "
-        "bookmark it or note it down.",
-        "status_title": "Report status",
-        "not_found": "No such report. Please check the link.",
-        "category_label": "Category",
-        "status_label": "Status",
-        "reported_at": "Received",
-        "updated_at": "Last update",
-        "new_report": "Send a new report",
         "hq_title": "Citizen reports (HQ review)",
         "js": {
-            "no_location": "Choose the place: tap the map or press “Use my location”.",
-            "no_category": "Choose a category.",
-            "too_long": "The description can have up to 2000 characters.",
-            "photo_too_large": "The photo is too large (10 MB max).",
-            "sending": "Sending…",
-            "failed": "Could not send. Please try again later.",
-            "selected": "Chosen place: latitude {lat}, longitude {lon}",
-            "not_selected": "No place chosen yet.",
-            "locating": "Finding your location…",
-            "locate_failed": "Your location could not be determined. Tap the map to choose the place.",
-            "marker": "Place of the report",
             "loading": "Loading…",
             "pending_count": "{n} reports waiting",
             "none": "No reports waiting.",
