@@ -130,6 +130,13 @@ def test_the_resident_form_without_script(public_client, world, areas):
     assert 'data-status="home"' in sent.text
     english = public_client.post(f"/evacuation/{token}?lang=en", data={"status": "nowhere"})
     assert english.status_code == 422 and "Unknown status" in english.text
+    # Nothing chosen: the message says what to do, names the group, and the page focuses it.
+    empty = public_client.post(f"/evacuation/{token}", data={"area": areas[1]})
+    assert empty.status_code == 422 and "いまどこにいるかを選んでください" in empty.text
+    assert 'role="radiogroup" aria-invalid="true" aria-describedby="evac-error"' in empty.text
+    assert 'href="#evac-status-first"' in empty.text and "autofocus" in empty.text
+    easy = public_client.get(f"/evacuation/{token}?lang=easy")
+    assert "いま どこに いますか" in easy.text and '<html lang="ja">' in easy.text
     assert public_client.get("/evacuation/" + "x" * 32).status_code == 404
 
 

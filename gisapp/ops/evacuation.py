@@ -39,6 +39,8 @@ _BY_AREA = text(
 def _check(token: str, status: str) -> None:
     if not TOKEN_RE.match(token or ""):
         raise _unknown()
+    if not status:
+        raise OpsInvalid("いまどこにいるかを選んでください。", "Choose where you are now.", field="status")
     if status not in STATUSES:
         raise OpsInvalid(
             "不明な避難状況です。", f"Unknown status (one of {', '.join(STATUSES)}).", field="status"
