@@ -74,12 +74,12 @@ export function showErrors(form, summary, problems, title) {
  * else its one message with its field, in the page's language (the other language's words kept for
  * a message without a field). */
 export function apiProblems(error, lang, fallback) {
-  const body = (error && error.body && error.body.error) || {};
+  const body = error?.body?.error || {};
   const english = lang === 'en';
   if (Array.isArray(body.fields) && body.fields.length) {
     return body.fields.map((f) => ({field: f.field, text: english ? f.message_en : f.message_ja, lang: english ? 'en' : 'ja'}));
   }
-  const lines = error && error.lines ? error.lines(lang) : [];
+  const lines = error?.lines ? error.lines(lang) : [];
   if (!lines.length) return [{field: null, text: fallback}];
   return [{field: error.field || null, text: lines[0].text, lang: lines[0].lang}];
 }

@@ -166,7 +166,7 @@ async function loadOwn() {
     form.elements.address.value = own.address || '';
     form.elements.pets.value = own.pets || 0;
     list.replaceChildren();
-    (own.members && own.members.length ? own.members : [{}]).forEach((member) => addMember(member));
+    for (const member of own.members?.length ? own.members : [{}]) addMember(member);
     status.dataset.state = 'loaded';
   } catch (error) {
     const found = apiProblems(error, lang, t.failed);
