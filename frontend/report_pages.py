@@ -135,8 +135,12 @@ def _with_lang(path: str, lang: Lang) -> str:
     return path + (f"?lang={lang}" if lang != "ja" else "")
 
 
-def report_form_page(lang: Lang, categories: list[dict], offline: bool) -> RenderedPage:
-    """The public form (templates/report.html, pages/report.js; texts in section ``report``)."""
+def report_form_page(
+    lang: Lang, categories: list[dict], offline: bool, areas: list[dict] | None = None
+) -> RenderedPage:
+    """The public form (templates/report.html, pages/report.js; texts in section ``report``).
+    ``areas``: community areas with a point inside each ({code, name, lon, lat}), to place a report
+    by its area when neither the position nor the map can be used."""
     return render_page(
         "report.html",
         lang=lang,
@@ -150,6 +154,7 @@ def report_form_page(lang: Lang, categories: list[dict], offline: bool) -> Rende
         easy=True,
         offline=offline,
         categories=categories,
+        areas=areas or [],
         new_href=_with_lang("/report", lang),
     )
 

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from gisapp.app import create_app
 from tests.test_checkin import make_world, open_shelter, register, scan
+from tests.test_evacuation import areas  # noqa: F401 - fixture
 from tests.test_pages_browser import ISEHARA, Server, browser, visit  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -148,8 +149,8 @@ def test_a_report_after_check_in_is_what_is_counted_and_confirmed(env, visit):  
     world, client = env["world"], env["client"]
     token = register(env["public"], name="車中 泊子", members=2)
     assert scan(client, world, "flood", token=token).status_code == 200
-    areas = f"/api/disasters/{world.disaster_id}/evacuation/areas"
-    before = client.get(areas, headers=world.hq).json()["totals"]
+    totals_url = f"/api/disasters/{world.disaster_id}/evacuation/areas"
+    before = client.get(totals_url, headers=world.hq).json()["totals"]
     page = visit(**PHONE).page
     page.goto(env["url"] + f"/evacuation/{token}")
     assert page.get_attribute("#evac-current", "data-status") == "shelter"
@@ -169,7 +170,7 @@ def test_a_report_after_check_in_is_what_is_counted_and_confirmed(env, visit):  
     assert "「車中泊」として数えます" in page.inner_text("#evac-counted")
     assert page.get_attribute("#evac-current", "data-status") == "car"
     assert "その後の連絡「車中泊」" in page.inner_text("#evac-shelter-note")
-    after = client.get(areas, headers=world.hq).json()["totals"]
+    after = client.get(totals_url, headers=world.hq).json()["totals"]
     # Counted as told, not as 避難所.
     assert (after["car"], after["shelter"]) == (before["car"] + 1, before["shelter"] - 1)
     assert page.get_attribute("#evac-registration-link", "href") == f"/register/{token}"
@@ -196,6 +197,20 @@ def test_report_map_on_a_phone_has_a_basemap_a_short_height_and_lets_the_page_sc
     page.wait_for_function("() => document.getElementById('report-lat').value !== ''")
     assert abs(float(page.input_value("#report-lat")) - ISEHARA["latitude"]) < 1e-4
     assert small_targets(page, ".gisapp-button, .gisapp-lang-link, select") == []
+
+
+def test_report_place_by_area_without_position_or_map(env, areas, visit):  # noqa: F811
+    """Location denied and no map to tap: the place is chosen by its area (a point inside it)."""
+    page = visit(**PHONE).page  # no geolocation permission
+    page.goto(env["url"] + "/report")
+    page.wait_for_function("() => window.gisapp && window.gisapp.map")
+    page.focus("#report-area")
+    page.select_option("#report-area", areas[0])
+    page.wait_for_function("() => document.getElementById('report-lat').value !== ''")
+    lat, lon = float(page.input_value("#report-lat")), float(page.input_value("#report-lon"))
+    assert 36.0 < lat < 36.01 and 140.70 < lon < 140.71  # inside the area
+    assert f"試験{areas[0]}地区のあたり" in page.inner_text("#report-location-text")
+    assert page.evaluate("document.activeElement.id") == "report-area"  # choosing moved nothing
 
 
 def test_sending_a_report_by_keyboard(env, visit):  # noqa: F811

@@ -29,7 +29,7 @@ from gisapp.api.html import page_response
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn
-from gisapp.ops import photos, reports
+from gisapp.ops import evacuation, photos, reports
 from gisapp.ops.errors import OpsError
 from gisapp.params import IdPath
 
@@ -128,9 +128,10 @@ def report_status(token: str, conn: PrimaryReadConn) -> dict:
 @public_router.get("/report", response_class=HTMLResponse, include_in_schema=False)
 def report_form_page(request: Request, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
     cats = reports.categories(conn, public=request.app.state.public)
+    areas = evacuation.areas(conn, points=True)
     code = normalise_lang(lang, easy=True)
     return page_response(
-        request, report_pages.report_form_page(code, cats, request.app.state.settings.offline)
+        request, report_pages.report_form_page(code, cats, request.app.state.settings.offline, areas)
     )
 
 

@@ -110,13 +110,18 @@ def mine(conn: Connection, token: str) -> dict:
     }
 
 
-def areas(conn: Connection) -> list[dict]:
-    """The community areas a resident may choose from (code and name)."""
+def areas(conn: Connection, *, points: bool = False) -> list[dict]:
+    """The community areas a resident may choose from (code and name; with ``points`` also a point
+    inside each, ``lon``/``lat``, for placing a report by its area when neither the position nor the
+    map can be used)."""
+    point = (
+        ", ST_X(ST_PointOnSurface(f.geom)) AS lon, ST_Y(ST_PointOnSurface(f.geom)) AS lat" if points else ""
+    )
     rows = conn.execute(
         text(
             # pub views: the citizen-facing instance shows this list too (the area layer is public)
-            """SELECT f.properties->>'code' AS code, f.properties->>'name' AS name FROM pub.feature f
-                 JOIN pub.layer l ON l.id = f.layer_id WHERE l.slug = :layer ORDER BY 1"""
+            f"""SELECT f.properties->>'code' AS code, f.properties->>'name' AS name{point} FROM pub.feature f
+                 JOIN pub.layer l ON l.id = f.layer_id WHERE l.slug = :layer ORDER BY 1"""  # noqa: S608 - constants
         ),
         {"layer": AREA_LAYER},
     )

@@ -46,16 +46,27 @@ if (touch) {
   });
 }
 
-function choose(latlng) {
+const areaSelect = document.getElementById('report-area');
+
+function choose(latlng, area = null) {
   lat.value = latlng.lat.toFixed(6);
   lon.value = latlng.lng.toFixed(6);
   if (marker) marker.setLatLng(latlng);
   else marker = L.marker(latlng, {title: t.marker, alt: t.marker, keyboard: false}).addTo(map);
-  where.textContent = format(t.selected, {lat: lat.value, lon: lon.value});
+  where.textContent = area ? format(t.selected_area, {area}) : format(t.selected, {lat: lat.value, lon: lon.value});
+  if (!area && areaSelect) areaSelect.value = '';
   if (mapNode.getAttribute('aria-invalid') === 'true') clearErrors(form, summary);
 }
 
 map.on('click', (event) => choose(event.latlng));
+// Without the position and without the map: the area's point (the description says where in it).
+areaSelect?.addEventListener('change', () => {
+  const option = areaSelect.selectedOptions[0];
+  if (!areaSelect.value) return;
+  const latlng = L.latLng(Number(option.dataset.lat), Number(option.dataset.lon));
+  map.setView(latlng, 16);
+  choose(latlng, option.textContent);
+});
 mapNode.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && event.target === mapNode) {
     event.preventDefault();
