@@ -241,6 +241,21 @@ def test_bad_registration_is_refused_and_nothing_stored(apps, app_engine):
     assert stored(app_engine) == before
 
 
+def test_a_repeated_registration_request_is_stored_once(apps, app_engine):
+    """The form's request_id sent twice (a second press, a retry after a lost answer): one household,
+    the same token both times; another request_id is another household."""
+    request_id = str(uuid.uuid4())
+    body = {**household_body(name="二重 防止"), "request_id": request_id}
+    before = stored(app_engine)[1]
+    first = apps[1].post("/api/register", json=body)
+    again = apps[1].post("/api/register", json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json()["token"] == again.json()["token"]
+    assert stored(app_engine)[1] == before + 1
+    other = apps[1].post("/api/register", json={**body, "request_id": str(uuid.uuid4())})
+    assert other.json()["token"] != first.json()["token"] and stored(app_engine)[1] == before + 2
+
+
 def test_phone_and_birth_year_are_normalised(apps):
     """A full-width phone number with any dash a Japanese keyboard types, and 和暦 birth years."""
     body = {

@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gisapp.app import create_app
+from tests.support import count
 from tests.test_checkin import make_world, open_shelter, register, scan
 from tests.test_evacuation import areas  # noqa: F401 - fixture
 from tests.test_pages_browser import ISEHARA, Server, browser, visit  # noqa: F401 - fixtures
@@ -100,6 +101,36 @@ def test_registering_by_keyboard_on_a_phone_shows_the_result_first_and_only_once
     # The kiosk's manual entry takes the number as shown, spaces and all.
     entered = scan(env["client"], env["world"], "flood", token=shown)
     assert entered.status_code == 200 and entered.json()["result"] == "entered", entered.text
+
+
+def test_pressing_register_again_after_a_lost_answer_registers_once(env, visit, app_engine):  # noqa: F811
+    page = visit(**PHONE).page
+    lost: list = []
+
+    def lose_the_first_answer(route):
+        if route.request.method == "POST" and not lost:
+            lost.append(route.fetch())  # the server registers the household…
+            route.abort()  # …and the answer never reaches the phone
+        else:
+            route.continue_()
+
+    page.route("**/api/register", lose_the_first_answer)
+    name = f"二重 {secrets.token_hex(3)}"
+    page.goto(env["url"] + "/register")
+    page.fill("#register-representative", name)
+    page.fill("[data-field='members.0.name']", name)
+    page.click("#register-submit")
+    summary = page.wait_for_selector("#register-summary:not([hidden])")
+    assert "通信できません" in summary.inner_text()  # the network error, said as such
+    assert lost and lost[0].status == 201
+    page.click("#register-submit")  # the resident presses again
+    page.wait_for_selector("#register-result:not([hidden])")
+    token = page.inner_text("#register-token").replace(" ", "")
+    assert token == lost[0].json()["token"]  # the first registration's code
+    assert (
+        count(app_engine, "SELECT count(*) FROM restricted.household WHERE representative_name = :n", n=name)
+        == 1
+    )
 
 
 def test_registration_errors_name_their_field_and_take_the_focus(env, visit):  # noqa: F811

@@ -63,9 +63,11 @@ def registration_links(token: str) -> dict:
 
 @public_router.post("/api/register", status_code=201, summary="Pre-register a household / 世帯の事前登録")
 def register(body: households.HouseholdIn, request: Request) -> dict:
-    """Answers the token (the QR code's content); it is shown to the resident only here."""
+    """Answers the token (the QR code's content); it is shown to the resident only here. The same
+    ``request_id`` sent again (a second press, a retry) answers the first registration's token."""
+    secret = request.app.state.settings.client_key_secret()
     with transaction(request.app.state.write_engine) as conn:
-        token = households.register(conn, body)
+        token = households.register(conn, body, secret)
     return registration_links(token)
 
 

@@ -9,15 +9,19 @@ read is audited.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import re
 import secrets
 import unicodedata
+import uuid
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from common import audit
 from gisapp.ops.errors import OpsInvalid, OpsNotFound
@@ -57,6 +61,9 @@ class HouseholdIn(BaseModel):
     address: str = Field("", max_length=1200)
     members: list[MemberIn] = Field(default_factory=list, max_length=100)
     pets: int = 0
+    request_id: uuid.UUID | None = (
+        None  # the form's own id of this registration (a repeat is not stored twice)
+    )
 
 
 def _text(raw: str) -> str:
@@ -223,13 +230,30 @@ def _params(token: str, household: HouseholdIn) -> dict:
     }
 
 
-def register(conn: Connection, household: HouseholdIn) -> str:
-    """Store a new household; answers its token (shown to the resident once, as a QR code)."""
-    token = new_token()
-    conn.execute(
-        text("SELECT pub.register_household(:t, :n, :p, :a, CAST(:m AS jsonb), :pets)"),
-        _params(token, household),
-    )
+def request_token(secret: bytes, request_id: uuid.UUID) -> str:
+    """The token of the registration sent with ``request_id``: the same request (a second press, a
+    retry after a lost answer) always gets the same token, so it cannot register the household twice.
+    Unguessable without the install's secret, like a random one (192 bits)."""
+    digest = hmac.new(secret, b"household-request:" + request_id.bytes, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:32]
+
+
+def register(conn: Connection, household: HouseholdIn, secret: bytes | None = None) -> str:
+    """Store a new household; answers its token (shown to the resident once, as a QR code). With the
+    form's ``request_id`` (and the install's ``secret``) a repeated request answers the token of the
+    first one and stores nothing."""
+    params = _params("", household)  # checks everything before the token matters
+    token = request_token(secret, household.request_id) if secret and household.request_id else new_token()
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                text("SELECT pub.register_household(:t, :n, :p, :a, CAST(:m AS jsonb), :pets)"),
+                {**params, "t": token},
+            )
+    except IntegrityError:
+        if household.request_id is None or not secret:
+            raise
+        own(conn, token)  # the first request's household (else the error was another one)
     return token
 
 

@@ -3,6 +3,7 @@
  * the field, and focus goes to the one field or to the summary — never left on <body>.
  * A field is found by data-field="<the server's field name>" (members.0.name …) inside the form. */
 
+import {errorLines} from './api.js';
 import {el} from './dom.js';
 
 /** Remove every error mark of `form` and hide `summary`. */
@@ -71,15 +72,19 @@ export function showErrors(form, summary, problems, title) {
 }
 
 /** The problems of an ApiError as [{field, text, lang}]: every field the server named (error.fields),
- * else its one message with its field, in the page's language (the other language's words kept for
- * a message without a field). */
-export function apiProblems(error, lang, fallback) {
+ * else its one message with its field, in the page's language; without a message from the server,
+ * what went wrong (offline, busy, failed) from `common` (the catalogue's common section), else
+ * `fallback`. */
+export function apiProblems(error, lang, fallback, common = null) {
   const body = error?.body?.error || {};
   const english = lang === 'en';
   if (Array.isArray(body.fields) && body.fields.length) {
     return body.fields.map((f) => ({field: f.field, text: english ? f.message_en : f.message_ja, lang: english ? 'en' : 'ja'}));
   }
   const lines = error?.lines ? error.lines(lang) : [];
-  if (!lines.length) return [{field: null, text: fallback}];
+  if (!lines.length) {
+    if (common) return errorLines(error, common, lang).map((line) => ({field: null, text: line.text, lang: line.lang}));
+    return [{field: null, text: fallback}];
+  }
   return [{field: error.field || null, text: lines[0].text, lang: lines[0].lang}];
 }

@@ -27,6 +27,18 @@ const status = document.getElementById('register-status');
 const result = document.getElementById('register-result');
 let memberSerial = 0;
 
+/** A random UUID (crypto.randomUUID needs a secure context; getRandomValues does not). */
+function randomId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+// This registration's own id: sent again (a second press, a retry), the server answers the first one.
+const requestId = randomId();
+
 /** Number the members (legend, remove label, data-field for the server's errors). */
 function renumber() {
   [...list.children].forEach((box, i) => {
@@ -133,7 +145,7 @@ form.addEventListener('submit', async (event) => {
   try {
     const links = data.token
       ? await send('PUT', `/api/register/${encodeURIComponent(data.token)}`, body)
-      : await send('POST', '/api/register', body);
+      : await send('POST', '/api/register', {...body, request_id: requestId});
     if (data.token) {
       setStatus('done', t.saved);
       status.tabIndex = -1;
@@ -149,7 +161,7 @@ form.addEventListener('submit', async (event) => {
       document.body.dataset.registered = 'true';
     }
   } catch (error) {
-    const found = apiProblems(error, lang, t.failed);
+    const found = apiProblems(error, lang, t.failed, data.text.common);
     setStatus('error', '');
     showErrors(form, summary, found, found.length > 1 ? format(t.summary, {n: found.length}) : t.failed);
   } finally {
@@ -169,7 +181,7 @@ async function loadOwn() {
     for (const member of own.members?.length ? own.members : [{}]) addMember(member);
     status.dataset.state = 'loaded';
   } catch (error) {
-    const found = apiProblems(error, lang, t.failed);
+    const found = apiProblems(error, lang, t.failed, data.text.common);
     showErrors(form, summary, found, t.failed);
     if (!(error instanceof ApiError)) console.error(error);
   }

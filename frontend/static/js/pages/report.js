@@ -127,7 +127,7 @@ form.addEventListener('submit', async (event) => {
     done.focus();
   } catch (error) {
     progress.textContent = '';
-    const found = apiProblems(error, lang, t.failed);
+    const found = apiProblems(error, lang, t.failed, data.text.common);
     showErrors(form, summary, found, found.length > 1 ? format(t.summary, {n: found.length}) : t.failed);
   } finally {
     sending = false;
