@@ -90,8 +90,9 @@ def test_registering_by_keyboard_on_a_phone_shows_the_result_first_and_only_once
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=qr)
     assert qr.bounding_box()["y"] + 100 < 844  # the QR is on the first screen
     assert page.locator("#register-form").count() == 0  # nothing left to press twice
-    shown = page.inner_text("#register-token")
+    shown = " ".join(page.inner_text("#register-token").split())  # two lines of four groups
     assert GROUPED.match(shown), shown
+    assert page.eval_on_selector_all("#register-token .register-token-line", "(ls) => ls.length") == 2
     token = shown.replace(" ", "")
     assert page.get_attribute("#register-evacuation-link", "href") == f"/evacuation/{token}"
     assert page.get_attribute("#register-page-link", "href") == f"/register/{token}"
@@ -125,7 +126,7 @@ def test_pressing_register_again_after_a_lost_answer_registers_once(env, visit, 
     assert lost and lost[0].status == 201
     page.click("#register-submit")  # the resident presses again
     page.wait_for_selector("#register-result:not([hidden])")
-    token = page.inner_text("#register-token").replace(" ", "")
+    token = "".join(page.inner_text("#register-token").split())
     assert token == lost[0].json()["token"]  # the first registration's code
     assert (
         count(app_engine, "SELECT count(*) FROM restricted.household WHERE representative_name = :n", n=name)
@@ -167,7 +168,7 @@ def test_the_own_page_starts_with_the_qr_and_links_the_evacuation_page(env, visi
     qr = page.wait_for_selector("#register-qr")
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=qr)
     assert qr.bounding_box()["y"] < 844 / 2  # first, not 1.86 screens down
-    assert page.inner_text("#register-token").replace(" ", "") == token
+    assert "".join(page.inner_text("#register-token").split()) == token
     assert page.get_attribute("#register-evacuation-link", "href") == f"/evacuation/{token}"
     page.wait_for_function("() => document.getElementById('register-representative').value === '自分 一郎'")
     assert page.locator(".register-member").count() == 4
@@ -283,6 +284,13 @@ def test_nothing_overflows_a_320_px_screen(env, visit):  # noqa: F811
         page.goto(env["url"] + path)
         page.wait_for_load_state("networkidle")
         no_overflow(page)
+        if path.startswith("/register/"):  # the check-in number: two lines of four groups, even here
+            lines = page.eval_on_selector_all(
+                ".register-token-line",
+                "(ls) => ls.map((l) => Math.round(l.getBoundingClientRect().height"
+                " / parseFloat(getComputedStyle(l).lineHeight)))",
+            )
+            assert lines == [1, 1], lines
         assert small_targets(page, ".gisapp-lang-link, .gisapp-button:not([hidden]), .gisapp-choice") == [], (
             path
         )

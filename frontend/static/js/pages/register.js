@@ -9,7 +9,7 @@
  * Test hooks: #register-result:not([hidden]), #register-status[data-state]. */
 
 import {ApiError, getJSON, send} from '../lib/api.js';
-import {format, pageData} from '../lib/dom.js';
+import {el, format, pageData} from '../lib/dom.js';
 import {apiProblems, clearErrors, showErrors} from '../lib/form.js';
 
 const data = pageData();
@@ -113,7 +113,11 @@ function setStatus(state, message) {
 
 function showResult(links, fresh) {
   document.getElementById('register-qr').src = links.qr_svg;
-  document.getElementById('register-token').textContent = links.token_display;
+  // Two lines of four groups, as the own page shows it (the kiosk takes it with or without spaces).
+  const groups = links.token_display.split(' ');
+  const lines = [groups.slice(0, 4).join(' '), groups.slice(4).join(' ')];
+  document.getElementById('register-token').replaceChildren(
+    el('span', {class: 'register-token-line'}, lines[0]), ' ', el('span', {class: 'register-token-line'}, lines[1]));
   const suffix = lang === 'ja' ? '' : `?lang=${lang}`;
   document.getElementById('register-page-link').href = links.url + suffix;
   document.getElementById('register-evacuation-link').href = links.evacuation_url + suffix;
