@@ -78,7 +78,7 @@ STATES = [
         "public",
         "/report",
         ready="#report-category",
-        steps=(("click", "#report-submit"), ("visible", "#report-error")),
+        steps=(("click", "#report-submit"), ("visible", "#report-summary")),
     ),
     State("report-status", "public", "/report/status/{report}", ready="main"),
     State("register", "public", "/register", ready="input[name=representative_name]"),
@@ -89,10 +89,10 @@ STATES = [
         ready="input[name=representative_name]",
         steps=(
             ("fill", "input[name=representative_name]", "試験 太郎"),
-            ("fill", "input[name=member_name]", "試験 太郎"),
+            ("fill", "[data-name='name']", "試験 太郎"),
             ("fill", "input[name=phone]", "電話ではない"),
-            ("click", "#evac-form button[type=submit]"),
-            ("wait", "#evac-result[data-state='error']"),
+            ("click", "#register-submit"),
+            ("wait", "#register-phone[aria-invalid='true']"),
         ),
     ),
     State(
@@ -102,10 +102,10 @@ STATES = [
         ready="input[name=representative_name]",
         steps=(
             ("fill", "input[name=representative_name]", "試験 花子"),
-            ("fill", "input[name=member_name]", "試験 花子"),
-            ("click", "#evac-form button[type=submit]"),
-            ("wait", "#evac-result[data-state='done']"),
-            ("visible", "#evac-qr img"),
+            ("fill", "[data-name='name']", "試験 花子"),
+            ("click", "#register-submit"),
+            ("wait", "#register-result:not([hidden])"),
+            ("visible", "#register-qr"),
         ),
     ),
     State(

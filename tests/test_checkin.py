@@ -218,18 +218,60 @@ def test_resident_registers_and_sees_only_their_own(apps, instance):
 
 def test_bad_registration_is_refused_and_nothing_stored(apps, app_engine):
     before = stored(app_engine)
-    for body in (
-        household_body(members=0),
-        household_body(members=21),
-        household_body(pets=-1),
-        {**household_body(), "representative_name": ""},
-        {**household_body(), "phone": "<script>"},
-        {**household_body(), "members": [{"name": "x", "birth_year": 3000}]},
+    for body, field in (
+        (household_body(members=0), "members"),
+        (household_body(members=21), "members"),
+        (household_body(pets=-1), "pets"),
+        ({**household_body(), "representative_name": ""}, "representative_name"),
+        ({**household_body(), "representative_name": "　"}, "representative_name"),
+        ({**household_body(), "phone": "<script>"}, "phone"),
+        ({**household_body(), "members": [{"name": "x", "birth_year": 3000}]}, "members.0.birth_year"),
+        ({**household_body(), "members": [{"name": "x", "birth_year": "昭和70"}]}, "members.0.birth_year"),
+        ({**household_body(), "members": [{"name": "x"}, {"name": " "}]}, "members.1.name"),
     ):
         r = apps[1].post("/api/register", json=body)
         assert r.status_code == 422, body
-        assert r.json()["error"]["message_ja"] and r.json()["error"]["message_en"]
+        error = r.json()["error"]
+        assert error["message_ja"] and error["message_en"]
+        assert error["field"] == field, (body, error)  # every refusal names its field
+        assert field in [f["field"] for f in error["fields"]]
+    # Several problems: each named.
+    r = apps[1].post("/api/register", json={**household_body(), "representative_name": "", "phone": "abc"})
+    assert [f["field"] for f in r.json()["error"]["fields"]] == ["representative_name", "phone"]
     assert stored(app_engine) == before
+
+
+def test_a_repeated_registration_request_is_stored_once(apps, app_engine):
+    """The form's request_id sent twice (a second press, a retry after a lost answer): one household,
+    the same token both times; another request_id is another household."""
+    request_id = str(uuid.uuid4())
+    body = {**household_body(name="二重 防止"), "request_id": request_id}
+    before = stored(app_engine)[1]
+    first = apps[1].post("/api/register", json=body)
+    again = apps[1].post("/api/register", json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json()["token"] == again.json()["token"]
+    assert stored(app_engine)[1] == before + 1
+    other = apps[1].post("/api/register", json={**body, "request_id": str(uuid.uuid4())})
+    assert other.json()["token"] != first.json()["token"] and stored(app_engine)[1] == before + 2
+
+
+def test_phone_and_birth_year_are_normalised(apps):
+    """A full-width phone number with any dash a Japanese keyboard types, and 和暦 birth years."""
+    body = {
+        **household_body(members=1),
+        "phone": "０９０－１２３４ー５６７８",
+        "members": [
+            {"name": "和暦 一", "birth_year": "昭和６０年"},
+        ],
+    }
+    r = apps[1].post("/api/register", json=body)
+    assert r.status_code == 201, r.text
+    own = apps[1].get(f"/api/register/{r.json()['token']}").json()
+    assert own["phone"] == "090-1234-5678"
+    assert own["members"][0]["birth_year"] == 1985
+    for raw, year in (("平成元年", 1989), ("S60", 1985), ("令和2", 2020), ("１９７０", 1970), (1950, 1950)):
+        assert households.parse_birth_year(raw) == year
 
 
 def test_personal_data_is_reachable_by_role_or_token_only(apps, world, settings, app_engine, public_engine):

@@ -225,13 +225,13 @@ def test_resident_form_shows_a_qr_code(env, visit):  # noqa: F811
     v = visit()
     page = v.page
     page.goto(env["public_server"].url + "/register")
-    page.fill("input[name=representative_name]", "フォーム 試験")
-    page.fill("input[name=member_name]", "フォーム 試験")
-    page.click("#evac-form button[type=submit]")
-    page.wait_for_selector('#evac-result[data-state="done"]')
-    img = page.wait_for_selector("#evac-qr img")
+    page.fill("#register-representative", "フォーム 試験")
+    page.fill("[data-field='members.0.name']", "フォーム 試験")
+    page.click("#register-submit")
+    page.wait_for_selector("#register-result:not([hidden])")
+    img = page.wait_for_selector("#register-qr")
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=img)
-    link = page.get_attribute("#evac-qr a[href^='/register/']", "href")
+    link = page.get_attribute("#register-page-link", "href")
     # The code decodes (with the kiosk's vendored jsQR) to the token alone: nothing personal inside.
     page.add_script_tag(url="/static/vendor/jsqr/jsQR.js")
     decoded = page.evaluate(
@@ -249,7 +249,7 @@ def test_resident_form_shows_a_qr_code(env, visit):  # noqa: F811
     assert decoded == link.rsplit("/", 1)[1]
     page.goto(env["public_server"].url + link)
     page.wait_for_function(
-        "() => document.querySelector('input[name=representative_name]').value === 'フォーム 試験'"
+        "() => document.getElementById('register-representative').value === 'フォーム 試験'"
     )
 
 

@@ -97,6 +97,29 @@ def test_residents_and_staff_report_and_hq_sees_numbers_per_area(
     assert public_client.get(f"/api/disasters/{world.disaster_id}/evacuation/areas").status_code == 404
 
 
+def test_a_report_after_a_check_in_is_the_households_latest_word(client, public_client, world, areas):
+    """Checked in at a shelter, then 車中泊 (the shelter's car park): counted and shown as 車中泊, as the
+    resident was told; a check-in after that report counts as 避難所 again."""
+    north, _ = areas
+    token = register(public_client, name="車中 泊", members=2)
+    opened = client.get(f"/api/disasters/{world.disaster_id}/shelters?open_only=true", headers=world.staff)
+    if world.shelters["spare"] not in [s["id"] for s in opened.json()["shelters"]]:
+        open_shelter(client, world, "spare")  # when this test runs alone
+    assert scan(client, world, "spare", token=token).status_code == 200
+    before = area_row(client, world, north)
+    sent = public_client.post(f"/evacuation/{token}", data={"status": "car", "area": north})
+    assert sent.status_code == 200 and "受け付けました：車中泊" in sent.text
+    assert 'data-status="car"' in sent.text and "その後の連絡「車中泊」" in sent.text
+    row = area_row(client, world, north)
+    assert (row["car"], row["shelter"]) == (before["car"] + 1, before["shelter"])
+    # Out and in again: the new check-in is the latest word.
+    assert scan(client, world, "spare", token=token, kind="exit").status_code == 200
+    assert scan(client, world, "spare", token=token).status_code == 200
+    row = area_row(client, world, north)
+    assert (row["car"], row["shelter"]) == (before["car"], before["shelter"] + 1)
+    assert 'data-status="shelter"' in public_client.get(f"/evacuation/{token}").text
+
+
 def test_the_resident_form_without_script(public_client, world, areas):
     token = register(public_client, name="フォーム 花子", members=2)
     page = public_client.get(f"/evacuation/{token}")
@@ -107,6 +130,13 @@ def test_the_resident_form_without_script(public_client, world, areas):
     assert 'data-status="home"' in sent.text
     english = public_client.post(f"/evacuation/{token}?lang=en", data={"status": "nowhere"})
     assert english.status_code == 422 and "Unknown status" in english.text
+    # Nothing chosen: the message says what to do, names the group, and the page focuses it.
+    empty = public_client.post(f"/evacuation/{token}", data={"area": areas[1]})
+    assert empty.status_code == 422 and "いまどこにいるかを選んでください" in empty.text
+    assert 'role="radiogroup" aria-invalid="true" aria-describedby="evac-error"' in empty.text
+    assert 'href="#evac-status-first"' in empty.text and "autofocus" in empty.text
+    easy = public_client.get(f"/evacuation/{token}?lang=easy")
+    assert "いま どこに いますか" in easy.text and '<html lang="ja">' in easy.text
     assert public_client.get("/evacuation/" + "x" * 32).status_code == 404
 
 

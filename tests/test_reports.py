@@ -172,12 +172,12 @@ def test_the_form_page_lists_categories_and_serves_its_own_assets(public_client,
     page = public_client.get("/report")
     assert page.status_code == 200
     assert '<option value="fallen_tree">倒木</option>' in page.text
-    assert "/static/vendor/leaflet/leaflet.js" in page.text and "/static/js/report.js" in page.text
+    assert "/static/vendor/leaflet/leaflet.js" in page.text and "/static/js/pages/report.js" in page.text
     assert '<html lang="en">' in public_client.get("/report?lang=en").text
     for c in (public_client, client):
         codes = [x["code"] for x in c.get("/api/reports/categories").json()]
         assert "fallen_tree" in codes and "other" in codes
-    for asset in ("js/report.js", "css/report.css"):
+    for asset in ("js/pages/report.js", "js/lib/form.js", "css/forms.css"):
         assert public_client.get(f"/static/{asset}").status_code == 200
 
 

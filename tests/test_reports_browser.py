@@ -79,7 +79,7 @@ def _run(servers, phone: Visit, staff: Visit, hq_login, tmp_path) -> None:
 
     # Sending without a place: a clear message, focus on the map, nothing sent.
     page.click("#report-submit")
-    error = page.locator("#report-error")
+    error = page.locator("#report-map-error")
     error.wait_for(state="visible")
     assert "場所を選んでください" in error.inner_text()
     assert page.evaluate("document.activeElement.id") == "report-map"

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from frontend.evac_pages import evacuation_html
+from frontend.catalogue import normalise_lang
+from frontend.evac_pages import evacuation_page
+from gisapp.api.html import page_response
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, PrimaryReadConn, ReadConn, StaffUser
 from gisapp.ops import evacuation
@@ -34,10 +36,6 @@ class StaffReport(ResidentReport):
     note: str = Field("", max_length=500)
 
 
-def _lang(lang: str) -> str:
-    return "en" if lang == "en" else "ja"
-
-
 @public_router.post(
     "/api/public/evacuation-status", summary="Report where your household is / 避難状況の連絡"
 )
@@ -47,12 +45,13 @@ def resident_report(body: ResidentReport, request: Request) -> dict:
 
 
 @public_router.get("/evacuation/{token}", response_class=HTMLResponse, include_in_schema=False)
-def resident_page(token: str, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
+def resident_page(token: str, request: Request, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
+    code = normalise_lang(lang, easy=True)
     try:
         mine = evacuation.mine(conn, token)
     except OpsError:
-        return HTMLResponse(evacuation_html(_lang(lang), token, None, []), status_code=404)
-    return HTMLResponse(evacuation_html(_lang(lang), token, mine, evacuation.areas(conn)))
+        return page_response(request, evacuation_page(code, token, None, []), 404)
+    return page_response(request, evacuation_page(code, token, mine, evacuation.areas(conn)))
 
 
 @public_router.post("/evacuation/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -63,20 +62,22 @@ def resident_form(
     area: Annotated[str, Form()] = "",
     lang: str = "ja",
 ) -> HTMLResponse:
-    """The no-script form: store, then show the page again with the confirmation (or the error)."""
-    lang = _lang(lang)
-    saved, error, code = None, "", 200
+    """The no-script form: store, then show the page again with the confirmation (or the error, by its
+    field)."""
+    code = normalise_lang(lang, easy=True)
+    saved, error, field, status_code = None, "", None, 200
     with transaction(request.app.state.write_engine) as conn:
         try:
             saved = evacuation.report_by_resident(conn, token, status, area or None)
         except OpsError as e:
-            error, code = (e.en if lang == "en" else e.ja), e.status
+            error, field, status_code = (e.en if code == "en" else e.ja), e.details.get("field"), e.status
         try:
             mine = evacuation.mine(conn, token)
         except OpsError:
-            return HTMLResponse(evacuation_html(lang, token, None, []), status_code=404)
+            return page_response(request, evacuation_page(code, token, None, []), 404)
         areas = evacuation.areas(conn)
-    return HTMLResponse(evacuation_html(lang, token, mine, areas, saved=saved, error=error), status_code=code)
+    page = evacuation_page(code, token, mine, areas, saved=saved, error=error, error_field=field)
+    return page_response(request, page, status_code)
 
 
 @router.post(

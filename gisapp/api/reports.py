@@ -24,10 +24,12 @@ from starlette.requests import ClientDisconnect
 from common.errors import InvalidInput
 from common.inputs import RecordId, is_normal
 from frontend import report_pages
+from frontend.catalogue import normalise_lang
+from gisapp.api.html import page_response
 from gisapp.api.pages import _staff_page
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn
-from gisapp.ops import photos, reports
+from gisapp.ops import evacuation, photos, reports
 from gisapp.ops.errors import OpsError
 from gisapp.params import IdPath
 
@@ -35,10 +37,6 @@ public_router = APIRouter(tags=["citizen reports / 通報"])
 router = APIRouter(tags=["citizen reports / 通報"])
 
 MAX_BODY = photos.MAX_BYTES + 64 * 1024  # the photo plus the form's other fields
-
-
-def _lang(lang: str) -> str:
-    return "en" if lang == "en" else "ja"
 
 
 # ------------------------------------------------------------------------------- citizen side
@@ -130,16 +128,21 @@ def report_status(token: str, conn: PrimaryReadConn) -> dict:
 @public_router.get("/report", response_class=HTMLResponse, include_in_schema=False)
 def report_form_page(request: Request, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
     cats = reports.categories(conn, public=request.app.state.public)
-    return HTMLResponse(report_pages.report_form_html(_lang(lang), cats, request.app.state.settings.offline))
+    areas = evacuation.areas(conn, points=True)
+    code = normalise_lang(lang, easy=True)
+    return page_response(
+        request, report_pages.report_form_page(code, cats, request.app.state.settings.offline, areas)
+    )
 
 
 @public_router.get("/report/status/{token}", response_class=HTMLResponse, include_in_schema=False)
-def report_status_page(token: str, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
+def report_status_page(token: str, request: Request, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
+    code = normalise_lang(lang, easy=True)
     try:
         status = reports.status_for_token(conn, token)
     except OpsError:
-        return HTMLResponse(report_pages.report_status_html(_lang(lang), None), status_code=404)
-    return HTMLResponse(report_pages.report_status_html(_lang(lang), status))
+        return page_response(request, report_pages.report_status_page(code, token, None), 404)
+    return page_response(request, report_pages.report_status_page(code, token, status))
 
 
 # ---------------------------------------------------------------------------------- moderation

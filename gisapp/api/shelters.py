@@ -20,7 +20,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.inputs import Percent
-from frontend import checkin_pages
+from frontend import register_pages
+from frontend.catalogue import normalise_lang
+from gisapp.api.html import page_response
 from gisapp.api.pages import _staff_template_page
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn, StaffUser
@@ -35,10 +37,6 @@ public_router = APIRouter(tags=["shelters / 避難所"])
 router = APIRouter(tags=["shelters / 避難所"])
 
 KIOSK_ROLES = ("staff", "hq_operator", "welfare")
-
-
-def _lang(lang: str) -> str:
-    return "en" if lang == "en" else "ja"
 
 
 # ------------------------------------------------------------------------------ citizen side
@@ -56,7 +54,9 @@ def _qr(token: str) -> segno.QRCode:
 def registration_links(token: str) -> dict:
     return {
         "token": token,
+        "token_display": households.display_token(token),  # what staff type at the kiosk
         "url": f"/register/{token}",
+        "evacuation_url": f"/evacuation/{token}",
         "qr_svg": f"/api/register/{token}/qr.svg",
         "qr_png": f"/api/register/{token}/qr.png",
     }
@@ -64,9 +64,11 @@ def registration_links(token: str) -> dict:
 
 @public_router.post("/api/register", status_code=201, summary="Pre-register a household / 世帯の事前登録")
 def register(body: households.HouseholdIn, request: Request) -> dict:
-    """Answers the token (the QR code's content); it is shown to the resident only here."""
+    """Answers the token (the QR code's content); it is shown to the resident only here. The same
+    ``request_id`` sent again (a second press, a retry) answers the first registration's token."""
+    secret = request.app.state.settings.client_key_secret()
     with transaction(request.app.state.write_engine) as conn:
-        token = households.register(conn, body)
+        token = households.register(conn, body, secret)
     return registration_links(token)
 
 
@@ -101,17 +103,19 @@ def qr_code(token: str, fmt: Literal["svg", "png"], conn: PrimaryReadConn) -> Re
 
 @public_router.get("/register", response_class=HTMLResponse, include_in_schema=False)
 def register_page(request: Request, lang: str = "ja") -> HTMLResponse:
-    return HTMLResponse(checkin_pages.register_html(_lang(lang), None))
+    return page_response(request, register_pages.register_page(normalise_lang(lang, easy=True), None))
 
 
 @public_router.get("/register/{token}", response_class=HTMLResponse, include_in_schema=False)
-def own_page(token: str, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
+def own_page(token: str, request: Request, conn: PrimaryReadConn, lang: str = "ja") -> HTMLResponse:
+    code = normalise_lang(lang, easy=True)
     try:
         households.own(conn, token)
     except OpsError:
-        return HTMLResponse(checkin_pages.register_html(_lang(lang), None, not_found=True), status_code=404)
-    # The page reads the registration from the API with the token in its URL; nothing personal in HTML.
-    return HTMLResponse(checkin_pages.register_html(_lang(lang), token))
+        return page_response(request, register_pages.register_page(code, None, not_found=True), 404)
+    # The QR code and the token first (they are in the URL anyway); the page's script reads the
+    # registration itself from the API: nothing personal in the HTML.
+    return page_response(request, register_pages.register_page(code, registration_links(token)))
 
 
 # ------------------------------------------------------------------------------ staff side

@@ -39,6 +39,8 @@ _BY_AREA = text(
 def _check(token: str, status: str) -> None:
     if not TOKEN_RE.match(token or ""):
         raise _unknown()
+    if not status:
+        raise OpsInvalid("いまどこにいるかを選んでください。", "Choose where you are now.", field="status")
     if status not in STATUSES:
         raise OpsInvalid(
             "不明な避難状況です。", f"Unknown status (one of {', '.join(STATUSES)}).", field="status"
@@ -87,14 +89,18 @@ def report_by_staff(
 
 
 def mine(conn: Connection, token: str) -> dict:
-    """What the resident's page shows: the current disaster, their last report, their area."""
+    """What the resident's page shows: the current disaster, their status as counted (the latest report,
+    or 避難所 when a check-in came after it), whether they are checked in at all, their area."""
     if not TOKEN_RE.match(token or ""):
         raise _unknown()
     row = conn.execute(_MINE, {"token": token}).one_or_none()
     if row is None:
         raise _unknown()
+    # A check-in made after the latest report is the household's latest word (migration 0026): 避難所.
     status = "shelter" if row.in_shelter else row.status
     return {
+        "in_shelter": bool(row.in_shelter),
+        "checked_in": bool(row.checked_in),
         "disaster": row.disaster_name,
         "status": status,
         "status_ja": STATUSES[status][0] if status else None,
@@ -104,13 +110,18 @@ def mine(conn: Connection, token: str) -> dict:
     }
 
 
-def areas(conn: Connection) -> list[dict]:
-    """The community areas a resident may choose from (code and name)."""
+def areas(conn: Connection, *, points: bool = False) -> list[dict]:
+    """The community areas a resident may choose from (code and name; with ``points`` also a point
+    inside each, ``lon``/``lat``, for placing a report by its area when neither the position nor the
+    map can be used)."""
+    point = (
+        ", ST_X(ST_PointOnSurface(f.geom)) AS lon, ST_Y(ST_PointOnSurface(f.geom)) AS lat" if points else ""
+    )
     rows = conn.execute(
         text(
             # pub views: the citizen-facing instance shows this list too (the area layer is public)
-            """SELECT f.properties->>'code' AS code, f.properties->>'name' AS name FROM pub.feature f
-                 JOIN pub.layer l ON l.id = f.layer_id WHERE l.slug = :layer ORDER BY 1"""
+            f"""SELECT f.properties->>'code' AS code, f.properties->>'name' AS name{point} FROM pub.feature f
+                 JOIN pub.layer l ON l.id = f.layer_id WHERE l.slug = :layer ORDER BY 1"""  # noqa: S608 - constants
         ),
         {"layer": AREA_LAYER},
     )
