@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from common.errors import NotFound
 from frontend.pages import citizen_map_html, gis_map_html, hq_map_html, page_asset, replay_map_html
+from gisapp.api.staff import gate
 from gisapp.auth import User
 from gisapp.deps import OptionalUser
 from layers.catalog import STAFF_ROLES
 
 router = APIRouter(include_in_schema=False)
 public_router = APIRouter(include_in_schema=False)
-
-_FORBIDDEN = "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden"
 
 
 def _lang(lang: str) -> str:
@@ -33,14 +31,10 @@ def _staff_page(
     build: Callable[..., str],
 ) -> Response:
     """Log in first (back to ``path`` afterwards), then the page if the user has one of ``roles``."""
-    if user is None:
-        # Back to the same page after logging in, with its query (English readers stay English;
-        # a shared link such as /hq/replay?disaster=3&t=… keeps what it points at).
-        query = request.url.query
-        back = quote(f"{path}?{query}", safe="") if query else path
-        return RedirectResponse(f"/login?next={back}&lang={_lang(lang)}", status_code=303)
-    if not user.has_any(*roles):
-        return HTMLResponse(_FORBIDDEN, status_code=403)
+    # Back to the same page after logging in, with its query (English readers stay English; a shared
+    # link such as /hq/replay?disaster=3&t=… keeps what it points at); the one 403 page otherwise.
+    if (refused := gate(request, user, path, lang, roles)) is not None:
+        return refused
     return HTMLResponse(build(_lang(lang), offline=request.app.state.settings.offline))
 
 
