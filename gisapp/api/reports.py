@@ -218,6 +218,20 @@ def reject(report_id: IdPath, body: RejectIn, engine: EngineDep, user: HQUser) -
         return reports.reject(conn, report_id, user.username, body.reason)
 
 
+class RestoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@router.post(
+    "/api/reports/{report_id}/restore",
+    summary="Undo a rejection (back to the queue) / 却下を取り消す",
+    description="Only a rejected report; it goes back to the moderation queue as pending.",
+)
+def restore(report_id: IdPath, engine: EngineDep, user: HQUser, body: RestoreIn | None = None) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return reports.restore(conn, report_id, user.username)
+
+
 @router.get("/hq/reports", response_class=HTMLResponse, include_in_schema=False)
 def moderation_page(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
     return _staff_page(

@@ -21,7 +21,7 @@ def login_redirect(request: Request, path: str, lang: str = "ja") -> RedirectRes
     """To /login, with ``next`` = this page and its whole query (a roster's ?area=, a replay's ?t=…),
     so the reader lands where the link pointed."""
     query = request.url.query
-    back = quote(f"{path}?{query}" if query else path, safe="")
+    back = quote(f"{path}?{query}", safe="") if query else path
     return RedirectResponse(f"/login?next={back}&lang={normalise_lang(lang)}", status_code=303)
 
 
