@@ -1,5 +1,5 @@
-"""Pages of citizen reports (通報): the public form, the reporter's status page, and the staff
-moderation queue. Japanese first (English with ?lang=en), every asset served by the app.
+"""Pages of citizen reports (通報): the public form and the reporter's status page (the staff
+moderation queue is frontend/moderation_page.py). Japanese first (English with ?lang=en), every asset served by the app.
 
 The HTML is written by autoescaping Jinja; the page scripts get their wording and settings as JSON in
 a ``<script type="application/json">`` (``tojson`` escapes ``<``, ``>`` and ``&``) and put every
@@ -45,7 +45,6 @@ TEXT: dict[str, dict] = {
         "reported_at": "受付日時",
         "updated_at": "最終更新",
         "new_report": "新しく通報する",
-        "hq_title": "市民通報の確認（本部）",
         "js": {
             "no_location": "場所を選んでください。地図をタップするか「現在地を使う」を押してください。",
             "no_category": "種別を選んでください。",
@@ -58,30 +57,6 @@ TEXT: dict[str, dict] = {
             "locating": "現在地を確認しています…",
             "locate_failed": "現在地を取得できませんでした。地図をタップして場所を選んでください。",
             "marker": "通報する場所",
-            "loading": "読み込み中…",
-            "pending_count": "未処理の通報 {n} 件",
-            "none": "未処理の通報はありません。",
-            "load_failed": "通報を読み込めませんでした（{status}）。",
-            "disaster": "登録先の災害",
-            "no_disaster": "開設中の災害がありません",
-            "report": "通報 #{id}",
-            "received": "受付 {time}",
-            "at": "場所：緯度 {lat}、経度 {lon}",
-            "no_description": "（内容なし）",
-            "photo_alt": "通報 #{id} の写真",
-            "suggest_incidents": "統合候補の事案（50 m・2 時間以内）",
-            "suggest_reports": "近くの未処理の通報",
-            "no_suggestions": "統合候補はありません。",
-            "incident_line": "事案 #{id}「{title}」{status}・{m} m・{min} 分差",
-            "report_line": "通報 #{id}・{m} m・{min} 分差",
-            "accept": "事案にする",
-            "merge": "この事案に統合",
-            "reject": "却下",
-            "done_accept": "通報 #{id} を事案 #{incident} にしました。",
-            "done_merge": "通報 #{id} を事案 #{incident} に統合しました。",
-            "done_reject": "通報 #{id} を却下しました。",
-            "action_failed": "処理できませんでした：{message}",
-            "locale": "ja-JP",
         },
     },
     "en": {
@@ -111,7 +86,6 @@ TEXT: dict[str, dict] = {
         "reported_at": "Received",
         "updated_at": "Last update",
         "new_report": "Send a new report",
-        "hq_title": "Citizen reports (HQ review)",
         "js": {
             "no_location": "Choose the place: tap the map or press “Use my location”.",
             "no_category": "Choose a category.",
@@ -124,30 +98,6 @@ TEXT: dict[str, dict] = {
             "locating": "Finding your location…",
             "locate_failed": "Your location could not be determined. Tap the map to choose the place.",
             "marker": "Place of the report",
-            "loading": "Loading…",
-            "pending_count": "{n} reports waiting",
-            "none": "No reports waiting.",
-            "load_failed": "Could not load the reports ({status}).",
-            "disaster": "Disaster to register in",
-            "no_disaster": "No disaster is open",
-            "report": "Report #{id}",
-            "received": "Received {time}",
-            "at": "Location: latitude {lat}, longitude {lon}",
-            "no_description": "(no description)",
-            "photo_alt": "Photo of report #{id}",
-            "suggest_incidents": "Incidents to merge into (within 50 m and 2 h)",
-            "suggest_reports": "Nearby reports waiting",
-            "no_suggestions": "No suggestions.",
-            "incident_line": "Incident #{id} “{title}” {status}, {m} m, {min} min apart",
-            "report_line": "Report #{id}, {m} m, {min} min apart",
-            "accept": "Make an incident",
-            "merge": "Merge into this incident",
-            "reject": "Reject",
-            "done_accept": "Report #{id} is now incident #{incident}.",
-            "done_merge": "Report #{id} was merged into incident #{incident}.",
-            "done_reject": "Report #{id} was rejected.",
-            "action_failed": "Could not do this: {message}",
-            "locale": "en-GB",
         },
     },
 }
@@ -232,18 +182,8 @@ _STATUS = """{% extends "base" %}{% block main %}
 <p><a href="/report{{ '?lang=en' if lang == 'en' else '' }}">{{ t.new_report }}</a></p>
 {% endblock %}"""
 
-_MODERATION = """{% extends "base" %}{% block main %}
-<p id="report-queue-status" class="report-help" role="status" aria-live="polite">{{ t.js.loading }}</p>
-<p id="report-queue-result" class="report-result" role="status" aria-live="polite"></p>
-<div class="report-field">
-  <label for="report-disaster">{{ t.js.disaster }}</label>
-  <select id="report-disaster"></select>
-</div>
-<ol id="report-queue" class="report-queue"></ol>
-{% endblock %}"""
-
 _env = jinja2.Environment(
-    loader=jinja2.DictLoader({"base": _BASE, "form": _FORM, "status": _STATUS, "moderation": _MODERATION}),
+    loader=jinja2.DictLoader({"base": _BASE, "form": _FORM, "status": _STATUS}),
     autoescape=True,
 )
 
@@ -297,16 +237,4 @@ def report_status_html(lang: str, status: dict | None) -> str:
         css=[static_url("css/report.css")],
         js=[],
         **values,
-    )
-
-
-def moderation_html(lang: str, offline: bool = False) -> str:
-    t = TEXT[lang]
-    return _render(
-        "moderation",
-        lang,
-        t["hq_title"],
-        config={"lang": lang, "text": t["js"]},
-        css=[static_url("css/report.css")],
-        js=[static_url("js/common.js"), static_url("js/report.js")],
     )

@@ -24,7 +24,10 @@ from starlette.requests import ClientDisconnect
 from common.errors import InvalidInput
 from common.inputs import RecordId, is_normal
 from frontend import report_pages
-from gisapp.api.pages import _staff_page
+from frontend.catalogue import normalise_lang
+from frontend.moderation_page import moderation_page as moderation_view
+from gisapp.api.html import page_response
+from gisapp.api.staff import NO_STORE, gate
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn
 from gisapp.ops import photos, reports
@@ -234,6 +237,11 @@ def restore(report_id: IdPath, engine: EngineDep, user: HQUser, body: RestoreIn 
 
 @router.get("/hq/reports", response_class=HTMLResponse, include_in_schema=False)
 def moderation_page(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
-    return _staff_page(
-        request, user, "/hq/reports", lang, ("hq_operator", "staff"), report_pages.moderation_html
+    if (refused := gate(request, user, "/hq/reports", lang, ("hq_operator", "staff"))) is not None:
+        return refused
+    page = moderation_view(
+        normalise_lang(lang),
+        query=dict(request.query_params),
+        offline=request.app.state.settings.offline,
     )
+    return page_response(request, page, headers=NO_STORE)
