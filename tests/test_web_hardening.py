@@ -5,12 +5,15 @@ gisapp/request_guard.py, gisapp/api/docs.py)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 import select
 import socket
 import time
 import uuid
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest
@@ -277,7 +280,10 @@ def test_deeply_nested_json_is_a_4xx_not_a_500(client):
 
 
 # --------------------------------------------------------------------------------------- CSP
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\ssrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
+INLINE_SCRIPT = re.compile(
+    r"<script(?![^>]*\ssrc=)(?![^>]*type=\"(?:application/json|importmap)\")[^>]*>", re.I
+)
+IMPORT_MAP = re.compile(r'<script type="importmap">(.*?)</script>', re.S)
 HANDLER_ATTR = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
 
 
@@ -297,6 +303,10 @@ def assert_strict_page(r) -> None:
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
     html = r.text
     assert not INLINE_SCRIPT.search(html), INLINE_SCRIPT.search(html)
+    # The one inline script a page may have is its import map, allowed by its own hash.
+    for found in IMPORT_MAP.finditer(html):
+        digest = base64.b64encode(hashlib.sha256(html_unescape(found[1]).encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
     assert "<style" not in html.lower()
     assert not HANDLER_ATTR.search(html) and "javascript:" not in html.lower()
     assert not re.search(r"\sstyle\s*=", html, re.I)
@@ -523,7 +533,7 @@ def test_hsts_only_when_cookies_are_secure(settings, client):
 # ------------------------------------------------------------------------------------- /docs
 def test_docs_and_the_openapi_document_are_for_staff_only(client, seeded, app_engine):
     r = client.get("/docs", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/login?next=/docs"
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/docs&lang=ja"
     bilingual(client.get("/openapi.json"), 401, "not_authenticated")
     for who in ("staff", "hq", "welfare", "admin"):
         headers = seeded.bearer(client, who)
