@@ -7,6 +7,7 @@ on the base layout; the one 403 page."""
 from __future__ import annotations
 
 import io
+import os
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -155,6 +156,8 @@ def test_moderation_names_the_place_confirms_a_rejection_and_undoes_it_by_keyboa
         v.login(servers["internal"].url, "/hq/reports", "hq", demo_users["hq"])
         page.wait_for_selector("#moderation-status[data-state=ready]")
         card = page.locator(f".moderation-card[data-report-id='{report_id}']")
+        if shots := os.environ.get("GISAPP_SCREENSHOTS"):
+            page.screenshot(path=f"{shots}/moderation-queue.png")
         place = card.locator(".moderation-place").inner_text()
         assert area in place and road in place  # the place in words, not only coordinates
         photo = card.locator("img.moderation-photo")
@@ -173,6 +176,8 @@ def test_moderation_names_the_place_confirms_a_rejection_and_undoes_it_by_keyboa
         reject.focus()
         page.keyboard.press("Enter")
         assert _focused(page) == f"moderation-reason-{report_id}"
+        if shots:
+            card.screenshot(path=f"{shots}/moderation-confirm.png")
         assert card.get_by_role("group", name=f"通報 #{report_id} を却下しますか？").is_visible()
         page.keyboard.press("Escape")
         assert _focused(page) == f"通報 #{report_id} を却下…"
@@ -225,3 +230,69 @@ def test_moderation_names_the_place_confirms_a_rejection_and_undoes_it_by_keyboa
 def _hq(client, users: dict[str, str]) -> dict[str, str]:
     r = client.post("/api/auth/login", json={"username": "hq", "password": users["hq"]})
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+# ----------------------------------------------------------------------------- every staff page
+def _pages(roster_area: str) -> list[tuple[str, str, str | None]]:
+    """(instance, path, demo user or None)."""
+    return [
+        ("internal", f"/people/roster?area={quote(roster_area)}", "welfare"),
+        ("internal", "/hq/reports", "hq"),
+        ("internal", "/hq/dead-letters", "hq"),
+        ("internal", "/hq/dead-letters?lang=en", "hq"),
+        ("internal", "/hq/dead-letters", "road"),  # the 403 page
+        ("internal", "/docs", "hq"),
+        ("public", "/ogc?f=html", None),
+        ("public", "/ogc/collections?f=html", None),
+        ("public", "/ogc/collections/shelters/items?f=html&limit=5", None),
+        ("public", "/ogc/collections/shelters/items?f=html&limit=5&lang=en", None),
+        ("public", "/ogc/api?f=html", None),
+    ]
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_staff_pages_on_the_base_layout_at_phone_and_desktop_sizes(
+    servers,  # noqa: F811
+    browser,  # noqa: F811
+    demo_users,  # noqa: F811
+    app_engine,
+    size,
+    tmp_path,
+):
+    """Each page: the base layout (skip link, one h1, <main>), the language switch, no script error,
+    nothing wider than the screen but the tables and Swagger UI, which scroll inside themselves."""
+    with transaction(app_engine, ["admin"]) as conn:
+        area = conn.execute(
+            text("SELECT community_area FROM restricted.person_needing_help WHERE consent LIMIT 1")
+        ).scalar_one()
+    shots = os.environ.get("GISAPP_SCREENSHOTS")
+    for instance, path, who in _pages(area):
+        v = Visit(browser, viewport=size, is_mobile=size is PHONE, has_touch=size is PHONE)
+        try:
+            base = servers[instance].url
+            if who:
+                v.page.goto(f"{base}/login?next={quote(path, safe='')}")
+                v.page.fill("#username", who)
+                v.page.fill("#password", demo_users[who])
+                v.page.click("button[type=submit]")
+                v.page.wait_for_url(lambda url, p=path: urlsplit(url).path == urlsplit(p).path)
+            else:
+                v.page.goto(base + path)
+            v.page.wait_for_load_state("networkidle")
+            assert v.page.locator("a.gisapp-skip-link").count() == 1, path
+            assert v.page.locator("h1").first.get_attribute("id") == "gisapp-title", path
+            assert v.page.locator("main#gisapp-main").count() == 1, path
+            assert v.page.locator(".gisapp-lang-link").count() >= 1, path
+            wide = v.page.evaluate("() => document.documentElement.scrollWidth")
+            over = v.page.evaluate(
+                "w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w"
+                " && !e.closest('[role=region]')).slice(0, 5).map(e => e.tagName + '.' + e.className)",
+                size["width"],
+            )
+            assert wide <= size["width"], (path, wide, over)
+            if shots:
+                name = f"{size['width']}-{instance}-{who or 'anon'}-{path.strip('/').replace('/', '_')}"
+                v.page.screenshot(path=f"{shots}/{name[:120]}.png", full_page=True)
+            assert v.errors == [], (path, v.errors)
+        finally:
+            v.close()
