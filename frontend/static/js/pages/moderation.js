@@ -28,6 +28,7 @@ const map = createMap(document.getElementById('moderation-map'), {zoom: 13, offl
 const markers = L.layerGroup().addTo(map);
 window.gisapp = {map, reload: () => loadAll()};
 
+const ON_ROAD_M = 5;  // closer than this: "on the road"
 const category = (report) => (lang === 'en' ? report.category_en : report.category_ja);
 
 function button(label, onClick, {kind = 'secondary', name = null} = {}) {
@@ -37,8 +38,12 @@ function button(label, onClick, {kind = 'secondary', name = null} = {}) {
 
 /** The report's place in words: 町丁目 area, nearest road, and the coordinates for the record. */
 function placeText(report) {
-  const road = report.road_name ? format(report.area_name ? text.road : text.road_no_area,
-    {road: report.road_name, m: Math.round(report.road_m)}) : null;
+  let road = null;
+  if (report.road_name) {
+    const m = Math.round(report.road_m);
+    road = format(m < ON_ROAD_M ? text.road_on : report.area_name ? text.road : text.road_no_area,
+      {road: report.road_name, m});
+  }
   const parts = [report.area_name, road].filter(Boolean);
   return parts.length ? parts.join('・') : text.no_place;
 }
@@ -152,9 +157,7 @@ function card(report, n) {
     el('dt', {}, text.place),
     el('dd', {class: 'moderation-place'}, placeText(report),
       el('span', {class: 'moderation-coords'}, ` (${format(text.coords,
-        {lat: report.lat.toFixed(5), lon: report.lon.toFixed(5)})})`), ' ',
-      button(text.show_on_map, () => showOnMap(report, n),
-        {name: `${text.show_on_map}: ${format(text.report, {id: report.id})}`})),
+        {lat: report.lat.toFixed(5), lon: report.lon.toFixed(5)})})`)),
     el('dt', {}, text.description),
     el('dd', {class: 'moderation-description'}, report.description || text.no_description),
     el('dt', {}, text.photo));
@@ -175,7 +178,9 @@ function card(report, n) {
   const reject = button(text.reject, () => confirmReject(report, actions, reject),
     {kind: 'secondary', name: format(text.reject_label, {id: report.id})});
   reject.classList.add('moderation-reject');
-  actions.append(accept, reject);
+  const onMap = button(text.show_on_map, () => showOnMap(report, n),
+    {name: `${text.show_on_map}: ${format(text.report, {id: report.id})}`});
+  actions.append(accept, reject, onMap);
   item.append(actions);
   return item;
 }
