@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from gisapp.db import transaction
+from tests.a11y import assert_accessible
 from tests.test_pages_browser import (  # noqa: F401 - fixtures
     Visit,
     browser,
@@ -69,6 +70,7 @@ def test_roster_keeps_its_area_through_the_login_and_reads_full_width_digits(
         assert v.page.locator("#roster-map .roster-marker[tabindex]").count() == 0
         v.page.wait_for_function("() => document.body.dataset.ownBasemap === 'drawn'")  # tiles blocked
         assert v.page.locator("#roster-print").is_visible()
+        assert_accessible(v.page, "roster")
         v.page.emulate_media(media="print")
         assert not v.page.locator(".roster-form").is_visible()
         assert v.page.locator(".roster-table").is_visible()
@@ -88,6 +90,7 @@ def test_a_staff_page_without_the_role_shows_the_one_forbidden_page(servers, bro
         assert "road" in v.page.locator("[role=alert]").inner_text()
         assert v.page.locator("html").get_attribute("lang") == "ja"
         assert v.page.get_by_role("button", name="別のユーザーでログインする").is_visible()
+        assert_accessible(v.page, "403")
         assert not v.errors
     finally:
         v.close()
@@ -158,6 +161,7 @@ def test_moderation_names_the_place_confirms_a_rejection_and_undoes_it_by_keyboa
         card = page.locator(f".moderation-card[data-report-id='{report_id}']")
         if shots := os.environ.get("GISAPP_SCREENSHOTS"):
             page.screenshot(path=f"{shots}/moderation-queue.png")
+        assert_accessible(page, "moderation queue")
         place = card.locator(".moderation-place").inner_text()
         assert area in place and road in place  # the place in words, not only coordinates
         photo = card.locator("img.moderation-photo")
@@ -178,6 +182,7 @@ def test_moderation_names_the_place_confirms_a_rejection_and_undoes_it_by_keyboa
         assert _focused(page) == f"moderation-reason-{report_id}"
         if shots:
             card.screenshot(path=f"{shots}/moderation-confirm.png")
+        assert_accessible(page, "moderation: confirm a rejection")
         assert card.get_by_role("group", name=f"通報 #{report_id} を却下しますか？").is_visible()
         page.keyboard.press("Escape")
         assert _focused(page) == f"通報 #{report_id} を却下…"
@@ -200,6 +205,7 @@ def test_moderation_names_the_place_confirms_a_rejection_and_undoes_it_by_keyboa
         )
 
         # Undo, still by keyboard: the next Tab stop is the undo button.
+        assert_accessible(page, "moderation: rejected, undo offered")
         page.keyboard.press("Tab")
         assert _focused(page) == "moderation-undo"
         page.keyboard.press("Enter")
@@ -219,6 +225,8 @@ def test_moderation_names_the_place_confirms_a_rejection_and_undoes_it_by_keyboa
         page.locator(f"#moderation-confirm-reject-{report_id}").click()
         card.wait_for(state="detached")
         page.locator("#moderation-rejected summary").click()
+        page.get_by_role("button", name=f"通報 #{report_id} を元に戻す").wait_for()
+        assert_accessible(page, "moderation: recent rejections")
         page.get_by_role("button", name=f"通報 #{report_id} を元に戻す").click()
         card.wait_for(state="attached")
         assert page.evaluate("() => document.activeElement.id") == "moderation-result"
@@ -279,6 +287,8 @@ def test_staff_pages_on_the_base_layout_at_phone_and_desktop_sizes(
             else:
                 v.page.goto(base + path)
             v.page.wait_for_load_state("networkidle")
+            if path == "/docs" or path.startswith("/ogc/api"):
+                v.page.wait_for_selector(".opblock", timeout=20_000)
             assert v.page.locator("a.gisapp-skip-link").count() == 1, path
             assert v.page.locator("h1").first.get_attribute("id") == "gisapp-title", path
             assert v.page.locator("main#gisapp-main").count() == 1, path
@@ -293,6 +303,13 @@ def test_staff_pages_on_the_base_layout_at_phone_and_desktop_sizes(
             if shots:
                 name = f"{size['width']}-{instance}-{who or 'anon'}-{path.strip('/').replace('/', '_')}"
                 v.page.screenshot(path=f"{shots}/{name[:120]}.png", full_page=True)
+            # Swagger UI's own markup and colours (vendored) are not ours to change.
+            swagger = (
+                {"color-contrast", "nested-interactive", "target-size"}
+                if "opblock" in v.page.content()
+                else set()
+            )
+            assert_accessible(v.page, f"{path} at {size['width']} px", allowed=swagger)
             assert v.errors == [], (path, v.errors)
         finally:
             v.close()

@@ -13,3 +13,14 @@ window.ui = SwaggerUIBundle({
   showCommonExtensions: true,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
 });
+
+// Swagger UI renders controls without names (the server list, for one): name them from our
+// catalogue as they appear.
+const names = data.text.docs;
+const root = document.getElementById('swagger-ui');
+function nameControls() {
+  for (const select of root.querySelectorAll('select#servers:not([aria-label])')) {
+    select.setAttribute('aria-label', names.servers);
+  }
+}
+new MutationObserver(nameControls).observe(root, {childList: true, subtree: true});

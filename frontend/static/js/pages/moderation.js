@@ -142,7 +142,7 @@ function suggestionsSection(report) {
 }
 
 function showOnMap(report, n) {
-  map.setView([report.lat, report.lon], 17);
+  map.setView([report.lat, report.lon], 17, {animate: false});
   announce(format(text.shown_on_map, {id: report.id, n}));
 }
 

@@ -10,7 +10,7 @@ const map = createMap(document.getElementById('ogc-map'), {offline: data.offline
 const layer = L.geoJSON(data.geojson, {
   interactive: false,
   style: () => ({color: '#0b3d91', weight: 3, fillOpacity: 0.15}),
-  pointToLayer: (feature, latlng) => L.circleMarker(latlng, {radius: 6, color: '#0b3d91', weight: 2,
+  pointToLayer: (_feature, latlng) => L.circleMarker(latlng, {radius: 6, color: '#0b3d91', weight: 2,
     fillColor: '#ffffff', fillOpacity: 1, interactive: false}),
 }).addTo(map);
 const bounds = layer.getBounds();
