@@ -7,7 +7,9 @@ on the base layout; the one 403 page."""
 from __future__ import annotations
 
 import io
+import json
 import os
+import urllib.request
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -71,6 +73,12 @@ def test_roster_keeps_its_area_through_the_login_and_reads_full_width_digits(
         v.page.wait_for_function("() => document.body.dataset.ownBasemap === 'drawn'")  # tiles blocked
         assert v.page.locator("#roster-print").is_visible()
         assert_accessible(v.page, "roster")
+        # The offline instance: no tiles asked for at all, the notice shown, our own basemap drawn.
+        blocked = len(v.blocked)
+        v.page.goto(f"{servers['offline'].url}/people/roster?area={quote(area)}")  # the cookie is per host
+        v.page.wait_for_function("() => document.body.dataset.ownBasemap === 'drawn'")
+        assert v.page.locator("#gisapp-basemap-notice").is_visible()
+        assert len(v.blocked) == blocked
         v.page.emulate_media(media="print")
         assert not v.page.locator(".roster-form").is_visible()
         assert v.page.locator(".roster-table").is_visible()
@@ -246,6 +254,8 @@ def _pages(roster_area: str) -> list[tuple[str, str, str | None]]:
     return [
         ("internal", f"/people/roster?area={quote(roster_area)}", "welfare"),
         ("internal", "/hq/reports", "hq"),
+        ("internal", "/hq/reports?lang=en", "hq"),
+        ("internal", f"/people/roster?area={quote(roster_area)}&lang=en", "welfare"),
         ("internal", "/hq/dead-letters", "hq"),
         ("internal", "/hq/dead-letters?lang=en", "hq"),
         ("internal", "/hq/dead-letters", "road"),  # the 403 page
@@ -254,6 +264,7 @@ def _pages(roster_area: str) -> list[tuple[str, str, str | None]]:
         ("public", "/ogc/collections?f=html", None),
         ("public", "/ogc/collections/shelters/items?f=html&limit=5", None),
         ("public", "/ogc/collections/shelters/items?f=html&limit=5&lang=en", None),
+        ("public", "/ogc/collections/shelters/items/{item}?f=html", None),
         ("public", "/ogc/api?f=html", None),
     ]
 
@@ -274,7 +285,10 @@ def test_staff_pages_on_the_base_layout_at_phone_and_desktop_sizes(
             text("SELECT community_area FROM restricted.person_needing_help WHERE consent LIMIT 1")
         ).scalar_one()
     shots = os.environ.get("GISAPP_SCREENSHOTS")
+    with urllib.request.urlopen(servers["public"].url + "/ogc/collections/shelters/items?limit=1") as r:
+        item = json.loads(r.read())["features"][0]["id"]
     for instance, path, who in _pages(area):
+        path = path.replace("{item}", str(item))
         v = Visit(browser, viewport=size, is_mobile=size is PHONE, has_touch=size is PHONE)
         try:
             base = servers[instance].url
