@@ -24,7 +24,8 @@ const failure = noticeBox(errorNode);
 const when = new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'ja-JP',
   {dateStyle: 'short', timeStyle: 'short', timeZone: 'Asia/Tokyo'});
 
-const map = createMap(document.getElementById('moderation-map'), {zoom: 13, offline: data.offline, text: common});
+const mapNode = document.getElementById('moderation-map');
+const map = createMap(mapNode, {zoom: 13, offline: data.offline, text: common});
 const markers = L.layerGroup().addTo(map);
 window.gisapp = {map, reload: () => loadAll()};
 
@@ -143,6 +144,9 @@ function suggestionsSection(report) {
 
 function showOnMap(report, n) {
   map.setView([report.lat, report.lon], 17, {animate: false});
+  // On a phone the map is under the list: bring it into view (focus stays on the button).
+  const box = mapNode.getBoundingClientRect();
+  if (box.top > window.innerHeight || box.bottom < 0) mapNode.scrollIntoView({block: 'center'});
   announce(format(text.shown_on_map, {id: report.id, n}));
 }
 
