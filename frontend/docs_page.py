@@ -1,24 +1,30 @@
-"""The Swagger UI page (/docs of the internal instance, /ogc/api?f=html): our own HTML instead of
-FastAPI's ``get_swagger_ui_html``, whose inline start-up script a strict CSP forbids. The vendored
-bundle (static/vendor/swagger-ui) is started by static/js/swagger_init.js, which reads the definition's
-URL from the page."""
+"""The Swagger UI page (/docs of the internal instance, /ogc/api?f=html) on the base layout:
+frontend/templates/docs.html, text section ``docs``. The vendored bundle (static/vendor/swagger-ui) is a
+classic deferred script; static/js/pages/docs.js starts it with the definition's URL from the page
+data (FastAPI's ``get_swagger_ui_html`` has an inline start-up script, which the CSP forbids)."""
 
 from __future__ import annotations
 
-from html import escape
+from collections.abc import Mapping
 
-from frontend.pages import static_url
+from frontend.catalogue import Lang, catalogue
+from frontend.render import RenderedPage, render_page
 
 
-def swagger_page(title: str, openapi_url: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<link rel="stylesheet" href="{static_url("vendor/swagger-ui/swagger-ui.css")}">
-<link rel="icon" type="image/png" href="{static_url("vendor/swagger-ui/favicon-32x32.png")}">
-</head><body>
-<div id="swagger-ui" data-openapi-url="{escape(openapi_url)}"></div>
-<script src="{static_url("vendor/swagger-ui/swagger-ui-bundle.js")}"></script>
-<script src="{static_url("js/swagger_init.js")}"></script>
-</body></html>"""
+def docs_page(
+    lang: Lang, *, path: str, query: Mapping[str, str], openapi_url: str, ogc: bool = False
+) -> RenderedPage:
+    words = catalogue(lang)["docs"]
+    return render_page(
+        "docs.html",
+        lang=lang,
+        path=path,
+        query=query,
+        entry="pages/docs.js",
+        styles=["vendor/swagger-ui/swagger-ui.css", "css/docs.css"],
+        scripts=["vendor/swagger-ui/swagger-ui-bundle.js"],
+        data={"openapi_url": openapi_url},
+        text_sections=["docs"],
+        heading_text=words["ogc_title"] if ogc else words["title"],
+        openapi_url=openapi_url,
+    )

@@ -176,7 +176,7 @@ STATES = [
         "internal",
         "/hq/reports",
         user="admin",
-        ready="#report-queue-status[data-state='ready']",
+        ready="#moderation-status[data-state='ready']",
     ),
     State("hq-dead-letters", "internal", "/hq/dead-letters", user="admin", ready="main"),
     State("docs", "internal", "/docs", user="admin", ready=".opblock"),
@@ -194,10 +194,6 @@ KNOWN: dict[str, set[str]] = {
     # 出動指示 named "<unit> を出動させる": the visible words are not part of the name (WCAG 2.5.3)
     "hq-incident": {"label-content-name-mismatch"},
     "hq-dispatch": {"label-content-name-mismatch"},
-    "roster": {"nested-interactive"},  # the map is role=img with focusable Leaflet controls inside
-    "ogc-items": {"target-size"},  # the id links in the table, the breadcrumb links (phone)
-    "ogc-item": {"target-size"},  # the breadcrumb links (phone)
-    "docs": {"color-contrast", "nested-interactive", "target-size"},  # Swagger UI's own styles and markup
 }
 
 

@@ -437,9 +437,9 @@ def test_html_for_browsers(live):
     item_page = get(live.public.url, f"/collections/shelters/items/{first['id']}", f="html").text
     assert first["properties"]["name"] in item_page
     # A map of the page's features, drawn with the Leaflet served by the app itself (no inline script:
-    # the features in a JSON block, drawn by static/js/ogc_map.js).
-    assert "/static/vendor/leaflet/leaflet.js" in page and 'id="ogc-map-data"' in page
-    assert "/static/js/ogc_map.js" in page
+    # the features in the page's JSON data block, drawn by static/js/pages/ogc.js).
+    assert "/static/vendor/leaflet/leaflet.js" in page and 'id="page-data"' in page
+    assert "/static/js/pages/ogc.js" in page and 'id="ogc-map"' in page
     assert "unpkg" not in page and "cdn" not in page.lower()
     # Property values are data, never markup: escaped in the table and in the map's JSON block.
     hostile = get(
@@ -449,7 +449,7 @@ def test_html_for_browsers(live):
     assert "&lt;/script&gt;&lt;script&gt;alert" in hostile
     # No map for projected output (the map is lon/lat).
     plane = get(live.public.url, "/collections/shelters/items", f="html", limit=3, crs="EPSG:6677").text
-    assert "ogc-map-data" not in plane
+    assert 'id="ogc-map"' not in plane and 'id="page-data"' not in plane
     # JSON when asked, whatever the browser says.
     assert (
         get(live.public.url, "/collections", browser, f="json").headers["content-type"] == "application/json"

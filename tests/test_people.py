@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import text
@@ -443,15 +444,27 @@ def test_roster_csv_and_page(api, users, fixture_ids):
     html = page.text
     assert "避難行動要支援者名簿" in html and "試験 PT-A（架空）" in html and "試験 PT-C" not in html
     assert "/static/vendor/leaflet/leaflet.js" in html and "roster-map" in html
-    config = json.loads(html.split('id="roster-config">')[1].split("</script>")[0])
+    config = json.loads(html.split('id="page-data">')[1].split("</script>")[0])
     assert len(config["points"]) == len(CONSENTING) and "name" not in config["points"][0]
+    # The same area written with a full-width digit, a kanji number or spaces finds the same people
+    # (finding: 「デモ田園町４丁目」 found nobody).
+    for spelled in ("ピープル試験町１丁目", "ピープル試験町一丁目", " ピープル試験町 1丁目 "):
+        other = api.get("/people/roster", params={"area": spelled}, headers=welfare).text
+        assert "試験 PT-A（架空）" in other and "試験 PT-C" not in other, spelled
+        csv_rows = api.get("/api/people/roster.csv", params={"area": spelled}, headers=welfare)
+        assert csv_rows.content == r.content, spelled
     assert (
         "Roster of people"
         in api.get("/people/roster", params={"area": AREA, "lang": "en"}, headers=welfare).text
     )
     assert api.get("/people/roster", params={"area": AREA}, headers=staff).status_code == 403
-    anonymous = api.get("/people/roster", params={"area": AREA}, follow_redirects=False)
+    forbidden = api.get("/people/roster", params={"area": AREA}, headers=staff)
+    assert "権限がありません" in forbidden.text and 'id="gisapp-main"' in forbidden.text
+    anonymous = api.get("/people/roster", params={"area": AREA, "lang": "en"}, follow_redirects=False)
     assert anonymous.status_code == 303 and "試験" not in anonymous.text
+    # Back to the same area after the login (finding: the login dropped ?area=).
+    back = parse_qs(urlsplit(anonymous.headers["location"]).query)["next"][0]
+    assert back == "/people/roster?" + urlencode({"area": AREA, "lang": "en"})
 
 
 HEADER = "管理番号,氏名,ふりがな,生年,電話番号,住所,自治会,要配慮区分,同意,緯度,経度,避難支援者\n"
@@ -544,3 +557,28 @@ def test_csv_import_malformed_rows_store_nothing(api, users, fixture_ids, app_en
     broken = _import(api, admin, b"\xff\xfe\x00garbage\x81")
     assert broken.status_code == 422 and broken.json()["error"]["message_ja"]
     assert _stored(app_engine, "X-") == {}
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "デモ田園町４丁目",
+        "デモ田園町四丁目",
+        " デモ田園町 4丁目 ",
+        "デモ田園町4丁",
+        "ﾃﾞﾓ田園町4丁目",
+        "デモ田園町　４丁目",
+    ],
+)
+def test_area_names_compare_in_one_form(spelled):
+    from gisapp.ops.people import area_key
+
+    assert area_key(spelled) == area_key("デモ田園町4丁目") == "デモ田園町4丁目"
+
+
+def test_area_names_keep_their_numbers_apart():
+    from gisapp.ops.people import area_key
+
+    assert area_key("デモ田園町十一丁目") == "デモ田園町11丁目" != area_key("デモ田園町1丁目")
+    assert area_key("デモ田園町二十丁目") == "デモ田園町20丁目"
+    assert area_key("デモ本町") != area_key("デモ中町")

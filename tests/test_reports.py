@@ -391,7 +391,8 @@ def test_accept_makes_an_incident_whose_status_the_reporter_sees(
     assert seen() == "対応済"
     assert "対応済" in public_client.get(f"/report/status/{token}").text
 
-    for action, body in (("accept", {}), ("merge", {"incident_id": incident["id"]}), ("reject", {})):
+    merge = ("merge", {"incident_id": incident["id"]})
+    for action, body in (("accept", {}), merge, ("reject", {}), ("restore", {})):
         again = client.post(f"/api/reports/{report_id}/{action}", json=body, headers=people["hq"])
         assert again.status_code == 409, action
         assert again.json()["error"]["message_ja"] and again.json()["error"]["state"] == "accepted"
@@ -443,6 +444,20 @@ def test_merge_and_reject(client, public_client, people, disaster, app_engine):
         ).status_code
         == 409
     )
+    # A rejection can be undone (finding: 却下 had no undo): back in the queue, unmoderated, audited.
+    rejected = client.get("/api/reports", params={"state": "rejected"}, headers=people["hq"]).json()
+    assert rejected[0]["id"] == rejected_id  # the latest decision first
+    back = client.post(f"/api/reports/{rejected_id}/restore", json={}, headers=people["hq"])
+    assert back.status_code == 200, back.text
+    assert (back.json()["report"]["state"], back.json()["report"]["moderated_by"]) == ("pending", None)
+    assert public_client.get(f"/api/reports/status/{rejected_token}").json()["status_ja"] == "受付中"
+    assert _audit(app_engine, "citizen_report.restore", rejected_id)
+    pending = client.get("/api/reports", params={"state": "pending"}, headers=people["hq"]).json()
+    assert rejected_id in [item["id"] for item in pending]
+    again = client.post(f"/api/reports/{rejected_id}/restore", json={}, headers=people["hq"])
+    assert again.status_code == 409 and again.json()["error"]["state"] == "pending"
+    assert client.post(f"/api/reports/{rejected_id}/restore", json={}).status_code == 401
+    assert client.post("/api/reports/987654321/restore", json={}, headers=people["hq"]).status_code == 404
 
 
 def test_accept_into_a_closed_disaster_changes_nothing(client, public_client, people, app_engine):
@@ -462,3 +477,54 @@ def test_moderation_needs_an_hq_login(client, people):
     assert client.post("/api/reports/1/reject", json={}).status_code == 401
     page = client.get("/hq/reports", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login?next=/hq/reports")
+
+
+PLACE = (140.2000, 36.2000)  # a corner of its own: one made-up area with one made-up road
+
+
+def test_a_report_names_its_place_in_words(client, public_client, people, app_engine):
+    """Finding: moderation showed coordinates only. The domain names the 町丁目 area that holds the
+    report and the nearest road of the road ledger (within 200 m)."""
+    x, y = PLACE
+    with app_engine.begin() as conn:
+        dept = conn.execute(text("SELECT min(id) FROM core.department")).scalar_one()
+        layer = conn.execute(
+            text(
+                """INSERT INTO gis.layer (slug, title_ja, title_en, owner_department_id, visibility, kind,
+                                          geometry_type)
+                   VALUES ('report-place-roads', '通報場所試験道路', 'report place roads', :d, 'internal',
+                           'road_segment', 'MultiLineString')
+                   ON CONFLICT (slug) DO UPDATE SET title_en = EXCLUDED.title_en RETURNING id"""
+            ),
+            {"d": dept},
+        ).scalar_one()
+        conn.execute(
+            text(
+                """INSERT INTO gis.road_segment (layer_id, route_no, route_name, road_class, geom)
+                   VALUES (:l, 'RP1', '通報試験線', 'その他',
+                           ST_Multi(ST_MakeLine(ST_MakePoint(:x - 0.01, :y), ST_MakePoint(:x + 0.01, :y))))
+                   ON CONFLICT (layer_id, route_no) DO NOTHING"""
+            ),
+            {"l": layer, "x": x, "y": y},
+        )
+        conn.execute(
+            text(
+                """INSERT INTO ops.evac_area (code, name, geom)
+                   VALUES ('RPT-PLACE', '通報試験町1丁目', ST_Multi(ST_Expand(ST_MakePoint(:x, :y), 0.005)))
+                   ON CONFLICT (code) DO NOTHING"""
+            ),
+            {"x": x, "y": y},
+        )
+    on_road, _ = _new(public_client, app_engine, lon=x, lat=y + 0.0003)  # ~33 m north of the road
+    got = client.get(f"/api/reports/{on_road}", headers=people["hq"]).json()
+    assert (got["area_name"], got["road_name"], got["road_no"]) == ("通報試験町1丁目", "通報試験線", "RP1")
+    assert 30 < got["road_m"] < 36
+    queued = {r["id"]: r for r in client.get("/api/reports", headers=people["hq"]).json()}
+    assert (queued[on_road]["area_name"], queued[on_road]["road_name"]) == ("通報試験町1丁目", "通報試験線")
+    # 500 m north: outside the area, and the road is beyond 200 m.
+    away, _ = _new(public_client, app_engine, lon=x, lat=y + 0.0045)
+    got = client.get(f"/api/reports/{away}", headers=people["hq"]).json()
+    assert got["area_name"] == "通報試験町1丁目" and got["road_name"] is None
+    outside, _ = _new(public_client, app_engine, lon=x, lat=y + 0.01)
+    got = client.get(f"/api/reports/{outside}", headers=people["hq"]).json()
+    assert (got["area_name"], got["road_name"]) == (None, None)

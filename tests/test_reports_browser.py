@@ -108,15 +108,15 @@ def _run(servers, phone: Visit, staff: Visit, hq_login, tmp_path) -> None:
     # Staff: the moderation queue shows the canary as plain text.
     staff.login(internal, "/hq/reports", *hq_login)
     queue = staff.page
-    queue.wait_for_selector("#report-queue-status[data-state=ready]")
+    queue.wait_for_selector("#moderation-status[data-state=ready]")
     # Every image settled (an injected <img src=x> would have fired its onerror by then).
     queue.wait_for_function(
         "() => [...document.images].filter(i => i.loading !== 'lazy').every(i => i.complete)"
     )
     assert queue.evaluate(NO_XSS)
-    card = queue.locator(".report-card", has_text="倒木です <img src=x").first
-    assert card.locator(".report-description").inner_text() == CANARY
-    thumb = card.locator("img.report-thumb")
+    card = queue.locator(".moderation-card", has_text="倒木です <img src=x").first
+    assert card.locator(".moderation-description").inner_text() == CANARY
+    thumb = card.locator("img.moderation-photo")
     thumb.scroll_into_view_if_needed()
     thumb.evaluate("i => i.decode()")
     assert thumb.evaluate("i => i.naturalWidth") == 320  # served by the staff route, decodable
@@ -124,11 +124,12 @@ def _run(servers, phone: Visit, staff: Visit, hq_login, tmp_path) -> None:
     report_id = card.get_attribute("data-report-id")
     card.get_by_role("button", name="事案にする").click()
     queue.wait_for_function(
-        "id => document.getElementById('report-queue-result').textContent.includes('通報 #' + id)",
+        "id => document.getElementById('moderation-result').textContent.includes('通報 #' + id)",
         arg=report_id,
     )
-    assert "事案 #" in queue.inner_text("#report-queue-result")
-    queue.locator(f".report-card[data-report-id='{report_id}']").wait_for(state="detached")
+    assert "事案 #" in queue.inner_text("#moderation-result")
+    assert queue.evaluate("document.activeElement.id") == "moderation-result"
+    queue.locator(f".moderation-card[data-report-id='{report_id}']").wait_for(state="detached")
 
     # The incident (with the canary as its description) on the HQ map.
     queue.goto(internal + "/hq")

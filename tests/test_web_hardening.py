@@ -531,7 +531,7 @@ def test_hsts_only_when_cookies_are_secure(settings, client):
 # ------------------------------------------------------------------------------------- /docs
 def test_docs_and_the_openapi_document_are_for_staff_only(client, seeded, app_engine):
     r = client.get("/docs", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/login?next=/docs"
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/docs&lang=ja"
     bilingual(client.get("/openapi.json"), 401, "not_authenticated")
     for who in ("staff", "hq", "welfare", "admin"):
         headers = seeded.bearer(client, who)

@@ -605,6 +605,17 @@ def c_report_reject(w: World, who: str) -> Call:
     return Call(f"/api/reports/{report_id}/reject", json={"reason": "重複"}, headers=w.auth(who), check=check)
 
 
+def c_report_restore(w: World, who: str) -> Call:
+    report_id = new_report(w)
+    with w.http() as c:
+        _ok(c.post(f"/api/reports/{report_id}/reject", json={}, headers=w.auth("hq")))
+
+    def check(c, r):
+        return _report_state(c, w, report_id) == "pending"
+
+    return Call(f"/api/reports/{report_id}/restore", json={}, headers=w.auth(who), check=check)
+
+
 def c_shelter_open(w: World, who: str) -> Call:
     shelter = w.take(w.shelters)
 
@@ -935,6 +946,7 @@ OPS: list[Op] = [
     Op("POST", "/api/reports/{report_id}/accept", roles(200, HQ_ROLES), c_report_accept),
     Op("POST", "/api/reports/{report_id}/merge", roles(200, HQ_ROLES), c_report_merge),
     Op("POST", "/api/reports/{report_id}/reject", roles(200, HQ_ROLES), c_report_reject),
+    Op("POST", "/api/reports/{report_id}/restore", roles(200, HQ_ROLES), c_report_restore),
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/open", roles(200, HQ_ROLES), c_shelter_open),
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/close", roles(200, HQ_ROLES), c_shelter_close),
     Op("PUT", "/api/shelter-settings", roles(200, HQ_ROLES), c_shelter_settings, serial=True),

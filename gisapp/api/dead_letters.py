@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.errors import STATUS_TEXT
-from frontend.dead_letter_pages import dead_letters_html
+from frontend.catalogue import normalise_lang
+from frontend.dead_letter_pages import dead_letters_page as dead_letters_view
+from gisapp.api.html import page_response
+from gisapp.api.staff import forbidden, gate
 from gisapp.auth import User
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, require_roles
@@ -87,22 +90,9 @@ def review_dead_letters(body: ReviewIn, engine: EngineDep, user: ReaderUser) -> 
     return {"reviewed": _review(engine, user, body.ids)}
 
 
-def _lang(lang: str) -> str:
-    return lang if lang in ("ja", "en") else "ja"
-
-
-def _gate(user: User | None, lang: str) -> Response | None:
-    if user is None:
-        return RedirectResponse(f"/login?next=%2Fhq%2Fdead-letters&lang={_lang(lang)}", status_code=303)
-    if not user.has_any(*READERS):
-        return HTMLResponse(
-            "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden", 403
-        )
-    return None
-
-
 @router.get("/hq/dead-letters", response_class=HTMLResponse, include_in_schema=False)
 def dead_letters_page(
+    request: Request,
     engine: EngineDep,
     user: OptionalUser,
     lang: str = "ja",
@@ -113,7 +103,7 @@ def dead_letters_page(
     marked: Annotated[int | None, Query(ge=0, le=dead_letters.MAX_REVIEW)] = None,
 ) -> Response:
     """The screen (Japanese first; ?lang=en), filtered like the API; 100 letters a page."""
-    if (refused := _gate(user, lang)) is not None:
+    if (refused := gate(request, user, "/hq/dead-letters", lang, READERS)) is not None:
         return refused
     shown = {"device": device.strip() or None, "reason": reason.strip() or None, "unreviewed": unreviewed}
     limit, letters, error = 100, [], None
@@ -125,14 +115,15 @@ def dead_letters_page(
             )
         except DeadLetterInvalid as e:
             error = (e.ja, e.en)
-    html = dead_letters_html(
-        _lang(lang), letters, counts, shown, limit=limit, before=before, marked=marked, error=error
+    page = dead_letters_view(
+        normalise_lang(lang), letters, counts, shown, limit=limit, before=before, marked=marked, error=error
     )
-    return HTMLResponse(html, status_code=422 if error else 200, headers=NO_STORE)
+    return page_response(request, page, 422 if error else 200, NO_STORE)
 
 
 @router.post("/hq/dead-letters/review", include_in_schema=False)
 def dead_letters_page_review(
+    request: Request,
     engine: EngineDep,
     user: OptionalUser,
     ids: Annotated[list[int], Form(max_length=dead_letters.MAX_REVIEW)] = [],  # noqa: B006 (FastAPI copies)
@@ -142,9 +133,11 @@ def dead_letters_page_review(
     unreviewed: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """The screen's form: mark the ticked letters, then back to the same view (post/redirect/get)."""
-    if (refused := _gate(user, lang)) is not None:
-        return refused
+    if user is None:  # a form post: back to the screen after the login, not to this POST
+        return RedirectResponse(f"/login?next=%2Fhq%2Fdead-letters&lang={normalise_lang(lang)}", 303)
+    if not user.has_any(*READERS):
+        return forbidden(request, user, lang)
     marked = _review(engine, user, ids) if ids else []
-    back = {"lang": _lang(lang), "device": device, "reason": reason, "unreviewed": unreviewed}
+    back = {"lang": normalise_lang(lang), "device": device, "reason": reason, "unreviewed": unreviewed}
     query = urlencode({**{k: v for k, v in back.items() if v}, "marked": len(marked)})
     return RedirectResponse(f"/hq/dead-letters?{query}", status_code=303)

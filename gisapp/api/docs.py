@@ -5,10 +5,13 @@ both. The citizen-facing instance publishes neither (not mounted there)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from common.errors import Forbidden, NotAuthenticated
-from frontend.docs_page import swagger_page
+from frontend.catalogue import normalise_lang
+from frontend.docs_page import docs_page
+from gisapp.api.html import page_response
+from gisapp.api.staff import gate
 from gisapp.deps import OptionalUser
 from layers.catalog import STAFF_ROLES
 
@@ -18,14 +21,12 @@ _FORBIDDEN = ("この操作の権限がありません。", "You are not allowed
 
 
 @router.get("/docs")
-def docs(user: OptionalUser) -> Response:
-    if user is None:
-        return RedirectResponse("/login?next=/docs", status_code=303)
-    if not user.has_any(*STAFF_ROLES):
-        return HTMLResponse(
-            "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden", 403
-        )
-    return HTMLResponse(swagger_page("gisapp API", "/openapi.json"))
+def docs(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
+    if (refused := gate(request, user, "/docs", lang, STAFF_ROLES)) is not None:
+        return refused
+    query = dict(request.query_params)
+    page = docs_page(normalise_lang(lang), path="/docs", query=query, openapi_url="/openapi.json")
+    return page_response(request, page)
 
 
 @router.get("/openapi.json")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from common.errors import NotFound
 from frontend.pages import citizen_map_html, hq_map_html, page_asset
 from frontend.render import RenderedPage
 from gisapp.api.html import page_response
+from gisapp.api.staff import gate
 from gisapp.auth import User
 from gisapp.deps import OptionalUser
 from gisapp.pages_gis import gis_page
@@ -20,8 +20,6 @@ from layers.catalog import STAFF_ROLES
 
 router = APIRouter(include_in_schema=False)
 public_router = APIRouter(include_in_schema=False)
-
-_FORBIDDEN = "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden"
 
 
 def _lang(lang: str) -> str:
@@ -37,8 +35,7 @@ def _staff_page(
     build: Callable[..., str],
 ) -> Response:
     """Log in first (back to ``path`` afterwards), then the page if the user has one of ``roles``."""
-    refused = _refused(request, user, path, lang, roles)
-    if refused is not None:
+    if (refused := gate(request, user, path, lang, roles)) is not None:
         return refused
     return HTMLResponse(build(_lang(lang), offline=request.app.state.settings.offline))
 
@@ -53,26 +50,12 @@ def _staff_template_page(
 ) -> Response:
     """The same gate for a page on the Jinja base layout (``frontend.render``): ``build(lang,
     offline=, query=)`` (the language links keep the query), answered with the page's own CSP."""
-    refused = _refused(request, user, path, lang, roles)
-    if refused is not None:
+    # Back to the same page after logging in, with its query (English readers stay English; a shared
+    # link such as /hq/replay?disaster=3&t=… keeps what it points at); the one 403 page otherwise.
+    if (refused := gate(request, user, path, lang, roles)) is not None:
         return refused
     offline = request.app.state.settings.offline
     return page_response(request, build(lang, offline=offline, query=dict(request.query_params)))
-
-
-def _refused(
-    request: Request, user: User | None, path: str, lang: str, roles: Iterable[str]
-) -> Response | None:
-    """The login redirect or the 403 answer; None when ``user`` may open the page."""
-    if user is None:
-        # Back to the same page after logging in, with its query (English readers stay English;
-        # a shared link such as /hq/replay?disaster=3&t=… keeps what it points at).
-        query = request.url.query
-        back = quote(f"{path}?{query}", safe="") if query else path
-        return RedirectResponse(f"/login?next={back}&lang={_lang(lang)}", status_code=303)
-    if not user.has_any(*roles):
-        return HTMLResponse(_FORBIDDEN, status_code=403)
-    return None
 
 
 @public_router.get("/", response_class=HTMLResponse)

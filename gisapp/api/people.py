@@ -14,10 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from frontend.people_pages import roster_html
+from frontend.catalogue import normalise_lang
+from frontend.people_pages import roster_page as roster_view
+from gisapp.api.html import page_response
+from gisapp.api.staff import NO_STORE, gate
 from gisapp.auth import User
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, require_roles
@@ -195,22 +198,18 @@ def save_plan(engine: EngineDep, user: WriterUser, person_id: IdPath, body: Plan
 def roster_page(
     request: Request, engine: EngineDep, user: OptionalUser, area: str = "", lang: str = "ja"
 ) -> Response:
-    """The printable roster of one area, with a map (Japanese first; ?lang=en)."""
-    lang = lang if lang in ("ja", "en") else "ja"
-    if user is None:
-        return RedirectResponse(f"/login?next=%2Fpeople%2Froster&lang={lang}", status_code=303)
-    if not user.has_any(*READERS):
-        return HTMLResponse(
-            "<!DOCTYPE html><html lang='ja'><title>403</title><p>権限がありません / Forbidden", 403
-        )
+    """The printable roster of one area, with a map (Japanese first; ?lang=en). Anonymous readers go
+    to the login and come back with the whole query (?area=…&lang=…)."""
+    if (refused := gate(request, user, "/people/roster", lang, READERS)) is not None:
+        return refused
     area = area.strip()[:100]
     rows: list[dict] = []
     if area:
         with transaction(engine, user.roles) as conn:
             rows = people.roster(conn, user.username, area, action="people.roster_page")
-    offline = request.app.state.settings.offline
-    html = roster_html(
-        lang, area, rows, columns=people.ROSTER_COLUMNS, cells=[people.roster_cells(r) for r in rows],
-        offline=offline,
+    page = roster_view(
+        normalise_lang(lang), area, rows, columns=people.ROSTER_COLUMNS,
+        cells=[people.roster_cells(r) for r in rows], query=dict(request.query_params),
+        offline=request.app.state.settings.offline,
     )  # fmt: skip
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return page_response(request, page, headers=NO_STORE)

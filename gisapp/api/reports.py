@@ -25,8 +25,9 @@ from common.errors import InvalidInput
 from common.inputs import RecordId, is_normal
 from frontend import report_pages
 from frontend.catalogue import normalise_lang
+from frontend.moderation_page import moderation_page as moderation_view
 from gisapp.api.html import page_response
-from gisapp.api.pages import _staff_page
+from gisapp.api.staff import NO_STORE, gate
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn
 from gisapp.ops import evacuation, photos, reports
@@ -221,8 +222,27 @@ def reject(report_id: IdPath, body: RejectIn, engine: EngineDep, user: HQUser) -
         return reports.reject(conn, report_id, user.username, body.reason)
 
 
+class RestoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@router.post(
+    "/api/reports/{report_id}/restore",
+    summary="Undo a rejection (back to the queue) / 却下を取り消す",
+    description="Only a rejected report; it goes back to the moderation queue as pending.",
+)
+def restore(report_id: IdPath, engine: EngineDep, user: HQUser, body: RestoreIn | None = None) -> dict:
+    with transaction(engine, user.roles) as conn:
+        return reports.restore(conn, report_id, user.username)
+
+
 @router.get("/hq/reports", response_class=HTMLResponse, include_in_schema=False)
 def moderation_page(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
-    return _staff_page(
-        request, user, "/hq/reports", lang, ("hq_operator", "staff"), report_pages.moderation_html
+    if (refused := gate(request, user, "/hq/reports", lang, ("hq_operator", "staff"))) is not None:
+        return refused
+    page = moderation_view(
+        normalise_lang(lang),
+        query=dict(request.query_params),
+        offline=request.app.state.settings.offline,
     )
+    return page_response(request, page, headers=NO_STORE)

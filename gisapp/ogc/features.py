@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from common.errors import NotFound
-from frontend.docs_page import swagger_page
+from frontend.catalogue import normalise_lang
+from frontend.docs_page import docs_page
+from gisapp.api.html import page_response
 from gisapp.deps import OptionalUser, ReadConn
 from gisapp.ogc import access, documents, html, openapi, params
 from gisapp.ogc import crs as crs_mod
@@ -42,7 +44,7 @@ def landing(request: Request) -> Response:
     if _html(request):
         b = documents.base(request)
         return html.render(
-            html.Page(*documents.TITLE, html.crumbs(b), doc["description"], links=doc["links"])
+            request, html.Page(*documents.TITLE, html.crumbs(b), doc["description"], links=doc["links"])
         )
     return _json(doc)
 
@@ -54,7 +56,7 @@ def conformance(request: Request) -> Response:
         b = documents.base(request)
         page = html.Page("適合クラス", "Conformance", html.crumbs(b), links=doc["links"])
         page.table_head, page.table_rows = ["conformsTo"], [[c] for c in doc["conformsTo"]]
-        return html.render(page)
+        return html.render(request, page)
     return _json(doc)
 
 
@@ -63,7 +65,14 @@ def api_definition(request: Request, conn: ReadConn, user: OptionalUser) -> Resp
     b = documents.base(request)
     if _html(request):
         # Swagger UI from our own /static (no CDN), reading the definition below.
-        return HTMLResponse(swagger_page("OGC API – Features", f"{b}/api?f=json"))
+        page = docs_page(
+            normalise_lang(request.query_params.get("lang")),
+            path=request.url.path,
+            query=dict(request.query_params),
+            openapi_url=f"{b}/api?f=json",
+            ogc=True,
+        )
+        return page_response(request, page)
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
     queryables = {layer.slug: fq.queryables(conn, layer, public) for layer in layers}
@@ -88,7 +97,7 @@ def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Respons
          ", ".join(f"{v:.5f}" for v in d["extent"]["spatial"]["bbox"][0])]
         for d in docs
     ]  # fmt: skip
-    return html.render(page)
+    return html.render(request, page)
 
 
 @router.get("/collections/{collection_id}", summary="コレクション / Collection")
@@ -111,7 +120,7 @@ def collection(collection_id: str, request: Request, conn: ReadConn, user: Optio
         ("出典 / Source", layer.source),
         ("ライセンス / Licence", layer.licence),
     ]
-    return html.render(page)
+    return html.render(request, page)
 
 
 @router.get("/collections/{collection_id}/queryables", summary="絞り込み可能な属性 / Queryables")
@@ -130,7 +139,7 @@ def queryables(collection_id: str, request: Request, conn: ReadConn, user: Optio
     )  # fmt: skip
     page.table_head = ["項目 / Property", "型 / Type"]
     page.table_rows = [[name, t or "—"] for name, t in props.items()]
-    return html.render(page)
+    return html.render(request, page)
 
 
 @router.get("/collections/{collection_id}/items", summary="地物 / Features")
@@ -163,7 +172,7 @@ def items(collection_id: str, request: Request, conn: ReadConn, user: OptionalUs
     links = _page_links(request, layer.slug, q, matched, want_html)
     if want_html:
         page = _items_page(request, layer, json.loads(features), matched, returned, links)
-        return html.render(_with_map(request, page, out_crs), headers=headers)
+        return html.render(request, _with_map(request, page, out_crs), headers=headers)
     head = {
         "type": "FeatureCollection",
         "numberMatched": matched,
@@ -263,6 +272,6 @@ def item(
         )  # fmt: skip
         page.facts = [("形状 / Geometry", feature["geometry"]["type"]), *feature["properties"].items()]
         page.geojson = feature
-        return html.render(_with_map(request, page, out_crs), headers=headers)
+        return html.render(request, _with_map(request, page, out_crs), headers=headers)
     body = found[:-1] + ', "links": ' + json.dumps(links, ensure_ascii=False) + "}"
     return Response(body.encode(), media_type=GEOJSON, headers=headers)

@@ -101,7 +101,7 @@ WITH rule AS MATERIALIZED (
     END AS evac_level,
     p.care_severity, p.birth_year
   FROM restricted.person_needing_help p LEFT JOIN restricted.person_hazard h ON h.person_id = p.id
-  WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
+  WHERE CAST(:areas AS text[]) IS NULL OR p.community_area = ANY(CAST(:areas AS text[]))
 ), ordered AS MATERIALIZED (
   SELECT r.*, row_number() OVER (ORDER BY r.evac_level DESC NULLS LAST, (r.alert_gauge IS NOT NULL) DESC,
     r.hazard_rank, r.care_severity, r.birth_year NULLS LAST, r.id) AS priority
@@ -113,6 +113,43 @@ LEFT JOIN gis.hazard_area hz ON hz.id = o.hazard_id
 LEFT JOIN restricted.evacuation_plan ep ON ep.person_id = p.id
 """  # noqa: S608 -- composed of this module's own constants only
 _PRIORITY_ORDERED = _PRIORITY + " ORDER BY o.priority"
+
+
+_KANJI_DIGITS = str.maketrans("〇一二三四五六七八九", "0123456789")
+_CHOME = re.compile(r"([〇一二三四五六七八九十]+)丁目?$|([0-9]+)(?:丁目?|-?chome)$", re.IGNORECASE)
+_SPACES = re.compile(r"[\s\u3000]+")
+
+
+def _kanji_number(kanji: str) -> int:
+    """一 … 九十九 (the numbers of 丁目)."""
+    if "十" not in kanji:
+        return int(kanji.translate(_KANJI_DIGITS))
+    tens, _, ones = kanji.partition("十")
+    return int(tens.translate(_KANJI_DIGITS) or 1) * 10 + int(ones.translate(_KANJI_DIGITS) or 0)
+
+
+def area_key(area: str) -> str:
+    """A community area name as it is compared: NFKC (full-width ４ → 4, half-width kana → full), no
+    spaces, and the 丁目 in one form (四丁目 / ４丁目 / 4丁 / 4-chome → 4丁目). The same key is made of
+    the query and of every stored name, so 「デモ田園町４丁目」 finds the people of 「デモ田園町4丁目」."""
+    key = _SPACES.sub("", unicodedata.normalize("NFKC", area or ""))
+    found = _CHOME.search(key)
+    if found:
+        number = _kanji_number(found[1]) if found[1] else int(found[2])
+        key = f"{key[: found.start()]}{number}丁目"
+    return key
+
+
+def _areas(conn: Connection, area: str | None) -> list[str] | None:
+    """The stored community_area values (as the caller may see them: RLS applies) whose key is the
+    key of ``area``; None for "every area"."""
+    if area is None:
+        return None
+    wanted = area_key(area)
+    stored = conn.execute(
+        text("SELECT DISTINCT community_area FROM restricted.person_needing_help")
+    ).scalars()
+    return [name for name in stored if area_key(name) == wanted]
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -129,7 +166,7 @@ def tune(conn: Connection) -> None:
 
 
 def _ranked(conn: Connection, area: str | None, limit: int | None, radius_m: float) -> list[dict[str, Any]]:
-    params = {"area": area, "limit": limit, "radius": radius_m, "alert_min": ALERT_MIN_LEVEL}
+    params = {"areas": _areas(conn, area), "limit": limit, "radius": radius_m, "alert_min": ALERT_MIN_LEVEL}
     tune(conn)
     return [_row(r) for r in conn.execute(text(_PRIORITY_ORDERED), params)]
 
@@ -154,10 +191,10 @@ def list_people(
         text(
             f"""SELECT {_COLUMNS} FROM restricted.person_needing_help p
                 LEFT JOIN restricted.evacuation_plan ep ON ep.person_id = p.id
-                WHERE CAST(:area AS text) IS NULL OR p.community_area = CAST(:area AS text)
+                WHERE CAST(:areas AS text[]) IS NULL OR p.community_area = ANY(CAST(:areas AS text[]))
                 ORDER BY p.community_area, p.external_id, p.id LIMIT :limit OFFSET :offset"""  # noqa: S608 -- own constant
         ),
-        {"area": area, "limit": limit, "offset": offset},
+        {"areas": _areas(conn, area), "limit": limit, "offset": offset},
     )
     found = [_row(r) for r in rows]
     _audit_read(conn, actor, "people.list", len(found), area=area)

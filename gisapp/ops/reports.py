@@ -162,12 +162,26 @@ def status_for_token(conn: Connection, token: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------- moderation
-_SELECT = """
+PLACE_ROAD_M = 200  # the nearest road named as a report's place, if it is this close
+
+# The report's place in words (moderators cannot read coordinates): the 町丁目/自治会 area that holds
+# it and the nearest road-ledger route (KNN on the GiST index, re-ordered by geography).
+_SELECT = f"""
 SELECT r.id, r.category, c.name_ja AS category_ja, c.name_en AS category_en, r.description,
        ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, r.photo IS NOT NULL AS has_photo, r.photo_type,
-       r.state, r.incident_id, r.created_at, r.moderated_by, r.moderated_at
+       r.state, r.incident_id, r.created_at, r.moderated_by, r.moderated_at,
+       area.name AS area_name, road.route_name AS road_name, road.route_no AS road_no, road.d AS road_m
   FROM ops.citizen_report r JOIN ops.incident_category c ON c.code = r.category
-"""
+  LEFT JOIN LATERAL (SELECT a.name FROM ops.evac_area a WHERE ST_Intersects(a.geom, r.geom)
+                      ORDER BY a.code LIMIT 1) area ON true
+  LEFT JOIN LATERAL (
+    SELECT k.route_name, k.route_no, k.d
+      FROM (SELECT s.route_name, s.route_no, ST_Distance(CAST(s.geom AS geography), CAST(r.geom AS geography)) AS d
+              FROM gis.road_segment s
+             WHERE NOT EXISTS (SELECT 1 FROM gis.layer l WHERE l.id = s.layer_id AND l.deleted_at IS NOT NULL)
+             ORDER BY s.geom <-> r.geom LIMIT 8) k
+     WHERE k.d <= {PLACE_ROAD_M} ORDER BY k.d LIMIT 1) road ON true
+"""  # noqa: S608 -- own constants only
 
 
 def get_report(conn: Connection, report_id: int, *, for_update: bool = False) -> dict:
@@ -180,8 +194,10 @@ def get_report(conn: Connection, report_id: int, *, for_update: bool = False) ->
 
 
 def list_reports(conn: Connection, state: str = "pending", limit: int = 200) -> list[dict]:
+    """Oldest first in the queue (pending); the latest decisions first for the others."""
+    order = "r.created_at, r.id" if state == "pending" else "r.moderated_at DESC NULLS LAST, r.id DESC"
     rows = conn.execute(
-        text(_SELECT + " WHERE r.state = :s ORDER BY r.created_at, r.id LIMIT :n"), {"s": state, "n": limit}
+        text(_SELECT + f" WHERE r.state = :s ORDER BY {order} LIMIT :n"), {"s": state, "n": limit}
     )
     return [dict(r._mapping) for r in rows]
 
@@ -318,4 +334,26 @@ def reject(conn: Connection, report_id: int, actor: str, reason: str = "") -> di
     _pending(conn, report_id)
     _close(conn, report_id, "rejected", None, actor)
     audit.record(conn, actor, "citizen_report.reject", str(report_id), reason=reason[:500])
+    return {"report": get_report(conn, report_id)}
+
+
+def restore(conn: Connection, report_id: int, actor: str) -> dict:
+    """Undo a rejection: the report goes back to the queue (pending), unmoderated. Only a rejected
+    report can come back (an accepted or merged one has its incident, handled there)."""
+    report = get_report(conn, report_id, for_update=True)
+    if report["state"] != "rejected":
+        raise OpsConflict(
+            "却下した通報だけを元に戻せます。",
+            "Only a rejected report can be restored.",
+            state=report["state"],
+            incident_id=report["incident_id"],
+        )
+    conn.execute(
+        text(
+            """UPDATE ops.citizen_report SET state = 'pending', moderated_by = NULL, moderated_at = NULL
+                WHERE id = :id"""
+        ),
+        {"id": report_id},
+    )
+    audit.record(conn, actor, "citizen_report.restore", str(report_id))
     return {"report": get_report(conn, report_id)}
