@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from frontend.catalogue import normalise_lang
+from frontend.catalogue import both, normalise_lang
 from frontend.render import render_page
 from gisapp.api.html import page_response
 from gisapp.auth import User
@@ -32,6 +32,7 @@ def forbidden(request: Request, user: User | None, lang: str = "ja") -> Response
         path=request.url.path,
         query=dict(request.query_params),
         username=user.username if user else "",
+        messages=both("forbidden.body", normalise_lang(lang)),
     )
     return page_response(request, page, 403, NO_STORE)
 
