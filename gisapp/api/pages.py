@@ -1,4 +1,4 @@
-"""Map pages: the citizen map (公開型GIS), the HQ map (災害対策本部) and the staff GIS viewer (統合型GIS)."""
+"""Map pages (the citizen's page is gisapp/api/citizen.py): the HQ map (災害対策本部) and the staff GIS viewer (統合型GIS)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.errors import NotFound
-from frontend.pages import citizen_map_html, gis_map_html, hq_map_html, page_asset, replay_map_html
+from frontend.pages import gis_map_html, hq_map_html, page_asset, replay_map_html
 from gisapp.auth import User
 from gisapp.deps import OptionalUser
 from layers.catalog import STAFF_ROLES
@@ -42,11 +42,6 @@ def _staff_page(
     if not user.has_any(*roles):
         return HTMLResponse(_FORBIDDEN, status_code=403)
     return HTMLResponse(build(_lang(lang), offline=request.app.state.settings.offline))
-
-
-@public_router.get("/", response_class=HTMLResponse)
-def citizen_map(request: Request, lang: str = "ja") -> HTMLResponse:
-    return HTMLResponse(citizen_map_html(_lang(lang), offline=request.app.state.settings.offline))
 
 
 @router.get("/hq", response_class=HTMLResponse)
