@@ -38,7 +38,7 @@ function spread(map, markers) {
   const placed = markers.map((m) => ({m, p: map.latLngToLayerPoint(m.getLatLng())}));
   const groups = [];
   for (const item of placed) {
-    const group = groups.find((g) => g.some((o) => o.p.distanceTo(item.p) < MARKER + 4));
+    const group = groups.find((g) => g.some((o) => o.p.distanceTo(item.p) < MARKER + 6));
     if (group) group.push(item);
     else groups.push([item]);
   }
@@ -74,6 +74,8 @@ export async function showMap(element, data, answer, hereUrl) {
   const place = L.layerGroup().addTo(map);
   const byId = new Map();
   let shelterMarkers = [];
+  let incidentMarkers = [];
+  const spreadAll = () => spread(map, [...shelterMarkers, ...incidentMarkers]);
 
   function popup(shelter) {
     const symbol = data.symbols.shelter[shelter.level];
@@ -106,6 +108,7 @@ export async function showMap(element, data, answer, hereUrl) {
       byId.set(shelter.id, marker);
       return marker;
     });
+    incidentMarkers = [];
     for (const incident of current.incidents) {
       const kind = incident.road_closure ? 'closure' : 'incident';
       const symbol = data.symbols[kind][incident.state];
@@ -116,13 +119,14 @@ export async function showMap(element, data, answer, hereUrl) {
       });
       marker.bindPopup(`<p>${escapeHtml(label)}</p>`, {maxWidth: POPUP_WIDTH});
       marker.addTo(incidents);
+      incidentMarkers.push(marker);
     }
     if (current.place) {
       L.circleMarker([current.place.lat, current.place.lon], {
         radius: 9, color: '#0b3d91', weight: 3, fillColor: '#ffffff', fillOpacity: 1, className: 'citizen-place-marker',
       }).bindTooltip(current.place.source === 'position' ? c.map_you : c.map_place).addTo(place);
     }
-    spread(map, [...shelterMarkers]);
+    spreadAll();
   }
 
   function fit(current) {
@@ -144,7 +148,8 @@ export async function showMap(element, data, answer, hereUrl) {
 
   draw(answer);
   fit(answer);
-  map.on('zoomend', () => spread(map, shelterMarkers));
+  spreadAll();
+  map.on('zoomend', spreadAll);
   // The closures' lines (left out of the page's data to keep it small) and the hazard areas.
   getJSON(hereUrl).then(drawClosures).catch((error) => console.error(error));
   const layerList = document.getElementById('citizen-layer-list');

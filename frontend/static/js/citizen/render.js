@@ -46,7 +46,8 @@ function renderEvac(answer, data) {
   section.dataset.state = answer.failed ? 'failed' : (orders.length ? 'order' : 'none');
   section.dataset.version = String(answer.evacuation.version);
   const title = document.getElementById('citizen-evac-title');
-  title.replaceChildren(c.evac_title, el('span', {class: 'citizen-evac-scope'}, answer.place ? c.evac_here : c.evac_all));
+  title.replaceChildren(c.evac_title,
+    orders.length ? el('span', {class: 'citizen-evac-scope'}, answer.place ? c.evac_here : c.evac_all) : '');
   const body = [];
   for (const order of orders) {
     const o = orderView(order, data);
