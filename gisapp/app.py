@@ -103,7 +103,6 @@ def cache_rules(public: bool) -> list[Rule]:
         # key. An answer for a position is private (no-store, never kept); for an area or the city, shared.
         Rule(re.compile(r"^/$"), 30, "public, max-age=30", 300, _evacuation_version),
         Rule(re.compile(r"^/api/public/here$"), 5, None, 10, _evacuation_version),
-        Rule(re.compile(r"^/symbols\.css$"), 3600, None),
         # Evacuation information: a new order version is a new key (seen within the notification's
         # milliseconds); the route's own Cache-Control (max-age=1, or no-store from a lagging
         # replica); a proxy keeps it to the end of the current second; never served stale. The

@@ -29,6 +29,7 @@ from gisapp.app import create_app
 from gisapp.db import transaction
 from gisapp.ops import disasters, evac_levels, incidents
 from gisapp.ops import shelters as shelter_ops
+from gisapp.pages_citizen import SYMBOLS_CSS, symbols_stylesheet
 from layers import closures
 from tests import evac_support as evac
 from tests.support import wait_until
@@ -210,6 +211,12 @@ def test_the_public_role_reads_the_new_views_only(public_engine):
         conn.execute(text("SELECT count(*) FROM pub.disaster")).scalar_one()
     with public_engine.connect() as conn, pytest.raises(Exception, match="permission denied"):
         conn.execute(text("SELECT count(*) FROM gis.road_closure")).scalar_one()
+
+
+def test_the_symbols_stylesheet_is_current():
+    assert SYMBOLS_CSS.read_text(encoding="utf-8") == symbols_stylesheet(), (
+        "run python -m gisapp.pages_citizen"
+    )
 
 
 def test_the_easy_and_english_level_words_match_the_guideline():

@@ -1,12 +1,10 @@
 """The citizen's disaster-day page (``/``), the JSON it refreshes from (``/api/public/here``), its
-service worker (``/sw.js``, the offline copy) and the stylesheet of state colours (``/symbols.css``).
+service worker (``/sw.js``, the offline copy).
 Both instances mount it; the public one caches what is the same for everyone (gisapp/app.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from functools import cache
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from common.errors import NotFound, UserError
 from frontend.catalogue import normalise_lang
-from frontend.symbols import symbols_css
 from gisapp.api.html import page_response
 from gisapp.db import read_only
 from gisapp.deps import EngineDep, ReadConn
-from gisapp.ops import citizen_view, evac_levels
+from gisapp.ops import citizen_view
 from gisapp.pages_citizen import citizen_page
 
 log = logging.getLogger("gisapp.citizen")
@@ -91,36 +88,12 @@ def citizen(request: Request, engine: EngineDep, lang: str = "ja", area: str = "
         query=query,
         offline=request.app.state.settings.offline,
         area_unknown=area_unknown,
-        symbols_css=symbols_stylesheet_url(),
     )
     if failed:
         headers = {"Cache-Control": "no-store"}
     else:
         headers = {"Cache-Control": "public, max-age=30"}
     return page_response(request, page, 503 if failed else 200, headers=headers)
-
-
-@cache
-def _symbols_css() -> str:
-    levels = "\n".join(
-        f".citizen-level-{n} {{ background: {lv.colour}; color: {lv.text_colour}; }}"
-        for n, lv in sorted(evac_levels.LEVELS.items())
-    )
-    return symbols_css() + "\n" + levels + "\n"
-
-
-@cache
-def symbols_stylesheet_url() -> str:
-    return "/symbols.css?v=" + hashlib.sha256(_symbols_css().encode()).hexdigest()[:10]
-
-
-@pages.get("/symbols.css")
-def symbols_stylesheet(v: str = "") -> Response:
-    """The colours of the state symbols and the 警戒レベル (frontend/symbols.py, ops/evac_levels.py) as
-    classes, for what the server renders (no inline style under the CSP)."""
-    fresh = v == symbols_stylesheet_url().split("=", 1)[1]
-    control = "public, max-age=31536000, immutable" if fresh else "no-cache"
-    return Response(_symbols_css(), media_type="text/css", headers={"Cache-Control": control})
 
 
 @pages.get("/sw.js")
