@@ -55,6 +55,7 @@ def _order_view(order: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         "action": action,
         "hazard": order[f"hazard_{suffix}"],
         "areas": ("、" if suffix == "ja" else ", ").join(order["area_names"]),
+        "cancelled_at": order.get("cancelled_at"),
     }
 
 
@@ -99,6 +100,7 @@ def citizen_page(
         suffix=suffix,
         orders=[_order_view(o, lang) for o in evacuation["orders"]],
         elsewhere=[_order_view(o, lang) for o in evacuation["elsewhere"]],
+        lifted=[_order_view(o, lang) for o in evacuation["cancelled"]],
         place=place,
         areas=areas,
         area_unknown=area_unknown,

@@ -31,6 +31,7 @@ from gisapp.ops import disasters, evac_levels, incidents
 from gisapp.ops import shelters as shelter_ops
 from gisapp.pages_citizen import SYMBOLS_CSS, symbols_stylesheet
 from layers import closures
+from layers.demo_sql import UPSERT_LAYER
 from tests import evac_support as evac
 from tests.support import wait_until
 from tests.test_pages_browser import Server, Visit, browser, demo_users, servers  # noqa: F401
@@ -74,7 +75,23 @@ def _square(lat: float, lon: float, half: float) -> str:
 @pytest.fixture(scope="module")
 def fixture(servers, owner_engine, app_engine):  # noqa: F811 - servers loads the demo
     with owner_engine.begin() as conn:
+        # Layers of our own (public): the demo's are replaced by every demo load, and an opened shelter
+        # may not be deleted (migration 0020).
+        dept = conn.execute(text("SELECT id FROM core.department ORDER BY id LIMIT 1")).scalar_one()
         layer = dict(conn.execute(text("SELECT slug, id FROM gis.layer")).all())
+        for slug, kind, geometry in (
+            ("citizen-test-shelters", "shelter", "Point"),
+            ("citizen-test-hazards", "hazard_area", "MultiPolygon"),
+        ):
+            layer[slug] = conn.execute(
+                UPSERT_LAYER,
+                {"slug": slug, "title_ja": f"テスト市民 {kind}", "title_en": f"Citizen test {kind}", "dept": dept,
+                 "visibility": "public", "kind": kind, "geometry_type": geometry, "source": "test",
+                 "licence": "test"},
+            ).scalar_one()  # fmt: skip
+        conn.execute(
+            text("DELETE FROM gis.hazard_area WHERE layer_id = :l"), {"l": layer["citizen-test-hazards"]}
+        )
         ids = []
         for i, (name, (n, e), capacity, _occ, landslide) in enumerate(SHELTERS):
             lat, lon = _offset(n, e)
@@ -87,7 +104,7 @@ def fixture(servers, owner_engine, app_engine):  # noqa: F811 - servers loads th
                                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
                            ON CONFLICT (layer_id, code) DO UPDATE SET name = EXCLUDED.name RETURNING id"""
                     ),
-                    {"l": layer["shelters"], "code": f"CT-{i}", "name": name, "cap": capacity, "ls": landslide,
+                    {"l": layer["citizen-test-shelters"], "code": f"CT-{i}", "name": name, "cap": capacity, "ls": landslide,
                      "lon": lon, "lat": lat},
                 ).scalar_one()
             )  # fmt: skip
@@ -104,7 +121,11 @@ def fixture(servers, owner_engine, app_engine):  # noqa: F811 - servers loads th
                    (:ls, 'landslide_warning', NULL, 'テスト沢', ST_GeomFromText(:w, 4326)),
                    (:fl, 'flood', '0.5-3.0m', 'テスト川', ST_GeomFromText(:w, 4326))"""
             ),
-            {"ls": layer["landslide-areas"], "fl": layer["flood-areas"], "w": _square(*P, 0.001)},
+            {
+                "ls": layer["citizen-test-hazards"],
+                "fl": layer["citizen-test-hazards"],
+                "w": _square(*P, 0.001),
+            },
         )
         segment = conn.execute(
             text("SELECT id FROM gis.road_segment WHERE layer_id = :l ORDER BY id LIMIT 1"),

@@ -63,9 +63,9 @@ def gis_viewer(request: Request, user: OptionalUser, lang: str = "ja") -> Respon
 @public_router.get("/pages/{name}")
 def map_page_asset(request: Request, name: str, v: str = "") -> Response:
     """A map page's own script or stylesheet (folium's, moved out of the page for the CSP). The
-    citizen-facing instance serves only the citizen map's."""
+    citizen-facing instance serves none: its page is a template with its own modules."""
     asset = page_asset(name)
-    if asset is None or (request.app.state.public and asset.page != "citizen"):
+    if asset is None or request.app.state.public:
         raise NotFound("見つかりません。", "Not found.")
     # Linked as ?v=<hash of the content>: that URL never changes meaning, so it may be kept for good.
     cache = "public, max-age=31536000, immutable" if v == asset.version else "no-cache"

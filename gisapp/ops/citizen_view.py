@@ -228,6 +228,8 @@ def here(
             "orders": orders,
             "here": evacuation.get("here"),
             "elsewhere": elsewhere,
+            # 解除 in the last 24 h (at the place, or in the city): a resident sees that it ended
+            "cancelled": evacuation["cancelled"],
             "hazards": [
                 {
                     "hazard": h,
@@ -255,7 +257,14 @@ def unavailable() -> dict:
         "failed": True,
         "generated_at": datetime.now(UTC).isoformat(),
         "place": None,
-        "evacuation": {"version": 0, "orders": [], "here": None, "elsewhere": [], "hazards": []},
+        "evacuation": {
+            "version": 0,
+            "orders": [],
+            "here": None,
+            "elsewhere": [],
+            "cancelled": [],
+            "hazards": [],
+        },
         "disasters": [],
         "shelters": [],
         "hazard_areas": [],

@@ -57,6 +57,8 @@ function spread(map, markers) {
   }
 }
 
+const placeKey = (a) => (a.place ? `${a.place.lat},${a.place.lon}` : '');
+
 export async function showMap(element, data, answer, hereUrl) {
   const c = data.text.citizen;
   const lang = data.lang;
@@ -64,7 +66,7 @@ export async function showMap(element, data, answer, hereUrl) {
   element.textContent = c.map_loading;
   await Promise.all([loadStyle(data.leaflet.css), loadScript(data.leaflet.js)]);
   element.textContent = '';
-  const map = createMap(element, {offline: data.offline, text: data.text.common});
+  const map = createMap(element, {offline: data.offline, text: {...data.text.common, own_basemap: c.own_basemap}});
   // The attribution above the scale, not over it (both bottom corners are otherwise shared).
   map.attributionControl.setPosition('bottomright');
   const hazards = L.layerGroup().addTo(map);
@@ -77,14 +79,18 @@ export async function showMap(element, data, answer, hereUrl) {
   let incidentMarkers = [];
   const spreadAll = () => spread(map, [...shelterMarkers, ...incidentMarkers]);
 
+  function people(shelter) {
+    return shelter.capacity
+      ? format(c.shelter_people, {occupancy: shelter.occupancy, capacity: shelter.capacity})
+      : format(c.shelter_people_nocap, {occupancy: shelter.occupancy});
+  }
+
   function popup(shelter) {
     const symbol = data.symbols.shelter[shelter.level];
     const lines = [
       `<strong>${escapeHtml(shelter.name)}</strong>`,
       escapeHtml(symbol.label),
-      escapeHtml(shelter.capacity
-        ? format(c.shelter_people, {occupancy: shelter.occupancy, capacity: shelter.capacity})
-        : format(c.shelter_people_nocap, {occupancy: shelter.occupancy})),
+      escapeHtml(people(shelter)),
     ];
     if (shelter.walk_m !== null) lines.push(escapeHtml(format(c.shelter_walk, {metres: shelter.walk_m, minutes: shelter.walk_min})));
     if (shelter.stale) lines.push(`⚠ ${escapeHtml(c.shelter_stale)}`);
@@ -100,7 +106,7 @@ export async function showMap(element, data, answer, hereUrl) {
       const symbol = data.symbols.shelter[shelter.level];
       const marker = letterMarker([shelter.lat, shelter.lon], {
         letter: symbol.letter, shape: symbol.shape, colour: symbol.colour, ink: symbol.ink,
-        label: `${shelter.name}：${symbol.label}`, size: MARKER, className: 'citizen-shelter-marker',
+        label: `${shelter.name}：${symbol.label}、${people(shelter)}`, size: MARKER, className: 'citizen-shelter-marker',
       });
       marker.bindPopup(popup(shelter), {maxWidth: POPUP_WIDTH, minWidth: 160, autoPanPadding: [10, 10]});
       marker.addTo(shelters);
@@ -188,7 +194,10 @@ export async function showMap(element, data, answer, hereUrl) {
   return {
     map,
     update(next) {
+      const moved = placeKey(next) !== placeKey(answer);
+      answer = next;
       draw(next);
+      if (moved) fit(next);
       drawClosures(next.closures.some((x) => x.geometry) ? next : {closures: []});
     },
     focusShelter(id) {

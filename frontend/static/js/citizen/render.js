@@ -29,6 +29,7 @@ function orderView(order, data) {
     action: easy ? easy.action : order[`action_${s}`],
     hazard: order[`hazard_${s}`],
     areas: order.area_names.join(s === 'ja' ? '、' : ', '),
+    cancelledAt: order.cancelled_at,
   };
 }
 
@@ -51,7 +52,7 @@ function renderEvac(answer, data) {
   const body = [];
   for (const order of orders) {
     const o = orderView(order, data);
-    body.push(el('div', {class: `citizen-order citizen-level-${o.level}`, dataset: {orderId: order.id, level: o.level}},
+    body.push(el('div', {class: `citizen-order citizen-level-${o.level}`, dataset: {orderId: order.id, level: o.level, status: 'active'}},
       el('p', {class: 'citizen-order-level'}, el('span', {class: 'citizen-order-number'}, o.label), ' ',
         el('strong', {class: 'citizen-order-name'}, o.name)),
       el('p', {class: 'citizen-order-action'}, o.action),
@@ -77,7 +78,24 @@ function renderEvac(answer, data) {
         format(c.disasters_open, {names: answer.disasters.map((d) => d.name).join('、')})));
     }
   }
+  for (const order of answer.evacuation.cancelled || []) {
+    const o = orderView(order, data);
+    body.push(el('p', {class: 'citizen-lifted', dataset: {orderId: order.id, status: 'cancelled'}},
+      format(c.evac_lifted, {level: o.label, name: o.name, areas: o.areas, time: clock(o.cancelledAt, data.lang)})));
+  }
+  const announcer = document.getElementById('citizen-evac-announce');
+  body.push(announcer);
   section.replaceChildren(title, ...body);
+}
+
+/** Words for a screen reader when an order appears or changes: its level and name. */
+export function orderNews(previous, next, data) {
+  const before = new Map(previous.evacuation.orders.map((o) => [o.id, o.version]));
+  const news = next.evacuation.orders.filter((o) => before.get(o.id) !== o.version);
+  return news.map((order) => {
+    const o = orderView(order, data);
+    return `${o.label} ${o.name}：${o.areas}`;
+  }).join('。');
 }
 
 function renderPlace(answer, data) {

@@ -8,7 +8,7 @@
 
 import {ApiError, errorLines, getJSON} from '../lib/api.js';
 import {announce, noticeBox, pageData} from '../lib/dom.js';
-import {renderAnswer} from '../citizen/render.js';
+import {orderNews, renderAnswer} from '../citizen/render.js';
 
 const REFRESH_MS = 60000;
 const RETRY_MS = [5000, 10000, 20000, 30000];
@@ -37,10 +37,13 @@ function schedule(ms) {
 }
 
 function show(next) {
+  const news = orderNews(answer, next, data);
   answer = next;
   window.gisapp.answer = next;
   renderAnswer(next, data, {onMap: showOnMap});
   if (mapModule) mapModule.update(next);
+  // a new or changed 避難情報 is said at once (role=alert); the rest of a refresh quietly
+  if (news) document.getElementById('citizen-evac-announce').textContent = news;
 }
 
 /** Ask again; a failure says so (and that the answer on screen is from its time), never "empty". */
@@ -171,6 +174,21 @@ async function showOnMap(shelterId) {
 renderAnswer(answer, data, {onMap: showOnMap, firstTime: true});
 // A desktop has room for the map beside the answers: shown at once there.
 if (window.matchMedia('(min-width: 60rem)').matches) openMap().catch((error) => console.error(error));
+
+/* ----------------------------------------------------------------------------- pushed 避難情報 */
+// The evacuation information's push ("changed, version N"): an issue or a 解除 is on screen within
+// seconds, not at the next minute's refresh. The server may refuse (503, too many streams): polling stays.
+if ('EventSource' in window) {
+  const stream = new EventSource('/api/public/evacuation-info/stream');
+  stream.addEventListener('version', (event) => {
+    document.body.dataset.evacStream = 'open';
+    const {version} = JSON.parse(event.data);
+    if (version !== answer.evacuation.version) refresh();
+  });
+  stream.addEventListener('error', () => {
+    if (stream.readyState === EventSource.CLOSED) document.body.dataset.evacStream = 'closed';
+  });
+}
 
 /* ----------------------------------------------------------------------------- offline copy, refresh */
 if ('serviceWorker' in navigator && data.sw) {
