@@ -346,8 +346,8 @@ def test_citizen_map_on_a_phone_folds_the_layer_list_and_finds_my_location(serve
     assert page.locator("#citizen-layer-list").is_visible()
 
     page.locator("#citizen-locate").tap()
+    wait_until(lambda: "現在地付近" in page.locator("#citizen-place-name").inner_text(), 10)
     page.wait_for_selector("path.citizen-place-marker", state="attached", timeout=10_000)
-    assert "現在地付近" in page.locator("#citizen-place-name").inner_text()
     assert low_contrast(page, "#citizen-place-name, .citizen-shelter-name, .citizen-badge-label") == []
 
     def near() -> bool:  # the map shows the position
