@@ -155,7 +155,10 @@ def _cacheable_paths(base: str) -> list[tuple[str, str]]:
     found = []
     page = httpx.get(base + "/").text
     css = re.search(r'/static/css/citizen\.css\?v=[^"\s]+', page)
-    for label, path in (("/api/public/layers", "/api/public/layers"), ("citizen page CSS", css and css.group(0))):
+    for label, path in (
+        ("/api/public/layers", "/api/public/layers"),
+        ("citizen page CSS", css and css.group(0)),
+    ):
         if not path:
             continue
         first = httpx.get(base + path)
