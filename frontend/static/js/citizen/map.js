@@ -166,7 +166,7 @@ export async function showMap(element, data, answer, hereUrl) {
         style: () => (hazard
           ? {color: '#8a5a00', weight: 1, fillColor: '#f2b705', fillOpacity: 0.25, className: 'citizen-hazard-area'}
           : {color: '#1f5fa8', weight: 2, fillOpacity: 0.1}),
-        pointToLayer: (feature, latlng) => L.circleMarker(latlng, {radius: 5}),
+        pointToLayer: (_feature, latlng) => L.circleMarker(latlng, {radius: 5}),
         interactive: false,
       });
       let loaded = false;

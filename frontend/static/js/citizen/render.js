@@ -179,7 +179,7 @@ function renderShelters(answer, data, onMap) {
     list.replaceChildren(...answer.shelters.map((shelter) => shelterItem(shelter, answer, data, onMap)));
   }
   let note = list.nextElementSibling;
-  if (!note || !note.classList.contains('citizen-small')) {
+  if (!note?.classList.contains('citizen-small')) {
     note = el('p', {class: 'citizen-small'});
     list.after(note);
   }

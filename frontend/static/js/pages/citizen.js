@@ -28,7 +28,7 @@ window.gisapp = {answer, map: null, refresh: () => refresh()};
 document.body.dataset.citizen = answer.failed ? 'failed' : 'ready';
 
 function hereUrl() {
-  return '/api/public/here' + (query ? `?${query}` : '');
+  return query ? `/api/public/here?${query}` : '/api/public/here';
 }
 
 function schedule(ms) {
