@@ -96,6 +96,7 @@ def citizen_page(
         text_sections=["citizen"],
         easy=True,
         offline=offline,
+        inline_css=True,  # the answers paint with the HTML: no stylesheet round trip on a slow phone
         answer=answer,
         suffix=suffix,
         orders=[_order_view(o, lang) for o in evacuation["orders"]],

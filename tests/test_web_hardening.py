@@ -304,6 +304,11 @@ def assert_strict_page(r) -> None:
         assert f"'sha256-{digest}'" in csp, "the import map's hash is not in the CSP"
     html = re.sub(r'<script type="importmap">.*?</script>', "", html, flags=re.S)
     assert not INLINE_SCRIPT.search(html), INLINE_SCRIPT.search(html)
+    # An inlined stylesheet (the citizen page's) is allowed by its hash; nothing else inline.
+    for found in re.finditer(r"<style>(.*?)</style>", html, re.S):
+        digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp.split("style-src", 1)[1].split(";", 1)[0]
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
     assert "<style" not in html.lower()
     assert not HANDLER_ATTR.search(html) and "javascript:" not in html.lower()
     assert not re.search(r"\sstyle\s*=", html, re.I)
