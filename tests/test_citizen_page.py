@@ -579,3 +579,19 @@ def test_desktop_shows_list_and_map_side_by_side(servers, browser, fixture):  # 
         assert v.blocked == [] or all("cyberjapandata" in u for u in v.blocked)
     finally:
         v.context.close()
+
+
+def test_a_refresh_keeps_the_keyboard_where_it_was(servers, browser, fixture):  # noqa: F811
+    v = _phone(browser, service_workers="block")
+    try:
+        page = v.page
+        page.goto(servers["public"].url + f"/?area={AREA}")
+        button = page.locator(".citizen-shelter", has_text=EXPECTED_ORDER[1]).locator(".citizen-on-map")
+        button.focus()
+        page.evaluate("window.gisapp.refresh()")
+        page.wait_for_selector("body[data-citizen='ready']")
+        wanted = str(fixture["shelters"][3])  # 第二避難所 (the fourth row inserted)
+        assert page.evaluate("document.activeElement.dataset.shelterId") == wanted
+        assert page.evaluate("document.activeElement.classList.contains('citizen-on-map')")
+    finally:
+        v.context.close()

@@ -211,6 +211,9 @@ function renderRoads(answer, data) {
 /** Draw `answer` into the page (firstTime: the server's HTML is already this answer; only wire it). */
 export function renderAnswer(answer, data, {onMap, firstTime = false}) {
   if (!firstTime) {
+    // A refresh replaces the list: the keyboard stays on the same shelter's button, never on <body>.
+    const active = document.activeElement;
+    const kept = active?.classList.contains('citizen-on-map') ? active.dataset.shelterId : null;
     renderEvac(answer, data);
     renderPlace(answer, data);
     renderHazard(answer, data);
@@ -219,6 +222,10 @@ export function renderAnswer(answer, data, {onMap, firstTime = false}) {
     const asOf = document.getElementById('citizen-as-of');
     asOf.dataset.generatedAt = answer.generated_at;
     asOf.textContent = format(data.text.citizen.as_of, {time: clock(answer.generated_at, data.lang)});
+    if (kept) {
+      const again = document.querySelector(`.citizen-on-map[data-shelter-id="${kept}"]`);
+      (again || document.getElementById('citizen-shelters-title')).focus();
+    }
     return;
   }
   for (const button of document.querySelectorAll('.citizen-on-map')) {
