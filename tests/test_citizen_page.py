@@ -510,8 +510,9 @@ def test_a_shelter_popup_fits_the_phone(servers, browser, fixture):  # noqa: F81
         v.context.close()
 
 
-def test_the_map_controls_do_not_cover_each_other(servers, browser, fixture):  # noqa: F811
-    v = _phone(browser)
+@pytest.mark.parametrize("width", [320, 390])
+def test_the_map_controls_do_not_cover_each_other(servers, browser, fixture, width):  # noqa: F811
+    v = Visit(browser, viewport={"width": width, "height": 844}, is_mobile=True, has_touch=True)
     try:
         page = v.page
         page.goto(servers["offline"].url + f"/?area={AREA}")
@@ -536,7 +537,7 @@ def test_the_map_controls_do_not_cover_each_other(servers, browser, fixture):  #
             for b in controls[i + 1 :]:
                 assert apart(boxes[a], boxes[b]), (a, b)
         legend = boxes[".citizen-map .gisapp-legend"]
-        assert legend["width"] * legend["height"] < 0.1 * 390 * 844  # folded: small
+        assert legend["width"] * legend["height"] < 0.1 * width * 844  # folded: small
         zoom = page.locator(".leaflet-control-zoom-in").bounding_box()
         assert zoom["width"] >= 44 and zoom["height"] >= 44
     finally:

@@ -185,6 +185,7 @@ def wait_own_basemap(page) -> None:
 def open_citizen_map(page) -> None:
     """The citizen page's map is shown on demand (a phone gets the answers first; a desktop at once)."""
     toggle = page.locator("#citizen-map-toggle")
+    toggle.wait_for()  # shown by the page's module, which opens the map at once on a desktop
     if toggle.get_attribute("aria-expanded") != "true":
         toggle.click()
     page.wait_for_selector("#citizen-map.leaflet-container", timeout=20_000)
