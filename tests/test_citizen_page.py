@@ -412,9 +412,7 @@ def test_the_offline_copy_is_shown_when_the_server_is_unreachable(servers, brows
         page = v.page
         url = servers["public"].url + f"/?area={AREA}"
         page.goto(url)
-        page.wait_for_function(
-            "navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=20_000
-        )
+        _until(page, "!!(navigator.serviceWorker && navigator.serviceWorker.controller)", 20)
         page.reload()  # through the service worker now: the page is kept
         _until(page, "!!(window.gisapp && window.gisapp.answer)")
         page.evaluate("window.gisapp.refresh()")  # and its JSON
@@ -422,6 +420,7 @@ def test_the_offline_copy_is_shown_when_the_server_is_unreachable(servers, brows
         v.context.set_offline(True)
         page.reload()
         assert _page_order(page) == EXPECTED_ORDER
+        assert page.locator("body").get_attribute("data-offline-copy") == "true"  # the service worker's copy
         page.wait_for_selector("#citizen-status:not([hidden])", timeout=20_000)
         assert "時点の情報を表示しています" in page.locator("#citizen-status").inner_text()
         assert page.locator(f".citizen-order[data-order-id='{fixture['order']}']").count() == 1

@@ -239,9 +239,14 @@ def test_maps_draw_in_headless_chromium_with_only_localhost(platform):
             page.wait_for_selector("#citizen-layer-shelters", state="attached", timeout=20_000)
             page.locator("#citizen-layers summary").click()
             page.locator("#citizen-layer-shelters").check()
-            page.wait_for_function(
-                "() => document.querySelectorAll('#citizen-map .leaflet-overlay-pane path').length >= 30",
-                timeout=20_000,
+            wait_until(  # polled from here: a string predicate would be eval'd, which the page's CSP forbids
+                lambda: (
+                    page.evaluate(
+                        "() => document.querySelectorAll('#citizen-map .leaflet-overlay-pane path').length"
+                    )
+                    >= 30
+                ),
+                20,
             )
             page.wait_for_selector("#gisapp-basemap-notice:not([hidden])", timeout=20_000)  # tiles blocked
 

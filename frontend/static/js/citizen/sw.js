@@ -39,6 +39,14 @@ async function fromCopy(request, url) {
     if (any) found = await cache.match(any);
   }
   if (!found) return null;
+  if (request.mode === 'navigate') {
+    // The page says it is a copy (its script then shows the time of its answers and keeps asking).
+    const html = (await found.text()).replace('<body ', '<body data-offline-copy="true" ');
+    const headers = new Headers(found.headers);
+    headers.delete('Content-Length');
+    headers.delete('Content-Encoding');
+    return new Response(html, {status: 200, headers});
+  }
   if (url.pathname === '/api/public/here') {
     const body = await found.json();
     body.offline_copy = true;

@@ -197,4 +197,11 @@ if ('serviceWorker' in navigator && data.sw) {
 // Ask at once when the page is an old copy (the service worker's, while the network is gone) or the
 // server could not read its data; otherwise at the next refresh.
 const age = Date.now() - new Date(answer.generated_at).getTime();
-schedule(answer.failed || navigator.onLine === false || age > OLD_MS ? 0 : REFRESH_MS);
+if (document.body.dataset.offlineCopy) {
+  // the service worker gave its copy of the page: say so before anything else
+  document.body.dataset.citizen = 'offline-copy';
+  status.show('error', [{text: format(text.as_of_offline, answer.generated_at)}]);
+}
+schedule(answer.failed || document.body.dataset.offlineCopy || navigator.onLine === false || age > OLD_MS
+  ? 0 : REFRESH_MS);
+window.addEventListener('online', () => schedule(0));
