@@ -154,8 +154,11 @@ def _cacheable_paths(base: str) -> list[tuple[str, str]]:
 
     found = []
     page = httpx.get(base + "/").text
-    css = re.search(r'/pages/[^"\s]+\.css\?v=[^"\s]+', page)
-    for label, path in (("/api/public/layers", "/api/public/layers"), ("map page CSS", css and css.group(0))):
+    css = re.search(r'/static/css/citizen\.css\?v=[^"\s]+', page)
+    for label, path in (
+        ("/api/public/layers", "/api/public/layers"),
+        ("citizen page CSS", css and css.group(0)),
+    ):
         if not path:
             continue
         first = httpx.get(base + path)

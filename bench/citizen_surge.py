@@ -199,9 +199,11 @@ def citizen_paths(base: str) -> list[str]:
     """One citizen's first view and its refreshes, in the order a browser asks."""
     html = httpx.get(base + "/").text
     assets = re.findall(r'(?:src|href)="(/(?:static|pages)/[^"]+)"', html)
+    # the citizen page's refresh and, once its map is opened, Leaflet (its URL rides in the page data)
+    assets += re.findall(r'"(/static/vendor/leaflet/leaflet\.(?:js|css)\?v=[0-9a-f]+)"', html)
     layers = httpx.get(base + "/api/public/layers").json()
     data = ["/api/public/layers"] + [f"/api/public/layers/{la['slug']}/features" for la in layers]
-    live = ["/api/public/incidents", "/api/public/shelters/status"]
+    live = ["/api/public/here", "/api/public/incidents", "/api/public/shelters/status"]
     tiles = []
     for z in (13, 14):
         n = 2**z

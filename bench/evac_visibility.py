@@ -159,17 +159,17 @@ def api_until(client: httpx.Client, order_id: int, present: bool, timeout: float
 
 
 class Banner:
-    """The citizen map in headless Chromium (through the proxy), its banner watched from inside the
+    """The citizen page in headless Chromium (through the proxy), its banner watched from inside the
     page: a MutationObserver notes when each order first appears in each status (the page's clock is
     this machine's), so the browser is measured alongside the API, not after it."""
 
     OBSERVE = """() => {
       window.__evacSeen = {};
-      const note = () => document.querySelectorAll('.gisapp-evac-order').forEach((el) => {
+      const note = () => document.querySelectorAll('.citizen-order, .citizen-lifted').forEach((el) => {
         const key = el.dataset.orderId + ':' + el.dataset.status;
         if (!(key in window.__evacSeen)) window.__evacSeen[key] = Date.now();
       });
-      new MutationObserver(note).observe(document.getElementById('gisapp-evac-banner'),
+      new MutationObserver(note).observe(document.getElementById('citizen-evac'),
         {childList: true, subtree: true, attributes: true});
       note();
     }"""
@@ -189,7 +189,7 @@ class Banner:
         context = self.browser.new_context(viewport={"width": 390, "height": 780})
         self.page = context.new_page()
         self.page.goto(base + "/")
-        self.page.wait_for_selector("#gisapp-evac-banner[data-version]", timeout=60_000)
+        self.page.wait_for_selector("body[data-evac-stream='open']", timeout=60_000)
         self.page.evaluate(self.OBSERVE)
 
     def until(self, order_id: int, status: str, timeout: float = 30) -> float | None:

@@ -1,5 +1,5 @@
-"""The map pages, built with folium: citizen map (公開型GIS) and HQ map (災害対策本部). (The staff GIS
-viewer and the after-action review are templates on the base layout: gisapp/pages_gis.py, pages_replay.py.)
+"""The map pages, built with folium: the HQ map (災害対策本部). (Every other page is a template on the
+base layout: frontend/render.py.)
 
 Rule: every JS/CSS asset is served by the app under /static (the integrated GIS runs with no
 internet). folium's Map lists CDN links in its ``default_js`` / ``default_css`` class attributes; we
@@ -39,7 +39,7 @@ from folium.template import Template
 from frontend.text import BASEMAP_OFFLINE_NOTICE, RESTRICTED_NOTICE, TEXT
 
 Lang = Literal["ja", "en"]
-Page = Literal["citizen", "hq"]
+Page = Literal["hq"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_URL = "/static"
@@ -64,12 +64,6 @@ class ExternalAssetError(RuntimeError):
     """A rendered page would load something from outside the app (rule: no CDN at run time)."""
 
 
-def citizen_map_html(lang: str = "ja", offline: bool = False) -> str:
-    """The citizen map (公開型GIS): public layers from /api/public/layers, legend, layer switcher, and
-    the incidents of the categories HQ made public (/api/public/incidents, status and category only)."""
-    return _build("citizen", _normalise_lang(lang), offline).html
-
-
 def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
     """The HQ map (災害対策本部): radio units from /api/radio-units and the incidents of a disaster
     (markers by status, counts, filters, incident panel with status changes and dispatch), both
@@ -78,7 +72,7 @@ def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
 
 
 PAGE_ASSET_PREFIX = "/pages/"
-_ASSET_NAME = re.compile(r"(citizen|hq)-(ja|en)(-offline)?\.(js|css)")
+_ASSET_NAME = re.compile(r"(hq)-(ja|en)(-offline)?\.(js|css)")
 _MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 
@@ -210,9 +204,6 @@ class _PageStart(JSCSSMixin):
             self.default_js.insert(4, ("chartjs", static_url("vendor/chartjs/chart.umd.js")))
             self.default_js.insert(5, ("gisapp_hq_gauges", static_url("js/hq_gauges.js")))
             self.default_css.append(("gisapp_hq_gauges_css", static_url("css/hq_gauges.css")))
-        if page == "citizen":  # the evacuation information banner and areas (citizen_evac.js)
-            self.default_js.insert(2, ("gisapp_citizen_evac", static_url("js/citizen_evac.js")))
-            self.default_css.append(("gisapp_evac_info_css", static_url("css/evac_info.css")))
         if page == "hq":
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
         if page == "hq":  # 避難情報 and the HQ log: panels that register with hq_map.js (gisapp.hqPanels)

@@ -9,8 +9,11 @@ response with ``gisapp.api.html.page_response``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +22,7 @@ import jinja2
 
 from frontend.catalogue import HTML_LANG, Lang, catalogue
 from frontend.modules import module_graph
-from frontend.static_files import static_url
+from frontend.static_files import STATIC_DIR, static_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -48,6 +51,16 @@ _env.filters["fmt"] = _format
 class RenderedPage:
     html: str
     script_hashes: tuple[str, ...] = ()
+    style_hashes: tuple[str, ...] = ()  # of an inlined stylesheet (render_page(inline_css=True))
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@cache
+def _inlined(paths: tuple[str, ...]) -> str:
+    return "\n".join((STATIC_DIR / path).read_text(encoding="utf-8") for path in paths)
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,7 @@ def render_page(
     text_sections: Sequence[str] = (),
     easy: bool = False,
     offline: bool = False,
+    inline_css: bool = False,
     **context: Any,
 ) -> RenderedPage:
     """Render ``template`` for ``lang``.
@@ -97,6 +111,8 @@ def render_page(
     - ``data`` and ``text_sections``: the page's JSON data block (``#page-data``), read by
       ``lib/dom.js``'s ``pageData()``; ``text`` carries ``common`` and the named catalogue sections.
     - ``easy``: the page offers やさしい日本語 (resident-facing pages).
+    - ``inline_css``: base.css and ``styles`` go into the page as one ``<style>`` (allowed by its hash)
+      instead of links: for a page that must paint on a slow phone network before a second round trip.
     """
     t = catalogue(lang)
     graph = module_graph(entry) if entry else None
@@ -108,6 +124,7 @@ def render_page(
             "text": {"common": t["common"], **{s: t[s] for s in text_sections}},
             **(data or {}),
         }
+    css = _inlined(("css/base.css", *styles)) if inline_css else None
     html = _env.get_template(template).render(
         t=t,
         lang=lang,
@@ -119,6 +136,7 @@ def render_page(
         scripts=list(scripts),
         page_data=page_data,
         offline=offline,
+        inline_css=css,
         **context,
     )
-    return RenderedPage(html, (graph.script_hash,) if graph else ())
+    return RenderedPage(html, (graph.script_hash,) if graph else (), (_sha256(css),) if css else ())

@@ -37,6 +37,10 @@ _DRAWN: dict[str, dict[str, tuple[str, str, str]]] = {
         "danger": ("diamond", "#5b1a8c", "#ffffff"),
         "offline": ("diamond-dashed", "#5f6368", "#ffffff"),
     },
+    "closure": {  # road closures (通行止め) as residents read them: closed / open again
+        "closed": ("square", "#1a1a1a", "#ffffff"),
+        "reopened": ("circle-dashed", "#5f6368", "#ffffff"),
+    },
     "unit": {  # radio units: reporting / not heard from lately / switched off
         "online": ("circle", "#0b3d91", "#ffffff"),
         "stale": ("circle-dashed", "#5f6368", "#ffffff"),
@@ -62,3 +66,13 @@ def symbols(lang: Lang) -> dict[str, dict[str, dict[str, Any]]]:
         }
         for kind, states in _DRAWN.items()
     }
+
+
+def symbols_css() -> str:
+    """The fill and ink of every state as CSS classes (``.gisapp-symbol-<kind>-<state>``), for badges
+    rendered on the server: the page may carry no inline style (CSP), and the colours stay here."""
+    return "\n".join(
+        f".gisapp-symbol-{kind}-{state} {{ --marker-colour: {fill}; --marker-ink: {ink}; }}"
+        for kind, states in _DRAWN.items()
+        for state, (_shape, fill, ink) in states.items()
+    )

@@ -16,6 +16,7 @@ from gisapp.access import AccessCounter
 from gisapp.admission import Admission, Gate
 from gisapp.api import (
     auth,
+    citizen,
     dead_letters,
     devices,
     docs,
@@ -98,7 +99,10 @@ def cache_rules(public: bool) -> list[Rule]:
         Rule(
             re.compile(r"^/api/(public/incident-categories|reports/categories)$"), 60, "public, max-age=300"
         ),
-        Rule(re.compile(r"^/$"), 30, "public, max-age=30", 300),
+        # The citizen page and its JSON carry the evacuation information: a new order version is a new
+        # key. An answer for a position is private (no-store, never kept); for an area or the city, shared.
+        Rule(re.compile(r"^/$"), 30, "public, max-age=30", 300, _evacuation_version),
+        Rule(re.compile(r"^/api/public/here$"), 5, None, 10, _evacuation_version),
         # Evacuation information: a new order version is a new key (seen within the notification's
         # milliseconds); the route's own Cache-Control (max-age=1, or no-store from a lagging
         # replica); a proxy keeps it to the end of the current second; never served stale. The
@@ -199,6 +203,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(health.router)
     app.include_router(layers.public_router)
     app.include_router(pages.public_router)
+    app.include_router(citizen.pages)
+    app.include_router(citizen.router)
     app.include_router(layers.public_search_router)
     app.include_router(ogc_features.router)
     app.include_router(ogc_tiles.router)

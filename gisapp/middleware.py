@@ -26,17 +26,22 @@ GSI_TILES = "https://cyberjapandata.gsi.go.jp"  # 地理院タイル, the basema
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def content_security_policy(offline: bool, script_hashes: tuple[str, ...] = ()) -> str:
+def content_security_policy(
+    offline: bool, script_hashes: tuple[str, ...] = (), style_hashes: tuple[str, ...] = ()
+) -> str:
     """The CSP of every page: our own scripts only (no inline script but the page's import map, allowed
     by its hash; no eval), no plugins, no framing. Styles: 'self' only — every page links its CSS;
     Leaflet and Swagger UI set styles through the DOM (element.style), which CSP does not restrict."""
     img = "'self' data: blob:" + ("" if offline else f" {GSI_TILES}")
     scripts = " ".join(("'self'", *script_hashes))
+    # A page that must paint before its stylesheets could arrive (the citizen page) inlines them, allowed
+    # by their hash; no other inline style.
+    styles = " ".join(("'self'", *style_hashes))
     return "; ".join(
         (
             "default-src 'self'",
             f"script-src {scripts}",
-            "style-src 'self'",
+            f"style-src {styles}",
             f"img-src {img}",
             "font-src 'self'",
             "connect-src 'self'",

@@ -121,9 +121,9 @@ def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(inst
         phone.goto(public + "/")
         desk.goto(public + "/?lang=en")
         for page in (phone, desk):
-            page.wait_for_selector("#gisapp-evac-banner[data-state='none']", timeout=20_000)
-            # the push stream is open before the order is written (its first event sets data-version)
-            page.wait_for_selector("#gisapp-evac-banner[data-version]", timeout=20_000)
+            page.wait_for_selector("#citizen-evac[data-state='none']", timeout=20_000)
+            # the push stream is open before the order is written (its first event marks the body)
+            page.wait_for_selector("body[data-evac-stream='open']", timeout=20_000)
 
         order_id = evac.issue(owner_engine, 4, ["T-KAMI", "T-SHIMO"])
 
@@ -131,7 +131,7 @@ def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(inst
         wait_until(lambda: order_id in _order_ids(public), 10)
         assert order_id in _order_ids(internal)
         # the banner, pushed (no reload): level number and words, the areas, what to do
-        selector = f".gisapp-evac-order[data-order-id='{order_id}'][data-status='active']"
+        selector = f".citizen-order[data-order-id='{order_id}'][data-status='active']"
         for page in (phone, desk):
             page.wait_for_selector(selector, timeout=10_000)
         item = phone.locator(selector).inner_text()
@@ -139,26 +139,20 @@ def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(inst
         assert "危険な場所から全員避難してください。" in item
         english = desk.locator(selector).inner_text()
         assert "Alert level 4" in english and "Evacuation order" in english
-        assert phone.locator("path.gisapp-evac-area-4").count() == 1  # one path for the multipolygon
-        assert phone.get_attribute("#gisapp-evac-announce", "role") == "alert"
-        assert "警戒レベル4" in phone.locator("#gisapp-evac-announce").inner_text()
-        assert phone.locator(".gisapp-evac-legend-4").count() == 1
+        assert phone.get_attribute("#citizen-evac-announce", "role") == "alert"
+        assert "警戒レベル4" in phone.locator("#citizen-evac-announce").inner_text()
+        assert phone.locator(f".citizen-order.citizen-level-4[data-order-id='{order_id}']").count() == 1
 
         # where the resident is (the "現在地" button; the position stays in the browser)
-        phone.locator("#gisapp-locate").tap()
-        phone.wait_for_selector("#gisapp-evac-here[data-inside='true']", timeout=10_000)
-        assert "対象地域の中" in phone.locator("#gisapp-evac-here").inner_text()
-        # the banner leaves the map's controls visible and usable on a 390 px phone
-        banner = phone.locator("#gisapp-evac-banner").bounding_box()
-        for control in (
-            "#gisapp-locate",
-            ".leaflet-control-zoom-in",
-            "#gisapp-layer-toggle",
-            "#gisapp-legend",
-        ):
-            box = phone.locator(control).bounding_box()
-            assert box is not None and box["y"] >= banner["y"] + banner["height"] - 1, control
-            assert box["y"] + box["height"] <= 780, control
+        phone.locator("#citizen-locate").tap()
+        phone.wait_for_selector("#citizen-place[data-source='position']", timeout=10_000)
+        assert "この場所に発令中" in phone.locator("#citizen-evac").inner_text()
+        assert phone.locator(selector).count() == 1
+        # the banner is on the first screen of a 390 px phone, above the shelters, and covers nothing
+        banner = phone.locator("#citizen-evac").bounding_box()
+        assert banner["y"] + 40 <= 780
+        shelters = phone.locator("#citizen-shelters").bounding_box()
+        assert shelters["y"] >= banner["y"] + banner["height"] - 1
         _shot(phone, "evac-banner-phone-390")
         _shot(desk, "evac-banner-desktop")
 
@@ -177,12 +171,11 @@ def test_an_order_reaches_api_feed_cap_and_banner_and_its_cancel_removes_it(inst
         evac.cancel(owner_engine, order_id)
         wait_until(lambda: order_id not in _order_ids(public), 10)
         assert order_id not in _order_ids(internal)
-        lifted = f".gisapp-evac-order[data-order-id='{order_id}'][data-status='cancelled']"
+        lifted = f".citizen-lifted[data-order-id='{order_id}'][data-status='cancelled']"
         for page in (phone, desk):
             page.wait_for_selector(lifted, timeout=10_000)
-            page.wait_for_selector("#gisapp-evac-banner[data-state='none']", timeout=10_000)
+            page.wait_for_selector("#citizen-evac[data-state='none']", timeout=10_000)
         assert "解除" in phone.locator(lifted).inner_text()
-        assert phone.locator("path.gisapp-evac-area-4").count() == 0
         _shot(phone, "evac-banner-phone-390-lifted")
         cancel = etree.fromstring(
             httpx.get(f"{public}/feeds/evacuation-info/{order_id}-2.cap", timeout=10).content
@@ -257,7 +250,7 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
     desk_ctx, desk, desk_errors = _page(browser, viewport={"width": 1280, "height": 800})
     try:
         desk.goto(public + "/")
-        desk.wait_for_selector("#gisapp-evac-banner[data-version]", timeout=20_000)
+        desk.wait_for_selector("body[data-evac-stream='open']", timeout=20_000)
 
         telegram = tmp_path / "vxww50.xml"
         telegram.write_bytes(jmaxml_build.landslide(event_id=f"{tag}土砂災害警戒情報", serial=1))
@@ -304,7 +297,7 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
 
         # Residents: the public API, the banner (pushed), the Atom feed and a valid CAP document.
         wait_until(lambda: order["id"] in _order_ids(public), 10)
-        selector = f".gisapp-evac-order[data-order-id='{order['id']}'][data-status='active']"
+        selector = f".citizen-order[data-order-id='{order['id']}'][data-status='active']"
         desk.wait_for_selector(selector, timeout=10_000)
         shown = desk.locator(selector).inner_text()
         assert (
@@ -326,7 +319,7 @@ def test_the_loop_a_jma_telegram_a_suggestion_a_person_issues_residents_see_it_a
         assert r.status_code == 200, r.text
         wait_until(lambda: order["id"] not in _order_ids(public), 10)
         desk.wait_for_selector(
-            f".gisapp-evac-order[data-order-id='{order['id']}'][data-status='cancelled']", timeout=10_000
+            f".citizen-lifted[data-order-id='{order['id']}'][data-status='cancelled']", timeout=10_000
         )
         cancel = etree.fromstring(
             httpx.get(f"{public}/feeds/evacuation-info/{order['id']}-2.cap", timeout=10).content

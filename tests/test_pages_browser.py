@@ -1,7 +1,7 @@
 """The map pages in headless Chromium against real uvicorn servers with the demo data: the basemap
 drawn from our own road ledger when the GSI tiles are blocked or switched off, the staff GIS viewer
-(groups, badges, internal and restricted layers, audit notice, keyboard), and the citizen map on a
-phone (folded layer list, large targets, "my location")."""
+(groups, badges, internal and restricted layers, audit notice, keyboard), and the citizen page's map on
+a phone (folded layer list, large targets, "my location"; the page itself: tests/test_citizen_page.py)."""
 
 from __future__ import annotations
 
@@ -182,15 +182,24 @@ def wait_own_basemap(page) -> None:
     page.wait_for_selector("body[data-own-basemap='drawn']", state="attached", timeout=20_000)
 
 
+def open_citizen_map(page) -> None:
+    """The citizen page's map is shown on demand (a phone gets the answers first; a desktop at once)."""
+    toggle = page.locator("#citizen-map-toggle")
+    toggle.wait_for()  # shown by the page's module, which opens the map at once on a desktop
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    page.wait_for_selector("#citizen-map.leaflet-container", timeout=20_000)
+
+
 def test_citizen_map_draws_the_road_ledger_as_basemap_when_tiles_are_blocked(servers, visit):
     base = servers["public"].url
     roads = feature_count(base, "/api/public/layers/road-ledger/features")
     assert roads > 0
     v = visit()
     v.page.goto(base + "/")
+    open_citizen_map(v.page)
     wait_own_basemap(v.page)
     v.page.wait_for_selector("#gisapp-basemap-notice:not([hidden])")
-    v.page.wait_for_selector("#gisapp-status[data-state='ready']")
     own = v.page.locator(".leaflet-gisapp-basemap-own-pane path.gisapp-basemap-own.gisapp-basemap-road")
     assert own.count() == roads
     # Muted grey, beneath the thematic overlays, and not offered as a thematic layer.
@@ -202,10 +211,13 @@ def test_citizen_map_draws_the_road_ledger_as_basemap_when_tiles_are_blocked(ser
         " getComputedStyle(document.querySelector('.leaflet-overlay-pane')).zIndex].map(Number)"
     )
     assert z[0] < z[1]
-    toggles = v.page.locator("#gisapp-layer-list input[type=checkbox]")
-    assert sorted(toggles.evaluate_all("els => els.map(e => e.value)")) == sorted(public_slugs(base))
-    assert v.page.locator(".gisapp-layer-road-ledger").count() == roads  # the theme is still there too
-    assert "庁内データ" in v.page.locator(".leaflet-control-attribution").inner_text()
+    # every public layer stays available, secondary: listed under the map, folded
+    toggles = v.page.locator("#citizen-layer-list input[type=checkbox]")
+    assert sorted(toggles.evaluate_all("els => els.map(e => e.id.replace('citizen-layer-', ''))")) == sorted(
+        public_slugs(base)
+    )
+    assert v.page.locator("#citizen-layers").get_attribute("open") is None
+    assert "市の道路" in v.page.locator(".leaflet-control-attribution").inner_text()
     assert v.blocked and all("cyberjapandata.gsi.go.jp" in u for u in v.blocked), v.blocked
 
 
@@ -217,6 +229,7 @@ def test_offline_instance_asks_for_no_tile_and_draws_own_basemap_on_citizen_and_
     areas = feature_count(base, "/api/public/layers/community-areas/features")  # drawn as outlines
     v = visit()
     v.page.goto(base + "/?lang=en")
+    open_citizen_map(v.page)
     wait_own_basemap(v.page)
     assert v.page.locator("path.gisapp-basemap-own.gisapp-basemap-road").count() == roads
     assert v.page.locator("path.gisapp-basemap-own.gisapp-basemap-boundary").count() == areas > 0
@@ -361,36 +374,34 @@ def test_citizen_map_on_a_phone_folds_the_layer_list_and_finds_my_location(serve
     )
     page = v.page
     page.goto(base + "/")
-    page.wait_for_selector("#gisapp-status[data-state='ready']", timeout=20_000)
-    toggle = page.locator("#gisapp-layer-toggle")
-    assert toggle.get_attribute("aria-expanded") == "false"
-    assert page.locator("#gisapp-layer-list").is_hidden()
-    assert page.locator("#gisapp-legend").is_visible()
-    for target in ("#gisapp-layer-toggle", "#gisapp-locate", ".leaflet-control-zoom-in"):
+    # the permission was given before: the page finds the position by itself, nearest shelters first
+    page.wait_for_selector("#citizen-place[data-source='position']", timeout=20_000)
+    open_citizen_map(page)
+    assert page.locator("#citizen-layers").get_attribute("open") is None  # the layer list: folded
+    assert page.locator(".citizen-map .gisapp-legend").get_attribute("open") is None  # legend: folded
+    for target in (
+        "#citizen-locate",
+        "#citizen-map-toggle",
+        ".leaflet-control-zoom-in",
+        "#citizen-layers summary",
+    ):
         box = page.locator(target).bounding_box()
         assert box["width"] >= 44 and box["height"] >= 44, (target, box)
+    page.locator("#citizen-layers summary").tap()
+    assert page.locator("#citizen-layer-list").is_visible()
 
-    toggle.tap()
-    assert toggle.get_attribute("aria-expanded") == "true"
-    assert page.locator("#gisapp-layer-list").is_visible()
-    page.keyboard.press("Escape")
-    assert page.locator("#gisapp-layer-list").is_hidden()
+    page.locator("#citizen-locate").tap()
+    wait_until(lambda: "現在地付近" in page.locator("#citizen-place-name").inner_text(), 10)
+    page.wait_for_selector("path.citizen-place-marker", state="attached", timeout=10_000)
+    assert low_contrast(page, "#citizen-place-name, .citizen-shelter-name, .citizen-badge-label") == []
 
-    page.locator("#gisapp-locate").tap()
-    page.wait_for_selector("path.gisapp-my-location", state="attached", timeout=10_000)
-    message = page.locator("#gisapp-locate-message")
-    wait_until(lambda: message.get_attribute("data-state") == "located", 10)
-    assert "現在地を表示しました" in message.inner_text()
-    assert low_contrast(page, "#gisapp-locate-message, #gisapp-legend li, #gisapp-legend h2") == []
-
-    def centred() -> bool:  # the map animates to the position
+    def near() -> bool:  # the map shows the position
         lat, lon = page.evaluate(
-            "(() => { const c = gisapp.config.map.getCenter(); return [c.lat, c.lng]; })()"
+            "(() => { const c = window.gisapp.map.getCenter(); return [c.lat, c.lng]; })()"
         )
-        return abs(lat - ISEHARA["latitude"]) < 1e-4 and abs(lon - ISEHARA["longitude"]) < 1e-4
+        return abs(lat - ISEHARA["latitude"]) < 0.05 and abs(lon - ISEHARA["longitude"]) < 0.05
 
-    wait_until(centred, 10)
-    assert page.evaluate("gisapp.config.map.getZoom()") >= 16
+    wait_until(near, 10)
 
 
 def test_hq_map_fades_a_unit_that_goes_silent_and_restores_it_when_heard(

@@ -86,7 +86,7 @@ def page_link(web: httpx.Client, pattern: str) -> str:
     page = web.get("/", headers={"Accept": "text/html"})
     assert page.status_code == 200, page.text
     found = re.search(pattern, page.text)
-    assert found, f"no link matching {pattern} on the citizen map"
+    assert found, f"no link matching {pattern} on the citizen page"
     return found.group(0).replace("&amp;", "&")
 
 
@@ -134,7 +134,7 @@ def test_rendered_configs_pass_nginx_t(tmp_path):
 
 # ------------------------------------------------------------------------------ what is cached
 def test_page_asset_with_version_is_cached(web):
-    path = page_link(web, r"/pages/[^\"'\s]+\.js\?v=[0-9a-zA-Z_-]+")
+    path = page_link(web, r"/static/js/pages/citizen\.js\?v=[0-9a-zA-Z_-]+")
     first, second = twice(web, path)
     assert first.status_code == second.status_code == 200
     assert first.headers["x-cache-status"] in ("MISS", "HIT")  # HIT if an earlier test asked already
@@ -206,7 +206,7 @@ def raw_get(web: httpx.Client, path: str, encoding: str) -> tuple[httpx.Response
 
 
 def test_compressed_when_asked_and_one_copy_per_encoding(web):
-    path = page_link(web, r"/pages/[^\"'\s]+\.js\?v=[0-9a-zA-Z_-]+")
+    path = page_link(web, r"/static/js/pages/citizen\.js\?v=[0-9a-zA-Z_-]+")
     plain, plain_bytes = raw_get(web, path, "identity")
     assert "content-encoding" not in plain.headers
     zipped, zipped_bytes = raw_get(web, path, "gzip, deflate")
@@ -222,7 +222,7 @@ def test_brotli_when_the_module_is_loaded(web, proxy):
     if not proxy.config.brotli_module:
         pytest.skip("libnginx-mod-http-brotli-filter not installed: brotli not offered")
     brotli = pytest.importorskip("brotli")
-    path = page_link(web, r"/pages/[^\"'\s]+\.js\?v=[0-9a-zA-Z_-]+")
+    path = page_link(web, r"/static/js/pages/citizen\.js\?v=[0-9a-zA-Z_-]+")
     _, plain_bytes = raw_get(web, path, "identity")
     r, raw = raw_get(web, path, "gzip, deflate, br")
     assert r.headers["content-encoding"] == "br"

@@ -305,6 +305,11 @@ def assert_strict_page(r) -> None:
         assert f"'sha256-{digest}'" in csp, csp
     html = IMPORT_MAP.sub("", html)
     assert not INLINE_SCRIPT.search(html), INLINE_SCRIPT.search(html)
+    # An inlined stylesheet (the citizen page's) is allowed by its hash; nothing else inline.
+    for found in re.finditer(r"<style>(.*?)</style>", html, re.S):
+        digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp.split("style-src", 1)[1].split(";", 1)[0]
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
     assert "<style" not in html.lower()
     assert not HANDLER_ATTR.search(html) and "javascript:" not in html.lower()
     assert not re.search(r"\sstyle\s*=", html, re.I)
@@ -361,24 +366,25 @@ def test_no_handler_attributes_or_javascript_urls_in_templates_and_scripts():
 
 def test_the_map_page_and_its_script_are_the_same_in_every_process(client):
     """folium's ids are numbered, not random: a page from one process and its script from another
-    name the same map."""
-    html = client.get("/").text
-    src = re.search(r'<script src="(/pages/citizen-ja\.js\?v=[0-9a-f]+)"', html).group(1)
+    name the same map (the HQ map; the citizen page is a template without folium)."""
+    html = pages.hq_map_html("ja")
+    src = re.search(r'<script src="(/pages/hq-ja\.js\?v=[0-9a-f]+)"', html).group(1)
     js = client.get(src)
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     assert "immutable" in js.headers["cache-control"]
     map_id = re.search(r'class="folium-map" id="(map_\d+)"', html).group(1)
     assert f'L.map(\n                "{map_id}"' in js.text or f'"{map_id}"' in js.text
-    css = re.search(r'href="(/pages/citizen-ja\.css\?v=[0-9a-f]+)"', html).group(1)
+    css = re.search(r'href="(/pages/hq-ja\.css\?v=[0-9a-f]+)"', html).group(1)
     assert f"#{map_id}" in client.get(css).text
     # A fresh build (as in another process) names the map the same.
     pages._build.cache_clear()
-    assert pages.citizen_map_html("ja") == html
+    assert pages.hq_map_html("ja") == html
     assert client.get("/pages/nothing.js").status_code == 404
 
 
-def test_the_public_instance_serves_only_the_citizen_page_script(public_client):
-    assert public_client.get("/pages/citizen-en.js").status_code == 200
+def test_the_public_instance_serves_no_folium_page_script(public_client):
+    # the citizen page is a template with its own modules; the staff maps' scripts are not public
+    assert public_client.get("/pages/citizen-en.js").status_code == 404
     assert public_client.get("/pages/hq-ja.js").status_code == 404
 
 

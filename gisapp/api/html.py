@@ -19,5 +19,5 @@ def page_response(
 ) -> HTMLResponse:
     """The page with its own CSP (the import map's hash allowed, nothing else inline)."""
     offline = request.app.state.settings.offline
-    csp = content_security_policy(offline, script_hashes=page.script_hashes)
+    csp = content_security_policy(offline, script_hashes=page.script_hashes, style_hashes=page.style_hashes)
     return HTMLResponse(page.html, status_code, headers={**(headers or {}), "Content-Security-Policy": csp})

@@ -1,4 +1,4 @@
-"""Map pages: the citizen map (公開型GIS), the HQ map (災害対策本部) and the staff GIS viewer (統合型GIS)."""
+"""Map pages (the citizen's page is gisapp/api/citizen.py): the HQ map (災害対策本部) and the staff GIS viewer (統合型GIS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from common.errors import NotFound
-from frontend.pages import citizen_map_html, hq_map_html, page_asset
+from frontend.pages import hq_map_html, page_asset
 from frontend.render import RenderedPage
 from gisapp.api.html import page_response
 from gisapp.api.staff import gate
@@ -58,11 +58,6 @@ def _staff_template_page(
     return page_response(request, build(lang, offline=offline, query=dict(request.query_params)))
 
 
-@public_router.get("/", response_class=HTMLResponse)
-def citizen_map(request: Request, lang: str = "ja") -> HTMLResponse:
-    return HTMLResponse(citizen_map_html(_lang(lang), offline=request.app.state.settings.offline))
-
-
 @router.get("/hq", response_class=HTMLResponse)
 def hq_map(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
     return _staff_page(request, user, "/hq", lang, ("hq_operator", "staff"), hq_map_html)
@@ -82,9 +77,9 @@ def gis_viewer(request: Request, user: OptionalUser, lang: str = "ja") -> Respon
 @public_router.get("/pages/{name}")
 def map_page_asset(request: Request, name: str, v: str = "") -> Response:
     """A map page's own script or stylesheet (folium's, moved out of the page for the CSP). The
-    citizen-facing instance serves only the citizen map's."""
+    citizen-facing instance serves none: its page is a template with its own modules."""
     asset = page_asset(name)
-    if asset is None or (request.app.state.public and asset.page != "citizen"):
+    if asset is None or request.app.state.public:
         raise NotFound("見つかりません。", "Not found.")
     # Linked as ?v=<hash of the content>: that URL never changes meaning, so it may be kept for good.
     cache = "public, max-age=31536000, immutable" if v == asset.version else "no-cache"

@@ -6,14 +6,14 @@ reported 車中泊 was told "受け付けました：車中泊" and counted as �
 whether the household is checked in at all (``checked_in``), to say so next to the latest report.
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
