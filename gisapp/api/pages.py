@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.errors import NotFound
-from frontend.pages import citizen_map_html, gis_map_html, hq_map_html, page_asset, replay_map_html
+from frontend.pages import citizen_map_html, gis_map_html, page_asset, replay_map_html
+from gisapp.api.html import page_response
 from gisapp.auth import User
 from gisapp.deps import OptionalUser
+from gisapp.pages_hq import hq_page
 from layers.catalog import STAFF_ROLES
 
 router = APIRouter(include_in_schema=False)
@@ -24,15 +26,8 @@ def _lang(lang: str) -> str:
     return lang if lang in ("ja", "en") else "ja"
 
 
-def _staff_page(
-    request: Request,
-    user: User | None,
-    path: str,
-    lang: str,
-    roles: Iterable[str],
-    build: Callable[..., str],
-) -> Response:
-    """Log in first (back to ``path`` afterwards), then the page if the user has one of ``roles``."""
+def _refusal(request: Request, user: User | None, path: str, lang: str, roles: Iterable[str]) -> Response | None:
+    """Log in first (back to ``path`` afterwards); 403 without one of ``roles``; None: go ahead."""
     if user is None:
         # Back to the same page after logging in, with its query (English readers stay English;
         # a shared link such as /hq/replay?disaster=3&t=… keeps what it points at).
@@ -41,6 +36,21 @@ def _staff_page(
         return RedirectResponse(f"/login?next={back}&lang={_lang(lang)}", status_code=303)
     if not user.has_any(*roles):
         return HTMLResponse(_FORBIDDEN, status_code=403)
+    return None
+
+
+def _staff_page(
+    request: Request,
+    user: User | None,
+    path: str,
+    lang: str,
+    roles: Iterable[str],
+    build: Callable[..., str],
+) -> Response:
+    """A folium map page for staff with one of ``roles``."""
+    refused = _refusal(request, user, path, lang, roles)
+    if refused is not None:
+        return refused
     return HTMLResponse(build(_lang(lang), offline=request.app.state.settings.offline))
 
 
@@ -51,7 +61,10 @@ def citizen_map(request: Request, lang: str = "ja") -> HTMLResponse:
 
 @router.get("/hq", response_class=HTMLResponse)
 def hq_map(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
-    return _staff_page(request, user, "/hq", lang, ("hq_operator", "staff"), hq_map_html)
+    refused = _refusal(request, user, "/hq", lang, ("hq_operator", "staff"))
+    if refused is not None:
+        return refused
+    return page_response(request, hq_page(lang, offline=request.app.state.settings.offline))
 
 
 @router.get("/hq/replay", response_class=HTMLResponse)
