@@ -13,7 +13,9 @@ from typing import Any
 from frontend.catalogue import normalise_lang
 from frontend.render import RenderedPage, render_page
 from frontend.symbols import symbols
-from gisapp.ops.dispatch import NEXT_STATES
+from gisapp.ops.dispatch import NEXT_STATES, NO_DISPATCH_STATUSES
+from gisapp.ops.evac_info import ISSUE_LEVELS
+from gisapp.ops.evac_levels import HAZARDS
 from gisapp.ops.incidents import STATUSES, TRANSITIONS
 from gisapp.ops.shelters import LEVEL_LABELS
 from sensors.thresholds import RAIN_LEVELS, WATER_LEVELS
@@ -26,19 +28,27 @@ TEXT_SECTIONS = ("hq", "hq_incidents", "hq_shelters", "hq_gauges", "hq_evacinfo"
 
 def hq_rules() -> dict[str, Any]:
     """The rules the page applies, as data: ``incident_statuses`` in order, ``transitions`` (status →
-    allowed next statuses, in the order of ``incident_statuses``), ``assignment_next``,
+    allowed next statuses, in the order of ``incident_statuses``), ``dispatchable`` (statuses that take a dispatch), ``assignment_next``,
     ``congestion_levels``, ``gauge_level_state`` (a level name → the gauge symbol's state: its rank
-    among its kind's levels, 1 = the lowest) and ``not_reporting`` (device states)."""
+    among its kind's levels, 1 = the lowest) ``not_reporting`` (device states), ``evac_issue_levels`` and ``evac_hazards`` (what an
+    evacuation order may be issued with)."""
     order = list(STATUSES)
-    gauge_state = {name: f"level_{i + 1}" for levels in (RAIN_LEVELS, WATER_LEVELS) for i, name in enumerate(levels)}
+    gauge_state = {
+        name: f"level_{i + 1}" for levels in (RAIN_LEVELS, WATER_LEVELS) for i, name in enumerate(levels)
+    }
     return {
         "incident_statuses": order,
         "transitions": {s: [t for t in order if t in TRANSITIONS[s]] for s in order},
-        "assignment_next": {s: sorted(nxt, key=["on_scene", "cleared"].index) for s, nxt in NEXT_STATES.items()},
+        "dispatchable": [s for s in order if s not in NO_DISPATCH_STATUSES],
+        "assignment_next": {
+            s: sorted(nxt, key=["on_scene", "cleared"].index) for s, nxt in NEXT_STATES.items()
+        },
         "congestion_levels": list(LEVEL_LABELS),
         "gauge_level_state": gauge_state,
         "gauge_states": ["normal", "level_1", "level_2", "level_3", "level_4"],
         "not_reporting": list(NOT_REPORTING),
+        "evac_issue_levels": list(ISSUE_LEVELS),
+        "evac_hazards": list(HAZARDS),
     }
 
 
