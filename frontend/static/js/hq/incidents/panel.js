@@ -36,7 +36,14 @@ export function buildPanel(c) {
     detail.hidden = true;
     detail.replaceChildren();
     delete detail.dataset.incidentId;
-    if (returnFocus && document.body.contains(returnFocus)) returnFocus.focus();
+    // What opened it, or its redrawn copy (the list and markers are redrawn as incidents change).
+    let back = returnFocus;
+    if (back && !document.body.contains(back) && back.dataset.incidentId) {
+      const id = back.dataset.incidentId;
+      back = back.tagName === 'BUTTON' ? document.querySelector(`#gisapp-incident-list button[data-incident-id="${id}"]`)
+        : c.markers[id] && c.markers[id].getElement();
+    }
+    if (back && document.body.contains(back)) back.focus();
     else document.getElementById('gisapp-incident-list-title').focus();
   }
   detail.addEventListener('keydown', (event) => {
@@ -64,10 +71,13 @@ export function buildPanel(c) {
       ]);
       if (id === c.openId) {
         c.openIncident = inc;
+        const kept = focusKey();
         render(inc, events, recommendations, teams);
         if (focusAfter) {
           focusAfter = false;
           detail.querySelector('h3').focus();
+        } else if (kept) {  // a redraw (a stream event) must not throw the focus away
+          (detail.querySelector(kept) || detail.querySelector('h3')).focus({preventScroll: true});
         }
       }
     } catch (error) {
@@ -82,6 +92,16 @@ export function buildPanel(c) {
         delete detail.dataset.refreshing;
       }
     }
+  }
+
+  /** A selector finding the focused control of the panel again after a redraw (null: focus is elsewhere). */
+  function focusKey() {
+    const active = document.activeElement;
+    if (!active || !detail.contains(active)) return null;
+    if (active.id) return `#${CSS.escape(active.id)}`;
+    const data = Object.entries(active.dataset).map(([k, v]) =>
+      `[data-${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}="${CSS.escape(v)}"]`).join('');
+    return data ? `${active.tagName.toLowerCase()}${data}` : 'h3';
   }
 
   function definition(dl, term, value) {
