@@ -54,6 +54,7 @@ def hq_rules() -> dict[str, Any]:
 
 def hq_page(lang: str = "ja", offline: bool = False) -> RenderedPage:
     code = normalise_lang(lang)
+    drawn = symbols(code)
     return render_page(
         "hq.html",
         lang=code,
@@ -68,7 +69,13 @@ def hq_page(lang: str = "ja", offline: bool = False) -> RenderedPage:
             "css/hq.css",
         ],
         scripts=["vendor/leaflet/leaflet.js", "vendor/chartjs/chart.umd.js"],
-        data={"symbols": symbols(code), "rules": hq_rules()},
+        # JSON objects lose their order on the way (tojson sorts keys): the order of each kind's states
+        # (for legends) travels as lists.
+        data={
+            "symbols": drawn,
+            "symbol_order": {kind: list(states) for kind, states in drawn.items()},
+            "rules": hq_rules(),
+        },
         text_sections=TEXT_SECTIONS,
         offline=offline,
         nav_query="?lang=en" if code == "en" else "",

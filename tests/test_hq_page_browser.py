@@ -49,7 +49,12 @@ def tabs_to_first_incident(page, limit: int = 80) -> tuple[int, list[str]]:
 
 
 def test_the_incident_list_comes_early_and_units_are_not_tab_stops(
-    visit, servers, demo_users, api, disaster, units  # noqa: F811
+    visit,
+    servers,
+    demo_users,
+    api,
+    disaster,
+    units,  # noqa: F811
 ):
     incident(api, disaster, 21)
     v = open_hq(visit, servers, demo_users)
@@ -63,7 +68,9 @@ def test_the_incident_list_comes_early_and_units_are_not_tab_stops(
     assert not any("gisapp-unit-marker" in s for s in stops)
     # Units: not tab stops, but named (their list is the keyboard way to them).
     assert page.locator(".gisapp-unit-marker[tabindex]").count() == 0
-    labels = page.locator(".gisapp-unit-marker").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    labels = page.locator(".gisapp-unit-marker").evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))"
+    )
     assert all(label and label.startswith("無線機 ") for label in labels), labels
     assert page.locator("#gisapp-unit-list li[data-device-id]").count() == n_units
     # Every focusable marker has a name.
@@ -82,7 +89,12 @@ def test_the_incident_list_comes_early_and_units_are_not_tab_stops(
 
 
 def test_keyboard_path_status_change_and_dispatch_keep_the_focus(
-    visit, servers, demo_users, api, disaster, units  # noqa: F811
+    visit,
+    servers,
+    demo_users,
+    api,
+    disaster,
+    units,  # noqa: F811
 ):
     inc = incident(api, disaster, 22, lon=SPOT[0], lat=SPOT[1])
     v = open_hq(visit, servers, demo_users)
@@ -133,7 +145,12 @@ def test_keyboard_path_status_change_and_dispatch_keep_the_focus(
 
 
 def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
-    visit, servers, demo_users, api, app_engine, gauges  # noqa: F811
+    visit,
+    servers,
+    demo_users,
+    api,
+    app_engine,
+    gauges,  # noqa: F811
 ):
     d = api.post("/api/disasters", json={"name": "凡例試験"}).json()["id"]  # the latest open: shown
     with app_engine.connect() as conn:
@@ -145,7 +162,12 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
         ).one()
     r = api.post(f"/api/disasters/{d}/shelters/{shelter}/open", json={"responsible_staff": "避難所班"})
     assert r.status_code == 200, r.text
-    body = {"client_event_id": str(uuid.uuid4()), "kind": "entry", "kiosk_id": "hq-legend", "persons": capacity}
+    body = {
+        "client_event_id": str(uuid.uuid4()),
+        "kind": "entry",
+        "kiosk_id": "hq-legend",
+        "persons": capacity,
+    }
     assert api.post(f"/api/disasters/{d}/shelters/{shelter}/checkins", json=body).status_code == 200
 
     v = open_hq(visit, servers, demo_users)
@@ -168,7 +190,16 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
     legend = page.locator("#gisapp-legend")
     assert legend.evaluate("e => e.open") is True
     words = legend.inner_text()
-    for word in ("事案", "未対応", "避難所", "満員", "雨量計・水位計", "氾濫危険水位", "無線機", "地区別の避難状況"):
+    for word in (
+        "事案",
+        "未対応",
+        "避難所",
+        "満員",
+        "雨量計・水位計",
+        "氾濫危険水位",
+        "無線機",
+        "地区別の避難状況",
+    ):
         assert word in words, word
     swatch = legend.locator("li", has_text="満員").locator(".gisapp-letter-marker")
     assert "gisapp-shape-house" in swatch.get_attribute("class")
@@ -201,14 +232,18 @@ PANELS = [
     ".leaflet-control-layers",
     ".leaflet-control-scale",
     "#gisapp-ei-legend",
+    "#gisapp-basemap-notice",
+    ".leaflet-control-attribution",
 ]
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (390, 844)])
 def test_nothing_overflows_or_overlaps(visit, servers, demo_users, api, disaster, size):  # noqa: F811
-    v = open_hq(visit, servers, demo_users)
+    v = visit(viewport={"width": size[0], "height": size[1]})
+    v.login(servers["internal"].url, "/hq", "hq", demo_users["hq"])
     page = v.page
-    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.wait_for_selector("#gisapp-incidents[data-state='ready']", timeout=20_000)
+    page.wait_for_selector("#gisapp-evacinfo[data-state='ready']", timeout=20_000)
     page.wait_for_timeout(500)
     page.screenshot(path=f"/tmp/hq_page_{size[0]}.png")
     found = page.evaluate(OVERLAP_JS, PANELS)

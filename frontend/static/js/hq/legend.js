@@ -4,17 +4,18 @@
 import {legend} from '../lib/map.js';
 import {legendEntry} from './markers.js';
 
-export function drawLegend({map, text, symbols}) {
+export function drawLegend({map, text, symbols, order}) {
+  const all = (kind) => order[kind].map((state) => legendEntry(symbols[kind][state]));
   const group = (title) => ({letter: '', shape: 'none', colour: 'transparent', label: title, group: true});
   const entries = [
     group(text.hq.legend_incidents),
-    ...Object.values(symbols.incident).map((s) => legendEntry(s)),
+    ...all('incident'),
     group(text.hq_shelters.legend_shelters),
-    ...Object.values(symbols.shelter).map((s) => legendEntry(s)),
+    ...all('shelter'),
     group(text.hq_gauges.legend_gauges),
-    ...Object.values(symbols.gauge).map((s) => legendEntry(s)),
+    ...all('gauge'),
     group(text.hq.unit_list),
-    ...Object.values(symbols.unit).map((s) => legendEntry(s)),
+    ...all('unit'),
   ];
   const control = legend(map, {title: text.hq.legend, entries, position: 'bottomright',
     open: !window.matchMedia('(max-width: 600px)').matches});

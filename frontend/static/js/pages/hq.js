@@ -44,7 +44,7 @@ function start() {
   const gauges = startGaugeMarkers({map, text: text.hq_gauges, symbols, rules, units, alerts});
   const panelConfig = {map, text, lang, locale, rules, container};
   const panels = PANELS.map((p) => ({events: p.events, api: p.start(panelConfig)}));
-  drawLegend({map, text, symbols});
+  drawLegend({map, text, symbols, order: data.symbol_order});
   Object.assign(window.gisapp, {incidents, alerts, units});
 
   function reloadAll() {
