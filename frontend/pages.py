@@ -1,5 +1,5 @@
-"""The map pages, built with folium: citizen map (公開型GIS), HQ map (災害対策本部) and the staff
-GIS viewer (統合型GIS).
+"""The map pages still built with folium: citizen map (公開型GIS), the HQ replay (振り返り) and the staff
+GIS viewer (統合型GIS). (The HQ map itself is a template on base.html: gisapp/pages_hq.py.)
 
 Rule: every JS/CSS asset is served by the app under /static (the integrated GIS runs with no
 internet). folium's Map lists CDN links in its ``default_js`` / ``default_css`` class attributes; we
@@ -39,7 +39,7 @@ from folium.template import Template
 from frontend.text import BASEMAP_OFFLINE_NOTICE, RESTRICTED_NOTICE, TEXT
 
 Lang = Literal["ja", "en"]
-Page = Literal["citizen", "hq", "gis", "replay"]
+Page = Literal["citizen", "gis", "replay"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_URL = "/static"
@@ -70,13 +70,6 @@ def citizen_map_html(lang: str = "ja", offline: bool = False) -> str:
     return _build("citizen", _normalise_lang(lang), offline).html
 
 
-def hq_map_html(lang: str = "ja", offline: bool = False) -> str:
-    """The HQ map (災害対策本部): radio units from /api/radio-units and the incidents of a disaster
-    (markers by status, counts, filters, incident panel with status changes and dispatch), both
-    kept current by the one event stream /api/events."""
-    return _build("hq", _normalise_lang(lang), offline).html
-
-
 def replay_map_html(lang: str = "ja", offline: bool = False) -> str:
     """After-action review (振り返り): the HQ map of a disaster at a chosen time T — incidents with the
     status they had then and every unit where it was — from /api/disasters/{id}/at, plus the exports."""
@@ -89,7 +82,7 @@ def gis_map_html(lang: str = "ja", offline: bool = False) -> str:
 
 
 PAGE_ASSET_PREFIX = "/pages/"
-_ASSET_NAME = re.compile(r"(citizen|hq|gis|replay)-(ja|en)(-offline)?\.(js|css)")
+_ASSET_NAME = re.compile(r"(citizen|gis|replay)-(ja|en)(-offline)?\.(js|css)")
 _MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 
@@ -102,7 +95,7 @@ class PageAsset:
 
 
 def page_asset(name: str) -> PageAsset | None:
-    """The script or stylesheet of a map page by its file name (``hq-en-offline.js``), or None for a
+    """The script or stylesheet of a map page by its file name (``replay-en-offline.js``), or None for a
     name that is not one."""
     found = _ASSET_NAME.fullmatch(name)
     if found is None:
@@ -212,29 +205,11 @@ class _PageStart(JSCSSMixin):
             (f"gisapp_{page}", static_url(f"js/{page}_map.js")),
         ]
         self.default_css = [("gisapp_css", static_url("css/gisapp.css"))]
-        if (
-            page == "hq"
-        ):  # the incident panel and the evacuation layers: modules of their own, used by hq_map.js
-            self.default_js.insert(2, ("gisapp_hq_incidents", static_url("js/hq_incidents.js")))
-            self.default_js.insert(3, ("gisapp_hq_evac", static_url("js/hq_evac.js")))
-            # gauge alert log and charts (hq_gauges.js) drawn with the vendored Chart.js
-            self.default_js.insert(4, ("chartjs", static_url("vendor/chartjs/chart.umd.js")))
-            self.default_js.insert(5, ("gisapp_hq_gauges", static_url("js/hq_gauges.js")))
-            self.default_css.append(("gisapp_hq_gauges_css", static_url("css/hq_gauges.css")))
         if page == "citizen":  # the evacuation information banner and areas (citizen_evac.js)
             self.default_js.insert(2, ("gisapp_citizen_evac", static_url("js/citizen_evac.js")))
             self.default_css.append(("gisapp_evac_info_css", static_url("css/evac_info.css")))
-        if page in ("hq", "replay"):  # the replay page draws incidents in the same styles
+        if page == "replay":  # the replay page draws incidents in the HQ map's styles
             self.default_css.append(("gisapp_hq_incidents_css", static_url("css/hq_incidents.css")))
-        if page == "hq":  # 避難情報 and the HQ log: panels that register with hq_map.js (gisapp.hqPanels)
-            self.default_js[-1:-1] = [  # before hq_map.js, the last
-                ("gisapp_hq_evacinfo", static_url("js/hq_evacinfo.js")),
-                ("gisapp_hq_evacinfo_map", static_url("js/hq_evacinfo_map.js")),
-                ("gisapp_hq_evacinfo_forms", static_url("js/hq_evacinfo_forms.js")),
-                ("gisapp_hq_log", static_url("js/hq_log.js")),
-            ]
-            # after hq_incidents.css: the 避難情報 panel reuses its buttons and fields
-            self.default_css.append(("gisapp_hq_evacinfo_css", static_url("css/hq_evacinfo.css")))
 
 
 @dataclass(frozen=True)

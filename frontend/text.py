@@ -1,10 +1,7 @@
-"""Every text the map pages show, Japanese first. Keys under "js" are handed to the page scripts as
-``config.text``, so the JS holds no wording of its own."""
+"""Every text the folium map pages show (citizen, GIS viewer, HQ replay), Japanese first. Keys under
+"js" are handed to the page scripts as ``config.text``, so the JS holds no wording of its own."""
 
 from __future__ import annotations
-
-from frontend.evacinfo_text import EVACINFO_TEXT, HQLOG_TEXT
-from frontend.gauge_text import GAUGE_TEXT
 
 # Shown in both languages (page language first): staff may not have chosen the one they read best.
 BASEMAP_OFFLINE_NOTICE = {
@@ -14,55 +11,6 @@ BASEMAP_OFFLINE_NOTICE = {
 RESTRICTED_NOTICE = {
     "ja": "限定公開：閲覧は記録されます",
     "en": "Restricted: every view is audited",
-}
-
-# Incident wording (hq_incidents.js, citizen_map.js). Status labels as in gisapp/ops/incidents.py
-# STATUSES; "short" is the one-character text shown inside a marker so colour is never the only cue.
-EVAC_TEXT: dict[str, dict] = {
-    "ja": {
-        "shelters": "避難所（受入状況）",
-        "areas": "地区別の避難状況",
-        "occupancy": "{n} 人／定員 {cap}",
-        "stale": "更新が途絶えています",
-        "totals": "避難者 {people} 人（開設避難所 {shelters} か所）",
-        "error": "避難所の状況を取得できませんでした（{status}）",
-        "levels": {
-            "vacant": "空き",
-            "moderate": "やや混雑",
-            "crowded": "混雑",
-            "full": "満員",
-            "unknown": "定員不明",
-        },
-        "statuses": {
-            "home": "在宅",
-            "relatives": "親族・知人宅",
-            "shelter": "避難所",
-            "car": "車中泊",
-            "unknown": "不明",
-        },
-    },
-    "en": {
-        "shelters": "Shelters (occupancy)",
-        "areas": "Evacuation status by area",
-        "occupancy": "{n} / capacity {cap}",
-        "stale": "no recent update",
-        "totals": "{people} evacuees ({shelters} shelters open)",
-        "error": "Could not load the shelters ({status})",
-        "levels": {
-            "vacant": "Vacant",
-            "moderate": "Busy",
-            "crowded": "Crowded",
-            "full": "Full",
-            "unknown": "No capacity",
-        },
-        "statuses": {
-            "home": "Home",
-            "relatives": "Relatives",
-            "shelter": "Shelter",
-            "car": "Car",
-            "unknown": "Unknown",
-        },
-    },
 }
 
 REPLAY_TEXT: dict[str, dict] = {
@@ -96,6 +44,8 @@ REPLAY_TEXT: dict[str, dict] = {
     },
 }
 
+# Incident wording of the folium pages still here: the HQ replay (replay_map.js: status, short, closed…)
+# and the citizen map's public incidents (public_*). The HQ map's own: frontend/text/*/hq_incidents.toml.
 INCIDENT_TEXT: dict[str, dict] = {
     "ja": {
         "panel": "事案",
@@ -276,7 +226,6 @@ TEXT: dict[str, dict] = {
     "ja": {
         "title": {
             "citizen": "公開型GIS 地図",
-            "hq": "災害対策本部 地図",
             "gis": "統合型GIS",
             "replay": "災害対策本部 振り返り（時刻指定）",
         },
@@ -292,30 +241,12 @@ TEXT: dict[str, dict] = {
         "map_label": "地図",
         "loading": "読み込み中…",
         "js": {
-            "evacinfo": EVACINFO_TEXT["ja"],  # 避難情報 panel and HQ log (hq_evacinfo.js, hq_log.js)
-            "hqlog": HQLOG_TEXT["ja"],
             "layers": "レイヤー",
             "legend": "凡例",
             "layers_ready": "{n} 件のレイヤーを表示しています",
             "layers_error": "レイヤーを読み込めませんでした。時間をおいて再読み込みしてください。",
             "layer_failed": "（読み込み失敗）",
             "some_failed": "一部のレイヤーを読み込めませんでした",
-            "units": "無線機 {n} 台",
-            "gauges": "雨量計・水位計 {n} 基",
-            "gauge_rain": "10分 {r10} mm ・ 60分 {r60} mm ・ 連続 {cont} mm",
-            "gauge_level": "水位 {level} m",
-            "gauge_states": {
-                "online": "通信中",
-                "silent": "途絶",
-                "offline": "オフライン",
-                "never": "未受信",
-            },
-            "last_update": "最終更新 {time}",
-            "never": "—",
-            "connecting": "接続しています…",
-            "live": "接続中",
-            "reconnecting": "再接続中",
-            "units_error": "無線機の位置を取得できませんでした（{status}）",
             "login_required": "ログインが必要です",
             "locale": "ja-JP",
             # Offline basemap drawn from our own layers.
@@ -342,14 +273,11 @@ TEXT: dict[str, dict] = {
             # Incidents (HQ map and the public incidents on the citizen map).
             "incidents": INCIDENT_TEXT["ja"],
             "replay": REPLAY_TEXT["ja"],
-            "evac": EVAC_TEXT["ja"],
-            "gauge_ui": GAUGE_TEXT["ja"],
         },
     },
     "en": {
         "title": {
             "citizen": "Public GIS Map",
-            "hq": "Disaster Response HQ Map",
             "gis": "Integrated GIS",
             "replay": "HQ after-action review (map at time T)",
         },
@@ -365,30 +293,12 @@ TEXT: dict[str, dict] = {
         "map_label": "Map",
         "loading": "Loading…",
         "js": {
-            "evacinfo": EVACINFO_TEXT["en"],
-            "hqlog": HQLOG_TEXT["en"],
             "layers": "Layers",
             "legend": "Legend",
             "layers_ready": "{n} layers shown",
             "layers_error": "Could not load the layers. Please reload later.",
             "layer_failed": " (failed to load)",
             "some_failed": "Some layers could not be loaded",
-            "units": "{n} radio units",
-            "gauges": "{n} gauges",
-            "gauge_rain": "10 min {r10} mm · 60 min {r60} mm · continuous {cont} mm",
-            "gauge_level": "level {level} m",
-            "gauge_states": {
-                "online": "reporting",
-                "silent": "silent",
-                "offline": "offline",
-                "never": "no data yet",
-            },
-            "last_update": "Last update {time}",
-            "never": "—",
-            "connecting": "Connecting…",
-            "live": "Connected",
-            "reconnecting": "Reconnecting",
-            "units_error": "Could not load radio unit positions ({status})",
             "login_required": "Login required",
             "locale": "en-GB",
             "own_basemap": "Basemap: our own data (road ledger etc.)",
@@ -411,8 +321,6 @@ TEXT: dict[str, dict] = {
             "no_layers": "No layers available",
             "incidents": INCIDENT_TEXT["en"],
             "replay": REPLAY_TEXT["en"],
-            "evac": EVAC_TEXT["en"],
-            "gauge_ui": GAUGE_TEXT["en"],
         },
     },
 }

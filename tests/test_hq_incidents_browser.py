@@ -168,7 +168,8 @@ def test_markers_counts_and_filters_match_the_api(visit, servers, demo_users, ap
     assert panel_counts(page) == counts["total"]
     # Text on the panel and in the badges keeps 4.5:1 (JIS X 8341-3 AA).
     selectors = (
-        "#gisapp-incidents h2, .gisapp-inc-count, .gisapp-inc-list-item span, label, .gisapp-incident .gisapp-letter-marker-body"
+        "#gisapp-incidents h2, .gisapp-inc-count, .gisapp-inc-list-item span, label,"
+        " .gisapp-incident .gisapp-letter-marker-body"
     )
     assert pages_browser.low_contrast(page, selectors) == []
     assert page.locator("#gisapp-count-unhandled").inner_text() == f"未対応 {counts['total']['unhandled']}"

@@ -8,6 +8,7 @@
 - nothing overflows or overlaps at 1280x800, and the page is usable at 390x844.
 Screenshots go to /tmp/hq_page_*.png."""
 
+# ruff: noqa: F811 - the fixtures imported below are the tests' arguments
 from __future__ import annotations
 
 import uuid
@@ -54,7 +55,7 @@ def test_the_incident_list_comes_early_and_units_are_not_tab_stops(
     demo_users,
     api,
     disaster,
-    units,  # noqa: F811
+    units,
 ):
     incident(api, disaster, 21)
     v = open_hq(visit, servers, demo_users)
@@ -94,7 +95,7 @@ def test_keyboard_path_status_change_and_dispatch_keep_the_focus(
     demo_users,
     api,
     disaster,
-    units,  # noqa: F811
+    units,
 ):
     inc = incident(api, disaster, 22, lon=SPOT[0], lat=SPOT[1])
     v = open_hq(visit, servers, demo_users)
@@ -135,7 +136,7 @@ def test_keyboard_path_status_change_and_dispatch_keep_the_focus(
     tab_to(f"#gisapp-incident-dispatch button[data-unit-id='{units[2]}']")
     page.keyboard.press("Enter")
     page.wait_for_selector(
-        f"#gisapp-incident-detail li[data-assignment-id][data-state='dispatched']", timeout=15_000
+        "#gisapp-incident-detail li[data-assignment-id][data-state='dispatched']", timeout=15_000
     )
     page.wait_for_function("() => document.activeElement.id === 'gisapp-incident-title'", timeout=10_000)
     assert "出動させました" in page.locator("#gisapp-incident-notice[data-kind='ok']").inner_text()
@@ -150,7 +151,7 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
     demo_users,
     api,
     app_engine,
-    gauges,  # noqa: F811
+    gauges,
 ):
     d = api.post("/api/disasters", json={"name": "凡例試験"}).json()["id"]  # the latest open: shown
     with app_engine.connect() as conn:
@@ -238,7 +239,7 @@ PANELS = [
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (390, 844)])
-def test_nothing_overflows_or_overlaps(visit, servers, demo_users, api, disaster, size):  # noqa: F811
+def test_nothing_overflows_or_overlaps(visit, servers, demo_users, api, disaster, size):
     v = visit(viewport={"width": size[0], "height": size[1]})
     v.login(servers["internal"].url, "/hq", "hq", demo_users["hq"])
     page = v.page

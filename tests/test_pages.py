@@ -13,11 +13,11 @@ from frontend import pages
 from gisapp import auth
 from gisapp.app import create_app
 from gisapp.db import set_roles
+from gisapp.pages_hq import hq_page
 from tests.fixtures_data import seed
 
 BUILDERS = {
     "citizen": pages.citizen_map_html,
-    "hq": pages.hq_map_html,
     "gis": pages.gis_map_html,
     "replay": pages.replay_map_html,
 }
@@ -104,6 +104,17 @@ def test_pages_refer_to_nothing_outside_the_app_but_gsi(page, lang, offline):
         assert pages.GSI_TILE_URL in pages.external_urls(html)
 
 
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("offline", [False, True])
+def test_the_hq_page_refers_to_nothing_outside_the_app(lang, offline):
+    """The HQ map is a template with ES modules (no folium): the tiles' URL lives in lib/map.js, which
+    asks for no tile at all on an offline instance."""
+    html = hq_page(lang, offline).html
+    assert pages.external_urls(html) == []
+    assert f'<html lang="{lang}">' in html
+    assert ("gisapp-basemap-offline" in html) == offline
+
+
 def test_the_no_cdn_check_catches_an_external_script():
     html = pages.citizen_map_html("ja") + '<script src="https://cdn.example.org/x.js"></script>'
     assert pages.unexpected_external_urls(html) == ["https://cdn.example.org/x.js"]
@@ -116,6 +127,6 @@ def test_every_asset_a_page_links_is_served_by_the_app(settings, seeded, public_
         for path, http in (("/", public_client), ("/hq", c), ("/gis", c), ("/hq/replay", c)):
             html = http.get(path).text
             assets = re.findall(r'(?:src|href)="(/(?:static|pages)/[^"]+)"', html)
-            assert any("map_widgets.js" in a for a in assets), path
+            assert any("map_widgets.js" in a or "/static/js/pages/" in a for a in assets), path
             for asset in assets:
                 assert http.get(asset).status_code == 200, asset

@@ -26,7 +26,9 @@ def _lang(lang: str) -> str:
     return lang if lang in ("ja", "en") else "ja"
 
 
-def _refusal(request: Request, user: User | None, path: str, lang: str, roles: Iterable[str]) -> Response | None:
+def _refusal(
+    request: Request, user: User | None, path: str, lang: str, roles: Iterable[str]
+) -> Response | None:
     """Log in first (back to ``path`` afterwards); 403 without one of ``roles``; None: go ahead."""
     if user is None:
         # Back to the same page after logging in, with its query (English readers stay English;

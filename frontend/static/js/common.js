@@ -1,6 +1,6 @@
 /* Shared helpers for the map pages (frontend/pages.py). Plain DOM, no libraries but Leaflet.
  *
- * Loading order: this file and the page module (citizen_map.js / hq_map.js) are plain <script> tags in
+ * Loading order: this file and the page module (citizen_map.js / gis_map.js / replay_map.js) are plain <script> tags in
  * <head> and only define functions. folium's inline script at the end of <body> creates the map and
  * then calls gisapp.start(page, config) with config.map / config.basemap set to the Leaflet objects.
  */

@@ -223,7 +223,7 @@ function start(config) {
   getJSONOnce('/api/me').then(function (me) {
     form.hidden = !isOperator(me);
   }).catch(function () { form.hidden = true; });
-  // No load here: hq_map.js calls reload() once its stream is open (stream first, then snapshot).
+  // No load here: pages/hq.js calls reload() once its stream is open (stream first, then snapshot).
 
   return {
     onEvent: function (type) {

@@ -1,8 +1,8 @@
 /* HQ map: 避難情報 (evacuation information) — the orders in force shaded by level on the map, the open
  * suggestions of the 発令基準 with their reasons and shelters, and for hq_operator/admin the forms to
  * issue (発令), change level, change areas and cancel (解除). A person issues; a suggestion only fills
- * the form. Registered as a panel of hq_map.js (gisapp.hqPanels), which hands it its stream events.
- * The map drawing is hq_evacinfo_map.js, the forms and dialogs hq_evacinfo_forms.js, the HQ log hq_log.js.
+ * the form. A panel of pages/hq.js (PANELS), which hands it its stream events.
+ * The map drawing is map.js, the lists lists.js, the forms forms.js and dialogs.js, the HQ log ../log.js.
  *
  *   GET  /api/me                                     roles: may this user issue?
  *   GET  /api/evacuation-info/areas                  町丁目/自治会 polygons (code, name) to choose from
@@ -122,7 +122,7 @@ function start(config) {
   body.id = 'gisapp-evacinfo-body';
   root.appendChild(body);
 
-  var jmaLine = make('p', 'gisapp-ei-jma');  // filled by hq_log.js from /api/jma/status
+  var jmaLine = make('p', 'gisapp-ei-jma');  // filled by ../log.js from /api/jma/status
   jmaLine.id = 'gisapp-jma-status';
   jmaLine.setAttribute('role', 'status');
   jmaLine.hidden = true;
@@ -165,7 +165,7 @@ function start(config) {
   var suggestionList = section('gisapp-ei-suggestions', text.suggestions);
   var orderList = section('gisapp-ei-orders', text.orders);
 
-  var logSlot = make('div');  // hq_log.js puts the HQ log here
+  var logSlot = make('div');  // ../log.js puts the HQ log here
   logSlot.id = 'gisapp-hqlog-slot';
   body.appendChild(logSlot);
 
@@ -340,7 +340,7 @@ function start(config) {
   });
   newButton.addEventListener('click', function () { forms.openForm('issue', {}, newButton); });
 
-  // No load here: hq_map.js calls reload() once its stream is open (stream first, then snapshot).
+  // No load here: pages/hq.js calls reload() once its stream is open (stream first, then snapshot).
 
   return {
     onEvent: function (type, message) {
@@ -351,7 +351,7 @@ function start(config) {
       load();
     },
     reload: load,
-    /** For hq_log.js: where the JMA status line and the HQ log go. */
+    /** For ../log.js: where the JMA status line and the HQ log go. */
     jmaLine: jmaLine,
     logSlot: logSlot
   };
