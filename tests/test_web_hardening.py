@@ -5,6 +5,8 @@ gisapp/request_guard.py, gisapp/api/docs.py)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 import select
@@ -277,7 +279,10 @@ def test_deeply_nested_json_is_a_4xx_not_a_500(client):
 
 
 # --------------------------------------------------------------------------------------- CSP
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\ssrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
+INLINE_SCRIPT = re.compile(
+    r"<script(?![^>]*\ssrc=)(?![^>]*type=\"application/json\")(?![^>]*type=\"importmap\")[^>]*>", re.I
+)
+IMPORT_MAP = re.compile(r"<script type=\"importmap\">(.*?)</script>", re.S)
 HANDLER_ATTR = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
 
 
@@ -297,6 +302,10 @@ def assert_strict_page(r) -> None:
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
     html = r.text
     assert not INLINE_SCRIPT.search(html), INLINE_SCRIPT.search(html)
+    # The one inline script a page may have: the import map of its modules, allowed by its own hash.
+    for import_map in IMPORT_MAP.findall(html):
+        digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp, csp
     assert "<style" not in html.lower()
     assert not HANDLER_ATTR.search(html) and "javascript:" not in html.lower()
     assert not re.search(r"\sstyle\s*=", html, re.I)
@@ -371,7 +380,7 @@ def test_the_map_page_and_its_script_are_the_same_in_every_process(client):
 
 def test_the_public_instance_serves_only_the_citizen_page_script(public_client):
     assert public_client.get("/pages/citizen-en.js").status_code == 200
-    assert public_client.get("/pages/hq-ja.js").status_code == 404
+    assert public_client.get("/pages/gis-ja.js").status_code == 404
 
 
 # ---------------------------------------------------------------------------------- no-store
