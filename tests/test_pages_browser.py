@@ -392,7 +392,8 @@ def test_hq_map_fades_a_unit_that_goes_silent_and_restores_it_when_heard(
     )
     # Not by colour alone: the dashed shape and the name say it (the unit list too).
     assert "-dashed" in marker.get_attribute("class") and "途絶" in marker.get_attribute("aria-label")
-    assert "途絶" in v.page.locator(f"#gisapp-unit-list li[data-device-id='{device}']").text_content()  # folded
+    listed = v.page.locator(f"#gisapp-unit-list li[data-device-id='{device}']").text_content()  # folded
+    assert "途絶" in listed
 
     with app_engine.begin() as conn:  # heard again: what the worker writes for a new message
         conn.execute(
