@@ -12,11 +12,16 @@ Screenshots go to /tmp/hq_page_*.png."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from tests.test_hq_gauges_browser import gauges  # noqa: F401 - fixture
+from ingest.gauges import record_observations
+from ingest.payloads import GaugeObservation
+from sensors import registry
+from sensors.registry import DeviceKind, DeviceSpec
+from tests.test_hq_gauges_browser import WATER
 from tests.test_hq_incidents_browser import (  # noqa: F401 - fixtures
     SPOT,
     api,
@@ -29,6 +34,23 @@ from tests.test_hq_incidents_browser import (  # noqa: F401 - fixtures
 from tests.test_pages_browser import browser, demo_users, visit  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def gauge(app_engine) -> str:
+    """A water gauge of its own (the gauge tests' ones keep their own data), at 避難判断水位."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with app_engine.begin() as conn:
+        registry.ensure_device(
+            conn, DeviceSpec("HQP-W", DeviceKind.water_gauge, "凡例川水位計", 139.298, 35.394, None, WATER)
+        )
+    with app_engine.begin() as conn:
+        for k, m in enumerate([1.2, 1.7, 2.1]):
+            record_observations(
+                conn, [GaugeObservation("HQP-W", "level", now - timedelta(minutes=30 - 10 * k), m)]
+            )
+    return "HQP-W"
+
 
 ACTIVE = "(() => { const e = document.activeElement; return e === document.body ? 'BODY' : (e.id || e.className || e.tagName); })()"
 
@@ -181,12 +203,12 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
     assert marker.locator(".gisapp-letter-marker-body").inner_text() == "満"
     assert marker.get_attribute("aria-label") == f"避難所 {name} 満員 {capacity} 人／定員 {capacity}"
     # A gauge: a diamond with its level's number, named, and a button (opens the chart).
-    gauge = page.locator(".gisapp-gauge[data-device-id='HQG-W']")
-    gauge.wait_for(timeout=20_000)
-    assert "gisapp-shape-diamond" in gauge.get_attribute("class")
-    assert gauge.locator(".gisapp-letter-marker-body").inner_text() in ("3", "4")
-    assert gauge.get_attribute("role") == "button" and gauge.get_attribute("tabindex") == "0"
-    assert gauge.get_attribute("aria-label").startswith("試験川水位計 ")
+    marker = page.locator(f".gisapp-gauge[data-device-id='{gauge}']")
+    marker.wait_for(timeout=20_000)
+    assert "gisapp-shape-diamond" in marker.get_attribute("class")
+    assert marker.locator(".gisapp-letter-marker-body").inner_text() == "3"  # 避難判断水位: the 3rd of 4
+    assert marker.get_attribute("role") == "button" and marker.get_attribute("tabindex") == "0"
+    assert marker.get_attribute("aria-label").startswith("凡例川水位計 3・危険・避難判断水位")
     # The legend: every kind, from the same symbols.
     legend = page.locator("#gisapp-legend")
     assert legend.evaluate("e => e.open") is True

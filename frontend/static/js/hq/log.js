@@ -16,81 +16,81 @@ import {getJSON, getJSONOnce, request} from '../lib/api.js';
 import {classSafe, format, oneAtATime} from '../lib/dom.js';
 import {isOperator, make, sendResult} from './util.js';
 
-var LIMIT = 200;  // shown at most; older ones are the クロノロジー's (a later page)
-var TIME_FORMAT = {month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
+const LIMIT = 200;  // shown at most; older ones are the クロノロジー's (a later page)
+const TIME_FORMAT = {month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
 
 function start(config) {
-  var text = config.text.hq_log;
-  var eiText = config.text.hq_evacinfo;
-  var lang = config.lang;
-  var entries = {};   // id -> entry
-  var newest = 0;
-  var count = 0;
+  const text = config.text.hq_log;
+  const eiText = config.text.hq_evacinfo;
+  const lang = config.lang;
+  const entries = {};   // id -> entry
+  let newest = 0;
+  let count = 0;
 
   function when(value) {
-    var d = new Date(value);
-    return isNaN(d) ? String(value || '—') : d.toLocaleString(config.locale, TIME_FORMAT);
+    const d = new Date(value);
+    return Number.isNaN(d.getTime()) ? String(value || '—') : d.toLocaleString(config.locale, TIME_FORMAT);
   }
 
   /* ---------------------------------------------------------------- skeleton */
-  var root = make('section', 'gisapp-hqlog');
+  const root = make('section', 'gisapp-hqlog');
   root.id = 'gisapp-hqlog';
   root.setAttribute('data-state', 'loading');
-  var h = make('h3', null, text.panel);
+  const h = make('h3', null, text.panel);
   h.id = 'gisapp-hqlog-title';
   h.tabIndex = -1;
   root.setAttribute('aria-labelledby', h.id);
   root.appendChild(h);
   root.appendChild(make('p', 'gisapp-ei-hint', text.order));
 
-  var form = make('form', 'gisapp-hqlog-form');
+  const form = make('form', 'gisapp-hqlog-form');
   form.noValidate = true;
-  var note = make('textarea');
+  const note = make('textarea');
   note.id = 'gisapp-hqlog-text';
   note.rows = 2;
   note.maxLength = 2000;
-  var lab = make('label', null, text.note_label);
+  const lab = make('label', null, text.note_label);
   lab.htmlFor = note.id;
   form.appendChild(lab);
   form.appendChild(note);
-  var add = make('button', 'gisapp-inc-button', text.note_submit);
+  const add = make('button', 'gisapp-inc-button', text.note_submit);
   add.type = 'submit';
   add.id = 'gisapp-hqlog-add';
   form.appendChild(add);
-  var formStatus = make('p', 'gisapp-hqlog-status');
+  const formStatus = make('p', 'gisapp-hqlog-status');
   formStatus.id = 'gisapp-hqlog-status';
   formStatus.setAttribute('role', 'status');
   form.appendChild(formStatus);
   form.hidden = true;  // notes are written by hq_operator/admin (the server says so too)
   root.appendChild(form);
 
-  var list = make('ol', 'gisapp-hqlog-list');
+  const list = make('ol', 'gisapp-hqlog-list');
   list.id = 'gisapp-hqlog-list';
   list.reversed = true;  // numbered as written, newest (highest) on top
   root.appendChild(list);
 
-  var slot = document.getElementById('gisapp-hqlog-slot');
+  const slot = document.getElementById('gisapp-hqlog-slot');
   if (slot) {
     slot.appendChild(root);
   } else {  // no 避難情報 panel: a panel of its own
-    var aside = make('aside', 'gisapp-evacinfo');
+    const aside = make('aside', 'gisapp-evacinfo');
     aside.appendChild(root);
     config.container.appendChild(aside);
   }
 
   /* ---------------------------------------------------------------- entries */
   function row(e) {
-    var li = make('li', 'gisapp-hqlog-entry gisapp-hqlog-' + classSafe(e.kind));
+    const li = make('li', `gisapp-hqlog-entry gisapp-hqlog-${classSafe(e.kind)}`);
     li.setAttribute('data-log-id', String(e.id));
     li.setAttribute('data-kind', e.kind);
     if (e.level) li.setAttribute('data-level', String(e.level));
-    var time = make('time', 'gisapp-hqlog-time', when(e.at));
+    const time = make('time', 'gisapp-hqlog-time', when(e.at));
     time.dateTime = e.at || '';
     li.appendChild(time);
     li.appendChild(make('span', 'gisapp-hqlog-kind', (text.kinds[e.kind] || e.kind) +
-      (e.level ? ' ' + format(eiText.level_n, {n: e.level}) : '')));
-    var summary = (lang === 'en' ? e.summary_en : e.summary_ja) || e.summary_ja || e.summary_en || '';
-    var s = make('span', 'gisapp-hqlog-summary', summary);
+      (e.level ? ` ${format(eiText.level_n, {n: e.level})}` : '')));
+    const summary = (lang === 'en' ? e.summary_en : e.summary_ja) || e.summary_ja || e.summary_en || '';
+    const s = make('span', 'gisapp-hqlog-summary', summary);
     if (lang === 'en' && !e.summary_en) s.lang = 'ja';
     li.appendChild(s);
     if (e.actor && e.actor !== 'system') li.appendChild(make('span', 'gisapp-hqlog-actor', e.actor));
@@ -98,15 +98,15 @@ function start(config) {
   }
 
   function add_(batch) {
-    batch.sort(function (a, b) { return a.id - b.id; }).forEach(function (e) {
+    batch.sort((a, b) => a.id - b.id).forEach((e) => {
       if (entries[e.id]) return;
       entries[e.id] = e;
       newest = Math.max(newest, e.id);
       count += 1;
-      var li = row(e);
+      const li = row(e);
       // Keep the list ordered by id, newest first, even if entries arrive out of order.
-      var before = null;
-      Array.prototype.some.call(list.children, function (other) {
+      let before = null;
+      Array.prototype.some.call(list.children, (other) => {
         if (Number(other.getAttribute('data-log-id')) < e.id) {
           before = other;
           return true;
@@ -116,7 +116,7 @@ function start(config) {
       list.insertBefore(li, before);
     });
     while (list.children.length > LIMIT) list.removeChild(list.lastChild);
-    var empty = list.querySelector('.gisapp-hqlog-empty');
+    const empty = list.querySelector('.gisapp-hqlog-empty');
     if (count && empty) empty.remove();
     if (!count && !empty) list.appendChild(make('li', 'gisapp-hqlog-empty', text.empty));
     root.setAttribute('data-state', 'ready');
@@ -124,20 +124,20 @@ function start(config) {
     root.setAttribute('data-newest', String(newest));
   }
 
-  var load = oneAtATime(function () {
-    var url = newest ? '/api/hq-log?after=' + newest + '&limit=' + LIMIT : '/api/hq-log?limit=' + LIMIT;
-    return getJSON(url).then(function (doc) {
+  const load = oneAtATime(() => {
+    const url = newest ? `/api/hq-log?after=${newest}&limit=${LIMIT}` : `/api/hq-log?limit=${LIMIT}`;
+    return getJSON(url).then((doc) => {
       add_(doc.entries || []);
-    }).catch(function (error) {
+    }).catch((error) => {
       root.setAttribute('data-state', 'error');
       formStatus.textContent = format(text.failed, {status: error.status || '—'});
       throw error;
     });
   });
 
-  form.addEventListener('submit', function (event) {
+  form.addEventListener('submit', (event) => {
     event.preventDefault();
-    var value = note.value.trim();
+    const value = note.value.trim();
     if (!value) {
       formStatus.textContent = text.note_empty;
       note.focus();
@@ -145,71 +145,71 @@ function start(config) {
     }
     add.disabled = true;
     sendResult('POST', '/api/hq-log', {text: value})
-      .then(function (result) {
+      .then((result) => {
         add.disabled = false;
         if (!result.ok) {
-          var err = result.data.error || {};
+          const err = result.data.error || {};
           formStatus.textContent = (lang === 'en' ? err.message_en : err.message_ja) ||
             format(text.failed, {status: result.status});
           return;
         }
         note.value = '';
         formStatus.textContent = text.note_ok;
-        if (result.data && result.data.id) add_([result.data]);
+        if (result.data?.id) add_([result.data]);
         load();
         note.focus();  // ready for the next note
       })
-      .catch(function () {
+      .catch(() => {
         add.disabled = false;
         formStatus.textContent = format(text.failed, {status: '—'});
       });
   });
 
   /* ---------------------------------------------------------------- JMA feed status */
-  var jmaLine = document.getElementById('gisapp-jma-status');
-  var jmaMissing = false;
-  var loadJma = oneAtATime(function () {
+  const jmaLine = document.getElementById('gisapp-jma-status');
+  let jmaMissing = false;
+  const loadJma = oneAtATime(() => {
     if (!jmaLine || jmaMissing) return Promise.resolve();
     return request('/api/jma/status')
-      .then(function (response) {
+      .then((response) => {
         if (response.status === 404) {  // no JMA module on this server: say nothing
           jmaMissing = true;
           jmaLine.hidden = true;
           return null;
         }
-        if (!response.ok) throw new Error('HTTP ' + response.status);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
         return response.json();
       })
-      .then(function (doc) {
+      .then((doc) => {
         if (!doc) return;
-        var feeds = doc.feeds || [];
-        var parts = [];
-        var state = 'ok';
+        const feeds = doc.feeds || [];
+        const parts = [];
+        let state = 'ok';
         if (feeds.length) {  // none configured: telegrams arrive as files (gisapp jma import)
-          var bad = feeds.filter(function (f) { return f.error; });
-          var stale = feeds.filter(function (f) { return f.stale; });
-          var last = feeds.map(function (f) { return f.ok_at; }).filter(Boolean).sort().pop();
+          const bad = feeds.filter((f) => f.error);
+          const stale = feeds.filter((f) => f.stale);
+          const last = feeds.map((f) => f.ok_at).filter(Boolean).sort().pop();
           state = bad.length ? 'error' : stale.length ? 'stale' : 'ok';
           parts.push(state === 'error'
-            ? format(eiText.jma_error, {error: bad.map(function (f) { return f.error; }).join(' / ')})
+            ? format(eiText.jma_error, {error: bad.map((f) => f.error).join(' / ')})
             : format(state === 'stale' ? eiText.jma_stale : eiText.jma_ok,
                             {at: last ? when(last) : eiText.jma_never}));
         }
         // What is in force for our areas, most severe first: 土砂災害警戒情報（伊勢原市）…
-        var seen = {};
-        var inForce = (doc.conditions || []).slice().sort(function (a, b) {
-          return (b.alert_level || 0) - (a.alert_level || 0);
-        }).map(function (c) {
-          return c.kind_name + (c.area_name ? '（' + c.area_name + '）' : '');
-        }).filter(function (k) { return !seen[k] && (seen[k] = true); });
+        const seen = {};
+        const inForce = (doc.conditions || []).slice().sort((a, b) => (b.alert_level || 0) - (a.alert_level || 0)).map((c) => c.kind_name + (c.area_name ? `（${c.area_name}）` : '')).filter((k) => {
+          if (seen[k]) return false;
+          seen[k] = true;
+          return true;
+        });
         if (inForce.length) {
           parts.push(format(eiText.jma_in_force, {kinds: inForce.slice(0, 6).join('、') +
             (inForce.length > 6 ? '…' : '')}));
         }
         jmaLine.textContent = '';
-        parts.forEach(function (part, i) {
-          var feedPart = i === 0 && feeds.length;
-          var span = make('span', feedPart ? 'gisapp-ei-jma-feed' : 'gisapp-ei-jma-inforce', part);
+        parts.forEach((part, i) => {
+          const feedPart = i === 0 && feeds.length;
+          const span = make('span', feedPart ? 'gisapp-ei-jma-feed' : 'gisapp-ei-jma-inforce', part);
           if (!feedPart && lang === 'en') span.lang = 'ja';  // JMA's kind and area names are Japanese data
           jmaLine.appendChild(span);
         });
@@ -217,20 +217,20 @@ function start(config) {
         jmaLine.setAttribute('data-conditions', String(inForce.length));
         jmaLine.hidden = !parts.length;
       })
-      .catch(function (error) { console.warn('jma status', error); });
+      .catch((error) => { console.warn('jma status', error); });
   });
 
-  getJSONOnce('/api/me').then(function (me) {
+  getJSONOnce('/api/me').then((me) => {
     form.hidden = !isOperator(me);
-  }).catch(function () { form.hidden = true; });
+  }).catch(() => { form.hidden = true; });
   // No load here: pages/hq.js calls reload() once its stream is open (stream first, then snapshot).
 
   return {
-    onEvent: function (type) {
+    onEvent: (type) => {
       if (type === 'hq_log') load();
       else loadJma();
     },
-    reload: function () {
+    reload: () => {
       load();
       loadJma();
     }

@@ -70,7 +70,7 @@ export function startShelters({map, text, symbols, incidents, container}) {
       layer.bindTooltip(make('span', null, label), {sticky: true});
       layer.addTo(areaLayer);
       layer.eachLayer((shape) => {
-        const node = shape.getElement && shape.getElement();
+        const node = shape.getElement?.();
         if (!node) return;
         node.dataset.areaCode = String(p.area_code);
         HOUSEHOLD_STATUSES.forEach((s) => { node.dataset[s] = String(p[s]); });

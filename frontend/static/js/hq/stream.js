@@ -16,7 +16,7 @@ export function openStream({types, onEvent, onMissed, onState, onSeq}) {
   function parse(event) {
     try {
       return JSON.parse(event.data);
-    } catch (error) {
+    } catch (_error) {
       console.warn(`${event.type}: not JSON`, event.data);
       return null;
     }
@@ -36,7 +36,7 @@ export function openStream({types, onEvent, onMissed, onState, onSeq}) {
   function connect() {
     const source = new EventSource('/api/events');
     current = source;
-    types.forEach((type) => source.addEventListener(type, handle));
+    types.forEach((type) => { source.addEventListener(type, handle); });
     source.addEventListener('open', () => {
       reconnectDelay = 1000;
       onState('live');

@@ -58,7 +58,7 @@ export function startUnits({map, text, symbols, rules, status, container}) {
 
   /** Move or create a unit's marker; older positions than the one shown are ignored. */
   function place(deviceId, name, lat, lon, deviceTs) {
-    if (deviceId === undefined || deviceId === null || !isFinite(lat) || !isFinite(lon)) return false;
+    if (deviceId === undefined || deviceId === null || !Number.isFinite(lat) || !Number.isFinite(lon)) return false;
     const id = String(deviceId);
     const time = Date.parse(deviceTs);
     let unit = units.get(id);
@@ -82,7 +82,7 @@ export function startUnits({map, text, symbols, rules, status, container}) {
     } else {
       unit.marker.setLatLng([lat, lon]);
     }
-    if (!isNaN(time)) unit.time = time;
+    if (!Number.isNaN(time)) unit.time = time;
     unit.name = name || id;
     paint(id);
     return created;
@@ -99,7 +99,7 @@ export function startUnits({map, text, symbols, rules, status, container}) {
       let created = false;
       for (const feature of collection.features || []) {
         const p = feature.properties || {};
-        const coords = feature.geometry && feature.geometry.coordinates;
+        const coords = feature.geometry?.coordinates;
         if (coords) created = place(p.device_id, p.name, coords[1], coords[0], p.device_ts) || created;
       }
       status({problem: null}, false);
@@ -115,7 +115,7 @@ export function startUnits({map, text, symbols, rules, status, container}) {
     const rows = await getJSON('/api/devices/status');
     for (const row of rows) deviceStates[String(row.device_id)] = row.state;
     for (const id of units.keys()) paint(id);
-    stateListeners.forEach((callback) => callback(deviceStates));
+    stateListeners.forEach((callback) => { callback(deviceStates); });
   });
 
   return {

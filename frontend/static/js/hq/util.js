@@ -47,7 +47,7 @@ export function panelNotice(notice, lang, failedTemplate) {
     show: box.show,
     clear: box.clear,
     errorLines(result) {
-      const error = (result.data && result.data.error) || {};
+      const error = (result.data?.error) || {};
       const lines = [];
       if (error.message_ja) lines.push({lang: 'ja', text: error.message_ja});
       if (error.message_en) lines.push({lang: 'en', text: error.message_en});
@@ -62,11 +62,11 @@ export function panelNotice(notice, lang, failedTemplate) {
 export function when(value, locale, options) {
   if (!value) return '—';
   const d = new Date(value);
-  return isNaN(d) ? String(value) : d.toLocaleString(locale, options);
+  return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString(locale, options);
 }
 
 /** The roles of the signed-in user: may they act as HQ (issue, acknowledge, write notes)? */
 export function isOperator(me) {
-  const roles = (me && me.roles) || [];
+  const roles = (me?.roles) || [];
   return roles.includes('hq_operator') || roles.includes('admin');
 }

@@ -48,7 +48,7 @@ function start() {
   Object.assign(window.gisapp, {incidents, alerts, units});
 
   function reloadAll() {
-    panels.forEach((p) => p.api.reload());
+    panels.forEach((p) => { p.api.reload(); });
     units.reload();
     gauges.reload();
     incidents.reload();
@@ -75,7 +75,7 @@ function start() {
     onState: (connection) => status({connection}, true),
     onSeq: (lastSeq) => status({lastSeq}, false),
   });
-  panels.forEach((p) => p.api.reload());
+  panels.forEach((p) => { p.api.reload(); });
   units.reload();
   gauges.reload();
   status({}, true);

@@ -8,75 +8,75 @@ import {make} from '../util.js';
 import {field} from './fields.js';
 
 export function evacinfoDialogs(ctx) {
-  var text = ctx.text;
-  var levelText = ctx.levelText;
-  var hazardText = ctx.hazardText;
-  var areaNames = ctx.areaNames;
-  var send = ctx.send;
-  var button = ctx.button;
-  var showNotice = ctx.showNotice;
-  var errorLines = ctx.errorLines;
-  var load = ctx.load;
-  var afterLoad = ctx.afterLoad;
-  var focusAfter = ctx.focusAfter;
+  const text = ctx.text;
+  const levelText = ctx.levelText;
+  const hazardText = ctx.hazardText;
+  const areaNames = ctx.areaNames;
+  const send = ctx.send;
+  const button = ctx.button;
+  const showNotice = ctx.showNotice;
+  const errorLines = ctx.errorLines;
+  const load = ctx.load;
+  const afterLoad = ctx.afterLoad;
+  const focusAfter = ctx.focusAfter;
 
   /* ---------------------------------------------------------------- cancel and dismiss: modal dialogs */
   function modal(titleText, lead, what, submitText, onSubmit, from) {
-    var dialog = make('dialog', 'gisapp-ei-dialog');
+    const dialog = make('dialog', 'gisapp-ei-dialog');
     dialog.id = 'gisapp-ei-dialog';
-    var h = make('h3', null, titleText);
+    const h = make('h3', null, titleText);
     h.id = 'gisapp-ei-dialog-title';
     dialog.setAttribute('aria-labelledby', h.id);
     dialog.appendChild(h);
-    var p = make('p', null, lead);
+    const p = make('p', null, lead);
     p.id = 'gisapp-ei-dialog-desc';
     dialog.setAttribute('aria-describedby', p.id);
     dialog.appendChild(p);
     dialog.appendChild(make('p', 'gisapp-ei-dialog-what', what));
-    var form = make('form');
+    const form = make('form');
     form.noValidate = true;
-    var reason = make('textarea');
+    const reason = make('textarea');
     reason.id = 'gisapp-ei-dialog-reason';
     reason.rows = 3;
     reason.maxLength = 1000;
     reason.required = true;
     reason.setAttribute('aria-required', 'true');
     form.appendChild(field(text.reason, reason, text.reason_hint));
-    var problem = make('div', 'gisapp-ei-notice');
+    const problem = make('div', 'gisapp-ei-notice');
     problem.setAttribute('role', 'alert');
     problem.hidden = true;
     form.appendChild(problem);
-    var ok = make('button', 'gisapp-inc-button gisapp-ei-danger', submitText);
+    const ok = make('button', 'gisapp-inc-button gisapp-ei-danger', submitText);
     ok.type = 'submit';
     ok.id = 'gisapp-ei-dialog-submit';
     form.appendChild(ok);
-    var no = button(text.cancel_form);
+    const no = button(text.cancel_form);
     no.id = 'gisapp-ei-dialog-close';
-    no.addEventListener('click', function () { dialog.close(); });
+    no.addEventListener('click', () => { dialog.close(); });
     form.appendChild(no);
     dialog.appendChild(form);
     function fail(lines) {
       problem.textContent = '';
-      lines.forEach(function (line) {
-        var q = make('p', null, line.text);
+      lines.forEach((line) => {
+        const q = make('p', null, line.text);
         if (line.lang) q.lang = line.lang;
         problem.appendChild(q);
       });
       problem.hidden = false;
     }
-    form.addEventListener('submit', function (event) {
+    form.addEventListener('submit', (event) => {
       event.preventDefault();
-      var value = reason.value.trim();
+      const value = reason.value.trim();
       if (!value) {
         fail([{text: format(text.missing, {fields: text.reason})}]);
         reason.focus();
         return;
       }
       ok.disabled = true;
-      onSubmit(value, dialog, fail, function () { ok.disabled = false; });
+      onSubmit(value, dialog, fail, () => { ok.disabled = false; });
     });
     // Escape closes (the browser's cancel), and focus goes back to the button that opened it.
-    dialog.addEventListener('close', function () {
+    dialog.addEventListener('close', () => {
       dialog.remove();
       if (dialog.returnFocus !== false) focusAfter(from);
     });
@@ -87,18 +87,18 @@ export function evacinfoDialogs(ctx) {
   }
 
   function confirmCancel(o, from) {
-    var what = levelText(o) + '（' + hazardText(o) + '）' + areaNames(o) + ' ・ ' +
+    const what = levelText(o) + '（' + hazardText(o) + '）' + areaNames(o) + ' ・ ' +
       format(text.version, {v: o.version});
-    modal(text.cancel_title, text.cancel_confirm, what, text.cancel_submit, function (reason, dialog, fail, again) {
-      send('POST', '/api/evacuation-info/orders/' + o.id + '/cancel', {expected_version: o.version, reason: reason})
-        .then(function (result) {
+    modal(text.cancel_title, text.cancel_confirm, what, text.cancel_submit, (reason, dialog, fail, again) => {
+      send('POST', `/api/evacuation-info/orders/${o.id}/cancel`, {expected_version: o.version, reason: reason})
+        .then((result) => {
           if (result.ok) {
             dialog.returnFocus = false;
             dialog.close();
             showNotice('ok', [{text: format(text.cancelled_ok, {what: what})}]);
             load();
-            afterLoad(function (last) {
-              var gone = !document.getElementById('gisapp-ei-order-' + o.id);
+            afterLoad((last) => {
+              const gone = !document.getElementById(`gisapp-ei-order-${o.id}`);
               if (gone || last) focusAfter(null, 'gisapp-ei-orders-title');
               return gone;
             });
@@ -110,22 +110,22 @@ export function evacinfoDialogs(ctx) {
             again();
           }
         })
-        .catch(function () { again(); fail([{text: format(text.failed, {status: '—'})}]); });
+        .catch(() => { again(); fail([{text: format(text.failed, {status: '—'})}]); });
     }, from);
   }
 
   function confirmDismiss(s, from) {
-    var what = levelText(s) + '（' + hazardText(s) + '）' + areaNames(s);
-    modal(text.dismiss_title, text.dismiss_confirm, what, text.dismiss_submit, function (reason, dialog, fail, again) {
-      send('POST', '/api/evacuation-info/suggestions/' + s.id + '/dismiss', {reason: reason})
-        .then(function (result) {
+    const what = `${levelText(s)}（${hazardText(s)}）${areaNames(s)}`;
+    modal(text.dismiss_title, text.dismiss_confirm, what, text.dismiss_submit, (reason, dialog, fail, again) => {
+      send('POST', `/api/evacuation-info/suggestions/${s.id}/dismiss`, {reason: reason})
+        .then((result) => {
           if (result.ok) {
             dialog.returnFocus = false;
             dialog.close();
             showNotice('ok', [{text: text.dismissed_ok}]);
             load();
-            afterLoad(function (last) {
-              var gone = !document.getElementById('gisapp-ei-suggestion-' + s.id);
+            afterLoad((last) => {
+              const gone = !document.getElementById(`gisapp-ei-suggestion-${s.id}`);
               if (gone || last) focusAfter(null, 'gisapp-ei-suggestions-title');
               return gone;
             });
@@ -134,7 +134,7 @@ export function evacinfoDialogs(ctx) {
             again();
           }
         })
-        .catch(function () { again(); fail([{text: format(text.failed, {status: '—'})}]); });
+        .catch(() => { again(); fail([{text: format(text.failed, {status: '—'})}]); });
     }, from);
   }
 

@@ -3,13 +3,13 @@
 import {make} from '../util.js';
 
 export function field(labelText, control, hint) {
-  var wrap = make('div', 'gisapp-inc-field');
-  var lab = make('label', null, labelText);
+  const wrap = make('div', 'gisapp-inc-field');
+  const lab = make('label', null, labelText);
   lab.htmlFor = control.id;
   wrap.appendChild(lab);
   if (hint) {
-    var h = make('span', 'gisapp-ei-hint', hint);
-    h.id = control.id + '-hint';
+    const h = make('span', 'gisapp-ei-hint', hint);
+    h.id = `${control.id}-hint`;
     control.setAttribute('aria-describedby', h.id);
     wrap.appendChild(h);
   }

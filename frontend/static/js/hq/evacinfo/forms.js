@@ -18,46 +18,46 @@ import {field} from './fields.js';
 // evac_hazards); their words come with the answers (describe), else the code shows.
 
 export function evacinfoForms(ctx) {
-  var LEVELS = ctx.rules.evac_issue_levels;
-  var HAZARDS = ctx.rules.evac_hazards;
-  var text = ctx.text;
-  var map = ctx.map;
-  var formBox = ctx.formBox;
-  var levelInfo = ctx.levelInfo;
-  var hazardInfo = ctx.hazardInfo;
-  var areaByCode = ctx.areaByCode;
-  var levelText = ctx.levelText;
-  var hazardText = ctx.hazardText;
-  var areaNames = ctx.areaNames;
-  var words = ctx.words;
-  var chip = ctx.chip;
-  var learn = ctx.learn;
-  var send = ctx.send;
-  var button = ctx.button;
-  var showNotice = ctx.showNotice;
-  var clearNotice = ctx.clearNotice;
-  var errorLines = ctx.errorLines;
-  var load = ctx.load;
-  var afterLoad = ctx.afterLoad;
-  var focusAfter = ctx.focusAfter;
-  var pickLayer = L.layerGroup();  // every area, clickable while a form is open
+  const LEVELS = ctx.rules.evac_issue_levels;
+  const HAZARDS = ctx.rules.evac_hazards;
+  const text = ctx.text;
+  const map = ctx.map;
+  const formBox = ctx.formBox;
+  const levelInfo = ctx.levelInfo;
+  const hazardInfo = ctx.hazardInfo;
+  const areaByCode = ctx.areaByCode;
+  const levelText = ctx.levelText;
+  const hazardText = ctx.hazardText;
+  const areaNames = ctx.areaNames;
+  const words = ctx.words;
+  const chip = ctx.chip;
+  const learn = ctx.learn;
+  const send = ctx.send;
+  const button = ctx.button;
+  const showNotice = ctx.showNotice;
+  const clearNotice = ctx.clearNotice;
+  const errorLines = ctx.errorLines;
+  const load = ctx.load;
+  const afterLoad = ctx.afterLoad;
+  const focusAfter = ctx.focusAfter;
+  const pickLayer = L.layerGroup();  // every area, clickable while a form is open
 
-  var formState = null;   // {mode: issue|level|areas, order?, suggestion?, chosen: {code: true}, from}
-  var pickShapes = {};    // code -> L.geoJSON of the area in pickLayer
+  let formState = null;   // {mode: issue|level|areas, order?, suggestion?, chosen: {code: true}, from}
+  let pickShapes = {};    // code -> L.geoJSON of the area in pickLayer
 
   function drawPickLayer() {
     pickLayer.clearLayers();
     pickShapes = {};
-    ctx.areas().forEach(function (a) {
-      var shape = L.geoJSON(a.feature, {style: pickStyle(false), interactive: true});
+    ctx.areas().forEach((a) => {
+      const shape = L.geoJSON(a.feature, {style: pickStyle(false), interactive: true});
       shape.bindTooltip(make('span', null, a.name), {sticky: true});
-      shape.on('click', function (event) {
+      shape.on('click', (event) => {
         L.DomEvent.stopPropagation(event);
         toggleArea(a.code);
       });
       shape.addTo(pickLayer);
-      shape.eachLayer(function (part) {
-        var el = part.getElement && part.getElement();
+      shape.eachLayer((part) => {
+        const el = part.getElement?.();
         if (el) {
           el.setAttribute('data-area-code', a.code);
           el.classList.add('gisapp-ei-pick');
@@ -71,29 +71,29 @@ export function evacinfoForms(ctx) {
               : {color: '#0b3d91', weight: 1.5, fillColor: '#0b3d91', fillOpacity: 0.04, dashArray: '2 4'};
   }
 
-  var formRefs = {};
+  let formRefs = {};
   function toggleArea(code, on) {
     if (!formState || formState.mode === 'level') return;
-    var now = on === undefined ? !formState.chosen[code] : on;
+    const now = on === undefined ? !formState.chosen[code] : on;
     if (now) formState.chosen[code] = true;
     else delete formState.chosen[code];
-    if (formRefs.boxes && formRefs.boxes[code]) formRefs.boxes[code].checked = now;
+    if (formRefs.boxes?.[code]) formRefs.boxes[code].checked = now;
     if (pickShapes[code]) {
       pickShapes[code].setStyle(pickStyle(now));
-      pickShapes[code].eachLayer(function (part) {
-        var el = part.getElement && part.getElement();
+      pickShapes[code].eachLayer((part) => {
+        const el = part.getElement?.();
         if (el) el.setAttribute('data-chosen', now ? 'true' : 'false');
       });
     }
     renderChosen();
   }
   function chosenCodes() {
-    return ctx.areas().map(function (a) { return a.code; }).filter(function (c) { return formState.chosen[c]; })
-      .concat(Object.keys(formState.chosen).filter(function (c) { return !areaByCode[c]; }));
+    return ctx.areas().map((a) => a.code).filter((c) => formState.chosen[c])
+      .concat(Object.keys(formState.chosen).filter((c) => !areaByCode[c]));
   }
   function renderChosen() {
     if (!formRefs.chosen) return;
-    var codes = chosenCodes();
+    const codes = chosenCodes();
     formRefs.chosen.textContent = codes.length
       ? format(text.areas_chosen, {n: codes.length, names: areaNames({area_codes: codes})})
       : text.areas_none;
@@ -103,68 +103,68 @@ export function evacinfoForms(ctx) {
   function openForm(mode, what, from) {
     closeForm(false);
     clearNotice();
-    var o = what.order || null;
-    var s = what.suggestion || null;
+    const o = what.order || null;
+    const s = what.suggestion || null;
     formState = {mode: mode, order: o, suggestion: s, chosen: {}, from: from || null,
                  version: o ? o.version : null};
-    (o ? o.area_codes : s ? s.area_codes : []).forEach(function (c) { formState.chosen[c] = true; });
+    (o ? o.area_codes : s ? s.area_codes : []).forEach((c) => { formState.chosen[c] = true; });
     formRefs = {boxes: {}};
     formBox.textContent = '';
     formBox.hidden = false;
     formBox.setAttribute('data-mode', mode);
     formBox.setAttribute('role', 'dialog');  // non-modal: the map stays usable for choosing areas
     formBox.setAttribute('aria-modal', 'false');
-    var h = make('h3', null, mode === 'level' ? text.form_level : mode === 'areas' ? text.form_areas
+    const h = make('h3', null, mode === 'level' ? text.form_level : mode === 'areas' ? text.form_areas
                                     : s ? text.form_issue_from : text.form_issue);
     h.id = 'gisapp-ei-form-title';
     h.tabIndex = -1;
     formBox.setAttribute('aria-labelledby', h.id);
     formBox.appendChild(h);
-    var form = make('form');
+    const form = make('form');
     form.noValidate = true;
     formBox.appendChild(form);
     if (o) {
-      var current = make('p', 'gisapp-ei-current');
+      const current = make('p', 'gisapp-ei-current');
       formRefs.current = current;
       form.appendChild(current);
       showFormOrder(o);
-      var meanwhile = make('p', 'gisapp-ei-meanwhile');
+      const meanwhile = make('p', 'gisapp-ei-meanwhile');
       meanwhile.setAttribute('role', 'status');
       meanwhile.hidden = true;
       formRefs.meanwhile = meanwhile;
       form.appendChild(meanwhile);
     }
     if (s) {
-      var because = make('p', 'gisapp-ei-reason', words(s, 'reason'));
+      const because = make('p', 'gisapp-ei-reason', words(s, 'reason'));
       form.appendChild(because);
     }
 
     if (mode !== 'areas') {  // level: issue and change level
-      var levels = make('fieldset', 'gisapp-ei-levels');
+      const levels = make('fieldset', 'gisapp-ei-levels');
       levels.appendChild(make('legend', null, text.level));
       formRefs.levels = {};
-      LEVELS.forEach(function (n) {
-        var r = make('input');
+      LEVELS.forEach((n) => {
+        const r = make('input');
         r.type = 'radio';
         r.name = 'gisapp-ei-level';
-        r.id = 'gisapp-ei-level-' + n;
+        r.id = `gisapp-ei-level-${n}`;
         r.value = String(n);
         r.checked = (o ? o.level : s ? s.level : 4) === n;
         formRefs.levels[n] = r;
-        var lab = make('label', 'gisapp-inc-check gisapp-ei-level-choice');
+        const lab = make('label', 'gisapp-inc-check gisapp-ei-level-choice');
         lab.appendChild(r);
-        lab.appendChild(chip({level: n, name_ja: (levelInfo[n] || {}).name_ja, name_en: (levelInfo[n] || {}).name_en,
-                              colour: (levelInfo[n] || {}).colour, text_colour: (levelInfo[n] || {}).text_colour}));
+        lab.appendChild(chip({level: n, name_ja: levelInfo[n]?.name_ja, name_en: levelInfo[n]?.name_en,
+                              colour: levelInfo[n]?.colour, text_colour: levelInfo[n]?.text_colour}));
         levels.appendChild(lab);
       });
       form.appendChild(levels);
     }
     if (mode === 'issue') {
-      var hazard = make('select');
+      const hazard = make('select');
       hazard.id = 'gisapp-ei-hazard';
-      (Object.keys(hazardInfo).length ? Object.keys(hazardInfo) : HAZARDS).forEach(function (hz) {
-        var info = hazardInfo[hz];
-        var opt = make('option', null, info ? words(info, 'hazard') : hz);
+      (Object.keys(hazardInfo).length ? Object.keys(hazardInfo) : HAZARDS).forEach((hz) => {
+        const info = hazardInfo[hz];
+        const opt = make('option', null, info ? words(info, 'hazard') : hz);
         opt.value = hz;
         hazard.appendChild(opt);
       });
@@ -173,38 +173,38 @@ export function evacinfoForms(ctx) {
       form.appendChild(field(text.hazard, hazard));
     }
     if (mode !== 'level') {  // areas: a filterable checkbox list, and the map
-      var areasBox = make('fieldset', 'gisapp-ei-areas');
+      const areasBox = make('fieldset', 'gisapp-ei-areas');
       areasBox.appendChild(make('legend', null, text.areas));
-      var filter = make('input');
+      const filter = make('input');
       filter.type = 'search';
       filter.id = 'gisapp-ei-area-filter';
       areasBox.appendChild(field(text.area_filter, filter, text.area_pick_hint));
-      var list = make('ul', 'gisapp-ei-area-list');
+      const list = make('ul', 'gisapp-ei-area-list');
       list.id = 'gisapp-ei-area-list';
-      ctx.areas().forEach(function (a) {
-        var li = make('li');
-        var box = make('input');
+      ctx.areas().forEach((a) => {
+        const li = make('li');
+        const box = make('input');
         box.type = 'checkbox';
-        box.id = 'gisapp-ei-area-' + classSafe(a.code);
+        box.id = `gisapp-ei-area-${classSafe(a.code)}`;
         box.value = a.code;
         box.checked = !!formState.chosen[a.code];
-        box.addEventListener('change', function () { toggleArea(a.code, box.checked); });
+        box.addEventListener('change', () => { toggleArea(a.code, box.checked); });
         formRefs.boxes[a.code] = box;
-        var lab = make('label', 'gisapp-inc-check');
+        const lab = make('label', 'gisapp-inc-check');
         lab.appendChild(box);
         lab.appendChild(document.createTextNode(a.name));
         li.setAttribute('data-name', a.name);
         li.appendChild(lab);
         list.appendChild(li);
       });
-      filter.addEventListener('input', function () {
-        var q = filter.value.trim();
-        Array.prototype.forEach.call(list.children, function (li) {
+      filter.addEventListener('input', () => {
+        const q = filter.value.trim();
+        Array.prototype.forEach.call(list.children, (li) => {
           li.hidden = q !== '' && li.getAttribute('data-name').indexOf(q) < 0;
         });
       });
       areasBox.appendChild(list);
-      var chosen = make('p', 'gisapp-ei-chosen');
+      const chosen = make('p', 'gisapp-ei-chosen');
       chosen.id = 'gisapp-ei-chosen';
       chosen.setAttribute('aria-live', 'polite');
       formRefs.chosen = chosen;
@@ -212,10 +212,10 @@ export function evacinfoForms(ctx) {
       form.appendChild(areasBox);
       pickLayer.addTo(map);  // first: the shapes get their elements (and data-*) only on the map
       drawPickLayer();
-      Object.keys(formState.chosen).forEach(function (c) { toggleArea(c, true); });
+      Object.keys(formState.chosen).forEach((c) => { toggleArea(c, true); });
       renderChosen();
     }
-    var reason = make('textarea');
+    const reason = make('textarea');
     reason.id = 'gisapp-ei-reason';
     reason.rows = 3;
     reason.maxLength = 1000;
@@ -224,23 +224,23 @@ export function evacinfoForms(ctx) {
     if (s) reason.value = s.reason_ja || '';
     formRefs.reason = reason;
     form.appendChild(field(text.reason, reason, text.reason_hint));
-    var formNotice = make('div', 'gisapp-ei-notice');
+    const formNotice = make('div', 'gisapp-ei-notice');
     formNotice.id = 'gisapp-ei-form-notice';
     formNotice.setAttribute('role', 'alert');
     formNotice.hidden = true;
     formRefs.notice = formNotice;
     form.appendChild(formNotice);
-    var submit = make('button', 'gisapp-inc-button gisapp-inc-primary',
+    const submit = make('button', 'gisapp-inc-button gisapp-inc-primary',
                            mode === 'issue' ? text.submit_issue : text.submit_change);
     submit.type = 'submit';
     submit.id = 'gisapp-ei-submit';
     formRefs.submit = submit;
     form.appendChild(submit);
-    var back = button(text.cancel_form);
+    const back = button(text.cancel_form);
     back.id = 'gisapp-ei-form-close';
-    back.addEventListener('click', function () { closeForm(true); });
+    back.addEventListener('click', () => { closeForm(true); });
     form.appendChild(back);
-    form.addEventListener('submit', function (event) {
+    form.addEventListener('submit', (event) => {
       event.preventDefault();
       submitForm();
     });
@@ -258,10 +258,10 @@ export function evacinfoForms(ctx) {
   /** A reload while the form is open: if someone changed the order meanwhile, say so, but keep the
    * version shown (the person decided on it; sending gets the 409 and the fresh state). */
   function noticeChangedMeanwhile() {
-    if (!formState || !formState.order || !formRefs.meanwhile) return;
-    var st = formState;
-    var now = ctx.orders().filter(function (x) { return x.id === st.order.id; })[0];
-    var changed = !now || now.version !== st.version;
+    if (!formState?.order || !formRefs.meanwhile) return;
+    const st = formState;
+    const now = ctx.orders().filter((x) => x.id === st.order.id)[0];
+    const changed = !now || now.version !== st.version;
     formRefs.meanwhile.textContent = changed
       ? format(text.changed_meanwhile, {v: now ? now.version : '—'}) : '';
     formRefs.meanwhile.hidden = !changed;
@@ -269,7 +269,7 @@ export function evacinfoForms(ctx) {
 
   function closeForm(restoreFocus) {
     if (!formState) return;
-    var from = formState.from;
+    const from = formState.from;
     formState = null;
     formRefs = {};
     formBox.hidden = true;
@@ -277,7 +277,7 @@ export function evacinfoForms(ctx) {
     map.removeLayer(pickLayer);
     if (restoreFocus) focusAfter(from);
   }
-  formBox.addEventListener('keydown', function (event) {
+  formBox.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') {
       event.preventDefault();
       closeForm(true);
@@ -286,8 +286,8 @@ export function evacinfoForms(ctx) {
 
   function formProblem(lines) {
     formRefs.notice.textContent = '';
-    lines.forEach(function (line) {
-      var p = make('p', null, line.text);
+    lines.forEach((line) => {
+      const p = make('p', null, line.text);
       if (line.lang) p.lang = line.lang;
       formRefs.notice.appendChild(p);
     });
@@ -295,14 +295,14 @@ export function evacinfoForms(ctx) {
   }
 
   function submitForm() {
-    var st = formState;
-    var reason = formRefs.reason.value.trim();
-    var level = null;
+    const st = formState;
+    const reason = formRefs.reason.value.trim();
+    let level = null;
     if (formRefs.levels) {
-      LEVELS.forEach(function (n) { if (formRefs.levels[n].checked) level = n; });
+      LEVELS.forEach((n) => { if (formRefs.levels[n].checked) level = n; });
     }
-    var codes = st.mode === 'level' ? null : chosenCodes();
-    var missing = [];
+    const codes = st.mode === 'level' ? null : chosenCodes();
+    const missing = [];
     if (formRefs.levels && level === null) missing.push(text.level);
     if (codes !== null && !codes.length) missing.push(text.areas);
     if (!reason) missing.push(text.reason);
@@ -312,41 +312,41 @@ export function evacinfoForms(ctx) {
               : formRefs.reason).focus();
       return;
     }
-    var request;
+    let request;
     if (st.mode === 'issue') {
-      var bodyIssue = {level: level, hazard: formRefs.hazard.value, area_codes: codes, reason: reason};
+      const bodyIssue = {level: level, hazard: formRefs.hazard.value, area_codes: codes, reason: reason};
       if (st.suggestion) bodyIssue.suggestion_id = st.suggestion.id;
       // No disaster_id: the server ties the order to the disaster in progress (the incident panel may be
       // showing a closed one, for review).
       request = send('POST', '/api/evacuation-info/orders', bodyIssue);
     } else {
-      var change = {expected_version: st.version, reason: reason};
+      const change = {expected_version: st.version, reason: reason};
       if (st.mode === 'level') change.level = level;
       else change.area_codes = codes;
-      request = send('PATCH', '/api/evacuation-info/orders/' + st.order.id, change);
+      request = send('PATCH', `/api/evacuation-info/orders/${st.order.id}`, change);
     }
     formRefs.submit.disabled = true;
-    request.then(function (result) {
+    request.then((result) => {
       if (formState !== st) return;
       if (result.ok) {
-        var o = result.data;
+        const o = result.data;
         learn(o);
         closeForm(false);
         showNotice('ok', [{text: format(st.mode === 'issue' ? text.issued_ok : text.changed_ok,
-          {what: levelText(o) + '（' + hazardText(o) + '）' + areaNames(o)})}]);
+          {what: `${levelText(o)}（${hazardText(o)}）${areaNames(o)}`})}]);
         load();
-        afterLoad(function (last) {
-          var heading = document.getElementById('gisapp-ei-order-' + o.id);
+        afterLoad((last) => {
+          const heading = document.getElementById(`gisapp-ei-order-${o.id}`);
           if (heading || last) focusAfter(heading);
           return !!heading;
         });
       } else if (result.status === 409 && st.order) {
         // Someone else changed it: show the fresh state; the next submit names the fresh version.
         formRefs.submit.disabled = false;
-        var lines = [{text: text.conflict}].concat(errorLines(result));
+        const lines = [{text: text.conflict}].concat(errorLines(result));
         formProblem(lines);
         formRefs.notice.setAttribute('data-kind', 'conflict');
-        getJSON('/api/evacuation-info/orders/' + st.order.id).then(function (fresh) {
+        getJSON(`/api/evacuation-info/orders/${st.order.id}`).then((fresh) => {
           if (formState !== st) return;
           learn(fresh);
           st.order = fresh;
@@ -360,7 +360,7 @@ export function evacinfoForms(ctx) {
         formRefs.submit.disabled = false;
         formProblem(errorLines(result));
       }
-    }).catch(function (error) {
+    }).catch((error) => {
       console.error(error);
       if (formState === st) {
         formRefs.submit.disabled = false;
@@ -369,7 +369,7 @@ export function evacinfoForms(ctx) {
     });
   }
 
-  var dialogs = evacinfoDialogs(ctx);
+  const dialogs = evacinfoDialogs(ctx);
 
   return {
     openForm: openForm,

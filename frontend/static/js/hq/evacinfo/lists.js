@@ -7,18 +7,18 @@ import {format} from '../../lib/dom.js';
 import {make} from '../util.js';
 
 export function evacinfoLists(ctx) {
-  var text = ctx.text;
-  var lang = ctx.lang;
-  var when = ctx.when;
-  var areaNames = ctx.areaNames;
-  var levelText = ctx.levelText;
-  var hazardText = ctx.hazardText;
-  var chip = ctx.chip;
-  var words = ctx.words;
-  var button = ctx.button;
-  var actionButton = ctx.actionButton;
-  var orderList = ctx.orderList;
-  var suggestionList = ctx.suggestionList;
+  const text = ctx.text;
+  const lang = ctx.lang;
+  const when = ctx.when;
+  const areaNames = ctx.areaNames;
+  const levelText = ctx.levelText;
+  const hazardText = ctx.hazardText;
+  const chip = ctx.chip;
+  const words = ctx.words;
+  const button = ctx.button;
+  const actionButton = ctx.actionButton;
+  const orderList = ctx.orderList;
+  const suggestionList = ctx.suggestionList;
 
   /* ---------------------------------------------------------------- lists */
   function facts(dl, term, value) {
@@ -27,35 +27,35 @@ export function evacinfoLists(ctx) {
   }
 
   /* 履歴: every version of an order (GET …/orders/{id}), fetched when the person opens it. */
-  var historyOpen = {};  // order id -> true while its history is open (kept across redraws)
+  const historyOpen = {};  // order id -> true while its history is open (kept across redraws)
   function historyBox(o) {
-    var box = make('details', 'gisapp-ei-history');
-    box.id = 'gisapp-ei-order-' + o.id + '-history';
-    var summary = make('summary', null, format(text.history, {v: o.version}));
-    summary.id = box.id + '-summary';  // keeps focus across redraws
+    const box = make('details', 'gisapp-ei-history');
+    box.id = `gisapp-ei-order-${o.id}-history`;
+    const summary = make('summary', null, format(text.history, {v: o.version}));
+    summary.id = `${box.id}-summary`;  // keeps focus across redraws
     box.appendChild(summary);
-    var list = make('ol');
+    const list = make('ol');
     box.appendChild(list);
     function fill() {
-      getJSON('/api/evacuation-info/orders/' + o.id).then(function (full) {
+      getJSON(`/api/evacuation-info/orders/${o.id}`).then((full) => {
         list.textContent = '';
-        (full.history || []).forEach(function (h) {
-          var line = format(text.history_line, {
+        (full.history || []).forEach((h) => {
+          const line = format(text.history_line, {
             at: when(h.at), v: h.version, action: text.actions[h.action] || h.action,
             level: format(text.level_n, {n: h.level}), areas: areaNames(h), actor: h.actor});
-          var item = make('li', null, line);
+          const item = make('li', null, line);
           item.setAttribute('data-version', String(h.version));
           item.setAttribute('data-action', h.action);
-          item.appendChild(make('span', 'gisapp-ei-history-reason', text.reason + '：' + h.reason));
+          item.appendChild(make('span', 'gisapp-ei-history-reason', `${text.reason}：${h.reason}`));
           list.appendChild(item);
         });
         box.setAttribute('data-loaded', String(o.version));
-      }).catch(function (error) {
+      }).catch((error) => {
         list.textContent = '';
         list.appendChild(make('li', null, format(text.load_error, {status: error.status || '—'})));
       });
     }
-    box.addEventListener('toggle', function () {
+    box.addEventListener('toggle', () => {
       if (box.open) historyOpen[o.id] = true;
       else delete historyOpen[o.id];
       if (box.open) fill();
@@ -67,19 +67,19 @@ export function evacinfoLists(ctx) {
   function renderOrders() {
     orderList.textContent = '';
     if (!ctx.orders().length) orderList.appendChild(make('li', 'gisapp-ei-empty', text.no_orders));
-    ctx.orders().forEach(function (o) {
-      var li = make('li', 'gisapp-ei-order');
+    ctx.orders().forEach((o) => {
+      const li = make('li', 'gisapp-ei-order');
       li.setAttribute('data-order-id', String(o.id));
       li.setAttribute('data-level', String(o.level));
       li.setAttribute('data-version', String(o.version));
-      var head = make('h4', 'gisapp-ei-head');
-      head.id = 'gisapp-ei-order-' + o.id;
+      const head = make('h4', 'gisapp-ei-head');
+      head.id = `gisapp-ei-order-${o.id}`;
       head.tabIndex = -1;
       head.appendChild(chip(o));
       head.appendChild(make('span', 'gisapp-ei-hazard', hazardText(o)));
       li.setAttribute('aria-labelledby', head.id);
       li.appendChild(head);
-      var dl = make('dl', 'gisapp-ei-facts');
+      const dl = make('dl', 'gisapp-ei-facts');
       facts(dl, text.areas, areaNames(o));
       facts(dl, text.reason, o.reason);
       facts(dl, text.issued, format(text.by_at, {at: when(o.issued_at), by: o.issued_by}));
@@ -87,19 +87,19 @@ export function evacinfoLists(ctx) {
       facts(dl, text.version_label, format(text.version, {v: o.version}));
       li.appendChild(dl);
       if (o.version > 1) li.appendChild(historyBox(o));
-      var actions = make('div', 'gisapp-ei-actions');
-      var where = button(text.show_on_map);
-      where.id = 'gisapp-ei-order-' + o.id + '-map';
-      where.setAttribute('aria-label', text.show_on_map + ' ' + levelText(o) + ' ' + areaNames(o));
-      where.addEventListener('click', function () { ctx.drawn().showOnMap(o); });
+      const actions = make('div', 'gisapp-ei-actions');
+      const where = button(text.show_on_map);
+      where.id = `gisapp-ei-order-${o.id}-map`;
+      where.setAttribute('aria-label', `${text.show_on_map} ${levelText(o)} ${areaNames(o)}`);
+      where.addEventListener('click', () => { ctx.drawn().showOnMap(o); });
       actions.appendChild(where);
       if (ctx.canIssue()) {
-        [['level', text.change_level], ['areas', text.change_areas]].forEach(function (pair) {
-          actions.appendChild(actionButton(pair[1], 'gisapp-ei-' + pair[0], 'gisapp-ei-order-' + o.id + '-' + pair[0],
-            o, function (b) { ctx.forms().openForm(pair[0], {order: o}, b); }));
+        [['level', text.change_level], ['areas', text.change_areas]].forEach((pair) => {
+          actions.appendChild(actionButton(pair[1], `gisapp-ei-${pair[0]}`, `gisapp-ei-order-${o.id}-${pair[0]}`,
+            o, (b) => { ctx.forms().openForm(pair[0], {order: o}, b); }));
         });
-        actions.appendChild(actionButton(text.cancel, 'gisapp-ei-cancel', 'gisapp-ei-order-' + o.id + '-cancel',
-          o, function (b) { ctx.forms().confirmCancel(o, b); }));
+        actions.appendChild(actionButton(text.cancel, 'gisapp-ei-cancel', `gisapp-ei-order-${o.id}-cancel`,
+          o, (b) => { ctx.forms().confirmCancel(o, b); }));
       }
       li.appendChild(actions);
       orderList.appendChild(li);
@@ -109,33 +109,33 @@ export function evacinfoLists(ctx) {
   function renderSuggestions() {
     suggestionList.textContent = '';
     if (!ctx.suggestions().length) suggestionList.appendChild(make('li', 'gisapp-ei-empty', text.no_suggestions));
-    ctx.suggestions().forEach(function (s) {
-      var li = make('li', 'gisapp-ei-suggestion');
+    ctx.suggestions().forEach((s) => {
+      const li = make('li', 'gisapp-ei-suggestion');
       li.setAttribute('data-suggestion-id', String(s.id));
       li.setAttribute('data-level', String(s.level));
-      var head = make('h4', 'gisapp-ei-head');
-      head.id = 'gisapp-ei-suggestion-' + s.id;
+      const head = make('h4', 'gisapp-ei-head');
+      head.id = `gisapp-ei-suggestion-${s.id}`;
       head.tabIndex = -1;
       head.appendChild(make('span', 'gisapp-ei-tag', text.suggested));
       head.appendChild(chip(s));
       head.appendChild(make('span', 'gisapp-ei-hazard', hazardText(s)));
       li.setAttribute('aria-labelledby', head.id);
       li.appendChild(head);
-      var reason = make('p', 'gisapp-ei-reason', words(s, 'reason'));
+      const reason = make('p', 'gisapp-ei-reason', words(s, 'reason'));
       reason.lang = lang === 'en' && s.reason_en ? 'en' : 'ja';
       li.appendChild(reason);
-      var dl = make('dl', 'gisapp-ei-facts');
+      const dl = make('dl', 'gisapp-ei-facts');
       facts(dl, text.areas, areaNames(s));
       facts(dl, text.suggested_label, when(s.updated_at || s.created_at));
       li.appendChild(dl);
       // Shelters suited to the hazard in or near the areas: folded, the counts in the summary.
-      var sh = make('details', 'gisapp-ei-shelters');
-      var list = s.shelters || [];
-      var open = list.filter(function (x) { return x.open; }).length;
+      const sh = make('details', 'gisapp-ei-shelters');
+      const list = s.shelters || [];
+      const open = list.filter((x) => x.open).length;
       sh.appendChild(make('summary', null, format(text.shelters_summary, {n: list.length, open: open})));
-      var ul = make('ul');
-      list.forEach(function (x) {
-        var item = make('li', null, x.name + ' ・ ' + (x.open ? text.shelter_open : text.shelter_closed));
+      const ul = make('ul');
+      list.forEach((x) => {
+        const item = make('li', null, `${x.name} ・ ${x.open ? text.shelter_open : text.shelter_closed}`);
         item.setAttribute('data-shelter-id', String(x.id));
         item.setAttribute('data-open', x.open ? 'true' : 'false');
         ul.appendChild(item);
@@ -143,18 +143,18 @@ export function evacinfoLists(ctx) {
       if (!ul.children.length) ul.appendChild(make('li', null, text.no_shelters));
       sh.appendChild(ul);
       li.appendChild(sh);
-      var actions = make('div', 'gisapp-ei-actions');
-      var where = button(text.show_on_map);
-      where.id = 'gisapp-ei-suggestion-' + s.id + '-map';
-      where.setAttribute('aria-label', text.show_on_map + ' ' + levelText(s) + ' ' + areaNames(s));
-      where.addEventListener('click', function () { ctx.drawn().showOnMap(s); });
+      const actions = make('div', 'gisapp-ei-actions');
+      const where = button(text.show_on_map);
+      where.id = `gisapp-ei-suggestion-${s.id}-map`;
+      where.setAttribute('aria-label', `${text.show_on_map} ${levelText(s)} ${areaNames(s)}`);
+      where.addEventListener('click', () => { ctx.drawn().showOnMap(s); });
       actions.appendChild(where);
       if (ctx.canIssue()) {
         actions.appendChild(actionButton(text.issue_from, 'gisapp-inc-primary gisapp-ei-issue-from',
-          'gisapp-ei-suggestion-' + s.id + '-issue', s,
-          function (b) { ctx.forms().openForm('issue', {suggestion: s}, b); }));
-        actions.appendChild(actionButton(text.dismiss, 'gisapp-ei-dismiss', 'gisapp-ei-suggestion-' + s.id + '-dismiss',
-          s, function (b) { ctx.forms().confirmDismiss(s, b); }));
+          `gisapp-ei-suggestion-${s.id}-issue`, s,
+          (b) => { ctx.forms().openForm('issue', {suggestion: s}, b); }));
+        actions.appendChild(actionButton(text.dismiss, 'gisapp-ei-dismiss', `gisapp-ei-suggestion-${s.id}-dismiss`,
+          s, (b) => { ctx.forms().confirmDismiss(s, b); }));
       }
       li.appendChild(actions);
       suggestionList.appendChild(li);

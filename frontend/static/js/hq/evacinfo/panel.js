@@ -31,32 +31,32 @@ import {evacinfoForms} from './forms.js';
 import {evacinfoLists} from './lists.js';
 import {evacinfoMap} from './map.js';
 
-var FRESH_MS = 10 * 60 * 1000;  // how long a new suggestion stays highlighted
-var DATE_FORMAT = {month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
+const FRESH_MS = 10 * 60 * 1000;  // how long a new suggestion stays highlighted
+const DATE_FORMAT = {month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
 
-var send = sendResult;
+const send = sendResult;
 
 function button(label, className) {
-  var b = make('button', 'gisapp-inc-button' + (className ? ' ' + className : ''), label);
+  const b = make('button', `gisapp-inc-button${className ? ` ${className}` : ''}`, label);
   b.type = 'button';
   return b;
 }
 
 function start(config) {
-  var map = config.map;
-  var text = config.text.hq_evacinfo;
-  var lang = config.lang;
-  var canIssue = false;
-  var areas = [];           // [{code, name, feature}] from /areas, by name
-  var areaByCode = {};
-  var orders = [];
-  var suggestions = [];
-  var knownSuggestions = null;  // ids seen, to announce only new ones (null until the first load)
-  var levelInfo = {};       // level -> describe() fields seen in answers (names, colours)
-  var hazardInfo = {};      // hazard -> {ja, en}
+  const map = config.map;
+  const text = config.text.hq_evacinfo;
+  const lang = config.lang;
+  let canIssue = false;
+  let areas = [];           // [{code, name, feature}] from /areas, by name
+  const areaByCode = {};
+  let orders = [];
+  let suggestions = [];
+  let knownSuggestions = null;  // ids seen, to announce only new ones (null until the first load)
+  const levelInfo = {};       // level -> describe() fields seen in answers (names, colours)
+  const hazardInfo = {};      // hazard -> {ja, en}
 
   function words(obj, base) {
-    return (lang === 'en' ? obj[base + '_en'] : obj[base + '_ja']) || obj[base + '_ja'] || '';
+    return (lang === 'en' ? obj[`${base}_en`] : obj[`${base}_ja`]) || obj[`${base}_ja`] || '';
   }
   function learn(item) {
     if (item.level && item.name_ja) levelInfo[item.level] = item;
@@ -64,35 +64,35 @@ function start(config) {
   }
   /** "警戒レベル4 避難指示": the number and the words, as the guideline writes them. */
   function levelText(item) {
-    var info = item.name_ja ? item : levelInfo[item.level] || {};
-    var name = words(info, 'name');
-    return format(text.level_n, {n: item.level}) + (name ? ' ' + name : '');
+    const info = item.name_ja ? item : levelInfo[item.level] || {};
+    const name = words(info, 'name');
+    return format(text.level_n, {n: item.level}) + (name ? ` ${name}` : '');
   }
   function hazardText(item) {
-    var info = item.hazard_ja ? item : hazardInfo[item.hazard] || {};
+    const info = item.hazard_ja ? item : hazardInfo[item.hazard] || {};
     return words(info, 'hazard') || item.hazard;
   }
   /** An action on one order or suggestion: its own id, a label naming what it acts on, and the
    * button handed to the action (focus returns to it). */
   function actionButton(label, className, id, subject, onClick) {
-    var b = button(label, className);
+    const b = button(label, className);
     b.id = id;
-    b.setAttribute('aria-label', label + ' ' + levelText(subject) + ' ' + areaNames(subject));
-    b.addEventListener('click', function () { onClick(b); });
+    b.setAttribute('aria-label', `${label} ${levelText(subject)} ${areaNames(subject)}`);
+    b.addEventListener('click', () => { onClick(b); });
     return b;
   }
   function areaNames(item) {
-    var names = item.area_names && item.area_names.length ? item.area_names
-      : (item.area_codes || []).map(function (c) { return areaByCode[c] ? areaByCode[c].name : c; });
+    const names = item.area_names?.length ? item.area_names
+      : (item.area_codes || []).map((c) => areaByCode[c] ? areaByCode[c].name : c);
     return names.join(lang === 'en' ? ', ' : '、');
   }
   function when(value) {
     if (!value) return '—';
-    var d = new Date(value);
-    return isNaN(d) ? String(value) : d.toLocaleString(config.locale, DATE_FORMAT);
+    const d = new Date(value);
+    return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString(config.locale, DATE_FORMAT);
   }
   function chip(item) {
-    var c = make('span', 'gisapp-ei-chip', levelText(item));
+    const c = make('span', 'gisapp-ei-chip', levelText(item));
     c.setAttribute('data-level', String(item.level));
     if (item.colour) {
       c.style.backgroundColor = item.colour;
@@ -102,70 +102,70 @@ function start(config) {
   }
 
   /* ---------------------------------------------------------------- the panel skeleton */
-  var root = make('aside', 'gisapp-evacinfo');
+  const root = make('aside', 'gisapp-evacinfo');
   root.id = 'gisapp-evacinfo';
   root.setAttribute('aria-labelledby', 'gisapp-evacinfo-title');
   root.setAttribute('data-state', 'loading');
-  var title = make('h2');
+  const title = make('h2');
   title.id = 'gisapp-evacinfo-title';
-  var toggle = button(text.panel, 'gisapp-ei-toggle');
+  const toggle = button(text.panel, 'gisapp-ei-toggle');
   toggle.id = 'gisapp-evacinfo-toggle';
   toggle.setAttribute('aria-controls', 'gisapp-evacinfo-body');
   title.appendChild(toggle);
   root.appendChild(title);
   // Outside the foldable body: a folded panel (phones) still announces and shows a new suggestion.
-  var announcer = make('p', 'gisapp-ei-announce');
+  const announcer = make('p', 'gisapp-ei-announce');
   announcer.id = 'gisapp-ei-announce';
   announcer.setAttribute('aria-live', 'polite');
   root.appendChild(announcer);
-  var body = make('div', 'gisapp-ei-body');
+  const body = make('div', 'gisapp-ei-body');
   body.id = 'gisapp-evacinfo-body';
   root.appendChild(body);
 
-  var jmaLine = make('p', 'gisapp-ei-jma');  // filled by ../log.js from /api/jma/status
+  const jmaLine = make('p', 'gisapp-ei-jma');  // filled by ../log.js from /api/jma/status
   jmaLine.id = 'gisapp-jma-status';
   jmaLine.setAttribute('role', 'status');
   jmaLine.hidden = true;
   body.appendChild(jmaLine);
 
 
-  var notice = make('div', 'gisapp-ei-notice');
+  const notice = make('div', 'gisapp-ei-notice');
   notice.id = 'gisapp-ei-notice';
   notice.setAttribute('role', 'alert');
   notice.hidden = true;
   body.appendChild(notice);
 
-  var readOnly = make('p', 'gisapp-ei-readonly', text.read_only);
+  const readOnly = make('p', 'gisapp-ei-readonly', text.read_only);
   readOnly.hidden = true;
   body.appendChild(readOnly);
 
-  var newButton = button(text.new, 'gisapp-inc-primary');
+  const newButton = button(text.new, 'gisapp-inc-primary');
   newButton.id = 'gisapp-ei-new';
   newButton.hidden = true;
   body.appendChild(newButton);
 
-  var formBox = make('section', 'gisapp-ei-form');  // issue / change: non-modal, the map stays usable
+  const formBox = make('section', 'gisapp-ei-form');  // issue / change: non-modal, the map stays usable
   formBox.id = 'gisapp-ei-form';
   formBox.hidden = true;
   body.appendChild(formBox);
 
   function section(id, heading) {
-    var box = make('section', 'gisapp-ei-section');
-    var h = make('h3', null, heading);
-    h.id = id + '-title';
+    const box = make('section', 'gisapp-ei-section');
+    const h = make('h3', null, heading);
+    h.id = `${id}-title`;
     h.tabIndex = -1;
     box.setAttribute('aria-labelledby', h.id);
     box.appendChild(h);
-    var list = make('ul', 'gisapp-ei-list');
+    const list = make('ul', 'gisapp-ei-list');
     list.id = id;
     box.appendChild(list);
     body.appendChild(box);
     return list;
   }
-  var suggestionList = section('gisapp-ei-suggestions', text.suggestions);
-  var orderList = section('gisapp-ei-orders', text.orders);
+  const suggestionList = section('gisapp-ei-suggestions', text.suggestions);
+  const orderList = section('gisapp-ei-orders', text.orders);
 
-  var logSlot = make('div');  // ../log.js puts the HQ log here
+  const logSlot = make('div');  // ../log.js puts the HQ log here
   logSlot.id = 'gisapp-hqlog-slot';
   body.appendChild(logSlot);
 
@@ -179,40 +179,40 @@ function start(config) {
     document.body.classList.toggle('gisapp-evacinfo-folded', !open);
     toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
   }
-  toggle.addEventListener('click', function () { setOpen(body.hidden); });
+  toggle.addEventListener('click', () => { setOpen(body.hidden); });
   // Folded, the panel is a strip over the map's top-left corner: the map's controls move below it,
   // however tall an announcement makes it (gisapp-evacinfo-folded in css/hq_evacinfo.css).
   if (window.ResizeObserver) {
-    new ResizeObserver(function () {
-      document.body.style.setProperty('--gisapp-ei-height', root.offsetHeight + 'px');
+    new ResizeObserver(() => {
+      document.body.style.setProperty('--gisapp-ei-height', `${root.offsetHeight}px`);
     }).observe(root);
   }
   // Phones: start folded to one line (the map and the incident panel share the screen).
-  setOpen(!(window.matchMedia && window.matchMedia('(max-width: 600px)').matches));
+  setOpen(!(window.matchMedia?.('(max-width: 600px)').matches));
 
-  var notices = panelNotice(notice, lang, text.failed);
-  var showNotice = notices.show;
-  var clearNotice = notices.clear;
-  var errorLines = notices.errorLines;
+  const notices = panelNotice(notice, lang, text.failed);
+  const showNotice = notices.show;
+  const clearNotice = notices.clear;
+  const errorLines = notices.errorLines;
 
-  var drawn = evacinfoMap({
+  const drawn = evacinfoMap({
     map: map, text: text, root: root, areaByCode: areaByCode, levelInfo: levelInfo,
     levelText: levelText, hazardText: hazardText, areaNames: areaNames
   });
 
-  var lists = evacinfoLists({
+  const lists = evacinfoLists({
     text: text, lang: lang, when: when, areaNames: areaNames, levelText: levelText, hazardText: hazardText,
     chip: chip, words: words, button: button, actionButton: actionButton, orderList: orderList,
-    suggestionList: suggestionList, canIssue: function () { return canIssue; },
-    orders: function () { return orders; }, suggestions: function () { return suggestions; },
-    forms: function () { return forms; }, drawn: function () { return drawn; }
+    suggestionList: suggestionList, canIssue: () => canIssue,
+    orders: () => orders, suggestions: () => suggestions,
+    forms: () => forms, drawn: () => drawn
   });
-  var renderOrders = lists.renderOrders;
-  var renderSuggestions = lists.renderSuggestions;
+  const renderOrders = lists.renderOrders;
+  const renderSuggestions = lists.renderSuggestions;
 
   /* ---------------------------------------------------------------- loading */
-  var loads = 0;
-  var fresh = {};  // suggestion id -> when it arrived (highlighted on the map and in the list)
+  let loads = 0;
+  const fresh = {};  // suggestion id -> when it arrived (highlighted on the map and in the list)
   function setState() {
     root.setAttribute('data-state', 'ready');
     root.setAttribute('data-orders', String(orders.length));
@@ -222,87 +222,83 @@ function start(config) {
     runAfterLoad();
   }
 
-  var loadAreas = getJSON('/api/evacuation-info/areas').then(function (collection) {
-    areas = (collection.features || []).map(function (f) {
-      var p = f.properties || {};
+  const loadAreas = getJSON('/api/evacuation-info/areas').then((collection) => {
+    areas = (collection.features || []).map((f) => {
+      const p = f.properties || {};
       return {code: String(p.code), name: p.name || String(p.code), feature: f};
-    }).sort(function (a, b) { return a.name.localeCompare(b.name, 'ja', {numeric: true}); });
-    areas.forEach(function (a) { areaByCode[a.code] = a; });
-  }).catch(function (error) {
+    }).sort((a, b) => a.name.localeCompare(b.name, 'ja', {numeric: true}));
+    areas.forEach((a) => { areaByCode[a.code] = a; });
+  }).catch((error) => {
     console.warn('evacuation areas', error);
   });
 
   // Every level's and hazard's words for the issue form, whether or not an order has used them yet.
-  var loadLevels = getJSON('/api/evacuation-info/levels').then(function (doc) {
+  const loadLevels = getJSON('/api/evacuation-info/levels').then((doc) => {
     (doc.levels || []).forEach(learn);
     (doc.hazards || []).forEach(learn);
-  }).catch(function (error) {
+  }).catch((error) => {
     console.warn('evacuation levels', error);
   });
 
-  var loadMe = getJSONOnce('/api/me').then(function (me) {
+  const loadMe = getJSONOnce('/api/me').then((me) => {
     canIssue = isOperator(me);
-  }).catch(function () { canIssue = false; });
+  }).catch(() => { canIssue = false; });
 
-  var load = oneAtATime(function () {
-    return Promise.all([
+  const load = oneAtATime(() => Promise.all([
       getJSON('/api/evacuation-info/orders?status=active'),
       getJSON('/api/evacuation-info/suggestions?state=open'),
       loadAreas, loadMe, loadLevels
-    ]).then(function (parts) {
-      orders = (parts[0].orders || []).filter(function (o) { return o.status !== 'cancelled'; })
-        .sort(function (a, b) { return b.level - a.level || String(b.updated_at).localeCompare(String(a.updated_at)); });
-      suggestions = (parts[1].suggestions || []).filter(function (s) { return s.state === 'open'; });
+    ]).then((parts) => {
+      orders = (parts[0].orders || []).filter((o) => o.status !== 'cancelled')
+        .sort((a, b) => b.level - a.level || String(b.updated_at).localeCompare(String(a.updated_at)));
+      suggestions = (parts[1].suggestions || []).filter((s) => s.state === 'open');
       orders.forEach(learn);
       suggestions.forEach(learn);
-      var freshOnes = [];
+      const freshOnes = [];
       if (knownSuggestions !== null) {
-        suggestions.forEach(function (s) {
+        suggestions.forEach((s) => {
           if (!knownSuggestions[s.id]) {
             fresh[s.id] = Date.now();
             freshOnes.push(s);
           }
         });
       }
-      Object.keys(fresh).forEach(function (id) {  // highlighted for a while, not only until the next load
+      Object.keys(fresh).forEach((id) => {  // highlighted for a while, not only until the next load
         if (Date.now() - fresh[id] > FRESH_MS) delete fresh[id];
       });
       knownSuggestions = {};
-      suggestions.forEach(function (s) { knownSuggestions[s.id] = true; });
+      suggestions.forEach((s) => { knownSuggestions[s.id] = true; });
       loads += 1;
       toggle.textContent = format(text.panel_count, {n: orders.length});
       readOnly.hidden = canIssue;
       newButton.hidden = !canIssue;
       // The lists are redrawn: whoever had focus in them keeps it (every control has a stable id).
-      var focused = document.activeElement;
-      var inOrders = !!focused && orderList.contains(focused);
-      var focusedId = focused && focused.id && (inOrders || suggestionList.contains(focused)) ? focused.id : null;
+      const focused = document.activeElement;
+      const inOrders = !!focused && orderList.contains(focused);
+      const focusedId = focused?.id && (inOrders || suggestionList.contains(focused)) ? focused.id : null;
       renderOrders();
       renderSuggestions();
       if (focusedId) {
-        var again = document.getElementById(focusedId);
+        const again = document.getElementById(focusedId);
         if (again) again.focus({preventScroll: true});
         else focusAfter(null, inOrders ? 'gisapp-ei-orders-title' : 'gisapp-ei-suggestions-title');
       }
       drawn.draw(orders, suggestions, fresh);
       setState();
       if (freshOnes.length) {
-        announcer.textContent = freshOnes.map(function (s) {
-          return format(text.new_suggestion, {what: levelText(s) + '（' + hazardText(s) + '）',
-                                                     areas: areaNames(s)});
-        }).join(' ');
+        announcer.textContent = freshOnes.map((s) => format(text.new_suggestion, {what: `${levelText(s)}（${hazardText(s)}）`,
+                                                     areas: areaNames(s)})).join(' ');
       }
-      Object.keys(fresh).forEach(function (id) {
-        var li = suggestionList.querySelector('[data-suggestion-id="' + id + '"]');
+      Object.keys(fresh).forEach((id) => {
+        const li = suggestionList.querySelector(`[data-suggestion-id="${id}"]`);
         if (li) li.classList.add('gisapp-ei-fresh');
       });
       forms.refresh();
-    }).catch(function (error) {
+    }).catch((error) => {
       root.setAttribute('data-state', 'error');
       showNotice('error', [{text: format(text.load_error, {status: error.status || '—'})}]);
       throw error;
-    });
-  });
+    }));
 
   /** After an action: back where the person was, or to a heading that still exists. */
   function focusAfter(el, fallbackId) {
@@ -310,40 +306,40 @@ function start(config) {
     if (el && !document.body.contains(el) && el.id) el = document.getElementById(el.id);
     if (el && document.body.contains(el) && !el.hidden) el.focus();
     else {
-      var h = document.getElementById(fallbackId || 'gisapp-ei-orders-title');
+      const h = document.getElementById(fallbackId || 'gisapp-ei-orders-title');
       if (h) h.focus();
     }
   }
   /** Run `callback(last)` after the next load has been drawn (focus goes to what an action produced).
    * A load already under way may not show the change yet: a callback that finds nothing to act on
    * returns false and waits for the next load, up to three, the last with `last` true. */
-  var afterLoadCallbacks = [];
+  let afterLoadCallbacks = [];
   function afterLoad(callback) {
     afterLoadCallbacks.push({from: loads, callback: callback});
   }
   function runAfterLoad() {
-    afterLoadCallbacks = afterLoadCallbacks.filter(function (w) {
+    afterLoadCallbacks = afterLoadCallbacks.filter((w) => {
       if (loads <= w.from) return true;
-      var last = loads - w.from >= 3;
+      const last = loads - w.from >= 3;
       return !w.callback(last) && !last;
     });
   }
 
-  var forms = evacinfoForms({
+  const forms = evacinfoForms({
     rules: config.rules,
     text: text, lang: lang, map: map, formBox: formBox,
-    areas: function () { return areas; }, orders: function () { return orders; },
+    areas: () => areas, orders: () => orders,
     levelInfo: levelInfo, hazardInfo: hazardInfo, areaByCode: areaByCode,
     levelText: levelText, hazardText: hazardText, areaNames: areaNames, words: words, chip: chip, learn: learn,
     send: send, button: button, showNotice: showNotice, clearNotice: clearNotice, errorLines: errorLines,
     load: load, afterLoad: afterLoad, focusAfter: focusAfter
   });
-  newButton.addEventListener('click', function () { forms.openForm('issue', {}, newButton); });
+  newButton.addEventListener('click', () => { forms.openForm('issue', {}, newButton); });
 
   // No load here: pages/hq.js calls reload() once its stream is open (stream first, then snapshot).
 
   return {
-    onEvent: function (type, message) {
+    onEvent: (type, message) => {
       if (type === 'evacuation' && message && message.action && knownSuggestions !== null) {
         announcer.textContent = format(text.order_event,
           {what: levelText({level: message.level}), action: text.actions[message.action] || message.action});

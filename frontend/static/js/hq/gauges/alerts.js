@@ -133,11 +133,11 @@ export function startGaugeAlerts({text, locale, container}) {
       const result = await sendResult('POST', `/api/gauges/alerts/${encodeURIComponent(a.id)}/acknowledge`);
       if (result.ok) announce.textContent = format(text.ack_done, {device: a.device_name});
       else if (result.status === 409) {
-        announce.textContent = format(text.ack_conflict, {who: (result.data.error && result.data.error.acknowledged_by) || '—'});
+        announce.textContent = format(text.ack_conflict, {who: (result.data.error?.acknowledged_by) || '—'});
       } else if (result.status === 403) announce.textContent = text.ack_forbidden;
       else announce.textContent = format(text.ack_error, {status: result.status});
       loadAlerts();
-    } catch (error) {
+    } catch (_error) {
       ackButton.disabled = false;
       announce.textContent = format(text.ack_error, {status: '—'});
     }

@@ -111,7 +111,7 @@ export function chartDialog(text, locale) {
     } else {
       datasets = [{type: 'line', label: text.level, data: xy('level'), borderColor: SERIES.level,
         backgroundColor: SERIES.level, borderWidth: 3, pointRadius: 2, digits: 2}];
-      for (const t of (doc.thresholds || {}).level_m || []) {
+      for (const t of doc.thresholds?.level_m || []) {
         const style = THRESHOLD_STYLE[t.name] || {colour: '#555555', dash: [4, 4]};
         datasets.push({type: 'line', label: `${t.name} ${gaugeNumber(t.value, 2)} m`,
           data: [{x: since, y: t.value}, {x: until, y: t.value}], borderColor: style.colour,

@@ -65,7 +65,7 @@ export function startGaugeMarkers({map, text, symbols, rules, units, alerts}) {
   const load = oneAtATime(async () => {
     const collection = await getJSON('/api/gauges');
     for (const feature of collection.features || []) {
-      const coords = feature.geometry && feature.geometry.coordinates;
+      const coords = feature.geometry?.coordinates;
       if (coords) draw(feature.properties || {}, coords);
     }
   });

@@ -25,7 +25,7 @@ export async function changeStatus(c, inc, to, b) {
     if (result.ok) {
       c.notices.show('ok', [{text: format(text.updated, {title: result.data.title, status: c.statusWord(result.data.status)})}]);
     } else if (result.status === 409) {
-      const current = (result.data.error && result.data.error.current) || {};
+      const current = (result.data.error?.current) || {};
       const lines = [{lang: c.lang, text: text.conflict}, {lang: text.conflict_other.lang, text: text.conflict_other.text}];
       if (current.status) {
         lines.push({text: format(text.conflict_current, {status: c.statusWord(current.status), v: current.version})});

@@ -28,7 +28,8 @@ export function buildCounts(c) {
     const byCategory = {};
     for (const item of items) {
       total[item.status] = (total[item.status] || 0) + 1;
-      const row = byCategory[item.category] = byCategory[item.category] || {};
+      byCategory[item.category] = byCategory[item.category] || {};
+      const row = byCategory[item.category];
       row[item.status] = (row[item.status] || 0) + 1;
     }
     for (const s of rules.incident_statuses) {

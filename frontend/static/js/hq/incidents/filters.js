@@ -64,11 +64,11 @@ export function buildFilters(c) {
     query() {
       const params = new URLSearchParams();
       const checked = rules.incident_statuses.filter((s) => statusBoxes[s].checked);
-      if (checked.length < rules.incident_statuses.length) checked.forEach((s) => params.append('status', s));
+      if (checked.length < rules.incident_statuses.length) checked.forEach((s) => { params.append('status', s); });
       if (category.value) params.append('category', category.value);
       for (const [input, name] of [[from, 'from'], [to, 'to']]) {
         const d = input.value ? new Date(input.value) : null;  // local time, as the operator typed it
-        if (d && !isNaN(d)) params.append(name, d.toISOString());
+        if (d && !Number.isNaN(d.getTime())) params.append(name, d.toISOString());
       }
       const query = params.toString();
       return {none: checked.length === 0, query: query ? `?${query}` : ''};

@@ -24,7 +24,7 @@ export function startIncidents({map, text, symbols, rules, lang, locale, contain
   const c = {
     map, text, rules, lang, locale, symbols: symbols.incident,
     disasterId: null, categories: [], shown: {}, markers: {}, openId: null, openIncident: null,
-    statusWord: (s) => (symbols.incident[s] || {}).label || s,
+    statusWord: (s) => symbols.incident[s]?.label || s,
     label: (obj, base) => (lang === 'en' ? obj[`${base}_en`] : obj[`${base}_ja`]) || obj[`${base}_ja`] || obj[base] || '',
     categoryName: (code) => {
       const found = c.categories.find((cat) => cat.code === code);
@@ -74,7 +74,7 @@ export function startIncidents({map, text, symbols, rules, lang, locale, contain
       const collection = f.none ? {features: []}  // no status ticked: nothing to show, nothing to ask
         : await getJSON(`/api/disasters/${wanted}/incidents${f.query}`);
       if (wanted !== c.disasterId) return;  // the operator switched disasters meanwhile
-      Object.values(c.markers).forEach((m) => map.removeLayer(m));
+      Object.values(c.markers).forEach((m) => { map.removeLayer(m); });
       c.markers = {};
       c.shown = {};
       const items = (collection.features || []).map((feature) => ({
@@ -99,7 +99,7 @@ export function startIncidents({map, text, symbols, rules, lang, locale, contain
   function choose(id) {
     c.disasterId = id;
     root.dataset.disasterId = String(id);
-    disasterListeners.forEach((callback) => callback(id));
+    disasterListeners.forEach((callback) => { callback(id); });
   }
   disasterSelect.addEventListener('change', () => {
     choose(Number(disasterSelect.value));

@@ -25,7 +25,7 @@ export function buildPanel(c) {
 
   function open(id, from) {
     c.openId = id;
-    returnFocus = from || (c.markers[id] && c.markers[id].getElement()) || null;
+    returnFocus = from || (c.markers[id]?.getElement()) || null;
     c.notices.clear();
     refresh(true);
   }
@@ -41,7 +41,7 @@ export function buildPanel(c) {
     if (back && !document.body.contains(back) && back.dataset.incidentId) {
       const id = back.dataset.incidentId;
       back = back.tagName === 'BUTTON' ? document.querySelector(`#gisapp-incident-list button[data-incident-id="${id}"]`)
-        : c.markers[id] && c.markers[id].getElement();
+        : c.markers[id]?.getElement();
     }
     if (back && document.body.contains(back)) back.focus();
     else document.getElementById('gisapp-incident-list-title').focus();
