@@ -173,7 +173,7 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
     demo_users,
     api,
     app_engine,
-    gauges,
+    gauge,
 ):
     d = api.post("/api/disasters", json={"name": "凡例試験"}).json()["id"]  # the latest open: shown
     with app_engine.connect() as conn:
