@@ -208,7 +208,7 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
     assert "gisapp-shape-diamond" in marker.get_attribute("class")
     assert marker.locator(".gisapp-letter-marker-body").inner_text() == "3"  # 避難判断水位: the 3rd of 4
     assert marker.get_attribute("role") == "button" and marker.get_attribute("tabindex") == "0"
-    assert marker.get_attribute("aria-label").startswith("凡例川水位計 3・危険・避難判断水位")
+    assert marker.get_attribute("aria-label") == "凡例川水位計 危険・避難判断水位（グラフを開く） 水位 2.10 m"
     # The legend: every kind, from the same symbols.
     legend = page.locator("#gisapp-legend")
     assert legend.evaluate("e => e.open") is True
