@@ -9,8 +9,9 @@
  *   .gisapp-ei-current[data-version], #gisapp-ei-form-notice[data-kind], dialog#gisapp-ei-dialog
  */
 import {getJSON} from '../../lib/api.js';
-import {classSafe, format} from '../../lib/dom.js';
+import {format} from '../../lib/dom.js';
 import {make} from '../util.js';
+import {areaChooser} from './areas.js';
 import {evacinfoDialogs} from './dialogs.js';
 import {field} from './fields.js';
 
@@ -21,11 +22,11 @@ export function evacinfoForms(ctx) {
   const LEVELS = ctx.rules.evac_issue_levels;
   const HAZARDS = ctx.rules.evac_hazards;
   const text = ctx.text;
-  const map = ctx.map;
+  const _map = ctx.map;
   const formBox = ctx.formBox;
   const levelInfo = ctx.levelInfo;
   const hazardInfo = ctx.hazardInfo;
-  const areaByCode = ctx.areaByCode;
+  const _areaByCode = ctx.areaByCode;
   const levelText = ctx.levelText;
   const hazardText = ctx.hazardText;
   const areaNames = ctx.areaNames;
@@ -40,75 +41,17 @@ export function evacinfoForms(ctx) {
   const load = ctx.load;
   const afterLoad = ctx.afterLoad;
   const focusAfter = ctx.focusAfter;
-  const pickLayer = L.layerGroup();  // every area, clickable while a form is open
-
-  let formState = null;   // {mode: issue|level|areas, order?, suggestion?, chosen: {code: true}, from}
-  let pickShapes = {};    // code -> L.geoJSON of the area in pickLayer
-
-  function drawPickLayer() {
-    pickLayer.clearLayers();
-    pickShapes = {};
-    ctx.areas().forEach((a) => {
-      const shape = L.geoJSON(a.feature, {style: pickStyle(false), interactive: true});
-      shape.bindTooltip(make('span', null, a.name), {sticky: true});
-      shape.on('click', (event) => {
-        L.DomEvent.stopPropagation(event);
-        toggleArea(a.code);
-      });
-      shape.addTo(pickLayer);
-      shape.eachLayer((part) => {
-        const el = part.getElement?.();
-        if (el) {
-          el.setAttribute('data-area-code', a.code);
-          el.classList.add('gisapp-ei-pick');
-        }
-      });
-      pickShapes[a.code] = shape;
-    });
-  }
-  function pickStyle(on) {
-    return on ? {color: '#0b3d91', weight: 4, fillColor: '#0b3d91', fillOpacity: 0.25, dashArray: null}
-              : {color: '#0b3d91', weight: 1.5, fillColor: '#0b3d91', fillOpacity: 0.04, dashArray: '2 4'};
-  }
-
+  let formState = null;   // {mode: issue|level|areas, order?, suggestion?, from, version}
   let formRefs = {};
-  function toggleArea(code, on) {
-    if (!formState || formState.mode === 'level') return;
-    const now = on === undefined ? !formState.chosen[code] : on;
-    if (now) formState.chosen[code] = true;
-    else delete formState.chosen[code];
-    if (formRefs.boxes?.[code]) formRefs.boxes[code].checked = now;
-    if (pickShapes[code]) {
-      pickShapes[code].setStyle(pickStyle(now));
-      pickShapes[code].eachLayer((part) => {
-        const el = part.getElement?.();
-        if (el) el.setAttribute('data-chosen', now ? 'true' : 'false');
-      });
-    }
-    renderChosen();
-  }
-  function chosenCodes() {
-    return ctx.areas().map((a) => a.code).filter((c) => formState.chosen[c])
-      .concat(Object.keys(formState.chosen).filter((c) => !areaByCode[c]));
-  }
-  function renderChosen() {
-    if (!formRefs.chosen) return;
-    const codes = chosenCodes();
-    formRefs.chosen.textContent = codes.length
-      ? format(text.areas_chosen, {n: codes.length, names: areaNames({area_codes: codes})})
-      : text.areas_none;
-    formRefs.chosen.setAttribute('data-n', String(codes.length));
-  }
+  let chooser = null;     // areas.js, while a form with areas is open
 
   function openForm(mode, what, from) {
     closeForm(false);
     clearNotice();
     const o = what.order || null;
     const s = what.suggestion || null;
-    formState = {mode: mode, order: o, suggestion: s, chosen: {}, from: from || null,
-                 version: o ? o.version : null};
-    (o ? o.area_codes : s ? s.area_codes : []).forEach((c) => { formState.chosen[c] = true; });
-    formRefs = {boxes: {}};
+    formState = {mode: mode, order: o, suggestion: s, from: from || null, version: o ? o.version : null};
+    formRefs = {};
     formBox.textContent = '';
     formBox.hidden = false;
     formBox.setAttribute('data-mode', mode);
@@ -173,47 +116,8 @@ export function evacinfoForms(ctx) {
       form.appendChild(field(text.hazard, hazard));
     }
     if (mode !== 'level') {  // areas: a filterable checkbox list, and the map
-      const areasBox = make('fieldset', 'gisapp-ei-areas');
-      areasBox.appendChild(make('legend', null, text.areas));
-      const filter = make('input');
-      filter.type = 'search';
-      filter.id = 'gisapp-ei-area-filter';
-      areasBox.appendChild(field(text.area_filter, filter, text.area_pick_hint));
-      const list = make('ul', 'gisapp-ei-area-list');
-      list.id = 'gisapp-ei-area-list';
-      ctx.areas().forEach((a) => {
-        const li = make('li');
-        const box = make('input');
-        box.type = 'checkbox';
-        box.id = `gisapp-ei-area-${classSafe(a.code)}`;
-        box.value = a.code;
-        box.checked = !!formState.chosen[a.code];
-        box.addEventListener('change', () => { toggleArea(a.code, box.checked); });
-        formRefs.boxes[a.code] = box;
-        const lab = make('label', 'gisapp-inc-check');
-        lab.appendChild(box);
-        lab.appendChild(document.createTextNode(a.name));
-        li.setAttribute('data-name', a.name);
-        li.appendChild(lab);
-        list.appendChild(li);
-      });
-      filter.addEventListener('input', () => {
-        const q = filter.value.trim();
-        Array.prototype.forEach.call(list.children, (li) => {
-          li.hidden = q !== '' && li.getAttribute('data-name').indexOf(q) < 0;
-        });
-      });
-      areasBox.appendChild(list);
-      const chosen = make('p', 'gisapp-ei-chosen');
-      chosen.id = 'gisapp-ei-chosen';
-      chosen.setAttribute('aria-live', 'polite');
-      formRefs.chosen = chosen;
-      areasBox.appendChild(chosen);
-      form.appendChild(areasBox);
-      pickLayer.addTo(map);  // first: the shapes get their elements (and data-*) only on the map
-      drawPickLayer();
-      Object.keys(formState.chosen).forEach((c) => { toggleArea(c, true); });
-      renderChosen();
+      chooser = areaChooser(ctx, o ? o.area_codes : s ? s.area_codes : []);
+      form.appendChild(chooser.element);
     }
     const reason = make('textarea');
     reason.id = 'gisapp-ei-reason';
@@ -274,7 +178,8 @@ export function evacinfoForms(ctx) {
     formRefs = {};
     formBox.hidden = true;
     formBox.textContent = '';
-    map.removeLayer(pickLayer);
+    if (chooser) chooser.close();
+    chooser = null;
     if (restoreFocus) focusAfter(from);
   }
   formBox.addEventListener('keydown', (event) => {
@@ -301,14 +206,14 @@ export function evacinfoForms(ctx) {
     if (formRefs.levels) {
       LEVELS.forEach((n) => { if (formRefs.levels[n].checked) level = n; });
     }
-    const codes = st.mode === 'level' ? null : chosenCodes();
+    const codes = st.mode === 'level' ? null : chooser.codes();
     const missing = [];
     if (formRefs.levels && level === null) missing.push(text.level);
     if (codes !== null && !codes.length) missing.push(text.areas);
     if (!reason) missing.push(text.reason);
     if (missing.length) {
       formProblem([{text: format(text.missing, {fields: missing.join('・')})}]);
-      (reason ? (formRefs.boxes && ctx.areas().length ? formRefs.boxes[ctx.areas()[0].code] : formRefs.submit)
+      (reason ? (chooser?.firstBox() || formRefs.submit)
               : formRefs.reason).focus();
       return;
     }
