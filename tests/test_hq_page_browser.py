@@ -82,13 +82,15 @@ def test_the_incident_list_comes_early_and_units_are_not_tab_stops(
     incident(api, disaster, 21)
     v = open_hq(visit, servers, demo_users)
     page = v.page
-    page.wait_for_selector(".gisapp-unit-marker[data-device-id]", state="attached", timeout=20_000)
-    n_units = page.locator(".gisapp-unit-marker").count()
-    assert n_units >= len(units)
+    page.wait_for_function(
+        f"() => +document.querySelector('#gisapp-status').dataset.units >= {len(units)}", timeout=20_000
+    )
     # The old page: 58 Tabs, 47 of them unnamed radio units.
     n, stops = tabs_to_first_incident(page)
     assert n <= 10, stops
     assert not any("gisapp-unit-marker" in s for s in stops)
+    n_units = page.locator(".gisapp-unit-marker").count()
+    assert n_units >= len(units)
     # Units: not tab stops, but named (their list is the keyboard way to them).
     assert page.locator(".gisapp-unit-marker[tabindex]").count() == 0
     labels = page.locator(".gisapp-unit-marker").evaluate_all(
