@@ -30,9 +30,9 @@ import {isOperator, make, panelNotice, sendResult} from '../util.js';
 import {evacinfoForms} from './forms.js';
 import {evacinfoLists} from './lists.js';
 import {evacinfoMap} from './map.js';
+import {evacWords} from './words.js';
 
 const FRESH_MS = 10 * 60 * 1000;  // how long a new suggestion stays highlighted
-const DATE_FORMAT = {month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
 
 const send = sendResult;
 
@@ -55,23 +55,8 @@ function start(config) {
   const levelInfo = {};       // level -> describe() fields seen in answers (names, colours)
   const hazardInfo = {};      // hazard -> {ja, en}
 
-  function words(obj, base) {
-    return (lang === 'en' ? obj[`${base}_en`] : obj[`${base}_ja`]) || obj[`${base}_ja`] || '';
-  }
-  function learn(item) {
-    if (item.level && item.name_ja) levelInfo[item.level] = item;
-    if (item.hazard && item.hazard_ja) hazardInfo[item.hazard] = item;
-  }
-  /** "警戒レベル4 避難指示": the number and the words, as the guideline writes them. */
-  function levelText(item) {
-    const info = item.name_ja ? item : levelInfo[item.level] || {};
-    const name = words(info, 'name');
-    return format(text.level_n, {n: item.level}) + (name ? ` ${name}` : '');
-  }
-  function hazardText(item) {
-    const info = item.hazard_ja ? item : hazardInfo[item.hazard] || {};
-    return words(info, 'hazard') || item.hazard;
-  }
+  const {words, learn, levelText, hazardText, areaNames, when, chip} =
+    evacWords({text, lang, locale: config.locale, levelInfo, hazardInfo, areaByCode});
   /** An action on one order or suggestion: its own id, a label naming what it acts on, and the
    * button handed to the action (focus returns to it). */
   function actionButton(label, className, id, subject, onClick) {
@@ -81,26 +66,6 @@ function start(config) {
     b.addEventListener('click', () => { onClick(b); });
     return b;
   }
-  function areaNames(item) {
-    const names = item.area_names?.length ? item.area_names
-      : (item.area_codes || []).map((c) => areaByCode[c] ? areaByCode[c].name : c);
-    return names.join(lang === 'en' ? ', ' : '、');
-  }
-  function when(value) {
-    if (!value) return '—';
-    const d = new Date(value);
-    return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString(config.locale, DATE_FORMAT);
-  }
-  function chip(item) {
-    const c = make('span', 'gisapp-ei-chip', levelText(item));
-    c.setAttribute('data-level', String(item.level));
-    if (item.colour) {
-      c.style.backgroundColor = item.colour;
-      c.style.color = item.text_colour || '#000';
-    }
-    return c;
-  }
-
   /* ---------------------------------------------------------------- the panel skeleton */
   const root = make('aside', 'gisapp-evacinfo');
   root.id = 'gisapp-evacinfo';
