@@ -96,7 +96,7 @@ def test_the_incident_list_comes_early_and_units_are_not_tab_stops(
     labels = page.locator(".gisapp-unit-marker").evaluate_all(
         "els => els.map(e => e.getAttribute('aria-label'))"
     )
-    assert all(label and label.startswith("無線機 ") for label in labels), labels
+    assert all(label and label.startswith("無線機（") for label in labels), labels
     assert page.locator("#gisapp-unit-list li[data-device-id]").count() == n_units
     # Every focusable marker has a name.
     unnamed = page.locator(".leaflet-marker-icon[tabindex='0']").evaluate_all(
