@@ -8,6 +8,7 @@ which device states count as not reporting. How each state is drawn comes from `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from frontend.catalogue import normalise_lang
@@ -52,14 +53,15 @@ def hq_rules() -> dict[str, Any]:
     }
 
 
-def hq_page(lang: str = "ja", offline: bool = False) -> RenderedPage:
+def hq_page(lang: str = "ja", offline: bool = False, query: Mapping[str, str] | None = None) -> RenderedPage:
+    """The page for ``lang``; ``query`` is kept in the language links (``lang`` replaced)."""
     code = normalise_lang(lang)
     drawn = symbols(code)
     return render_page(
         "hq.html",
         lang=code,
         path="/hq",
-        query={"lang": code} if code != "ja" else {},
+        query=query or {},
         entry="pages/hq.js",
         styles=[
             "vendor/leaflet/leaflet.css",

@@ -164,6 +164,10 @@ def test_keyboard_path_status_change_and_dispatch_keep_the_focus(
     )
     page.wait_for_function("() => document.activeElement.id === 'gisapp-incident-title'", timeout=10_000)
     assert "出動させました" in page.locator("#gisapp-incident-notice[data-kind='ok']").inner_text()
+    page.screenshot(path="/tmp/hq_page_incident_1280.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path="/tmp/hq_page_incident_390.png")
+    page.set_viewport_size({"width": 1280, "height": 720})
     assert [a["unit_id"] for a in api.get(f"/api/incidents/{inc['id']}").json()["assignments"]] == [units[2]]
     page.keyboard.press("Escape")  # back to the list item that opened it
     assert page.evaluate("document.activeElement.dataset.incidentId") == str(inc["id"])

@@ -66,7 +66,8 @@ def hq_map(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
     refused = _refusal(request, user, "/hq", lang, ("hq_operator", "staff"))
     if refused is not None:
         return refused
-    return page_response(request, hq_page(lang, offline=request.app.state.settings.offline))
+    offline = request.app.state.settings.offline
+    return page_response(request, hq_page(lang, offline=offline, query=dict(request.query_params)))
 
 
 @router.get("/hq/replay", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ export function startShelters({map, text, symbols, incidents, container}) {
   const shelterLayer = L.layerGroup().addTo(map);
   const areaLayer = L.layerGroup();
   L.control.layers(null, {[escapeHtml(text.shelters)]: shelterLayer, [escapeHtml(text.areas)]: areaLayer},
-    {collapsed: false, position: 'bottomleft'}).addTo(map);
+    {collapsed: false, position: 'topleft'}).addTo(map);
 
   const totals = make('p', 'gisapp-evac-totals');
   totals.id = 'gisapp-evac-totals';
