@@ -30,21 +30,26 @@ _DRAWN: dict[str, dict[str, tuple[str, str, str]]] = {
         "unknown": ("house", "#5f6368", "#ffffff"),
         "closed": ("house-dashed", "#5f6368", "#ffffff"),
     },
-    "gauge": {  # sensor thresholds: normal, caution, warning, danger
+    "gauge": {  # the most severe level a gauge has reached (sensors.thresholds: rain 注意/警戒/危険 are
+        # ranks 1-3, river 水防団待機水位/氾濫注意水位/避難判断水位/氾濫危険水位 ranks 1-4; rank 0 = none),
+        # and the device's state when it is not reporting (offline: last will; silent: not heard from)
         "normal": ("diamond", "#1f5fa8", "#ffffff"),
-        "caution": ("diamond", "#8a5a00", "#ffffff"),
-        "warning": ("diamond", "#b3261e", "#ffffff"),
-        "danger": ("diamond", "#5b1a8c", "#ffffff"),
+        "level_1": ("diamond", "#2a6f66", "#ffffff"),
+        "level_2": ("diamond", "#8a5a00", "#ffffff"),
+        "level_3": ("diamond", "#b3261e", "#ffffff"),
+        "level_4": ("diamond", "#5b1a8c", "#ffffff"),
+        "silent": ("diamond-dashed", "#5f6368", "#ffffff"),
         "offline": ("diamond-dashed", "#5f6368", "#ffffff"),
     },
     "closure": {  # road closures (通行止め) as residents read them: closed / open again
         "closed": ("square", "#1a1a1a", "#ffffff"),
         "reopened": ("circle-dashed", "#5f6368", "#ffffff"),
     },
-    "unit": {  # radio units: reporting / not heard from lately / switched off
+    "unit": {  # radio units, by gisapp/ops/device_status (/api/devices/status): online, silent, offline, never
         "online": ("circle", "#0b3d91", "#ffffff"),
-        "stale": ("circle-dashed", "#5f6368", "#ffffff"),
-        "offline": ("circle-dashed", "#9aa0a6", "#1a1a1a"),
+        "silent": ("circle-dashed", "#5f6368", "#ffffff"),
+        "offline": ("circle-dashed", "#5f6368", "#ffffff"),
+        "never": ("circle-dashed", "#5f6368", "#ffffff"),
     },
 }
 

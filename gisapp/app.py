@@ -76,7 +76,6 @@ def cache_rules(public: bool) -> list[Rule]:
     Static files on every instance; the citizens' shared answers on the citizen-facing one only."""
     rules = [
         Rule(re.compile(r"^/static/"), 3600, static_cache_control),
-        Rule(re.compile(r"^/pages/[a-z0-9_.-]+$"), 3600, None),
     ]
     if not public:
         return rules
@@ -202,7 +201,6 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
 
     app.include_router(health.router)
     app.include_router(layers.public_router)
-    app.include_router(pages.public_router)
     app.include_router(citizen.pages)
     app.include_router(citizen.router)
     app.include_router(layers.public_search_router)

@@ -96,7 +96,7 @@ def test_alert_log_live_and_acknowledged_by_keyboard(visit, servers, demo_users,
 def test_chart_dialog_is_accessible_and_values_are_rounded(visit, servers, demo_users, app_engine, gauges):  # noqa: F811
     v = open_hq(visit, servers, demo_users)
     page = v.page
-    page.wait_for_selector("path.gisapp-gauge[data-device-id='HQG-R']", timeout=20_000)
+    page.wait_for_selector(".gisapp-gauge[data-device-id='HQG-R']", timeout=20_000)
     # The chart library must live with the page's CSP (no inline style or script of its own).
     page.evaluate(
         "window.__csp = []; document.addEventListener('securitypolicyviolation',"
@@ -109,13 +109,13 @@ def test_chart_dialog_is_accessible_and_values_are_rounded(visit, servers, demo_
             text("SELECT continuous FROM sensor.gauge_state WHERE device_id = 'HQG-R'")
         ).scalar()
     assert raw != round(raw, 1)  # the stored sum has the floating-point tail the page must not show
-    page.hover("path.gisapp-gauge[data-device-id='HQG-R']")
+    page.hover(".gisapp-gauge[data-device-id='HQG-R']")
     tip = page.locator(".gisapp-gauge-tooltip").filter(has_text="試験山雨量計")
     tip.wait_for(timeout=5_000)
     assert "連続 209.8 mm" in tip.inner_text()
 
     # The marker itself is a keyboard control: focus, Enter opens the chart.
-    page.focus("path.gisapp-gauge[data-device-id='HQG-R']")
+    page.focus(".gisapp-gauge[data-device-id='HQG-R']")
     page.keyboard.press("Enter")
     dialog = page.locator("#gisapp-gauge-chart[data-state='ready'][data-device-id='HQG-R']")
     dialog.wait_for(timeout=10_000)

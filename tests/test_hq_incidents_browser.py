@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 SPOT = (139.3133, 35.3967)  # 伊勢原市役所, among the demo roads
 XSS_TITLE = '<img src=x onerror="window.__xss=1">'
 XSS_SCRIPT = "</script><script>window.__xss=2</script>"
-# The badge background per status (css/hq_incidents.css); the letter is the non-colour cue.
+# The marker's colour per status (frontend/symbols.py); the letter is the non-colour cue.
 BADGE = {
     "unhandled": ("rgb(179, 38, 30)", "未"),
     "in_progress": ("rgb(242, 183, 5)", "中"),
@@ -161,7 +161,7 @@ def test_markers_counts_and_filters_match_the_api(visit, servers, demo_users, ap
     assert shown_statuses(page) == expected
     # Colour and a letter per status, for each status present.
     for inc in made.values():
-        badge = page.locator(f".gisapp-incident[data-incident-id='{inc['id']}'] .gisapp-incident-badge")
+        badge = page.locator(f".gisapp-incident[data-incident-id='{inc['id']}'] .gisapp-letter-marker-body")
         colour, letter = BADGE[expected[inc["id"]]]
         assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == colour
         assert badge.inner_text() == letter
@@ -169,7 +169,8 @@ def test_markers_counts_and_filters_match_the_api(visit, servers, demo_users, ap
     assert panel_counts(page) == counts["total"]
     # Text on the panel and in the badges keeps 4.5:1 (JIS X 8341-3 AA).
     selectors = (
-        "#gisapp-incidents h2, .gisapp-inc-count, .gisapp-inc-list-item span, label, .gisapp-incident-badge"
+        "#gisapp-incidents h2, .gisapp-inc-count, .gisapp-inc-list-item span, label,"
+        " .gisapp-incident .gisapp-letter-marker-body"
     )
     assert pages_browser.low_contrast(page, selectors) == []
     assert page.locator("#gisapp-count-unhandled").inner_text() == f"未対応 {counts['total']['unhandled']}"

@@ -9,21 +9,19 @@ import secrets
 import pytest
 from fastapi.testclient import TestClient
 
-from frontend import pages
+from frontend import no_cdn
 from frontend.catalogue import text
 from gisapp import auth
 from gisapp.app import create_app
 from gisapp.db import set_roles
 from gisapp.pages_gis import gis_page
+from gisapp.pages_hq import hq_page
 from gisapp.pages_kiosk import kiosk_page
 from gisapp.pages_replay import replay_page
 from tests.fixtures_data import seed
 
-BUILDERS = {
-    "hq": pages.hq_map_html,
-}
-# Pages on the Jinja base layout: (lang, offline=, query=) -> RenderedPage.
-TEMPLATE_PAGES = {"gis": gis_page, "replay": replay_page, "kiosk": kiosk_page}
+# The staff map pages on the Jinja base layout: (lang, offline=, query=) -> RenderedPage.
+TEMPLATE_PAGES = {"hq": hq_page, "gis": gis_page, "replay": replay_page, "kiosk": kiosk_page}
 
 
 @pytest.fixture(scope="module")
@@ -94,46 +92,32 @@ def test_gis_does_not_exist_on_the_public_instance(public_client):
     assert public_client.get("/gis?lang=en", follow_redirects=False).status_code == 404
 
 
-@pytest.mark.parametrize("page", sorted(BUILDERS))
-@pytest.mark.parametrize("lang", ["ja", "en"])
-@pytest.mark.parametrize("offline", [False, True])
-def test_pages_refer_to_nothing_outside_the_app_but_gsi(page, lang, offline):
-    # The page with its own script (folium's, moved out of the page for the CSP).
-    script = pages.page_asset(f"{page}-{lang}{'-offline' if offline else ''}.js").text
-    html = BUILDERS[page](lang, offline) + script
-    assert pages.unexpected_external_urls(html) == []
-    assert f'<html lang="{lang}">' in html
-    if offline:  # no tile layer at all: nothing leaves the network
-        assert pages.external_urls(html) == []
-        assert "gisapp-basemap-offline" in html
-    else:
-        assert pages.GSI_TILE_URL in pages.external_urls(html)
-
-
 @pytest.mark.parametrize("page", sorted(TEMPLATE_PAGES))
 @pytest.mark.parametrize("lang", ["ja", "en"])
 @pytest.mark.parametrize("offline", [False, True])
 def test_template_pages_refer_to_nothing_outside_the_app(page, lang, offline):
-    # The basemap tiles are asked for by lib/map.js, never written into the page.
+    # The basemap tiles are asked for by lib/map.js (none at all on an offline instance), never
+    # written into the page.
     rendered = TEMPLATE_PAGES[page](lang, offline=offline, query={})
-    assert pages.external_urls(rendered.html) == []
+    assert no_cdn.external_urls(rendered.html) == []
     assert f'<html lang="{lang}">' in rendered.html
     assert ("gisapp-basemap-offline" in rendered.html) == offline
     assert " style=" not in rendered.html and rendered.html.count("<script>") == 0  # CSP: no inline
 
 
 def test_the_no_cdn_check_catches_an_external_script():
-    html = pages.hq_map_html("ja") + '<script src="https://cdn.example.org/x.js"></script>'
-    assert pages.unexpected_external_urls(html) == ["https://cdn.example.org/x.js"]
-    with pytest.raises(pages.ExternalAssetError):
-        pages.assert_self_hosted(html)
+    html = hq_page("ja").html + '<script src="https://cdn.example.org/x.js"></script>'
+    assert no_cdn.unexpected_external_urls(html) == ["https://cdn.example.org/x.js"]
+    with pytest.raises(no_cdn.ExternalAssetError):
+        no_cdn.assert_self_hosted(html)
+    assert no_cdn.unexpected_external_urls(hq_page("ja").html) == []
 
 
 def test_every_asset_a_page_links_is_served_by_the_app(settings, seeded, public_client):
     with logged_in(settings, "pages-hq", seeded.passwords["hq"]) as c:
         for path, http in (("/", public_client), ("/hq", c), ("/gis", c), ("/hq/replay", c)):
             html = http.get(path).text
-            assets = re.findall(r'(?:src|href)="(/(?:static|pages)/[^"]+)"', html)
+            assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
             assets += re.findall(r'"(/static/js/[^"]+)"', html)  # the import map's modules
             # the citizen page loads Leaflet only when its map is opened
             wanted = "pages/citizen.js" if path == "/" else "leaflet/leaflet.js"

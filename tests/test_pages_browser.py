@@ -429,9 +429,10 @@ def test_hq_map_fades_a_unit_that_goes_silent_and_restores_it_when_heard(
         )
     v = visit()
     v.login(servers["internal"].url, "/hq", "hq", demo_users["hq"])
-    marker = v.page.locator(f"path[data-device-id='{device}']")
+    marker = v.page.locator(f".gisapp-unit-marker[data-device-id='{device}']")
     marker.wait_for(timeout=20_000)
     assert "gisapp-offline" not in (marker.get_attribute("class") or "")
+    assert marker.get_attribute("data-state") == "online"
 
     with app_engine.begin() as conn:  # quiet for 6 minutes, then the worker's sweep runs
         conn.execute(
@@ -441,7 +442,13 @@ def test_hq_map_fades_a_unit_that_goes_silent_and_restores_it_when_heard(
             {"d": device},
         )
         assert conn.execute(text("SELECT sensor.mark_silent()")).scalar_one() >= 1
-    v.page.wait_for_selector(f"path.gisapp-offline[data-device-id='{device}']", timeout=10_000)
+    v.page.wait_for_selector(
+        f".gisapp-offline[data-device-id='{device}'][data-state='silent']", timeout=10_000
+    )
+    # Not by colour alone: the dashed shape and the name say it (the unit list too).
+    assert "-dashed" in marker.get_attribute("class") and "途絶" in marker.get_attribute("aria-label")
+    listed = v.page.locator(f"#gisapp-unit-list li[data-device-id='{device}']").text_content()  # folded
+    assert "途絶" in listed
 
     with app_engine.begin() as conn:  # heard again: what the worker writes for a new message
         conn.execute(
@@ -451,5 +458,7 @@ def test_hq_map_fades_a_unit_that_goes_silent_and_restores_it_when_heard(
             {"d": device},
         )
     v.page.wait_for_selector(
-        f"path[data-device-id='{device}']:not(.gisapp-offline)", state="attached", timeout=10_000
+        f".gisapp-unit-marker[data-device-id='{device}']:not(.gisapp-offline)",
+        state="attached",
+        timeout=10_000,
     )

@@ -257,11 +257,11 @@ def test_maps_draw_in_headless_chromium_with_only_localhost(platform):
             page.fill("#password", password)
             page.click("button[type=submit]")
             page.wait_for_url("**/hq")
-            page.wait_for_selector("path.gisapp-radio-unit", state="attached", timeout=20_000)
-            wait_until(lambda: page.locator("path.gisapp-radio-unit").count() >= 40, 30)
+            page.wait_for_selector(".gisapp-unit-marker", state="attached", timeout=20_000)
+            wait_until(lambda: page.locator(".gisapp-unit-marker").count() >= 40, 30)
             # Rain and water-level gauges, with the levels their storm has reached.
-            wait_until(lambda: page.locator("path.gisapp-gauge").count() >= 7, 30)
-            wait_until(lambda: page.locator("path.gisapp-gauge[data-level*='注意']").count() >= 1, 60)
+            wait_until(lambda: page.locator(".gisapp-gauge").count() >= 7, 30)
+            wait_until(lambda: page.locator(".gisapp-gauge[data-level*='注意']").count() >= 1, 60)
             seq0 = int(page.locator("#gisapp-status").get_attribute("data-last-seq") or 0)
             wait_until(
                 lambda: int(page.locator("#gisapp-status").get_attribute("data-last-seq") or 0) > seq0, 30

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 import select
@@ -19,7 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from frontend import pages
+import frontend
+from frontend.modules import module_graph
+from frontend.static_files import static_url
 from gisapp import auth
 from gisapp.app import create_app
 from gisapp.db import set_roles
@@ -33,7 +36,7 @@ from tests.test_checkin import household_body
 from tests.test_pages_browser import Server
 
 MIB = 1024 * 1024
-FRONTEND = Path(pages.__file__).parent
+FRONTEND = Path(frontend.__file__).parent
 
 
 @pytest.fixture(scope="module")
@@ -364,28 +367,22 @@ def test_no_handler_attributes_or_javascript_urls_in_templates_and_scripts():
         assert not re.search(r"\.setAttribute\(\s*['\"](on[a-z]+|style)['\"]", source), path
 
 
-def test_the_map_page_and_its_script_are_the_same_in_every_process(client):
-    """folium's ids are numbered, not random: a page from one process and its script from another
-    name the same map (the HQ map; the citizen page is a template without folium)."""
-    html = pages.hq_map_html("ja")
-    src = re.search(r'<script src="(/pages/hq-ja\.js\?v=[0-9a-f]+)"', html).group(1)
-    js = client.get(src)
-    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
-    assert "immutable" in js.headers["cache-control"]
-    map_id = re.search(r'class="folium-map" id="(map_\d+)"', html).group(1)
-    assert f'L.map(\n                "{map_id}"' in js.text or f'"{map_id}"' in js.text
-    css = re.search(r'href="(/pages/hq-ja\.css\?v=[0-9a-f]+)"', html).group(1)
-    assert f"#{map_id}" in client.get(css).text
-    # A fresh build (as in another process) names the map the same.
-    pages._build.cache_clear()
-    assert pages.hq_map_html("ja") == html
-    assert client.get("/pages/nothing.js").status_code == 404
+def test_a_page_modules_are_served_by_their_hashed_urls_and_kept_for_good(client):
+    """Every module of a page's graph (frontend/modules.py) is mapped to its content-hashed URL; that URL
+    is served as JavaScript and may be cached for a year, so a redeploy never mixes old and new."""
+    graph = module_graph("pages/hq.js")
+    imports = json.loads(graph.import_map)["imports"]
+    assert "/static/js/lib/api.js" in imports and "/static/js/pages/hq.js" in imports
+    for hashed in imports.values():
+        r = client.get(hashed)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript"), hashed
+        assert "immutable" in r.headers["cache-control"], hashed
 
 
-def test_the_public_instance_serves_no_folium_page_script(public_client):
-    # the citizen page is a template with its own modules; the staff maps' scripts are not public
+def test_folium_page_assets_are_gone(client, public_client):
+    # Every page is a template with its own modules: no generated per-page script remains.
+    assert client.get("/pages/hq-ja.js").status_code == 404
     assert public_client.get("/pages/citizen-en.js").status_code == 404
-    assert public_client.get("/pages/hq-ja.js").status_code == 404
 
 
 # ---------------------------------------------------------------------------------- no-store
@@ -413,7 +410,7 @@ def test_personal_data_is_no_store(client, public_client, seeded, app_engine):
 
 
 def test_static_files_and_tiles_keep_their_own_caching(client, public_client, seeded):
-    static = client.get(pages.static_url("js/common.js"))
+    static = client.get(static_url("js/lib/api.js"))
     assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
     tile = public_client.get(f"/ogc/collections/{seeded.slugs['public']}/tiles/WebMercatorQuad/0/0/0")
     assert tile.headers["cache-control"].startswith("public"), tile.headers

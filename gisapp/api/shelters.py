@@ -23,7 +23,7 @@ from common.inputs import Percent
 from frontend import register_pages
 from frontend.catalogue import normalise_lang
 from gisapp.api.html import page_response
-from gisapp.api.pages import _staff_template_page
+from gisapp.api.pages import staff_page
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn, StaffUser
 from gisapp.ops import checkin, households, shelters
@@ -232,4 +232,4 @@ def household(household_id: IdPath, engine: EngineDep, user: StaffUser) -> dict:
 
 @router.get("/kiosk", response_class=HTMLResponse, include_in_schema=False)
 def kiosk(request: Request, user: OptionalUser, lang: str = "ja") -> Response:
-    return _staff_template_page(request, user, "/kiosk", lang, KIOSK_ROLES, kiosk_page)
+    return staff_page(request, user, "/kiosk", lang, KIOSK_ROLES, kiosk_page)

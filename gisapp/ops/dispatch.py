@@ -20,6 +20,8 @@ ASSIGNMENT_STATES = {  # state: (日本語, English)
     "on_scene": ("現着", "On scene"),
     "cleared": ("解除", "Cleared"),
 }
+# An incident in one of these statuses takes no dispatch (the HQ page offers none either: pages_hq).
+NO_DISPATCH_STATUSES = ("done", "cancelled")
 NEXT_STATES = {
     "dispatched": frozenset({"on_scene", "cleared"}),
     "on_scene": frozenset({"cleared"}),
@@ -47,7 +49,7 @@ def dispatch(
             "無線機か班のどちらか一方を指定してください。", "Name either a radio unit or a team."
         )
     incident = incidents.get_incident(conn, incident_id, for_update=True)
-    if incident["status"] in ("done", "cancelled"):
+    if incident["status"] in NO_DISPATCH_STATUSES:
         raise OpsInvalid(
             "対応済・取消の事案には出動できません。",
             "Cannot dispatch to an incident that is done or cancelled.",

@@ -1,0 +1,39 @@
+/* The HQ map's legend (lib/map.js legend, foldable): every state the map draws, from the same
+ * symbols the markers use — incidents, shelters, gauges, radio units — and the area shading. */
+
+import {legend} from '../lib/map.js';
+import {legendEntry} from './markers.js';
+
+export function drawLegend({map, text, symbols, order}) {
+  const all = (kind) => order[kind].map((state) => legendEntry(symbols[kind][state]));
+  const group = (title) => ({letter: '', shape: 'none', colour: 'transparent', label: title, group: true});
+  const entries = [
+    group(text.hq.legend_incidents),
+    ...all('incident'),
+    group(text.hq_shelters.legend_shelters),
+    ...all('shelter'),
+    group(text.hq_gauges.legend_gauges),
+    ...all('gauge'),
+    group(text.hq.unit_list),
+    ...all('unit'),
+  ];
+  const control = legend(map, {title: text.hq.legend, entries, position: 'bottomright',
+    open: !window.matchMedia('(max-width: 600px)').matches});
+  const node = control.getContainer();
+  node.id = 'gisapp-legend';
+  // Group headings: words, not swatches; the area shading: a swatch of its own.
+  node.querySelectorAll('.gisapp-legend-list li').forEach((li, i) => {
+    if (!entries[i].group) return;
+    li.classList.add('gisapp-legend-group');
+    li.querySelector('.gisapp-letter-marker').remove();
+  });
+  const area = document.createElement('li');
+  const swatch = document.createElement('span');
+  swatch.className = 'gisapp-legend-area';
+  swatch.setAttribute('aria-hidden', 'true');
+  const words = document.createElement('span');
+  words.textContent = text.hq.area_legend;
+  area.append(swatch, words);
+  node.querySelector('.gisapp-legend-list').append(area);
+  return control;
+}

@@ -1,0 +1,84 @@
+/* The HQ map page (災害対策本部 地図, templates/hq.html): the map, then the modules under ../hq/ —
+ * incidents, shelters, gauges, radio units, 避難情報, HQ log — all kept current by the one event
+ * stream. Panels in the side (避難情報, HQ log) are modules with {events, start(config) → {onEvent,
+ * reload}}; their reload() also fetches their first snapshot, once the stream is opening (stream
+ * first, then snapshot: nothing sent in between is missed).
+ * Test hooks: window.gisapp = {map, eventSource, incidents, …}. */
+
+import {pageData} from '../lib/dom.js';
+import {createMap} from '../lib/map.js';
+import {evacinfoPanel} from '../hq/evacinfo/panel.js';
+import {startGaugeAlerts} from '../hq/gauges/alerts.js';
+import {startGaugeMarkers} from '../hq/gauges/markers.js';
+import {startIncidents} from '../hq/incidents/index.js';
+import {drawLegend} from '../hq/legend.js';
+import {logPanel} from '../hq/log.js';
+import {startShelters} from '../hq/shelters.js';
+import {statusLine} from '../hq/status.js';
+import {openStream} from '../hq/stream.js';
+import {startUnits} from '../hq/units.js';
+
+// The side panels, in tab order after the incident panel; the log goes inside 避難情報.
+const PANELS = [evacinfoPanel, logPanel];
+const INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
+const DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
+const EVAC_EVENTS = ['shelter_occupancy', 'evacuation_status'];
+// Every event type the server sends: each carries the stream's seq, so all of them count for gaps.
+const EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', ...DEVICE_STATE_EVENTS, 'layer_changed',
+  ...INCIDENT_EVENTS, ...EVAC_EVENTS];
+
+function start() {
+  const data = pageData();
+  const text = data.text;
+  const {symbols, rules, lang} = data;
+  const locale = text.hq.locale;
+  const map = createMap(document.getElementById('gisapp-map'), {offline: data.offline, text: text.common});
+  const container = document.getElementById('gisapp-panels');
+  window.gisapp = {map};
+
+  const status = statusLine(text.hq);
+  const incidents = startIncidents({map, text: text.hq_incidents, symbols, rules, lang, locale, container});
+  const shelters = startShelters({map, text: text.hq_shelters, symbols, incidents, container: incidents.extras});
+  const alerts = startGaugeAlerts({text: text.hq_gauges, locale, container: incidents.extras});
+  const units = startUnits({map, text: text.hq, symbols, rules, status, container: incidents.extras});
+  const gauges = startGaugeMarkers({map, text: text.hq_gauges, symbols, rules, units, alerts});
+  const panelConfig = {map, text, lang, locale, rules, container};
+  const panels = PANELS.map((p) => ({events: p.events, api: p.start(panelConfig)}));
+  drawLegend({map, text, symbols, order: data.symbol_order});
+  Object.assign(window.gisapp, {incidents, alerts, units});
+
+  function reloadAll() {
+    panels.forEach((p) => { p.api.reload(); });
+    units.reload();
+    gauges.reload();
+    incidents.reload();
+    shelters.reload();
+    alerts.reload();
+  }
+
+  function onEvent(type, message) {
+    if (type === 'radio_position') units.onPosition(message);
+    else if (type === 'gauge_update') gauges.reload();
+    else if (type === 'gauge_alert') {
+      gauges.reload();
+      alerts.reload();
+    } else if (DEVICE_STATE_EVENTS.includes(type)) units.loadStates();
+    else if (INCIDENT_EVENTS.includes(type)) incidents.onEvent(type, message);
+    else if (EVAC_EVENTS.includes(type)) shelters.onEvent(type, message);
+    panels.forEach((p) => { if (p.events.includes(type)) p.api.onEvent(type, message); });
+    status({}, false);
+  }
+
+  const types = [...new Set([...EVENT_TYPES, ...panels.flatMap((p) => p.events)])];
+  openStream({
+    types, onEvent, onMissed: reloadAll,
+    onState: (connection) => status({connection}, true),
+    onSeq: (lastSeq) => status({lastSeq}, false),
+  });
+  panels.forEach((p) => { p.api.reload(); });
+  units.reload();
+  gauges.reload();
+  status({}, true);
+}
+
+start();
