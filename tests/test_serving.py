@@ -117,9 +117,9 @@ def test_an_uncached_dynamic_answer_is_compressed_too(public, seeded):
 
 
 def test_a_static_file_without_its_hash_is_revalidated(public):
-    r = _get(public, "/static/js/common.js")
+    r = _get(public, "/static/js/lib/api.js")
     assert r.headers["cache-control"] == "no-cache" and r.headers["etag"]
-    again = _get(public, "/static/js/common.js", **{"If-None-Match": r.headers["etag"]})
+    again = _get(public, "/static/js/lib/api.js", **{"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
 
 
@@ -280,7 +280,7 @@ def test_beyond_capacity_the_answer_is_a_fast_503_and_the_server_recovers(tight,
         error = busy.json()["error"]
         assert error["code"] == "busy" and error["message_ja"] and error["message_en"]
         # What needs no database is still served.
-        assert _get(tight, "/static/js/common.js").status_code == 200
+        assert _get(tight, "/static/js/lib/api.js").status_code == 200
         assert _get(tight, "/healthz").status_code == 200
         locker.rollback()
     slow.join(30)

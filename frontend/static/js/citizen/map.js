@@ -33,27 +33,60 @@ function loadStyle(href) {
 }
 
 /** Spread markers whose icons would overlap at this zoom around their common centre (a badge is never
- * hidden under another), by their icon margins; the geographic position is kept. */
+ * hidden under another), by their icon margins; the geographic position is kept. Groups are joined
+ * until no two spread icons overlap (a spread circle may reach a neighbouring group). */
 function spread(map, markers) {
-  const placed = markers.map((m) => ({m, p: map.latLngToLayerPoint(m.getLatLng())}));
-  const groups = [];
-  for (const item of placed) {
-    const group = groups.find((g) => g.some((o) => o.p.distanceTo(item.p) < MARKER + 6));
-    if (group) group.push(item);
-    else groups.push([item]);
+  const gap = MARKER + 6;
+  const items = markers.map((m) => ({m, p: map.latLngToLayerPoint(m.getLatLng())}));
+  const parent = items.map((_, i) => i);
+  const root = (i) => {
+    while (parent[i] !== i) i = parent[i];
+    return i;
+  };
+  const join = (i, j) => {
+    parent[root(i)] = root(j);
+  };
+  for (let i = 0; i < items.length; i += 1) {
+    for (let j = i + 1; j < items.length; j += 1) if (items[i].p.distanceTo(items[j].p) < gap) join(i, j);
   }
-  for (const group of groups) {
-    const radius = group.length > 1 ? (MARKER + 6) / (2 * Math.sin(Math.PI / group.length)) : 0;
-    group.forEach((item, index) => {
-      const node = item.m.getElement();
-      if (!node) return;
-      const angle = (2 * Math.PI * index) / group.length - Math.PI / 2;
-      const dx = group.length > 1 ? Math.round(radius * Math.cos(angle)) : 0;
-      const dy = group.length > 1 ? Math.round(radius * Math.sin(angle)) : 0;
-      node.style.marginLeft = `${-MARKER / 2 + dx}px`;
-      node.style.marginTop = `${-MARKER / 2 + dy}px`;
-      node.dataset.spread = String(group.length);
-    });
+  let offsets = [];
+  for (let round = 0; round < 20; round += 1) {
+    const groups = new Map();
+    for (let i = 0; i < items.length; i += 1) groups.set(root(i), [...(groups.get(root(i)) || []), i]);
+    offsets = items.map(() => ({dx: 0, dy: 0, n: 1}));
+    for (const members of groups.values()) {
+      if (members.length < 2) continue;
+      // On a circle around the group's centre: its members' chords are at least `gap` apart.
+      const radius = gap / (2 * Math.sin(Math.PI / members.length));
+      const cx = members.reduce((sum, i) => sum + items[i].p.x, 0) / members.length;
+      const cy = members.reduce((sum, i) => sum + items[i].p.y, 0) / members.length;
+      for (const [k, i] of members.entries()) {
+        const angle = (2 * Math.PI * k) / members.length - Math.PI / 2;
+        offsets[i] = {
+          dx: Math.round(cx + radius * Math.cos(angle) - items[i].p.x),
+          dy: Math.round(cy + radius * Math.sin(angle) - items[i].p.y),
+          n: members.length,
+        };
+      }
+    }
+    const at = items.map((item, i) => ({x: item.p.x + offsets[i].dx, y: item.p.y + offsets[i].dy}));
+    let joined = false;
+    for (let i = 0; i < at.length; i += 1) {
+      for (let j = i + 1; j < at.length; j += 1) {
+        if (root(i) !== root(j) && Math.abs(at[i].x - at[j].x) < gap && Math.abs(at[i].y - at[j].y) < gap) {
+          join(i, j);
+          joined = true;
+        }
+      }
+    }
+    if (!joined) break;
+  }
+  for (const [i, item] of items.entries()) {
+    const node = item.m.getElement();
+    if (!node) continue;
+    node.style.marginLeft = `${-MARKER / 2 + offsets[i].dx}px`;
+    node.style.marginTop = `${-MARKER / 2 + offsets[i].dy}px`;
+    node.dataset.spread = String(offsets[i].n);
   }
 }
 

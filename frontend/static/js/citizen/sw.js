@@ -55,6 +55,20 @@ async function fromCopy(request, url) {
   return found;
 }
 
+/** Keep the answer; for the JSON and the static files only the newest per path (a position answer is
+ * not kept beside older ones, and a redeploy's old files do not pile up). */
+async function store(request, response) {
+  const cache = await caches.open(CACHE);
+  const url = new URL(request.url);
+  if (url.pathname === '/api/public/here' || url.pathname.startsWith('/static/')) {
+    for (const key of await cache.keys()) {
+      const old = new URL(key.url);
+      if (old.pathname === url.pathname && old.href !== url.href) await cache.delete(key);
+    }
+  }
+  await cache.put(request, response);
+}
+
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (!kept(url, event.request)) return;
@@ -63,7 +77,7 @@ self.addEventListener('fetch', (event) => {
       const response = await withTimeout(fetch(event.request), NETWORK_WAIT_MS);
       if (response.ok) {
         const copy = response.clone();
-        event.waitUntil(caches.open(CACHE).then((cache) => cache.put(event.request, copy)));
+        event.waitUntil(store(event.request, copy));
         return response;
       }
       if (response.status >= 500) {

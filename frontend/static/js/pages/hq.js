@@ -33,6 +33,12 @@ function start() {
   const {symbols, rules, lang} = data;
   const locale = text.hq.locale;
   const map = createMap(document.getElementById('gisapp-map'), {offline: data.offline, text: text.common});
+  // The offline notice as a map control under the zoom buttons: controls in one corner stack, so it
+  // never covers another control (the 避難情報 legend, the layer list) whatever their sizes.
+  const notice = document.getElementById('gisapp-basemap-notice');
+  const noticeControl = L.control({position: 'topleft'});
+  noticeControl.onAdd = () => notice;
+  noticeControl.addTo(map);
   const container = document.getElementById('gisapp-panels');
   window.gisapp = {map};
 
