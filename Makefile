@@ -12,8 +12,8 @@ demo: deps venv ## Start PostGIS, Mosquitto, API, ingest and simulators with dem
 down: ## Stop everything `make demo` started
 	$(BIN)/gisapp down
 
-test: deps venv lint ## Lint, then run the tests against a real PostGIS and Mosquitto
-	$(BIN)/pytest -q
+test: deps venv lint ## Lint, then run the tests against a real PostGIS and Mosquitto (two halves in parallel)
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: venv js-deps ## Python (ruff, import contracts) and the pages' JavaScript (Biome, biome.json)
 	$(BIN)/ruff check .

@@ -161,3 +161,18 @@ def _login_locks_lifted(settings):
     finally:
         engine.dispose()
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Two halves in parallel (``make test``: ``pytest -n 2 --dist loadgroup``). The test files are
+    split in two fixed groups, each run by one worker in file order with a stack of its own (PostGIS,
+    Mosquitto, servers: every session fixture is per worker). A file's tests share one database with the
+    files before it, exactly as in a serial run, so the order within a group is the serial order; the
+    split alternates over the sorted files, which spreads the browser files over both. Without -n,
+    nothing changes."""
+    if getattr(config.option, "dist", "no") == "no":
+        return
+    files = sorted({item.path.name for item in items})
+    group = {name: f"half-{index % 2}" for index, name in enumerate(files)}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group[item.path.name]))

@@ -195,7 +195,7 @@ def test_the_311_session_is_kept_by_the_mqtt5_worker(settings, app_engine, units
     c.connect(host, port)
     c.loop_start()
     assert subscribed.wait(5)
-    wait_until(lambda: any(m.topic == radio_position_topic("RT-A") and m.retain for m in old), 5)
+    wait_until(lambda: any(m.topic == radio_position_topic("RT-A") and m.retain for m in old), 20)
     c.disconnect()
     c.loop_stop()
 

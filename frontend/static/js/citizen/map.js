@@ -171,7 +171,8 @@ export async function showMap(element, data, answer, hereUrl) {
   function fit(current) {
     const points = current.shelters.map((x) => [x.lat, x.lon]);
     if (current.place) points.push([current.place.lat, current.place.lon]);
-    if (points.length) map.fitBounds(L.latLngBounds(points), {padding: [MARKER, MARKER], maxZoom: 16});
+    // Padding for the badges spread around a crowded spot (up to ~8 together stay inside the frame).
+    if (points.length) map.fitBounds(L.latLngBounds(points), {padding: [MARKER * 2, MARKER * 2], maxZoom: 16});
   }
 
   function drawClosures(withLines) {

@@ -137,17 +137,27 @@ const toggle = document.getElementById('citizen-map-toggle');
 const box = document.getElementById('citizen-map-box');
 toggle.hidden = false;
 
+let mapLoading = null;
+
 async function openMap() {
   box.hidden = false;
   toggle.setAttribute('aria-expanded', 'true');
   toggle.textContent = text.map_hide;
+  if (mapLoading) return mapLoading;  // opened twice at once (a desktop's own opening and a tap): one map
   if (!mapModule) {
-    const module = await import('../citizen/map.js');
-    mapModule = await module.showMap(document.getElementById('citizen-map'), data, answer, hereUrl());
-    window.gisapp.map = mapModule.map;
-  } else {
-    mapModule.map.invalidateSize();
+    mapLoading = import('../citizen/map.js')
+      .then((module) => module.showMap(document.getElementById('citizen-map'), data, answer, hereUrl()))
+      .then((shown) => {
+        mapModule = shown;
+        window.gisapp.map = shown.map;
+        return shown;
+      })
+      .finally(() => {
+        mapLoading = null;
+      });
+    return mapLoading;
   }
+  mapModule.map.invalidateSize();
   return mapModule;
 }
 
