@@ -149,15 +149,24 @@ def worker(settings: Settings, app_engine: Engine):
 
 @pytest.fixture(autouse=True, scope="module")
 def _login_locks_lifted(settings):
-    """Every test client comes from one address ("testclient"): wrong passwords tried on purpose by one
-    module must not lock the next module's logins (the per-address throttle, gisapp/login_throttle.py).
-    Each module starts with no login lock; tests of the throttle set up their own."""
+    """Every test client comes from one address ("testclient", or 127.0.0.1 for the browsers): wrong
+    passwords tried on purpose by one module must not lock the next module's logins (the per-address
+    throttle, gisapp/login_throttle.py), nor its citizen reports count against the next module's (5 per
+    sender in 10 minutes, pub.submit_citizen_report). Each module starts with neither; tests of the
+    limits set up their own. (Run in two halves, a half sends its reports in less time.)"""
     from sqlalchemy import text
 
     engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
     try:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM core.login_throttle"))
+            # The sender key only serves the rate limit: earlier modules' reports get keys of their own.
+            conn.execute(
+                text(
+                    "UPDATE ops.citizen_report SET client_key = decode(md5(random()::text)"
+                    " || md5(random()::text), 'hex') WHERE created_at > now() - interval '1 hour'"
+                )
+            )
     finally:
         engine.dispose()
     yield

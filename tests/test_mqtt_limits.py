@@ -183,6 +183,17 @@ def test_the_311_session_is_kept_by_the_mqtt5_worker(settings, app_engine, units
     """The worker ran MQTT 3.1.1 before: its durable session, with what is queued in it, carries over.
     (And 3.1.1 is what replayed retained messages: its subscription is handed them again.)"""
     host, port, user, password = mqtt_params(settings.mqtt_url)
+    # A retained position of its own (not the previous test's, which other modules' runs may replace).
+    d, _ = device(settings, "RT-A", units["RT-A"])
+    kept = d.publish(
+        radio_position_topic("RT-A"),
+        json.dumps({"_type": "location", "lat": 35.39, "lon": 139.3, "tst": 1_763_900_050}),
+        1,
+        True,
+    )
+    kept.wait_for_publish(5)
+    d.disconnect()
+    d.loop_stop()
     old: list[mqtt.MQTTMessage] = []
     subscribed = threading.Event()
     c = mqtt.Client(

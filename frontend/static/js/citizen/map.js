@@ -56,8 +56,9 @@ function spread(map, markers) {
     offsets = items.map(() => ({dx: 0, dy: 0, n: 1}));
     for (const members of groups.values()) {
       if (members.length < 2) continue;
-      // On a circle around the group's centre: its members' chords are at least `gap` apart.
-      const radius = gap / (2 * Math.sin(Math.PI / members.length));
+      // On a circle around the group's centre. Icons are squares: neighbours on a diagonal need a chord
+      // of the icon's diagonal, not its side, to stay apart.
+      const radius = (MARKER * Math.SQRT2 + 4) / (2 * Math.sin(Math.PI / members.length));
       const cx = members.reduce((sum, i) => sum + items[i].p.x, 0) / members.length;
       const cy = members.reduce((sum, i) => sum + items[i].p.y, 0) / members.length;
       for (const [k, i] of members.entries()) {
