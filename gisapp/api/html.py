@@ -1,4 +1,4 @@
-"""HTML answers for pages rendered by ``frontend.render``: the CSP with the page's script hashes."""
+"""HTML answers for pages rendered by ``frontend.render``: the CSP with the page's own hashes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def page_response(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    """The page with its own CSP (the import map's hash allowed, nothing else inline)."""
+    """The page with its own CSP: its import map and, on the citizen page, its inlined stylesheet allowed
+    by their hashes; nothing else inline."""
     offline = request.app.state.settings.offline
     csp = content_security_policy(offline, script_hashes=page.script_hashes, style_hashes=page.style_hashes)
     return HTMLResponse(page.html, status_code, headers={**(headers or {}), "Content-Security-Policy": csp})
