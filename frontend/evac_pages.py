@@ -5,11 +5,10 @@ Japanese, English and やさしい日本語 (frontend/templates/evacuation.html,
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from frontend.catalogue import Lang, catalogue
-from frontend.render import RenderedPage, render_page
+from frontend.render import RenderedPage, render_page, with_lang
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -22,10 +21,6 @@ def _time(value: datetime | None, lang: Lang) -> str:
     if value is None:
         return ""
     return value.astimezone(JST).strftime(catalogue(lang)["evacuation"]["time_format"])
-
-
-def _with_lang(path: str, lang: Lang) -> str:
-    return path + ("?" + urlencode({"lang": lang}) if lang != "ja" else "")
 
 
 def evacuation_page(
@@ -60,6 +55,6 @@ def evacuation_page(
         counted=counted,
         error=error,
         error_field=error_field,
-        action=_with_lang(f"/evacuation/{token}", lang),
-        registration_href=_with_lang(f"/register/{token}", lang),
+        action=with_lang(f"/evacuation/{token}", lang),
+        registration_href=with_lang(f"/register/{token}", lang),
     )

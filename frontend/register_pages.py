@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from frontend.catalogue import Lang, catalogue
-from frontend.render import RenderedPage, render_page
+from frontend.render import RenderedPage, render_page, with_lang
 
 # 和暦, oldest first: (key in the catalogue's [era], first year). The year an era changed belongs to both.
 ERAS = (("meiji", 1868), ("taisho", 1912), ("showa", 1926), ("heisei", 1989), ("reiwa", 2019))
@@ -43,10 +43,6 @@ def year_options(lang: Lang, today: date | None = None) -> list[dict]:
     ]
 
 
-def _with_lang(path: str, lang: Lang) -> str:
-    return path + (f"?lang={lang}" if lang != "ja" else "")
-
-
 def register_page(lang: Lang, links: dict | None, *, not_found: bool = False) -> RenderedPage:
     """``links``: the registration's QR, token and pages (gisapp.api.shelters.registration_links) on
     /register/{token}; None on /register."""
@@ -54,8 +50,8 @@ def register_page(lang: Lang, links: dict | None, *, not_found: bool = False) ->
     if links:
         links = {
             **links,
-            "url": _with_lang(links["url"], lang),
-            "evacuation_url": _with_lang(links["evacuation_url"], lang),
+            "url": with_lang(links["url"], lang),
+            "evacuation_url": with_lang(links["evacuation_url"], lang),
         }
     path = f"/register/{token}" if token else "/register"
     return render_page(
@@ -72,5 +68,5 @@ def register_page(lang: Lang, links: dict | None, *, not_found: bool = False) ->
         not_found=not_found,
         links=links,
         years=year_options(lang),
-        new_href=_with_lang("/register", lang),
+        new_href=with_lang("/register", lang),
     )

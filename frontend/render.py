@@ -71,6 +71,11 @@ class LangLink:
     html_lang: str
 
 
+def with_lang(path: str, lang: Lang) -> str:
+    """A link to ``path`` in ``lang`` (Japanese, the default, needs no parameter)."""
+    return path + ("?" + urlencode({"lang": lang}) if lang != "ja" else "")
+
+
 def language_links(lang: Lang, path: str, query: Mapping[str, str], *, easy: bool) -> list[LangLink]:
     """Links to the same page in the other languages (the query kept, ``lang`` replaced)."""
     offered: list[Lang] = ["ja", "en"] + (["easy"] if easy else [])

@@ -8,13 +8,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from frontend.catalogue import Lang, catalogue
-from frontend.render import RenderedPage, render_page
+from frontend.render import RenderedPage, render_page, with_lang
 
 JST = ZoneInfo("Asia/Tokyo")
-
-
-def _with_lang(path: str, lang: Lang) -> str:
-    return path + (f"?lang={lang}" if lang != "ja" else "")
 
 
 def report_form_page(
@@ -37,7 +33,7 @@ def report_form_page(
         offline=offline,
         categories=categories,
         areas=areas or [],
-        new_href=_with_lang("/report", lang),
+        new_href=with_lang("/report", lang),
     )
 
 
@@ -58,6 +54,6 @@ def report_status_page(lang: Lang, token: str, status: dict | None) -> RenderedP
         styles=["css/forms.css"],
         easy=True,
         status=status,
-        new_href=_with_lang("/report", lang),
+        new_href=with_lang("/report", lang),
         **times,
     )
