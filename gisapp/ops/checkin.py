@@ -4,7 +4,9 @@ Exactness under concurrent kiosks: every check-in locks its shelter's opening ro
 UPDATE) before it reads the count, the presence or a replay, so the events of one shelter are applied
 one after the other and ``occupancy`` is always entries − exits. A household entering at two shelters
 at the same moment: the presence row's primary key lets one through; the other is refused and its
-transaction rolled back. Idempotence: ``client_event_id`` (a UUID from the kiosk) is
+transaction rolled back. Some members of a household may enter or leave (部分入所・退所, ``persons`` with a
+token): the presence row keeps how many are inside, never more than registered. Idempotence:
+``client_event_id`` (a UUID from the kiosk) is
 UNIQUE; a replay answers the stored outcome and changes nothing. A scan that changes nothing
 (already inside) is answered 200 with a notice and not stored.
 
