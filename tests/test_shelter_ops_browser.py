@@ -1,7 +1,8 @@
 """The shelter operations screen in headless Chromium against a real uvicorn server: the HQ sees the
 disaster's shelters with their counts, closes an occupied one through the confirmation dialog (which
 refuses to close it before a choice, then moves the people: the total stays), requests supplies and
-moves a need along; the shelter's own screen reports 要配慮者数; the HQ map lists the open request.
+moves a need along; the shelter's own screen reports 要配慮者数; the HQ map lists the open request; the
+kiosk checks in some members of a household.
 axe finds nothing critical or serious on the page or in the dialog, on a tablet viewport."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from gisapp.app import create_app
 from tests.a11y import axe_violations, describe
 from tests.test_checkin import make_world, open_shelter, register, scan
+from tests.test_checkin_browser import confirm_shelter
 from tests.test_pages_browser import Server, browser, visit  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -33,7 +35,7 @@ def env(settings, app_engine):
         assert scan(c, world, "flood", token=token).status_code == 200
         assert scan(c, world, "flood", persons=9).status_code == 200
         with Server(internal) as a:
-            yield {"client": c, "world": world, "internal": a, "tag": tag}
+            yield {"client": c, "public": p, "world": world, "internal": a, "tag": tag}
 
 
 def serious(page, context=None) -> list[str]:
@@ -112,4 +114,25 @@ def test_a_shelters_own_screen_reports_people_needing_care(env, visit):  # noqa:
     assert "9" in page.text_content("#ops-message")
     page.wait_for_selector('#ops-care-fields[data-version="1"]')
     assert serious(page) == []
+    assert v.errors == []
+
+
+def test_the_kiosk_checks_in_some_members_of_a_household(env, visit):  # noqa: F811
+    world = env["world"]
+    spare = str(world.shelters["spare"])
+    token = register(env["public"], name="キオスク 部分", members=3)
+    v = visit(**TABLET)
+    v.login(env["internal"].url, "/kiosk", f"{env['tag']}-staff", world.seed.passwords["staff"])
+    page = v.page
+    confirm_shelter(page, spare)
+    page.fill("#evac-members", "2")
+    page.fill("#evac-scan", token)
+    page.press("#evac-scan", "Enter")
+    page.wait_for_selector('#evac-feedback[data-result="entered"]')
+    assert "2/3" in page.text_content("#evac-feedback")
+    assert page.input_value("#evac-members") == ""  # for that scan only
+    page.fill("#evac-members", "5")  # more than the household: refused, naming the field
+    page.fill("#evac-scan", token)
+    page.press("#evac-scan", "Enter")
+    page.wait_for_selector("#evac-members[aria-invalid='true']")
     assert v.errors == []

@@ -82,6 +82,8 @@ function describe(answer) {
   const said = format(answer.result === 'entered' ? t.entered : t.exited, values);
   // Some members only (部分入所・退所): how many of the household are inside now.
   if (answer.inside === null || answer.inside === undefined || !answer.registered) return said;
+  // Said only when part of the household is inside: not after all of it entered or all of it left.
+  if (answer.inside === (answer.result === 'entered' ? answer.registered : 0)) return said;
   return `${said} ${format(t.household_inside, {inside: answer.inside, registered: answer.registered})}`;
 }
 
