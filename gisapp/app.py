@@ -19,6 +19,7 @@ from gisapp.api import (
     citizen,
     dead_letters,
     devices,
+    disaster_ops,
     docs,
     evacuation,
     evacuation_info,
@@ -35,6 +36,7 @@ from gisapp.api import (
     radio,
     reports,
     road_closures,
+    shelter_ops,
     shelters,
 )
 from gisapp.db import app_engine, public_read_engine
@@ -224,8 +226,10 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(pages.router)
         app.include_router(road_closures.router)
         app.include_router(incidents.router)
+        app.include_router(disaster_ops.router)
         app.include_router(reports.router)
         app.include_router(shelters.router)
+        app.include_router(shelter_ops.router)
         app.include_router(evacuation.router)
         app.include_router(evacuation_info.router)
         app.include_router(people.router)

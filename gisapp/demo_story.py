@@ -36,7 +36,8 @@ from sqlalchemy import Connection, Engine, text
 
 from gisapp.db import transaction
 from gisapp.ops import checkin, dispatch, evac_info, incidents, jma, radio_reports, reports, shelters
-from gisapp.ops.disasters import close_disaster, open_disaster
+from gisapp.ops.disaster_close import close_disaster, open_incidents
+from gisapp.ops.disasters import open_disaster
 from ingest import jmaxml_build
 from ingest.gauges import record_observations
 from ingest.payloads import GaugeObservation, RadioIncident
@@ -47,6 +48,7 @@ DEMO_PREFIX = "【デモ】"
 DEMO_NAME = f"{DEMO_PREFIX}令和8年 台風第21号（架空） / DEMO: Typhoon No. 21 (fictitious)"
 HQ_ACTOR = "hq"  # the demo HQ operator (gisapp/demo.py DEMO_USERS): the story's decisions are theirs
 STORY_FILE = "demo-story.json"
+END_NOTE = "デモ終了 / end of the demo"
 ROLES = ("admin",)
 _CHECKIN_NS = uuid.UUID("5f1c2b8e-7a43-4c55-9d0e-2f6a1c9b7e10")
 # How full each opened shelter is at the story's "now" (the first nearly full) and an hour later;
@@ -131,11 +133,18 @@ def quiet_day(engine: Engine, data_dir: Path) -> int:
         for disaster_id in list(ids):
             for a in dispatch.assignments_of_disaster(conn, disaster_id):  # its units come home
                 if a["state"] != "cleared":
-                    dispatch.set_state(conn, a["id"], "cleared", HQ_ACTOR, note="デモ終了 / end of the demo")
-            closed.append(close_disaster(conn, disaster_id, HQ_ACTOR)["id"])
+                    dispatch.set_state(conn, a["id"], "cleared", HQ_ACTOR, note=END_NOTE)
+            # A disaster closes with nothing left open: its incidents resolved, its evacuees checked out.
+            for i in open_incidents(conn, disaster_id):
+                incidents.update_incident(
+                    conn, i["id"], i["version"], {"status": "done", "note": END_NOTE}, HQ_ACTOR
+                )
+            closed.append(
+                close_disaster(conn, disaster_id, HQ_ACTOR, shelters="checkout", reason=END_NOTE)["id"]
+            )
         for order in evac_info.list_orders(conn):  # 解除 of the demo's orders: the banner goes with them
             if order["disaster_id"] in closed:
-                evac_info.cancel(conn, order["id"], order["version"], "デモ終了 / end of the demo", HQ_ACTOR)
+                evac_info.cancel(conn, order["id"], order["version"], END_NOTE, HQ_ACTOR)
     if closed:  # the weather clears: JMA lifts what the story issued
         _jma(engine, closed[-1], datetime.now(UTC).replace(second=0, microsecond=0), lift=True)
     (data_dir / STORY_FILE).unlink(missing_ok=True)

@@ -55,6 +55,7 @@ class State:
 READY_MAP = "#gisapp-status[data-state='ready']"
 CITIZEN_READY = "body[data-citizen='ready']"
 HQ_READY = "#gisapp-incidents[data-state='ready']"
+OPS_READY = "body[data-ops='ready']"
 INCIDENT_OPEN = (
     ("click", "#gisapp-incident-list button[data-incident-id='{incident}']"),
     ("wait", "#gisapp-incident-detail[data-incident-id='{incident}']"),
@@ -183,6 +184,19 @@ STATES = [
         ),
     ),
     State("kiosk", "internal", "/kiosk", user="admin", ready="#evac-shelter"),
+    State("shelter-ops", "internal", "/shelters/ops", user="admin", ready=OPS_READY, settle_ms=1000),
+    State(
+        "shelter-ops-en", "internal", "/shelters/ops?lang=en", user="admin", ready=OPS_READY, settle_ms=1000
+    ),
+    State(
+        "shelter-ops-error",
+        "internal",
+        "/shelters/ops",
+        user="admin",
+        ready=OPS_READY,
+        steps=(("click", "#ops-open-form button[type=submit]"), ("visible", "#ops-message")),
+        settle_ms=1000,
+    ),
     State("roster", "internal", "/people/roster?area={area}", user="admin", ready="main", settle_ms=1000),
     State(
         "hq-reports",

@@ -64,7 +64,8 @@ def made(client, hq):
     closure = _set_status(client, hq, _incident(client, hq, open_id, "road_closure", 1), "in_progress")
     cancelled = _set_status(client, hq, _incident(client, hq, open_id, "road_closure", 2), "cancelled")
     private = _incident(client, hq, open_id, "fallen_tree", 3)
-    old = _incident(client, hq, closed_id, "road_closure", 4)
+    # Resolved first: a disaster with open incidents does not close (issue 14, Wrong 3).
+    old = _set_status(client, hq, _incident(client, hq, closed_id, "road_closure", 4), "done")
     r = client.post(f"/api/disasters/{closed_id}/close", headers=hq)
     assert r.status_code == 200, r.text
     return {"closure": closure, "cancelled": cancelled, "private": private, "old": old}

@@ -636,6 +636,89 @@ def c_shelter_close(w: World, who: str) -> Call:
     return Call(f"/api/disasters/{w.disaster_id}/shelters/{shelter}/close", headers=w.auth(who), check=check)
 
 
+# ------------------------------------------------------------------ shelter operations, disaster moves/merges
+def c_incident_move(w: World, who: str) -> Call:
+    incident, target = new_incident(w), new_disaster(w)
+
+    def check(c, r):
+        return c.get(f"/api/incidents/{incident['id']}", headers=w.admin()).json()["disaster_id"] == target
+
+    return Call(
+        f"/api/incidents/{incident['id']}/move",
+        json={"disaster_id": target},
+        headers=w.auth(who),
+        check=check,
+    )
+
+
+def c_disaster_merge(w: World, who: str) -> Call:
+    source, target = new_disaster(w), new_disaster(w)
+
+    def check(c, r):
+        return (_disaster(c, w, source) or {}).get("merged_into") == target
+
+    return Call(f"/api/disasters/{source}/merge", json={"into": target}, headers=w.auth(who), check=check)
+
+
+_open_for_needs: list[int] = []
+
+
+def _needs_shelter(w: World) -> int:
+    with _lock:
+        if not _open_for_needs:
+            _open_for_needs.append(open_shelter(w))
+        return _open_for_needs[0]
+
+
+def _needs(c: httpx.Client, w: World) -> list[dict]:
+    return c.get(f"/api/disasters/{w.disaster_id}/shelter-needs", headers=w.admin()).json()["needs"]
+
+
+def new_need(w: World) -> dict:
+    url = f"/api/disasters/{w.disaster_id}/shelters/{_needs_shelter(w)}/needs"
+    with w.http() as c:
+        return _ok(
+            c.post(url, json={"item": unique("物資"), "quantity": 1, "unit": "箱"}, headers=w.auth("hq"))
+        ).json()
+
+
+def c_need_add(w: World, who: str) -> Call:
+    item = unique("要請物資")
+
+    def check(c, r):
+        return any(n["item"] == item for n in _needs(c, w))
+
+    url = f"/api/disasters/{w.disaster_id}/shelters/{_needs_shelter(w)}/needs"
+    return Call(url, json={"item": item, "quantity": 5, "unit": "本"}, headers=w.auth(who), check=check)
+
+
+def c_need_patch(w: World, who: str) -> Call:
+    need = new_need(w)
+
+    def check(c, r):
+        return any(n["id"] == need["id"] and n["status"] == "arranged" for n in _needs(c, w))
+
+    headers = {**w.auth(who), "If-Match": f'"{need["version"]}"'}
+    return Call(
+        f"/api/shelter-needs/{need['id']}", "PATCH", json={"status": "arranged"}, headers=headers, check=check
+    )
+
+
+def c_care_report(w: World, who: str) -> Call:
+    shelter, elderly = open_shelter(w), next(_n)  # a shelter of its own: its first report (version 0)
+
+    def check(c, r):
+        care = c.get(
+            f"/api/disasters/{w.disaster_id}/shelter-needs?shelter={shelter}", headers=w.admin()
+        ).json()
+        return care["care"] and care["care"][0]["counts"]["elderly"] == elderly
+
+    url = f"/api/disasters/{w.disaster_id}/shelters/{shelter}/care"
+    return Call(
+        url, "PUT", json={"counts": {"elderly": elderly}, "version": 0}, headers=w.auth(who), check=check
+    )
+
+
 _open_for_checkins: list[int] = []
 
 
@@ -950,6 +1033,8 @@ OPS: list[Op] = [
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/open", roles(200, HQ_ROLES), c_shelter_open),
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/close", roles(200, HQ_ROLES), c_shelter_close),
     Op("PUT", "/api/shelter-settings", roles(200, HQ_ROLES), c_shelter_settings, serial=True),
+    Op("POST", "/api/incidents/{incident_id}/move", roles(200, HQ_ROLES), c_incident_move),
+    Op("POST", "/api/disasters/{disaster_id}/merge", roles(200, HQ_ROLES), c_disaster_merge),
     # evacuation information: the HQ's operators (and admins) only, not every staff member
     Op("POST", "/api/evacuation-info/orders", roles(201, {"hq", "admin"}), c_evac_issue),
     Op("PATCH", "/api/evacuation-info/orders/{order_id}", roles(200, {"hq", "admin"}), c_evac_change),
@@ -960,6 +1045,9 @@ OPS: list[Op] = [
     # shelters and evacuation: any staff at a kiosk or with a household's card
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/checkins", roles(200, STAFF_ROLES), c_checkin),
     Op("POST", "/api/evacuation-status", roles(200, STAFF_ROLES), c_staff_status),
+    Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/needs", roles(201, STAFF_ROLES), c_need_add),
+    Op("PATCH", "/api/shelter-needs/{need_id}", roles(200, STAFF_ROLES), c_need_patch),
+    Op("PUT", "/api/disasters/{disaster_id}/shelters/{shelter_id}/care", roles(200, STAFF_ROLES), c_care_report),
     # people needing help: disaster mode by HQ or admin; the registry by admin; plans by welfare
     Op("POST", "/api/people/disaster-mode", roles(201, {"hq", "admin"}), c_mode_on, serial=True),
     Op("DELETE", "/api/people/disaster-mode", roles(200, {"hq", "admin"}), c_mode_off, serial=True),

@@ -1,4 +1,5 @@
 """Disaster HQ API (災害対策本部): disasters, incidents and their status, dispatch, after-action export.
+Closing and merging disasters, moving incidents: gisapp/api/disaster_ops.py.
 
 Routes that write run their transaction inside the route, not in a dependency: under contention (fifty
 operators dispatching one unit) a dependency's commit would wait for a free worker thread while the
@@ -24,7 +25,7 @@ from gisapp.api.reports import capped_form
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
 from gisapp.ops import categories, dispatch, exports, incidents, photos, radio_units
-from gisapp.ops.disasters import close_disaster, get_disaster, list_disasters, open_disaster
+from gisapp.ops.disasters import get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
 from gisapp.params import IdPath
 from layers.routing import recommend_units
@@ -117,12 +118,6 @@ def disasters(conn: ReadConn, user: StaffUser) -> list[dict]:
 def open_(body: DisasterIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return open_disaster(conn, body.name, user.username)
-
-
-@router.post("/api/disasters/{disaster_id}/close", summary="Close a disaster / 災害の終了")
-def close(disaster_id: IdPath, engine: EngineDep, user: HQUser) -> dict:
-    with transaction(engine, user.roles) as conn:
-        return close_disaster(conn, disaster_id, user.username)
 
 
 @router.get("/api/disasters/{disaster_id}/counts", summary="未対応 / 対応中 / 対応済 counts")

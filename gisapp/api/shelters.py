@@ -4,6 +4,7 @@
 own registration by token (through ``pub.*`` functions), and the pages /register and /register/{token}.
 ``router`` (internal only): shelters per hazard, opening and closing per disaster, check-ins from the
 kiosk, counts with HQ totals, congestion thresholds, welfare reads of a household, the /kiosk page.
+Closing a shelter, needs and the operations screen: gisapp/api/shelter_ops.py.
 
 Routes that write run their transaction inside the route (see gisapp/api/incidents.py).
 """
@@ -130,7 +131,8 @@ class CheckinIn(BaseModel):
     kind: Literal["entry", "exit"] = "entry"  # 入所 / 退所
     kiosk_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
     token: str | None = Field(None, min_length=1, max_length=500)  # what the scanner read
-    persons: int | None = Field(None, ge=1, le=500)  # walk-ins only
+    # Walk-ins: how many; a registered household: how many of its members (default: all, 部分入所・退所).
+    persons: int | None = Field(None, ge=1, le=500)
     device_time: AwareDatetime | None = None
 
 
@@ -157,14 +159,6 @@ def list_shelters(
 def open_(disaster_id: IdPath, shelter_id: IdPath, body: OpenIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return shelters.open_shelter(conn, disaster_id, shelter_id, body.responsible_staff, user.username)
-
-
-@router.post(
-    "/api/disasters/{disaster_id}/shelters/{shelter_id}/close", summary="Close a shelter / 避難所の閉鎖"
-)
-def close(disaster_id: IdPath, shelter_id: IdPath, engine: EngineDep, user: HQUser) -> dict:
-    with transaction(engine, user.roles) as conn:
-        return shelters.close_shelter(conn, disaster_id, shelter_id, user.username)
 
 
 @router.get(

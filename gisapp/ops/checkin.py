@@ -4,7 +4,9 @@ Exactness under concurrent kiosks: every check-in locks its shelter's opening ro
 UPDATE) before it reads the count, the presence or a replay, so the events of one shelter are applied
 one after the other and ``occupancy`` is always entries − exits. A household entering at two shelters
 at the same moment: the presence row's primary key lets one through; the other is refused and its
-transaction rolled back. Idempotence: ``client_event_id`` (a UUID from the kiosk) is
+transaction rolled back. Some members of a household may enter or leave (部分入所・退所, ``persons`` with a
+token): the presence row keeps how many are inside, never more than registered. Idempotence:
+``client_event_id`` (a UUID from the kiosk) is
 UNIQUE; a replay answers the stored outcome and changes nothing. A scan that changes nothing
 (already inside) is answered 200 with a notice and not stored.
 
@@ -88,12 +90,16 @@ def _validate(scan: Scan) -> None:
             raise OpsInvalid(
                 "人数は1〜500で指定してください。", "Persons must be 1 to 500.", reason="invalid_persons"
             )
-    elif scan.persons is not None:
+    elif scan.persons is not None and not 1 <= scan.persons <= households.MAX_MEMBERS:
         raise OpsInvalid(
-            "登録世帯の人数は登録内容から数えます（人数は指定しないでください）。",
-            "A registered household counts its registered members: do not send persons.",
+            f"世帯のうち何名かを1〜{households.MAX_MEMBERS}で指定してください（空欄なら全員）。",
+            f"Members of the household: 1 to {households.MAX_MEMBERS} (or none for all of them).",
             reason="invalid_persons",
         )
+
+
+def _too_many(ja: str, en: str) -> OpsConflict:
+    return OpsConflict(ja, en, reason="too_many_persons")
 
 
 def _replay(conn: Connection, client_event_id: uuid.UUID) -> dict | None:
@@ -130,7 +136,7 @@ def check_in(conn: Connection, disaster_id: int, shelter_id: int, scan: Scan, st
             raise OpsNotFound("避難所が見つかりません。", "No such shelter.", shelter_id=shelter_id)
         raise _closed()
 
-    persons = household["persons"] if household else scan.persons
+    persons = scan.persons
     inside = None
     if household:
         inside = conn.execute(
@@ -140,18 +146,37 @@ def check_in(conn: Connection, disaster_id: int, shelter_id: int, scan: Scan, st
             ),
             {"d": disaster_id, "h": household["id"]},
         ).one_or_none()
-        if scan.kind == "entry" and inside is not None:
-            if inside.opening_id == opening.id:
-                return _answer(conn, shelter_id, disaster_id, "already_inside", persons, household)
-            raise _inside_other()
-        if scan.kind == "exit":
-            if inside is None or inside.opening_id != opening.id:
+        if inside is not None and inside.opening_id != opening.id:
+            if scan.kind == "entry":
+                raise _inside_other()
+            inside = None
+        here = inside.persons if inside else 0
+        if scan.kind == "entry":
+            # Some members may come first and the others later (部分入所): never more than registered.
+            remaining = household["persons"] - here
+            if remaining <= 0:
+                return _answer(conn, shelter_id, disaster_id, "already_inside", here, household, inside=here)
+            persons = remaining if scan.persons is None else scan.persons
+            if persons > remaining:
+                raise _too_many(
+                    f"この世帯で入所できるのはあと{remaining}名です（登録 {household['persons']}名・入所中 {here}名）。",
+                    f"Only {remaining} more members of this household can enter"
+                    f" ({household['persons']} registered, {here} inside).",
+                )
+        else:
+            if inside is None:
                 raise OpsConflict(
                     "この世帯はこの避難所に入所していません。",
                     "This household is not inside this shelter.",
                     reason="not_inside",
                 )
-            persons = inside.persons  # leave with as many as came in, even if the registration changed
+            # All who are inside by default (even if the registration changed since), or some of them.
+            persons = here if scan.persons is None else scan.persons
+            if persons > here:
+                raise _too_many(
+                    f"この世帯の入所中は{here}名です。それより多くは退所できません。",
+                    f"Only {here} members of this household are inside.",
+                )
     elif scan.kind == "exit" and persons > opening.walk_ins:
         raise OpsConflict(
             f"登録なしの入所者は{opening.walk_ins}名です。それより多くは退所できません。",
@@ -198,25 +223,39 @@ def check_in(conn: Connection, disaster_id: int, shelter_id: int, scan: Scan, st
         if previous is None:
             raise OpsConflict("もう一度お試しください。", "Please try again.", reason="retry")
         return _replayed(conn, previous, shelter_id, disaster_id)
+    now_inside = None
     if household and scan.kind == "entry":
-        entered = conn.execute(
+        # Into this shelter only: a presence at another one (entered there meanwhile) is not touched.
+        now_inside = conn.execute(
             text(
-                "INSERT INTO ops.checkin_presence (disaster_id, household_id, opening_id, persons)"
-                " VALUES (:d, :h, :o, :p) ON CONFLICT (disaster_id, household_id) DO NOTHING RETURNING 1"
+                """INSERT INTO ops.checkin_presence AS p (disaster_id, household_id, opening_id, persons)
+                   VALUES (:d, :h, :o, :p)
+                   ON CONFLICT (disaster_id, household_id) DO UPDATE SET persons = p.persons + EXCLUDED.persons
+                     WHERE p.opening_id = EXCLUDED.opening_id
+                   RETURNING p.persons"""
             ),
             {"d": disaster_id, "h": household["id"], "o": opening.id, "p": persons},
-        ).first()
-        if entered is None:
+        ).scalar()
+        if now_inside is None:
             # Entered at another shelter at the same moment: raising rolls this transaction back.
             raise _inside_other()
     elif household:
-        conn.execute(
-            text("DELETE FROM ops.checkin_presence WHERE disaster_id = :d AND household_id = :h"),
-            {"d": disaster_id, "h": household["id"]},
-        )
+        now_inside = inside.persons - persons
+        if now_inside == 0:
+            conn.execute(
+                text("DELETE FROM ops.checkin_presence WHERE disaster_id = :d AND household_id = :h"),
+                {"d": disaster_id, "h": household["id"]},
+            )
+        else:
+            conn.execute(
+                text(
+                    "UPDATE ops.checkin_presence SET persons = :n WHERE disaster_id = :d AND household_id = :h"
+                ),
+                {"n": now_inside, "d": disaster_id, "h": household["id"]},
+            )
     result = "entered" if scan.kind == "entry" else "exited"
     state = (written.occupancy, opening.capacity, written.level)
-    return _answer(conn, shelter_id, disaster_id, result, persons, household, state=state)
+    return _answer(conn, shelter_id, disaster_id, result, persons, household, state=state, inside=now_inside)
 
 
 def _answer(
@@ -230,6 +269,7 @@ def _answer(
     replayed: bool = False,
     walk_in: bool | None = None,
     state: tuple[int, int | None, str] | None = None,
+    inside: int | None = None,
 ) -> dict:
     if state is None:
         state = _state(conn, shelter_id, disaster_id)
@@ -245,6 +285,9 @@ def _answer(
         # Counts only: the kiosk shows 世帯 4名（要配慮 1・ペット 1）, never a name.
         "needs_care": household["needs_care"] if household else None,
         "pets": household["pets"] if household else None,
+        # A household's members: registered, and inside this shelter after this scan (partial check-in).
+        "registered": household["persons"] if household else None,
+        "inside": inside,
         "occupancy": occupancy,
         "capacity": capacity,
         "level": level,

@@ -1,4 +1,5 @@
-"""Disasters (災害): HQ activation opens one, deactivation closes it; incidents belong to one."""
+"""Disasters (災害): HQ activation opens one; incidents belong to one. Closing (only when nothing is left
+behind) is gisapp/ops/disaster_close.py, merging one into another gisapp/ops/disaster_merge.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy import Connection, text
 from common import audit
 from gisapp.ops.errors import OpsInvalid, OpsNotFound
 
-_COLUMNS = "id, name, opened_at, opened_by, closed_at, closed_by"
+_COLUMNS = "id, name, opened_at, opened_by, closed_at, closed_by, merged_into"
 
 
 def open_disaster(conn: Connection, name: str, actor: str) -> dict:
@@ -21,21 +22,6 @@ def open_disaster(conn: Connection, name: str, actor: str) -> dict:
         {"n": name, "a": actor},
     ).one()
     audit.record(conn, actor, "disaster.open", str(row.id), name=name)
-    return dict(row._mapping)
-
-
-def close_disaster(conn: Connection, disaster_id: int, actor: str) -> dict:
-    row = conn.execute(
-        text(
-            f"UPDATE ops.disaster SET closed_at = now(), closed_by = :a WHERE id = :id AND closed_at IS NULL"  # noqa: S608 - constant columns
-            f" RETURNING {_COLUMNS}"
-        ),
-        {"a": actor, "id": disaster_id},
-    ).one_or_none()
-    if row is None:
-        get_disaster(conn, disaster_id)  # 404 when unknown
-        raise OpsInvalid("この災害はすでに閉じています。", "This disaster is closed already.")
-    audit.record(conn, actor, "disaster.close", str(disaster_id))
     return dict(row._mapping)
 
 

@@ -1,4 +1,5 @@
-"""Shelters per disaster (避難所の開設・閉鎖), suitability per hazard (災害種別), counts and congestion.
+"""Shelters per disaster (避難所の開設), suitability per hazard (災害種別), counts and congestion.
+Closing is gisapp/ops/shelter_close.py (the people inside are accounted for).
 
 Congestion levels: vacant 空き, moderate やや混雑, crowded 混雑, full 満員 (unknown 不明 without a
 capacity); the thresholds are one settings row that HQ edits.
@@ -100,25 +101,10 @@ def open_shelter(conn: Connection, disaster_id: int, shelter_id: int, responsibl
     return opening(conn, disaster_id, shelter_id)
 
 
-def close_shelter(conn: Connection, disaster_id: int, shelter_id: int, actor: str) -> dict:
-    row = conn.execute(
-        text(
-            """UPDATE ops.shelter_opening SET closed_at = now(), closed_by = :a
-                WHERE disaster_id = :d AND shelter_id = :s AND closed_at IS NULL RETURNING id"""
-        ),
-        {"d": disaster_id, "s": shelter_id, "a": actor},
-    ).one_or_none()
-    if row is None:
-        get_disaster(conn, disaster_id)
-        _shelter(conn, shelter_id)
-        raise OpsConflict("この避難所は開設されていません。", "This shelter is not open.")
-    audit.record(conn, actor, "shelter.close", str(shelter_id), disaster_id=disaster_id)
-    return opening(conn, disaster_id, shelter_id)
-
-
 # Constant columns only (S608: no request value is formatted into it).
 _OPENING = f"""SELECT o.id AS opening_id, o.disaster_id, {_SHELTER}, o.opened_at, o.opened_by,
        o.responsible_staff, o.closed_at, o.closed_by, o.occupancy, o.walk_ins,
+       (SELECT count(*) FROM ops.checkin_presence p WHERE p.opening_id = o.id) AS households,
        coalesce(o.last_event_at, o.opened_at) AS updated_at,
        CASE WHEN s.capacity > 0 THEN round(o.occupancy * 100.0 / s.capacity, 1) END AS percent,
        ops.congestion_level(o.occupancy, s.capacity) AS level,
@@ -160,6 +146,7 @@ def disaster_status(conn: Connection, disaster_id: int, *, open_only: bool = Fal
         "open_shelters": len(open_items),
         "occupancy": occupancy,
         "walk_ins": sum(i["walk_ins"] for i in open_items),
+        "households": sum(i["households"] for i in open_items),
         "capacity": capacity,
         "percent": round(occupancy * 100 / capacity, 1) if capacity else None,
         "stale_shelters": sum(1 for i in open_items if i["stale"]),

@@ -2,9 +2,12 @@
  * (symbols.shelter: 空/や/混/満), named 「避難所 ○○ 満員 120/120人」; the disaster's totals; and, as a
  * switchable layer, the households' evacuation status per community area.
  *   GET /api/public/shelters/status, /api/disasters/{id}/evacuation/areas
- *   events "shelter_occupancy", "evacuation_status" → refetch
+ *   GET /api/disasters/{id}/shelter-needs: the open supply requests (物資) and 要配慮者数, with a link to the
+ *   shelter operations screen (/shelters/ops)
+ *   events "shelter_occupancy", "evacuation_status", "shelter_need" → refetch
  * Numbers only: no person and no household ever reaches this page.
  * Tests: .gisapp-evac-shelter[data-shelter-id][data-level][data-occupancy], #gisapp-evac-totals,
+ *   #gisapp-evac-needs li[data-need-id][data-status],
  *   path.gisapp-evac-area[data-area-code]. */
 
 import {getJSON} from '../lib/api.js';
@@ -16,7 +19,7 @@ import {make} from './util.js';
 const HOUSEHOLD_STATUSES = ['home', 'relatives', 'shelter', 'car', 'unknown'];
 export const AREA_STYLE = {color: '#0b3d91', weight: 1.5, fillColor: '#0b3d91'};
 
-export function startShelters({map, text, symbols, incidents, container}) {
+export function startShelters({map, text, symbols, incidents, container, lang = 'ja'}) {
   const shelterLayer = L.layerGroup().addTo(map);
   const areaLayer = L.layerGroup();
   L.control.layers(null, {[escapeHtml(text.shelters)]: shelterLayer, [escapeHtml(text.areas)]: areaLayer},
@@ -25,7 +28,14 @@ export function startShelters({map, text, symbols, incidents, container}) {
   const totals = make('p', 'gisapp-evac-totals');
   totals.id = 'gisapp-evac-totals';
   totals.setAttribute('role', 'status');
-  container.prepend(totals);
+  const needsBox = make('section', 'gisapp-evac-needs');
+  needsBox.id = 'gisapp-evac-needs';
+  needsBox.setAttribute('aria-label', text.needs);
+  const needsList = make('ul', 'gisapp-evac-needs-list');
+  const needsLink = make('a', null, text.needs_link);
+  needsLink.href = '/shelters/ops';
+  needsBox.append(make('h3', null, text.needs), needsList, needsLink);
+  container.prepend(totals, needsBox);
 
   const loadShelters = oneAtATime(async () => {
     const disaster = incidents.disasterId();
@@ -56,6 +66,28 @@ export function startShelters({map, text, symbols, incidents, container}) {
     }
   });
 
+  // The open supply requests (要請中・手配済), most urgent first, and 要配慮者 per shelter.
+  const loadNeeds = oneAtATime(async () => {
+    const disaster = incidents.disasterId();
+    if (disaster === null) return;
+    const doc = await getJSON(`/api/disasters/${disaster}/shelter-needs`);
+    const open = doc.needs.filter((n) => n.status === 'requested' || n.status === 'arranged');
+    const care = new Map(doc.care.map((c) => [c.shelter_id, c.total]));
+    const items = open.map((n) => {
+      const li = make('li', null, format(text.need_line, {shelter: n.shelter_name, item: n.item, quantity: n.quantity,
+        unit: n.unit, priority: lang === 'en' ? n.priority_en : n.priority_ja,
+        status: lang === 'en' ? n.status_en : n.status_ja}));
+      li.dataset.needId = String(n.id);
+      li.dataset.status = n.status;
+      return li;
+    });
+    for (const [shelterId, total] of care) {
+      const name = doc.needs.find((n) => n.shelter_id === shelterId)?.shelter_name;
+      if (name && total) items.push(make('li', null, format(text.care_line, {shelter: name, n: total})));
+    }
+    needsList.replaceChildren(...(items.length ? items : [make('li', null, text.needs_none)]));
+  });
+
   const loadAreas = oneAtATime(async () => {
     const disaster = incidents.disasterId();
     if (disaster === null) return;
@@ -82,17 +114,24 @@ export function startShelters({map, text, symbols, incidents, container}) {
   map.on('overlayadd', (event) => { if (event.layer === areaLayer) loadAreas(); });
   incidents.onDisasterChange(() => {
     loadShelters();
+    loadNeeds();
     if (map.hasLayer(areaLayer)) loadAreas();
   });
   loadShelters();
+  loadNeeds();
 
   return {
     onEvent(type) {
       if (type === 'shelter_occupancy') loadShelters();
+      if (type === 'shelter_need') {
+        loadNeeds();
+        return;
+      }
       if (map.hasLayer(areaLayer)) loadAreas();  // a check-in moves a household to 避難所 too
     },
     reload() {
       loadShelters();
+      loadNeeds();
       if (map.hasLayer(areaLayer)) loadAreas();
     },
   };

@@ -22,7 +22,7 @@ import {startUnits} from '../hq/units.js';
 const PANELS = [evacinfoPanel, logPanel];
 const INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
 const DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
-const EVAC_EVENTS = ['shelter_occupancy', 'evacuation_status'];
+const EVAC_EVENTS = ['shelter_occupancy', 'evacuation_status', 'shelter_need'];
 // Every event type the server sends: each carries the stream's seq, so all of them count for gaps.
 const EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', ...DEVICE_STATE_EVENTS, 'layer_changed',
   ...INCIDENT_EVENTS, ...EVAC_EVENTS];
@@ -44,7 +44,7 @@ function start() {
 
   const status = statusLine(text.hq);
   const incidents = startIncidents({map, text: text.hq_incidents, symbols, rules, lang, locale, container});
-  const shelters = startShelters({map, text: text.hq_shelters, symbols, incidents, container: incidents.extras});
+  const shelters = startShelters({map, text: text.hq_shelters, symbols, incidents, container: incidents.extras, lang});
   const alerts = startGaugeAlerts({text: text.hq_gauges, locale, container: incidents.extras});
   const units = startUnits({map, text: text.hq, symbols, rules, status, container: incidents.extras});
   const gauges = startGaugeMarkers({map, text: text.hq_gauges, symbols, rules, units, alerts});

@@ -6,7 +6,8 @@
  * types the token and Enter into the focused field (or a person types it, or the camera reads it), and
  * entries (入所) or exits (退所) are recorded; walk-ins by number. Results are said in a live region;
  * an error names its field in Japanese and English, marks it aria-invalid and puts focus on it.
- * The kiosk receives and shows counts only (世帯 4名（要配慮 1・ペット 1）), never a name.
+ * The kiosk receives and shows counts only (世帯 4名（要配慮 1・ペット 1）), never a name. Some members of
+ * a household may enter or leave (部分入所・退所): the optional number goes with that one scan.
  *
  * Tests wait for #evac-shelter option, #evac-current[data-shelter], #evac-feedback[data-result],
  * #evac-pending[data-count], body[data-online]. */
@@ -34,7 +35,8 @@ const scanInput = $('evac-scan');
 const walkForm = $('evac-walk-form');
 const walkInput = $('evac-walk');
 const camera = $('evac-camera');
-const fields = {shelter, scan: scanInput, walk_in: walkInput};
+const membersInput = $('evac-members');
+const fields = {shelter, scan: scanInput, walk_in: walkInput, members: membersInput};
 
 let disasterId = null;
 let active = null; // {id, name}: the confirmed shelter
@@ -77,7 +79,12 @@ function describe(answer) {
   const values = {persons: answer.persons, care: answer.needs_care || 0, pets: answer.pets || 0};
   if (answer.result === 'already_inside') return format(t.already_inside, values);
   if (answer.walk_in) return format(answer.result === 'entered' ? t.walk_entered : t.walk_exited, values);
-  return format(answer.result === 'entered' ? t.entered : t.exited, values);
+  const said = format(answer.result === 'entered' ? t.entered : t.exited, values);
+  // Some members only (部分入所・退所): how many of the household are inside now.
+  if (answer.inside === null || answer.inside === undefined || !answer.registered) return said;
+  // Said only when part of the household is inside: not after all of it entered or all of it left.
+  if (answer.inside === (answer.result === 'entered' ? answer.registered : 0)) return said;
+  return `${said} ${format(t.household_inside, {inside: answer.inside, registered: answer.registered})}`;
 }
 
 function setOnline(online) {
@@ -105,7 +112,9 @@ const box = outbox({
       return;
     }
     const reason = error.body?.error?.reason;
-    const field = reason === 'shelter_closed' ? 'shelter' : event.token !== undefined ? 'scan' : 'walk_in';
+    const field = reason === 'shelter_closed' ? 'shelter'
+      : reason === 'too_many_persons' || (reason === 'invalid_persons' && event.token !== undefined) ? 'members'
+        : event.token !== undefined ? 'scan' : 'walk_in';
     const own = {ja: error.messageJa, en: error.messageEn};
     if (!own.ja && !own.en) own[lang === 'en' ? 'en' : 'ja'] = errorLines(error, common, lang)[0].text;
     fieldError(field, own, {focus: event.client_event_id === lastAdded});
@@ -204,10 +213,17 @@ scanForm.addEventListener('submit', (event) => {
     clientError('scan', 'empty_scan');
     return;
   }
+  const members = membersInput.value.trim() === '' ? null : Number(membersInput.value);
+  if (members !== null && (!Number.isInteger(members) || members < 1 || members > 20)) {
+    clientError('members', 'members_range');
+    return;
+  }
   if (!ready()) return;
   scanInput.value = '';
+  membersInput.value = ''; // a partial count is for this scan only
   scanInput.removeAttribute('aria-invalid');
-  record({token: value});
+  membersInput.removeAttribute('aria-invalid');
+  record(members === null ? {token: value} : {token: value, persons: members});
   scanInput.focus(); // ready for the next code
 });
 
@@ -226,6 +242,7 @@ walkForm.addEventListener('submit', (event) => {
 });
 
 scanInput.addEventListener('input', () => scanInput.removeAttribute('aria-invalid'));
+membersInput.addEventListener('input', () => membersInput.removeAttribute('aria-invalid'));
 walkInput.addEventListener('input', () => walkInput.removeAttribute('aria-invalid'));
 
 // ------------------------------------------------------------------ the camera (progressive)
