@@ -100,9 +100,9 @@ WITH latest AS (
   UPDATE sensor.device_status s SET zones_at = f.ts FROM fresh f WHERE s.device_id = f.device_id
 )
 INSERT INTO sensor.geofence_event (device_id, event, region_kind, region_id, region_name, at, source, geom)
-SELECT device_id, 'enter', region_kind, region_id, region_name, ts, 'position', pt FROM entered
-UNION ALL
 SELECT device_id, 'leave', region_kind, region_id, region_name, ts, 'position', pt FROM left_zones
+UNION ALL  -- leaving first: a unit steps from one zone into the next at one fix
+SELECT device_id, 'enter', region_kind, region_id, region_name, ts, 'position', pt FROM entered
 ON CONFLICT DO NOTHING
 """
 )
