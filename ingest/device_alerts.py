@@ -65,7 +65,8 @@ def record_device_alerts(conn: Connection, alerts: Iterable[DeviceAlert]) -> Non
 
 
 _RECENT = text(
-    """SELECT device_id, reason_code, sum(count) AS count, min(first_at) AS first_at, max(last_at) AS last_at
+    """SELECT device_id, reason_code, sum(count) AS count, count(*) AS windows, min(first_at) AS first_at,
+              max(last_at) AS last_at
          FROM ingest.device_alert WHERE last_at > now() - make_interval(hours => :hours)
         GROUP BY device_id, reason_code ORDER BY max(last_at) DESC LIMIT 200"""
 )
@@ -76,7 +77,8 @@ _IGNORED = text(
 
 
 def recent_alerts(conn: Connection, hours: int = 24) -> list[dict]:
-    """Per device and reason, the alerts of the last ``hours``: for the dead-letter screen and API."""
+    """Per device and reason, the alerts of the last ``hours`` (``windows``: how many HQ log entries
+    they made): for the dead-letter screen and API."""
     return [dict(r._mapping) for r in conn.execute(_RECENT, {"hours": hours})]
 
 

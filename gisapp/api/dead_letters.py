@@ -119,6 +119,7 @@ def dead_letters_page(
     limit, letters, error = 100, [], None
     with transaction(engine, user.roles) as conn:
         counts = dead_letters.counts_by_reason(conn)
+        alerts, ignored = device_alerts.recent_alerts(conn), device_alerts.ignored_counts(conn)
         try:
             letters = dead_letters.recent(
                 conn, Filters(shown["device"], shown["reason"], unreviewed, before, limit), preview=300
@@ -126,7 +127,16 @@ def dead_letters_page(
         except DeadLetterInvalid as e:
             error = (e.ja, e.en)
     page = dead_letters_view(
-        normalise_lang(lang), letters, counts, shown, limit=limit, before=before, marked=marked, error=error
+        normalise_lang(lang),
+        letters,
+        counts,
+        shown,
+        limit=limit,
+        before=before,
+        marked=marked,
+        error=error,
+        alerts=alerts,
+        ignored=ignored,
     )
     return page_response(request, page, 422 if error else 200, NO_STORE)
 
