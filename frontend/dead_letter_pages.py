@@ -1,5 +1,6 @@
 """The dead-letter screen for HQ and admin (/hq/dead-letters): what the ingest worker refused, why,
-and from which device; counts per reason for the last hour and day; marking letters as reviewed.
+and from which device; counts per reason for the last hour and day; device alerts per device and reason
+(24 hours) and the valid OwnTracks messages counted and not stored; marking letters as reviewed.
 
 frontend/templates/dead_letters.html, text section ``dead_letters`` (reason codes under ``reasons``),
 styles css/dead_letters.css. No script at all: filters are a GET form, the review is a POST form
@@ -36,6 +37,8 @@ def dead_letters_page(
     before: int | None = None,
     marked: int | None = None,
     error: tuple[str, str] | None = None,
+    alerts: list[dict[str, Any]] | None = None,
+    ignored: list[dict[str, Any]] | None = None,
 ) -> RenderedPage:
     """``filters``: device, reason, unreviewed (as given); ``letters`` newest first; ``error``: why
     the filters were refused (ja, en), shown in both languages, the page's first."""
@@ -54,6 +57,8 @@ def dead_letters_page(
         query={**shown, **({"before": str(before)} if before else {})},
         styles=["css/dead_letters.css"],
         counts=counts,
+        alerts=alerts or [],
+        ignored=ignored or [],
         letters=letters,
         filters=filters,
         limit=limit,

@@ -25,6 +25,7 @@ from gisapp.api import (
     evacuation_info,
     evacuation_public,
     events,
+    geofence,
     health,
     imports,
     incidents,
@@ -222,6 +223,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(radio.router)
         app.include_router(devices.router)
         app.include_router(devices.gauges_router)
+        app.include_router(geofence.router)
         app.include_router(events.router)
         app.include_router(pages.router)
         app.include_router(road_closures.router)

@@ -28,7 +28,7 @@ REASON_CODES = (
     "empty",
     "unknown_device",
     "unknown_topic",
-    "unknown_category",
+    "unknown_category",  # before issue 14 (now filed as その他): old letters still carry it
     "wrong_kind",
     "retained",
     "db_rejected",

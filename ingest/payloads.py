@@ -3,7 +3,8 @@
 Two forms are accepted on ``gisapp/v1/radio/{device_id}/position``:
 
 - our own: ``{"lat": 35.39, "lon": 139.31, "ts": "2026-11-21T10:00:00+09:00", "acc": 5, ...}``
-- the OwnTracks location JSON, unchanged: ``{"_type": "location", "lat": …, "lon": …, "tst": 1700000000, …}``
+- every OwnTracks message, unchanged (ingest/owntracks.py): ``{"_type": "location", "lat": …, "lon": …,
+  "tst": 1700000000, …}``, ``transition``, ``card``, ``lwt``, ``status``, … (also on the app's subtopics)
 
 A JSON array of such messages is taken element by element. Timestamps are the device's own: a
 missing one is an error, never replaced by "now". Types are strict: ``"lat": "35.1"`` is rejected.
@@ -17,11 +18,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from common.geo import REASONS, location_problem
+from ingest import owntracks
+from ingest.owntracks import Card, DeviceInfo, Ignored, SchemaError, Transition
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 # A device clock this far ahead is wrong, not early.
@@ -66,6 +69,12 @@ class _Status(BaseModel):
     online: Annotated[bool, Field(strict=True)]
 
 
+def is_owntracks(payload: bytes) -> bool:
+    """An OwnTracks message on a topic we share with our own form (``…/status``): it names its _type,
+    which our own status (no other member allowed) cannot."""
+    return b'"_type"' in payload
+
+
 def parse_status(device_id: str, payload: bytes) -> LastWill | None | PayloadError:
     """``{"online": false}`` (the last will devices set) -> LastWill; ``{"online": true}`` -> None."""
     try:
@@ -79,16 +88,11 @@ class _Common(BaseModel):
     model_config = ConfigDict(extra="allow")
     lat: Lat
     lon: Lon
-    acc: OptNum = Field(None, ge=0)
+    acc: OptNum = None  # negative: unknown (a vehicle tracker's -1), stored as NULL
     alt: OptNum = None
     batt: Annotated[int | None, Field(ge=0, le=100, strict=True)] = None
     vel: OptNum = Field(None, ge=0)
     cog: OptNum = Field(None, ge=0, le=360)
-
-
-class OwnTracksLocation(_Common):
-    type_: Literal["location"] = Field(alias="_type")
-    tst: Annotated[int, Field(gt=0, strict=True)]
 
 
 class OwnPosition(_Common):
@@ -96,12 +100,19 @@ class OwnPosition(_Common):
     ts: AwareDatetime | Annotated[int, Field(gt=0, strict=True)]
 
 
-def parse_radio_position(device_id: str, payload: bytes) -> list[RadioPosition | LastWill | PayloadError]:
-    """One result per message in the payload: a position, or the error that rejects it."""
+Message = RadioPosition | LastWill | Transition | Card | DeviceInfo | Ignored | PayloadError
+
+
+def parse_radio_position(device_id: str, payload: bytes, *, own_form: bool = True) -> list[Message]:
+    """One result per message in the payload: what to store, what to count, or why it is refused.
+    ``own_form``: our own position form (no ``_type``) is taken too (the position topic); the
+    OwnTracks subtopics carry OwnTracks messages only."""
     messages = _messages(payload)
     if isinstance(messages, PayloadError):
+        if messages.code == "empty":  # valid in OwnTracks (messages.json): nothing to store
+            return [Ignored(device_id, "empty")]
         return [messages]
-    return [_one(device_id, item, index) for index, item in messages]
+    return [_one(device_id, item, index, own_form) for index, item in messages]
 
 
 def _messages(payload: bytes) -> list[tuple[int | None, object]] | PayloadError:
@@ -119,23 +130,16 @@ def _messages(payload: bytes) -> list[tuple[int | None, object]] | PayloadError:
     return list(enumerate(doc))
 
 
-def _one(device_id: str, item: object, index: int | None) -> RadioPosition | LastWill | PayloadError:
+def _one(device_id: str, item: object, index: int | None, own_form: bool) -> Message:
     where = f"[{index}] " if index is not None else ""
     if not isinstance(item, dict):
         return PayloadError("invalid_payload", f"{where}not a JSON object")
-    kind = item.get("_type")
-    if kind == "lwt":
-        return LastWill(device_id)  # OwnTracks' last will: the broker says the device dropped off
-    if kind is not None and kind != "location":
-        return PayloadError("unsupported_type", f"{where}_type={str(kind)[:40]!r} is not a position")
+    if "_type" in item or not own_form:
+        return _owntracks(device_id, item, where)
     try:
-        if kind == "location":
-            m: _Common = OwnTracksLocation.model_validate(item)
-            ts = datetime.fromtimestamp(m.tst, UTC)  # type: ignore[attr-defined]
-        else:
-            m = OwnPosition.model_validate(item)
-            raw = m.ts  # type: ignore[attr-defined]
-            ts = raw if isinstance(raw, datetime) else datetime.fromtimestamp(raw, UTC)
+        m = OwnPosition.model_validate(item)
+        raw = m.ts
+        ts = raw if isinstance(raw, datetime) else datetime.fromtimestamp(raw, UTC)
     except ValidationError as e:
         return PayloadError("invalid_payload", where + _describe(e))
     except (OverflowError, OSError, ValueError) as e:
@@ -149,11 +153,40 @@ def _one(device_id: str, item: object, index: int | None) -> RadioPosition | Las
         device_ts=ts,
         lon=m.lon,
         lat=m.lat,
-        accuracy_m=m.acc,
+        accuracy_m=m.acc if m.acc is not None and m.acc >= 0 else None,
         altitude_m=m.alt,
         battery_pct=m.batt,
         speed_kmh=m.vel,
         course_deg=m.cog,
+    )
+
+
+def _owntracks(device_id: str, item: dict, where: str) -> Message:
+    """An OwnTracks message: the schema first (ingest/owntracks.py), then what we make of it."""
+    try:
+        kind = owntracks.check_schema(item)
+    except SchemaError as e:
+        return PayloadError(e.code, f"{where}{e}")
+    if kind == "lwt":
+        return LastWill(device_id)  # the broker says the device dropped off
+    if kind == "card":
+        return owntracks.card(device_id, item)
+    if kind == "status":
+        return owntracks.status(device_id, item)
+    if kind not in ("location", "transition"):
+        return Ignored(device_id, kind)
+    try:
+        ts = owntracks.timestamp(item["tst"])
+    except (OverflowError, OSError, ValueError) as e:
+        return PayloadError("invalid_timestamp", f"{where}tst: {e}")
+    if owntracks.in_future(ts):
+        return PayloadError("invalid_timestamp", f"{where}timestamp {ts.isoformat()} is in the future")
+    if bad := _implausible(item["lon"], item["lat"], where):
+        return bad
+    if kind == "transition":
+        return owntracks.transition(device_id, item)
+    return RadioPosition(
+        device_id, ts, float(item["lon"]), float(item["lat"]), **owntracks.optional_measures(item)
     )
 
 

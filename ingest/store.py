@@ -1,8 +1,10 @@
-"""Writes of the ingest worker: positions (idempotent) and dead letters."""
+"""Writes of the ingest worker: positions (idempotent), dead letters, device status and facts, and the
+counts of valid messages with nothing to store."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -113,3 +115,49 @@ _BROKER_STAT = text(
 def record_broker_stats(conn: Connection, stats: dict[str, int]) -> None:
     if stats:
         conn.execute(_BROKER_STAT, [{"name": k, "value": v} for k, v in stats.items()])
+
+
+_CARD = text(
+    """INSERT INTO sensor.device_status AS s (device_id, last_seen, card_name, card_at)
+       SELECT d, now(), n, now() FROM unnest(CAST(:ids AS text[]), CAST(:names AS text[])) AS c(d, n)
+       ON CONFLICT (device_id) DO UPDATE SET card_name = EXCLUDED.card_name, card_at = now()"""
+)
+_INFO = text(
+    """INSERT INTO sensor.device_status AS s (device_id, last_seen, info, info_at)
+       SELECT d, now(), CAST(i AS jsonb), now()
+         FROM unnest(CAST(:ids AS text[]), CAST(:infos AS text[])) AS c(d, i)
+       ON CONFLICT (device_id) DO UPDATE SET info = EXCLUDED.info, info_at = now()"""
+)
+
+
+def record_device_facts(conn: Connection, cards: dict[str, str], infos: dict[str, dict]) -> None:
+    """What units say of themselves: the OwnTracks card's name (the display name its crew set) and
+    its status message (app and device state). The latest of a batch wins."""
+    if cards:
+        conn.execute(_CARD, {"ids": list(cards), "names": list(cards.values())})
+    if infos:
+        conn.execute(
+            _INFO, {"ids": list(infos), "infos": [json.dumps(i, ensure_ascii=False) for i in infos.values()]}
+        )
+
+
+_IGNORED = text(
+    """INSERT INTO ingest.ignored_message AS m (device_id, msg_type, count)
+       SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[]), CAST(:counts AS bigint[]))
+       ON CONFLICT (device_id, msg_type) DO UPDATE SET count = m.count + EXCLUDED.count, last_at = now()"""
+)
+
+
+def count_ignored(conn: Connection, ignored: dict[tuple[str, str], int]) -> None:
+    """Valid messages with nothing to store, counted per device and type (the dead-letter screen
+    shows the counts): a phone's waypoints or step counts are not errors to review."""
+    if ignored:
+        keys = sorted(ignored)
+        conn.execute(
+            _IGNORED,
+            {
+                "ids": [d for d, _ in keys],
+                "types": [t for _, t in keys],
+                "counts": [ignored[k] for k in keys],
+            },
+        )

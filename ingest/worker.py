@@ -27,8 +27,10 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -39,13 +41,18 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ingest.device_alerts import DeviceAlert, record_device_alerts, topic_device
 from ingest.gauges import device_kinds, record_observations
+from ingest.geofence import insert_transitions, track_zones
+from ingest.owntracks import Card, DeviceInfo, Ignored, Transition
 from ingest.payloads import (
     GaugeObservation,
     LastWill,
+    Message,
     PayloadError,
     RadioIncident,
     RadioPosition,
+    is_owntracks,
     parse_gauge,
     parse_radio_incident,
     parse_radio_position,
@@ -53,14 +60,16 @@ from ingest.payloads import (
 )
 from ingest.store import (
     DeadLetter,
+    count_ignored,
     insert_dead_letters,
     insert_positions,
     mark_silent,
     record_broker_stats,
+    record_device_facts,
     touch_devices,
 )
 from sensors.registry import enabled_ids
-from sensors.topics import GAUGE_LEAF_KIND, TOPIC_ROOT, parse
+from sensors.topics import GAUGE_LEAF_KIND, OWNTRACKS_SUBTOPICS, TOPIC_ROOT, parse
 
 log = logging.getLogger("gisapp.ingest")
 BROKER_STATS = ("$SYS/broker/publish/messages/dropped",)
@@ -74,6 +83,9 @@ STATS_SUBSCRIPTION = SubscribeOptions(qos=0, retainHandling=SubscribeOptions.RET
 DEVICE_TOPICS = f"{TOPIC_ROOT}/#"
 SHARE_GROUP = "gisapp-ingest"
 SHARED_DEVICE_TOPICS = f"$share/{SHARE_GROUP}/{DEVICE_TOPICS}"
+# A stored position this far behind the server's clock: the device's clock is wrong (a reset to 1970),
+# not a buffered fix. Stored all the same (it may be right), and the HQ is told.
+CLOCK_FAR_BEHIND = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,20 @@ class Batch:
     broker_stats: dict[str, int] = field(default_factory=dict)  # $SYS/broker/… -> value
     heard: set[str] = field(default_factory=set)  # devices with an accepted message in this batch
     gone: set[str] = field(default_factory=set)  # devices whose last will arrived
+    transitions: list[Transition] = field(default_factory=list)  # OwnTracks regions entered / left
+    cards: dict[str, str] = field(default_factory=dict)  # device -> the name its card gives
+    infos: dict[str, dict] = field(default_factory=dict)  # device -> its OwnTracks status
+    ignored: Counter[tuple[str, str]] = field(default_factory=Counter)  # (device, _type) -> valid, not kept
+    alerts: list[DeviceAlert] = field(default_factory=list)  # besides the dead letters
+
+    def all_alerts(self) -> list[DeviceAlert]:
+        """Every dead letter naming a device is an alert for it, with the other alerts."""
+        dead = [
+            DeviceAlert(device, d.reason_code, d.reason)
+            for d in self.dead
+            if (device := topic_device(d.topic)) is not None
+        ]
+        return dead + self.alerts
 
 
 def mqtt_params(url: str) -> tuple[str, int, str | None, str | None]:
@@ -113,8 +139,6 @@ def mqtt_params(url: str) -> tuple[str, int, str | None, str | None]:
 class RadioReports(Protocol):
     """Where radio-reported incidents go (gisapp.ops.radio_reports): the HQ domain, handed in by the
     caller so that ingest does not depend on it."""
-
-    def known_categories(self, conn: Connection, codes: set[str]) -> set[str]: ...
 
     def record_radio_incidents(self, conn: Connection, reports: Sequence[RadioIncident]) -> list[int]: ...
 
@@ -271,7 +295,7 @@ class IngestWorker:
 
     def _validate(self, conn: Connection, items: list[Received]) -> Batch:
         batch = Batch(items)
-        parsed: list[tuple[Received, str]] = []
+        parsed: list[tuple[Received, str, bool]] = []  # (message, device, our own form allowed)
         gauge: list[tuple[Received, str, str]] = []
         statuses: list[tuple[Received, str]] = []
         reports: list[tuple[Received, str]] = []
@@ -290,6 +314,15 @@ class IngestWorker:
                 )
                 continue
             route = parse(item.topic)
+            if (
+                route is not None
+                and route[0] == "radio"
+                and (
+                    route[2] == "position" or (route[2] in OWNTRACKS_SUBTOPICS and is_owntracks(item.payload))
+                )
+            ):
+                parsed.append((item, route[1], route[2] == "position"))
+                continue
             if route is not None and route[2] == "status":
                 statuses.append((item, route[1]))
                 continue
@@ -299,25 +332,19 @@ class IngestWorker:
             if route is not None and route[0] == "radio" and route[2] == "incident":
                 reports.append((item, route[1]))
                 continue
-            if route is None or route[0] != "radio" or route[2] != "position":
-                batch.dead.append(DeadLetter(item.topic, item.payload, "unknown_topic", "no handler"))
+            if route is not None and route[0] == "radio" and route[2] in OWNTRACKS_SUBTOPICS:
+                parsed.append((item, route[1], False))  # not JSON with a _type: its reason says why
                 continue
-            parsed.append((item, route[1]))
-        known = self._known_devices(conn, {device for _, device in [*parsed, *statuses, *reports]})
-        for item, device_id in parsed:
+            batch.dead.append(DeadLetter(item.topic, item.payload, "unknown_topic", "no handler"))
+        known = self._known_devices(conn, {d for _, d, *_ in [*parsed, *statuses, *reports]})
+        for item, device_id, own_form in parsed:
             if device_id not in known:
                 batch.dead.append(
                     DeadLetter(item.topic, item.payload, "unknown_device", f"{device_id} not registered")
                 )
                 continue
-            for result in parse_radio_position(device_id, item.payload):
-                if isinstance(result, PayloadError):
-                    batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
-                elif isinstance(result, LastWill):
-                    batch.gone.add(device_id)
-                else:
-                    batch.positions.append(result)
-                    batch.heard.add(device_id)
+            for result in parse_radio_position(device_id, item.payload, own_form=own_form):
+                self._file(batch, item, device_id, result)
         for item, device_id in statuses:
             status = parse_status(device_id, item.payload) if device_id in known else None
             if device_id not in known:
@@ -333,13 +360,38 @@ class IngestWorker:
         if gauge:
             self._validate_gauges(conn, batch, gauge)
         if reports:
-            self._validate_reports(conn, batch, reports, known)
+            self._validate_reports(batch, reports, known)
         return batch
 
-    def _validate_reports(
-        self, conn: Connection, batch: Batch, reports: list[tuple[Received, str]], known: set[str]
-    ) -> None:
-        parsed: list[tuple[Received, RadioIncident]] = []
+    @staticmethod
+    def _file(batch: Batch, item: Received, device_id: str, result: Message) -> None:
+        """One parsed radio message into the batch: stored, counted, or a dead letter."""
+        if isinstance(result, PayloadError):
+            batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
+            return
+        if isinstance(result, LastWill):
+            batch.gone.add(device_id)
+            return
+        batch.heard.add(device_id)
+        if isinstance(result, RadioPosition):
+            batch.positions.append(result)
+            if result.device_ts < datetime.now(UTC) - CLOCK_FAR_BEHIND:
+                batch.alerts.append(
+                    DeviceAlert(device_id, "clock_far_off", f"position timed {result.device_ts.isoformat()}")
+                )
+        elif isinstance(result, Transition):
+            batch.transitions.append(result)
+        elif isinstance(result, Card):
+            batch.cards[device_id] = result.name
+        elif isinstance(result, DeviceInfo):
+            batch.infos[device_id] = result.info
+        elif isinstance(result, Ignored):
+            batch.ignored[(device_id, result.msg_type)] += 1
+            if result.msg_type == "encrypted":  # we hold no key: this unit's positions are lost to us
+                batch.alerts.append(DeviceAlert(device_id, "encrypted", "OwnTracks payload encryption is on"))
+
+    @staticmethod
+    def _validate_reports(batch: Batch, reports: list[tuple[Received, str]], known: set[str]) -> None:
         for item, device_id in reports:
             if device_id not in known:
                 batch.dead.append(
@@ -350,21 +402,10 @@ class IngestWorker:
             if isinstance(result, PayloadError):
                 batch.dead.append(DeadLetter(item.topic, item.payload, result.code, result.reason))
             else:
-                parsed.append((item, result))
-        categories = self.radio_reports.known_categories(conn, {r.category for _, r in parsed})
-        for item, report in parsed:
-            if report.category not in categories:
-                batch.dead.append(
-                    DeadLetter(
-                        item.topic,
-                        item.payload,
-                        "unknown_category",
-                        f"{report.category[:40]!r} is not a category",
-                    )
-                )
-            else:
-                batch.incidents.append(report)
-                batch.heard.add(report.device_id)
+                # An unknown category is filed as その他 by the HQ domain (radio_reports): a field report
+                # is never dead-lettered for it.
+                batch.incidents.append(result)
+                batch.heard.add(device_id)
 
     def _validate_gauges(
         self, conn: Connection, batch: Batch, gauge: list[tuple[Received, str, str]]
@@ -402,7 +443,12 @@ class IngestWorker:
         record_observations(conn, batch.observations)
         insert_dead_letters(conn, batch.dead)
         touch_devices(conn, batch.heard, batch.gone)
+        record_device_facts(conn, batch.cards, batch.infos)
+        count_ignored(conn, batch.ignored)
+        insert_transitions(conn, batch.transitions)
+        track_zones(conn, batch.positions)  # after touch_devices: it marks their status rows
         record_broker_stats(conn, batch.broker_stats)
+        record_device_alerts(conn, batch.all_alerts())
         # Last: it appends to the audit chain, which serialises.
         self.radio_reports.record_radio_incidents(conn, batch.incidents)
 

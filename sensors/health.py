@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+# card_name: the name the unit's OwnTracks card gives (its crew's choice; ``name`` is the registry's).
 _HEALTH = text(
-    "SELECT device_id, kind, name, last_seen, last_will_at, state FROM sensor.device_health ORDER BY device_id"
+    """SELECT h.device_id, h.kind, h.name, h.last_seen, h.last_will_at, h.state, s.card_name
+         FROM sensor.device_health h LEFT JOIN sensor.device_status s USING (device_id)
+        ORDER BY h.device_id"""
 )
 
 # Each gauge where it stands, with its computed values, its levels per measure and its health.

@@ -6,7 +6,8 @@
   off linearly on both sides, and the day's 144 values add up to its total exactly (0.1 mm steps).
 - 気象庁 AMeDAS point JSON (bosai ``/amedas/data/point/…``): ``precipitation10m`` at each time key.
 - River water levels in the Code for FUKUI layout (``日時,河川水位,id``, JST, UTF-8 with BOM) for one
-  station, and that station's four levels from ``sensors.csv`` as thresholds.
+  station, and that station's four levels from ``sensors.csv`` as thresholds. A row timed ``24:00``
+  (the end of a day, common in Japanese hydrological files) is 00:00 of the next day.
 
 Each reading keeps its own time (JST in the files, converted to UTC) unless shifted.
 """
@@ -161,16 +162,31 @@ def river_levels(path: Path, station: str) -> list[Reading]:
         value = _number(r["河川水位"])
         if value is None:
             continue  # a missing reading stays missing
-        try:
-            ts = datetime.strptime(r["日時"], "%Y-%m-%dT%H:%M").replace(tzinfo=JST).astimezone(UTC)
-        except ValueError as e:
-            raise ReplayError(f"{path.name}: 日時 {r['日時']!r} が不正 / bad time") from e
+        ts = _river_time(r["日時"])
+        if ts is None:
+            raise ReplayError(f"{path.name}: 日時 {r['日時']!r} が不正 / bad time")
         out.append(Reading(ts, value))
     if not out:
         raise ReplayError(
             f"{path.name}: 観測所 {station} の水位がありません / no readings for station {station}"
         )
     return sorted(out, key=lambda x: x.ts)
+
+
+def _river_time(cell: str) -> datetime | None:
+    """``2023-07-13T07:20`` (JST) as UTC. ``24:00`` is the end of the day, as Japanese hydrological
+    files write it: 00:00 of the next day (a datetime has no hour 24)."""
+    day, sep, clock = cell.strip().partition("T")
+    if sep and clock == "24:00":
+        try:
+            midnight = datetime.strptime(day, "%Y-%m-%d") + timedelta(days=1)
+        except ValueError:
+            return None
+        return midnight.replace(tzinfo=JST).astimezone(UTC)
+    try:
+        return datetime.strptime(cell.strip(), "%Y-%m-%dT%H:%M").replace(tzinfo=JST).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def river_thresholds(sensors_csv: Path, station: str) -> dict[str, float]:

@@ -1,6 +1,8 @@
 """The MQTT topic contract (see docs/mqtt.md).
 
-    gisapp/v1/radio/{device_id}/position   radio-unit position (our JSON or OwnTracks location JSON)
+    gisapp/v1/radio/{device_id}/position   radio-unit position (our JSON or any OwnTracks message)
+    gisapp/v1/radio/{device_id}/{sub}      the OwnTracks app's subtopics (event, info, waypoint, …), with
+                                           the app's base topic set to …/{device_id} or …/{device_id}/position
     gisapp/v1/radio/{device_id}/incident   a disaster location reported from the field (→ HQ incident)
     gisapp/v1/gauge/{device_id}/rain       rain gauge: rainfall in the 10 minutes ending at ts
     gisapp/v1/gauge/{device_id}/level      water gauge: water level in metres
@@ -42,12 +44,29 @@ def gauge_topic(device_id: str, leaf: str) -> str:
     return f"{TOPIC_ROOT}/gauge/{device_id}/{leaf}"
 
 
+# What an OwnTracks app publishes below its base topic (booklet: "Topics"); its base topic itself is
+# the position topic. ``status`` is shared with our own ``{"online": …}`` form.
+OWNTRACKS_SUBTOPICS = frozenset(
+    {"event", "info", "waypoint", "waypoints", "step", "steps", "status", "cmd", "request", "dump", "beacon"}
+)
+
+
 def parse(topic: str) -> tuple[str, str, str] | None:
-    """'gisapp/v1/radio/R001/position' -> ('radio', 'R001', 'position'); None if not ours."""
+    """'gisapp/v1/radio/R001/position' -> ('radio', 'R001', 'position'); None if not ours.
+
+    An OwnTracks app whose base topic is ``gisapp/v1/radio/R001`` publishes locations there (leaf
+    'position') and the rest on ``…/R001/event`` etc.; with ``…/R001/position`` as its base, on
+    ``…/R001/position/event`` (leaf 'event'). The ACL (``…/R001/#``) allows all of them."""
     parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT:
+    if "/".join(parts[:2]) != TOPIC_ROOT or len(parts) not in (4, 5, 6):
         return None
-    _, _, segment, device_id, leaf = parts
+    segment, device_id = parts[2], parts[3]
     if not DEVICE_ID_RE.match(device_id):
         return None
-    return segment, device_id, leaf
+    if len(parts) == 4:
+        return (segment, device_id, "position") if segment == "radio" else None
+    if len(parts) == 6:
+        if segment != "radio" or parts[4] != "position" or parts[5] not in OWNTRACKS_SUBTOPICS:
+            return None
+        return segment, device_id, parts[5]
+    return segment, device_id, parts[4]

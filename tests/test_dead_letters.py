@@ -178,7 +178,9 @@ def test_the_page_in_japanese_and_english(client, accounts, letters):
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     html = r.text
     assert '<html lang="ja">' in html and "デッドレター" in html and "理由別の件数" in html
-    assert html.count("<caption>") == 2 and 'scope="col"' in html and 'scope="row"' in html
+    assert (
+        html.count("<caption>") == 4 and 'scope="col"' in html and 'scope="row"' in html
+    )  # counts, device alerts, ignored, letters
     # Device input is text, never markup; the page has no script and no inline style at all.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
     assert "<script" not in html and "style=" not in html

@@ -79,7 +79,6 @@ def test_bad_field_reports_are_dead_lettered(settings, app_engine, radios, worke
     c, _ = device_client(settings, "RI-B", radios["RI-B"])
     ts = datetime.now(UTC).isoformat()
     bad = [
-        {"ts": ts, "lat": 35.4, "lon": 139.3, "category": "meteor"},  # unknown category
         {"lat": 35.4, "lon": 139.3, "category": "fire"},  # no timestamp
         {"ts": ts, "lat": 139.3, "lon": 35.4, "category": "fire"},  # lat/lon swapped: out of range
         {"ts": ts, "lat": 35.4, "lon": 139.3, "category": "fire", "priority": 9},
@@ -89,10 +88,9 @@ def test_bad_field_reports_are_dead_lettered(settings, app_engine, radios, worke
         publish(c, radio_incident_topic("RI-B"), json.dumps(doc))
     publish(c, radio_incident_topic("RI-B"), b"not json")
     topic = radio_incident_topic("RI-B")
-    wait_until(lambda: len(dead_letters(app_engine, topic)) == 6, 10)
+    wait_until(lambda: len(dead_letters(app_engine, topic)) == 5, 10)
     assert sorted(dead_letters(app_engine, topic)) == sorted(
         [
-            "unknown_category",
             "invalid_payload",
             "invalid_payload",
             "invalid_payload",
@@ -103,3 +101,43 @@ def test_bad_field_reports_are_dead_lettered(settings, app_engine, radios, worke
     assert incidents_from(app_engine, "RI-B/") == []
     c.disconnect()
     c.loop_stop()
+
+
+def test_wrong4_unknown_category_is_filed_as_other_and_flagged(settings, app_engine, radios, worker):
+    """Issue 14, Wrong 4: a field report with a category HQ does not have is never dead-lettered: it
+    becomes an その他 incident that says 「不明な種別: meteor」, keeps the category sent, and the HQ log gets a
+    'device' entry naming the unit and the incident (once, even when the report is delivered again)."""
+    c, _ = device_client(settings, "RI-B", radios["RI-B"])
+    ts = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=3)
+    body = {"ts": ts.isoformat(), "lat": 35.4, "lon": 139.3, "category": "meteor", "description": "隕石落下",
+            "id": "rep-meteor"}  # fmt: skip
+    topic = radio_incident_topic("RI-B")
+    with listen_events(settings) as events:
+        publish(c, topic, json.dumps(body, ensure_ascii=False))
+        event = events.wait_for(lambda e: e["type"] == "incident" and e["source"] == "radio", timeout=10)
+        alert = events.wait_for(
+            lambda e: e["type"] == "device_alert" and e["device_id"] == "RI-B", timeout=10
+        )
+    publish(c, topic, json.dumps(body, ensure_ascii=False))  # delivered again
+    c.disconnect()
+    c.loop_stop()
+    (incident,) = wait_until(lambda: incidents_from(app_engine, "RI-B/rep-meteor"), 10)
+    assert incident.id == event["id"] and incident.category == "other"
+    assert incident.title == "不明な種別: meteor（RI-B 無線報告）"
+    assert "unknown_category" not in dead_letters(app_engine, topic)
+    assert (alert["reason_code"], alert["incident_id"]) == ("unknown_category", incident.id)
+    with app_engine.connect() as conn:
+        description, data = conn.execute(
+            text(
+                """SELECT i.description, e.data FROM ops.incident i JOIN ops.incident_event e
+                     ON e.incident_id = i.id AND e.kind = 'created' WHERE i.id = :i"""
+            ),
+            {"i": incident.id},
+        ).one()
+        logs = conn.execute(
+            text("SELECT summary_ja, unit_id FROM ops.hq_log WHERE kind = 'device' AND incident_id = :i"),
+            {"i": incident.id},
+        ).all()
+    assert description == "【不明な種別: meteor】\n隕石落下"
+    assert data["reported_category"] == "meteor"
+    assert len(logs) == 1 and logs[0].unit_id == "RI-B" and "不明な種別: meteor" in logs[0].summary_ja

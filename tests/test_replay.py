@@ -126,3 +126,46 @@ def test_replayed_files_reach_the_gauge_state_and_alerts(settings, app_engine, w
         "SELECT max(value) AS v, sum(value) AS s FROM sensor.observation WHERE device_id = 'RP-TKY'",
     )
     assert (peak[0].v, round(peak[0].s, 1)) == (20.5, 168.5)
+
+
+def test_wrong7_river_rows_timed_24_00_are_the_next_midnight(tmp_path, settings, app_engine, worker):
+    """Issue 14, Wrong 7: a river file of the same source with rows timed 24:00 (the end of a day, as
+    Japanese hydrological files write it) is replayed whole: 24:00 is 00:00 of the next day, nothing is
+    refused, and every reading reaches the gauge through the CLI, the broker and the worker."""
+    day_file = tmp_path / "2023-07-13.csv"
+    day_file.write_bytes(
+        "\ufeff日時,河川水位,id\n"
+        "2023-07-13T23:40,1.10,9\n2023-07-13T23:50,1.12,9\n2023-07-13T24:00,1.15,9\n"
+        "2023-07-13T24:00,3.00,2\n2023-07-14T00:10,1.18,9\n".encode()
+    )
+    readings = files.river_levels(day_file, "9")
+    assert [(r.ts.isoformat(), r.value) for r in readings] == [
+        ("2023-07-13T14:40:00+00:00", 1.10),
+        ("2023-07-13T14:50:00+00:00", 1.12),
+        ("2023-07-13T15:00:00+00:00", 1.15),  # 24:00 JST on the 13th = 00:00 JST on the 14th
+        ("2023-07-13T15:10:00+00:00", 1.18),
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("日時,河川水位,id\n2023-07-13T24:10,1.0,9\n".encode())
+    with pytest.raises(files.ReplayError, match="bad time"):  # only 24:00 is the end of a day
+        files.river_levels(bad, "9")
+
+    creds = register_devices(
+        settings, app_engine, [DeviceSpec("RP-W24", DeviceKind.water_gauge, "24時 station", 136.2, 36.06)]
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "sensors.simulate", "--gauge", "RP-W24", "--password", creds["RP-W24"],
+         "--port", str(settings.mqtt_port), "--station", "9", "--replay-river", str(day_file)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "4/4 readings published" in out.stdout
+
+    def stored() -> list:
+        return rows(
+            app_engine,
+            "SELECT device_ts, value FROM sensor.observation WHERE device_id = 'RP-W24' ORDER BY device_ts",
+        )
+
+    wait_until(lambda: len(stored()) == 4, 20)
+    assert [(r.device_ts.isoformat(), r.value) for r in stored()][2] == ("2023-07-13T15:00:00+00:00", 1.15)

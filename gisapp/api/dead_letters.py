@@ -21,7 +21,7 @@ from gisapp.api.staff import forbidden, gate
 from gisapp.auth import User
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, require_roles
-from ingest import dead_letters
+from ingest import dead_letters, device_alerts
 from ingest.dead_letters import DeadLetterInvalid, Filters
 
 router = APIRouter(tags=["dead letters / デッドレター"])
@@ -64,14 +64,24 @@ def list_dead_letters(
 
 @router.get(
     "/api/dead-letters/summary",
-    summary="Dead letters per reason, last hour and day / 理由別の件数",
+    summary="Dead letters per reason, device alerts, ignored messages / 理由別の件数・機器の警告・無視した件数",
     responses=_ERRORS,
 )
 def dead_letter_summary(engine: EngineDep, user: ReaderUser) -> dict:
+    """``device_alerts``: per device and reason in the last 24 hours (each 10-minute window is one HQ log
+    entry); ``ignored``: valid OwnTracks messages counted and not stored, per device and type."""
     with transaction(engine, user.roles) as conn:
         total, unreviewed = dead_letters.last_hour(conn)
         by_reason = dead_letters.counts_by_reason(conn)
-    return {"last_hour": total, "unreviewed_last_hour": unreviewed, "by_reason": by_reason}
+        alerts = device_alerts.recent_alerts(conn)
+        ignored = device_alerts.ignored_counts(conn)
+    return {
+        "last_hour": total,
+        "unreviewed_last_hour": unreviewed,
+        "by_reason": by_reason,
+        "device_alerts": alerts,
+        "ignored": ignored,
+    }
 
 
 def _review(engine, user: User, ids: list[int]) -> list[int]:
@@ -109,6 +119,7 @@ def dead_letters_page(
     limit, letters, error = 100, [], None
     with transaction(engine, user.roles) as conn:
         counts = dead_letters.counts_by_reason(conn)
+        alerts, ignored = device_alerts.recent_alerts(conn), device_alerts.ignored_counts(conn)
         try:
             letters = dead_letters.recent(
                 conn, Filters(shown["device"], shown["reason"], unreviewed, before, limit), preview=300
@@ -116,7 +127,16 @@ def dead_letters_page(
         except DeadLetterInvalid as e:
             error = (e.ja, e.en)
     page = dead_letters_view(
-        normalise_lang(lang), letters, counts, shown, limit=limit, before=before, marked=marked, error=error
+        normalise_lang(lang),
+        letters,
+        counts,
+        shown,
+        limit=limit,
+        before=before,
+        marked=marked,
+        error=error,
+        alerts=alerts,
+        ignored=ignored,
     )
     return page_response(request, page, 422 if error else 200, NO_STORE)
 

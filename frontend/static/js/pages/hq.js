@@ -11,6 +11,7 @@ import {evacinfoPanel} from '../hq/evacinfo/panel.js';
 import {startGaugeAlerts} from '../hq/gauges/alerts.js';
 import {startGaugeMarkers} from '../hq/gauges/markers.js';
 import {startIncidents} from '../hq/incidents/index.js';
+import {deviceAlertsPanel} from '../hq/device_alerts.js';
 import {drawLegend} from '../hq/legend.js';
 import {logPanel} from '../hq/log.js';
 import {startShelters} from '../hq/shelters.js';
@@ -19,7 +20,7 @@ import {openStream} from '../hq/stream.js';
 import {startUnits} from '../hq/units.js';
 
 // The side panels, in tab order after the incident panel; the log goes inside 避難情報.
-const PANELS = [evacinfoPanel, logPanel];
+const PANELS = [evacinfoPanel, logPanel, deviceAlertsPanel];
 const INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
 const DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
 const EVAC_EVENTS = ['shelter_occupancy', 'evacuation_status', 'shelter_need'];
