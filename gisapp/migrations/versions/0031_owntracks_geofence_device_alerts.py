@@ -16,14 +16,14 @@
    category) and NOTIFYs ``device_alert``; the rest only count, so a flood makes one entry, not thousands.
 
 Revision ID: 0031
-Revises: 0027
+Revises: 0032
 Create Date: 2026-12-08
 """
 
 from alembic import op
 
 revision = "0031"
-down_revision = "0027"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
