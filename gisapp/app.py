@@ -36,6 +36,7 @@ from gisapp.api import (
     reports,
     road_closures,
     shelters,
+    units,
 )
 from gisapp.db import app_engine, public_read_engine
 from gisapp.evac_watch import EvacuationWatch
@@ -218,6 +219,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(layers.stats_router)
         app.include_router(layers.search_router)
         app.include_router(radio.router)
+        app.include_router(units.router)
         app.include_router(devices.router)
         app.include_router(devices.gauges_router)
         app.include_router(events.router)
