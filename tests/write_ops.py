@@ -575,7 +575,8 @@ def c_unit_duty(w: World, who: str) -> Call:
     unit = new_radio(w)
 
     def check(c, r):
-        return c.get(f"/api/units/{unit}/duty", headers=w.admin()).json()[0]["state"] == "off_duty"
+        history = c.get(f"/api/units/{unit}/duty", headers=w.admin()).json()
+        return bool(history) and history[0]["state"] == "off_duty"
 
     return Call(f"/api/units/{unit}/duty", json={"state": "off_duty"}, headers=w.auth(who), check=check)
 
@@ -584,7 +585,8 @@ def c_team_duty(w: World, who: str) -> Call:
     team = new_team(w)
 
     def check(c, r):
-        return c.get(f"/api/teams/{team}/duty", headers=w.admin()).json()[0]["state"] == "off_duty"
+        history = c.get(f"/api/teams/{team}/duty", headers=w.admin()).json()
+        return bool(history) and history[0]["state"] == "off_duty"
 
     return Call(f"/api/teams/{team}/duty", json={"state": "off_duty"}, headers=w.auth(who), check=check)
 
