@@ -4,7 +4,7 @@ badges and legends from it (lib/map.js ``letterMarker`` / ``legend``), so no pag
 status rule, and a state never reads by colour alone.
 
 Shapes keep kinds apart at a glance: incidents are squares/rounded/circles as before (未対応 a red
-square), shelters a house (pentagon), gauges a diamond, radio units a small circle. Colours: the
+square), shelters a house (pentagon), gauges a diamond, radio units a small circle (a hexagon when busy, a square off duty). Colours: the
 fill is >= 3:1 against the basemap, the letter (``ink``) >= 4.5:1 on the fill.
 """
 
@@ -45,11 +45,21 @@ _DRAWN: dict[str, dict[str, tuple[str, str, str]]] = {
         "closed": ("square", "#1a1a1a", "#ffffff"),
         "reopened": ("circle-dashed", "#5f6368", "#ffffff"),
     },
-    "unit": {  # radio units, by gisapp/ops/device_status (/api/devices/status): online, silent, offline, never
+    "unit": {
+        # Radio units on the HQ map: free (待機 / 帰署: a blue circle), busy (出動中 / 現着: an orange
+        # hexagon), off duty (休止: a grey square), and out of contact (silent / offline / never heard:
+        # faded — a translucent grey with a dashed ring and dark letter), from the unit board's duty
+        # state (gisapp/ops/unit_duty.py) and the device state (/api/devices/status). "online": a unit
+        # whose duty is not known (the replay page draws positions only).
+        "standby": ("circle", "#0b3d91", "#ffffff"),
+        "returning": ("circle", "#0b3d91", "#ffffff"),
+        "dispatched": ("hexagon", "#a33a00", "#ffffff"),
+        "on_scene": ("hexagon", "#a33a00", "#ffffff"),
+        "off_duty": ("square", "#4a4a4a", "#ffffff"),
+        "silent": ("circle-dashed", "rgba(95, 99, 104, 0.45)", "#1a1a1a"),
+        "offline": ("circle-dashed", "rgba(95, 99, 104, 0.45)", "#1a1a1a"),
+        "never": ("circle-dashed", "rgba(95, 99, 104, 0.45)", "#1a1a1a"),
         "online": ("circle", "#0b3d91", "#ffffff"),
-        "silent": ("circle-dashed", "#5f6368", "#ffffff"),
-        "offline": ("circle-dashed", "#5f6368", "#ffffff"),
-        "never": ("circle-dashed", "#5f6368", "#ffffff"),
     },
 }
 

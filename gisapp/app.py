@@ -39,6 +39,7 @@ from gisapp.api import (
     road_closures,
     shelter_ops,
     shelters,
+    units,
 )
 from gisapp.db import app_engine, public_read_engine
 from gisapp.evac_watch import EvacuationWatch
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(layers.stats_router)
         app.include_router(layers.search_router)
         app.include_router(radio.router)
+        app.include_router(units.router)
         app.include_router(devices.router)
         app.include_router(devices.gauges_router)
         app.include_router(geofence.router)

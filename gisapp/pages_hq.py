@@ -19,12 +19,15 @@ from gisapp.ops.evac_info import ISSUE_LEVELS
 from gisapp.ops.evac_levels import HAZARDS
 from gisapp.ops.incidents import STATUSES, TRANSITIONS
 from gisapp.ops.shelters import LEVEL_LABELS
+from gisapp.ops.unit_duty import DUTY_STATES, SET_BY_HQ
 from sensors.thresholds import RAIN_LEVELS, WATER_LEVELS
 
 # Device states (/api/devices/status) drawn as "not reporting": the last will came, or silent too long.
 NOT_REPORTING = ("offline", "silent")
 
-TEXT_SECTIONS = ("hq", "hq_incidents", "hq_shelters", "hq_gauges", "hq_evacinfo", "hq_log", "symbols")
+TEXT_SECTIONS = (
+    "hq", "hq_incidents", "hq_shelters", "hq_gauges", "hq_evacinfo", "hq_log", "hq_units", "symbols",
+)  # fmt: skip
 
 
 def hq_rules() -> dict[str, Any]:
@@ -32,7 +35,8 @@ def hq_rules() -> dict[str, Any]:
     allowed next statuses, in the order of ``incident_statuses``), ``dispatchable`` (statuses that take a dispatch), ``assignment_next``,
     ``congestion_levels``, ``gauge_level_state`` (a level name → the gauge symbol's state: its rank
     among its kind's levels, 1 = the lowest) ``not_reporting`` (device states), ``evac_issue_levels`` and ``evac_hazards`` (what an
-    evacuation order may be issued with)."""
+    evacuation order may be issued with), ``duty_states`` in order and ``duty_set_by_hq`` (the unit
+    board), ``unit_legend`` (the unit symbols the HQ map draws, in legend order)."""
     order = list(STATUSES)
     gauge_state = {
         name: f"level_{i + 1}" for levels in (RAIN_LEVELS, WATER_LEVELS) for i, name in enumerate(levels)
@@ -50,6 +54,9 @@ def hq_rules() -> dict[str, Any]:
         "not_reporting": list(NOT_REPORTING),
         "evac_issue_levels": list(ISSUE_LEVELS),
         "evac_hazards": list(HAZARDS),
+        "duty_states": list(DUTY_STATES),
+        "duty_set_by_hq": list(SET_BY_HQ),
+        "unit_legend": [*DUTY_STATES, *NOT_REPORTING, "never"],
     }
 
 

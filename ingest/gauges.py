@@ -10,6 +10,10 @@ redelivered or late message gives the same result as an orderly stream:
   is ``t2 - 10 min - t1`` (the second covers the 10 minutes before ``t2``), and the spell is over
   (continuous = 0) once ``T - last wet >= reset_hours``.
 
+The sums are taken in numeric (each double read to its 15 significant digits: 21.7 as 21.7), so ten
+10-minute values of 21.7 mm make 217 mm, not 216.99999999999994: the number a threshold of 217 is
+compared with, stored, pushed and shown (issue 14, Wrong 6).
+
 ``T`` is the newest observation of the gauge, so a late message recomputes the current state.
 Levels are evaluated per measure, highest first (see ``sensors.thresholds``). A level rises at once;
 it falls only when every value in the hold window ``(T - hold_minutes, T]`` is below the threshold
@@ -63,10 +67,11 @@ _RAIN = text(
          SELECT max(device_ts) AS since FROM wet WHERE dry_before IS NULL OR dry_before >= :reset),
        last_wet AS (SELECT max(device_ts) AS at FROM wet)
        SELECT (SELECT value FROM obs ORDER BY device_ts DESC LIMIT 1) AS rain_10min,
-              (SELECT coalesce(sum(value), 0) FROM obs
+              (SELECT CAST(coalesce(sum(CAST(value AS numeric)), 0) AS float8) FROM obs
                 WHERE device_ts > :t - interval '60 minutes') AS rain_60min,
               CASE WHEN l.at IS NULL OR :t - l.at >= :reset THEN 0
-                   ELSE (SELECT sum(value) FROM wet WHERE device_ts >= s.since) END AS continuous,
+                   ELSE (SELECT CAST(sum(CAST(value AS numeric)) AS float8) FROM wet
+                          WHERE device_ts >= s.since) END AS continuous,
               CASE WHEN l.at IS NULL OR :t - l.at >= :reset THEN NULL
                    ELSE s.since - interval '10 minutes' END AS continuous_since
          FROM spell s, last_wet l"""
@@ -219,10 +224,11 @@ _RAIN_SERIES = text(
            FROM marked WINDOW w AS (ORDER BY device_ts)),
        sums AS (
          SELECT device_ts, value, last_wet,
-                sum(value) FILTER (WHERE value > 0) OVER (PARTITION BY spell ORDER BY device_ts) AS spell_sum,
-                sum(value) OVER (ORDER BY device_ts
+                CAST(sum(CAST(value AS numeric)) FILTER (WHERE value > 0)
+                       OVER (PARTITION BY spell ORDER BY device_ts) AS float8) AS spell_sum,
+                CAST(sum(CAST(value AS numeric)) OVER (ORDER BY device_ts
                                  RANGE BETWEEN interval '59 minutes 59.999999 seconds' PRECEDING AND CURRENT ROW)
-                  AS rain_60min
+                     AS float8) AS rain_60min
            FROM spells)
        SELECT device_ts AS at, value AS rain_10min, rain_60min,
               CASE WHEN last_wet IS NULL OR device_ts - last_wet >= :reset THEN 0

@@ -34,13 +34,19 @@ ROWS = {
     "person_id": "SELECT id::text FROM restricted.person_needing_help",
     "code": "SELECT code FROM ops.incident_category",
     "team_id": "SELECT id FROM ops.team",
+    "unit_id": "SELECT id FROM sensor.device WHERE kind = 'radio_unit'",
     "shelter_id": "SELECT id::text FROM gis.shelter",
     "order_id": "SELECT id::text FROM ops.evac_order",
     "suggestion_id": "SELECT id::text FROM ops.evac_suggestion",
     "alert_id": "SELECT id::text FROM sensor.alert",  # 確認 of other tests' gauge alerts: a 404 instead
     "need_id": "SELECT id::text FROM ops.shelter_need",
 }
-MISSING = {"slug": "fuzz-missing-layer", "code": "fuzz_missing", "team_id": "fuzz-missing-team"}  # else an id
+MISSING = {
+    "slug": "fuzz-missing-layer",
+    "code": "fuzz_missing",
+    "team_id": "fuzz-missing-team",
+    "unit_id": "fuzz-missing-unit",
+}  # else an id
 
 
 def existing_rows(owner_engine: Engine) -> dict[str, set[str]]:

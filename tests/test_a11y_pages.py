@@ -158,6 +158,18 @@ STATES = [
         ready=HQ_READY,
         steps=(*INCIDENT_OPEN, ("visible", "#gisapp-incident-dispatch li button")),
     ),
+    # The unit board open (its rows with duty selects and track buttons).
+    State(
+        "hq-units",
+        "internal",
+        "/hq",
+        user="admin",
+        ready=HQ_READY,
+        steps=(
+            ("click", "#gisapp-unitboard-summary"),
+            ("wait", "#gisapp-unitboard[open][data-state='ready']"),
+        ),
+    ),
     State(
         "hq-evacinfo",
         "internal",

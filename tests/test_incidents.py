@@ -209,7 +209,9 @@ def test_assignment_states_free_the_unit(client, people, disaster, units, app_en
     unit = units[1]
     a = client.post(f"/api/incidents/{inc['id']}/assignments", json={"unit_id": unit}, headers=people["hq"])
     assert a.status_code == 201, a.text
-    recommended = client.get(f"/api/incidents/{inc['id']}/recommendations", headers=people["hq"]).json()
+    recommended = client.get(f"/api/incidents/{inc['id']}/recommendations", headers=people["hq"]).json()[
+        "units"
+    ]
     assert unit not in [r["device_id"] for r in recommended]  # busy units are not recommended
     assert {units[2], units[3]} <= {r["device_id"] for r in recommended}
     url = f"/api/assignments/{a.json()['id']}"
@@ -426,7 +428,7 @@ def test_teams_are_dispatched_with_their_radio_and_never_twice(
     assert its_radio.status_code == 409 and its_radio.json()["error"]["incident_id"] == a["id"]
     recommended = client.get(
         f"/api/incidents/{b['id']}/recommendations?limit=50", headers=people["hq"]
-    ).json()
+    ).json()["units"]
     assert radio not in [r["device_id"] for r in recommended]  # busy with its team
     for body in ({}, {"unit_id": radio, "team_id": "ROAD-1"}):
         r = client.post(f"/api/incidents/{b['id']}/assignments", json=body, headers=people["hq"])

@@ -563,6 +563,34 @@ def c_assignment(w: World, who: str) -> Call:
     return Call(f"/api/assignments/{assignment}", "PATCH", json=body, headers=w.auth(who), check=check)
 
 
+def new_radio(w: World) -> str:
+    """A radio unit of the write tests (no position, no MQTT: the duty is the HQ's to set)."""
+    unit = unique("WRU-")
+    with transaction(w.engine) as conn:
+        registry.ensure_device(conn, DeviceSpec(unit, DeviceKind.radio_unit, "書込み検査無線機"))
+    return unit
+
+
+def c_unit_duty(w: World, who: str) -> Call:
+    unit = new_radio(w)
+
+    def check(c, r):
+        history = c.get(f"/api/units/{unit}/duty", headers=w.admin()).json()
+        return bool(history) and history[0]["state"] == "off_duty"
+
+    return Call(f"/api/units/{unit}/duty", json={"state": "off_duty"}, headers=w.auth(who), check=check)
+
+
+def c_team_duty(w: World, who: str) -> Call:
+    team = new_team(w)
+
+    def check(c, r):
+        history = c.get(f"/api/teams/{team}/duty", headers=w.admin()).json()
+        return bool(history) and history[0]["state"] == "off_duty"
+
+    return Call(f"/api/teams/{team}/duty", json={"state": "off_duty"}, headers=w.auth(who), check=check)
+
+
 def c_team(w: World, who: str) -> Call:
     team = unique("WRS-")
 
@@ -1026,6 +1054,8 @@ OPS: list[Op] = [
     Op("POST", "/api/incidents/{incident_id}/assignments", roles(201, HQ_ROLES), c_dispatch),
     Op("PATCH", "/api/assignments/{assignment_id}", roles(200, HQ_ROLES), c_assignment),
     Op("PUT", "/api/teams/{team_id}", roles(200, HQ_ROLES), c_team),
+    Op("POST", "/api/units/{unit_id}/duty", roles(200, HQ_ROLES), c_unit_duty),
+    Op("POST", "/api/teams/{team_id}/duty", roles(200, HQ_ROLES), c_team_duty),
     Op("POST", "/api/reports/{report_id}/accept", roles(200, HQ_ROLES), c_report_accept),
     Op("POST", "/api/reports/{report_id}/merge", roles(200, HQ_ROLES), c_report_merge),
     Op("POST", "/api/reports/{report_id}/reject", roles(200, HQ_ROLES), c_report_reject),

@@ -24,11 +24,10 @@ from common.inputs import DepartmentId
 from gisapp.api.reports import capped_form
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
-from gisapp.ops import categories, dispatch, exports, incidents, photos, radio_units
+from gisapp.ops import categories, dispatch, exports, incidents, photos, radio_units, unit_board
 from gisapp.ops.disasters import get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
 from gisapp.params import IdPath
-from layers.routing import recommend_units
 
 router = APIRouter(tags=["disaster HQ / 災害対策本部"])
 
@@ -72,6 +71,8 @@ class DispatchIn(BaseModel):
     unit_id: str | None = Field(None, min_length=1, max_length=64)
     team_id: str | None = Field(None, min_length=1, max_length=64)
     note: str = Field("", max_length=2000)
+    # A radio out of contact (通信途絶) is dispatched only when the HQ confirms it can reach it otherwise.
+    confirm_offline: bool = False
 
 
 class TeamIn(BaseModel):
@@ -255,8 +256,9 @@ def photo(photo_id: IdPath, conn: ReadConn, user: StaffUser) -> Response:
 def dispatch_unit(incident_id: IdPath, body: DispatchIn, engine: EngineDep, user: HQUser) -> dict:
     with transaction(engine, user.roles) as conn:
         return dispatch.dispatch(
-            conn, incident_id, user.username, unit_id=body.unit_id, team_id=body.team_id, note=body.note
-        )
+            conn, incident_id, user.username, unit_id=body.unit_id, team_id=body.team_id, note=body.note,
+            confirm_offline=body.confirm_offline,
+        )  # fmt: skip
 
 
 @router.patch("/api/assignments/{assignment_id}", summary="On scene / cleared / 現着・解除")
@@ -293,12 +295,11 @@ def recommendations(
     conn: ReadConn,
     user: HQUser,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
-) -> list[dict]:
+) -> dict:
+    """``units``: the nearest units the HQ can send (busy, off-duty and out-of-contact units left out);
+    ``unavailable``: the nearest out of contact (通信途絶) or off duty (休止), each with its reason."""
     incident = incidents.get_incident(conn, incident_id)
-    found = recommend_units(
-        conn, incident["lon"], incident["lat"], limit=limit, exclude=frozenset(dispatch.busy_units(conn))
-    )
-    return [r.as_json() for r in found]
+    return unit_board.recommendations(conn, incident["lon"], incident["lat"], limit=limit)
 
 
 # ------------------------------------------------------------------------------- after action

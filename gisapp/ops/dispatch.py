@@ -12,7 +12,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from common import audit
-from gisapp.ops import incidents
+from gisapp.ops import incidents, unit_duty
 from gisapp.ops.errors import OpsConflict, OpsInvalid, OpsNotFound
 
 ASSIGNMENT_STATES = {  # state: (日本語, English)
@@ -41,9 +41,12 @@ def dispatch(
     unit_id: str | None = None,
     team_id: str | None = None,
     note: str = "",
+    confirm_offline: bool = False,
 ) -> dict:
     """Assign a radio unit, or a team (with the radio it carries), to the incident. OpsConflict,
-    naming the holding incident, when the unit or team is already on an assignment not cleared."""
+    naming the holding incident, when the unit or team is already on an assignment not cleared; when
+    the unit or team is off duty (休止); and when its radio is out of contact (通信途絶) unless
+    ``confirm_offline``: the HQ may reach it another way (phone, runner), but must say so."""
     if (unit_id is None) == (team_id is None):
         raise OpsInvalid(
             "無線機か班のどちらか一方を指定してください。", "Name either a radio unit or a team."
@@ -67,6 +70,7 @@ def dispatch(
         if team is None:
             raise OpsInvalid("出動できる班ではありません。", "Not an active team.", team_id=team_id)
         unit_id = team.radio  # the team's radio goes with it (None: a team without one)
+        _check_duty(conn, "team_id", team_id)
     else:
         unit = conn.execute(
             text("SELECT kind, enabled FROM sensor.device WHERE id = :u"), {"u": unit_id}
@@ -75,6 +79,10 @@ def dispatch(
             raise OpsInvalid(
                 "出動できる無線機ではありません。", "Not an enabled radio unit.", unit_id=unit_id
             )
+    if unit_id is not None:
+        _check_duty(conn, "unit_id", unit_id)
+        if not confirm_offline:
+            _check_contact(conn, unit_id)
     try:
         with conn.begin_nested():  # the savepoint keeps the transaction usable to name the holder
             assignment_id = conn.execute(
@@ -91,6 +99,7 @@ def dispatch(
         busy = unit_id if column == "unit_id" else team_id
         raise _busy(conn, column, busy) from e
     incidents.bump_status_on_dispatch(conn, incident, actor)
+    unit_duty.follow_assignment(conn, get_assignment(conn, assignment_id), actor, note)
     incidents.record_event(
         conn,
         incidents.get_incident(conn, incident_id),
@@ -111,6 +120,40 @@ def dispatch(
         assignment_id=assignment_id,
     )
     return get_assignment(conn, assignment_id)
+
+
+def _check_duty(conn: Connection, column: str, value: str) -> None:
+    if unit_duty.current(conn, **{column: value}) == "off_duty":
+        what_ja, what_en = ("無線機", "radio unit") if column == "unit_id" else ("班", "team")
+        raise OpsConflict(
+            f"{what_ja} {value} は休止中です。待機に戻してから出動指示してください。",
+            f"The {what_en} {value} is off duty: set it to standby before dispatching it.",
+            duty_state="off_duty",
+            **{column: value},
+        )
+
+
+def _check_contact(conn: Connection, unit_id: str) -> None:
+    """A radio out of contact (its last will came, or silent past its limit) is dispatched only when
+    the HQ confirms it (``confirm_offline``): the order may never reach it."""
+    row = conn.execute(
+        text("SELECT d.name, h.state, h.last_seen FROM sensor.device_health h"
+             " JOIN sensor.device d ON d.id = h.device_id WHERE h.device_id = :u"),
+        {"u": unit_id},
+    ).one_or_none()  # fmt: skip
+    if row is None or row.state not in unit_duty.NOT_REPORTING:
+        return
+    ja, en = unit_duty.COMM_STATES[row.state]
+    raise OpsConflict(
+        f"無線機 {row.name}（{unit_id}）は{ja}です。指示が届かないおそれがあります。"
+        "別の手段で連絡できる場合は、確認のうえ出動指示してください。",
+        f"Radio unit {row.name} ({unit_id}) is {en.lower()}: the order may not reach it. If you can reach"
+        " it another way, confirm the dispatch (confirm_offline).",
+        unit_id=unit_id,
+        comm_state=row.state,
+        last_seen=row.last_seen.isoformat() if row.last_seen else None,
+        needs_confirmation=True,
+    )
 
 
 _HOLDER = {
@@ -155,6 +198,7 @@ def set_state(conn: Connection, assignment_id: int, state: str, actor: str, note
         ),
         {"s": state, "id": assignment_id},
     )
+    unit_duty.follow_assignment(conn, {**current, "state": state}, actor, note)
     incident = incidents.get_incident(conn, current["incident_id"])
     incidents.record_event(
         conn,

@@ -1,19 +1,23 @@
 /* Radio units (無線機) on the HQ map and in a folded list: positions from /api/radio-units and the
- * stream's "radio_position", states from /api/devices/status ("device_*" events).
+ * stream's "radio_position", states from /api/devices/status ("device_*" events), duty states from
+ * /api/units ("unit_duty" and "assignment" events). The symbol: unitstate.js (free / busy / off duty /
+ * out of contact, faded); each marker carries its call sign as a label beside it.
  * The markers are not tab stops (47 of them stood between the keyboard and the first incident): the
  * list in the side panel names each unit with its state. Snapshot and events may arrive in any order,
  * so a position is applied only if its device_ts is not older than the one shown.
- * Tests: .gisapp-unit-marker[data-device-id][data-state], .gisapp-offline on a unit not reporting,
- * #gisapp-unit-list li[data-device-id]. */
+ * Tests: .gisapp-unit-marker[data-device-id][data-state (device state)][data-duty][data-symbol],
+ * .gisapp-offline on a unit not reporting, .gisapp-unit-callsign, #gisapp-unit-list li[data-device-id]. */
 
 import {getJSON} from '../lib/api.js';
 import {format, oneAtATime} from '../lib/dom.js';
 import {restyle, stateMarker} from './markers.js';
+import {unitSymbolState} from './unitstate.js';
 import {make} from './util.js';
 
 export function startUnits({map, text, symbols, rules, status, container}) {
   const units = new Map();  // device_id -> {marker, name, time, item}
   const deviceStates = {};
+  const duties = {};  // device_id -> duty state (/api/units)
   const stateListeners = [];
 
   const box = make('details', 'gisapp-unit-list');
@@ -28,23 +32,34 @@ export function startUnits({map, text, symbols, rules, status, container}) {
 
   function stateOf(id) {
     const state = deviceStates[id] || 'online';
-    return symbols.unit[state] ? state : 'online';
+    return ['online', ...rules.not_reporting, 'never'].includes(state) ? state : 'online';
   }
+  const symbolOf = (id) => symbols.unit[unitSymbolState(stateOf(id), duties[id], rules)];
   function label(unit, id) {
-    return format(text.unit_name, {name: unit.name, state: symbols.unit[stateOf(id)].label});
+    return format(text.unit_name, {name: unit.name, state: symbolOf(id).label});
   }
   function paint(id) {
     const unit = units.get(id);
     const state = stateOf(id);
+    const symbol = symbolOf(id);
     const name = label(unit, id);
-    restyle(unit.marker, symbols.unit[state], name);
+    restyle(unit.marker, symbol, name);
     const node = unit.marker.getElement();
     if (node) {
       node.dataset.state = state;
+      node.dataset.duty = duties[id] || 'standby';
+      node.dataset.symbol = unitSymbolState(state, duties[id], rules);
       node.classList.toggle('gisapp-offline', rules.not_reporting.includes(state));
+      let callsign = node.querySelector('.gisapp-unit-callsign');
+      if (!callsign) {  // the call sign beside the marker; the marker's name already says it
+        callsign = make('span', 'gisapp-unit-callsign');
+        callsign.setAttribute('aria-hidden', 'true');
+        node.append(callsign);
+      }
+      callsign.textContent = unit.name;
     }
     unit.tip.textContent = name;
-    unit.item.replaceChildren(swatch(symbols.unit[state]), make('span', null, name));
+    unit.item.replaceChildren(swatch(symbol), make('span', null, name));
     unit.item.dataset.state = state;
   }
   function swatch(symbol) {
@@ -65,9 +80,10 @@ export function startUnits({map, text, symbols, rules, status, container}) {
     let created = false;
     if (!unit) {
       const tip = make('span', 'gisapp-unit-tooltip');
-      const marker = stateMarker([lat, lon], symbols.unit[stateOf(id)], name || id,
+      const marker = stateMarker([lat, lon], symbolOf(id), name || id,
         {className: 'gisapp-unit-marker', size: 22, data: {deviceId: id}});
       marker.bindTooltip(tip, {direction: 'top', offset: [0, -10]});
+      marker.on('add', () => { if (units.has(id)) paint(id); });  // the call sign, once it has an element
       const item = make('li');
       item.dataset.deviceId = id;
       unit = {marker, tip, item, name: name || id, time: NaN};
@@ -117,6 +133,11 @@ export function startUnits({map, text, symbols, rules, status, container}) {
     for (const id of units.keys()) paint(id);
     stateListeners.forEach((callback) => { callback(deviceStates); });
   });
+  const loadDuties = oneAtATime(async () => {
+    const board = await getJSON('/api/units');
+    for (const row of board.units || []) duties[String(row.device_id)] = row.duty_state;
+    for (const id of units.keys()) paint(id);
+  });
 
   return {
     onPosition(message) {
@@ -126,8 +147,10 @@ export function startUnits({map, text, symbols, rules, status, container}) {
     reload() {
       load();
       loadStates();
+      loadDuties();  // a board that cannot load leaves the units drawn as on standby
     },
     loadStates,
+    loadDuties,
     deviceState: (id) => deviceStates[String(id)],
     onStates: (callback) => stateListeners.push(callback),
   };

@@ -17,12 +17,15 @@ import {logPanel} from '../hq/log.js';
 import {startShelters} from '../hq/shelters.js';
 import {statusLine} from '../hq/status.js';
 import {openStream} from '../hq/stream.js';
+import {unitBoardPanel} from '../hq/unitboard.js';
 import {startUnits} from '../hq/units.js';
 
-// The side panels, in tab order after the incident panel; the log goes inside 避難情報.
-const PANELS = [evacinfoPanel, logPanel, deviceAlertsPanel];
+// The side panels, in tab order after the incident panel; the log goes inside 避難情報, the unit board
+// under the radio unit list.
+const PANELS = [evacinfoPanel, logPanel, unitBoardPanel, deviceAlertsPanel];
 const INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
 const DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
+const DUTY_EVENTS = ['unit_duty', 'assignment'];  // a unit's symbol follows its duty
 const EVAC_EVENTS = ['shelter_occupancy', 'evacuation_status', 'shelter_need'];
 // Every event type the server sends: each carries the stream's seq, so all of them count for gaps.
 const EVENT_TYPES = ['radio_position', 'gauge_update', 'gauge_alert', ...DEVICE_STATE_EVENTS, 'layer_changed',
@@ -49,9 +52,9 @@ function start() {
   const alerts = startGaugeAlerts({text: text.hq_gauges, locale, container: incidents.extras});
   const units = startUnits({map, text: text.hq, symbols, rules, status, container: incidents.extras});
   const gauges = startGaugeMarkers({map, text: text.hq_gauges, symbols, rules, units, alerts});
-  const panelConfig = {map, text, lang, locale, rules, container};
+  const panelConfig = {map, text, lang, locale, rules, symbols, container};
   const panels = PANELS.map((p) => ({events: p.events, api: p.start(panelConfig)}));
-  drawLegend({map, text, symbols, order: data.symbol_order});
+  drawLegend({map, text, symbols, order: {...data.symbol_order, unit: rules.unit_legend}});
   Object.assign(window.gisapp, {incidents, alerts, units});
 
   function reloadAll() {
@@ -70,7 +73,8 @@ function start() {
       gauges.reload();
       alerts.reload();
     } else if (DEVICE_STATE_EVENTS.includes(type)) units.loadStates();
-    else if (INCIDENT_EVENTS.includes(type)) incidents.onEvent(type, message);
+    if (DUTY_EVENTS.includes(type)) units.loadDuties();
+    if (INCIDENT_EVENTS.includes(type)) incidents.onEvent(type, message);
     else if (EVAC_EVENTS.includes(type)) shelters.onEvent(type, message);
     panels.forEach((p) => { if (p.events.includes(type)) p.api.onEvent(type, message); });
     status({}, false);

@@ -1,6 +1,8 @@
 /* The incident panel: facts, the status changes allowed from the status shown (rules.transitions
  * from the server), assignments with their next states, dispatch (nearest units, free teams) and the
- * history. Opening moves focus to its heading; Escape and 閉じる close it and return focus to what
+ * history. Units the HQ cannot send (通信途絶, 休止) are listed apart with the reason; one out of
+ * contact may still be sent with a button that says so (the server asks for that confirmation).
+ * Opening moves focus to its heading; Escape and 閉じる close it and return focus to what
  * opened it. After an action the panel is redrawn and focus goes to its heading (never to <body>).
  * Tests: #gisapp-incident-detail[data-incident-id][data-version][data-status][data-refreshing]. */
 
@@ -186,7 +188,7 @@ export function buildPanel(c) {
     if (c.rules.dispatchable.includes(inc.status)) {
       if (recommendations) {
         detail.append(dispatchList(inc, 'gisapp-incident-dispatch', 'gisapp-inc-dispatch', text.recommend, text.no_units,
-          recommendations.map((r) => {
+          (recommendations.units || []).map((r) => {
             const km = (Number(r.method === 'road' ? r.distance_m : r.straight_m) / 1000).toFixed(1);
             const distance = format(r.method === 'road' ? text.distance_road : text.distance_straight, {km});
             const eta = format(text.eta, {min: Math.max(1, Math.round(Number(r.eta_s) / 60))});
@@ -195,6 +197,7 @@ export function buildPanel(c) {
               body: {unit_id: r.device_id}};
           })));
       }
+      if (recommendations?.unavailable?.length) detail.append(unavailableList(inc, recommendations.unavailable));
       if (teams) {
         const free = teams.filter((t) => t.active && t.busy_with === null);
         detail.append(dispatchList(inc, 'gisapp-incident-teams', 'gisapp-inc-dispatch gisapp-inc-teams', text.teams, text.no_teams,
@@ -214,6 +217,36 @@ export function buildPanel(c) {
     }
     hist.append(ol);
     detail.append(hist);
+  }
+
+  /** The near units left out of the recommendations, with why; an out-of-contact one may be sent by a
+   * button that says it goes out of contact (the confirmation the server asks for). */
+  function unavailableList(inc, rows) {
+    const box = make('section', 'gisapp-inc-dispatch gisapp-inc-unavailable');
+    box.id = 'gisapp-incident-unavailable';
+    box.append(make('h4', null, text.unavailable));
+    const list = make('ul');
+    for (const r of rows) {
+      const li = make('li');
+      li.dataset.unitId = r.device_id;
+      li.dataset.reason = r.reason;
+      const name = r.name || r.device_id;
+      const km = (Number(r.straight_m) / 1000).toFixed(1);
+      const why = r.reason === 'off_duty' ? (c.lang === 'en' ? r.reason_en : r.reason_ja)
+        : (c.lang === 'en' ? r.comm_en : r.comm_ja);
+      li.append(make('span', null, format(text.unavailable_item, {unit: name, reason: why, km,
+        seen: r.last_seen ? at(r.last_seen) : '—'})));
+      if (r.reason !== 'off_duty') {
+        const b = button(text.dispatch_anyway, 'gisapp-inc-button gisapp-inc-dispatch-anyway');
+        b.setAttribute('aria-label', format(text.dispatch_anyway_label, {unit: name}));
+        b.dataset.unitId = r.device_id;
+        b.addEventListener('click', () => dispatchTo(c, inc, {unit_id: r.device_id, confirm_offline: true}, name, b));
+        li.append(b);
+      }
+      list.append(li);
+    }
+    box.append(list);
+    return box;
   }
 
   /** A list of things to dispatch, each with its own button. */
