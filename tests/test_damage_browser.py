@@ -5,6 +5,7 @@ keeps the history; the city totals follow over the event stream; the totals link
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx2 as httpx
@@ -94,4 +95,11 @@ def test_damage_section_saves_versions_and_the_totals_and_form_follow(visit, ser
     page.wait_for_selector("#dmg-left")
     assert page.inner_text("#dmg-left tr[data-figure='dead'] td.dmg-num") == "3"
     assert page.inner_text("#dmg-left tr[data-figure='destroyed_buildings'] td.dmg-num") == "1"
+    # Printed: the form on one A4 page (595 × 842 pt), the areas on the next; no controls on paper.
+    page.emulate_media(media="print")
+    assert not page.is_visible(".dmg-controls") and page.is_visible("#dmg-left")
+    pdf = page.pdf(prefer_css_page_size=True)
+    boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert len(boxes) == 2, len(boxes)
+    assert all(abs(float(w) - 595.92) < 2 and abs(float(h) - 842.88) < 2 for w, h in boxes), boxes
     assert v.errors == []

@@ -205,7 +205,7 @@ def workbook(form: Form4) -> bytes:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
     areas = wb.create_sheet("地区別")
-    names = [f for f in FIELDS]
+    names = FIELDS
     areas.append(
         [
             "町丁目コード",
