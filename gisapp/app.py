@@ -17,6 +17,7 @@ from gisapp.admission import Admission, Gate
 from gisapp.api import (
     auth,
     citizen,
+    damage,
     dead_letters,
     devices,
     disaster_ops,
@@ -231,6 +232,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(road_closures.router)
         app.include_router(incidents.router)
         app.include_router(disaster_ops.router)
+        app.include_router(damage.router)
         app.include_router(reports.router)
         app.include_router(shelters.router)
         app.include_router(shelter_ops.router)

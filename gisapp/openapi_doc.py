@@ -54,6 +54,8 @@ MULTIPART = {"type": "object", "additionalProperties": True}
 # (method, path) -> statuses beyond what the route's signature shows, and a body it reads by hand.
 SPECIAL: dict[tuple[str, str], dict] = {
     ("patch", "/api/incidents/{incident_id}"): {"statuses": {428}},  # If-Match required
+    ("put", "/api/incidents/{incident_id}/damage"): {"statuses": {428}},  # If-Match required
+    ("patch", "/api/incidents/{incident_id}/damage"): {"statuses": {428}},
     ("post", "/api/auth/login"): {"statuses": {401, 429}},  # wrong password; throttled
     ("post", "/api/reports"): {"statuses": {413, 422, 429}, "form": True},  # per-sender rate limit
     ("post", "/api/incidents/{incident_id}/photos"): {"statuses": {413}, "form": True},

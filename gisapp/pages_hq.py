@@ -14,6 +14,7 @@ from typing import Any
 from frontend.catalogue import normalise_lang
 from frontend.render import RenderedPage, render_page
 from frontend.symbols import symbols
+from gisapp.ops.damage import fields_json as damage_fields
 from gisapp.ops.dispatch import NEXT_STATES, NO_DISPATCH_STATUSES
 from gisapp.ops.evac_info import ISSUE_LEVELS
 from gisapp.ops.evac_levels import HAZARDS
@@ -26,7 +27,7 @@ from sensors.thresholds import RAIN_LEVELS, WATER_LEVELS
 NOT_REPORTING = ("offline", "silent")
 
 TEXT_SECTIONS = (
-    "hq", "hq_incidents", "hq_shelters", "hq_gauges", "hq_evacinfo", "hq_log", "hq_units", "symbols",
+    "hq", "hq_incidents", "hq_shelters", "hq_gauges", "hq_evacinfo", "hq_log", "hq_units", "hq_damage", "symbols",
 )  # fmt: skip
 
 
@@ -75,6 +76,7 @@ def hq_page(lang: str = "ja", offline: bool = False, query: Mapping[str, str] | 
             "css/hq_incidents.css",
             "css/hq_gauges.css",
             "css/hq_evacinfo.css",
+            "css/hq_damage.css",
             "css/hq.css",
         ],
         scripts=["vendor/leaflet/leaflet.js", "vendor/chartjs/chart.umd.js"],
@@ -84,6 +86,7 @@ def hq_page(lang: str = "ja", offline: bool = False, query: Mapping[str, str] | 
             "symbols": drawn,
             "symbol_order": {kind: list(states) for kind, states in drawn.items()},
             "rules": hq_rules(),
+            "damage_fields": damage_fields(code),  # 被害報: the 第4号様式 figures with their labels
         },
         text_sections=TEXT_SECTIONS,
         offline=offline,

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         None, alias="GISAPP_PUBLIC_BASE_URL", pattern=r"^https?://[^\s]+[^/]$"
     )
+    # The municipality's names on the 消防庁 第4号様式 (被害報, docs/damage-reports.md); the demo city by default.
+    prefecture_name: str = Field("神奈川県", alias="GISAPP_PREFECTURE", min_length=1, max_length=20)
+    municipality_name: str = Field("伊勢原市", alias="GISAPP_MUNICIPALITY", min_length=1, max_length=40)
     # Push streams of the evacuation information per process (gisapp/evac_watch.py); beyond it 503 and
     # the page polls.
     evac_streams: int = Field(2000, alias="GISAPP_EVAC_STREAMS", ge=0, le=100_000)

@@ -183,6 +183,29 @@ STATES = [
         ),
     ),
     State("hq-replay", "internal", "/hq/replay", user="admin", ready=READY_MAP),
+    # 被害報: the incident panel's damage section opened; the printable 第4号様式 (screen and English).
+    State(
+        "hq-damage",
+        "internal",
+        "/hq",
+        user="admin",
+        ready=HQ_READY,
+        steps=(
+            *INCIDENT_OPEN,
+            ("wait", "#gisapp-damage[data-state='ready']"),
+            ("click", "#gisapp-damage summary"),
+        ),
+    ),
+    State(
+        "hq-damage-form4", "internal", "/hq/damage/form4?disaster={disaster}", user="admin", ready="#dmg-left"
+    ),
+    State(
+        "hq-damage-form4-en",
+        "internal",
+        "/hq/damage/form4?disaster={disaster}&lang=en",
+        user="admin",
+        ready="#dmg-left",
+    ),
     State(
         "gis-restricted",
         "internal",
@@ -295,6 +318,7 @@ def world(servers, demo_users, app_engine, owner_engine) -> dict[str, str]:  # n
         place = citizen_view.areas(conn)[0]["code"]
     return {
         "token": token,
+        "disaster": str(disaster),
         "incident": str(incident),
         "slug": slug,
         "area": area,

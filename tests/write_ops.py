@@ -541,6 +541,28 @@ def c_incident_photo(w: World, who: str) -> Call:
     return Call(f"/api/incidents/{incident['id']}/photos", files=files, headers=w.auth(who), check=check)
 
 
+def _damage_call(w: World, who: str, method: str) -> Call:
+    incident, dead = new_incident(w), 1 + next(_n) % 50
+
+    def check(c, r):
+        return (
+            c.get(f"/api/incidents/{incident['id']}/damage", headers=w.admin()).json()["figures"]["dead"]
+            == dead
+        )
+
+    headers = {**w.auth(who), "If-Match": '"0"'}
+    body = {"figures": {"dead": dead}, "reason": ""}
+    return Call(f"/api/incidents/{incident['id']}/damage", method, json=body, headers=headers, check=check)
+
+
+def c_damage_put(w: World, who: str) -> Call:
+    return _damage_call(w, who, "PUT")
+
+
+def c_damage_patch(w: World, who: str) -> Call:
+    return _damage_call(w, who, "PATCH")
+
+
 def c_dispatch(w: World, who: str) -> Call:
     incident, team = new_incident(w), new_team(w)
 
@@ -1046,6 +1068,8 @@ OPS: list[Op] = [
     Op("POST", "/api/road-closures/{closure_id}/reopen", roles(200, HQ_ROLES), c_reopen_road),
     Op("POST", "/api/disasters", roles(201, HQ_ROLES), c_disaster_open),
     Op("POST", "/api/disasters/{disaster_id}/close", roles(200, HQ_ROLES), c_disaster_close),
+    Op("PUT", "/api/incidents/{incident_id}/damage", roles(200, HQ_ROLES), c_damage_put),
+    Op("PATCH", "/api/incidents/{incident_id}/damage", roles(200, HQ_ROLES), c_damage_patch),
     Op("POST", "/api/incident-categories", roles(201, HQ_ROLES), c_category_add),
     Op("PATCH", "/api/incident-categories/{code}", roles(200, HQ_ROLES), c_category_change),
     Op("POST", "/api/disasters/{disaster_id}/incidents", roles(201, HQ_ROLES), c_incident_create),

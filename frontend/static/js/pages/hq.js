@@ -7,6 +7,7 @@
 
 import {pageData} from '../lib/dom.js';
 import {createMap} from '../lib/map.js';
+import {startDamageTotals} from '../hq/damage_totals.js';
 import {evacinfoPanel} from '../hq/evacinfo/panel.js';
 import {startGaugeAlerts} from '../hq/gauges/alerts.js';
 import {startGaugeMarkers} from '../hq/gauges/markers.js';
@@ -47,10 +48,13 @@ function start() {
   window.gisapp = {map};
 
   const status = statusLine(text.hq);
-  const incidents = startIncidents({map, text: text.hq_incidents, symbols, rules, lang, locale, container});
+  const damageConfig = {text: text.hq_damage, fields: data.damage_fields};
+  const incidents = startIncidents({map, text: text.hq_incidents, symbols, rules, lang, locale, container,
+    damage: damageConfig});
   const shelters = startShelters({map, text: text.hq_shelters, symbols, incidents, container: incidents.extras, lang});
   const alerts = startGaugeAlerts({text: text.hq_gauges, locale, container: incidents.extras});
   const units = startUnits({map, text: text.hq, symbols, rules, status, container: incidents.extras});
+  const damage = startDamageTotals({...damageConfig, lang, incidents, container: incidents.extras});
   const gauges = startGaugeMarkers({map, text: text.hq_gauges, symbols, rules, units, alerts});
   const panelConfig = {map, text, lang, locale, rules, symbols, container};
   const panels = PANELS.map((p) => ({events: p.events, api: p.start(panelConfig)}));
@@ -64,6 +68,7 @@ function start() {
     incidents.reload();
     shelters.reload();
     alerts.reload();
+    damage.reload();
   }
 
   function onEvent(type, message) {
@@ -76,6 +81,7 @@ function start() {
     if (DUTY_EVENTS.includes(type)) units.loadDuties();
     if (INCIDENT_EVENTS.includes(type)) incidents.onEvent(type, message);
     else if (EVAC_EVENTS.includes(type)) shelters.onEvent(type, message);
+    damage.onEvent(type, message);
     panels.forEach((p) => { if (p.events.includes(type)) p.api.onEvent(type, message); });
     status({}, false);
   }

@@ -19,10 +19,11 @@ import {buildList} from './list.js';
 import {drawMarker} from './markers.js';
 import {buildPanel} from './panel.js';
 
-export function startIncidents({map, text, symbols, rules, lang, locale, container}) {
+export function startIncidents({map, text, symbols, rules, lang, locale, container, damage}) {
   // The module's shared state and helpers, handed to its parts.
   const c = {
     map, text, rules, lang, locale, symbols: symbols.incident,
+    damageText: damage?.text, damageFields: damage?.fields,  // 被害報 section of the panel (damage.js)
     disasterId: null, categories: [], shown: {}, markers: {}, openId: null, openIncident: null,
     statusWord: (s) => symbols.incident[s]?.label || s,
     label: (obj, base) => (lang === 'en' ? obj[`${base}_en`] : obj[`${base}_ja`]) || obj[`${base}_ja`] || obj[base] || '',

@@ -10,6 +10,7 @@ import {getJSON} from '../../lib/api.js';
 import {format} from '../../lib/dom.js';
 import {button, make, when} from '../util.js';
 import {changeStatus, dispatchTo, setAssignment} from './actions.js';
+import {buildDamage} from './damage.js';
 import {statusChip} from './markers.js';
 
 const DATE_FORMAT = {year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
@@ -24,9 +25,12 @@ export function buildPanel(c) {
   let refreshAgain = false;
   let focusAfter = false;
   const at = (value) => when(value, c.locale, DATE_FORMAT);
+  // 被害報: one element kept across redraws (damage.js).
+  const damage = c.damageFields ? buildDamage(c, c.damageFields) : null;
 
   function open(id, from) {
     c.openId = id;
+    damage?.forget();
     returnFocus = from || (c.markers[id]?.getElement()) || null;
     c.notices.clear();
     refresh(true);
@@ -204,6 +208,11 @@ export function buildPanel(c) {
           free.map((t) => ({attr: 'teamId', id: t.id, name: t.name, kind: 'team',
             label: t.name + (t.radio_unit_id ? `（${t.radio_name || t.radio_unit_id}）` : ''), body: {team_id: t.id}}))));
       }
+    }
+
+    if (damage) {
+      detail.append(damage.element);
+      damage.show(inc.id);
     }
 
     const hist = make('section', 'gisapp-inc-history');
