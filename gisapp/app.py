@@ -16,6 +16,8 @@ from gisapp.access import AccessCounter
 from gisapp.admission import Admission, Gate
 from gisapp.api import (
     auth,
+    chronology,
+    chronology_page,
     citizen,
     dead_letters,
     devices,
@@ -228,6 +230,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(shelters.router)
         app.include_router(evacuation.router)
         app.include_router(evacuation_info.router)
+        app.include_router(chronology.router)
+        app.include_router(chronology_page.router)
         app.include_router(people.router)
         app.include_router(dead_letters.router)
         app.include_router(jma.router)
