@@ -38,6 +38,7 @@ ROWS = {
     "order_id": "SELECT id::text FROM ops.evac_order",
     "suggestion_id": "SELECT id::text FROM ops.evac_suggestion",
     "alert_id": "SELECT id::text FROM sensor.alert",  # 確認 of other tests' gauge alerts: a 404 instead
+    "instruction_id": "SELECT id::text FROM ops.instruction",
 }
 MISSING = {"slug": "fuzz-missing-layer", "code": "fuzz_missing", "team_id": "fuzz-missing-team"}  # else an id
 

@@ -12,14 +12,16 @@ import {startGaugeAlerts} from '../hq/gauges/alerts.js';
 import {startGaugeMarkers} from '../hq/gauges/markers.js';
 import {startIncidents} from '../hq/incidents/index.js';
 import {drawLegend} from '../hq/legend.js';
+import {instructionsPanel} from '../hq/instructions.js';
 import {logPanel} from '../hq/log.js';
 import {startShelters} from '../hq/shelters.js';
 import {statusLine} from '../hq/status.js';
 import {openStream} from '../hq/stream.js';
 import {startUnits} from '../hq/units.js';
 
-// The side panels, in tab order after the incident panel; the log goes inside 避難情報.
-const PANELS = [evacinfoPanel, logPanel];
+// The side panels, in tab order after the incident panel; the log goes inside 避難情報, the open
+// instructions inside the log (each after the one it goes into).
+const PANELS = [evacinfoPanel, logPanel, instructionsPanel];
 const INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
 const DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
 const EVAC_EVENTS = ['shelter_occupancy', 'evacuation_status'];
