@@ -35,6 +35,8 @@ def chronology_view(
     page_size: int,
     error: tuple[str, str] | None,
     csv_params: list[tuple[str, str]] | None = None,
+    can_write: bool = False,
+    written: int | None = None,
 ) -> RenderedPage:
     """``typed``: the form's values as given (``kind`` a list); ``entries`` newest first;
     ``csv_params``: the API's query for the same entries (None: no CSV link)."""
@@ -69,6 +71,8 @@ def chronology_view(
         when=when,
         summary=summary,
         now=datetime.now(JST),
+        can_write=can_write,
+        written=written,
         before=before,
         error=errors,
         newest_query=_query(keep),

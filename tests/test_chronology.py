@@ -9,6 +9,7 @@ import csv
 import io
 import secrets
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -374,3 +375,32 @@ def test_the_page_filters_without_script_and_shows_the_handover(client, world):
     )
     assert h.status_code == 200 and "前任者からの引継ぎ事項" in h.text and "未完了の指示" in h.text
     assert client.get("/hq/chronology", follow_redirects=False).status_code == 303
+
+
+def test_the_handover_form_writes_the_note_the_next_operator_reads_first(client, world):
+    w = world
+    since = (
+        (datetime.now(UTC) - timedelta(minutes=1))
+        .astimezone(ZoneInfo("Asia/Tokyo"))
+        .strftime("%Y-%m-%dT%H:%M")
+    )
+    note = f"大山町の避難所は夜間も開設継続 {w['tag']}"
+    form = {"text": note, "since": since, "disaster": str(w["disaster"]), "lang": "ja"}
+    r = client.post("/hq/chronology/handover", data=form, headers=w["hq"], follow_redirects=False)
+    assert r.status_code == 303 and "written=" in r.headers["location"], r.text
+    page = client.get(r.headers["location"], headers=w["hq"])
+    assert "引継ぎ事項を記録しました" in page.text
+    assert page.text.index(note) < page.text.index("事案の状況")  # read first
+    assert entries(client, w["hq"], kind="handover", q=note)[0]["actor_name"] == f"hq ({w['tag']})"
+    blank = client.post(
+        "/hq/chronology/handover", data={**form, "text": " "}, headers=w["hq"], follow_redirects=False
+    )
+    assert "blank=1" in blank.headers["location"]
+    assert "引継ぎ事項を入力してください" in client.get(blank.headers["location"], headers=w["hq"]).text
+    refused = client.post("/hq/chronology/handover", data=form, headers=w["staff"], follow_redirects=False)
+    assert refused.status_code == 403
+    assert len(entries(client, w["hq"], kind="handover", q=note)) == 1  # the refusals stored nothing
+    assert (
+        'action="/hq/chronology/handover"'
+        not in client.get("/hq/chronology?view=handover", headers=w["staff"]).text
+    )

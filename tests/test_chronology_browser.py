@@ -139,4 +139,12 @@ def test_notes_instructions_and_completion_in_the_panel(
     # A second 完了 (the operator's stale list) is refused with who did it.
     r = api.post(f"/api/instructions/{mine}/complete", json={"result": "重複"})
     assert r.status_code == 409 and "道路整備課職員" in r.json()["error"]["message_ja"]
-    api.post(f"/api/instructions/{late}/withdraw", json={"reason": "試験終了"})
+    # The operator withdraws the overdue one: a reason is required.
+    overdue.locator(".gisapp-instr-withdraw").click()
+    page.keyboard.press("Enter")  # the reason field has the focus, still empty
+    page.wait_for_selector("#gisapp-instr .gisapp-notice[data-kind='error']:has-text('取消の理由')")
+    assert api.get(f"/api/instructions/{late}").json()["state"] == "open"
+    page.fill(f"#gisapp-instr-reason-{late}", "県の配布に切替")
+    page.keyboard.press("Enter")
+    overdue.wait_for(state="detached", timeout=15_000)
+    assert api.get(f"/api/instructions/{late}").json()["result"] == "県の配布に切替"

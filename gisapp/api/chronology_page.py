@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from frontend.catalogue import normalise_lang
 from frontend.chronology_pages import chronology_view
 from gisapp.api.html import page_response
-from gisapp.api.staff import NO_STORE, gate
-from gisapp.db import read_only
+from gisapp.api.staff import NO_STORE, forbidden, gate
+from gisapp.db import read_only, transaction
 from gisapp.deps import EngineDep, OptionalUser
 from gisapp.ops import chronology, handover, instructions
 from gisapp.ops.disasters import current_disaster_id, list_disasters
@@ -84,6 +85,8 @@ def chronology_page(
     q: Annotated[str, Query(max_length=200)] = "",
     before: Annotated[int | None, Query(gt=0, le=2**62)] = None,
     handover_since: Annotated[str, Query(alias="since", max_length=40)] = "",
+    written: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    blank: bool = False,
 ) -> Response:
     if (refused := gate(request, user, "/hq/chronology", lang, READERS)) is not None:
         return refused
@@ -94,6 +97,8 @@ def chronology_page(
         "department": department, "from": since, "to": until, "q": q, "since": handover_since,
     }  # fmt: skip
     error, items, report, csv_params = None, [], None, None
+    if blank:  # the handover form came back empty
+        error = ("引継ぎ事項を入力してください。", "Write the handover note first.")
     with read_only(engine, user.roles) as conn:
         disasters = list_disasters(conn)
         departments = instructions.departments(conn)
@@ -117,6 +122,7 @@ def chronology_page(
                 csv_params = _api_query(filters)
         except OpsInvalid as e:
             error = (e.ja, e.en)
+            blank = False
     page = chronology_view(
         code,
         view=view,
@@ -131,5 +137,38 @@ def chronology_page(
         page_size=PAGE,
         error=error,
         csv_params=csv_params,
+        can_write=user.has_any("hq_operator"),
+        written=written,
     )
-    return page_response(request, page, 422 if error else 200, NO_STORE)
+    return page_response(request, page, 422 if error and not blank else 200, NO_STORE)
+
+
+@router.post("/hq/chronology/handover")
+def write_handover(
+    request: Request,
+    engine: EngineDep,
+    user: OptionalUser,
+    text: Annotated[str, Form(max_length=chronology.MAX_NOTE)] = "",
+    since: Annotated[str, Form(max_length=40)] = "",
+    disaster: Annotated[str, Form(max_length=20)] = "",
+    lang: Annotated[str, Form(max_length=10)] = "ja",
+) -> Response:
+    """The handover view's form (the outgoing operator's 引継ぎ事項), then back to the same view
+    (post/redirect/get); a blank text comes back with the reason."""
+    code = normalise_lang(lang)
+    back = {"view": "handover", "since": since, "disaster": disaster, "lang": code if code != "ja" else ""}
+    if user is None:  # a form post: back to the view after the login, not to this POST
+        return RedirectResponse(f"/login?next=%2Fhq%2Fchronology%3Fview%3Dhandover&lang={code}", 303)
+    if not user.has_any("hq_operator"):
+        return forbidden(request, user, lang)
+    if not text.strip():
+        back["blank"] = "1"
+    else:
+        with transaction(engine, user.roles) as conn:
+            try:
+                covered = _time(since, "since")
+            except OpsInvalid:  # our own hidden field, altered: the note still counts
+                covered = None
+            entry = chronology.add_handover(conn, text, user.username, covered)
+        back["written"] = str(entry["id"])
+    return RedirectResponse("/hq/chronology?" + urlencode({k: v for k, v in back.items() if v}), 303)

@@ -5,6 +5,7 @@
  *   GET  /api/departments                        whom an instruction can go to
  *   POST /api/instructions {department_id, text, due_at?, incident_id?}     hq_operator/admin (others: no form)
  *   POST /api/instructions/<id>/complete {result}  the HQ or the instructed department's staff (others: no button)
+ *   POST /api/instructions/<id>/withdraw {reason}  取消 by the HQ, with the reason (required)
  *   events "hq_log" of kind "instruction" (→ reload the list)
  *
  * Overdue is said in words (期限超過) as well as shown, and is re-evaluated each minute from the due
@@ -84,24 +85,32 @@ function start(config) {
   }
 
   /* ---------------------------------------------------------------- the list */
-  function completeForm(li, n) {
+  // 完了 (a result, optional) or 取消 (a reason, required): one small form under the instruction.
+  function closeForm(n, withdraw, opener) {
     const f = make('form', 'gisapp-instr-complete');
     f.noValidate = true;
     const result = make('input');
-    result.id = `gisapp-instr-result-${n.id}`;
+    result.id = `gisapp-instr-${withdraw ? 'reason' : 'result'}-${n.id}`;
     result.maxLength = 2000;
-    const ok = make('button', 'gisapp-inc-button', text.instr_done_confirm);
+    const ok = make('button', 'gisapp-inc-button', withdraw ? text.instr_withdraw_confirm : text.instr_done_confirm);
     ok.type = 'submit';
     const cancel = button(text.instr_cancel, 'gisapp-inc-button');
-    f.append(field(text.instr_result, result), ok, cancel);
+    f.append(field(withdraw ? text.instr_reason : text.instr_result, result), ok, cancel);
     cancel.addEventListener('click', () => {
       f.remove();
-      li.querySelector('.gisapp-instr-done')?.focus();
+      opener.focus();
     });
     f.addEventListener('submit', (event) => {
       event.preventDefault();
+      const value = result.value.trim();
+      if (withdraw && !value) {
+        box.show('error', [{text: text.instr_reason_missing}]);
+        result.focus();
+        return;
+      }
       ok.disabled = true;
-      sendResult('POST', `/api/instructions/${n.id}/complete`, {result: result.value.trim()})
+      const url = `/api/instructions/${n.id}/${withdraw ? 'withdraw' : 'complete'}`;
+      sendResult('POST', url, withdraw ? {reason: value} : {result: value})
         .then((answer) => {
           ok.disabled = false;
           if (!answer.ok) {  // 409: done or withdrawn meanwhile; the message says by whom
@@ -109,7 +118,8 @@ function start(config) {
             load();
             return;
           }
-          box.show('ok', [{text: format(text.instr_done_ok, {body: n.body.slice(0, 40)})}]);
+          box.show('ok', [{text: format(withdraw ? text.instr_withdrawn_ok : text.instr_done_ok,
+            {body: n.body.slice(0, 40)})}]);
           load();
           h.focus();
         })
@@ -119,6 +129,13 @@ function start(config) {
         });
     });
     return f;
+  }
+
+  function open(li, n, withdraw, opener) {
+    li.querySelector('.gisapp-instr-complete')?.remove();
+    const f = closeForm(n, withdraw, opener);
+    li.appendChild(f);
+    f.querySelector('input').focus();
   }
 
   function row(n) {
@@ -139,13 +156,14 @@ function start(config) {
     if (mayComplete(n)) {
       const done = button(text.instr_done, 'gisapp-inc-button gisapp-instr-done');
       done.setAttribute('aria-label', format(text.instr_done_label, {body: n.body.slice(0, 40)}));
-      done.addEventListener('click', () => {
-        if (li.querySelector('.gisapp-instr-complete')) return;
-        const f = completeForm(li, n);
-        li.appendChild(f);
-        f.querySelector('input').focus();
-      });
       li.appendChild(done);
+      done.addEventListener('click', () => open(li, n, false, done));
+    }
+    if (me && isOperator(me)) {
+      const withdraw = button(text.instr_withdraw, 'gisapp-inc-button gisapp-instr-withdraw');
+      withdraw.setAttribute('aria-label', format(text.instr_withdraw_label, {body: n.body.slice(0, 40)}));
+      li.appendChild(withdraw);
+      withdraw.addEventListener('click', () => open(li, n, true, withdraw));
     }
     return li;
   }
