@@ -169,6 +169,8 @@ def test_notes_by_the_hq_only_and_about_an_incident(client, world):
     assert client.post("/api/chronology", json={"text": "   "}, headers=w["hq"]).status_code == 422
     missing = client.post("/api/chronology", json={"text": "x", "incident_id": 2**40}, headers=w["hq"])
     assert missing.status_code == 404
+    no_disaster = client.post("/api/chronology", json={"text": "x", "disaster_id": 2**30}, headers=w["hq"])
+    assert no_disaster.status_code == 404 and no_disaster.json()["error"]["message_ja"]
     inc = new_incident(client, w, "倒木")
     r = client.post(
         "/api/chronology", json={"text": "消防団が撤去中", "incident_id": inc["id"]}, headers=w["hq"]

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, text
 
 from common import audit
 from gisapp.ops import incidents
-from gisapp.ops.disasters import current_disaster_id
+from gisapp.ops.disasters import current_disaster_id, get_disaster
 from gisapp.ops.errors import OpsInvalid, OpsNotFound
 
 # kind: (日本語, English) — the kinds ops.hq_log accepts (migration 0027).
@@ -184,6 +184,8 @@ def add_note(
             {"i": incident_id, "e": event_id},
         ).scalar_one()
     else:
+        if disaster_id is not None:
+            get_disaster(conn, disaster_id)  # 404, not a foreign-key error
         entry_id = conn.execute(
             text(
                 """INSERT INTO ops.hq_log (kind, summary_ja, summary_en, actor, disaster_id, department_id)
