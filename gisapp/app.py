@@ -16,6 +16,8 @@ from gisapp.access import AccessCounter
 from gisapp.admission import Admission, Gate
 from gisapp.api import (
     auth,
+    chronology,
+    chronology_page,
     citizen,
     damage,
     dead_letters,
@@ -238,6 +240,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(shelter_ops.router)
         app.include_router(evacuation.router)
         app.include_router(evacuation_info.router)
+        app.include_router(chronology.router)
+        app.include_router(chronology_page.router)
         app.include_router(people.router)
         app.include_router(dead_letters.router)
         app.include_router(jma.router)

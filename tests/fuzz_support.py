@@ -40,6 +40,7 @@ ROWS = {
     "suggestion_id": "SELECT id::text FROM ops.evac_suggestion",
     "alert_id": "SELECT id::text FROM sensor.alert",  # 確認 of other tests' gauge alerts: a 404 instead
     "need_id": "SELECT id::text FROM ops.shelter_need",
+    "instruction_id": "SELECT id::text FROM ops.instruction",
 }
 MISSING = {
     "slug": "fuzz-missing-layer",

@@ -241,6 +241,21 @@ STATES = [
         ready="#moderation-status[data-state='ready']",
     ),
     State("hq-dead-letters", "internal", "/hq/dead-letters", user="admin", ready="main"),
+    State("hq-chronology", "internal", "/hq/chronology", user="admin", ready="main"),
+    State("hq-chronology-en", "internal", "/hq/chronology?lang=en&disaster=all", user="admin", ready="main"),
+    State("hq-chronology-handover", "internal", "/hq/chronology?view=handover", user="admin", ready="main"),
+    State(
+        "hq-instructions",
+        "internal",
+        "/hq",
+        user="admin",
+        ready="#gisapp-instr[data-state='ready']",
+        steps=(
+            ("open", "#gisapp-evacinfo-toggle"),
+            ("click", ".gisapp-instr-new summary"),
+            ("visible", "#gisapp-instr-dept"),
+        ),
+    ),
     State("docs", "internal", "/docs", user="admin", ready=".opblock"),
 ]
 

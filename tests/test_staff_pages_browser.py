@@ -259,6 +259,9 @@ def _pages(roster_area: str) -> list[tuple[str, str, str | None]]:
         ("internal", "/hq/dead-letters", "hq"),
         ("internal", "/hq/dead-letters?lang=en", "hq"),
         ("internal", "/hq/dead-letters", "road"),  # the 403 page
+        ("internal", "/hq/chronology", "hq"),
+        ("internal", "/hq/chronology?view=handover&lang=en", "hq"),
+        ("internal", "/hq/chronology?disaster=all", "road"),  # any staff reads the chronology
         ("internal", "/docs", "hq"),
         ("public", "/ogc?f=html", None),
         ("public", "/ogc/collections?f=html", None),

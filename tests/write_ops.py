@@ -1013,6 +1013,67 @@ def c_hq_note(w: World, who: str) -> Call:
     return Call("/api/hq-log", json={"text": unique("書込み検査メモ")}, headers=w.auth(who), check=check)
 
 
+def c_chronology_note(w: World, who: str) -> Call:
+    def check(c, r):
+        entries = c.get("/api/chronology", params={"after": r.json()["id"] - 1}, headers=w.admin()).json()
+        return any(e["id"] == r.json()["id"] for e in entries["entries"])
+
+    return Call(
+        "/api/chronology", json={"text": unique("書込み検査クロノロジー")}, headers=w.auth(who), check=check
+    )
+
+
+def c_handover(w: World, who: str) -> Call:
+    def check(c, r):
+        entries = c.get("/api/chronology", params={"kind": "handover", "after": r.json()["id"] - 1},
+                        headers=w.admin()).json()  # fmt: skip
+        return any(e["id"] == r.json()["id"] for e in entries["entries"])
+
+    return Call(
+        "/api/chronology/handover",
+        json={"text": unique("書込み検査引継ぎ")},
+        headers=w.auth(who),
+        check=check,
+    )
+
+
+def _instruction_state(
+    w: World, instruction_id: int, state: str
+) -> Callable[[httpx.Client, httpx.Response], bool]:
+    def check(c, r):
+        return c.get(f"/api/instructions/{instruction_id}", headers=w.admin()).json()["state"] == state
+
+    return check
+
+
+def new_instruction(w: World) -> int:
+    """An open instruction to the fixture layers' department (its staff may mark it done)."""
+    from gisapp.ops import instructions
+
+    with transaction(w.engine) as conn:
+        return instructions.instruct(conn, w.seed.dept_id, unique("書込み検査指示"), "write-test")["id"]
+
+
+def c_instruct(w: World, who: str) -> Call:
+    def check(c, r):
+        return c.get(f"/api/instructions/{r.json()['id']}", headers=w.admin()).json()["state"] == "open"
+
+    body = {"department_id": w.seed.dept_id, "text": unique("書込み検査指示")}
+    return Call("/api/instructions", json=body, headers=w.auth(who), check=check)
+
+
+def c_instruction_complete(w: World, who: str) -> Call:
+    n = new_instruction(w)
+    return Call(f"/api/instructions/{n}/complete", json={"result": "済"}, headers=w.auth(who),
+                check=_instruction_state(w, n, "done"))  # fmt: skip
+
+
+def c_instruction_withdraw(w: World, who: str) -> Call:
+    n = new_instruction(w)
+    return Call(f"/api/instructions/{n}/withdraw", json={"reason": "不要"}, headers=w.auth(who),
+                check=_instruction_state(w, n, "withdrawn"))  # fmt: skip
+
+
 def new_gauge_alert(w: World) -> int:
     """An unacknowledged alert of a gauge of the write tests, as the ingest worker writes one."""
     with transaction(w.engine) as conn:
@@ -1096,6 +1157,13 @@ OPS: list[Op] = [
     Op("POST", "/api/evacuation-info/suggestions/{suggestion_id}/dismiss", roles(200, {"hq", "admin"}),
        c_evac_dismiss),
     Op("POST", "/api/hq-log", roles(201, {"hq", "admin"}), c_hq_note),
+    # クロノロジー: notes, handovers and instructions by the HQ; 完了 also by the instructed department's staff
+    Op("POST", "/api/chronology", roles(201, {"hq", "admin"}), c_chronology_note),
+    Op("POST", "/api/chronology/handover", roles(201, {"hq", "admin"}), c_handover),
+    Op("POST", "/api/instructions", roles(201, {"hq", "admin"}), c_instruct),
+    Op("POST", "/api/instructions/{instruction_id}/complete", roles(200, {"staff", "hq", "welfare", "admin"}),
+       c_instruction_complete),
+    Op("POST", "/api/instructions/{instruction_id}/withdraw", roles(200, {"hq", "admin"}), c_instruction_withdraw),
     # shelters and evacuation: any staff at a kiosk or with a household's card
     Op("POST", "/api/disasters/{disaster_id}/shelters/{shelter_id}/checkins", roles(200, STAFF_ROLES), c_checkin),
     Op("POST", "/api/evacuation-status", roles(200, STAFF_ROLES), c_staff_status),

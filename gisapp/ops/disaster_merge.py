@@ -28,6 +28,7 @@ HANDLED = {
     "ops.shelter_care_count": "moved where the survivor has no report for the shelter",
     "ops.evac_order": "moved",
     "ops.hq_log": "moved",
+    "ops.instruction": "moved, open or closed (a closed one changes nothing else)",
     "ops.disaster": "merged_into set on the merged one",
     "restricted.household_status": "copied (append-only, restricted)",
 }
@@ -152,6 +153,10 @@ def merge_disasters(conn: Connection, source_id: int, target_id: int, actor: str
     ).rowcount
     moved["evac_orders"] = conn.execute(
         text("UPDATE ops.evac_order SET disaster_id = :t WHERE disaster_id = :s"),
+        {"s": source_id, "t": target_id},
+    ).rowcount
+    moved["instructions"] = conn.execute(
+        text("UPDATE ops.instruction SET disaster_id = :t WHERE disaster_id = :s"),
         {"s": source_id, "t": target_id},
     ).rowcount
     moved["log_entries"] = conn.execute(

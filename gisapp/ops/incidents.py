@@ -79,6 +79,11 @@ _EVENT = text(
        VALUES (:incident_id, :actor, :kind, :from_status, :to_status, :version, :note, :data)"""
 ).bindparams(bindparam("data", type_=JSONB))
 
+_NOTE_EVENT = text(
+    """INSERT INTO ops.incident_event (incident_id, actor, kind, version, note)
+       VALUES (:incident_id, :actor, 'note', :version, :note) RETURNING id"""
+)
+
 
 @dataclass
 class NewIncident:
@@ -355,10 +360,15 @@ def update_incident(
     unknown = set(changes) - {"status", *EDITABLE}
     if unknown:
         raise OpsInvalid("変更できない項目があります。", f"Cannot change: {', '.join(sorted(unknown))}.")
-    if not changes:
-        raise OpsInvalid("変更内容がありません。", "Nothing to change.")
     if len(note) > 2000:
         raise OpsInvalid("メモが長すぎます（2000文字まで）。", "Note too long (2000 max).", field="note")
+    if not changes and note.strip():
+        # A note alone changes nothing another operator could lose: no version to match. It is kept in
+        # the incident's history and (by the database) in the chronology.
+        add_note(conn, incident_id, note, actor)
+        return get_incident(conn, incident_id)
+    if not changes:
+        raise OpsInvalid("変更内容がありません。", "Nothing to change.")
     current = get_incident(conn, incident_id, for_update=True)  # concurrent edits queue here
     if current["version"] != expected_version:
         raise OpsConflict(
@@ -384,6 +394,9 @@ def update_incident(
         _check_category(conn, changes["category"])
     edits = {k: v for k, v in changes.items() if k in EDITABLE and v != current[k]}
     if new_status == current["status"] and not edits:
+        if note.strip():  # the status it already has, with a note: the note is the change
+            add_note(conn, incident_id, note, actor)
+            return get_incident(conn, incident_id)
         raise OpsInvalid("変更内容がありません。", "Nothing to change.")
     conn.execute(
         text(
@@ -409,6 +422,22 @@ def update_incident(
     )
     audit.record(conn, actor, "incident.update", str(incident_id), status=new_status, fields=sorted(edits))
     return get_incident(conn, incident_id)
+
+
+def add_note(conn: Connection, incident_id: int, note: str, actor: str) -> int:
+    """A note about the incident (its history and the chronology); its version stays. The event's id."""
+    note = note.strip()
+    if not 1 <= len(note) <= 2000:
+        raise OpsInvalid(
+            "メモは1〜2000文字で入力してください。", "A note needs 1 to 2000 characters.", field="note"
+        )
+    incident = get_incident(conn, incident_id, for_update=True)  # in order with the incident's other events
+    event_id = conn.execute(
+        _NOTE_EVENT,
+        {"incident_id": incident_id, "actor": actor, "version": incident["version"], "note": note},
+    ).scalar_one()
+    audit.record(conn, actor, "incident.note", str(incident_id), event_id=event_id)
+    return event_id
 
 
 def _public_state(incident: dict) -> dict:

@@ -4,8 +4,10 @@
 Dispatched and on scene follow the assignment (gisapp/ops/dispatch.py appends them in the dispatch's
 own transaction); a cleared assignment puts the unit in 帰署 (it is on its way back, not yet ready);
 standby, returning and off duty are set by the HQ (gisapp/ops/unit_duty.py). A unit or team with no
-event yet is on standby. Every event writes a chronology entry (``ops.hq_log``, kind 'unit') and
-pushes ``unit_duty`` to the HQ event stream, from a trigger, so no code path changes a duty unlogged.
+event yet is on standby. Every event pushes ``unit_duty`` to the HQ event stream, from a trigger, so no
+code path changes a duty unseen; a duty the HQ sets writes a chronology entry (``ops.hq_log``, kind 'unit').
+A duty that follows an assignment writes none: the incident's own dispatch / on scene / cleared entry
+(migration 0028) already says it, and the chronology should say each thing once.
 
 The communication state (online / silent / offline) is not a duty: it stays in sensor.device_health.
 
@@ -65,6 +67,7 @@ BEGIN
   SELECT coalesce((SELECT i.disaster_id FROM ops.incident i WHERE i.id = NEW.incident_id),
                   (SELECT id FROM ops.disaster WHERE closed_at IS NULL ORDER BY opened_at DESC, id DESC LIMIT 1))
     INTO disaster;
+  IF NEW.assignment_id IS NULL THEN
   INSERT INTO ops.hq_log (at, kind, summary_ja, summary_en, ref, actor, disaster_id, incident_id, unit_id)
   VALUES (NEW.at, 'unit',
           format('%s：%s → %s%s%s', who_ja, ja ->> NEW.from_state, ja ->> NEW.state,
@@ -76,6 +79,7 @@ BEGIN
           jsonb_build_object('duty_event_id', NEW.id, 'team_id', NEW.team_id, 'state', NEW.state,
                              'from_state', NEW.from_state, 'assignment_id', NEW.assignment_id),
           NEW.actor, disaster, NEW.incident_id, radio);
+  END IF;
   PERFORM pg_notify('gisapp_events', json_build_object(
     'type', 'unit_duty', 'id', NEW.id, 'unit_id', NEW.unit_id, 'team_id', NEW.team_id, 'state', NEW.state,
     'from_state', NEW.from_state, 'incident_id', NEW.incident_id, 'at', NEW.at)::text);

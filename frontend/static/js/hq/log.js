@@ -1,8 +1,11 @@
-/* HQ map: 本部ログ (the start of a クロノロジー) and the JMA feed's status line. Registered as a panel
+/* HQ map: the クロノロジー panel (the HQ log) and the JMA feed's status line. Registered as a panel
  * of the HQ page (pages/hq.js PANELS); placed inside the 避難情報 panel (evacinfo/panel.js logSlot).
+ * The open instructions (./instructions.js) go in its #gisapp-instr-slot; the whole record, its
+ * filters, CSV and the handover view are the page /hq/chronology.
  *
- *   GET  /api/hq-log?limit=200 | ?after=<id>   {entries: [{id, at, kind, level, summary_ja, summary_en, actor}]}
- *   POST /api/hq-log {text}                    a note by the signed-in hq_operator/admin (others: no form)
+ *   GET  /api/chronology?limit=200 | ?after=<id>  {entries: [{id, at, kind, level, summary_ja, summary_en,
+ *                                                  actor, actor_name, incident_id, …}]}
+ *   POST /api/chronology {text, incident_id?}      a note by the signed-in hq_operator/admin (others: no form)
  *   GET  /api/jma/status                       feeds {url, ok_at, error, stale}; a 404 shows nothing
  *   events "hq_log" (→ fetch the entries after the newest shown), "jma_feed" / "jma_telegram" (→ status)
  *
@@ -10,13 +13,13 @@
  * view without scrolling; a new entry appears where the eye already is. (The printed クロノロジー, a
  * record, reads oldest first: that is an export's concern.)
  * Browser tests can wait for: #gisapp-hqlog[data-state="ready"][data-count],
- *   #gisapp-hqlog-list li[data-log-id][data-kind], #gisapp-jma-status[data-state]
+ *   #gisapp-hqlog-list li[data-log-id][data-kind][data-incident-id], #gisapp-jma-status[data-state]
  */
 import {getJSON, getJSONOnce, request} from '../lib/api.js';
 import {classSafe, format, oneAtATime} from '../lib/dom.js';
 import {isOperator, make, sendResult} from './util.js';
 
-const LIMIT = 200;  // shown at most; older ones are the クロノロジー's (a later page)
+const LIMIT = 200;  // shown at most; older ones are on the page /hq/chronology
 const TIME_FORMAT = {month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false};
 
 function start(config) {
@@ -42,6 +45,13 @@ function start(config) {
   root.setAttribute('aria-labelledby', h.id);
   root.appendChild(h);
   root.appendChild(make('p', 'gisapp-ei-hint', text.order));
+  const full = make('a', 'gisapp-hqlog-full', text.full_page);
+  full.href = lang === 'en' ? '/hq/chronology?lang=en' : '/hq/chronology';
+  full.id = 'gisapp-hqlog-full';
+  root.appendChild(full);
+  const instrSlot = make('div');  // ./instructions.js puts the open instructions here
+  instrSlot.id = 'gisapp-instr-slot';
+  root.appendChild(instrSlot);
 
   const form = make('form', 'gisapp-hqlog-form');
   form.noValidate = true;
@@ -53,6 +63,15 @@ function start(config) {
   lab.htmlFor = note.id;
   form.appendChild(lab);
   form.appendChild(note);
+  const about = make('input', 'gisapp-hqlog-incident');
+  about.id = 'gisapp-hqlog-incident';
+  about.inputMode = 'numeric';
+  about.maxLength = 12;
+  about.autocomplete = 'off';
+  const aboutLab = make('label', null, text.incident_label);
+  aboutLab.htmlFor = about.id;
+  form.appendChild(aboutLab);
+  form.appendChild(about);
   const add = make('button', 'gisapp-inc-button', text.note_submit);
   add.type = 'submit';
   add.id = 'gisapp-hqlog-add';
@@ -83,6 +102,7 @@ function start(config) {
     const li = make('li', `gisapp-hqlog-entry gisapp-hqlog-${classSafe(e.kind)}`);
     li.setAttribute('data-log-id', String(e.id));
     li.setAttribute('data-kind', e.kind);
+    if (e.incident_id) li.setAttribute('data-incident-id', String(e.incident_id));
     if (e.level) li.setAttribute('data-level', String(e.level));
     const time = make('time', 'gisapp-hqlog-time', when(e.at));
     time.dateTime = e.at || '';
@@ -93,7 +113,8 @@ function start(config) {
     const s = make('span', 'gisapp-hqlog-summary', summary);
     if (lang === 'en' && !e.summary_en) s.lang = 'ja';
     li.appendChild(s);
-    if (e.actor && e.actor !== 'system') li.appendChild(make('span', 'gisapp-hqlog-actor', e.actor));
+    const who = e.actor_name || e.actor;
+    if (who && e.actor !== 'system') li.appendChild(make('span', 'gisapp-hqlog-actor', who));
     return li;
   }
 
@@ -125,7 +146,7 @@ function start(config) {
   }
 
   const load = oneAtATime(() => {
-    const url = newest ? `/api/hq-log?after=${newest}&limit=${LIMIT}` : `/api/hq-log?limit=${LIMIT}`;
+    const url = newest ? `/api/chronology?after=${newest}&limit=${LIMIT}` : `/api/chronology?limit=${LIMIT}`;
     return getJSON(url).then((doc) => {
       add_(doc.entries || []);
     }).catch((error) => {
@@ -143,8 +164,14 @@ function start(config) {
       note.focus();
       return;
     }
+    const incident = about.value.trim().replace(/^#/, '');
+    if (incident && !/^\d{1,12}$/.test(incident)) {
+      formStatus.textContent = text.incident_bad;
+      about.focus();
+      return;
+    }
     add.disabled = true;
-    sendResult('POST', '/api/hq-log', {text: value})
+    sendResult('POST', '/api/chronology', incident ? {text: value, incident_id: Number(incident)} : {text: value})
       .then((result) => {
         add.disabled = false;
         if (!result.ok) {
@@ -154,6 +181,7 @@ function start(config) {
           return;
         }
         note.value = '';
+        about.value = '';
         formStatus.textContent = text.note_ok;
         if (result.data?.id) add_([result.data]);
         load();

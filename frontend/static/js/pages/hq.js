@@ -14,6 +14,7 @@ import {startGaugeMarkers} from '../hq/gauges/markers.js';
 import {startIncidents} from '../hq/incidents/index.js';
 import {deviceAlertsPanel} from '../hq/device_alerts.js';
 import {drawLegend} from '../hq/legend.js';
+import {instructionsPanel} from '../hq/instructions.js';
 import {logPanel} from '../hq/log.js';
 import {startShelters} from '../hq/shelters.js';
 import {statusLine} from '../hq/status.js';
@@ -21,9 +22,9 @@ import {openStream} from '../hq/stream.js';
 import {unitBoardPanel} from '../hq/unitboard.js';
 import {startUnits} from '../hq/units.js';
 
-// The side panels, in tab order after the incident panel; the log goes inside 避難情報, the unit board
-// under the radio unit list.
-const PANELS = [evacinfoPanel, logPanel, unitBoardPanel, deviceAlertsPanel];
+// The side panels, in tab order after the incident panel; the log goes inside 避難情報, the open
+// instructions inside the log (each after the one it goes into), the unit board under the radio unit list.
+const PANELS = [evacinfoPanel, logPanel, instructionsPanel, unitBoardPanel, deviceAlertsPanel];
 const INCIDENT_EVENTS = ['incident', 'assignment', 'citizen_report', 'road_closure'];
 const DEVICE_STATE_EVENTS = ['device_offline', 'device_silent', 'device_online'];
 const DUTY_EVENTS = ['unit_duty', 'assignment'];  // a unit's symbol follows its duty
