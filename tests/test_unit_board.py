@@ -217,7 +217,8 @@ def test_duty_states_follow_the_assignment_and_the_hq(
     assert refused.status_code == 409 and "休止" in refused.json()["error"]["message_ja"]
     assert client.post(duty_url, json={"state": "standby"}, headers=hq).status_code == 200
 
-    # The history, newest first, and one chronology entry per change (kind 'unit', the unit named).
+    # The history, newest first. The chronology says each thing once: a duty the HQ sets is an entry of
+    # its own (kind 'unit'); a duty that follows the assignment is the incident's dispatch entry.
     history = client.get(duty_url, headers=hq).json()
     assert [(h["from_state"], h["state"]) for h in reversed(history)] == [
         ("standby", "dispatched"),
@@ -228,10 +229,18 @@ def test_duty_states_follow_the_assignment_and_the_hq(
         ("off_duty", "standby"),
     ]
     log = unit_log(app_engine, "UB-DUTY")
-    assert len(log) == 6
-    assert log[0][1] == f"無線機 消防DUTY号（UB-DUTY）：待機 → 出動中（事案 {incident['id']}）"
-    assert log[0][2] == f"Radio unit 消防DUTY号 (UB-DUTY): standby → dispatched (incident {incident['id']})"
-    assert log[4][1] == "無線機 消防DUTY号（UB-DUTY）：待機 → 休止　燃料補給"
+    assert [entry[1] for entry in log] == [
+        "無線機 消防DUTY号（UB-DUTY）：帰署 → 待機　帰署確認",
+        "無線機 消防DUTY号（UB-DUTY）：待機 → 休止　燃料補給",
+        "無線機 消防DUTY号（UB-DUTY）：休止 → 待機",
+    ]
+    assert log[1][2] == "Radio unit 消防DUTY号 (UB-DUTY): standby → off duty 燃料補給"
+    with app_engine.connect() as conn:
+        dispatch_entries = conn.execute(
+            text("SELECT summary_ja FROM ops.hq_log WHERE unit_id = 'UB-DUTY' AND kind = 'dispatch' ORDER BY id")
+        ).scalars().all()  # fmt: skip
+    assert len(dispatch_entries) == 3  # dispatched, on scene, cleared: once each
+    assert "出動" in dispatch_entries[0] and "現着" in dispatch_entries[1] and "解除" in dispatch_entries[2]
     with app_engine.connect() as conn:
         disasters = conn.execute(
             text("SELECT DISTINCT disaster_id FROM ops.hq_log WHERE unit_id = 'UB-DUTY' AND incident_id IS NOT NULL")
