@@ -74,11 +74,22 @@ def parse(
             "at needs a time zone offset (e.g. 2026-07-01T14:30:00+09:00).",
             "at",
         )
+    elif _out_of_range(at):
+        raise _invalid("時刻が範囲外です。", "at is out of range.", "at")
     elif at > now + CLOCK_SKEW:
         raise _invalid(
             "未来の時刻の状況図は作成できません。", "A situation map cannot be made for a future time.", "at"
         )
     return PrintRequest(disaster_id, at, paper_u, orientation_l, _parse_bbox(bbox) if bbox else None)
+
+
+def _out_of_range(at: datetime) -> bool:
+    # 0001-01-01T00:00+14:00 parses, but is before the first moment a datetime can hold in UTC.
+    try:
+        at.astimezone(UTC)
+    except OverflowError:
+        return True
+    return False
 
 
 def _parse_bbox(raw: str) -> tuple[float, float, float, float]:

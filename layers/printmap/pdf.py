@@ -85,18 +85,27 @@ class _Drawer(Table):
         c.showPage()
 
     def basemap(self) -> None:
+        """Fills one by one (even-odd keeps each polygon's holes), then one stroked path per kind."""
         c = self.c
+        by_kind: dict[str, list] = {}
         for shape in self.sheet.basemap.shapes:
-            stroke, width, dash, fill, alpha = BASE_STYLE.get(shape.kind, BASE_STYLE["line"])
-            polygon = shape.geometry.geom_type in ("Polygon", "MultiPolygon")
-            if polygon and fill:
+            by_kind.setdefault(shape.kind, []).append(shape.geometry)
+        for kind, geometries in by_kind.items():
+            stroke, width, dash, fill, alpha = BASE_STYLE.get(kind, BASE_STYLE["line"])
+            polygons = [g for g in geometries if g.geom_type in ("Polygon", "MultiPolygon")]
+            lines = [g for g in geometries if g.geom_type not in ("Polygon", "MultiPolygon")]
+            if polygons and fill:
                 c.saveState()
                 c.setFillColor(HexColor(fill))
                 c.setFillAlpha(alpha)
-                c.drawPath(self._path(shape.geometry, True), stroke=0, fill=1, fillMode=FILL_EVEN_ODD)
+                for g in polygons:
+                    c.drawPath(self._path(g, True), stroke=0, fill=1, fillMode=FILL_EVEN_ODD)
                 c.restoreState()
             self._stroke(stroke, width, dash)
-            c.drawPath(self._path(shape.geometry, polygon), stroke=1, fill=0)
+            if polygons:
+                c.drawPath(self._path(polygons, True), stroke=1, fill=0)
+            if lines:
+                c.drawPath(self._path(lines, False), stroke=1, fill=0)
         c.setDash([])
 
     def base_labels(self) -> None:

@@ -16,6 +16,7 @@ import {logPanel} from '../hq/log.js';
 import {startShelters} from '../hq/shelters.js';
 import {statusLine} from '../hq/status.js';
 import {openStream} from '../hq/stream.js';
+import {printLink} from '../lib/print.js';
 import {startUnits} from '../hq/units.js';
 
 // The side panels, in tab order after the incident panel; the log goes inside 避難情報.
@@ -51,7 +52,11 @@ function start() {
   const panelConfig = {map, text, lang, locale, rules, container};
   const panels = PANELS.map((p) => ({events: p.events, api: p.start(panelConfig)}));
   drawLegend({map, text, symbols, order: data.symbol_order});
-  Object.assign(window.gisapp, {incidents, alerts, units});
+  // 印刷用地図: the live map now (no time: the server's now), the disaster chosen in the incident panel.
+  const print = printLink({map, link: document.getElementById('gisapp-print-map'),
+    paper: document.getElementById('gisapp-print-paper'), disasterId: incidents.disasterId, lang});
+  incidents.onDisasterChange(print.update);
+  Object.assign(window.gisapp, {incidents, alerts, units, print});
 
   function reloadAll() {
     panels.forEach((p) => { p.api.reload(); });

@@ -12,6 +12,7 @@
 import {getJSON} from '../lib/api.js';
 import {el, format, pageData} from '../lib/dom.js';
 import {createMap, legend, letterMarker} from '../lib/map.js';
+import {printLink} from '../lib/print.js';
 
 const data = pageData();
 const text = data.text.replay;
@@ -129,6 +130,13 @@ function draw(result) {
   status.dataset.state = 'ready';
 }
 
+// 印刷用地図: the map at the time chosen here, of the disaster chosen here.
+const print = printLink({map, link: document.getElementById('gisapp-print-map'),
+  paper: document.getElementById('gisapp-print-paper'),
+  disasterId: () => (current() ? current().id : null),
+  at: () => (when.value ? new Date(when.value).toISOString() : null), lang: data.lang});
+window.gisapp.print = print;
+
 function failed(error) {
   console.error(error);
   status.textContent = format(text.error, {status: error.status || '?'});
@@ -143,7 +151,10 @@ async function load() {
   loading = url;
   try {
     const result = await getJSON(url);
-    if (loading === url) draw(result); // an older answer arriving late does not overwrite a newer one
+    if (loading === url) {
+      draw(result); // an older answer arriving late does not overwrite a newer one
+      print.update();
+    }
   } catch (error) {
     if (loading === url) failed(error);
   }
