@@ -24,7 +24,7 @@ def replay_page(lang: str, *, offline: bool, query: Mapping[str, str] | None = N
         scripts=["vendor/leaflet/leaflet.js"],
         # The order of the legend and the counts (the JSON block sorts object keys).
         data={
-            "symbols": {"incident": drawn["incident"], "unit": drawn["unit"]},
+            "symbols": {"incident": drawn["incident"], "unit": drawn["unit"], "closure": drawn["closure"]},
             "statuses": list(drawn["incident"]),
         },
         text_sections=["replay"],

@@ -7,6 +7,7 @@
 
 import {pageData} from '../lib/dom.js';
 import {createMap} from '../lib/map.js';
+import {startClosures} from '../hq/closures.js';
 import {evacinfoPanel} from '../hq/evacinfo/panel.js';
 import {startGaugeAlerts} from '../hq/gauges/alerts.js';
 import {startGaugeMarkers} from '../hq/gauges/markers.js';
@@ -49,6 +50,7 @@ function start() {
   const alerts = startGaugeAlerts({text: text.hq_gauges, locale, container: incidents.extras});
   const units = startUnits({map, text: text.hq, symbols, rules, status, container: incidents.extras});
   const gauges = startGaugeMarkers({map, text: text.hq_gauges, symbols, rules, units, alerts});
+  const closures = startClosures({map, text: text.hq, symbols});
   const panelConfig = {map, text, lang, locale, rules, container};
   const panels = PANELS.map((p) => ({events: p.events, api: p.start(panelConfig)}));
   drawLegend({map, text, symbols, order: data.symbol_order});
@@ -56,7 +58,7 @@ function start() {
   const print = printLink({map, link: document.getElementById('gisapp-print-map'),
     paper: document.getElementById('gisapp-print-paper'), disasterId: incidents.disasterId, lang});
   incidents.onDisasterChange(print.update);
-  Object.assign(window.gisapp, {incidents, alerts, units, print});
+  Object.assign(window.gisapp, {incidents, alerts, units, print, closures});
 
   function reloadAll() {
     panels.forEach((p) => { p.api.reload(); });
@@ -65,6 +67,7 @@ function start() {
     incidents.reload();
     shelters.reload();
     alerts.reload();
+    closures.reload();
   }
 
   function onEvent(type, message) {
@@ -74,7 +77,10 @@ function start() {
       gauges.reload();
       alerts.reload();
     } else if (DEVICE_STATE_EVENTS.includes(type)) units.loadStates();
-    else if (INCIDENT_EVENTS.includes(type)) incidents.onEvent(type, message);
+    else if (INCIDENT_EVENTS.includes(type)) {
+      incidents.onEvent(type, message);
+      if (type === 'road_closure') closures.onEvent(type, message);
+    }
     else if (EVAC_EVENTS.includes(type)) shelters.onEvent(type, message);
     panels.forEach((p) => { if (p.events.includes(type)) p.api.onEvent(type, message); });
     status({}, false);
@@ -89,6 +95,7 @@ function start() {
   panels.forEach((p) => { p.api.reload(); });
   units.reload();
   gauges.reload();
+  closures.reload();
   status({}, true);
 }
 

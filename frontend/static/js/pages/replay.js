@@ -10,6 +10,7 @@
  * .gisapp-replay-count[data-status][data-count], #gisapp-replay-summary; window.gisapp = {map}. */
 
 import {getJSON} from '../lib/api.js';
+import {closureLayer} from '../lib/closures.js';
 import {el, format, pageData} from '../lib/dom.js';
 import {createMap, legend, letterMarker} from '../lib/map.js';
 import {printLink} from '../lib/print.js';
@@ -34,6 +35,12 @@ const map = createMap(document.getElementById('gisapp-map'), {offline: data.offl
 window.gisapp = {map};
 // A notice shown above the map (offline basemap, restricted layer) makes it shorter: tell Leaflet.
 new ResizeObserver(() => map.invalidateSize()).observe(map.getContainer());
+// The road closures in force at T, under the markers (lib/closures.js, as on the HQ map).
+const closureSymbol = data.symbols.closure.closed;
+const closures = closureLayer(map, {
+  symbol: closureSymbol,
+  label: (c) => format(text.closure_label, {route: c.route_name || '', reason: c.reason || ''}),
+});
 // Incidents first: they come before the units in the marker pane, so Tab reaches them first.
 const incidentLayer = L.layerGroup().addTo(map);
 const unitLayer = L.layerGroup().addTo(map);
@@ -42,6 +49,7 @@ legend(map, {
   entries: [
     ...STATUSES.map((s) => incidentSymbols[s]),
     {...unitSymbol, label: text.unit_legend},
+    {...closureSymbol, label: text.closure_legend},
   ],
   open: !window.matchMedia('(max-width: 600px)').matches,
 });
@@ -98,6 +106,7 @@ function mark(marker, attrs) {
 }
 
 function draw(result) {
+  closures.draw(result.closures || []);
   incidentLayer.clearLayers();
   unitLayer.clearLayers();
   const tally = Object.fromEntries(STATUSES.map((s) => [s, 0]));
