@@ -13,6 +13,7 @@ import io
 import threading
 
 import numpy as np
+from reportlab import rl_config
 from reportlab.lib.colors import HexColor, white
 from reportlab.pdfgen.canvas import FILL_EVEN_ODD, Canvas
 
@@ -24,6 +25,9 @@ from layers.printmap.sheet import BASE_STYLE, GREY, INK, LEVEL_DASH, Area, Closu
 from layers.printmap.table import Table
 
 _render_lock = threading.Lock()
+# Page streams Flate-compressed as binary, not also ASCII85-encoded (reportlab's default): ASCII85 only
+# makes a PDF 7-bit clean, and its pure-Python encoder took most of a city sheet's time.
+rl_config.useA85 = 0
 
 
 def map_rect(paper: str, orientation: str) -> tuple[float, float, float, float]:

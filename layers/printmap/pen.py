@@ -33,7 +33,7 @@ class Pen:
     def _path(self, geometries: shapely.Geometry | list[shapely.Geometry], closed: bool):
         """One path of every ring and line of ``geometries``. The operators are written in bulk (the
         path object's code list, which drawPath writes out): a city's basemap has ~10^5 vertices, and
-        reportlab's per-vertex lineTo costs ~50 µs each, numpy formatting ~1 µs."""
+        reportlab's per-vertex lineTo costs far more than one format per ring."""
         p = self.c.beginPath()
         if not isinstance(geometries, list):
             geometries = [geometries]
@@ -49,9 +49,10 @@ class Pen:
             pts = self._points(shapely.get_coordinates(ring))
             if len(pts) < 2:
                 continue
-            text = np.char.mod("%.2f", pts)
-            ops.append(f"{text[0, 0]} {text[0, 1]} m")
-            ops.append(" l\n".join(map(" ".join, text[1:].tolist())) + " l")
+            # One %-format call per ring (C speed) rather than one call per vertex; 0.1 pt (0.035 mm)
+            # is finer than any printer.
+            ops.append(f"{pts[0, 0]:.1f} {pts[0, 1]:.1f} m\n")
+            ops.append(("%.1f %.1f l\n" * (len(pts) - 1)) % tuple(pts[1:].ravel().tolist()))
             if closed:
                 ops.append("h")
         p._code.extend(ops)  # private, but what drawPath writes: see above
