@@ -1,10 +1,12 @@
 /* After-action review (振り返り, /hq/replay): the HQ map of a disaster at a chosen time T.
  *
  * GET /api/disasters/{id}/at?t=… gives the incidents reported by T with the status their events gave
- * them by T, and every radio unit's last position at or before T. Read-only, no event stream. A slider
+ * them by T, every radio unit's last position at or before T and the road closures in force at T
+ * (drawn as on the HQ map, lib/closures.js). Read-only, no event stream. A slider
  * runs from the disaster's opening to its closing (or now); the export links give the full record.
  * Incidents are drawn as on the HQ map: letter + shape + colour from the server's state symbols
- * (frontend/symbols.py), named for screen readers, with a legend. Data goes in as text only.
+ * (frontend/symbols.py), named for screen readers, with a legend. Data goes in as text only. The
+ * 印刷用地図 (PDF) link (lib/print.js) prints this map at T.
  *
  * Tests wait for .gisapp-incident[data-incident-id][data-status], .gisapp-unit[data-device-id],
  * .gisapp-replay-count[data-status][data-count], #gisapp-replay-summary; window.gisapp = {map}. */
