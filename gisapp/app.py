@@ -34,6 +34,7 @@ from gisapp.api import (
     incidents,
     jma,
     layers,
+    maps,
     pages,
     people,
     public_incidents,
@@ -244,6 +245,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
         app.include_router(chronology_page.router)
         app.include_router(people.router)
         app.include_router(dead_letters.router)
+        app.include_router(maps.router)
         app.include_router(jma.router)
         app.include_router(docs.router)
 

@@ -62,6 +62,7 @@ SPECIAL: dict[tuple[str, str], dict] = {
     ("post", "/api/public/evacuation-status"): {"statuses": {409}},  # no disaster open
     ("post", "/api/evacuation-status"): {"statuses": {409}},
     ("post", "/api/auth/logout"): {"drop": {403, 409}},
+    ("get", "/api/maps/situation.pdf"): {"statuses": {404}},  # the disaster is named in the query
 }
 
 

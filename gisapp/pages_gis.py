@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from frontend.catalogue import both, normalise_lang
 from frontend.render import RenderedPage, render_page
+from frontend.symbols import symbols
 
 
 def gis_page(lang: str, *, offline: bool, query: Mapping[str, str] | None = None) -> RenderedPage:
@@ -20,6 +21,8 @@ def gis_page(lang: str, *, offline: bool, query: Mapping[str, str] | None = None
         styles=["vendor/leaflet/leaflet.css", "css/staff_map.css"],
         scripts=["vendor/leaflet/leaflet.js"],
         text_sections=["gis"],
+        # Road closures are drawn with the HQ map's closure symbol (lib/closures.js).
+        data={"symbols": {"closure": symbols(code)["closure"]}},
         offline=offline,
         # Staff may read either language best: the audit notice in both, the page's first.
         restricted_notice=both("common.restricted", code),

@@ -1,5 +1,6 @@
 """After-action review (振り返り, /hq/replay): the HQ map of a disaster at a chosen time T — incidents with
-the status they had then, radio units where they were — and the exports (static/js/pages/replay.js).
+the status they had then, radio units where they were, road closures in force — and the exports
+(static/js/pages/replay.js).
 Incidents are drawn from the shared state symbols, as on the HQ map, with a legend."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def replay_page(lang: str, *, offline: bool, query: Mapping[str, str] | None = N
         scripts=["vendor/leaflet/leaflet.js"],
         # The order of the legend and the counts (the JSON block sorts object keys).
         data={
-            "symbols": {"incident": drawn["incident"], "unit": drawn["unit"]},
+            "symbols": {"incident": drawn["incident"], "unit": drawn["unit"], "closure": drawn["closure"]},
             "statuses": list(drawn["incident"]),
         },
         text_sections=["replay"],

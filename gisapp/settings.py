@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     session_hours: int = Field(12, alias="GISAPP_SESSION_HOURS", ge=1, le=24 * 30)
     # The integrated GIS runs on a network without internet: no online basemap.
     offline: bool = Field(False, alias="GISAPP_OFFLINE")
+    # The city's plane-rectangular zone (平面直角座標系 I–XIX, EPSG:6669–6687; 神奈川 is IX, 6677): printed
+    # maps are drawn in it, so their scale bar is true (gisapp/ops/situation_map.py).
+    plane_crs: str = Field("EPSG:6677", alias="GISAPP_PLANE_CRS", pattern=r"^EPSG:66(69|7[0-9]|8[0-7])$")
     # Key of the HMAC that turns a citizen report sender's address into its rate-limit key; unset =
     # derived from the local stack's session_secret (see gisapp/api/reports.py).
     report_key_secret: str | None = Field(None, alias="GISAPP_REPORT_KEY_SECRET")
@@ -101,6 +104,10 @@ class Settings(BaseSettings):
     # Push streams of the evacuation information per process (gisapp/evac_watch.py); beyond it 503 and
     # the page polls.
     evac_streams: int = Field(2000, alias="GISAPP_EVAC_STREAMS", ge=0, le=100_000)
+
+    @property
+    def plane_srid(self) -> int:
+        return int(self.plane_crs.split(":")[1])
 
     @field_validator(
         "forwarded_allow_ips",

@@ -8,6 +8,7 @@ HQ event stream (migration 0012).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,12 @@ _LIST = text(
         FROM ({_SELECT} WHERE c.reopened_at IS NULL OR NOT :active_only) s"""  # noqa: S608 - constant
 )
 _ONE = text(f"SELECT s.j FROM ({_SELECT} WHERE c.id = :id) s")  # noqa: S608 - constant
+
+# The closures in force at :t — closed by then and not yet reopened (the after-action map at time T).
+_AT = text(
+    f"""SELECT coalesce(json_agg(s.j ORDER BY s.closed_at DESC, s.id DESC), '[]'::json)
+        FROM ({_SELECT} WHERE c.closed_at <= :t AND (c.reopened_at IS NULL OR c.reopened_at > :t)) s"""  # noqa: S608 - constant
+)
 
 _SEGMENT_VISIBLE = text(
     """SELECT r.id FROM gis.road_segment r JOIN gis.layer l ON l.id = r.layer_id
@@ -57,6 +64,11 @@ def _closure_not_found() -> NotFound:
 
 def list_closures(conn: Connection, roles: Iterable[str], active_only: bool = True) -> list[dict]:
     return conn.execute(_LIST, {"levels": visible_levels(roles), "active_only": active_only}).scalar_one()
+
+
+def closures_at(conn: Connection, roles: Iterable[str], at: datetime) -> list[dict]:
+    """The closures in force at ``at`` on the road layers the caller may see (``active``: as of now)."""
+    return conn.execute(_AT, {"levels": visible_levels(roles), "t": at}).scalar_one()
 
 
 def close_road(conn: Connection, roles: Iterable[str], actor: str, segment_id: int, reason: str) -> dict:

@@ -28,6 +28,7 @@ from gisapp.ops import categories, dispatch, exports, incidents, photos, radio_u
 from gisapp.ops.disasters import get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
 from gisapp.params import IdPath
+from layers import closures
 
 router = APIRouter(tags=["disaster HQ / 災害対策本部"])
 
@@ -318,6 +319,7 @@ def at_time(
             "features": [_feature(i) for i in incidents.state_at(conn, disaster_id, t)],
         },
         "units": radio_units.unit_positions(conn, t),
+        "closures": closures.closures_at(conn, user.roles, t),
     }
 
 

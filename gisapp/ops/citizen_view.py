@@ -20,7 +20,7 @@ from sqlalchemy import Connection, text
 
 from gisapp.ops import evac_levels, evac_public
 from gisapp.ops.errors import OpsInvalid, OpsNotFound
-from gisapp.ops.incidents import STATUSES
+from gisapp.ops.public_incidents import citizen_state
 from gisapp.ops.shelters import HAZARDS, LEVEL_LABELS
 
 DETOUR = 1.3  # walking distance / straight line on a town grid (said as 約)
@@ -78,8 +78,6 @@ HAZARD_AREA_LABELS = {
     "flood": ("洪水浸水想定区域", "River flood inundation zone"),
     "inland_flood": ("内水浸水想定区域", "Inland flooding zone"),
 }
-# The incident category that is a road closure: shown as 通行止め, not as the HQ's 未対応.
-ROAD_CLOSURE_CATEGORY = "road_closure"
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -149,23 +147,14 @@ def _shelter(row: dict, hazards: list[str]) -> dict:
 
 
 def _incident(row: dict) -> dict:
-    closure = row["category"] == ROAD_CLOSURE_CATEGORY
-    if closure:
-        # For a resident a closure is in force until HQ marks it done, whatever HQ's handling says.
-        state = "reopened" if row["status"] == "done" else "closed"
-    else:
-        state = row["status"]
-    ja, en = STATUSES[row["status"]]
     return {
         "id": row["id"],
         "category": row["category"],
         "category_ja": row["category_ja"],
         "category_en": row["category_en"],
-        "road_closure": closure,
-        "state": state,
         "status": row["status"],
-        "status_ja": ja,
-        "status_en": en,
+        # road_closure, state, and the words of the state (a closure reads 通行止め, never 未対応)
+        **citizen_state(row["category"], row["status"]),
         "updated_at": _iso(row["updated_at"]),
         "lon": row["lon"],
         "lat": row["lat"],

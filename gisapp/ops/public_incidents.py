@@ -23,8 +23,28 @@ _CATEGORIES = text(
 )
 
 
+# The incident category that is a road closure, and how a resident reads it: closed until HQ marks it
+# done, whatever HQ's handling says (未対応 means "HQ has not acted", not "the road is open"). The
+# words are the closure symbol's (frontend/text/*/symbols.toml closure.*; a test keeps them equal).
+ROAD_CLOSURE_CATEGORY = "road_closure"
+CLOSURE_STATES: dict[str, tuple[str, str]] = {
+    "closed": ("通行止め", "Road closed"),
+    "reopened": ("通行できます", "Open again"),
+}
+
+
+def citizen_state(category: str, status: str) -> dict:
+    """What a resident reads of an incident: ``road_closure``, ``state`` (a closure's closed/reopened,
+    else the status) and the words of that state."""
+    if category == ROAD_CLOSURE_CATEGORY:
+        state = "reopened" if status == "done" else "closed"
+        ja, en = CLOSURE_STATES[state]
+        return {"road_closure": True, "state": state, "status_ja": ja, "status_en": en}
+    ja, en = STATUSES[status]
+    return {"road_closure": False, "state": status, "status_ja": ja, "status_en": en}
+
+
 def _feature(row: dict) -> dict:
-    ja, en = STATUSES[row["status"]]
     return {
         "type": "Feature",
         "id": row["id"],
@@ -35,8 +55,7 @@ def _feature(row: dict) -> dict:
             "category_ja": row["category_ja"],
             "category_en": row["category_en"],
             "status": row["status"],
-            "status_ja": ja,
-            "status_en": en,
+            **citizen_state(row["category"], row["status"]),
             "updated_at": row["updated_at"].isoformat(),
         },
     }

@@ -1,5 +1,5 @@
 /* The HQ map's legend (lib/map.js legend, foldable): every state the map draws, from the same
- * symbols the markers use — incidents, shelters, gauges, radio units — and the area shading. */
+ * symbols the markers use — incidents, shelters, gauges, radio units, road closures — and the area shading. */
 
 import {legend} from '../lib/map.js';
 import {legendEntry} from './markers.js';
@@ -16,6 +16,8 @@ export function drawLegend({map, text, symbols, order}) {
     ...all('gauge'),
     group(text.hq.unit_list),
     ...all('unit'),
+    group(text.hq.legend_closures),
+    legendEntry(symbols.closure.closed, text.hq.closure_legend),
   ];
   const control = legend(map, {title: text.hq.legend, entries, position: 'bottomright',
     open: !window.matchMedia('(max-width: 600px)').matches});

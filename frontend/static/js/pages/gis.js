@@ -15,6 +15,7 @@
 import {getJSON} from '../lib/api.js';
 import {el, format, pageData} from '../lib/dom.js';
 import {PALETTE, geometryKind, layerPanel, layerTitle, locateControl, thematicOverlay} from '../lib/layers.js';
+import {closureLayer} from '../lib/closures.js';
 import {createMap} from '../lib/map.js';
 
 const LEVELS = ['public', 'internal', 'restricted'];
@@ -127,6 +128,37 @@ function addLayer(list, layer) {
   return load();
 }
 
+/** Road closures in force (/api/road-closures, the road layers this user may see), over the layers
+ * and listed as one entry of the layer list: drawn as on the HQ map (lib/closures.js). A role that may
+ * not read them (403) gets no entry. */
+async function addClosures() {
+  let found;
+  let failed = false;
+  try {
+    found = await getJSON('/api/road-closures');
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) return true;
+    console.error(error);
+    failed = true;
+  }
+  const closures = closureLayer(map, {
+    symbol: data.symbols.closure.closed,
+    label: (c) => format(text.closure_label, {route: c.route_name || '', reason: c.reason || ''}),
+  });
+  const entry = panel.addItem(panel.addGroup(text.closures_group),
+    {slug: 'road-closures', label: text.closures, colour: '#1a1a1a', kind: 'line', checked: true});
+  entry.checkbox.addEventListener('change', () => {
+    if (entry.checkbox.checked) closures.group.addTo(map);
+    else map.removeLayer(closures.group);
+  });
+  if (failed) {
+    entry.item.append(el('span', {class: 'gisapp-layer-failed'}, text.layers.layer_failed));
+    return false;
+  }
+  closures.draw(found);
+  return true;
+}
+
 async function start() {
   let layers;
   try {
@@ -142,7 +174,7 @@ async function start() {
     return;
   }
   layers.forEach((layer, index) => { layer.colour = PALETTE[index % PALETTE.length]; });
-  const loads = [];
+  const loads = [addClosures()];
   for (const group of groupLayers(layers)) {
     const list = panel.addGroup(group.title);
     for (const layer of group.layers) {

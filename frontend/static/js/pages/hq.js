@@ -8,6 +8,7 @@
 import {pageData} from '../lib/dom.js';
 import {createMap} from '../lib/map.js';
 import {startDamageTotals} from '../hq/damage_totals.js';
+import {startClosures} from '../hq/closures.js';
 import {evacinfoPanel} from '../hq/evacinfo/panel.js';
 import {startGaugeAlerts} from '../hq/gauges/alerts.js';
 import {startGaugeMarkers} from '../hq/gauges/markers.js';
@@ -20,6 +21,7 @@ import {startShelters} from '../hq/shelters.js';
 import {statusLine} from '../hq/status.js';
 import {openStream} from '../hq/stream.js';
 import {unitBoardPanel} from '../hq/unitboard.js';
+import {printLink} from '../lib/print.js';
 import {startUnits} from '../hq/units.js';
 
 // The side panels, in tab order after the incident panel; the log goes inside 避難情報, the open
@@ -57,10 +59,15 @@ function start() {
   const units = startUnits({map, text: text.hq, symbols, rules, status, container: incidents.extras});
   const damage = startDamageTotals({...damageConfig, lang, incidents, container: incidents.extras});
   const gauges = startGaugeMarkers({map, text: text.hq_gauges, symbols, rules, units, alerts});
+  const closures = startClosures({map, text: text.hq, symbols});
   const panelConfig = {map, text, lang, locale, rules, symbols, container};
   const panels = PANELS.map((p) => ({events: p.events, api: p.start(panelConfig)}));
   drawLegend({map, text, symbols, order: {...data.symbol_order, unit: rules.unit_legend}});
-  Object.assign(window.gisapp, {incidents, alerts, units});
+  // 印刷用地図: the live map now (no time: the server's now), the disaster chosen in the incident panel.
+  const print = printLink({map, link: document.getElementById('gisapp-print-map'),
+    paper: document.getElementById('gisapp-print-paper'), disasterId: incidents.disasterId, lang});
+  incidents.onDisasterChange(print.update);
+  Object.assign(window.gisapp, {incidents, alerts, units, print, closures});
 
   function reloadAll() {
     panels.forEach((p) => { p.api.reload(); });
@@ -70,6 +77,7 @@ function start() {
     shelters.reload();
     alerts.reload();
     damage.reload();
+    closures.reload();
   }
 
   function onEvent(type, message) {
@@ -80,7 +88,10 @@ function start() {
       alerts.reload();
     } else if (DEVICE_STATE_EVENTS.includes(type)) units.loadStates();
     if (DUTY_EVENTS.includes(type)) units.loadDuties();
-    if (INCIDENT_EVENTS.includes(type)) incidents.onEvent(type, message);
+    if (INCIDENT_EVENTS.includes(type)) {
+      incidents.onEvent(type, message);
+      if (type === 'road_closure') closures.onEvent(type, message);
+    }
     else if (EVAC_EVENTS.includes(type)) shelters.onEvent(type, message);
     damage.onEvent(type, message);
     panels.forEach((p) => { if (p.events.includes(type)) p.api.onEvent(type, message); });
@@ -96,6 +107,7 @@ function start() {
   panels.forEach((p) => { p.api.reload(); });
   units.reload();
   gauges.reload();
+  closures.reload();
   status({}, true);
 }
 

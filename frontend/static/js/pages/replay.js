@@ -1,17 +1,21 @@
 /* After-action review (振り返り, /hq/replay): the HQ map of a disaster at a chosen time T.
  *
  * GET /api/disasters/{id}/at?t=… gives the incidents reported by T with the status their events gave
- * them by T, and every radio unit's last position at or before T. Read-only, no event stream. A slider
+ * them by T, every radio unit's last position at or before T and the road closures in force at T
+ * (drawn as on the HQ map, lib/closures.js). Read-only, no event stream. A slider
  * runs from the disaster's opening to its closing (or now); the export links give the full record.
  * Incidents are drawn as on the HQ map: letter + shape + colour from the server's state symbols
- * (frontend/symbols.py), named for screen readers, with a legend. Data goes in as text only.
+ * (frontend/symbols.py), named for screen readers, with a legend. Data goes in as text only. The
+ * 印刷用地図 (PDF) link (lib/print.js) prints this map at T.
  *
  * Tests wait for .gisapp-incident[data-incident-id][data-status], .gisapp-unit[data-device-id],
  * .gisapp-replay-count[data-status][data-count], #gisapp-replay-summary; window.gisapp = {map}. */
 
 import {getJSON} from '../lib/api.js';
+import {closureLayer} from '../lib/closures.js';
 import {el, format, pageData} from '../lib/dom.js';
 import {createMap, legend, letterMarker} from '../lib/map.js';
+import {printLink} from '../lib/print.js';
 
 const data = pageData();
 const text = data.text.replay;
@@ -33,6 +37,12 @@ const map = createMap(document.getElementById('gisapp-map'), {offline: data.offl
 window.gisapp = {map};
 // A notice shown above the map (offline basemap, restricted layer) makes it shorter: tell Leaflet.
 new ResizeObserver(() => map.invalidateSize()).observe(map.getContainer());
+// The road closures in force at T, under the markers (lib/closures.js, as on the HQ map).
+const closureSymbol = data.symbols.closure.closed;
+const closures = closureLayer(map, {
+  symbol: closureSymbol,
+  label: (c) => format(text.closure_label, {route: c.route_name || '', reason: c.reason || ''}),
+});
 // Incidents first: they come before the units in the marker pane, so Tab reaches them first.
 const incidentLayer = L.layerGroup().addTo(map);
 const unitLayer = L.layerGroup().addTo(map);
@@ -41,6 +51,7 @@ legend(map, {
   entries: [
     ...STATUSES.map((s) => incidentSymbols[s]),
     {...unitSymbol, label: text.unit_legend},
+    {...closureSymbol, label: text.closure_legend},
   ],
   open: !window.matchMedia('(max-width: 600px)').matches,
 });
@@ -97,6 +108,7 @@ function mark(marker, attrs) {
 }
 
 function draw(result) {
+  closures.draw(result.closures || []);
   incidentLayer.clearLayers();
   unitLayer.clearLayers();
   const tally = Object.fromEntries(STATUSES.map((s) => [s, 0]));
@@ -129,6 +141,13 @@ function draw(result) {
   status.dataset.state = 'ready';
 }
 
+// 印刷用地図: the map at the time chosen here, of the disaster chosen here.
+const print = printLink({map, link: document.getElementById('gisapp-print-map'),
+  paper: document.getElementById('gisapp-print-paper'),
+  disasterId: () => (current() ? current().id : null),
+  at: () => (when.value ? new Date(when.value).toISOString() : null), lang: data.lang});
+window.gisapp.print = print;
+
 function failed(error) {
   console.error(error);
   status.textContent = format(text.error, {status: error.status || '?'});
@@ -143,7 +162,10 @@ async function load() {
   loading = url;
   try {
     const result = await getJSON(url);
-    if (loading === url) draw(result); // an older answer arriving late does not overwrite a newer one
+    if (loading === url) {
+      draw(result); // an older answer arriving late does not overwrite a newer one
+      print.update();
+    }
   } catch (error) {
     if (loading === url) failed(error);
   }
