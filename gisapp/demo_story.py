@@ -35,7 +35,20 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 
 from gisapp.db import transaction
-from gisapp.ops import checkin, dispatch, evac_info, incidents, jma, radio_reports, reports, shelters
+from gisapp.ops import (
+    checkin,
+    damage,
+    dispatch,
+    evac_info,
+    incidents,
+    instructions,
+    jma,
+    radio_reports,
+    reports,
+    shelter_needs,
+    shelters,
+    unit_duty,
+)
 from gisapp.ops.disaster_close import close_disaster, open_incidents
 from gisapp.ops.disasters import open_disaster
 from ingest import jmaxml_build
@@ -110,8 +123,9 @@ def load_story(
         until = max(now, until or conn.execute(text("SELECT now()")).scalar_one())
         ctx = _Ctx(conn, disaster["id"], now, until, created, notices, [])
         storm = _storm(ctx, shared)
-        _incidents(ctx)
+        radio_ids = _incidents(ctx)
         _shelters(ctx, _evacuation(ctx))
+        _hq_day(ctx, radio_ids)
         counts = story_counts(conn, ctx.disaster_id)
     story_file = data_dir / STORY_FILE
     _write_story_file(story_file, ctx, storm)
@@ -375,7 +389,8 @@ def _ref(ctx: _Ctx, key: str) -> str:
     return f"demo-{ctx.disaster_id}-{key}"
 
 
-def _incidents(ctx: _Ctx) -> None:
+def _incidents(ctx: _Ctx) -> list[int]:
+    """The story's incidents; returns the ids of the radio-reported ones, in _RADIO's order."""
     conn, places = ctx.conn, _places(ctx.conn)
     radio = []
     for k, (category, title, priority, before, where, _, _) in enumerate(_RADIO):
@@ -418,6 +433,52 @@ def _incidents(ctx: _Ctx) -> None:
                         "id": _ref(ctx, f"live-{unit}")},
         })  # fmt: skip
     radio_reports.record_radio_incidents(conn, due)
+    return ids
+
+
+# The HQ's day beside the incidents: 被害報 on three of the radio incidents (index in _RADIO: figures),
+# an instruction to the road division about the closed bridge, a unit resting, a shelter's needs.
+_DAMAGE = {
+    0: {"partial_buildings": 1, "partial_households": 1, "partial_people": 3, "injured_minor": 1, "roads": 1,
+        "cliff_failures": 1},
+    2: {"flooded_below_buildings": 3, "flooded_below_households": 3, "flooded_below_people": 8, "roads": 1},
+    4: {"injured_serious": 1, "half_buildings": 1, "half_households": 1, "half_people": 2},
+}  # fmt: skip
+_INSTRUCTION = ("road", "橋梁の通行止め箇所に迂回路の案内看板を設置し、設置後に報告してください（デモ）", 3)
+_RESTING_UNIT = "R009"
+_NEEDS = (("毛布", 80, "枚", 1, "夜間の冷え込みに備えて（デモ）"), ("飲料水 500ml", 240, "本", 2, ""))
+
+
+def _hq_day(ctx: _Ctx, radio_ids: list[int]) -> None:
+    """Stored once: a second load finds each part and leaves it as it is."""
+    conn = ctx.conn
+    for index, figures in _DAMAGE.items():
+        incident_id = radio_ids[index]
+        if damage.get_damage(conn, incident_id)["version"] == 0:
+            damage.save_damage(
+                conn, incident_id, 0, figures, "現地からの無線報告（デモ）", HQ_ACTOR, replace=True
+            )
+    dept, body, incident_index = _INSTRUCTION
+    if not conn.execute(text("SELECT 1 FROM ops.instruction WHERE body = :b"), {"b": body}).first():
+        dept_id = conn.execute(
+            text("SELECT id FROM core.department WHERE code = :c"), {"c": dept}
+        ).scalar_one()
+        instructions.instruct(conn, dept_id, body, HQ_ACTOR, due_at=ctx.now + timedelta(minutes=90),
+                              incident_id=radio_ids[incident_index])  # fmt: skip
+    if unit_duty.current(conn, unit_id=_RESTING_UNIT) == "standby":
+        unit_duty.set_duty(conn, HQ_ACTOR, "off_duty", unit_id=_RESTING_UNIT, note="燃料補給（デモ）")
+    first = conn.execute(
+        text(
+            """SELECT o.shelter_id FROM ops.shelter_opening o JOIN gis.shelter s ON s.id = o.shelter_id
+                WHERE o.disaster_id = :d AND o.closed_at IS NULL ORDER BY s.code LIMIT 1"""
+        ),
+        {"d": ctx.disaster_id},
+    ).scalar()
+    if first is not None and not shelter_needs.list_needs(conn, ctx.disaster_id, first):
+        for item, quantity, unit, priority, note in _NEEDS:
+            shelter_needs.add_need(
+                conn, ctx.disaster_id, first, item, quantity, unit, priority, note, HQ_ACTOR
+            )
 
 
 def _citizen_report(ctx: _Ctx, k: int, category: str, description: str, where: tuple[float, float]) -> int:

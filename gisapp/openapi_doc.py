@@ -63,6 +63,8 @@ SPECIAL: dict[tuple[str, str], dict] = {
     ("post", "/api/evacuation-status"): {"statuses": {409}},
     ("post", "/api/auth/logout"): {"drop": {403, 409}},
     ("get", "/api/maps/situation.pdf"): {"statuses": {404}},  # the disaster is named in the query
+    ("get", "/api/chronology/handover"): {"statuses": {404}},
+    ("patch", "/api/shelter-needs/{need_id}"): {"statuses": {428}},  # If-Match required
 }
 
 

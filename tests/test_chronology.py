@@ -275,7 +275,9 @@ def test_instruction_lifecycle_with_conflicts(client, world, app_engine):
     assert client.get(url, headers=w["hq"]).json()["result"] == "120袋配布"  # unchanged by the refusals
 
     r = client.post(
-        "/api/instructions", json={"department_id": w["other_dept"], "text": "給水車の手配"}, headers=w["hq"]
+        "/api/instructions",
+        json={"department_id": w["other_dept"], "text": f"給水車の手配 {w['tag']}"},
+        headers=w["hq"],
     )
     second = r.json()
     assert (
@@ -292,10 +294,12 @@ def test_instruction_lifecycle_with_conflicts(client, world, app_engine):
         client.post(f"/api/instructions/{second['id']}/complete", json={}, headers=w["hq"]).status_code == 409
     )
 
-    log = entries(client, w["hq"], kind="instruction", q="大山町の土のう配布")[::-1]
+    log = entries(client, w["hq"], kind="instruction", q=f"大山町の土のう配布 {w['tag']}")[::-1]
     assert [e["summary_ja"].split("】")[0] for e in log] == ["【指示", "【指示完了"]
     assert "結果：120袋配布" in log[1]["summary_ja"] and log[1]["department_id"] == w["dept"]
-    withdrawn = entries(client, w["hq"], kind="instruction", department=w["other_dept"])
+    withdrawn = entries(
+        client, w["hq"], kind="instruction", department=w["other_dept"], q=f"給水車の手配 {w['tag']}"
+    )
     assert (
         withdrawn[0]["summary_ja"].startswith("【指示取消】")
         and "理由：県が手配" in withdrawn[0]["summary_ja"]

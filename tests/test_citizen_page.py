@@ -27,7 +27,7 @@ from sqlalchemy import text
 from frontend.catalogue import catalogue
 from gisapp.app import create_app
 from gisapp.db import transaction
-from gisapp.ops import disasters, evac_levels, incidents
+from gisapp.ops import disaster_close, disasters, evac_levels, incidents
 from gisapp.ops import shelters as shelter_ops
 from gisapp.pages_citizen import SYMBOLS_CSS, symbols_stylesheet
 from layers import closures
@@ -154,7 +154,10 @@ def fixture(servers, owner_engine, app_engine):  # noqa: F811 - servers loads th
     evac.cancel(owner_engine, order)
     with transaction(owner_engine, ["admin"]) as conn:
         closures.reopen_road(conn, ["admin"], "test", closure)
-        disasters.close_disaster(conn, disaster, "test")
+        current = incidents.get_incident(conn, incident)
+        incidents.update_incident(conn, incident, current["version"], {"status": "done"}, "test")
+        # Closing a disaster with people in its shelters needs a word on what happens to them.
+        disaster_close.close_disaster(conn, disaster, "test", shelters="checkout", reason="テスト終了")
 
 
 def _ours(shelters: list[dict]) -> list[str]:

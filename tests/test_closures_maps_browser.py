@@ -80,6 +80,7 @@ def test_wrong5_the_hq_map_draws_road_closures_with_the_symbol_and_a_legend_entr
     assert marker.get_attribute("role") == "img"
     assert marker.get_attribute("aria-label") == f"通行止め：{closure['route_name']}（冠水（地図試験））"
     assert marker.inner_text() == "止"  # the letter, not colour alone
+    page.locator("#gisapp-legend").evaluate("e => { e.open = true; }")  # folded at first
     assert "通行止め（黒の点線の道路）" in page.locator("#gisapp-legend").inner_text()
     # Live: the reopening arrives on the event stream and the closure leaves the map.
     assert client.post(f"/api/road-closures/{closure['id']}/reopen", headers=hq_api).status_code == 200

@@ -215,8 +215,11 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
     assert marker.locator(".gisapp-letter-marker-body").inner_text() == "3"  # 避難判断水位: the 3rd of 4
     assert marker.get_attribute("role") == "button" and marker.get_attribute("tabindex") == "0"
     assert marker.get_attribute("aria-label") == "凡例川水位計 危険・避難判断水位（グラフを開く） 水位 2.10 m"
-    # The legend: every kind, from the same symbols.
+    # The legend: folded at first (open it would cover a third of the map), every kind when opened, from
+    # the same symbols; opened, it stays open for this browser.
     legend = page.locator("#gisapp-legend")
+    assert legend.evaluate("e => e.open") is False
+    legend.locator("summary").click()
     assert legend.evaluate("e => e.open") is True
     words = legend.inner_text()
     for word in (
@@ -232,8 +235,11 @@ def test_shelters_and_gauges_have_letters_names_and_the_map_a_legend(
         assert word in words, word
     swatch = legend.locator("li", has_text="満員").locator(".gisapp-letter-marker")
     assert "gisapp-shape-house" in swatch.get_attribute("class")
-    legend.locator("summary").click()  # it folds
-    assert legend.evaluate("e => e.open") is False
+    page.reload()
+    page.wait_for_selector("#gisapp-legend")
+    assert page.locator("#gisapp-legend").evaluate("e => e.open") is True  # remembered
+    page.locator("#gisapp-legend summary").click()  # it folds
+    assert page.locator("#gisapp-legend").evaluate("e => e.open") is False
 
 
 OVERLAP_JS = """

@@ -235,6 +235,38 @@ def test_a_disaster_with_nothing_to_show_is_still_a_valid_map_saying_so(client, 
     assert "取扱注意" not in body  # nothing internal on it
 
 
+def test_without_a_bbox_the_sheet_shows_the_disasters_incidents_however_wide_they_lie(client, world):
+    """No bbox: the ground is the disaster's own incidents, not the city's whole extent (which also
+    held every road any department imported, and refused the sheet once they lay in several cities)."""
+
+    def disaster_with(places: tuple[tuple[float, float, str], ...]) -> int:
+        d = new_disaster(client, world, f"印刷試験 範囲 {uuid.uuid4().hex[:6]}")
+        for lon, lat, title in places:
+            r = client.post(
+                f"/api/disasters/{d}/incidents",
+                json={"category": "fallen_tree", "title": title, "lon": lon, "lat": lat},
+                headers=world["hq"],
+            )
+            assert r.status_code == 201, r.text
+        return d
+
+    # Two incidents 20 km apart, 80 km from the demo city: both on the sheet.
+    tag = uuid.uuid4().hex[:4]
+    d = disaster_with(((140.10, 35.60, f"千葉の倒木{tag}"), (140.30, 35.62, f"東金の倒木{tag}")))
+    body = "".join(page_text(p) for p in get_pdf(client, world["hq"], disaster=d, paper="A4").pages)
+    assert f"千葉の倒木{tag}" in body and f"東金の倒木{tag}" in body
+    # Incidents 95 km apart: still a sheet, cut to the widest ground around their centre.
+    wide = disaster_with(((139.10, 35.30, "西の事案"), (139.95, 35.80, "東の事案")))
+    assert get_pdf(client, world["hq"], disaster=wide, paper="A4").pages
+    # A bbox the operator asks for that is too wide is still refused, naming it.
+    r = client.get(
+        "/api/maps/situation.pdf",
+        params={"disaster": wide, "bbox": "139.1,35.3,139.95,35.8"},
+        headers=world["hq"],
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "bbox"
+
+
 @pytest.mark.parametrize(
     "params, field",
     [

@@ -168,7 +168,12 @@ def test_duty_states_follow_the_assignment_and_the_hq(
             ),
             {"lon": SPOT[0] - 0.0005, "lat": SPOT[1]},
         )
-        conn.execute(text("UPDATE sensor.device_status SET last_seen = now() WHERE device_id = 'UB-DUTY'"))
+        conn.execute(  # heard just now, whether or not the worker has written its status yet
+            text(
+                "INSERT INTO sensor.device_status (device_id, last_seen) VALUES ('UB-DUTY', now())"
+                " ON CONFLICT (device_id) DO UPDATE SET last_seen = now(), last_will_at = NULL"
+            )
+        )
     row = board_row(client, hq, "UB-DUTY")
     assert (row["duty_state"], row["duty_ja"], row["comm_state"]) == ("standby", "待機", "online")
     assert row["battery_pct"] == 64 and row["position_ts"] and row["incident_id"] is None
@@ -249,6 +254,25 @@ def test_duty_states_follow_the_assignment_and_the_hq(
     # Append-only, even for the owner: the history cannot be rewritten.
     with owner_engine.connect() as conn, pytest.raises(Exception, match="append-only"):
         conn.execute(text("UPDATE ops.duty_event SET state = 'standby' WHERE unit_id = 'UB-DUTY'"))
+
+
+def test_a_dispatch_note_of_any_allowed_length_is_taken(client, hq, radios, disaster):
+    """The dispatch takes notes up to 2000 characters; the duty that follows it keeps the first 500 (it
+    answered 500 when the whole note went into the duty history, found by the schemathesis run)."""
+    incident = new_incident(client, hq, disaster, lon=SPOT[0] + 0.01)
+    note = "現場は片側通行。" * 250  # 2000 characters
+    a = client.post(
+        f"/api/incidents/{incident['id']}/assignments",
+        json={"unit_id": "UB-TRK", "note": note, "confirm_offline": True},
+        headers=hq,
+    )
+    assert a.status_code == 201, a.text
+    cleared = client.patch(
+        f"/api/assignments/{a.json()['id']}", json={"state": "cleared", "note": note}, headers=hq
+    )
+    assert cleared.status_code == 200, cleared.text
+    history = client.get("/api/units/UB-TRK/duty", headers=hq).json()
+    assert history[0]["state"] == "returning" and history[0]["note"] == note[:500]
 
 
 def test_a_team_duty_goes_with_its_radio_and_bad_targets_are_refused(

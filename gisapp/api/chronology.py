@@ -127,7 +127,6 @@ def add_note(body: NoteIn, engine: EngineDep, user: HQOperator) -> dict:
 @router.get(
     "/api/chronology/handover",
     summary="Handover since T / 引継ぎ（時刻T以降）",
-    responses={404: {"description": "No such disaster / 災害が見つかりません"}},
 )
 def get_handover(
     conn: ReadConn,

@@ -149,12 +149,15 @@ class Situation:
         return not (self.incidents or self.shelters or self.units or self.closures or self.orders)
 
 
-_CITY_EXTENT = text(
-    """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-         FROM (SELECT ST_Extent(geom) AS e FROM (
-                 SELECT geom FROM ops.evac_area
-                 UNION ALL SELECT r.geom FROM gis.road_segment r JOIN gis.layer l ON l.id = r.layer_id
-                  WHERE l.visibility = 'public' AND l.deleted_at IS NULL) g) x"""
+# The ground a sheet shows when no bbox is asked: the disaster's incidents, else the city's 町丁目, else
+# its public roads (the first of these that has anything).
+_DEFAULT_EXTENT = text(
+    """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+         SELECT (SELECT ST_Extent(geom) FROM ops.incident WHERE disaster_id = :d) AS e, 1 AS pick
+         UNION ALL SELECT (SELECT ST_Extent(geom) FROM ops.evac_area), 2
+         UNION ALL SELECT (SELECT ST_Extent(r.geom) FROM gis.road_segment r JOIN gis.layer l ON l.id = r.layer_id
+                            WHERE l.visibility = 'public' AND l.deleted_at IS NULL), 3) x
+        WHERE e IS NOT NULL ORDER BY pick LIMIT 1"""
 )
 # The default view when nothing is asked: the demo city (伊勢原市), as the web maps do.
 _DEFAULT_BBOX = (139.26, 35.36, 139.34, 35.43)
@@ -205,14 +208,21 @@ _ORDERS_AT = text(
 def frame_for(
     conn: Connection, req: PrintRequest, srid: int, rect: tuple[float, float, float, float]
 ) -> Frame:
-    """The ground the sheet shows, fitted into the map rectangle ``rect`` of the page."""
+    """The ground the sheet shows, fitted into the map rectangle ``rect`` of the page. An unknown
+    disaster is a 404 before anything else; a bbox asked for and too wide is a 422, while the default
+    ground (no bbox) is cut to the widest sheet around its centre instead."""
+    get_disaster(conn, req.disaster_id)
     bbox = req.bbox
     if bbox is None:
-        row = conn.execute(_CITY_EXTENT).one()
-        bbox = tuple(row) if row[0] is not None else _DEFAULT_BBOX
+        row = conn.execute(_DEFAULT_EXTENT, {"d": req.disaster_id}).first()
+        bbox = tuple(row) if row is not None else _DEFAULT_BBOX
     bounds = plane_bounds(srid, bbox)
     span = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
-    if span > MAX_SPAN_M:
+    if span > MAX_SPAN_M and req.bbox is None:
+        cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+        half = MAX_SPAN_M / 2
+        bounds = (cx - half, cy - half, cx + half, cy + half)
+    elif span > MAX_SPAN_M:
         raise _invalid(
             f"範囲（bbox）が広すぎます（{MAX_SPAN_M // 1000} km まで）。",
             f"bbox is too large (up to {MAX_SPAN_M // 1000} km across).",

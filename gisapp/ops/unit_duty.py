@@ -90,7 +90,9 @@ def record(
 def follow_assignment(conn: Connection, assignment: dict, actor: str, note: str = "") -> None:
     """The unit and the team of an assignment take the duty its state means."""
     state = FROM_ASSIGNMENT[assignment["state"]]
-    common = {"assignment_id": assignment["id"], "incident_id": assignment["incident_id"], "note": note}
+    # The assignment's note (up to 2000 characters) stays whole in the incident's own event; the duty
+    # history keeps its first 500, as a note the HQ writes on a duty.
+    common = {"assignment_id": assignment["id"], "incident_id": assignment["incident_id"], "note": note[:500]}
     if assignment.get("unit_id"):
         record(conn, actor, state, unit_id=assignment["unit_id"], **common)
     if assignment.get("team_id"):

@@ -9,7 +9,9 @@
 3. ``sensor.geofence_event``: a unit entering or leaving a region, from OwnTracks transitions (regions
    set on the phone) and from its positions (hazard areas: 土砂災害警戒区域, 浸水想定区域; shelters within a
    radius), with ``sensor.unit_zone`` holding where each unit is now, so each batch needs one spatial
-   query. Each event writes an ``ops.hq_log`` row (kind 'geofence', unit_id) and NOTIFYs ``geofence``.
+   query. Each event NOTIFYs ``geofence``; the chronology (``ops.hq_log``, kind 'geofence', unit_id) takes
+   every OwnTracks transition but, of the zones crossed by positions, only an entering not seen for that
+   unit and zone in the last 30 minutes.
 4. ``ingest.device_alert``: what a device did wrong (a dead letter, an unknown category, an unreadable
    encrypted payload, a clock far off), aggregated per device, reason and 10-minute window: the first
    of a window writes one ``ops.hq_log`` row (kind 'device', unit_id, incident_id for an unknown
@@ -78,6 +80,21 @@ DECLARE
   kind_en text := CASE NEW.region_kind WHEN 'shelter' THEN 'shelter' WHEN 'owntracks' THEN 'region'
                   ELSE 'hazard area' END;
 BEGIN
+  -- The chronology takes what a person at the HQ should read: every transition of a region set on the
+  -- phone (someone chose it), but of the zones crossed by positions only the entering, and once per
+  -- unit and zone in 30 minutes (forty units wandering along a flood zone's edge would bury the day's
+  -- log). Every event stays in this table, on the stream and in /api/geofence-events.
+  IF NEW.source = 'position' AND (NEW.event = 'leave' OR EXISTS (
+       SELECT 1 FROM sensor.geofence_event g
+        WHERE g.device_id = NEW.device_id AND g.region_kind = NEW.region_kind AND g.region_id = NEW.region_id
+          AND g.event = 'enter' AND g.id <> NEW.id AND g.at <= NEW.at AND g.at > NEW.at - interval '30 minutes'))
+  THEN
+    PERFORM pg_notify('gisapp_events', json_build_object(
+      'type', 'geofence', 'id', NEW.id, 'device_id', NEW.device_id, 'event', NEW.event,
+      'region_kind', NEW.region_kind, 'region_id', NEW.region_id, 'region_name', left(NEW.region_name, 200),
+      'at', NEW.at)::text);
+    RETURN NULL;
+  END IF;
   INSERT INTO ops.hq_log (at, kind, summary_ja, summary_en, ref, actor, disaster_id, unit_id)
   SELECT NEW.at, 'geofence',
          format('%s（%s）が%s「%s」%s', d.name, d.id, kind_ja, NEW.region_name,

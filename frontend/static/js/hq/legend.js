@@ -19,10 +19,14 @@ export function drawLegend({map, text, symbols, order}) {
     group(text.hq.legend_closures),
     legendEntry(symbols.closure.closed, text.hq.closure_legend),
   ];
+  // Folded at first: with every kind the map draws it would cover a third of the operator's working
+  // surface (each marker also names its state when pointed at or focused). Opened, it stays open for
+  // this browser until folded again.
   const control = legend(map, {title: text.hq.legend, entries, position: 'bottomright',
-    open: !window.matchMedia('(max-width: 600px)').matches});
+    open: readOpen()});
   const node = control.getContainer();
   node.id = 'gisapp-legend';
+  node.addEventListener('toggle', () => writeOpen(node.open));  // the control is the <details>
   // Group headings: words, not swatches; the area shading: a swatch of its own.
   node.querySelectorAll('.gisapp-legend-list li').forEach((li, i) => {
     if (!entries[i].group) return;
@@ -38,4 +42,22 @@ export function drawLegend({map, text, symbols, order}) {
   area.append(swatch, words);
   node.querySelector('.gisapp-legend-list').append(area);
   return control;
+}
+
+const LEGEND_KEY = 'gisapp.hq.legend';
+
+function readOpen() {
+  try {
+    return window.localStorage.getItem(LEGEND_KEY) === 'open';
+  } catch {
+    return false;  // storage refused (private mode, policy): folded
+  }
+}
+
+function writeOpen(open) {
+  try {
+    window.localStorage.setItem(LEGEND_KEY, open ? 'open' : 'folded');
+  } catch {
+    // storage refused: the choice lasts for this page only
+  }
 }
