@@ -34,7 +34,10 @@ def situation_pdf_route(
         AwareDatetime | None, Query(description="time T, ISO 8601 with offset (default: now)")
     ] = None,
     bbox: Annotated[
-        str | None, Query(max_length=200, description="west,south,east,north (lon/lat); default: the city")
+        str | None,
+        Query(
+            max_length=200, description="west,south,east,north (lon/lat); default: the disaster's incidents"
+        ),
     ] = None,
     paper: Annotated[str, Query(max_length=10, description="A3 | A4")] = "A3",
     orientation: Annotated[str, Query(max_length=20, description="landscape | portrait")] = "landscape",
