@@ -117,6 +117,18 @@ def open_shelter(c, world: World, shelter: str) -> dict:
     return r.json()
 
 
+def ensure_open(c, world: World, *shelters: str) -> None:
+    """Open the shelters a test uses unless an earlier test of the module did: each test stands alone
+    (under xdist the module's world can be made again between two of its tests)."""
+    for shelter in shelters:
+        r = c.post(
+            f"/api/disasters/{world.disaster_id}/shelters/{world.shelters[shelter]}/open",
+            json={"responsible_staff": "避難所班 山田"},
+            headers=world.hq,
+        )
+        assert r.status_code in (200, 409), r.text
+
+
 def occupancy(app_engine, world: World, shelter: str) -> tuple[int, int]:
     """(stored occupancy, entries − exits summed from the events)."""
     with app_engine.connect() as conn:
@@ -392,6 +404,7 @@ def test_bad_scans_are_refused_and_nothing_stored(apps, world, app_engine):
 
 def test_a_household_is_inside_one_shelter_at_a_time(apps, world):
     c = apps[0]
+    ensure_open(c, world, "small")
     open_shelter(c, world, "landslide")
     token = register(apps[1], name="移動 世帯", members=2)
     assert scan(c, world, "landslide", token=token).json()["result"] == "entered"
@@ -404,6 +417,7 @@ def test_a_household_is_inside_one_shelter_at_a_time(apps, world):
 # --------------------------------------------------------------------------------- congestion
 def test_congestion_thresholds_as_configured(apps, world, app_engine):
     c = apps[0]
+    ensure_open(c, world, "small")
     default = c.get("/api/shelter-settings", headers=world.staff).json()
     try:
         before = count(
@@ -456,6 +470,7 @@ def test_congestion_thresholds_as_configured(apps, world, app_engine):
 
 def test_hq_totals_and_public_status_show_numbers_only(apps, world, app_engine):
     c = apps[0]
+    ensure_open(c, world, "flood", "small", "landslide")
     open_shelter(c, world, "internal")
     token = register(apps[1], name="公開 確認")
     scan(c, world, "internal", token=token)
