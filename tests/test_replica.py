@@ -182,7 +182,8 @@ def test_healthz_shows_the_replicas_lag(on_replica):
     assert _healthz(on_replica)["status"] in ("ok", "attention")  # attention: e.g. a dead letter elsewhere
 
 
-def test_internal_healthz_shows_the_replication_slot(settings, app_engine):
+def test_internal_healthz_shows_the_replication_slot(settings, app_engine, on_replica):
+    # It needs the replica up (on_replica): under xdist the module's fixtures can be made again between tests.
     check = check_replication(app_engine)
     assert check is not None and check.ok, check
     assert f"{REPLICA_SLOT}: streaming, reserved" in check.detail
