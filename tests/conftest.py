@@ -3,6 +3,7 @@ under a temporary directory on free ports (the same code as `gisapp up`), migrat
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -172,16 +173,54 @@ def _login_locks_lifted(settings):
     yield
 
 
+DURATIONS = Path(__file__).with_name("durations.json")
+_DEFAULT_FILE_SECONDS = 10.0  # a file not yet in durations.json
+
+
+def _file_seconds() -> dict[str, float]:
+    try:
+        return {k: float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def split_in_groups(files: list[str], seconds: dict[str, float], groups: int = 2) -> dict[str, str]:
+    """Longest file first onto the lighter group (LPT), so the halves end together: the suite's wall time
+    is its slower half's."""
+    load = [0.0] * groups
+    out: dict[str, str] = {}
+    for name in sorted(files, key=lambda n: (-seconds.get(n, _DEFAULT_FILE_SECONDS), n)):
+        index = load.index(min(load))
+        load[index] += seconds.get(name, _DEFAULT_FILE_SECONDS)
+        out[name] = f"half-{index}"
+    return out
+
+
 def pytest_collection_modifyitems(config, items):
     """Two halves in parallel (``make test``: ``pytest -n 2 --dist loadgroup``). The test files are
     split in two fixed groups, each run by one worker in file order with a stack of its own (PostGIS,
     Mosquitto, servers: every session fixture is per worker). A file's tests share one database with the
-    files before it, exactly as in a serial run, so the order within a group is the serial order; the
-    split alternates over the sorted files, which spreads the browser files over both. Without -n,
-    nothing changes."""
+    files before it, exactly as in a serial run, so the order within a group is the serial order. The
+    split balances the files' recorded durations (tests/durations.json, written by a run with
+    GISAPP_RECORD_DURATIONS=1). Without -n, nothing changes."""
     if getattr(config.option, "dist", "no") == "no":
         return
-    files = sorted({item.path.name for item in items})
-    group = {name: f"half-{index % 2}" for index, name in enumerate(files)}
+    group = split_in_groups(sorted({item.path.name for item in items}), _file_seconds())
     for item in items:
         item.add_marker(pytest.mark.xdist_group(group[item.path.name]))
+
+
+_RECORDED: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    # On the controller too under xdist: every worker's reports pass through it.
+    if os.environ.get("GISAPP_RECORD_DURATIONS"):
+        name = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        _RECORDED[name] = _RECORDED.get(name, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("GISAPP_RECORD_DURATIONS") and not hasattr(session.config, "workerinput") and _RECORDED:
+        merged = {**_file_seconds(), **{k: round(v, 1) for k, v in _RECORDED.items()}}
+        DURATIONS.write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n")
