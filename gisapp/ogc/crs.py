@@ -155,12 +155,11 @@ def parse(value: str | None, param: str, offered: Sequence[Crs] = SUPPORTED) -> 
     return found
 
 
-def offered(conn: Connection, layers: Sequence[Layer], public: bool) -> dict[int, tuple[Crs, ...]]:
+def offered(conn: Connection, layers: Sequence[Layer]) -> dict[int, tuple[Crs, ...]]:
     """Layer id -> the CRSs its collection offers (the source's only where PostGIS can transform)."""
-    declared = crs_source.declared_crs(conn, [layer.id for layer in layers], public)
     out: dict[int, tuple[Crs, ...]] = {}
     for layer in layers:
-        code = source_epsg(declared.get(layer.id))
+        code = source_epsg(layer.source_crs)
         extra = from_epsg(code) if code is not None and crs_source.postgis_knows(conn, code) else None
         out[layer.id] = for_collection(extra)
     return out

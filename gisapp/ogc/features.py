@@ -80,7 +80,7 @@ def api_definition(request: Request, conn: ReadConn, user: OptionalUser) -> Resp
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
     queryables = {layer.slug: fq.queryables(conn, layer, public) for layer in layers}
-    offered = crs_mod.offered(conn, layers, public)
+    offered = crs_mod.offered(conn, layers)
     access.audit_read(request, user, layers, "api")
     crs_lists = {layer.slug: crs_mod.uris(offered[layer.id]) for layer in layers}
     return _json(openapi.document(b, layers, queryables, crs_lists), OPENAPI_TYPE)
@@ -91,7 +91,7 @@ def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Respons
     params.only(request.query_params, params.EVERYWHERE)
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
-    offered = crs_mod.offered(conn, layers, public)
+    offered = crs_mod.offered(conn, layers)
     docs = [
         documents.collection(request, layer, fq.extent(conn, layer, public), offered[layer.id])
         for layer in layers
@@ -116,7 +116,7 @@ def collection(collection_id: str, request: Request, conn: ReadConn, user: Optio
     params.only(request.query_params, params.EVERYWHERE)
     layer = access.find_layer(request, conn, user, collection_id)
     public = access.is_public(request)
-    offered = crs_mod.offered(conn, [layer], public)[layer.id]
+    offered = crs_mod.offered(conn, [layer])[layer.id]
     doc = documents.collection(request, layer, fq.extent(conn, layer, public), offered)
     access.audit_read(request, user, [layer], "collection")
     if not _html(request):
@@ -163,7 +163,7 @@ def items(collection_id: str, request: Request, conn: ReadConn, user: OptionalUs
     public = access.is_public(request)
     qp = request.query_params
     want_html = _html(request)
-    offered = crs_mod.offered(conn, [layer], public)[layer.id]
+    offered = crs_mod.offered(conn, [layer])[layer.id]
     out_crs = params.crs(qp, offered=offered)
     found_bbox = params.bbox(qp, offered)
     when = params.datetime_range(qp)
@@ -260,7 +260,7 @@ def item(
 ) -> Response:
     params.only(request.query_params, ITEM_PARAMS)
     layer = access.find_layer(request, conn, user, collection_id)
-    offered = crs_mod.offered(conn, [layer], access.is_public(request))[layer.id]
+    offered = crs_mod.offered(conn, [layer])[layer.id]
     out_crs = params.crs(request.query_params, offered=offered)
     want_html = _html(request)
     found = None
