@@ -130,7 +130,7 @@ def collection(collection_id: str, request: Request, conn: ReadConn, user: Optio
         ("ID", layer.slug),
         ("形状 / Geometry", layer.geometry_type),
         ("範囲 / Extent (CRS84)", doc["extent"]["spatial"]["bbox"][0]),
-        ("座標参照系 / CRS", ", ".join(doc["crs"])),
+        ("座標参照系 / CRS", crs_mod.summary(offered)),
         ("出典 / Source", layer.source),
         ("ライセンス / Licence", layer.licence),
     ]
