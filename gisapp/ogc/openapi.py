@@ -52,9 +52,11 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _get(summary: str, content: dict, params: list[dict] | None = None) -> dict[str, Any]:
+    # `f` where the answer has an HTML form too (the tile routes answer JSON or MVT only).
+    formats = [_ref("f")] if "text/html" in content else []
     op: dict[str, Any] = {
         "summary": summary,
-        "parameters": [_ref("f"), _ref("lang"), *(params or [])],
+        "parameters": [*formats, _ref("lang"), *(params or [])],
         "responses": {"200": {"description": "OK", "content": content}, **_ERRORS},
     }
     return {"get": op}
@@ -71,7 +73,6 @@ def _crs_params(offered: list[str] | None) -> list[dict[str, Any]]:
 def _tile_paths(base: str, title: str) -> dict[str, Any]:
     tile = _get(f"{title}: タイル / tile", {}, [_ref("tileMatrix"), _ref("tileRow"), _ref("tileCol")])
     tile["get"]["responses"] = _TILE
-    tile["get"]["parameters"].remove(_ref("f"))  # a tile is MVT only
     return {
         f"{base}/tiles": _get(f"{title}: タイルセット一覧 / tilesets", _JSON_ONLY),
         f"{base}/tiles/WebMercatorQuad": _get(f"{title}: タイルセット / tileset (TileJSON)", _JSON_ONLY),
@@ -87,7 +88,7 @@ def document(
 ) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/": _get("ランディングページ / Landing page", _JSON),
-        "/api": _get("この API 定義 / This API definition", {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}),
+        "/api": _get("この API 定義 / This API definition", {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}),
         "/conformance": _get("適合クラス / Conformance classes", _JSON),
         "/collections": _get("コレクション一覧 / Collections", _JSON),
         "/tileMatrixSets": _get("タイル行列セット一覧 / Tile matrix sets", _JSON_ONLY),
@@ -110,7 +111,10 @@ def document(
         paths[base] = _get(f"{title}: コレクション / collection", _JSON)
         paths[f"{base}/queryables"] = _get(
             f"{title}: 絞り込み可能な属性 / queryables",
-            {"application/schema+json": {"schema": {"type": "object"}}},
+            {
+                "application/schema+json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
         )
         paths[f"{base}/items"] = _get(f"{title}: 地物 / features", _GEO, [*items_params, *props])
         paths[f"{base}/items/{{featureId}}"] = _get(
