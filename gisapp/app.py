@@ -52,6 +52,7 @@ from gisapp.health import CachedHealth
 from gisapp.middleware import CompressExceptPersonal, OriginCheck, SecurityHeaders
 from gisapp.ogc import features as ogc_features
 from gisapp.ogc import tiles as ogc_tiles
+from gisapp.ogc.head import OgcHead
 from gisapp.ogc.tiles_fast import LayerDirectory, TileFastPath
 from gisapp.request_guard import RequestGuard
 from gisapp.response_cache import CacheStore, ResponseCache, Rule, static_cache_control
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.add_middleware(RequestGuard)
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origin_list)
     app.add_middleware(SecurityHeaders, offline=settings.offline, hsts=settings.session_secure_cookie)
+    app.add_middleware(OgcHead)  # outermost: everything inside answers HEAD as the GET it is
     app.state.settings = settings
     app.state.engine = engine
     app.state.write_engine = write_engine

@@ -57,6 +57,7 @@ class Layer:
     department_code: str | None = None
     department_ja: str | None = None
     department_en: str | None = None
+    source_crs: str | None = None  # as the source declared it, e.g. "EPSG:6676" (the OGC API offers it)
 
     def as_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -74,12 +75,12 @@ class Layer:
 _INTERNAL = (
     "SELECT l.id, l.slug, l.title_ja, l.title_en, l.kind, l.geometry_type, l.visibility, l.source,"
     " l.licence, l.updated_at, l.revision, l.description_ja, l.description_en, l.owner_department_id,"
-    " d.code AS department_code, d.name_ja AS department_ja, d.name_en AS department_en"
+    " d.code AS department_code, d.name_ja AS department_ja, d.name_en AS department_en, l.source_crs"
     " FROM gis.layer l JOIN core.department d ON d.id = l.owner_department_id"
 )
 _PUBLIC = (
     "SELECT id, slug, title_ja, title_en, kind, geometry_type, 'public' AS visibility, source, licence,"
-    " updated_at, revision, description_ja, description_en FROM pub.layer"
+    " updated_at, revision, description_ja, description_en, source_crs FROM pub.layer"
 )
 # Composed from the constants above only; values are bound parameters.
 # A deleted layer (in its restore window, migration 0020) is in none of these reads but the last two.

@@ -84,13 +84,19 @@ def _where(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
     clauses = ["t.layer_id = :layer_id"]
     params["layer_id"] = q.layer.id
     if q.bbox is not None:
-        # `&&` on the envelope uses the GiST index; ST_Intersects keeps the exact answer.
-        clauses.append(
-            "t.geom && ST_Transform(ST_MakeEnvelope(:bx1, :by1, :bx2, :by2, CAST(:bsrid AS int)), 4326)"
-            " AND ST_Intersects(t.geom,"
-            " ST_Transform(ST_MakeEnvelope(:bx1, :by1, :bx2, :by2, CAST(:bsrid AS int)), 4326))"
-        )
-        params.update(bx1=q.bbox[0], by1=q.bbox[1], bx2=q.bbox[2], by2=q.bbox[3], bsrid=q.bbox_srid)
+        x1, y1, x2, y2 = q.bbox
+        # xmin > xmax: a lon/lat box across the antimeridian, i.e. two boxes meeting at ±180.
+        boxes = [(x1, x2)] if x1 <= x2 else [(x1, 180.0), (-180.0, x2)]
+        params.update(by1=y1, by2=y2, bsrid=q.bbox_srid)
+        either = []
+        for n, (left, right) in enumerate(boxes):
+            params.update({f"bx1_{n}": left, f"bx2_{n}": right})
+            envelope = (
+                f"ST_Transform(ST_MakeEnvelope(:bx1_{n}, :by1, :bx2_{n}, :by2, CAST(:bsrid AS int)), 4326)"
+            )
+            # `&&` on the envelope uses the GiST index; ST_Intersects keeps the exact answer.
+            either.append(f"(t.geom && {envelope} AND ST_Intersects(t.geom, {envelope}))")
+        clauses.append(f"({' OR '.join(either)})")
     column = TEMPORAL.get(q.layer.kind)
     if column and q.start is not None:
         clauses.append(f"t.{column} >= :t_start")

@@ -64,6 +64,11 @@ def _tileable(layer: Layer | None) -> Layer | None:
     return layer if kind is not None and kind.public_view is not None else None
 
 
+def is_tileable(layer: Layer) -> bool:
+    """Whether a visible layer has tiles at all (the API definition lists their paths)."""
+    return _tileable(layer) is not None
+
+
 def published_tile_layers(rows: Iterable[dict]) -> dict[str, Layer]:
     """The warm-tile fast path's directory (gisapp/ogc/tiles_fast.py), from rows of
     ``catalog.PUBLIC_LAYERS_SQL``: what anonymous callers of either instance may have tiles of."""

@@ -129,15 +129,10 @@ def db_count(engine: Engine, slug: str, public: bool = True) -> int:
 
 # --- documents -------------------------------------------------------------------------------
 def test_landing_conformance_and_api_definition(live):
+    # The landing page's and the conformance declaration's requirements: tests/test_ogc_conformance.py.
     landing = get(live.public.url, "")
-    assert landing.status_code == 200
     rels = {link["rel"]: link for link in landing.json()["links"]}
-    assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(rels)
-    assert rels["data"]["href"].endswith("/ogc/collections")
     conf = get(live.public.url, "/conformance").json()["conformsTo"]
-    for cls in ("core", "geojson", "html", "oas30"):
-        assert f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{cls}" in conf
-    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conf
     assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in conf
     landing = get(live.public.url, "").json()
     tms = [link for link in landing["links"] if link["rel"].endswith("tiling-schemes")]
@@ -376,7 +371,7 @@ def test_datetime(live, public_engine):
     [
         {"bbox": "1,2,3"},
         {"bbox": "a,b,c,d"},
-        {"bbox": "139.4,35.3,139.2,35.5"},
+        {"bbox": "139.2,35.5,139.4,35.3"},  # lower latitude above the upper (longitudes may wrap)
         {"bbox": "nan,35.3,139.2,35.5"},
         {"bbox": "139,35,140,36", "bbox-crs": "EPSG:3857"},
         {"limit": "0"},

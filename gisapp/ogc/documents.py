@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -50,7 +51,9 @@ def landing(request: Request) -> dict[str, Any]:
     b = base(request)
     return {
         "title": TITLE[0],
-        "description": f"{TITLE[1]}. 座標参照系 / CRS: CRS84, EPSG:4326, EPSG:6668 (JGD2011), EPSG:6677.",
+        "description": f"{TITLE[1]}. 座標参照系 / CRS: {crs.summary()}"
+        " (JGD2011, 平面直角座標系 第I〜XIX系 / plane rectangular zones I–XIX)"
+        " と各コレクションの元データの座標参照系 / and each collection's source CRS.",
         "links": [
             *self_links(b),
             link(f"{b}/api", "service-desc", OPENAPI_TYPE, "API 定義 (OpenAPI 3.0) / API definition"),
@@ -71,14 +74,16 @@ def conformance(request: Request) -> dict[str, Any]:
     return {"conformsTo": CONFORMANCE, "links": self_links(f"{base(request)}/conformance")}
 
 
-def collection(request: Request, layer: Layer, extent: Extent) -> dict[str, Any]:
+def collection(
+    request: Request, layer: Layer, extent: Extent, offered: Sequence[crs.Crs] = crs.SUPPORTED
+) -> dict[str, Any]:
     b = f"{base(request)}/collections/{layer.slug}"
     doc: dict[str, Any] = {
         "id": layer.slug,
         "title": layer.title_ja,
         "description": f"{layer.title_ja} / {layer.title_en}",
         "itemType": "feature",
-        "crs": crs.uris(),
+        "crs": crs.uris(offered),
         "storageCrs": crs.CRS84.uri,  # EPSG:4326 stored lon/lat, i.e. CRS84 axis order
         "extent": {"spatial": {"bbox": [list(extent.bbox or (-180, -90, 180, 90))], "crs": crs.CRS84.uri}},
         "links": [

@@ -28,6 +28,7 @@ from layers.catalog import KINDS, Layer
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 
 _FEATURE_NOT_FOUND = ("地物が見つかりません。", "Feature not found.")
+ITEM_PARAMS = frozenset({"crs"})
 
 
 def _html(request: Request) -> bool:
@@ -40,6 +41,7 @@ def _json(doc: dict[str, Any], media_type: str = "application/json", headers: di
 
 @router.get("", summary="ランディングページ / Landing page")
 def landing(request: Request) -> Response:
+    params.only(request.query_params, params.EVERYWHERE)
     doc = documents.landing(request)
     if _html(request):
         b = documents.base(request)
@@ -51,6 +53,7 @@ def landing(request: Request) -> Response:
 
 @router.get("/conformance", summary="適合クラス / Conformance classes")
 def conformance(request: Request) -> Response:
+    params.only(request.query_params, params.EVERYWHERE)
     doc = documents.conformance(request)
     if _html(request):
         b = documents.base(request)
@@ -62,6 +65,7 @@ def conformance(request: Request) -> Response:
 
 @router.get("/api", summary="API 定義 (OpenAPI 3.0) / API definition")
 def api_definition(request: Request, conn: ReadConn, user: OptionalUser) -> Response:
+    params.only(request.query_params, params.EVERYWHERE)
     b = documents.base(request)
     if _html(request):
         # Swagger UI from our own /static (no CDN), reading the definition below.
@@ -76,15 +80,22 @@ def api_definition(request: Request, conn: ReadConn, user: OptionalUser) -> Resp
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
     queryables = {layer.slug: fq.queryables(conn, layer, public) for layer in layers}
+    offered = crs_mod.offered(conn, layers)
     access.audit_read(request, user, layers, "api")
-    return _json(openapi.document(b, layers, queryables), OPENAPI_TYPE)
+    crs_lists = {layer.slug: crs_mod.uris(offered[layer.id]) for layer in layers}
+    return _json(openapi.document(b, layers, queryables, crs_lists), OPENAPI_TYPE)
 
 
 @router.get("/collections", summary="コレクション一覧 / Collections")
 def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Response:
+    params.only(request.query_params, params.EVERYWHERE)
     public = access.is_public(request)
     layers = access.visible_layers(request, conn, user)
-    docs = [documents.collection(request, layer, fq.extent(conn, layer, public)) for layer in layers]
+    offered = crs_mod.offered(conn, layers)
+    docs = [
+        documents.collection(request, layer, fq.extent(conn, layer, public), offered[layer.id])
+        for layer in layers
+    ]
     access.audit_read(request, user, layers, "collections")
     doc = documents.collections(request, docs)
     if not _html(request):
@@ -102,8 +113,11 @@ def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Respons
 
 @router.get("/collections/{collection_id}", summary="コレクション / Collection")
 def collection(collection_id: str, request: Request, conn: ReadConn, user: OptionalUser) -> Response:
+    params.only(request.query_params, params.EVERYWHERE)
     layer = access.find_layer(request, conn, user, collection_id)
-    doc = documents.collection(request, layer, fq.extent(conn, layer, access.is_public(request)))
+    public = access.is_public(request)
+    offered = crs_mod.offered(conn, [layer])[layer.id]
+    doc = documents.collection(request, layer, fq.extent(conn, layer, public), offered)
     access.audit_read(request, user, [layer], "collection")
     if not _html(request):
         return _json(doc)
@@ -116,7 +130,7 @@ def collection(collection_id: str, request: Request, conn: ReadConn, user: Optio
         ("ID", layer.slug),
         ("形状 / Geometry", layer.geometry_type),
         ("範囲 / Extent (CRS84)", doc["extent"]["spatial"]["bbox"][0]),
-        ("座標参照系 / CRS", ", ".join(doc["crs"])),
+        ("座標参照系 / CRS", crs_mod.summary(offered)),
         ("出典 / Source", layer.source),
         ("ライセンス / Licence", layer.licence),
     ]
@@ -125,6 +139,7 @@ def collection(collection_id: str, request: Request, conn: ReadConn, user: Optio
 
 @router.get("/collections/{collection_id}/queryables", summary="絞り込み可能な属性 / Queryables")
 def queryables(collection_id: str, request: Request, conn: ReadConn, user: OptionalUser) -> Response:
+    params.only(request.query_params, params.EVERYWHERE)
     layer = access.find_layer(request, conn, user, collection_id)
     props = fq.queryables(conn, layer, access.is_public(request))
     access.audit_read(request, user, [layer], "queryables")
@@ -148,8 +163,9 @@ def items(collection_id: str, request: Request, conn: ReadConn, user: OptionalUs
     public = access.is_public(request)
     qp = request.query_params
     want_html = _html(request)
-    out_crs = params.crs(qp)
-    found_bbox = params.bbox(qp)
+    offered = crs_mod.offered(conn, [layer])[layer.id]
+    out_crs = params.crs(qp, offered=offered)
+    found_bbox = params.bbox(qp, offered)
     when = params.datetime_range(qp)
     q = fq.ItemsQuery(
         layer=layer,
@@ -242,8 +258,10 @@ def _items_page(
 def item(
     collection_id: str, feature_id: str, request: Request, conn: ReadConn, user: OptionalUser
 ) -> Response:
+    params.only(request.query_params, ITEM_PARAMS)
     layer = access.find_layer(request, conn, user, collection_id)
-    out_crs = params.crs(request.query_params)
+    offered = crs_mod.offered(conn, [layer])[layer.id]
+    out_crs = params.crs(request.query_params, offered=offered)
     want_html = _html(request)
     found = None
     if feature_id.isdigit() and len(feature_id) < 19:

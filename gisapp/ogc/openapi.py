@@ -7,7 +7,9 @@ from typing import Any
 from gisapp.ogc import crs
 from gisapp.ogc.documents import GEOJSON, TITLE
 from gisapp.ogc.params import DEFAULT_LIMIT, MAX_LIMIT
+from layers import tiles
 from layers.catalog import Layer
+from layers.tiles import MAX_ZOOM, MVT
 
 _JSON = {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
 _GEO = {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
@@ -29,7 +31,20 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "datetime": {"name": "datetime", "in": "query", "schema": {"type": "string"},
                  "description": "RFC 3339 日時または期間 / date-time or interval"},
     "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "lang": {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["ja", "en"]},
+             "description": "HTML の言語 / Language of the HTML pages"},
+    "tileMatrix": {"name": "tileMatrix", "in": "path", "required": True,
+                   "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}},
+    "tileRow": {"name": "tileRow", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+    "tileCol": {"name": "tileCol", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
 }  # fmt: skip
+_TILE = {
+    "200": {"description": "ベクトルタイル / Vector tile", "content": {MVT: {"schema": {"type": "string", "format": "binary"}}}},
+    "204": {"description": "空のタイル / Empty tile"},
+    "304": {"description": "変更なし / Not modified (If-None-Match)"},
+    **_ERRORS,
+}  # fmt: skip
+_JSON_ONLY = {"application/json": {"schema": {"type": "object"}}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -37,22 +52,47 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _get(summary: str, content: dict, params: list[dict] | None = None) -> dict[str, Any]:
+    # `f` where the answer has an HTML form too (the tile routes answer JSON or MVT only).
+    formats = [_ref("f")] if "text/html" in content else []
     op: dict[str, Any] = {
         "summary": summary,
-        "parameters": [_ref("f"), *(params or [])],
+        "parameters": [*formats, _ref("lang"), *(params or [])],
         "responses": {"200": {"description": "OK", "content": content}, **_ERRORS},
     }
     return {"get": op}
 
 
+def _crs_params(offered: list[str] | None) -> list[dict[str, Any]]:
+    """crs and bbox-crs: the shared definitions, or the collection's own list where it offers more."""
+    if offered is None or offered == crs.uris():
+        return [_ref("bbox-crs"), _ref("crs")]
+    schema = {"type": "string", "format": "uri", "enum": offered}
+    return [{**_PARAMS[name], "schema": schema} for name in ("bbox-crs", "crs")]
+
+
+def _tile_paths(base: str, title: str) -> dict[str, Any]:
+    tile = _get(f"{title}: タイル / tile", {}, [_ref("tileMatrix"), _ref("tileRow"), _ref("tileCol")])
+    tile["get"]["responses"] = _TILE
+    return {
+        f"{base}/tiles": _get(f"{title}: タイルセット一覧 / tilesets", _JSON_ONLY),
+        f"{base}/tiles/WebMercatorQuad": _get(f"{title}: タイルセット / tileset (TileJSON)", _JSON_ONLY),
+        f"{base}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": tile,
+    }
+
+
 def document(
-    server_url: str, layers: list[Layer], queryables: dict[str, dict[str, str | None]]
+    server_url: str,
+    layers: list[Layer],
+    queryables: dict[str, dict[str, str | None]],
+    crs_lists: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/": _get("ランディングページ / Landing page", _JSON),
-        "/api": _get("この API 定義 / This API definition", {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}),
+        "/api": _get("この API 定義 / This API definition", {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}),
         "/conformance": _get("適合クラス / Conformance classes", _JSON),
         "/collections": _get("コレクション一覧 / Collections", _JSON),
+        "/tileMatrixSets": _get("タイル行列セット一覧 / Tile matrix sets", _JSON_ONLY),
+        "/tileMatrixSets/WebMercatorQuad": _get("タイル行列セット / Tile matrix set WebMercatorQuad", _JSON_ONLY),
     }  # fmt: skip
     for layer in layers:
         base = f"/collections/{layer.slug}"
@@ -65,17 +105,23 @@ def document(
             }
             for name, t in queryables.get(layer.slug, {}).items()
         ]
-        items_params = [_ref(n) for n in ("bbox", "bbox-crs", "crs", "limit", "offset", "datetime")]
+        own_crs = _crs_params((crs_lists or {}).get(layer.slug))
+        items_params = [_ref("bbox"), *own_crs, *(_ref(n) for n in ("limit", "offset", "datetime"))]
         title = f"{layer.title_ja} / {layer.title_en}"
         paths[base] = _get(f"{title}: コレクション / collection", _JSON)
         paths[f"{base}/queryables"] = _get(
             f"{title}: 絞り込み可能な属性 / queryables",
-            {"application/schema+json": {"schema": {"type": "object"}}},
+            {
+                "application/schema+json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
         )
         paths[f"{base}/items"] = _get(f"{title}: 地物 / features", _GEO, [*items_params, *props])
         paths[f"{base}/items/{{featureId}}"] = _get(
-            f"{title}: 地物 1 件 / one feature", _GEO, [_ref("featureId"), _ref("crs")]
+            f"{title}: 地物 1 件 / one feature", _GEO, [_ref("featureId"), own_crs[1]]
         )
+        if tiles.is_tileable(layer):
+            paths.update(_tile_paths(base, title))
     return {
         "openapi": "3.0.3",
         "info": {"title": TITLE[0], "description": TITLE[1], "version": "1.0.0"},

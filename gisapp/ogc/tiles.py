@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from common.errors import NotFound
 from gisapp.deps import OptionalUser, ReadConn
+from gisapp.ogc import params
 from gisapp.ogc.errors import OgcInvalid as InvalidInput
 from gisapp.ogc.tiles_fast import tile_headers
 from layers import tiles
@@ -55,6 +56,7 @@ def _tile_template(request: Request, slug: str) -> str:
 
 @router.get("/tileMatrixSets")
 def tile_matrix_sets(request: Request) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     href = f"{_base(request)}/tileMatrixSets/{TMS_ID}"
     return {
         "tileMatrixSets": [
@@ -65,8 +67,9 @@ def tile_matrix_sets(request: Request) -> dict[str, Any]:
 
 
 @router.get("/tileMatrixSets/WebMercatorQuad")
-def web_mercator_quad() -> dict[str, Any]:
+def web_mercator_quad(request: Request) -> dict[str, Any]:
     """The OGC 2D TileMatrixSet definition (17-083r4), zoom 0..22."""
+    params.only(request.query_params, params.EVERYWHERE)
     half = tiles.WEB_MERCATOR_HALF
     return {
         "id": TMS_ID,
@@ -94,6 +97,7 @@ def web_mercator_quad() -> dict[str, Any]:
 
 @router.get("/collections/{slug}/tiles")
 def tilesets(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     layer = _layer(request, conn, user, slug)
     base = f"{_base(request)}/collections/{layer.slug}/tiles"
     return {
@@ -120,6 +124,7 @@ def tilesets(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) -
 @router.get("/collections/{slug}/tiles/WebMercatorQuad")
 def tileset(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) -> dict[str, Any]:
     """OGC tileset metadata that is also a TileJSON 3.0 document (MapLibre reads it as a source)."""
+    params.only(request.query_params, params.EVERYWHERE)
     layer = _layer(request, conn, user, slug)
     public = request.app.state.public
     bounds = tiles.layer_bounds(conn, layer, public=public) or [-180.0, -85.0511, 180.0, 85.0511]
@@ -163,6 +168,7 @@ def tileset(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) ->
 def tile(
     request: Request, conn: ReadConn, user: OptionalUser, slug: Slug, z: int, y: int, x: int
 ) -> Response:
+    params.only(request.query_params, params.EVERYWHERE)
     if not tiles.valid_tile(z, x, y):
         raise InvalidInput(
             f"タイル番号が範囲外です（0 ≤ z ≤ {tiles.MAX_ZOOM}、0 ≤ x, y < 2^z）。",

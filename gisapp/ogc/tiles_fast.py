@@ -94,7 +94,8 @@ class TileFastPath:
         self._rendering: dict[tuple[str, str, str, str], asyncio.Future[None]] = {}
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+        # A query string goes to the route, which refuses parameters a tile does not take.
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and not scope.get("query_string"):
             match = TILE_PATH.match(scope["path"])
             if match:
                 if await self._answer(scope, send, *match.groups()):
