@@ -80,12 +80,14 @@ def _shelters_csv(
 
 
 # --- GeoPackage -----------------------------------------------------------------------------------
-def _fid_column(names: set[str]) -> str:
-    fid, n = "gpkg_fid", 1
-    while fid.lower() in {name.lower() for name in names}:
+def _free_name(wanted: str, taken: set[str]) -> str:
+    """``wanted``, or ``wanted_2``, ``wanted_3``… : SQLite column names are case-insensitive."""
+    name, n = wanted, 1
+    while name.lower() in taken:
         n += 1
-        fid = f"gpkg_fid_{n}"
-    return fid
+        name = f"{wanted}_{n}"
+    taken.add(name.lower())
+    return name
 
 
 def _as_date(v: str) -> date | None:
@@ -115,6 +117,7 @@ def _column(values: list[Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarra
     if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
         if all(-(2**63) <= v < 2**63 for v in present):
             return np.array([v or 0 for v in values], dtype="int64"), mask, None
+        return np.array([None if v is None else str(v) for v in values], dtype=object), None, None
     if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         return np.array([np.nan if v is None else float(v) for v in values]), None, None
     if present and all(isinstance(v, str) for v in present):
@@ -151,15 +154,20 @@ def geopackage(fc: dict, name: str) -> bytes:
     keys: list[str] = []
     for f in features:
         keys.extend(k for k in f["properties"] if k not in keys)
-    fid = _fid_column(set(keys))
-    fields, data, masks, zones = [], [], [], {}
+    # Our feature id and the geometry take names no attribute has; attributes keep theirs (a second one
+    # differing only in case, which SQLite cannot hold beside the first, gets a suffix).
+    taken = {k.lower() for k in keys}
+    fid, geometry_name = _free_name("gpkg_fid", taken), _free_name("geom", taken)
+    fields, data, masks, zones, seen = [], [], [], {}, set()
     for key in keys:
         values, mask, tz = _column([f["properties"].get(key) for f in features])
-        fields.append(key)
+        field = key if key.lower() not in seen else _free_name(key, taken)
+        seen.add(field.lower())
+        fields.append(field)
         data.append(values)
         masks.append(mask)
         if tz is not None:
-            zones[key] = tz
+            zones[field] = tz
     fields.append(fid)  # a field named as the FID column sets the primary key: our feature id
     data.append(np.array([f["id"] for f in features], dtype="int64"))
     masks.append(None)
@@ -180,7 +188,7 @@ def geopackage(fc: dict, name: str) -> bytes:
             driver="GPKG",
             geometry_type=geometry_type,
             crs="EPSG:4326",
-            layer_options={"FID": fid},
+            layer_options={"FID": fid, "GEOMETRY_NAME": geometry_name},
             promote_to_multi=promote,
             gdal_tz_offsets=zones,
         )

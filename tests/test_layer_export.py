@@ -147,3 +147,26 @@ def test_municipality_code_check_digit(monkeypatch, code, ok):
     else:
         with pytest.raises(ValidationError):
             Settings()
+
+
+def test_geopackage_names_never_collide(tmp_path):
+    """Attributes named like our key or the geometry column, or differing only in case, all arrive."""
+    from layers.export import geopackage
+
+    props = {"gpkg_fid": 5, "geom": "g", "fid": 0, "FID": 1, "big": 2**70}
+    fc = {
+        "features": [
+            {"id": 7, "geometry": {"type": "Point", "coordinates": [139.3, 35.4]}, "properties": props}
+        ]
+    }
+    path = tmp_path / "names.gpkg"
+    path.write_bytes(geopackage(fc, "names"))
+    info = pyogrio.read_info(path)
+    assert list(info["fields"]) == ["gpkg_fid", "geom", "fid", "FID_2", "big"]
+    assert (info["fid_column"], info["geometry_name"]) == ("gpkg_fid_2", "geom_2")
+    got = (
+        sqlite3.connect(path)
+        .execute('SELECT gpkg_fid_2, gpkg_fid, geom, fid, "FID_2", big FROM names')
+        .fetchone()
+    )
+    assert got == (7, 5, "g", 0, 1, str(2**70))  # a number beyond 64 bits stays exact, as text
