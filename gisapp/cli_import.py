@@ -139,11 +139,14 @@ def export_shelters_csv(
     """Shelters as the 自治体標準 指定緊急避難場所 CSV / 避難場所を自治体標準CSVで書き出す."""
     from common import audit
     from gisapp.db import set_roles
+    from gisapp.settings import get_settings
     from layers.importers import get_target
-    from layers.importers.shelter_export import ENCODINGS, encode, shelters_csv
+    from layers.importers.shelter_export import ENCODINGS, City, encode, shelters_csv
 
     if encoding not in ENCODINGS:
         _fail(f"encoding は utf-8 か cp932 です / encoding must be utf-8 or cp932: {encoding}")
+    settings = get_settings()
+    city = City(settings.municipality_code, settings.prefecture_name + settings.municipality_name)
     engine = _engine()
     try:
         with engine.begin() as conn:
@@ -152,7 +155,7 @@ def export_shelters_csv(
             if target is None or target.kind != "shelter":
                 _fail(f"避難場所のレイヤーがありません / no shelter layer: {layer}")
             try:
-                data = encode(shelters_csv(conn, target.id), encoding)
+                data = encode(shelters_csv(conn, target.id, city=city), encoding)
             except ValueError as e:
                 _fail(str(e))
             audit.record(conn, f"cli:{getpass.getuser()}", "layer.export", layer, format="shelters_csv")

@@ -19,6 +19,8 @@ from urllib.parse import quote
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common import lgcode
+
 LOCAL_DB_NAME = "gisapp"
 # Login roles the local stack creates; production may name its own (see docker-compose.yml).
 LOCAL_ROLES = {"owner": "gisapp_owner", "app": "gisapp_app", "public": "gisapp_public"}
@@ -101,6 +103,9 @@ class Settings(BaseSettings):
     # The municipality's names on the 消防庁 第4号様式 (被害報, docs/damage-reports.md); the demo city by default.
     prefecture_name: str = Field("神奈川県", alias="GISAPP_PREFECTURE", min_length=1, max_length=20)
     municipality_name: str = Field("伊勢原市", alias="GISAPP_MUNICIPALITY", min_length=1, max_length=40)
+    # Its 全国地方公共団体コード (six digits with the check digit, checked): the 自治体標準 open-data CSVs
+    # carry it (layers/importers/shelter_export.py).
+    municipality_code: str = Field("142140", alias="GISAPP_MUNICIPALITY_CODE", pattern=r"^[0-9]{6}$")
     # Push streams of the evacuation information per process (gisapp/evac_watch.py); beyond it 503 and
     # the page polls.
     evac_streams: int = Field(2000, alias="GISAPP_EVAC_STREAMS", ge=0, le=100_000)
@@ -151,6 +156,16 @@ class Settings(BaseSettings):
     jma_poll_interval: int = Field(60, alias="GISAPP_JMA_POLL_INTERVAL", ge=10, le=3600)
     # No successful poll for this long and the feed is reported stale (/healthz, the HQ map).
     jma_stale_minutes: int = Field(10, alias="GISAPP_JMA_STALE_MINUTES", ge=1, le=1440)
+
+    @field_validator("municipality_code")
+    @classmethod
+    def _lg_code(cls, value: str) -> str:
+        if not lgcode.is_valid(value):
+            raise ValueError(
+                f"GISAPP_MUNICIPALITY_CODE {value}: 検査数字が合いません（総務省の全国地方公共団体コード6桁）。"
+                f" / the check digit does not match (six-digit local government code, 総務省)."
+            )
+        return value
 
     @field_validator("jma_feed_url")
     @classmethod

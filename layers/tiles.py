@@ -26,14 +26,12 @@ WEB_MERCATOR_HALF = 20037508.342789244  # metres, EPSG:3857 half world width
 METRES_PER_DEGREE = WEB_MERCATOR_HALF / 180  # EPSG:3857 x metres per degree of longitude
 MVT = "application/vnd.mapbox-vector-tile"
 MAX_AGE = 60  # seconds a client may reuse a tile without asking
-STYLE_VERSION = "2"  # part of ETags: bump when the SQL below changes what a tile contains
+STYLE_VERSION = "3"  # part of ETags: bump when the SQL below changes what a tile contains
 
 # Feature cap by zoom (the first row whose zoom is >= z): low zooms stay small. Features smaller
 # than a grid cell are skipped first (they would not show), so the cap goes to visible ones.
 FEATURE_CAP: tuple[tuple[int, int], ...] = ((5, 1_000), (8, 2_500), (10, 5_000), (12, 10_000), (14, 20_000))
 MAX_FEATURES = 50_000
-# Generic layers keep their attributes as JSONB; these keys (when present) are put in the tiles.
-GENERIC_KEYS = ("name", "name_ja", "name_en", "title")
 # numeric(…) columns: MVT has no decimal type, so they are sent as doubles rather than strings.
 FLOAT_COLUMNS = frozenset({"width_m", "length_m"})
 POINT_KINDS = frozenset({"shelter"})  # nothing to simplify
@@ -82,22 +80,99 @@ def tileable_layer(conn: Connection, slug: str, *, public: bool, roles: Iterable
     return _tileable(layer)
 
 
+# --- the properties a tile may carry (?properties=a,b) -----------------------------------------
+Props = tuple[str, ...] | None  # None: every attribute; else the chosen names, sorted, no repeats
+MAX_PROPERTY_NAME = 200
+_NAMES: dict[tuple[bool, int], tuple[int, frozenset[str]]] = {}  # (public, layer) -> (revision, names)
+
+
+def parse_properties(raw: str | None) -> Props:
+    """``a,b`` -> ("a", "b") (order and repeats do not change a tile, so they do not split the cache);
+    absent -> None (all); empty -> () (no attributes, geometry and id only)."""
+    if raw is None:
+        return None
+    return tuple(sorted({p.strip() for p in raw.split(",") if p.strip()}))
+
+
+def property_names(conn: Connection, layer: Layer, *, public: bool) -> frozenset[str]:
+    """Every property name the layer's tiles can carry: typed columns and the JSONB keys its features
+    use (cached per layer revision, which every feature change bumps)."""
+    hit = _NAMES.get((public, layer.id))
+    if hit and hit[0] == layer.revision:
+        return hit[1]
+    kind = KINDS[layer.kind]
+    column = "properties" if kind.table == "gis.feature" else "attributes" if kind.has_attributes else None
+    keys: set[str] = set(kind.properties)
+    if column:
+        stmt = text(
+            f"SELECT DISTINCT k FROM {kind.source(public)} t, jsonb_object_keys(t.{column}) k"  # noqa: S608
+            " WHERE t.layer_id = :layer_id"
+        )
+        keys.update(conn.execute(stmt, {"layer_id": layer.id}).scalars())
+    names = frozenset(keys)
+    _NAMES[(public, layer.id)] = (layer.revision, names)
+    return names
+
+
+def unknown_properties(conn: Connection, layer: Layer, props: Props, *, public: bool) -> list[str]:
+    """The chosen names the layer does not have (the route answers 400 naming them)."""
+    if not props:
+        return []
+    known = property_names(conn, layer, public=public)
+    return [p for p in props if p not in known or len(p) > MAX_PROPERTY_NAME]
+
+
 # --- the tile statement ------------------------------------------------------------------------
-def _property_columns(kind: KindTable) -> dict[str, str]:
-    """Tile property name -> SQL expression over the source row ``t``."""
+# Every source attribute goes in the tile (as tipg does), or those chosen with ?properties=a,b.
+# Generic layers keep them in JSONB (``properties``), typed kinds keep extra source columns (日付, 地域…)
+# in ``attributes`` beside their typed columns. ST_AsMVT (PostGIS >= 3.0) adds the keys of a jsonb
+# column as feature properties, typed by the JSON value: string, bool, int (a number without a
+# fraction) or double; JSON null is left out. It skips nested objects and arrays, so those are turned
+# into their JSON text first, only in rows that have any (a jsonpath test, cheap on flat rows).
+_NESTED = """'$.* ? (@.type() == "object" || @.type() == "array")'"""
+_FLAT_VALUE = (
+    "CASE WHEN jsonb_typeof(e.value) IN ('object', 'array') THEN to_jsonb(e.value::text) ELSE e.value END"
+)
+
+
+def _jsonb_all(column: str, drop: tuple[str, ...]) -> str:
+    """Every key of the JSONB column (but ``drop``: typed columns win over a same-named extra)."""
+    source = f"t.{column}" + (f" - '{{{','.join(drop)}}}'::text[]" if drop else "")
+    flat = f"(SELECT jsonb_object_agg(e.key, {_FLAT_VALUE}) FROM jsonb_each({source}) e)"  # noqa: S608
+    return f"CASE WHEN t.{column} @? {_NESTED} THEN {flat} ELSE {source} END"
+
+
+def _jsonb_chosen(column: str, drop: tuple[str, ...]) -> str:
+    """The chosen keys (bound :props) of the JSONB column; '{}' when the row has none of them."""
+    unless = f" AND NOT e.key = ANY('{{{','.join(drop)}}}'::text[])" if drop else ""
+    return (
+        f"coalesce((SELECT jsonb_object_agg(e.key, {_FLAT_VALUE}) FROM jsonb_each(t.{column}) e"  # noqa: S608
+        f" WHERE e.key = ANY(CAST(:props AS text[])){unless}), '{{}}'::jsonb)"
+    )
+
+
+def _property_columns(kind: KindTable, chosen: bool) -> list[str]:
+    """The select list of tile properties over the source row ``t`` (names from KINDS only)."""
     if kind.table == "gis.feature":
-        return {k: f"t.properties ->> '{k}'" for k in GENERIC_KEYS}
-    return {c: f"t.{c}::float8" if c in FLOAT_COLUMNS else f"t.{c}" for c in kind.properties}
+        return [(_jsonb_chosen if chosen else _jsonb_all)("properties", ()) + " AS jsonb_properties"]
+    cols = []
+    for c in kind.properties:
+        expr = f"t.{c}::float8" if c in FLOAT_COLUMNS else f"t.{c}"
+        cols.append(f"CASE WHEN '{c}' = ANY(CAST(:props AS text[])) THEN {expr} END" if chosen else expr)
+    cols = [f'{e} AS "{c}"' for e, c in zip(cols, kind.properties, strict=True)]
+    if kind.has_attributes:
+        attrs = (_jsonb_chosen if chosen else _jsonb_all)("attributes", kind.properties)
+        cols.append(f"{attrs} AS jsonb_attributes")
+    return cols
 
 
-def _tile_sql(kind_name: str, kind: KindTable, public: bool) -> TextClause:
+def _tile_sql(kind_name: str, kind: KindTable, public: bool, chosen: bool) -> TextClause:
     # Composed from the constants above only (table, view and column names of KINDS); every value is
     # a bound parameter. The envelope is transformed to 4326 once, so the GiST index on geom is used
     # (on the public instance too: the pub views are no security barriers since migration 0004); the
     # rows inside come with their Web Mercator copy (geom_3857, migration 0006), simplified to the grid
     # cell and clipped.
-    props = _property_columns(kind)
-    mvt_cols = ", ".join(["t.id", *(f'{e} AS "{n}"' for n, e in props.items())])
+    mvt_cols = ", ".join(["t.id", *_property_columns(kind, chosen)])
     # From the box stored with the geometry (box2d), read once per row; no full deserialisation.
     size = (
         "(ST_XMax(t.geom::box2d) - ST_XMin(t.geom::box2d) + ST_YMax(t.geom::box2d) - ST_YMin(t.geom::box2d))"
@@ -135,10 +210,11 @@ SELECT ST_AsMVT(mvt.*, CAST(:name AS text), {TILE_EXTENT}, 'geom', 'id') FROM mv
     return text(sql)
 
 
-_TILES: dict[tuple[bool, str], TextClause] = {
-    (public, name): _tile_sql(name, kind, public)
+_TILES: dict[tuple[bool, str, bool], TextClause] = {
+    (public, name, chosen): _tile_sql(name, kind, public, chosen)
     for name, kind in KINDS.items()
     for public in (False, True)
+    for chosen in (False, True)
     if kind.public_view is not None
 }
 
@@ -148,9 +224,12 @@ _SESSION = text(
 )
 
 
-def render_tile(conn: Connection, layer: Layer, z: int, x: int, y: int, *, public: bool) -> bytes:
-    """The MVT bytes of one tile (b"" when no feature falls in it). The MVT layer name is the slug."""
-    params = {
+def render_tile(
+    conn: Connection, layer: Layer, z: int, x: int, y: int, *, public: bool, props: Props = None
+) -> bytes:
+    """The MVT bytes of one tile (b"" when no feature falls in it). The MVT layer name is the slug.
+    ``props``: the attributes to include (None: all), already checked by :func:`check_properties`."""
+    params: dict = {
         "z": z,
         "x": x,
         "y": y,
@@ -159,7 +238,9 @@ def render_tile(conn: Connection, layer: Layer, z: int, x: int, y: int, *, publi
         "cap": feature_cap(z),
         "name": layer.slug,
     }
-    stmt = _TILES[(public, layer.kind)]
+    stmt = _TILES[(public, layer.kind, props is not None)]
+    if props is not None:
+        params["props"] = list(props)
     if ":tolerance AS" in stmt.text:
         params["tolerance"] = pixel_size(z)
         # One grid cell in degrees of longitude (Web Mercator x is proportional to longitude).
@@ -178,9 +259,11 @@ def etag_matches(if_none_match: str | None, tag: str) -> bool:
     return "*" in candidates or tag in candidates
 
 
-def etag(layer: Layer, z: int, x: int, y: int, *, public: bool) -> str:
+def etag(layer: Layer, z: int, x: int, y: int, *, public: bool, props: Props = None) -> str:
     instance = "public" if public else "internal"
     key = f"{STYLE_VERSION}:{layer.id}:{layer.revision}:{z}:{x}:{y}:{instance}"
+    if props is not None:  # NUL cannot be in a property name: the joined names stay unambiguous
+        key += ":props:" + "\0".join(props)
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
@@ -215,11 +298,11 @@ class TileCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(layer: Layer, z: int, x: int, y: int, public: bool) -> tuple:
-        return (public, layer.id, layer.revision, z, x, y)
+    def key(layer: Layer, z: int, x: int, y: int, public: bool, props: Props = None) -> tuple:
+        return (public, layer.id, layer.revision, z, x, y, props)
 
-    def get(self, layer: Layer, z: int, x: int, y: int, public: bool) -> bytes | None:
-        k = self.key(layer, z, x, y, public)
+    def get(self, layer: Layer, z: int, x: int, y: int, public: bool, props: Props = None) -> bytes | None:
+        k = self.key(layer, z, x, y, public, props)
         with self._lock:
             self._see_revision(public, layer)
             data = self._items.get(k)
@@ -230,10 +313,12 @@ class TileCache:
             self.hits += 1
             return data
 
-    def put(self, layer: Layer, z: int, x: int, y: int, public: bool, data: bytes) -> None:
+    def put(
+        self, layer: Layer, z: int, x: int, y: int, public: bool, data: bytes, props: Props = None
+    ) -> None:
         if len(data) > self.max_bytes // 8:
             return  # one huge tile must not flush everything else
-        k = self.key(layer, z, x, y, public)
+        k = self.key(layer, z, x, y, public, props)
         with self._lock:
             if self._revisions.get((public, layer.id), layer.revision) > layer.revision:
                 return  # rendered from an older revision than one already seen

@@ -246,7 +246,9 @@ def test_shelter_csv_export_round_trip(app_engine, dept, tmp_path, encoding):
         data = encode(shelters_csv(conn, layer_id), encoding)
     out = _write(tmp_path, "export.csv", data)
     result = run_import(app_engine, second, out)
-    assert result.encoding == encoding and result.counts["inserted"] == 121
+    # UTF-8 goes out with a BOM (for Excel), which the importer reads as such.
+    assert result.encoding == {"utf-8": "utf-8-sig"}.get(encoding, encoding)
+    assert result.counts["inserted"] == 121
     assert query(app_engine, SHELTER_ROW, s=first) == query(app_engine, SHELTER_ROW, s=second)
     if encoding == "cp932":  # the standard layout written back is the city's file, byte for byte
         assert data == source.read_bytes()

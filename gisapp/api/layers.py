@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -13,15 +12,14 @@ from pydantic import BaseModel, Field
 
 from gisapp.access import access_counts
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, OptionalUser, ReadConn, StaffUser
-from layers import catalog, deletion, manage, reading, search
+from gisapp.deps import EngineDep, OptionalUser, ReadConn, SettingsDep, StaffUser
+from layers import catalog, deletion, export, manage, reading, search
 from layers.errors import LayerInvalid, LayerNotFound
+from layers.importers.shelter_export import City
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 public_router = APIRouter(prefix="/api/public/layers", tags=["public"])
 stats_router = APIRouter(prefix="/api/stats", tags=["stats"])
-
-EXPORT_MAX_FEATURES = 5_000_000
 
 
 @router.get("", summary="Layers you may see / 閲覧できるレイヤー")
@@ -140,55 +138,25 @@ def export_public_layer(
     slug: str,
     request: Request,
     conn: ReadConn,
+    settings: SettingsDep,
     format: Annotated[
         Literal["geojson", "gpkg", "csv"], Query(description="geojson | gpkg | csv (shelters: 自治体標準)")
     ] = "geojson",
     encoding: Annotated[Literal["utf-8", "cp932"], Query(description="CSV only")] = "utf-8",
 ) -> Response:
     layer = _public_layer(request, conn, slug)
-    if format == "csv":
-        return _shelters_csv(conn, layer, encoding)
-    fc = catalog.features_geojson(conn, layer, public=True, limit=EXPORT_MAX_FEATURES)
-    disposition = {"Content-Disposition": f'attachment; filename="{layer.slug}.{format}"'}
-    if format == "geojson":
-        return JSONResponse(fc, media_type="application/geo+json", headers=disposition)
-    return Response(
-        _to_gpkg(fc, layer.slug), media_type="application/geopackage+sqlite3", headers=disposition
-    )
+    city = City(settings.municipality_code, settings.prefecture_name + settings.municipality_name)
+    out = export.export_layer(conn, layer, format, encoding=encoding, city=city)
+    headers = {"Content-Disposition": _attachment(layer.slug, layer.title_ja, out.extension)}
+    if isinstance(out.data, dict):
+        return JSONResponse(out.data, media_type=out.media_type, headers=headers)
+    return Response(out.data, media_type=out.media_type, headers=headers)
 
 
-def _shelters_csv(conn, layer: catalog.Layer, encoding: str) -> Response:
-    """Shelters in the 自治体標準オープンデータセット layout (round-trips with the importer)."""
-    from layers.importers.shelter_export import encode, shelters_csv
-
-    if layer.kind != "shelter":
-        raise LayerInvalid(
-            "CSV は避難所レイヤーのみ（自治体標準の様式）です。GeoJSON か GeoPackage をお使いください。",
-            "CSV is offered for shelter layers (municipal standard layout); use GeoJSON or GeoPackage.",
-            field="format",
-        )
-    try:
-        data = encode(shelters_csv(conn, layer.id, public=True), encoding)
-    except ValueError as e:
-        ja, _, en = str(e).partition("\n")
-        raise LayerInvalid(
-            ja.replace("--encoding utf-8", "encoding=utf-8"), en.replace("--encoding", "encoding=")
-        ) from e
-    return Response(
-        data,
-        media_type=f"text/csv; charset={'Shift_JIS' if encoding == 'cp932' else 'utf-8'}",
-        headers={"Content-Disposition": f'attachment; filename="{layer.slug}.csv"'},
-    )
-
-
-def _to_gpkg(fc: dict, name: str) -> bytes:
-    import geopandas
-
-    gdf = geopandas.GeoDataFrame.from_features(fc["features"], crs="EPSG:4326")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}.gpkg"
-        gdf.to_file(path, driver="GPKG", layer=name, engine="pyogrio")
-        return path.read_bytes()
+def _attachment(slug: str, title: str, extension: str) -> str:
+    """An ASCII file name (the slug) for old clients and the layer's Japanese title (RFC 6266/5987)."""
+    name = "".join(c for c in title if c.isprintable() and c not in '\\/:*?"<>|').strip() or slug
+    return f"attachment; filename=\"{slug}.{extension}\"; filename*=UTF-8''{quote(f'{name}.{extension}', safe='')}"
 
 
 # --- search -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from common.errors import NotFound
@@ -18,7 +18,7 @@ from gisapp.ogc import params
 from gisapp.ogc.errors import OgcInvalid as InvalidInput
 from gisapp.ogc.tiles_fast import tile_headers
 from layers import tiles
-from layers.catalog import KINDS, Layer
+from layers.catalog import Layer
 from layers.tiles import TileCache
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
@@ -129,8 +129,7 @@ def tileset(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) ->
     public = request.app.state.public
     bounds = tiles.layer_bounds(conn, layer, public=public) or [-180.0, -85.0511, 180.0, 85.0511]
     template = _tile_template(request, layer.slug)
-    kind = KINDS[layer.kind]
-    fields = tiles.GENERIC_KEYS if kind.table == "gis.feature" else kind.properties
+    fields = sorted(tiles.property_names(conn, layer, public=public))
     return {
         # OGC API – Tiles tileset
         "title": f"{layer.title_ja} / {layer.title_en}",
@@ -166,7 +165,21 @@ def tileset(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) ->
     responses={200: {"content": {MVT: {}}}, 204: {"description": "空のタイル / empty tile"}},
 )
 def tile(
-    request: Request, conn: ReadConn, user: OptionalUser, slug: Slug, z: int, y: int, x: int
+    request: Request,
+    conn: ReadConn,
+    user: OptionalUser,
+    slug: Slug,
+    z: int,
+    y: int,
+    x: int,
+    properties: Annotated[
+        str | None,
+        Query(
+            max_length=4000,
+            description="地物に含める属性（カンマ区切り、既定は全属性） / attributes to include"
+            " (comma-separated; default: all)",
+        ),
+    ] = None,
 ) -> Response:
     params.only(request.query_params, params.EVERYWHERE)
     if not tiles.valid_tile(z, x, y):
@@ -177,15 +190,23 @@ def tile(
         )  # fmt: skip
     layer = _layer(request, conn, user, slug)
     public = request.app.state.public
-    tag = tiles.etag(layer, z, x, y, public=public)
+    props = tiles.parse_properties(properties)
+    unknown = tiles.unknown_properties(conn, layer, props, public=public)
+    if unknown:
+        raise InvalidInput(
+            f"このレイヤーにない属性です: {', '.join(unknown)}",
+            f"The layer has no such properties: {', '.join(unknown)}",
+            properties=unknown,
+        )
+    tag = tiles.etag(layer, z, x, y, public=public, props=props)
     headers = {k.decode(): v.decode() for k, v in tile_headers(tag, public)}
     if tiles.etag_matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     cache = _cache(request)
-    data = cache.get(layer, z, x, y, public)
+    data = cache.get(layer, z, x, y, public, props)
     if data is None:
-        data = tiles.render_tile(conn, layer, z, x, y, public=public)
-        cache.put(layer, z, x, y, public, data)
+        data = tiles.render_tile(conn, layer, z, x, y, public=public, props=props)
+        cache.put(layer, z, x, y, public, data, props)
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from urllib.parse import parse_qsl
 
 import psycopg
 from psycopg.rows import dict_row
@@ -97,16 +98,17 @@ class TileFastPath:
         # A query string goes to the route, which refuses parameters a tile does not take.
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and not scope.get("query_string"):
             match = TILE_PATH.match(scope["path"])
-            if match:
-                if await self._answer(scope, send, *match.groups()):
+            query = _tile_query(scope)
+            if match and query is not False:
+                key = (*match.groups(), query)
+                if await self._answer(scope, send, *key):
                     return
                 if _known(scope, match.group(1)):
-                    await self._render_once(scope, receive, send, match)
+                    await self._render_once(scope, receive, send, key)
                     return
         await self.app(scope, receive, send)
 
-    async def _render_once(self, scope, receive, send, match: re.Match[str]) -> None:
-        key = match.groups()
+    async def _render_once(self, scope, receive, send, key: tuple) -> None:
         pending = self._rendering.get(key)
         if pending is not None:
             with contextlib.suppress(TimeoutError):
@@ -123,7 +125,7 @@ class TileFastPath:
             del self._rendering[key]
             leader.set_result(None)
 
-    async def _answer(self, scope, send, slug: str, zs: str, ys: str, xs: str) -> bool:
+    async def _answer(self, scope, send, slug: str, zs: str, ys: str, xs: str, props: tiles.Props) -> bool:
         state = scope["app"].state
         directory: LayerDirectory | None = getattr(state, "layer_directory", None)
         layer = directory.layers.get(slug) if directory and directory.layers is not None else None
@@ -131,14 +133,15 @@ class TileFastPath:
         if layer is None or not tiles.valid_tile(z, x, y):
             return False
         public: bool = state.public
-        tag = tiles.etag(layer, z, x, y, public=public)
+        tag = tiles.etag(layer, z, x, y, public=public, props=props)
         headers = tile_headers(tag, public)
         if tiles.etag_matches(_header(scope, b"if-none-match"), tag):
             directory.served += 1
             await _respond(send, 304, headers, b"")
             return True
         cache: TileCache = state.tile_cache
-        data = cache.get(layer, z, x, y, public)
+        # Only a valid choice of properties is ever cached (the route checks it), so a hit is one.
+        data = cache.get(layer, z, x, y, public, props)
         if data is None:
             return False
         directory.served += 1
@@ -153,6 +156,21 @@ class TileFastPath:
             ]
             await _respond(send, 200, headers, body)
         return True
+
+
+def _tile_query(scope) -> tiles.Props | bool:
+    """The chosen properties of a tile request (None: all), or False when the query string holds
+    anything else: the route then answers it (and says what is wrong with it)."""
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return None
+    try:
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return False
+    if len(pairs) != 1 or pairs[0][0] != "properties":
+        return False
+    return tiles.parse_properties(pairs[0][1])
 
 
 def _known(scope, slug: str) -> bool:

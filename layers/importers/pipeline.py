@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from shapely.errors import GEOSException
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from layers.importers import geometry_type
 from layers.importers import read as readers
 from layers.importers.csv_read import read_csv
 from layers.importers.errors import ImportRejected, Problem, rows_rejected
@@ -142,6 +144,12 @@ def import_file(
             raise ImportRejected(
                 "ファイルに地物がありません。", "The file has no features.", code="no_features"
             )
+        layer_plan = None
+        if target.kind == "generic":  # one geometry type per layer (layers/importers/geometry_type.py)
+            file_types = Counter(prepared.frame.geometry.geom_type.loc[mapped.numbers])
+            layer_plan = geometry_type.plan(
+                conn, target.id, target.geometry_type, file_types, replace=mode == "replace"
+            )
         step("validate")
         keys = dict(zip(mapped.numbers, mapped.keys, strict=True))
         repaired = [
@@ -150,8 +158,11 @@ def import_file(
         try:
             with conn.begin_nested():
                 counts = upsert(
-                    conn, target.kind, target.id, mapped.columns, mapped.rows, replace=mode == "replace"
-                )
+                    conn, target.kind, target.id, mapped.columns, mapped.rows, replace=mode == "replace",
+                    promote=bool(layer_plan and layer_plan.promote),
+                )  # fmt: skip
+                if layer_plan:
+                    geometry_type.apply(conn, target.id, layer_plan)
                 set_source_crs(conn, target.id, source.crs)
         except DBAPIError as e:
             detail = str(e.orig).splitlines()[0] if e.orig else str(e)

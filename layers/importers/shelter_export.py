@@ -1,12 +1,17 @@
 """Shelters out as the 自治体標準オープンデータセット 指定緊急避難場所 CSV (39 columns), the layout the
 importer reads back to the same rows: typed columns fill their standard columns, the other source
 columns come from ``attributes``; a code the importer made up (``h:…``) is written as an empty ID.
-Formula-like text is neutralised (``common.csvsafe``); the importer undoes it, so the round trip holds."""
+Formula-like text is neutralised (``common.csvsafe``); the importer undoes it, so the round trip holds.
+全国地方公共団体コード and 地方公共団体名 (the publishing city) come from the source row when it had them, else
+from the city's settings (GISAPP_MUNICIPALITY_CODE, GISAPP_PREFECTURE + GISAPP_MUNICIPALITY), so a list the
+city keyed in itself is published complete and a city's own standard file still comes back byte for byte.
+UTF-8 files start with a BOM: Excel, which most readers open them with, reads BOM-less UTF-8 as CP932."""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
@@ -24,6 +29,18 @@ STANDARD_COLUMNS = (
 )  # fmt: skip
 FLAG_COLUMN = {column: names[1] for column, names in SUITS.items()}  # suits_flood -> 災害種別_洪水
 ENCODINGS = ("utf-8", "cp932")
+# The IANA charset name of each encoding for Content-Type: CP932 is registered as Windows-31J
+# (Shift_JIS names the smaller JIS X 0208 table, without ①, ㎡ or the NEC/IBM extensions).
+CHARSETS = {"utf-8": "utf-8", "cp932": "Windows-31J"}
+
+
+@dataclass(frozen=True)
+class City:
+    """The publishing city: 全国地方公共団体コード (6 digits, checked by the settings) and 地方公共団体名."""
+
+    code: str
+    name: str
+
 
 _SELECT = """SELECT code, name, address, capacity, is_designated_shelter, suits_flood, suits_landslide,
               suits_storm_surge, suits_earthquake, suits_tsunami, suits_fire, suits_inland_flood,
@@ -39,7 +56,7 @@ def _flag(value: bool) -> str:
     return "1" if value else ""
 
 
-def shelters_csv(conn: Connection, layer_id: int, *, public: bool = False) -> str:
+def shelters_csv(conn: Connection, layer_id: int, *, public: bool = False, city: City | None = None) -> str:
     """The layer's shelters as CSV text (CRLF, as the standard's files are)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
@@ -56,14 +73,17 @@ def shelters_csv(conn: Connection, layer_id: int, *, public: bool = False) -> st
             "想定収容人数": "" if r["capacity"] is None else str(r["capacity"]),
         })  # fmt: skip
         values.update({FLAG_COLUMN[c]: _flag(r[c]) for c in FLAG_COLUMN})
+        if city is not None:
+            values["全国地方公共団体コード"] = values.get("全国地方公共団体コード") or city.code
+            values["地方公共団体名"] = values.get("地方公共団体名") or city.name
         writer.writerow(csvsafe.row(values.get(c, "") for c in STANDARD_COLUMNS))
     return out.getvalue()
 
 
 def encode(csv_text: str, encoding: str) -> bytes:
-    """CP932 for spreadsheet users on Windows; refuses characters CP932 cannot hold."""
+    """CP932 for spreadsheet users on Windows; refuses characters CP932 cannot hold. UTF-8 with a BOM."""
     try:
-        return csv_text.encode(encoding)
+        return csv_text.encode("utf-8-sig" if encoding == "utf-8" else encoding)
     except UnicodeEncodeError as e:
         bad = csv_text[e.start : e.end]
         raise ValueError(

@@ -43,7 +43,10 @@ def _statements(kind: str) -> dict[str, TextClause]:
     columns = ROWS[kind][1]
     staged = ", ".join(f"{c} {TYPES.get(c, 'text')}" for c in (*columns, "geom"))
     targets = ", ".join((*columns, "geom", *(("length_m",) if kind in MEASURED else ())))
-    values = ", ".join(f"s.{c}" for c in columns) + ", s.geom::geometry"
+    geom = "s.geom::geometry"
+    if kind == "generic":  # single geometries promoted to Multi when the layer mixes both (geometry_type.py)
+        geom = f"CASE WHEN CAST(:promote AS boolean) THEN ST_Multi({geom}) ELSE {geom} END"
+    values = ", ".join(f"s.{c}" for c in columns) + f", {geom}"
     if kind in MEASURED:
         values += ", round(ST_Length(s.geom::geometry::geography)::numeric, 1)"
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in targets.split(", ") if c != key)
@@ -68,10 +71,13 @@ SQL = {kind: _statements(kind) for kind in ROWS}
 
 
 def upsert(conn: Connection, kind: str, layer_id: int, columns: tuple[str, ...], rows: list[tuple],
-           *, replace: bool) -> Counts:  # fmt: skip
+           *, replace: bool, promote: bool = False) -> Counts:  # fmt: skip
     sql = SQL[kind]
     staged = [dict(zip(columns, row, strict=True)) for row in rows]
-    flags = conn.execute(sql["upsert"], {"layer_id": layer_id, "rows": staged}).scalars().all()
+    params = {"layer_id": layer_id, "rows": staged}
+    if kind == "generic":
+        params["promote"] = promote
+    flags = conn.execute(sql["upsert"], params).scalars().all()
     deleted = 0
     if replace:
         key = columns.index(KEY_COLUMN[kind])
