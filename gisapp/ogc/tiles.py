@@ -181,7 +181,7 @@ def tile(
         ),
     ] = None,
 ) -> Response:
-    params.only(request.query_params, params.EVERYWHERE)
+    params.only(request.query_params, {"properties"})
     if not tiles.valid_tile(z, x, y):
         raise InvalidInput(
             f"タイル番号が範囲外です（0 ≤ z ≤ {tiles.MAX_ZOOM}、0 ≤ x, y < 2^z）。",

@@ -95,8 +95,9 @@ class TileFastPath:
         self._rendering: dict[tuple[str, str, str, str], asyncio.Future[None]] = {}
 
     async def __call__(self, scope, receive, send) -> None:
-        # A query string goes to the route, which refuses parameters a tile does not take.
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and not scope.get("query_string"):
+        # A query string other than ?properties= goes to the route, which refuses parameters a tile
+        # does not take (_tile_query answers False for it).
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             match = TILE_PATH.match(scope["path"])
             query = _tile_query(scope)
             if match and query is not False:
