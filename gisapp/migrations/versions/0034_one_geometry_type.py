@@ -21,14 +21,14 @@ the promoted geometries stay Multi (a Polygon and a one-part MultiPolygon are th
 features were single is not recorded).
 
 Revision ID: 0034
-Revises: 0028
+Revises: 0036
 Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0034"
-down_revision = "0028"
+down_revision = "0036"
 branch_labels = None
 depends_on = None
 
