@@ -29,6 +29,24 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "datetime": {"name": "datetime", "in": "query", "schema": {"type": "string"},
                  "description": "RFC 3339 日時または期間 / date-time or interval"},
     "featureId": {"name": "featureId", "in": "path", "required": True, "schema": {"type": "integer"}},
+    # Part 3 (filter, filter-lang, filter-crs) and the selection parameters (gisapp/ogc/selection.py)
+    "filter": {"name": "filter", "in": "query", "schema": {"type": "string"},
+               "description": "CQL2 の絞り込み式 / CQL2 filter expression (cql2-text or cql2-json)"},
+    # "cql-text" (the draft's name, read as cql2-text) is listed because GDAL's OAPIF driver only sends
+    # its -where to the server when it finds that value here.
+    "filter-lang": {"name": "filter-lang", "in": "query",
+                    "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"],
+                               "default": "cql2-text"}},
+    "filter-crs": {"name": "filter-crs", "in": "query",
+                   "schema": {"type": "string", "format": "uri", "enum": crs.uris(), "default": crs.CRS84.uri}},
+    "sortby": {"name": "sortby", "in": "query", "style": "form", "explode": False,
+               "schema": {"type": "array", "items": {"type": "string", "pattern": "^[+-]?[^,]+$"}},
+               "description": "並べ替え (+昇順, -降順) / sort keys, e.g. +name,-id"},
+    "properties": {"name": "properties", "in": "query", "style": "form", "explode": False,
+                   "schema": {"type": "array", "items": {"type": "string"}},
+                   "description": "返す属性 / properties to return"},
+    "skipGeometry": {"name": "skipGeometry", "in": "query", "schema": {"type": "boolean", "default": False},
+                     "description": "形状を省く / return no geometry"},
 }  # fmt: skip
 
 
@@ -65,7 +83,11 @@ def document(
             }
             for name, t in queryables.get(layer.slug, {}).items()
         ]
-        items_params = [_ref(n) for n in ("bbox", "bbox-crs", "crs", "limit", "offset", "datetime")]
+        items_params = [
+            _ref(n)
+            for n in ("bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "filter", "filter-lang",
+                      "filter-crs", "sortby", "properties", "skipGeometry")
+        ]  # fmt: skip
         title = f"{layer.title_ja} / {layer.title_en}"
         paths[base] = _get(f"{title}: コレクション / collection", _JSON)
         paths[f"{base}/queryables"] = _get(

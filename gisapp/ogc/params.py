@@ -18,6 +18,8 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
 # Parameters of the API itself; every other query parameter filters on a property.
 RESERVED = frozenset({"f", "lang", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime"})
+# Part 3 filtering (gisapp/ogc/cql.py) and the tipg/pygeoapi-style selection (gisapp/ogc/selection.py).
+RESERVED |= {"filter", "filter-lang", "filter-crs", "sortby", "properties", "skipGeometry"}
 
 
 def _bad(param: str, ja: str, en: str) -> InvalidInput:
