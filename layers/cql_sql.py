@@ -160,9 +160,27 @@ class _Compiler:
                 f"the two sides of {op} are not of comparable types ({a.type} and {b.type}).",
             )
 
+    def _pair(self, first: Any, second: Any) -> tuple[_Op, _Op]:
+        a, b = self.operand(first), self.operand(second)
+        return self._coerce(b, first, a), self._coerce(a, second, b)
+
+    def _coerce(self, other: _Op, node: Any, value: _Op) -> _Op:
+        """What GDAL's OAPIF driver writes for OGR types: 0/1 for booleans, a quoted string for a
+        date-time. Taken as such only when the other side is of that type; anything else stays as is."""
+        if (
+            other.type == "boolean"
+            and value.type == "number"
+            and not isinstance(node, bool)
+            and node in (0, 1)
+        ):
+            return self.operand(bool(node))
+        if other.type == "instant" and value.type == "string" and isinstance(node, str):
+            return self.operand({"date": node} if len(node) == 10 else {"timestamp": node})
+        return value
+
     def _compare(self, op: str, args: list) -> str:
         self._arity(op, args, 2)
-        a, b = self.operand(args[0]), self.operand(args[1])
+        a, b = self._pair(args[0], args[1])
         allowed = {"string", "number", "instant"} | ({"boolean"} if op in ("=", "<>") else set())
         self._same(op, a, b, allowed)
         return f"({a.sql} {_COMPARE[op]} {b.sql})"

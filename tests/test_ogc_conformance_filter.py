@@ -187,6 +187,8 @@ def test_req_queryables_get_queryables_response(public_client, world):
     assert props["floors"]["type"] == props["height"]["type"] == "number"
     assert props["open"]["type"] == "boolean" and props["name"]["type"] == "string"
     assert "type" not in props["note"]  # mixed: no single type
+    page = public_client.get(f"/ogc/collections/{world.slug}/queryables", params={"f": "html"})
+    assert page.status_code == 200 and "geometry-any" in page.text and "floors" in page.text
     shelters = public_client.get(f"/ogc/collections/{world.shelters}/queryables").json()["properties"]
     assert shelters["geometry"]["format"] == "geometry-point" and shelters["capacity"]["type"] == "integer"
 
@@ -572,6 +574,20 @@ def test_gdal_draft_filter_lang_reads_as_cql2_text(public_client, world):
     assert ids(public_client, world.slug, filter=cql, **{"filter-lang": "cql-text"}) == ids(
         public_client, world.slug, filter=cql
     )
+
+
+def test_gdal_literals_for_ogr_types(public_client, client, world):
+    """GDAL writes OGR booleans as 0/1 and date-times as quoted strings: read as such where the other
+    side is a boolean or a timestamp, and nowhere else (a number against a string is still a 400)."""
+    assert ids(public_client, world.slug, filter="open = 1") == ids(
+        public_client, world.slug, filter="open = TRUE"
+    )
+    assert ids(public_client, world.slug, filter="(open = 0)") == expect(world, lambda p, g: not p["open"])
+    after = world.base + timedelta(hours=30)
+    got = ids(client, world.people, world.welfare, filter=f"updated_at > '{after.isoformat()}'")
+    assert got == {pid for pid, t in world.stamps.items() if t > after}
+    assert_400(public_client.get(f"/ogc/collections/{world.slug}/items", params={"filter": "open = 2"}))
+    assert_400(public_client.get(f"/ogc/collections/{world.slug}/items", params={"filter": "category = 1"}))
 
 
 def test_sortby_with_stable_paging(public_client, world):
