@@ -123,6 +123,7 @@ class _Compiler:
             return self._compare(op, args)
         if op == "like":
             self._arity(op, args, 2)
+            _pattern(args[1])
             a, b = self.operand(args[0]), self.operand(args[1])
             self._same(op, a, b, {"string"})
             return f"({a.sql} LIKE {b.sql})"
@@ -243,6 +244,8 @@ class _Compiler:
                 raise _bad("数値が有限ではありません。", "a number is not finite.")
             return _Op(self.bind(str(node), "numeric"), "number")
         if isinstance(node, str):
+            if "\x00" in node:  # PostgreSQL text cannot hold NUL
+                raise _bad("文字列に NUL 文字は使えません。", "a string cannot contain the NUL character.")
             return _Op(self.bind(node, "text"), "string")
         if not isinstance(node, dict):
             raise _bad("この値は使えません。", "a value of this kind cannot be used here.")
@@ -319,6 +322,21 @@ class _Compiler:
             reason = shapely.is_valid_reason(geom)[:120]
             raise _bad(f"形状が不正です（{reason}）。", f"the geometry literal is invalid ({reason}).")
         return f"ST_GeomFromWKB({self.bind(shapely.to_wkb(geom))}, 4326)"
+
+
+def _pattern(node: Any) -> None:
+    """A LIKE pattern is a string literal (or CASEI of one), as CQL2's patternExpression says; one that
+    ends in a lone escape character is refused here rather than by PostgreSQL."""
+    if isinstance(node, dict) and str(node.get("op", "")).lower() == "casei" and node.get("args"):
+        node = node["args"][0]
+    if not isinstance(node, str):
+        raise _bad("LIKE のパターンは文字列です。", "the pattern of LIKE is a string literal.")
+    trailing = len(node) - len(node.rstrip("\\"))
+    if trailing % 2:
+        raise _bad(
+            "LIKE のパターンが \\ で終わっています。",
+            "the LIKE pattern ends in a lone escape character (\\).",
+        )
 
 
 def _xy(transformer: Transformer, xy: Any) -> Any:

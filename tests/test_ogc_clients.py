@@ -142,6 +142,11 @@ def test_gdal_sends_where_as_cql2_to_the_server(live, tmp_path):
     assert len(got) == len(chosen)
     server = httpx.get(unquote(sent[0]).replace("filter-lang=cql-text", "filter-lang=cql2-text")).json()
     assert server["numberMatched"] == len(chosen)
+    # An OGR boolean is written as 0/1 by GDAL; the server reads it as the boolean it is.
+    fetched.clear()
+    flood = gdal_read(live.public.url, "shelters", tmp_path, "-where", "suits_flood = 1", requests=fetched)
+    assert len(flood) == sum(1 for f in everything if f["properties"]["suits_flood"]) > 0
+    assert any("filter=suits_flood%20%3D%201" in u for u in fetched)
 
 
 def test_gdal_312_sends_where_as_cql2_to_the_server(live):

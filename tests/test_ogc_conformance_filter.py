@@ -523,6 +523,24 @@ MALFORMED = [
     ("filter", "A_CONTAINS(name, ('x'))"),
     ("filter", "nosuchfn(name)"),
     ("filter", "floors IN ()"),
+    ("filter", "name LIKE 'ends in \\'"),  # a lone escape at the end: PostgreSQL would refuse it
+    ("filter", "name LIKE category"),  # a pattern is a literal
+    ("filter", "name = 'a\x00b'"),  # NUL cannot be stored in text
+    ("json", json.dumps({"op": "=", "args": [{"property": "name"}, "a\u0000b"]})),
+    (
+        "json",
+        json.dumps(
+            {
+                "op": "s_intersects",
+                "args": [{"property": "geometry"}, {"type": "Polygon", "coordinates": "x"}],
+            }
+        ),
+    ),
+    (
+        "json",
+        json.dumps({"op": "t_after", "args": [{"property": "name"}, {"timestamp": "2026-13-45T00:00:00Z"}]}),
+    ),
+    ("json", json.dumps({"op": "=", "args": [{"property": 5}, 1]})),
     ("filter", "(" * 3000 + "floors = 1" + ")" * 3000),  # deep nesting: refused before the parser
     ("filter", "floors = 1 AND " * 900 + "floors = 1"),  # too long
     ("filter", ""),
