@@ -109,6 +109,8 @@ def _order_sql(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
         direction = " DESC" if desc else ""
         if name == "id":
             terms.append(f"t.id{direction}")
+        elif name == TEMPORAL.get(q.layer.kind):
+            terms.append(f"t.{TEMPORAL[q.layer.kind]}{direction}")
         elif kind.table == "gis.feature":
             # jsonb order: numbers as numbers, strings as text, absent keys last.
             params[f"sk{i}"] = name

@@ -608,7 +608,7 @@ def test_gdal_literals_for_ogr_types(public_client, client, world):
     assert_400(public_client.get(f"/ogc/collections/{world.slug}/items", params={"filter": "category = 1"}))
 
 
-def test_sortby_with_stable_paging(public_client, world):
+def test_sortby_with_stable_paging(public_client, client, world):
     """sortby=-floors,+name (a "+" left raw in a URL arrives as a space); id breaks ties; the pages
     walked with limit/offset give every matching feature once, in the asked order."""
     order = sorted(
@@ -630,6 +630,9 @@ def test_sortby_with_stable_paging(public_client, world):
         for f in items(public_client, world.shelters, sortby="capacity")["features"]
     ]
     assert caps == sorted(caps)
+    # The timestamp of people needing help sorts too (newest first).
+    newest = [f["id"] for f in items(client, world.people, world.welfare, sortby="-updated_at")["features"]]
+    assert newest == sorted(world.stamps, key=lambda pid: world.stamps[pid], reverse=True)
 
 
 def test_properties_and_skip_geometry(public_client, world):

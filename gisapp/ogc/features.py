@@ -172,7 +172,7 @@ def items(collection_id: str, request: Request, conn: ReadConn, user: OptionalUs
         filter_srid=found_filter.crs.srid if found_filter else 4326,
         filter_flip=found_filter.crs.north_first if found_filter else False,
         queryables=known,
-        sortby=selection.sortby(qp, known),
+        sortby=selection.sortby(qp, [*known, *filter(None, [fq.TEMPORAL.get(layer.kind)])]),
         properties=selection.properties(qp, known),
         skip_geometry=selection.skip_geometry(qp),
     )
