@@ -6,7 +6,7 @@ from typing import Any
 
 from gisapp.ogc import crs
 from gisapp.ogc.documents import GEOJSON, TITLE
-from gisapp.ogc.params import DEFAULT_LIMIT, MAX_LIMIT
+from gisapp.ogc.params import DEFAULT_LIMIT, MAX_LIMIT, RESERVED
 from layers.catalog import Layer
 
 _JSON = {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
@@ -82,6 +82,7 @@ def document(
                 "description": "属性で絞り込み / filter",
             }
             for name, t in queryables.get(layer.slug, {}).items()
+            if name not in RESERVED  # a property called "filter" cannot be a parameter of its own
         ]
         items_params = [
             _ref(n)
