@@ -116,9 +116,8 @@ def _order_sql(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
             params[f"sk{i}"] = name
             terms.append(f"t.properties -> CAST(:sk{i} AS text){direction}")
         else:
-            column = next(
-                c for c in kind.properties if c == name
-            )  # the constant; the caller checked the name
+            # The constant from KINDS (the caller checked the name against the queryables).
+            column = next(c for c in kind.properties if c == name)
             terms.append(f"t.{column}{direction}")
     if not any(name == "id" for name, _ in q.sortby):
         terms.append("t.id")
