@@ -245,6 +245,8 @@ BASIC = [
         lambda p, g: p.get("floors") in (0, 4) and not p["open"],
     ),
     ("TRUE", lambda p, g: True),
+    # A value that would be SQL if it were spliced: bound, it is just a name nobody has.
+    ("name = 'x'' OR ''1''=''1'' --'", lambda p, g: False),
 ]
 
 
