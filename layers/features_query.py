@@ -8,12 +8,14 @@ layer never walks geometries in Python. The caller has already decided that the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from layers import cql_sql
 from layers.catalog import KINDS, KindTable, Layer
 
 # A feature timestamp, where a kind has one (datetime filters on it); other kinds have none.
@@ -53,31 +55,73 @@ class ItemsQuery:
     filters: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
     limit: int = 10
     offset: int = 0
+    # OGC API – Features Part 3: a CQL2 JSON filter, the CRS of its geometry literals, and the
+    # queryables it (and sortby/properties) may name.
+    cql: Any = None
+    filter_srid: int = 4326
+    filter_flip: bool = False
+    queryables: Mapping[str, str | None] = field(default_factory=dict)
+    sortby: tuple[tuple[str, bool], ...] = ()  # (property or "id", descending)
+    properties: tuple[str, ...] | None = None  # None: every property
+    skip_geometry: bool = False
 
 
 def _kind(layer: Layer) -> KindTable:
     return KINDS[layer.kind]
 
 
-def _properties_sql(kind: KindTable) -> str:
-    # Typed columns win over extra source attributes of the same name.
-    typed = ", ".join(f"'{c}', t.{c}" for c in kind.properties)
+def _properties_sql(kind: KindTable, only: tuple[str, ...] | None = None) -> str:
+    """All properties, or ``only`` those (already checked against the queryables)."""
     if kind.table == "gis.feature":
-        return "t.properties"
-    if kind.has_attributes:
-        return f"(t.attributes || jsonb_build_object({typed}))"
-    return f"jsonb_build_object({typed})"
+        if only is None:
+            return "t.properties"
+        # The names are bound (:props), never spliced.
+        return (
+            "(SELECT coalesce(jsonb_object_agg(p.k, p.v), '{}'::jsonb)"
+            " FROM jsonb_each(t.properties) AS p(k, v) WHERE p.k = ANY(CAST(:props AS text[])))"
+        )
+    # Typed columns win over extra source attributes of the same name.
+    columns = kind.properties if only is None else tuple(c for c in kind.properties if c in only)
+    pairs = ", ".join(f"'{c}', t.{c}" for c in columns)
+    typed = f"jsonb_build_object({pairs})"
+    if kind.has_attributes and only is None:
+        return f"(t.attributes || {typed})"
+    return typed
 
 
-def _feature_sql(kind: KindTable, flip: bool) -> str:
+def _feature_sql(
+    kind: KindTable, flip: bool, only: tuple[str, ...] | None = None, skip_geometry: bool = False
+) -> str:
     geom = "ST_Transform(t.geom, CAST(:srid AS int))"
     if flip:
         geom = f"ST_FlipCoordinates({geom})"
+    geometry = "NULL::json" if skip_geometry else f"ST_AsGeoJSON({geom}, CAST(:decimals AS int))::json"
     return (
         "json_build_object('type', 'Feature', 'id', t.id,"
-        f" 'geometry', ST_AsGeoJSON({geom}, CAST(:decimals AS int))::json,"
-        f" 'properties', {_properties_sql(kind)})"
+        f" 'geometry', {geometry}, 'properties', {_properties_sql(kind, only)})"
     )
+
+
+def _order_sql(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
+    """sortby, then the id: the tie-breaker that keeps paging stable."""
+    terms = []
+    for i, (name, desc) in enumerate(q.sortby):
+        direction = " DESC" if desc else ""
+        if name == "id":
+            terms.append(f"t.id{direction}")
+        elif name == TEMPORAL.get(q.layer.kind):
+            terms.append(f"t.{TEMPORAL[q.layer.kind]}{direction}")
+        elif kind.table == "gis.feature":
+            # jsonb order: numbers as numbers, strings as text, absent keys last.
+            params[f"sk{i}"] = name
+            terms.append(f"t.properties -> CAST(:sk{i} AS text){direction}")
+        else:
+            # The constant from KINDS (the caller checked the name against the queryables).
+            column = next(c for c in kind.properties if c == name)
+            terms.append(f"t.{column}{direction}")
+    if not any(name == "id" for name, _ in q.sortby):
+        terms.append("t.id")
+    return ", ".join(terms)
 
 
 def _where(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
@@ -120,6 +164,9 @@ def _where(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
                 raise KeyError(name)
             clauses.append(f"t.{name} = :fv{i}")
             params[f"fv{i}"] = value
+    if q.cql is not None:
+        target = cql_sql.Target(kind, q.queryables, TEMPORAL.get(q.layer.kind), q.filter_srid, q.filter_flip)
+        clauses.append(cql_sql.to_sql(q.cql, target, params))
     return " AND ".join(clauses)
 
 
@@ -135,11 +182,15 @@ def items(conn: Connection, q: ItemsQuery) -> tuple[int, str]:
     src = kind.source(q.public)
     params: dict[str, Any] = {"srid": q.srid, "decimals": q.decimals, "limit": q.limit, "offset": q.offset}
     where = _where(q, kind, params)
-    # Composed from KINDS constants only; all values are bound parameters.
+    order = _order_sql(q, kind, params)
+    if q.properties is not None:
+        params["props"] = list(q.properties)
+    feature = _feature_sql(kind, q.flip, q.properties, q.skip_geometry)
+    # Composed from KINDS constants and the filter compiler's SQL only; all values are bound parameters.
     stmt = text(
         f"SELECT (SELECT count(*) FROM {src} t WHERE {where}) AS matched,"  # noqa: S608
-        f" (SELECT coalesce(json_agg({_feature_sql(kind, q.flip)} ORDER BY t.id), '[]'::json)::text"
-        f"  FROM (SELECT t.* FROM {src} t WHERE {where} ORDER BY t.id LIMIT :limit OFFSET :offset) t)"
+        f" (SELECT coalesce(json_agg({feature} ORDER BY {order}), '[]'::json)::text"
+        f"  FROM (SELECT t.* FROM {src} t WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) t)"
         " AS features"
     )
     row = conn.execute(stmt, params).one()

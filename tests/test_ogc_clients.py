@@ -8,9 +8,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
+import httpx2 as httpx
 import pytest
 from owslib.ogcapi.features import Features
 from sqlalchemy import text
@@ -99,7 +102,8 @@ def test_gdal_sends_bbox_and_property_filters_to_the_server(live, tmp_path):
     )
     assert len(inside) == sum(1 for lon in lons if lon > west) and 0 < len(inside) < len(everything)
     assert any("/items?" in u and "bbox=" in u for u in fetched)
-    # GDAL reads /ogc/api for the queryable parameters and passes an equality on to the server.
+    # GDAL reads /ogc/api for the queryable parameters and passes an equality on to the server
+    # (as a CQL2 filter since the API offers one: test_gdal_sends_where_as_cql2_to_the_server).
     capacity = everything[0]["properties"]["capacity"]
     fetched.clear()
     same = gdal_read(
@@ -107,7 +111,67 @@ def test_gdal_sends_bbox_and_property_filters_to_the_server(live, tmp_path):
     )
     assert len(same) == sum(1 for f in everything if f["properties"]["capacity"] == capacity)
     assert any(u.endswith("/ogc/api") for u in fetched)
-    assert any(f"capacity={capacity}" in u for u in fetched)
+    assert any(f"filter=capacity%20%3D%20{capacity}" in u for u in fetched)
+
+
+def _where_case(everything: list[dict]) -> tuple[str, list[dict]]:
+    """A -where with a comparison, a LIKE and an OR, and the features it selects (computed here)."""
+    caps = sorted(f["properties"]["capacity"] for f in everything)
+    cap = caps[len(caps) // 2]
+    where = f"capacity >= {cap} AND (name LIKE '%小%' OR capacity > {caps[-3]})"
+    chosen = [
+        f
+        for f in everything
+        if f["properties"]["capacity"] >= cap
+        and ("小" in f["properties"]["name"] or f["properties"]["capacity"] > caps[-3])
+    ]
+    return where, chosen
+
+
+def test_gdal_sends_where_as_cql2_to_the_server(live, tmp_path):
+    """GDAL 3.6 (ogr2ogr) sends its -where to the server as a filter, not "Full filter will be evaluated
+    on client side": the items URLs it fetched carry filter=…&filter-lang=cql-text, the server's
+    numberMatched for that filter equals the count computed here, and so does what GDAL wrote."""
+    everything = gdal_read(live.public.url, "shelters", tmp_path)
+    where, chosen = _where_case(everything)
+    assert 0 < len(chosen) < len(everything)
+    fetched: list[str] = []
+    got = gdal_read(live.public.url, "shelters", tmp_path, "-where", where, requests=fetched)
+    sent = [u for u in fetched if "/items?" in u and "filter=" in u]
+    assert sent and all("filter-lang=cql-text" in u for u in sent)
+    assert len(got) == len(chosen)
+    server = httpx.get(unquote(sent[0]).replace("filter-lang=cql-text", "filter-lang=cql2-text")).json()
+    assert server["numberMatched"] == len(chosen)
+    # An OGR boolean is written as 0/1 by GDAL; the server reads it as the boolean it is.
+    fetched.clear()
+    flood = gdal_read(live.public.url, "shelters", tmp_path, "-where", "suits_flood = 1", requests=fetched)
+    assert len(flood) == sum(1 for f in everything if f["properties"]["suits_flood"]) > 0
+    assert any("filter=suits_flood%20%3D%201" in u for u in fetched)
+
+
+def test_gdal_312_sends_where_as_cql2_to_the_server(live):
+    """The GDAL that pyogrio bundles (3.12) does the same: its debug log shows the filter in the items
+    URL and never the client-side fallback; the frame it reads has the rows computed here."""
+    import pyogrio
+
+    everything = httpx.get(f"{live.public.url}/ogc/collections/shelters/items?limit=1000").json()["features"]
+    where, chosen = _where_case(everything)
+    code = (
+        "import sys, pyogrio\n"
+        "df = pyogrio.read_dataframe(sys.argv[1], layer='shelters', where=sys.argv[2])\n"
+        "print('ROWS', len(df))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, f"OAPIF:{live.public.url}/ogc", where],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "CPL_DEBUG": "ON"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert pyogrio.__gdal_version__ >= (3, 12, 0)
+    assert f"ROWS {len(chosen)}" in done.stdout
+    log = done.stdout + done.stderr
+    assert "Full filter will be evaluated on client side" not in log
+    sent = [line for line in log.splitlines() if "Fetch(" in line and "/items?" in line and "filter=" in line]
+    assert sent and all("filter-lang=cql-text" in line for line in sent), log[-3000:]
 
 
 def test_gdal_sees_only_what_the_caller_may(live, public_slugs, app_engine, tmp_path):
@@ -149,6 +213,34 @@ def test_owslib_lists_and_reads_every_public_collection(live, public_slugs, publ
     assert filtered["features"] and all(
         f["properties"]["capacity"] == first["properties"]["capacity"] for f in filtered["features"]
     )
+
+
+def test_owslib_sends_a_cql2_filter(live, public_engine):
+    """OWSLib passes filter / filter-lang through to the server: cql2-text and cql2-json give the
+    count SQL gives for the same predicate."""
+    api = Features(f"{live.public.url}/ogc")
+    assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in api.conformance()["conformsTo"]
+    expected = db_count_where(public_engine, "s.capacity >= 100 AND s.suits_flood")
+    text_filter = api.collection_items(
+        "shelters", limit=1000, filter="capacity >= 100 AND suits_flood = TRUE"
+    )
+    assert text_filter["numberMatched"] == len(text_filter["features"]) == expected
+    tree = {"op": "and", "args": [{"op": ">=", "args": [{"property": "capacity"}, 100]},
+                                  {"op": "=", "args": [{"property": "suits_flood"}, True]}]}  # fmt: skip
+    as_json = api.collection_items(
+        "shelters", limit=1000, filter=json.dumps(tree), **{"filter-lang": "cql2-json"}
+    )
+    assert {f["id"] for f in as_json["features"]} == {f["id"] for f in text_filter["features"]}
+
+
+def db_count_where(engine, condition: str) -> int:
+    # The condition is one of this module's constants.
+    sql = (
+        "SELECT count(*) FROM pub.shelter s JOIN pub.layer l ON l.id = s.layer_id"  # noqa: S608
+        f" WHERE l.slug = 'shelters' AND {condition}"
+    )
+    with engine.begin() as conn:
+        return conn.execute(text(sql)).scalar_one()
 
 
 def test_owslib_with_a_bearer_token(live):

@@ -202,10 +202,10 @@ def test_queryables(live):
     shelters = get(live.public.url, "/collections/shelters/queryables")
     assert shelters.headers["content-type"].startswith("application/schema+json")
     props = shelters.json()["properties"]
-    assert set(props) == set(KINDS["shelter"].properties)
+    assert set(props) == {*KINDS["shelter"].properties, "geometry"}  # Part 3: the geometry is queryable
     assert props["capacity"]["type"] == "integer" and props["suits_flood"]["type"] == "boolean"
     generic = get(live.public.url, f"/collections/{live.seed.slugs['public']}/queryables").json()
-    assert set(generic["properties"]) == {"name", "floors"}
+    assert set(generic["properties"]) == {"name", "floors", "geometry"}
     assert generic["properties"]["floors"]["type"] == "number"
 
 

@@ -27,6 +27,21 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
     "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    # OGC API – Features Part 3 with CQL2 (gisapp/ogc/cql.py, layers/cql_sql.py): each class checked
+    # requirement by requirement in tests/test_ogc_conformance_filter.py
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
 ]
 TITLE = ("伊勢原市 地理空間データ (OGC API – Features)", "Isehara GIS data (OGC API – Features)")
 
@@ -120,14 +135,38 @@ def collections(request: Request, docs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"links": self_links(f"{base(request)}/collections"), "collections": docs, "crs": crs.uris()}
 
 
-def queryables(request: Request, layer: Layer, props: dict[str, str | None]) -> dict[str, Any]:
+# The geometry queryable of Part 3 (19-079r2 §6.2): the format names the layer's geometry type.
+_GEOMETRY_FORMATS = {
+    "Point": "geometry-point",
+    "MultiPoint": "geometry-multipoint",
+    "LineString": "geometry-linestring",
+    "MultiLineString": "geometry-multilinestring",
+    "Polygon": "geometry-polygon",
+    "MultiPolygon": "geometry-multipolygon",
+}
+
+
+def queryables(
+    request: Request, layer: Layer, props: dict[str, str | None], temporal: str | None = None
+) -> dict[str, Any]:
     url = f"{base(request)}/collections/{layer.slug}/queryables"
+    properties: dict[str, Any] = {
+        "geometry": {
+            "title": "形状 / Geometry",
+            "format": _GEOMETRY_FORMATS.get(layer.geometry_type, "geometry-any"),
+            "x-ogc-role": "primary-geometry",
+        }
+    }
+    properties |= {name: ({"type": t} if t else {}) | {"title": name} for name, t in props.items()}
+    if temporal:
+        properties[temporal] = {"title": temporal, "type": "string", "format": "date-time",
+                                "x-ogc-role": "primary-instant"}  # fmt: skip
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": url,
         "type": "object",
         "title": layer.title_ja,
-        "description": "項目名=値 で絞り込めます / filter with name=value",
-        "properties": {name: ({"type": t} if t else {}) | {"title": name} for name, t in props.items()},
+        "description": "filter (CQL2) または 項目名=値 で絞り込めます / filter with CQL2 or name=value",
+        "properties": properties,
         "additionalProperties": False,
     }

@@ -19,7 +19,7 @@ from frontend.catalogue import normalise_lang
 from frontend.docs_page import docs_page
 from gisapp.api.html import page_response
 from gisapp.deps import OptionalUser, ReadConn
-from gisapp.ogc import access, documents, html, openapi, params
+from gisapp.ogc import access, cql, documents, html, openapi, params, selection
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.documents import GEOJSON, OPENAPI_TYPE
 from layers import features_query as fq
@@ -143,17 +143,19 @@ def queryables(collection_id: str, request: Request, conn: ReadConn, user: Optio
     layer = access.find_layer(request, conn, user, collection_id)
     props = fq.queryables(conn, layer, access.is_public(request))
     access.audit_read(request, user, [layer], "queryables")
-    doc = documents.queryables(request, layer, props)
+    doc = documents.queryables(request, layer, props, fq.TEMPORAL.get(layer.kind))
     if not _html(request):
         return _json(doc, "application/schema+json")
     b = documents.base(request)
     page = html.Page(
         f"{layer.title_ja}: 絞り込み可能な属性", f"{layer.title_en}: queryables",
         html.crumbs(b, (f"{b}/collections/{layer.slug}", layer.title_ja)),
-        description="?項目名=値 で絞り込めます / filter the items with ?name=value",
+        description="?filter=（CQL2）または ?項目名=値 で絞り込めます / filter the items with ?filter= (CQL2) or ?name=value",
     )  # fmt: skip
     page.table_head = ["項目 / Property", "型 / Type"]
-    page.table_rows = [[name, t or "—"] for name, t in props.items()]
+    page.table_rows = [
+        [name, spec.get("type") or spec.get("format") or "—"] for name, spec in doc["properties"].items()
+    ]
     return html.render(request, page)
 
 
@@ -167,6 +169,8 @@ def items(collection_id: str, request: Request, conn: ReadConn, user: OptionalUs
     out_crs = params.crs(qp, offered=offered)
     found_bbox = params.bbox(qp, offered)
     when = params.datetime_range(qp)
+    known = fq.queryables(conn, layer, public)
+    found_filter = cql.parse(qp)
     q = fq.ItemsQuery(
         layer=layer,
         public=public,
@@ -177,9 +181,16 @@ def items(collection_id: str, request: Request, conn: ReadConn, user: OptionalUs
         bbox_srid=found_bbox[1].srid if found_bbox else 4326,
         start=when[0] if when else None,
         end=when[1] if when else None,
-        filters=params.property_filters(qp, fq.queryables(conn, layer, public)),
+        filters=params.property_filters(qp, known),
         limit=params.limit(qp),
         offset=params.offset(qp),
+        cql=found_filter.tree if found_filter else None,
+        filter_srid=found_filter.crs.srid if found_filter else 4326,
+        filter_flip=found_filter.crs.north_first if found_filter else False,
+        queryables=known,
+        sortby=selection.sortby(qp, [*known, *filter(None, [fq.TEMPORAL.get(layer.kind)])]),
+        properties=selection.properties(qp, known),
+        skip_geometry=selection.skip_geometry(qp),
     )
     matched, features = fq.items(conn, q)
     returned = max(0, min(q.limit, matched - q.offset))
@@ -246,11 +257,12 @@ def _items_page(
     keys = list(dict.fromkeys([*typed, *(k for f in features for k in f["properties"])]))[:12]
     page.table_head = ["id", "形状 / Geometry", *keys]
     page.table_rows = [
-        [html.cell_link(f"{coll}/items/{f['id']}?f=html", str(f["id"])), f["geometry"]["type"],
+        [html.cell_link(f"{coll}/items/{f['id']}?f=html", str(f["id"])), (f["geometry"] or {}).get("type", "—"),
          *(f["properties"].get(k, "") for k in keys)]
         for f in features
     ]  # fmt: skip
-    page.geojson = {"type": "FeatureCollection", "features": features}
+    with_geometry = [f for f in features if f["geometry"]]  # none with skipGeometry=true
+    page.geojson = {"type": "FeatureCollection", "features": with_geometry} if with_geometry else None
     return page
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from gisapp.ogc import crs
 from gisapp.ogc.documents import GEOJSON, TITLE
-from gisapp.ogc.params import DEFAULT_LIMIT, MAX_LIMIT
+from gisapp.ogc.params import DEFAULT_LIMIT, MAX_LIMIT, RESERVED
 from layers import tiles
 from layers.catalog import Layer
 from layers.tiles import MAX_ZOOM, MVT
@@ -37,6 +37,24 @@ _PARAMS: dict[str, dict[str, Any]] = {
                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}},
     "tileRow": {"name": "tileRow", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
     "tileCol": {"name": "tileCol", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+    # Part 3 (filter, filter-lang, filter-crs) and the selection parameters (gisapp/ogc/selection.py)
+    "filter": {"name": "filter", "in": "query", "schema": {"type": "string"},
+               "description": "CQL2 の絞り込み式 / CQL2 filter expression (cql2-text or cql2-json)"},
+    # "cql-text" (the draft's name, read as cql2-text) is listed because GDAL's OAPIF driver only sends
+    # its -where to the server when it finds that value here.
+    "filter-lang": {"name": "filter-lang", "in": "query",
+                    "schema": {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"],
+                               "default": "cql2-text"}},
+    "filter-crs": {"name": "filter-crs", "in": "query",
+                   "schema": {"type": "string", "format": "uri", "enum": crs.uris(), "default": crs.CRS84.uri}},
+    "sortby": {"name": "sortby", "in": "query", "style": "form", "explode": False,
+               "schema": {"type": "array", "items": {"type": "string", "pattern": "^[+-]?[^,]+$"}},
+               "description": "並べ替え (+昇順, -降順) / sort keys, e.g. +name,-id"},
+    "properties": {"name": "properties", "in": "query", "style": "form", "explode": False,
+                   "schema": {"type": "array", "items": {"type": "string"}},
+                   "description": "返す属性 / properties to return"},
+    "skipGeometry": {"name": "skipGeometry", "in": "query", "schema": {"type": "boolean", "default": False},
+                     "description": "形状を省く / return no geometry"},
 }  # fmt: skip
 _TILE = {
     "200": {"description": "ベクトルタイル / Vector tile", "content": {MVT: {"schema": {"type": "string", "format": "binary"}}}},
@@ -104,9 +122,27 @@ def document(
                 "description": "属性で絞り込み / filter",
             }
             for name, t in queryables.get(layer.slug, {}).items()
+            if name not in RESERVED  # a property called "filter" cannot be a parameter of its own
         ]
         own_crs = _crs_params((crs_lists or {}).get(layer.slug))
-        items_params = [_ref("bbox"), *own_crs, *(_ref(n) for n in ("limit", "offset", "datetime"))]
+        items_params = [
+            _ref("bbox"),
+            *own_crs,
+            *(
+                _ref(n)
+                for n in (
+                    "limit",
+                    "offset",
+                    "datetime",
+                    "filter",
+                    "filter-lang",
+                    "filter-crs",
+                    "sortby",
+                    "properties",
+                    "skipGeometry",
+                )
+            ),
+        ]
         title = f"{layer.title_ja} / {layer.title_en}"
         paths[base] = _get(f"{title}: コレクション / collection", _JSON)
         paths[f"{base}/queryables"] = _get(

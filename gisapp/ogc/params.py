@@ -22,6 +22,8 @@ MAX_LIMIT = 10_000
 RESERVED = frozenset({"f", "lang", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime"})
 # Accepted by every /ogc endpoint: the output format and our page language.
 EVERYWHERE = frozenset({"f", "lang"})
+# Part 3 filtering (gisapp/ogc/cql.py) and the tipg/pygeoapi-style selection (gisapp/ogc/selection.py).
+RESERVED |= {"filter", "filter-lang", "filter-crs", "sortby", "properties", "skipGeometry"}
 
 
 def _bad(param: str, ja: str, en: str) -> InvalidInput:
