@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gisapp.access import access_counts
+from gisapp.api.rasters import as_listed
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, ReadConn, StaffUser
 from layers import catalog, deletion, manage, reading, search
 from layers.errors import LayerInvalid, LayerNotFound
+from layers.raster import store as raster_store
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 public_router = APIRouter(prefix="/api/public/layers", tags=["public"])
@@ -127,7 +129,9 @@ def _public_layer(request: Request, conn, slug: str) -> catalog.Layer:
 
 @public_router.get("", summary="Published layers / 公開レイヤー")
 def list_public_layers(conn: ReadConn) -> list[dict]:
-    return [layer.as_public_json() for layer in catalog.list_public_layers(conn)]
+    # Published rasters (航空写真) after the vector layers, as kind "raster" with their tile template.
+    rasters = [as_listed(r, public=True) for r in raster_store.list_public_rasters(conn)]
+    return [layer.as_public_json() for layer in catalog.list_public_layers(conn)] + rasters
 
 
 @public_router.get("/{slug}/features", summary="A published layer as GeoJSON / 公開レイヤーの地物")

@@ -25,6 +25,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    # map tiles of raster collections (gisapp/ogc/raster_tiles.py)
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
     "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
 ]
 TITLE = ("伊勢原市 地理空間データ (OGC API – Features)", "Isehara GIS data (OGC API – Features)")
