@@ -98,6 +98,12 @@ def get_raster(conn: Connection, slug: str, roles: Iterable[str] | None) -> Rast
     return Raster(**row._mapping) if row else None
 
 
+def _any_level(conn: Connection, slug: str) -> Raster | None:
+    """Whatever its visibility (for the management calls, which have checked the caller already)."""
+    row = conn.execute(_ONE, {"slug": slug, "levels": _ALL_LEVELS}).first()
+    return Raster(**row._mapping) if row else None
+
+
 def list_public_rasters(conn: Connection) -> list[Raster]:
     return [Raster(**r._mapping) for r in conn.execute(_PUB_LIST)]
 
@@ -235,7 +241,7 @@ def catalogue(conn: Connection, actor: Actor, spec: RasterSpec, prepared: Prepar
     audit.record(conn, actor.username, "raster.upload", spec.slug, sha256=prepared.sha256,
                  source_name=name[:200], visibility=spec.visibility, crs=info.source_crs,
                  size=[info.width, info.height])  # fmt: skip
-    raster = get_raster(conn, spec.slug, _ALL_LEVELS)
+    raster = _any_level(conn, spec.slug)
     assert raster is not None
     return raster
 
@@ -278,7 +284,7 @@ def set_visibility(conn: Connection, actor: Actor, slug: str, visibility: str) -
         )
         action = "raster.publish" if visibility == Visibility.public else "raster.withdraw"
         audit.record(conn, actor.username, action, slug, before=raster.visibility, after=visibility)
-    updated = get_raster(conn, slug, _ALL_LEVELS)
+    updated = _any_level(conn, slug)
     assert updated is not None
     return updated
 
