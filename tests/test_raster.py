@@ -163,7 +163,9 @@ def test_outside_the_picture_is_transparent_and_etag_answers_304(public_client, 
     assert webp.headers["content-type"] == "image/webp"
     bad = public_client.get(url + "?f=gif")
     assert bad.status_code == 400 and bad.json()["error"]["message_ja"] and bad.json()["error"]["message_en"]
-    assert public_client.get(f"/tiles/raster/{rasters['public']}/30/0/0.png").status_code == 400
+    assert (
+        public_client.get(f"/tiles/raster/{rasters['public']}/30/0/0.png").status_code == 422
+    )  # /api's status
 
 
 def test_collections_tileset_and_public_layer_list_name_the_raster(public_client, rasters):

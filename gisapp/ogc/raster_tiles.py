@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection
 
-from common.errors import NotFound
+from common.errors import InvalidInput, NotFound
 from gisapp.auth import User
 from gisapp.db import read_only
 from gisapp.deps import EngineDep, OptionalUser
@@ -38,7 +38,10 @@ MAX_AGE = 300  # a withdrawn raster leaves browsers' caches within five minutes
 AUDIT_EVERY = 600
 _audited: dict[tuple[str, str], float] = {}
 _audited_lock = threading.Lock()
-_IMAGE = {"image/png": {}, "image/webp": {}, "204": {"description": "空 / empty"}}
+_TILE_RESPONSES: dict = {
+    200: {"content": {"image/png": {}, "image/webp": {}}},
+    304: {"description": "変更なし / Not modified (If-None-Match)"},
+}
 
 
 def find_raster(request: Request, engine, user: User | None, slug: str) -> Raster:
@@ -96,10 +99,10 @@ def _audit_restricted(request: Request, user: User | None, raster: Raster, resou
     access.audit_read(request, user, [raster], resource)  # type: ignore[list-item]
 
 
-def _format(f: str | None, accept: str) -> str:
+def _format(f: str | None, accept: str, invalid: type[InvalidInput] = OgcInvalid) -> str:
     if f is not None:
         if f not in render.FORMATS:
-            raise OgcInvalid("f は png か webp です。", "f must be png or webp.", f=f)
+            raise invalid("f は png か webp です。", "f must be png or webp.", f=f)
         return f
     # Accept: the better-weighted of the two; PNG when neither is named (or on a tie, as PNG is the
     # one every client reads).
@@ -121,10 +124,11 @@ def _format(f: str | None, accept: str) -> str:
 
 
 def _tile_response(
-    request: Request, engine, user: User | None, slug: str, z: int, x: int, y: int, fmt: str
-) -> Response:
+    request: Request, engine, user: User | None, slug: str, z: int, x: int, y: int, fmt: str,
+    invalid: type[InvalidInput] = OgcInvalid,
+) -> Response:  # fmt: skip
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
-        raise OgcInvalid(
+        raise invalid(
             f"タイル番号が範囲外です（0 ≤ z ≤ {MAX_ZOOM}、0 ≤ x, y < 2^z）。",
             f"Tile out of range (0 ≤ z ≤ {MAX_ZOOM}, 0 ≤ x, y < 2^z).",
             z=z, y=y, x=x,
@@ -159,7 +163,7 @@ def map_tileset(request: Request, engine: EngineDep, user: OptionalUser, slug: S
 @router.get(
     f"/collections/{{slug}}/map/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/webp": {}}}},
+    responses=_TILE_RESPONSES,
     summary="地図タイル / Map tile (PNG, WebP)",
 )
 def map_tile(
@@ -172,10 +176,11 @@ def map_tile(
 @xyz_router.get(
     "/{slug}/{z}/{x}/{y}.{fmt}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/webp": {}}}},
+    responses=_TILE_RESPONSES,
     summary="地図タイル（XYZ）/ Map tile (XYZ: z/x/y.png|webp)",
 )
 def xyz_tile(
     request: Request, engine: EngineDep, user: OptionalUser, slug: Slug, z: int, x: int, y: int, fmt: str
 ) -> Response:
-    return _tile_response(request, engine, user, slug, z, x, y, _format(fmt, ""))
+    # Outside /ogc invalid input is the API's 422, not the OGC standard's 400.
+    return _tile_response(request, engine, user, slug, z, x, y, _format(fmt, "", InvalidInput), InvalidInput)
