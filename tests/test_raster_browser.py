@@ -1,7 +1,8 @@
 """Raster layers in the staff GIS viewer (headless Chromium, a real server, online basemap blocked): the
 uploaded picture (tests/test_raster.py's four quadrants) is listed in its own group and drawn as tiles
 in a pane under the vector layers: a polygon of an imported layer covers one quadrant and is drawn over
-it, the other quadrants show their colours; "背景にする" keeps it on when the basemap is dropped."""
+it, the other quadrants show their colours; "背景にする" keeps it on when the basemap is dropped. Once
+published, the citizen map lists it and draws it when chosen."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from gisapp.app import create_app
 from tests.fixtures_data import seed
 from tests.support import wait_until
 from tests.test_import_data import make_layer
-from tests.test_pages_browser import Server, browser, visit  # noqa: F401 - fixtures
+from tests.test_pages_browser import Server, browser, open_citizen_map, visit  # noqa: F401 - fixtures
 from tests.test_raster import QUADRANTS, quadrant_centre, quadrant_tif, upload
 
 pytestmark = pytest.mark.browser
@@ -44,8 +45,10 @@ def world(settings, client, app_engine, tmp_path_factory):
     r = client.post(f"/api/layers/{layer}/import", headers=staff,
                     files={"file": ("cover.geojson", json.dumps(fc).encode())})  # fmt: skip
     assert r.status_code == 200, r.text
-    with Server(create_app(settings)) as server:
-        yield {"base": server.url, "owners": owners, "raster": raster, "layer": layer}
+    public_app = create_app(settings.model_copy(update={"response_cache": False}), public=True)
+    with Server(create_app(settings)) as server, Server(public_app) as public:
+        yield {"base": server.url, "public": public.url, "owners": owners, "raster": raster, "layer": layer,
+               "staff": staff}  # fmt: skip
     client.delete(f"/api/rasters/{raster}", headers=staff)
 
 
@@ -95,3 +98,19 @@ def test_gis_viewer_draws_the_raster_under_a_vector_layer(world, visit):  # noqa
     toggle.uncheck()
     wait_until(lambda: page.locator(f".gisapp-raster-{raster}").count() == 0, 10)
     assert not page.locator(f"#gisapp-raster-basemap-{raster}").is_checked()
+
+
+def test_citizen_map_lists_a_published_raster_and_draws_it_when_chosen(world, client, visit):  # noqa: F811
+    raster = world["raster"]
+    assert client.post(f"/api/rasters/{raster}/publish", headers=world["staff"]).status_code == 200
+    page = visit(viewport={"width": 1200, "height": 800}).page
+    page.goto(world["public"] + "/")
+    open_citizen_map(page)
+    box = page.locator(f"#citizen-layer-{raster}")
+    box.wait_for(state="attached", timeout=20_000)
+    page.locator("#citizen-layers summary").click()  # the other layers are folded under the map
+    assert not box.is_checked() and page.locator(f".gisapp-raster-{raster}").count() == 0
+    box.check()
+    lon, lat = quadrant_centre(1, 0)
+    page.evaluate(f"window.gisapp.map.setView([{lat}, {lon}], 17, {{animate: false}})")
+    wait_until(lambda: page.locator(f".gisapp-raster-{raster} img.leaflet-tile-loaded").count() > 0, 20)

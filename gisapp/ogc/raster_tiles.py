@@ -102,7 +102,8 @@ def _audit_restricted(request: Request, user: User | None, raster: Raster, resou
 def _format(f: str | None, accept: str, invalid: type[InvalidInput] = OgcInvalid) -> str:
     if f is not None:
         if f not in render.FORMATS:
-            raise invalid("f は png か webp です。", "f must be png or webp.", f=f)
+            # The value is not echoed: it may be anything (a slug a crawler put there).
+            raise invalid("f は png か webp です。", "f must be png or webp.", parameter="f")
         return f
     # Accept: the better-weighted of the two; PNG when neither is named (or on a tie, as PNG is the
     # one every client reads).
