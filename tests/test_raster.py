@@ -25,7 +25,7 @@ from rio_cogeo.cogeo import cog_validate
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from layers.raster import cog
+from layers.raster import cog, render
 from layers.raster.errors import RasterTooLarge
 from tests.fixtures_data import seed
 
@@ -332,3 +332,31 @@ def test_cli_adds_and_publishes_a_raster(client, settings, public_client, owners
     plain = geotiff(tmp_path / "plain.tif", crs=None)
     bad = _cli(settings, str(plain), "--slug", f"{slug}-bad", *common)
     assert bad.returncode == 1 and "ジオリファレンス" in bad.stderr and "not georeferenced" in bad.stderr
+
+
+def _tile_pixel(path: Path, directory: Path, lonlat: tuple[float, float], fmt: str = "png") -> tuple:
+    info = cog.inspect(path)
+    sha, final, _ = cog.to_cog(path, directory, info)
+    tile, (px, py) = tile_and_pixel(*lonlat)
+    data = render.render_tile(final, sha, info.band_count, tile.z, tile.x, tile.y, fmt)
+    return Image.open(io.BytesIO(data)).convert("RGBA").getpixel((px, py))
+
+
+def test_grey_paletted_and_rgba_pictures_draw_as_they_are(tmp_path):
+    t = from_origin(*ORIGIN, PIXEL_M, PIXEL_M)
+    out = tmp_path / "cogs"
+    grey = geotiff(tmp_path / "grey.tif", transform=t, count=1)  # band 1 of the quadrants: 220/30/40/240
+    assert _tile_pixel(grey, out, quadrant_centre(1, 1), "webp") == (240, 240, 240, 255)
+    paletted = geotiff(tmp_path / "pal.tif", transform=t, count=1, photometric="palette")
+    with rasterio.open(paletted, "r+") as dst:
+        dst.write_colormap(1, {220: (10, 20, 30, 255), 30: (200, 100, 0, 255), 40: (0, 0, 0, 255)})
+    assert cog.inspect(paletted).paletted
+    assert _tile_pixel(paletted, out, quadrant_centre(0, 1)) == (200, 100, 0, 255)  # value 30 → its colour
+    rgba = tmp_path / "rgba.tif"
+    data = np.zeros((4, 256, 256), dtype="uint8")
+    data[0], data[3, :, :128] = 200, 255  # west half opaque, east half alpha 0
+    with rasterio.open(rgba, "w", driver="GTiff", width=256, height=256, count=4, dtype="uint8",
+                       crs="EPSG:6677", transform=t, photometric="rgb", alpha="YES") as dst:  # fmt: skip
+        dst.write(data)
+    assert _tile_pixel(rgba, out, quadrant_centre(1, 0)) == (200, 0, 0, 255)
+    assert _tile_pixel(rgba, out, quadrant_centre(1, 1))[3] == 0
