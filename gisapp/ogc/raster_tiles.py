@@ -47,10 +47,7 @@ _TILE_RESPONSES: dict = {
 def find_raster(request: Request, engine, user: User | None, slug: str) -> Raster:
     """The raster if this caller may see it on this instance; 404 otherwise."""
     with read_only(engine, user.roles if user else ()) as conn:
-        if request.app.state.public:
-            raster = store.get_public_raster(conn, slug)
-        else:
-            raster = store.get_raster(conn, slug, user.roles if user else None)
+        raster = raster_in(request, conn, user, slug)
     if raster is None:
         raise NotFound(*access.NOT_FOUND)
     return raster
