@@ -39,6 +39,7 @@ from gisapp.api import (
     people,
     public_incidents,
     radio,
+    rasters,
     reports,
     road_closures,
     shelter_ops,
@@ -51,6 +52,7 @@ from gisapp.events import EventHub
 from gisapp.health import CachedHealth
 from gisapp.middleware import CompressExceptPersonal, OriginCheck, SecurityHeaders
 from gisapp.ogc import features as ogc_features
+from gisapp.ogc import raster_tiles as ogc_raster_tiles
 from gisapp.ogc import tiles as ogc_tiles
 from gisapp.ogc.head import OgcHead
 from gisapp.ogc.tiles_fast import LayerDirectory, TileFastPath
@@ -216,6 +218,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(layers.public_search_router)
     app.include_router(ogc_features.router)
     app.include_router(ogc_tiles.router)
+    app.include_router(ogc_raster_tiles.router)
+    app.include_router(ogc_raster_tiles.xyz_router)
     app.include_router(reports.public_router)
     app.include_router(public_incidents.router)
     app.include_router(shelters.public_router)
@@ -223,6 +227,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(evacuation_public.router)
     if not public:
         app.include_router(imports.router)
+        app.include_router(rasters.router)
         app.include_router(auth.router)
         app.include_router(layers.router)
         app.include_router(layers.stats_router)

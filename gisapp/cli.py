@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gisapp import cli_audit, cli_devices, cli_evac, cli_import, cli_jma, cli_layers, logs
+from gisapp import cli_audit, cli_devices, cli_evac, cli_import, cli_jma, cli_layers, cli_raster, logs
 from gisapp.localstack import LocalStack, StackError
 from gisapp.settings import Settings, get_settings
 
@@ -545,6 +545,7 @@ cli_devices.register(app)
 cli_audit.register(app)
 cli_jma.register(app)
 cli_layers.register(app)
+cli_raster.register(app)
 cli_evac.register(app)
 
 

@@ -27,6 +27,7 @@ from common.errors import InvalidInput, PayloadTooLarge
 from gisapp.errors import invalid_input_status
 from gisapp.ops import people, photos
 from layers.importers.read import MAX_IMPORT_BYTES
+from layers.raster.limits import MAX_BYTES_CEILING as MAX_RASTER_BYTES
 
 KIB, MIB = 1024, 1024 * 1024
 API_LIMIT = 1 * MIB  # a JSON body of the API
@@ -36,6 +37,8 @@ INSPECT_LIMIT = API_LIMIT  # JSON / urlencoded bodies are read whole (for the ch
 # (method, path pattern, limit in bytes): first match wins; the upload routes take files.
 BODY_LIMITS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("POST", re.compile(r"/api/layers/[^/]+/import"), MAX_IMPORT_BYTES + 1 * MIB),
+    # A raster's own limit is the setting GISAPP_RASTER_MAX_MB (checked by layers.raster.cog), ≤ this.
+    ("POST", re.compile(r"/api/rasters"), MAX_RASTER_BYTES + 1 * MIB),
     ("POST", re.compile(r"/api/reports"), photos.MAX_BYTES + 64 * KIB),
     ("POST", re.compile(r"/api/incidents/[^/]+/photos"), photos.MAX_BYTES + 64 * KIB),
     ("POST", re.compile(r"/api/people/import"), people.MAX_BYTES + 64 * KIB),

@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     # Push streams of the evacuation information per process (gisapp/evac_watch.py); beyond it 503 and
     # the page polls.
     evac_streams: int = Field(2000, alias="GISAPP_EVAC_STREAMS", ge=0, le=100_000)
+    # Raster uploads (航空写真, docs/raster.md): the file's size on disk and its size once decompressed
+    # (width × height × bands), in MiB; the COGs live under <data_dir>/rasters.
+    raster_max_mb: int = Field(1024, alias="GISAPP_RASTER_MAX_MB", ge=1, le=4096)
+    raster_max_pixels_mb: int = Field(8192, alias="GISAPP_RASTER_MAX_PIXELS_MB", ge=1, le=65536)
+
+    @property
+    def raster_dir(self) -> Path:
+        return self.data_dir.resolve() / "rasters"
 
     @property
     def plane_srid(self) -> int:

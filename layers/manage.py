@@ -117,6 +117,13 @@ def create_layer(conn: Connection, actor: Actor, spec: LayerSpec) -> Layer:
             "Create a layer as internal or restricted, then publish it once checked.",
             field="visibility",
         )
+    if conn.execute(text("SELECT 1 FROM gis.raster WHERE slug = :s"), {"s": spec.slug}).first():
+        # One namespace of OGC collection ids with the rasters (layers.raster.store).
+        raise LayerConflict(
+            f"識別子 {spec.slug} は既にラスターで使われています。",
+            f"The id {spec.slug} is already taken by a raster.",
+            field="slug",
+        )
     try:
         with conn.begin_nested():
             conn.execute(

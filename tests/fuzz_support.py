@@ -24,7 +24,7 @@ READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Path parameter -> the rows it names. A write naming a row that existed before the run and is not the
 # fuzzer's own is redirected to the fuzzer's own row (or to one that does not exist: a 404).
 ROWS = {
-    "slug": "SELECT slug FROM gis.layer",
+    "slug": "SELECT slug FROM gis.layer UNION ALL SELECT slug FROM gis.raster",  # layers and rasters
     "collection_id": "SELECT slug FROM gis.layer",
     "disaster_id": "SELECT id::text FROM ops.disaster",
     "incident_id": "SELECT id::text FROM ops.incident",

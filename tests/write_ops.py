@@ -12,6 +12,7 @@ Principals: ``anon`` (no login), ``staff`` (staff of the owner department of the
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -438,6 +439,70 @@ def c_withdraw(w: World, who: str) -> Call:
         return not any(x["slug"] == slug for x in c.get("/api/public/layers").json())
 
     return Call(f"/api/layers/{slug}/withdraw", headers=w.auth(who), check=check)
+
+
+@functools.cache
+def raster_file() -> bytes:
+    """A small georeferenced GeoTIFF (64×64 RGB, EPSG:6677) near SPOT."""
+    import numpy as np
+    from rasterio.io import MemoryFile
+    from rasterio.transform import from_origin
+
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=64, height=64, count=3, dtype="uint8", crs="EPSG:6677",
+                      transform=from_origin(-29800.0, -62400.0, 2.0, 2.0)) as dst:  # fmt: skip
+            dst.write(np.full((3, 64, 64), 128, dtype="uint8"))
+        return mem.read()
+
+
+def _raster_call(w: World, who: str, slug: str) -> Call:
+    files = {"file": ("photo.tif", raster_file(), "image/tiff")}
+    return Call("/api/rasters", data={"slug": slug, "title_ja": "写真"}, files=files, headers=w.auth(who))
+
+
+def new_raster(w: World, *, public: bool = False) -> str:
+    slug = unique("wr-r")
+    call = _raster_call(w, "admin", slug)
+    with w.http() as c:
+        _ok(c.post(call.url, data=call.data, files=call.files, headers=call.headers))
+        if public:
+            _ok(c.post(f"/api/rasters/{slug}/publish", headers=w.admin()))
+    return slug
+
+
+def _raster_listed(c: httpx.Client, w: World, slug: str) -> dict | None:
+    return next((x for x in c.get("/api/rasters", headers=w.admin()).json() if x["slug"] == slug), None)
+
+
+def c_raster_upload(w: World, who: str) -> Call:
+    slug = unique("wr-r")
+    call = _raster_call(w, who, slug)
+    call.check = lambda c, r: _raster_listed(c, w, slug) is not None
+    return call
+
+
+def c_raster_publish(w: World, who: str) -> Call:
+    slug = new_raster(w)
+
+    def check(c, r):
+        return any(x["slug"] == slug for x in c.get("/api/public/layers").json())
+
+    return Call(f"/api/rasters/{slug}/publish", headers=w.auth(who), check=check)
+
+
+def c_raster_withdraw(w: World, who: str) -> Call:
+    slug = new_raster(w, public=True)
+
+    def check(c, r):
+        return (_raster_listed(c, w, slug) or {}).get("visibility") == "internal"
+
+    return Call(f"/api/rasters/{slug}/withdraw", headers=w.auth(who), check=check)
+
+
+def c_raster_delete(w: World, who: str) -> Call:
+    slug = new_raster(w)
+    return Call(f"/api/rasters/{slug}", "DELETE", headers=w.auth(who),
+                check=lambda c, r: _raster_listed(c, w, slug) is None)  # fmt: skip
 
 
 def _closure(c: httpx.Client, w: World, closure_id: int) -> dict | None:
@@ -1124,6 +1189,11 @@ OPS: list[Op] = [
     Op("POST", "/api/layers/{slug}/withdraw", roles(200, LAYER_EDITORS), c_withdraw),
     Op("POST", "/api/layers/{slug}/import", roles(200, LAYER_EDITORS), c_import),
     Op("POST", "/api/layers/{slug}/restore", roles(200, LAYER_EDITORS), c_layer_restore),
+    # raster layers (航空写真): the same rule as layers
+    Op("POST", "/api/rasters", roles(201, LAYER_EDITORS | {"outsider"}), c_raster_upload),
+    Op("POST", "/api/rasters/{slug}/publish", roles(200, LAYER_EDITORS), c_raster_publish),
+    Op("POST", "/api/rasters/{slug}/withdraw", roles(200, LAYER_EDITORS), c_raster_withdraw),
+    Op("DELETE", "/api/rasters/{slug}", roles(204, LAYER_EDITORS), c_raster_delete),
     # HQ operations: hq_operator and staff (the HQ is staffed from the departments), admins
     Op("POST", "/api/road-closures", roles(201, HQ_ROLES), c_close_road),
     Op("POST", "/api/road-closures/{closure_id}/reopen", roles(200, HQ_ROLES), c_reopen_road),

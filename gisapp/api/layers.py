@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gisapp.access import access_counts
+from gisapp.api.rasters import as_listed
 from gisapp.db import transaction
 from gisapp.deps import EngineDep, OptionalUser, ReadConn, SettingsDep, StaffUser
 from layers import catalog, deletion, export, manage, reading, search
 from layers.errors import LayerInvalid, LayerNotFound
 from layers.importers.shelter_export import City
+from layers.raster import store as raster_store
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 public_router = APIRouter(prefix="/api/public/layers", tags=["public"])
@@ -125,7 +127,9 @@ def _public_layer(request: Request, conn, slug: str) -> catalog.Layer:
 
 @public_router.get("", summary="Published layers / 公開レイヤー")
 def list_public_layers(conn: ReadConn) -> list[dict]:
-    return [layer.as_public_json() for layer in catalog.list_public_layers(conn)]
+    # Published rasters (航空写真) after the vector layers, as kind "raster" with their tile template.
+    rasters = [as_listed(r, public=True) for r in raster_store.list_public_rasters(conn)]
+    return [layer.as_public_json() for layer in catalog.list_public_layers(conn)] + rasters
 
 
 @public_router.get("/{slug}/features", summary="A published layer as GeoJSON / 公開レイヤーの地物")

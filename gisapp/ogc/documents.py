@@ -26,6 +26,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    # map tiles of raster collections (gisapp/ogc/raster_tiles.py)
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
     "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
     # OGC API – Features Part 3 with CQL2 (gisapp/ogc/cql.py, layers/cql_sql.py): each class checked
     # requirement by requirement in tests/test_ogc_conformance_filter.py

@@ -19,7 +19,7 @@ from frontend.catalogue import normalise_lang
 from frontend.docs_page import docs_page
 from gisapp.api.html import page_response
 from gisapp.deps import OptionalUser, ReadConn
-from gisapp.ogc import access, cql, documents, html, openapi, params, selection
+from gisapp.ogc import access, cql, documents, html, openapi, params, raster_docs, raster_tiles, selection
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.documents import GEOJSON, OPENAPI_TYPE
 from layers import features_query as fq
@@ -96,6 +96,7 @@ def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Respons
         documents.collection(request, layer, fq.extent(conn, layer, public), offered[layer.id])
         for layer in layers
     ]
+    docs += [raster_docs.collection(request, r) for r in raster_tiles.visible_rasters(request, conn, user)]
     access.audit_read(request, user, layers, "collections")
     doc = documents.collections(request, docs)
     if not _html(request):
@@ -104,7 +105,7 @@ def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Respons
     page = html.Page("コレクション一覧", "Collections", html.crumbs(b), links=doc["links"])
     page.table_head = ["ID", "名称 / Title", "形状 / Geometry", "範囲 / Extent (CRS84)"]
     page.table_rows = [
-        [html.cell_link(f"{b}/collections/{d['id']}?f=html", d["id"]), d["description"], d["geometryType"],
+        [html.cell_link(f"{b}/collections/{d['id']}?f=html", d["id"]), d["description"], d.get("geometryType", "raster"),
          ", ".join(f"{v:.5f}" for v in d["extent"]["spatial"]["bbox"][0])]
         for d in docs
     ]  # fmt: skip
@@ -114,7 +115,13 @@ def collections(request: Request, conn: ReadConn, user: OptionalUser) -> Respons
 @router.get("/collections/{collection_id}", summary="コレクション / Collection")
 def collection(collection_id: str, request: Request, conn: ReadConn, user: OptionalUser) -> Response:
     params.only(request.query_params, params.EVERYWHERE)
-    layer = access.find_layer(request, conn, user, collection_id)
+    try:
+        layer = access.find_layer(request, conn, user, collection_id)
+    except NotFound:
+        raster = raster_tiles.raster_in(request, conn, user, collection_id)  # a raster layer (航空写真)?
+        if raster is None:
+            raise
+        return raster_tiles.collection_response(request, raster, _html(request))
     public = access.is_public(request)
     offered = crs_mod.offered(conn, [layer])[layer.id]
     doc = documents.collection(request, layer, fq.extent(conn, layer, public), offered)

@@ -7,6 +7,7 @@
 import {getJSON, getJSONOnce} from '../lib/api.js';
 import {el, format} from '../lib/dom.js';
 import {createMap, escapeHtml, legend, letterMarker} from '../lib/map.js';
+import {rasterOverlay} from '../lib/layers.js';
 
 const MARKER = 30;
 const POPUP_WIDTH = 260; // fits a 320 px screen with the map's margins
@@ -194,8 +195,20 @@ export async function showMap(element, data, answer, hereUrl) {
   // The closures' lines (left out of the page's data to keep it small) and the hazard areas.
   getJSON(hereUrl).then(drawClosures).catch((error) => console.error(error));
   const layerList = document.getElementById('citizen-layer-list');
+  // A published raster (航空写真): a tile layer under the other layers, off until chosen.
+  const addRaster = (layer) => {
+    const tiles = rasterOverlay(map, layer);
+    const box = el('input', {type: 'checkbox', id: `citizen-layer-${layer.slug}`});
+    box.addEventListener('change', () => (box.checked ? tiles.addTo(map) : tiles.remove()));
+    const title = layer[`title_${s}`] || layer.title_ja;
+    layerList.append(el('li', {class: 'gisapp-choice'}, box, el('label', {for: box.id}, title)));
+  };
   getJSONOnce('/api/public/layers').then((layers) => {
     for (const layer of layers) {
+      if (layer.kind === 'raster') {
+        addRaster(layer);
+        continue;
+      }
       const hazard = layer.kind === 'hazard_area';
       const group = L.geoJSON(null, {
         style: () => (hazard

@@ -176,3 +176,23 @@ export function locateControl(map, {text, position = 'topleft'}) {
   control.addTo(map);
   return control;
 }
+
+/** The pane raster layers (航空写真) are drawn in: above the basemap tiles (200) and the offline own
+ * basemap (250), under the vector overlays (400), so roads and shelters stay readable on a photo. */
+export const RASTER_PANE = 'gisapp-raster';
+
+/** A raster layer from the catalogue ({slug, tiles: '/tiles/raster/{slug}/{z}/{x}/{y}.png', bounds:
+ * [w, s, e, n], maxzoom, source}) as a Leaflet tile layer in RASTER_PANE. Not added to the map. The
+ * server answers a transparent tile outside the picture; `bounds` keeps Leaflet from asking at all. */
+export function rasterOverlay(map, raster) {
+  if (!map.getPane(RASTER_PANE)) map.createPane(RASTER_PANE).style.zIndex = 300;
+  const [west, south, east, north] = raster.bounds;
+  return L.tileLayer(raster.tiles, {
+    pane: RASTER_PANE,
+    bounds: L.latLngBounds([south, west], [north, east]),
+    maxNativeZoom: raster.maxzoom,
+    maxZoom: 22,
+    className: `gisapp-raster gisapp-raster-${classSafe(raster.slug)}`,
+    attribution: raster.source ? String(raster.source).replace(/[<>&"]/g, '') : '',
+  });
+}

@@ -9,12 +9,19 @@
  * such read is audited by the server), fetched again each time, and dropped when switched off, so
  * personal data does not linger in the page; the audit notice shows while one is on.
  *
+ * Raster layers (航空写真, GET /api/rasters -> [{slug, title_ja, title_en, visibility, tiles, bounds,
+ * maxzoom, source}]) are listed in a group of their own and drawn as tile layers under the vector
+ * layers (lib/layers.js rasterOverlay); each may also be made the basemap ("背景にする"), which hides the
+ * online/own basemap while it is on. Restricted rasters start switched off, like restricted layers.
+ *
  * Tests wait for #gisapp-status[data-state=ready|partial|error][data-layers], fieldset.gisapp-layer-group,
- * path.gisapp-layer-{slug}, #gisapp-restricted-notice:not([hidden]); window.gisapp = {map}. */
+ * path.gisapp-layer-{slug}, img in .gisapp-raster-{slug}, #gisapp-restricted-notice:not([hidden]);
+ * window.gisapp = {map}. */
 
 import {getJSON} from '../lib/api.js';
 import {el, format, pageData} from '../lib/dom.js';
-import {PALETTE, geometryKind, layerPanel, layerTitle, locateControl, thematicOverlay} from '../lib/layers.js';
+import {PALETTE, geometryKind, layerPanel, layerTitle, locateControl, rasterOverlay, thematicOverlay}
+  from '../lib/layers.js';
 import {closureLayer} from '../lib/closures.js';
 import {createMap} from '../lib/map.js';
 
@@ -159,16 +166,73 @@ async function addClosures() {
   return true;
 }
 
+/** Raster layers in a group of their own: a tile layer under the vector layers, and a second checkbox
+ * that makes it the basemap (the online or own basemap is hidden while one raster is the basemap). */
+function addRasters(rasters) {
+  if (!rasters.length) return;
+  const list = panel.addGroup(text.rasters_group);
+  const asBase = new Set();
+  const setBasemap = () => {
+    const tiles = map.gisappBasemap;
+    if (!tiles) return;
+    if (asBase.size && map.hasLayer(tiles)) map.removeLayer(tiles);
+    else if (!asBase.size && !map.hasLayer(tiles)) tiles.addTo(map);
+  };
+  for (const raster of rasters) {
+    const title = layerTitle(raster, lang);
+    const restricted = raster.visibility === 'restricted';
+    const overlay = rasterOverlay(map, raster);
+    const entry = panel.addItem(list, {
+      slug: `raster-${raster.slug}`, label: title, colour: '#7a7a7a', kind: 'raster',
+      badge: {level: raster.visibility, text: text.layers.badge[raster.visibility] || raster.visibility},
+      checked: !restricted,
+    });
+    const baseId = `gisapp-raster-basemap-${raster.slug}`;
+    const base = el('input', {type: 'checkbox', id: baseId, class: 'gisapp-raster-basemap'});
+    entry.item.append(el('label', {for: baseId, class: 'gisapp-raster-basemap-label'}, base, text.as_basemap));
+    const show = (on) => {
+      if (on) overlay.addTo(map);
+      else map.removeLayer(overlay);
+    };
+    entry.checkbox.addEventListener('change', () => {
+      show(entry.checkbox.checked);
+      if (!entry.checkbox.checked && base.checked) {
+        base.checked = false;
+        asBase.delete(raster.slug);
+        setBasemap();
+      }
+    });
+    base.addEventListener('change', () => {
+      if (base.checked) {
+        asBase.add(raster.slug);
+        entry.checkbox.checked = true;
+        show(true);
+      } else {
+        asBase.delete(raster.slug);
+      }
+      setBasemap();
+    });
+    if (!restricted) overlay.addTo(map);
+  }
+}
+
 async function start() {
   let layers;
+  let rasters = [];
   try {
-    layers = await getJSON('/api/layers');
+    [layers, rasters] = await Promise.all([
+      getJSON('/api/layers'),
+      // A raster list that fails costs the rasters only, not the viewer.
+      getJSON('/api/rasters').catch((error) => { console.error(error); return []; }),
+    ]);
   } catch (error) {
     console.error(error);
     setStatus('error', error.status === 401 ? text.login_required : text.layers_error);
     return;
   }
   status.dataset.layers = String(layers.length);
+  status.dataset.rasters = String(rasters.length);
+  addRasters(rasters);
   if (!layers.length) {
     setStatus('ready', text.no_layers);
     return;
