@@ -45,6 +45,7 @@ from gisapp.api import (
     shelters,
     units,
 )
+from gisapp.cors import ReadCors
 from gisapp.db import app_engine, public_read_engine
 from gisapp.evac_watch import EvacuationWatch
 from gisapp.events import EventHub
@@ -178,7 +179,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     # Outermost last: headers on every answer, then the Origin check, then body limits and control
     # characters; then the response cache (answers what everyone asks for, compressed once), the
     # compression of everything else, the tile fast path; then admission control, which sheds what
-    # reaches it beyond capacity (503, Retry-After); innermost the last-resort 500.
+    # reaches it beyond capacity (503, Retry-After); innermost the last-resort 500. CORS for the
+    # anonymous read APIs just inside the headers (gisapp/cors.py).
     app.add_middleware(errors.UnexpectedErrors)
     app.add_middleware(Admission, gate=gate)
     app.add_middleware(TileFastPath)
@@ -186,6 +188,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.add_middleware(ResponseCache, store=cache)
     app.add_middleware(RequestGuard)
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origin_list)
+    app.add_middleware(ReadCors)  # preflights answered before anything runs; every read answer carries it
     app.add_middleware(SecurityHeaders, offline=settings.offline, hsts=settings.session_secure_cookie)
     app.state.settings = settings
     app.state.engine = engine
