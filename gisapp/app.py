@@ -16,6 +16,7 @@ from gisapp.access import AccessCounter
 from gisapp.admission import Admission, Gate
 from gisapp.api import (
     auth,
+    basemap,
     chronology,
     chronology_page,
     citizen,
@@ -52,6 +53,7 @@ from gisapp.events import EventHub
 from gisapp.health import CachedHealth
 from gisapp.middleware import CompressExceptPersonal, OriginCheck, SecurityHeaders
 from gisapp.ogc import features as ogc_features
+from gisapp.ogc import styles as ogc_styles
 from gisapp.ogc import tiles as ogc_tiles
 from gisapp.ogc.tiles_fast import LayerDirectory, TileFastPath
 from gisapp.request_guard import RequestGuard
@@ -199,6 +201,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.state.layer_directory = directory
     app.state.evac_watch = evac_watch
     app.state.tile_cache = TileCache()
+    app.state.basemap, app.state.basemap_style = basemap.load(settings.basemap, settings.basemap_style)
     app.state.admission = gate
     app.state.response_cache = cache
     app.state.health = CachedHealth(
@@ -217,6 +220,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(layers.public_search_router)
     app.include_router(ogc_features.router)
     app.include_router(ogc_tiles.router)
+    app.include_router(ogc_styles.router)
+    app.include_router(basemap.router)
     app.include_router(reports.public_router)
     app.include_router(public_incidents.router)
     app.include_router(shelters.public_router)

@@ -17,7 +17,16 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, TextClause, text
 
-from layers.catalog import KINDS, KindTable, Layer, Visibility, get_layer, get_public_layer
+from layers.catalog import (
+    KINDS,
+    KindTable,
+    Layer,
+    Visibility,
+    get_layer,
+    get_public_layer,
+    list_layers,
+    list_public_layers,
+)
 
 TILE_EXTENT = 4096  # MVT grid per tile side
 TILE_BUFFER = 64  # grid cells kept beyond the tile edge, so lines and labels join across tiles
@@ -75,6 +84,12 @@ def tileable_layer(conn: Connection, slug: str, *, public: bool, roles: Iterable
     """The layer if this caller may have its tiles, else None (unknown and not allowed alike)."""
     layer = get_public_layer(conn, slug) if public else get_layer(conn, slug, roles)
     return _tileable(layer)
+
+
+def tileable_layers(conn: Connection, *, public: bool, roles: Iterable[str] | None) -> list[Layer]:
+    """Every layer this caller may have tiles of (the whole-map style, gisapp/ogc/styles.py)."""
+    layers = list_public_layers(conn) if public else list_layers(conn, roles)
+    return [layer for layer in map(_tileable, layers) if layer is not None]
 
 
 # --- the tile statement ------------------------------------------------------------------------

@@ -94,6 +94,12 @@ def collection(request: Request, layer: Layer, extent: Extent) -> dict[str, Any]
             link(
                 f"{b}/tiles", OGC_REL + "tilesets-vector", "application/json", "ベクトルタイル / Vector tiles"
             ),
+            link(
+                f"{b}/tiles/WebMercatorQuad/style.json",
+                "stylesheet",
+                "application/vnd.mapbox.style+json",
+                "スタイル / MapLibre style",
+            ),
         ],
         "geometryType": layer.geometry_type,
         "visibility": layer.visibility,
