@@ -124,3 +124,53 @@ def test_a_maplibre_page_on_another_origin_draws_our_tiles_and_reads_items(site,
     # The labels are laid out with the font the instance serves (its style's font-faces).
     assert any(name.startswith("place:symbol:") for name in drawn["basemap"]), drawn["basemap"]
     context.close()
+
+
+CSP_RECORDER = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
+
+
+def test_our_leaflet_maps_draw_the_city_basemap_when_there_is_one(public, chromium) -> None:
+    """An OGC HTML page's map (lib/map.js createMap, shared by every map page) on an instance with a basemap file:
+    MapLibre draws the file under Leaflet, online too (the city's choice), within the page's CSP; no
+    地理院タイル asked for, no offline fallback drawn."""
+    server, slug = public
+    context = chromium.new_context(viewport={"width": 800, "height": 700})
+    context.add_init_script(CSP_RECORDER)
+    outside: list[str] = []
+
+    asked: list[str] = []
+
+    def only_here(route):
+        asked.append(route.request.url)
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_here)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.url}/ogc/collections/{slug}/items?f=html")
+    page.wait_for_selector("body[data-city-basemap='drawn']", state="attached", timeout=30_000)
+    # MapLibre's worker asks for the basemap's tiles (through the context's route, like every request).
+    # Tiles read, labels laid out. (Polled with the page's own wait: route handlers run only while
+    # Playwright's loop does, so a plain sleep would stall every request.)
+    for _ in range(600):
+        if any("/basemap/fonts/" in url for url in asked):
+            break
+        page.wait_for_timeout(100)
+    assert any("/basemap/tiles/14/" in url for url in asked)
+    assert page.locator(
+        ".leaflet-container .leaflet-gl-layer, .leaflet-container canvas.maplibregl-canvas"
+    ).count()
+    assert page.evaluate("document.body.dataset.ownBasemap") is None  # no fallback drawn
+    assert not page.evaluate("document.body.classList.contains('gisapp-basemap-offline')")
+    assert "市のベースマップ" in page.locator(".leaflet-control-attribution").inner_text()
+    assert page.evaluate("window.__csp") == [] and errors == []
+    assert outside == []  # no 地理院タイル, nothing from outside
+    context.close()
