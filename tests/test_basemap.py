@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Iterator
 
 import mapbox_vector_tile
@@ -176,3 +177,30 @@ def test_a_restricted_or_internal_collection_has_no_style_on_the_public_instance
     assert seeded.slugs["public"] in whole["sources"]
     assert not {seeded.slugs["internal"], seeded.slugs["restricted"]} & set(whole["sources"])
     assert "basemap" not in whole["sources"]  # this instance has no basemap file
+
+
+def test_the_printed_situation_map_draws_the_basemap_file_with_its_names(served, client, app_engine) -> None:
+    import io
+
+    import pypdf
+
+    from tests.fixtures_data import seed
+
+    hq_of = seed(app_engine, TAG).bearer
+    lon, lat = bm.CENTRE
+    bbox = f"{lon - 0.012},{lat - 0.008},{lon + 0.012},{lat + 0.008}"
+
+    def printed(c) -> str:
+        hq = hq_of(c, "hq")
+        d = c.post("/api/disasters", json={"name": f"ベースマップ印刷 {secrets.token_hex(3)}"}, headers=hq)
+        assert d.status_code == 201, d.text
+        r = c.get("/api/maps/situation.pdf", params={"disaster": d.json()["id"], "bbox": bbox}, headers=hq)
+        assert r.status_code == 200, r.text
+        return pypdf.PdfReader(io.BytesIO(r.content)).pages[0].extract_text().replace("\n", "")
+
+    with_file = printed(served["mbtiles"])
+    for name in (bm.RIVER, bm.TOWN, bm.STATION):
+        assert name in with_file
+    assert "市のベースマップ" in with_file  # in the legend
+    without = printed(client)  # the same ground on an instance without the file: none of its names
+    assert not [n for n in (bm.RIVER, bm.TOWN, bm.STATION) if n in without]
