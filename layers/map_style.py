@@ -1,8 +1,10 @@
 """MapLibre style documents (style spec v8): the basemap's, generated from its file's ``vector_layers``
 when the city gives no style, and our own collections' (by geometry type), alone or over the basemap.
 
-Labels use one font, served by the app itself (no CDN, no glyph server): the style's ``font-faces``
-(MapLibre ≥ 6) names the Japanese TrueType font, which MapLibre draws locally for every script.
+Labels are drawn by MapLibre (≥ 6) itself with the device's own fonts: a style without ``glyphs`` makes it
+lay out every character locally, in the ``text-font`` family (``sans-serif``: every Japanese PC and phone
+has Japanese glyphs there). Nothing to download, no glyph server, no CDN; 6 MB of TrueType font on a
+phone during a disaster would be a poor trade.
 docs/basemap.md, docs/tiles.md.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-FONT = "GisappGothic"
+FONT = "sans-serif"  # a CSS font family: MapLibre draws the glyphs locally
 BACKGROUND = "#f2efe9"
 # Field names that hold a label, best first: OSM/OpenMapTiles (name:ja), 地理院ベクトルタイル (vt_text in the
 # 最適化ベクトルタイル, knj in the older ones), ours and the rest.
@@ -99,14 +101,11 @@ def vector_layers(
     return out
 
 
-def _style(
-    name: str, sources: dict[str, Any], layers: list[dict[str, Any]], font_url: str, center=None, zoom=None
-):
+def _style(name: str, sources: dict[str, Any], layers: list[dict[str, Any]], center=None, zoom=None):
     style: dict[str, Any] = {
         "version": 8,
         "name": name,
         "sources": sources,
-        "font-faces": {FONT: font_url},
         "layers": [
             {"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}},
             *layers,
@@ -129,27 +128,26 @@ def basemap_layers(meta: dict[str, Any], source: str = "basemap") -> list[dict[s
     return sorted(drawn, key=lambda layer: order[layer["type"]])  # stable: file order within a type
 
 
-def generated_basemap_style(meta: dict[str, Any], tilejson_url: str, font_url: str) -> dict[str, Any]:
+def generated_basemap_style(meta: dict[str, Any], tilejson_url: str) -> dict[str, Any]:
     center = meta.get("center") or [0, 0, 0]
     return _style(
         meta["name"],
         {"basemap": {"type": "vector", "url": tilejson_url, "attribution": meta.get("attribution", "")}},
         basemap_layers(meta),
-        font_url,
         center=center[:2],
         zoom=center[2] if len(center) > 2 else meta["minzoom"],
     )
 
 
-def city_style(style: dict[str, Any], tilejson_url: str, font_url: str) -> dict[str, Any]:
+def city_style(style: dict[str, Any], tilejson_url: str) -> dict[str, Any]:
     """The city's own style with its vector sources pointed at our basemap tiles (it was written for
-    the same file, wherever that was served from) and our font offered beside its own."""
+    the same file, wherever that was served from). Its ``glyphs`` and ``sprite`` are the city's to serve
+    (or to leave out: MapLibre then draws labels locally)."""
     out = copy.deepcopy(style)
     for src in out.get("sources", {}).values():
         if isinstance(src, dict) and src.get("type") == "vector":
             src.pop("tiles", None)
             src["url"] = tilejson_url
-    out.setdefault("font-faces", {}).setdefault(FONT, font_url)
     return out
 
 
@@ -164,7 +162,6 @@ def collection_layers(
 def collections_style(
     name: str,
     collections: list[tuple[str, str | None, str, str | None]],
-    font_url: str,
     basemap: dict[str, Any] | None = None,
     center=None,
     zoom=None,
@@ -180,7 +177,8 @@ def collections_style(
         source, drawn = collection_layers(slug, geometry, url, OWN_PALETTE[i % len(OWN_PALETTE)], label)
         sources[slug] = source
         layers += drawn
-    style = _style(name, sources, layers, font_url, center, zoom)
-    if basemap is not None and basemap.get("font-faces"):
-        style["font-faces"] = {**basemap["font-faces"], **style["font-faces"]}
+    style = _style(name, sources, layers, center, zoom)
+    for key in ("glyphs", "sprite", "font-faces"):  # a city style's text and icons keep working
+        if basemap is not None and key in basemap:
+            style[key] = basemap[key]
     return style

@@ -1,5 +1,5 @@
 """The city's basemap on both instances (docs/basemap.md): its vector tiles at an XYZ URL, TileJSON, a
-MapLibre style (the city's, or one made from the file), and the font its labels are drawn with.
+MapLibre style (the city's, or one made from the file).
 
 Anonymous reads of a file everyone may see: the same answer for every caller (Cache-Control public),
 CORS like the OGC API (gisapp/cors.py). Tiles go out as stored (gzip) to a client that accepts gzip,
@@ -14,12 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from common.errors import InvalidInput, NotFound
 from layers import map_style
 from layers.basemap_file import GZIP_MAGIC, BasemapError, BasemapFile, open_basemap, unzipped
-from layers.printmap.fonts import font_file
 from layers.tiles import MVT, etag_matches
 
 router = APIRouter(prefix="/basemap", tags=["basemap"])
@@ -65,7 +64,6 @@ def urls(request: Request) -> dict[str, str]:
         "tilejson": f"{root}/basemap/tilejson.json",
         "style": f"{root}/basemap/style.json",
         "tiles": f"{root}/basemap/tiles/{{z}}/{{x}}/{{y}}.pbf",
-        "font": f"{root}/basemap/fonts/gothic.ttf",
     }
 
 
@@ -77,8 +75,8 @@ def basemap_style(request: Request) -> dict[str, Any] | None:
     u = urls(request)
     city = request.app.state.basemap_style
     if city is not None:
-        return map_style.city_style(city, u["tilejson"], u["font"])
-    return map_style.generated_basemap_style(basemap.metadata, u["tilejson"], u["font"])
+        return map_style.city_style(city, u["tilejson"])
+    return map_style.generated_basemap_style(basemap.metadata, u["tilejson"])
 
 
 def _cache_headers() -> dict[str, str]:
@@ -144,12 +142,3 @@ def tile(request: Request, z: Zoom, x: int, y: int) -> Response:
     if gz:
         return Response(data, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
     return Response(unzipped(data), media_type=MVT, headers=headers)
-
-
-@router.get("/fonts/gothic.ttf", summary="Label font / ラベルのフォント", response_class=FileResponse)
-def font() -> FileResponse:
-    """IPA ゴシック, the font MapLibre draws labels with (style ``font-faces``): no glyph server, no CDN."""
-    path = font_file()
-    if path is None:
-        raise NotFound("ラベル用のフォントがありません。", "No label font is installed.")
-    return FileResponse(path, media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"})

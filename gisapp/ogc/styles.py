@@ -57,7 +57,6 @@ def collection_style(
     return map_style.collections_style(
         f"{layer.title_ja} / {layer.title_en}",
         [(layer.slug, layer.geometry_type, _tilejson(request, layer.slug), _label(layer))],
-        basemap.urls(request)["font"],
     )
 
 
@@ -87,7 +86,6 @@ def default_style(request: Request, conn: ReadConn, user: OptionalUser) -> dict[
             (layer.slug, layer.geometry_type, _tilejson(request, layer.slug), _label(layer))
             for layer in layers
         ],
-        basemap.urls(request)["font"],
         basemap=under,
         center=under.get("center") if under else None,
         zoom=under.get("zoom") if under else None,

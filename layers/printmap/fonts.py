@@ -39,11 +39,6 @@ def _registered() -> tuple[str, bool]:
     return FALLBACK, False
 
 
-def font_file() -> Path | None:
-    """The Japanese TrueType font on this machine, if any (also served to MapLibre: docs/basemap.md)."""
-    return next((p for p in CANDIDATES if p.is_file()), None)
-
-
 def font() -> tuple[str, bool]:
     """(font name, embedded?) — registered once per process (reading the TTF takes ~0.2 s)."""
     with _lock:
