@@ -157,6 +157,8 @@ def test_collection_styles_and_the_whole_map_style(served, files) -> None:
     assert {"basemap", slug} <= set(whole["sources"])
     sources = [layer.get("source") for layer in whole["layers"]]
     assert sources.index("basemap") < sources.index(slug)  # our layers over the basemap
+    landing = c.get("/ogc").json()["links"]
+    assert any(li["href"] == "http://testserver/ogc/styles" for li in landing)
     listed = c.get("/ogc/styles").json()["styles"][0]
     assert listed["id"] == "default" and listed["links"][0]["href"].endswith("/ogc/styles/default")
 

@@ -63,6 +63,7 @@ def landing(request: Request) -> dict[str, Any]:
                 "application/json",
                 "タイル行列セット / Tile matrix sets",
             ),
+            link(f"{b}/styles", OGC_REL + "styles", "application/json", "スタイル / Styles (MapLibre)"),
         ],
     }
 
