@@ -204,3 +204,23 @@ def test_the_printed_situation_map_draws_the_basemap_file_with_its_names(served,
     assert "市のベースマップ" in with_file  # in the legend
     without = printed(client)  # the same ground on an instance without the file: none of its names
     assert not [n for n in (bm.RIVER, bm.TOWN, bm.STATION) if n in without]
+
+
+@pytest.mark.parametrize("fmt", ["pmtiles", "mbtiles"])
+def test_a_feature_cut_by_tile_edges_prints_as_one_piece(files, fmt) -> None:
+    from layers.printmap.file_basemap import read_file, tile_range, zoom_for
+
+    basemap = open_basemap(getattr(files, fmt))
+    lon, lat = bm.CENTRE
+    lonlat = (lon - 0.02, lat - 0.015, lon + 0.02, lat + 0.015)
+    z = zoom_for(basemap, 5000, lonlat)
+    x0, _, x1, _ = tile_range(z, lonlat)
+    assert z == bm.MAXZOOM and x1 > x0  # the town spans several tiles at this zoom
+    shapes, cut = read_file(basemap, srid=6677, lonlat=lonlat, scale=5000, tolerance=0.5, limit=100)
+    by_name = {(s.kind, s.name): s for s in shapes}
+    assert set(by_name) == {("file:area", bm.TOWN), ("file:line", bm.RIVER), ("file:point", bm.STATION)}
+    town = by_name[("file:area", bm.TOWN)].geometry
+    assert town.geom_type == "Polygon" and len(town.interiors) == 0  # merged, no seam or sliver
+    assert 1400 < town.area**0.5 < 1500  # ≈ 0.017° × 0.012° in metres
+    assert not cut
+    assert shapes[0].kind == "file:area"  # areas first, under lines and names

@@ -63,7 +63,6 @@ def _tile(z: int, lon: float, lat: float) -> tuple[int, int]:
 def _pieces(basemap: BasemapFile, z: int, lonlat) -> Iterator[tuple[str, object, dict, shapely.Geometry]]:
     """(layer, feature key, properties, geometry in EPSG:3857) of every feature piece in the tiles."""
     x0, y0, x1, y1 = tile_range(z, lonlat)
-    size = 2 * WEB_MERCATOR_HALF / 2**z
     for x in range(x0, x1 + 1):
         for y in range(y0, y1 + 1):
             data = basemap.tile(z, x, y)
@@ -72,23 +71,26 @@ def _pieces(basemap: BasemapFile, z: int, lonlat) -> Iterator[tuple[str, object,
             layers = mapbox_vector_tile.decode(unzipped(data), default_options={"y_coord_down": True})
             for name, layer in layers.items():
                 extent = layer.get("extent", 4096)
-                left, top = -WEB_MERCATOR_HALF + x * size, WEB_MERCATOR_HALF - y * size
                 for feature in layer["features"]:
                     g = shapely.geometry.shape(feature["geometry"])
                     g = shapely.clip_by_rect(g, 0, 0, extent, extent)  # the tile, not its buffer
                     if g.is_empty:
                         continue
-                    g = shapely.transform(g, _to_mercator(extent, size, left, top))
+                    g = shapely.transform(g, _to_mercator(extent, z, x, y))
                     props = feature.get("properties") or {}
                     key = feature.get("id") or json.dumps(props, sort_keys=True, ensure_ascii=False)
                     yield name, key, props, g
 
 
-def _to_mercator(extent: int, size: float, left: float, top: float):
-    """Tile grid (y down) -> EPSG:3857 metres, for shapely.transform."""
+def _to_mercator(extent: int, z: int, x: int, y: int):
+    """Tile grid (y down) -> EPSG:3857 metres, for shapely.transform. Computed from the world grid's
+    whole numbers, so the edge two tiles share has the same coordinates in both (the pieces then merge
+    without a sliver)."""
+    metres = 2 * WEB_MERCATOR_HALF / (extent * 2**z)
 
     def move(c: np.ndarray) -> np.ndarray:
-        return np.column_stack((left + c[:, 0] / extent * size, top - c[:, 1] / extent * size))
+        gx, gy = x * extent + c[:, 0], y * extent + c[:, 1]
+        return np.column_stack((-WEB_MERCATOR_HALF + gx * metres, WEB_MERCATOR_HALF - gy * metres))
 
     return move
 
