@@ -16,6 +16,7 @@ from gisapp.access import AccessCounter
 from gisapp.admission import Admission, Gate
 from gisapp.api import (
     auth,
+    basemap,
     chronology,
     chronology_page,
     citizen,
@@ -46,6 +47,7 @@ from gisapp.api import (
     shelters,
     units,
 )
+from gisapp.cors import ReadCors
 from gisapp.db import app_engine, public_read_engine
 from gisapp.evac_watch import EvacuationWatch
 from gisapp.events import EventHub
@@ -53,6 +55,7 @@ from gisapp.health import CachedHealth
 from gisapp.middleware import CompressExceptPersonal, OriginCheck, SecurityHeaders
 from gisapp.ogc import features as ogc_features
 from gisapp.ogc import raster_tiles as ogc_raster_tiles
+from gisapp.ogc import styles as ogc_styles
 from gisapp.ogc import tiles as ogc_tiles
 from gisapp.ogc.head import OgcHead
 from gisapp.ogc.tiles_fast import LayerDirectory, TileFastPath
@@ -181,7 +184,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     # Outermost last: headers on every answer, then the Origin check, then body limits and control
     # characters; then the response cache (answers what everyone asks for, compressed once), the
     # compression of everything else, the tile fast path; then admission control, which sheds what
-    # reaches it beyond capacity (503, Retry-After); innermost the last-resort 500.
+    # reaches it beyond capacity (503, Retry-After); innermost the last-resort 500. CORS for the
+    # anonymous read APIs just inside the headers (gisapp/cors.py).
     app.add_middleware(errors.UnexpectedErrors)
     app.add_middleware(Admission, gate=gate)
     app.add_middleware(TileFastPath)
@@ -189,6 +193,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.add_middleware(ResponseCache, store=cache)
     app.add_middleware(RequestGuard)
     app.add_middleware(OriginCheck, allowed_origins=settings.allowed_origin_list)
+    app.add_middleware(ReadCors)  # preflights answered before anything runs; every read answer carries it
     app.add_middleware(SecurityHeaders, offline=settings.offline, hsts=settings.session_secure_cookie)
     app.add_middleware(OgcHead)  # outermost: everything inside answers HEAD as the GET it is
     app.state.settings = settings
@@ -200,6 +205,7 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.state.layer_directory = directory
     app.state.evac_watch = evac_watch
     app.state.tile_cache = TileCache()
+    app.state.basemap, app.state.basemap_style = basemap.load(settings.basemap, settings.basemap_style)
     app.state.admission = gate
     app.state.response_cache = cache
     app.state.health = CachedHealth(
@@ -220,6 +226,8 @@ def create_app(settings: Settings | None = None, *, public: bool = False) -> Fas
     app.include_router(ogc_tiles.router)
     app.include_router(ogc_raster_tiles.router)
     app.include_router(ogc_raster_tiles.xyz_router)
+    app.include_router(ogc_styles.router)
+    app.include_router(basemap.router)
     app.include_router(reports.public_router)
     app.include_router(public_incidents.router)
     app.include_router(shelters.public_router)

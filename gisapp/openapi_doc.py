@@ -65,6 +65,8 @@ SPECIAL: dict[tuple[str, str], dict] = {
     ("get", "/api/maps/situation.pdf"): {"statuses": {404}},  # the disaster is named in the query
     ("get", "/api/chronology/handover"): {"statuses": {404}},
     ("patch", "/api/shelter-needs/{need_id}"): {"statuses": {428}},  # If-Match required
+    ("get", "/basemap/tilejson.json"): {"statuses": {404}},  # no basemap configured
+    ("get", "/basemap/style.json"): {"statuses": {404}},
 }
 
 

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     session_hours: int = Field(12, alias="GISAPP_SESSION_HOURS", ge=1, le=24 * 30)
     # The integrated GIS runs on a network without internet: no online basemap.
     offline: bool = Field(False, alias="GISAPP_OFFLINE")
+    # The city's own basemap (docs/basemap.md): a PMTiles or MBTiles file of vector tiles, and optionally
+    # its MapLibre style.json (else one is made from the file's vector_layers). When set, every map uses
+    # it, online and offline; unset: 地理院タイル online, our own layers offline.
+    basemap: Path | None = Field(None, alias="GISAPP_BASEMAP")
+    basemap_style: Path | None = Field(None, alias="GISAPP_BASEMAP_STYLE")
     # The city's plane-rectangular zone (平面直角座標系 I–XIX, EPSG:6669–6687; 神奈川 is IX, 6677): printed
     # maps are drawn in it, so their scale bar is true (gisapp/ops/situation_map.py).
     plane_crs: str = Field("EPSG:6677", alias="GISAPP_PLANE_CRS", pattern=r"^EPSG:66(69|7[0-9]|8[0-7])$")
@@ -128,6 +133,8 @@ class Settings(BaseSettings):
         "allowed_origins",
         "public_read_database_url",
         "public_base_url",
+        "basemap",
+        "basemap_style",
         mode="before",
     )
     @classmethod

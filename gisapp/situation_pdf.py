@@ -162,6 +162,8 @@ def _legend(s: Situation, drawn: dict, words: dict, lang: Lang) -> list[LegendEn
                 )
             )
     base = [k for k in ("road", "area", "line", "sewer") if k in kinds]
+    if any(k.startswith("file:") for k in kinds):
+        base.append("file:line")  # the city's basemap file, one entry
     if base:
         out.append(LegendEntry("heading", h["basemap"]))
         for kind in base:

@@ -17,7 +17,16 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, TextClause, text
 
-from layers.catalog import KINDS, KindTable, Layer, Visibility, get_layer, get_public_layer
+from layers.catalog import (
+    KINDS,
+    KindTable,
+    Layer,
+    Visibility,
+    get_layer,
+    get_public_layer,
+    list_layers,
+    list_public_layers,
+)
 
 TILE_EXTENT = 4096  # MVT grid per tile side
 TILE_BUFFER = 64  # grid cells kept beyond the tile edge, so lines and labels join across tiles
@@ -120,6 +129,12 @@ def unknown_properties(conn: Connection, layer: Layer, props: Props, *, public: 
         return []
     known = property_names(conn, layer, public=public)
     return [p for p in props if p not in known or len(p) > MAX_PROPERTY_NAME]
+
+
+def tileable_layers(conn: Connection, *, public: bool, roles: Iterable[str] | None) -> list[Layer]:
+    """Every layer this caller may have tiles of (the whole-map style, gisapp/ogc/styles.py)."""
+    layers = list_public_layers(conn) if public else list_layers(conn, roles)
+    return [layer for layer in map(_tileable, layers) if layer is not None]
 
 
 # --- the tile statement ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from frontend.catalogue import normalise_lang
@@ -26,6 +26,7 @@ PDF = {"content": {"application/pdf": {}}, "description": "PDF"}
     responses={200: PDF},
 )
 def situation_pdf_route(
+    request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     user: HQUser,
@@ -46,7 +47,7 @@ def situation_pdf_route(
     req = situation_map.parse(disaster, at, paper, orientation, bbox, situation_map.now())
     with read_only(engine, user.roles) as conn:
         frame = situation_map.frame_for(conn, req, settings.plane_srid, situation_pdf.map_rect(req))
-        situation = situation_map.gather(conn, user.roles, req, frame)
+        situation = situation_map.gather(conn, user.roles, req, frame, request.app.state.basemap)
     body = situation_pdf.render(situation, req, normalise_lang(lang))
     name = f"situation-map-{req.disaster_id}-{req.at.astimezone(situation_pdf.JST):%Y%m%d-%H%M}.pdf"
     return Response(

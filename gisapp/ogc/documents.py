@@ -83,6 +83,7 @@ def landing(request: Request) -> dict[str, Any]:
                 "application/json",
                 "タイル行列セット / Tile matrix sets",
             ),
+            link(f"{b}/styles", OGC_REL + "styles", "application/json", "スタイル / Styles (MapLibre)"),
         ],
     }
 
@@ -115,6 +116,12 @@ def collection(
             ),
             link(
                 f"{b}/tiles", OGC_REL + "tilesets-vector", "application/json", "ベクトルタイル / Vector tiles"
+            ),
+            link(
+                f"{b}/tiles/WebMercatorQuad/style.json",
+                "stylesheet",
+                "application/vnd.mapbox.style+json",
+                "スタイル / MapLibre style",
             ),
         ],
         "geometryType": layer.geometry_type,

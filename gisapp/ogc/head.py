@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-PREFIX = "/ogc"
+# The OGC API, the city's basemap and the raster XYZ alias: every anonymous read a map client probes.
+PREFIXES = ("/ogc", "/basemap", "/tiles/raster")
 
 
 class OgcHead:
@@ -21,7 +22,7 @@ class OgcHead:
         if (
             scope["type"] != "http"
             or scope["method"] != "HEAD"
-            or not (path == PREFIX or path.startswith(PREFIX + "/"))
+            or not any(path == p or path.startswith(p + "/") for p in PREFIXES)
         ):
             await self.app(scope, receive, send)
             return

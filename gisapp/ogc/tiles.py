@@ -54,6 +54,16 @@ def _tile_template(request: Request, slug: str) -> str:
     return f"{_base(request)}/collections/{slug}/tiles/{TMS_ID}/{{z}}/{{y}}/{{x}}"
 
 
+def _style_links(tiles_base: str) -> list[dict[str, str]]:
+    """The MapLibre style and the TileJSON of a collection's tiles (gisapp/ogc/styles.py)."""
+    return [
+        {"rel": "stylesheet", "href": f"{tiles_base}/{TMS_ID}/style.json",
+         "type": "application/vnd.mapbox.style+json", "title": "MapLibre style / スタイル"},
+        {"rel": "describedby", "href": f"{tiles_base}/{TMS_ID}/tilejson.json", "type": "application/json",
+         "title": "TileJSON"},
+    ]  # fmt: skip
+
+
 @router.get("/tileMatrixSets")
 def tile_matrix_sets(request: Request) -> dict[str, Any]:
     params.only(request.query_params, params.EVERYWHERE)
@@ -114,6 +124,7 @@ def tilesets(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) -
                      "href": f"{_base(request)}/tileMatrixSets/{TMS_ID}", "type": "application/json"},
                     {"rel": "item", "href": _tile_template(request, layer.slug), "templated": True,
                      "type": MVT},
+                    *_style_links(base),
                 ],
             }
         ],
@@ -142,6 +153,7 @@ def tileset(request: Request, conn: ReadConn, user: OptionalUser, slug: Slug) ->
             {"rel": "item", "href": template, "templated": True, "type": MVT},
             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
              "href": f"{_base(request)}/tileMatrixSets/{TMS_ID}", "type": "application/json"},
+            *_style_links(f"{_base(request)}/collections/{layer.slug}/tiles"),
         ],
         # TileJSON 3.0.0
         "tilejson": "3.0.0",

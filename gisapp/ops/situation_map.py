@@ -21,8 +21,10 @@ from sqlalchemy import Connection, text
 from gisapp.ops import incidents, radio_units
 from gisapp.ops.disasters import get_disaster
 from gisapp.ops.errors import OpsInvalid
+from layers.basemap_file import BasemapFile
 from layers.catalog import visible_levels
 from layers.printmap import basemap as basemap_mod
+from layers.printmap.file_basemap import read_file
 from layers.printmap.frame import ORIENTATIONS, PAPERS, Frame, fit, plane_bounds, to_plane
 
 # Bounds a printed city map may have: from a street (100 m) to a wide area (60 km across).
@@ -234,8 +236,15 @@ def frame_for(
     return fit(srid, bounds, *rect)
 
 
-def gather(conn: Connection, roles: list[str], req: PrintRequest, frame: Frame) -> Situation:
-    """What the HQ map showed at ``req.at`` inside ``frame`` (read-only)."""
+def gather(
+    conn: Connection,
+    roles: list[str],
+    req: PrintRequest,
+    frame: Frame,
+    city_basemap: BasemapFile | None = None,
+) -> Situation:
+    """What the HQ map showed at ``req.at`` inside ``frame`` (read-only), over the city's basemap file
+    when one is configured (drawn under our own layers)."""
     disaster = get_disaster(conn, req.disaster_id)
     srid = frame.srid
     tolerance = SIMPLIFY_MM / 1000 * frame.scale
@@ -260,6 +269,18 @@ def gather(conn: Connection, roles: list[str], req: PrintRequest, frame: Frame) 
     out.basemap = basemap_mod.read(
         conn, roles, srid=srid, plane=plane, lonlat=lonlat, tolerance=tolerance, limit=BASEMAP_LIMIT
     )
+    if city_basemap is not None:
+        shapes, cut = read_file(
+            city_basemap,
+            srid=srid,
+            lonlat=lonlat,
+            scale=frame.scale,
+            tolerance=tolerance,
+            limit=BASEMAP_LIMIT,
+        )
+        out.basemap.shapes[:0] = shapes  # under our own layers
+        if cut:
+            out.basemap.cut.append("file")
     inside = shapely.box(*plane)
 
     def within(lon: float, lat: float) -> tuple[float, float] | None:

@@ -97,7 +97,7 @@ class _Drawer(Table):
         for kind, geometries in by_kind.items():
             stroke, width, dash, fill, alpha = BASE_STYLE.get(kind, BASE_STYLE["line"])
             polygons = [g for g in geometries if g.geom_type in ("Polygon", "MultiPolygon")]
-            lines = [g for g in geometries if g.geom_type not in ("Polygon", "MultiPolygon")]
+            lines = [g for g in geometries if g.geom_type in ("LineString", "MultiLineString")]
             if polygons and fill:
                 c.saveState()
                 c.setFillColor(HexColor(fill))
@@ -113,12 +113,14 @@ class _Drawer(Table):
         c.setDash([])
 
     def base_labels(self) -> None:
-        """The 町丁目 names, small and grey: where a reader finds a place on paper."""
+        """The 町丁目 names and the basemap file's names, small and grey: where a reader finds a place
+        on paper."""
         c = self.c
         c.setFont(self.font, 6.5 if self.paper == "A3" else 5.5)
         c.setFillColor(GREY)
         for shape in self.sheet.basemap.shapes:
-            if shape.kind == "area" and shape.label_at is not None and shape.name:
+            labelled = shape.kind == "area" or shape.kind.startswith("file:")
+            if labelled and shape.label_at is not None and shape.name:
                 x, y = self._points(np.array([[shape.label_at.x, shape.label_at.y]]))[0]
                 c.drawCentredString(x, y, shape.name)
 

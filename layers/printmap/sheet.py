@@ -26,6 +26,10 @@ BASE_STYLE: dict[str, tuple[str, float, tuple[float, ...] | None, str | None, fl
     "line": ("#4a90c2", 1.0, None, None, 0),
     "sewer": ("#7b3fa0", 0.5, (1, 1), None, 0),
     "road": ("#7a7f85", 0.8, None, None, 0),
+    # The city's basemap file (layers/printmap/file_basemap.py): quiet, under everything else.
+    "file:area": ("#b9b2a5", 0.3, None, "#eee9df", 1.0),
+    "file:line": ("#a3a9b0", 0.5, None, None, 0),
+    "file:point": ("#a3a9b0", 0.5, None, None, 0),
 }
 # 避難情報 areas: a border pattern per level as on the HQ map (hq/evacinfo/map.js DASH), not colour alone.
 LEVEL_DASH: dict[int, tuple[float, ...] | None] = {3: (6, 3.5), 4: None, 5: (2, 3)}

@@ -1,15 +1,17 @@
 /* Shared map widgets (Leaflet, vendored, loaded as a classic deferred script before the modules, so
  * the global L exists when these run):
- * - createMap: the map with the 地理院タイル basemap when online, and the basemap drawn from our own
- *   public layers (road ledger, boundary) when the tiles fail or the instance is offline — never a
- *   blank grey box;
+ * - createMap: the map with the city's own basemap file when the instance has one (the city's choice:
+ *   online and offline, lib/basemap.js); else the 地理院タイル basemap when online, and the basemap
+ *   drawn from our own public layers (road ledger, boundary) when the tiles fail or the instance is
+ *   offline — never a blank grey box;
  * - letterMarker: a marker whose state is a letter and a shape as well as a colour, with an accessible
  *   name, focusable only when it does something;
  * - legend: a legend control built from the same entries the markers use.
- * body[data-own-basemap] = loading | drawn | none | error and body.gisapp-basemap-offline tell tests
- * and styles which basemap is shown. */
+ * body[data-city-basemap] = loading | drawn | none | error, body[data-own-basemap] = loading | drawn |
+ * none | error and body.gisapp-basemap-offline tell tests and styles which basemap is shown. */
 
 import {getJSONOnce} from './api.js';
+import {addCityBasemap, cityBasemapStyle} from './basemap.js';
 import {el} from './dom.js';
 
 export const GSI_TILES = 'https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png';
@@ -37,9 +39,36 @@ export function createMap(element, options = {}) {
   if (options.scale !== false) L.control.scale({imperial: false}).addTo(map);
   const text = options.text || {};
   const layersUrl = options.layersUrl || '/api/public/layers';
+  document.body.dataset.cityBasemap = 'loading';
+  cityBasemapStyle()
+    .then((style) => {
+      if (!style) {
+        document.body.dataset.cityBasemap = 'none';
+        defaultBasemap(map, options, text, layersUrl);
+        return;
+      }
+      return addCityBasemap(map, style, text.city_basemap).then((layer) => {
+        map.gisappBasemap = layer;
+        // The city's basemap works without internet: no offline notice, no grey background.
+        document.body.classList.remove('gisapp-basemap-offline');
+        const notice = document.getElementById('gisapp-basemap-notice');
+        if (notice) notice.hidden = true;
+        document.body.dataset.cityBasemap = 'drawn';
+      });
+    })
+    .catch((error) => {
+      console.error(error);
+      document.body.dataset.cityBasemap = 'error';
+      defaultBasemap(map, options, text, layersUrl);
+    });
+  return map;
+}
+
+/** Today's basemap when the city has none: 地理院タイル online, our own layers offline or when they fail. */
+function defaultBasemap(map, options, text, layersUrl) {
   if (options.offline) {
     showOwnBasemap(map, null, text, layersUrl);
-    return map;
+    return;
   }
   const tiles = L.tileLayer(GSI_TILES, {
     attribution: GSI_ATTRIBUTION, minZoom: 5, maxZoom: 18, maxNativeZoom: 18,
@@ -54,7 +83,6 @@ export function createMap(element, options = {}) {
     }
   });
   map.gisappBasemap = tiles;
-  return map;
 }
 
 function ownRole(layer) {
