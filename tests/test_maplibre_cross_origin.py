@@ -1,13 +1,15 @@
-"""The acceptance test of CORS and the styles (issue 15): a MapLibre page served from another origin
-(a tiny static server on another port, MapLibre from our vendored files) draws the public instance's
-vector tiles through its whole-map style (the city's basemap file + every public collection) and reads
-a collection's items with fetch(); a staff API stays unreadable from there.
+"""The acceptance test of CORS, the styles and rasters (issue 15): a MapLibre page served from another
+origin (a tiny static server on another port, MapLibre from our vendored files) draws the public
+instance's vector tiles through its whole-map style (the city's basemap file + every public collection)
+with a published raster (an orthophoto made here) under them, and reads a collection's items with
+fetch(); a staff API stays unreadable from there, and an internal raster is refused.
 
 Headless Chromium draws WebGL with SwiftShader (software)."""
 
 from __future__ import annotations
 
 import functools
+import io
 import shutil
 import threading
 from collections.abc import Iterator
@@ -16,11 +18,16 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from PIL import Image
+from pyproj import Transformer
+from rasterio.transform import from_origin
 
 from gisapp.app import create_app
 from tests import basemap_support as bm
 from tests.conftest import free_port
+from tests.fixtures_data import seed
 from tests.test_pages_browser import CHROMIUM, Server
+from tests.test_raster import QUADRANTS, geotiff, upload
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +64,37 @@ def site(tmp_path_factory) -> Iterator[str]:
     httpd.shutdown()
 
 
+# The orthophoto's north-west corner: south-east of the basemap's town, clear of every vector feature.
+PHOTO_NW = (139.3230, 35.3930)
+PHOTO_PIXEL_M = 2.0  # 256 px × 2 m: about 130 screen pixels at MapLibre's z14
+
+
+def _photo_point(row: int, col: int) -> tuple[float, float]:
+    """Lon/lat of the centre of quadrant (row, col) of the test picture."""
+    x0, y0 = Transformer.from_crs(4326, 6677, always_xy=True).transform(*PHOTO_NW)
+    x, y = x0 + (col * 128 + 64) * PHOTO_PIXEL_M, y0 - (row * 128 + 64) * PHOTO_PIXEL_M
+    return Transformer.from_crs(6677, 4326, always_xy=True).transform(x, y)
+
+
+@pytest.fixture(scope="module")
+def photos(client, app_engine, tmp_path_factory) -> Iterator[dict[str, str]]:
+    """A published and an internal raster of the same four-colour picture (unique slugs)."""
+    staff = seed(app_engine, "maplibre").bearer(client, "staff")
+    origin = Transformer.from_crs(4326, 6677, always_xy=True).transform(*PHOTO_NW)
+    tif = geotiff(tmp_path_factory.mktemp("photo") / "photo.tif",
+                  transform=from_origin(*origin, PHOTO_PIXEL_M, PHOTO_PIXEL_M))  # fmt: skip
+    tag = bm.secrets.token_hex(3)
+    slugs = {}
+    for name in ("shown", "hidden"):
+        r = upload(client, staff, tif, f"ml-photo-{name}-{tag}")
+        assert r.status_code == 201, r.text
+        slugs[name] = r.json()["slug"]
+    assert client.post(f"/api/rasters/{slugs['shown']}/publish", headers=staff).status_code == 200
+    yield slugs
+    for slug in slugs.values():
+        client.delete(f"/api/rasters/{slug}", headers=staff)
+
+
 @pytest.fixture(scope="module")
 def public(settings, app_engine, client, tmp_path_factory) -> Iterator[tuple[Server, str]]:
     slug = bm.store_source_layer(app_engine, TAG)
@@ -77,7 +115,9 @@ def chromium():
         b.close()
 
 
-def test_a_maplibre_page_on_another_origin_draws_our_tiles_and_reads_items(site, public, chromium) -> None:
+def test_a_maplibre_page_on_another_origin_draws_our_tiles_and_reads_items(
+    site, public, photos, chromium
+) -> None:
     server, slug = public
     assert server.url.split(":")[-1] != site.split(":")[-1]  # another origin
     context = chromium.new_context(viewport={"width": 800, "height": 600})
@@ -85,7 +125,8 @@ def test_a_maplibre_page_on_another_origin_draws_our_tiles_and_reads_items(site,
     logs: list[str] = []
     page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: logs.append(f"pageerror: {e}"))
-    query = urlencode({"api": server.url, "slug": slug, "lon": bm.CENTRE[0], "lat": bm.CENTRE[1], "zoom": 14})
+    query = urlencode({"api": server.url, "slug": slug, "lon": bm.CENTRE[0], "lat": bm.CENTRE[1], "zoom": 14,
+                       "raster": photos["shown"], "hidden": photos["hidden"]})  # fmt: skip
     page.goto(f"{site}/index.html?{query}")
     try:
         page.wait_for_function(
@@ -102,6 +143,7 @@ def test_a_maplibre_page_on_another_origin_draws_our_tiles_and_reads_items(site,
     assert result["items"]["names"] == sorted(name for _, _, name in bm.FEATURES)
     assert "CRS84" in result["items"]["contentCrs"]
     assert result["staff"] == "refused"  # no CORS on the staff API: the browser refuses the answer
+    assert result["hiddenRaster"] == 404  # an internal raster is not on the citizen-facing instance
 
     # Drawn: our collection's vector tiles and the basemap file's, each with its names.
     drawn = page.evaluate(
@@ -123,6 +165,21 @@ def test_a_maplibre_page_on_another_origin_draws_our_tiles_and_reads_items(site,
     )
     # The labels are laid out (drawn locally: the style has no glyph server).
     assert any(name.startswith("place:symbol:") for name in drawn["basemap"]), drawn["basemap"]
+
+    # The published raster: drawn under every vector layer, each quadrant's colour at its place.
+    order = page.evaluate("window.gisappMap.getStyle().layers.map((l) => [l.id, l.type])")
+    photo_at = [i for i, (layer_id, _) in enumerate(order) if layer_id == "photo"]
+    assert photo_at and all(t in ("background", "raster") for _, t in order[: photo_at[0] + 1])
+    assert all(
+        t not in ("fill", "line", "circle", "symbol") or i > photo_at[0] for i, (_, t) in enumerate(order)
+    )
+    assert page.evaluate("window.gisappMap.isSourceLoaded('photo')")
+    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    for (row, col), rgb in QUADRANTS.items():
+        x, y = page.evaluate("(p) => { const q = window.gisappMap.project(p); return [q.x, q.y]; }",
+                             list(_photo_point(row, col)))  # fmt: skip
+        seen = shot.getpixel((round(x), round(y)))
+        assert all(abs(a - b) <= 12 for a, b in zip(seen, rgb, strict=True)), ((row, col), seen, rgb)
     context.close()
 
 

@@ -26,9 +26,13 @@ router = APIRouter(prefix="/ogc", tags=["OGC API - Styles"])
 STYLE_TYPE = "application/vnd.mapbox.style+json"
 
 
+# A generic layer's label: the first of these its tiles carry (tiles carry every attribute).
+GENERIC_LABELS = ("name", "name_ja", "name_en", "title")
+
+
 def _label(layer: Layer) -> str | None:
     kind = KINDS[layer.kind]
-    fields = tiles.GENERIC_KEYS if kind.table == "gis.feature" else kind.properties
+    fields = GENERIC_LABELS if kind.table == "gis.feature" else kind.properties
     return map_style.label_field(dict.fromkeys(fields))
 
 

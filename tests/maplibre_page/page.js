@@ -16,7 +16,24 @@ window.gisappResult = result;
 export async function buildStyle(base) {
   const response = await fetch(`${base}/ogc/styles/default`);
   if (!response.ok) throw new Error(`style: ${response.status}`);
-  return response.json();
+  const style = await response.json();
+  const raster = query.get('raster');
+  if (raster) {
+    // An orthophoto as the ground: right above the background, under every vector layer.
+    style.sources.photo = {type: 'raster', tileSize: 256,
+      tiles: [`${base}/ogc/collections/${encodeURIComponent(raster)}/map/tiles/WebMercatorQuad/{z}/{y}/{x}?f=png`]};
+    const first = style.layers.findIndex((layer) => layer.type !== 'background');
+    style.layers.splice(first < 0 ? style.layers.length : first, 0, {id: 'photo', type: 'raster', source: 'photo'});
+  }
+  return style;
+}
+
+async function readInternalRaster() {
+  // A raster the department has not published: the citizen-facing instance must not have it.
+  const hidden = query.get('hidden');
+  if (!hidden) return;
+  const response = await fetch(`${api}/ogc/collections/${encodeURIComponent(hidden)}/map/tiles/WebMercatorQuad/14/0/0?f=png`);
+  result.hiddenRaster = response.status;
 }
 
 async function readItems() {
@@ -50,7 +67,7 @@ async function main() {
   window.gisappMap = map;
   map.on('error', (event) => result.errors.push(String(event.error?.message || event.error || event)));
   map.on('idle', () => { result.idle = true; });
-  await Promise.all([readItems(), readStaffApi()]);
+  await Promise.all([readItems(), readStaffApi(), readInternalRaster()]);
 }
 
 main().catch((error) => result.errors.push(`page: ${error}`));
