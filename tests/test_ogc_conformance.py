@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from gisapp.ogc import documents
 from gisapp.ogc import features as ogc_features
+from gisapp.ogc import styles as ogc_styles
 from gisapp.ogc import tiles as ogc_tiles
 from tests.ogc_conformance_support import YAIZU_POINTS, World, make_world
 
@@ -303,11 +304,11 @@ def test_req_oas30_oas_definition_1_and_2(public_client):
 
 
 def test_req_oas30_completeness(public_client, world):
-    """/req/oas30/completeness: every route of the /ogc routers (features and tiles) is in the API
-    definition, tiles included, for a collection and its tiles."""
+    """/req/oas30/completeness: every route of the /ogc routers (features, tiles, styles) is in the API
+    definition, tiles included, for a collection and its tiles. (Raster map tiles: tests/test_raster.py.)"""
     doc = _get(public_client, "/api").json()
     described = {_template(p) for p in doc["paths"]}
-    for router in (ogc_features.router, ogc_tiles.router):
+    for router in (ogc_features.router, ogc_tiles.router, ogc_styles.router):
         for route in router.routes:
             assert isinstance(route, Route)
             path = route.path.removeprefix("/ogc") or "/"

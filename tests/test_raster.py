@@ -360,3 +360,21 @@ def test_grey_paletted_and_rgba_pictures_draw_as_they_are(tmp_path):
         dst.write(data)
     assert _tile_pixel(rgba, out, quadrant_centre(1, 0)) == (200, 0, 0, 255)
     assert _tile_pixel(rgba, out, quadrant_centre(1, 1))[3] == 0
+
+
+def test_the_api_definition_describes_the_published_rasters_map_tiles(public_client, client, staff, rasters):
+    """/ogc/api (OpenAPI) lists each raster the caller may see with its map tile route, and every
+    described raster path answers; the internal raster is absent on the public instance only."""
+    doc = public_client.get("/ogc/api").json()
+    base = f"/collections/{rasters['public']}"
+    tile = f"{base}/map/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+    assert {base, f"{base}/map/tiles", f"{base}/map/tiles/WebMercatorQuad", tile} <= set(doc["paths"])
+    assert set(doc["paths"][tile]["get"]["responses"]["200"]["content"]) == {"image/png", "image/webp"}
+    assert not any(rasters["internal"] in p for p in doc["paths"])
+    t, _ = tile_and_pixel(*quadrant_centre(0, 0))
+    for path in (base, f"{base}/map/tiles", f"{base}/map/tiles/WebMercatorQuad", tile):
+        url = path.format(tileMatrix=t.z, tileRow=t.y, tileCol=t.x)
+        r = public_client.get(f"/ogc{url}")
+        assert str(r.status_code) in doc["paths"][path]["get"]["responses"] and r.status_code == 200, url
+    internal = client.get("/ogc/api", headers=staff).json()
+    assert f"/collections/{rasters['internal']}/map/tiles" in internal["paths"]

@@ -83,7 +83,10 @@ def api_definition(request: Request, conn: ReadConn, user: OptionalUser) -> Resp
     offered = crs_mod.offered(conn, layers)
     access.audit_read(request, user, layers, "api")
     crs_lists = {layer.slug: crs_mod.uris(offered[layer.id]) for layer in layers}
-    return _json(openapi.document(b, layers, queryables, crs_lists), OPENAPI_TYPE)
+    rasters = [
+        (r.slug, f"{r.title_ja} / {r.title_en}") for r in raster_tiles.visible_rasters(request, conn, user)
+    ]
+    return _json(openapi.document(b, layers, queryables, crs_lists, rasters), OPENAPI_TYPE)
 
 
 @router.get("/collections", summary="コレクション一覧 / Collections")

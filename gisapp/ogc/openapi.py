@@ -98,12 +98,40 @@ def _tile_paths(base: str, title: str) -> dict[str, Any]:
     }
 
 
+def _map_tile_paths(base: str, title: str) -> dict[str, Any]:
+    """A raster collection's map tiles (gisapp/ogc/raster_tiles.py): PNG or WebP by ?f= or Accept."""
+    tile = _get(f"{title}: 地図タイル / map tile", {}, [_ref("tileMatrix"), _ref("tileRow"), _ref("tileCol")])
+    tile["get"]["parameters"].append(
+        {"name": "f", "in": "query", "schema": {"type": "string", "enum": ["png", "webp"]},
+         "description": "画像形式（省略時は Accept） / image format (else by Accept)"}
+    )  # fmt: skip
+    tile["get"]["responses"] = {
+        **{code: answer for code, answer in _TILE.items() if code != "204"},  # outside: a transparent tile
+        "200": {"description": "地図タイル / Map tile",
+                "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "image/webp")}},
+    }  # fmt: skip
+    return {
+        base: _get(f"{title}: コレクション（ラスター） / collection (raster)", _JSON),
+        f"{base}/map/tiles": _get(f"{title}: 地図タイルセット一覧 / map tilesets", _JSON_ONLY),
+        f"{base}/map/tiles/WebMercatorQuad": _get(
+            f"{title}: 地図タイルセット / map tileset (TileJSON)", _JSON_ONLY
+        ),
+        f"{base}/map/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": tile,
+    }
+
+
+_STYLE = {"application/vnd.mapbox.style+json": {"schema": {"type": "object"}}}
+
+
 def document(
     server_url: str,
     layers: list[Layer],
     queryables: dict[str, dict[str, str | None]],
     crs_lists: dict[str, list[str]] | None = None,
+    rasters: list[tuple[str, str]] = (),
 ) -> dict[str, Any]:
+    """The OpenAPI document of /ogc for what the caller may see: ``layers`` (features and vector tiles)
+    and ``rasters`` ((slug, title) of raster collections: map tiles)."""
     paths: dict[str, Any] = {
         "/": _get("ランディングページ / Landing page", _JSON),
         "/api": _get("この API 定義 / This API definition", {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}),
@@ -111,6 +139,8 @@ def document(
         "/collections": _get("コレクション一覧 / Collections", _JSON),
         "/tileMatrixSets": _get("タイル行列セット一覧 / Tile matrix sets", _JSON_ONLY),
         "/tileMatrixSets/WebMercatorQuad": _get("タイル行列セット / Tile matrix set WebMercatorQuad", _JSON_ONLY),
+        "/styles": _get("スタイル一覧 / Styles", _JSON_ONLY),
+        "/styles/default": _get("地図全体のスタイル (MapLibre) / MapLibre style of the whole map", _STYLE),
     }  # fmt: skip
     for layer in layers:
         base = f"/collections/{layer.slug}"
@@ -158,6 +188,11 @@ def document(
         )
         if tiles.is_tileable(layer):
             paths.update(_tile_paths(base, title))
+            tms = f"{base}/tiles/WebMercatorQuad"
+            paths[f"{tms}/tilejson.json"] = _get(f"{title}: TileJSON", _JSON_ONLY)
+            paths[f"{tms}/style.json"] = _get(f"{title}: スタイル (MapLibre) / MapLibre style", _STYLE)
+    for slug, title in rasters:
+        paths.update(_map_tile_paths(f"/collections/{slug}", title))
     return {
         "openapi": "3.0.3",
         "info": {"title": TITLE[0], "description": TITLE[1], "version": "1.0.0"},
