@@ -328,3 +328,12 @@ def test_req_oas30_oas_impl(public_client, world):
         url = re.sub(r"\{([^}]+)\}", lambda m: str(values[m.group(1)]), path)
         r = _get(public_client, "" if url == "/" else url)
         assert str(r.status_code) in doc["paths"][path]["get"]["responses"] and r.status_code < 300, url
+
+
+def test_req_core_query_param_unknown_on_styles(public_client, world):
+    """/req/core/query-param-unknown on the style routes too: an unknown parameter is a 400 naming it."""
+    tms = f"/collections/{world.yaizu}/tiles/WebMercatorQuad"
+    for path in ("/styles", "/styles/default", f"{tms}/style.json", f"{tms}/tilejson.json"):
+        assert _get(public_client, path).status_code == 200, path
+        r = _get(public_client, path, colour="red")
+        assert r.status_code == 400 and "colour" in r.text, path

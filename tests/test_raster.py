@@ -378,3 +378,13 @@ def test_the_api_definition_describes_the_published_rasters_map_tiles(public_cli
         assert str(r.status_code) in doc["paths"][path]["get"]["responses"] and r.status_code == 200, url
     internal = client.get("/ogc/api", headers=staff).json()
     assert f"/collections/{rasters['internal']}/map/tiles" in internal["paths"]
+
+
+def test_unknown_parameters_on_map_tiles_are_refused(public_client, rasters):
+    """OGC API Part 1 /req/core/query-param-unknown, on the raster collection's map tile routes."""
+    base = f"/ogc/collections/{rasters['public']}/map/tiles"
+    t, _ = tile_and_pixel(*quadrant_centre(0, 0))
+    for path in (base, f"{base}/WebMercatorQuad", f"{base}/WebMercatorQuad/{t.z}/{t.y}/{t.x}"):
+        assert public_client.get(path).status_code == 200, path
+        r = public_client.get(path, params={"style": "sepia"})
+        assert r.status_code == 400 and "style" in r.text, path

@@ -22,7 +22,7 @@ from common.errors import InvalidInput, NotFound
 from gisapp.auth import User
 from gisapp.db import read_only
 from gisapp.deps import EngineDep, OptionalUser
-from gisapp.ogc import access, html, raster_docs
+from gisapp.ogc import access, html, params, raster_docs
 from gisapp.ogc.errors import OgcInvalid
 from gisapp.ogc.raster_docs import TMS_ID, tileset, tilesets
 from layers.catalog import Visibility
@@ -150,11 +150,13 @@ def _tile_response(
 
 @router.get("/collections/{slug}/map/tiles", summary="地図タイルセット一覧 / Map tilesets")
 def map_tilesets(request: Request, engine: EngineDep, user: OptionalUser, slug: Slug) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     return tilesets(request, find_raster(request, engine, user, slug))
 
 
 @router.get(f"/collections/{{slug}}/map/tiles/{TMS_ID}", summary="地図タイルセット / Map tileset (TileJSON)")
 def map_tileset(request: Request, engine: EngineDep, user: OptionalUser, slug: Slug) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     return tileset(request, find_raster(request, engine, user, slug))
 
 
@@ -168,6 +170,7 @@ def map_tile(
     request: Request, engine: EngineDep, user: OptionalUser, slug: Slug, z: int, y: int, x: int,
     f: Annotated[str | None, Query(description="png | webp (else by Accept)")] = None,
 ) -> Response:  # fmt: skip
+    params.only(request.query_params, params.EVERYWHERE)
     return _tile_response(request, engine, user, slug, z, x, y, _format(f, request.headers.get("accept", "")))
 
 

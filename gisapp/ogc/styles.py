@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 
 from gisapp.api import basemap
 from gisapp.deps import OptionalUser, ReadConn
+from gisapp.ogc import params
 from gisapp.ogc import tiles as ogc_tiles
 from layers import map_style, tiles
 from layers.catalog import KINDS, Layer
@@ -47,6 +48,7 @@ def _tilejson(request: Request, slug: str) -> str:
 def collection_tilejson(
     request: Request, conn: ReadConn, user: OptionalUser, slug: ogc_tiles.Slug
 ) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     return ogc_tiles.tileset(request, conn, user, slug)
 
 
@@ -57,6 +59,7 @@ def collection_tilejson(
 def collection_style(
     request: Request, conn: ReadConn, user: OptionalUser, slug: ogc_tiles.Slug
 ) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     layer = ogc_tiles._layer(request, conn, user, slug)
     return map_style.collections_style(
         f"{layer.title_ja} / {layer.title_en}",
@@ -66,6 +69,7 @@ def collection_style(
 
 @router.get("/styles", summary="Styles / スタイル一覧")
 def styles(request: Request) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     base = ogc_tiles._base(request)
     return {
         "styles": [
@@ -81,6 +85,7 @@ def styles(request: Request) -> dict[str, Any]:
 
 @router.get("/styles/default", summary="MapLibre style of the whole map / 地図全体のスタイル")
 def default_style(request: Request, conn: ReadConn, user: OptionalUser) -> dict[str, Any]:
+    params.only(request.query_params, params.EVERYWHERE)
     public = request.app.state.public
     layers = tiles.tileable_layers(conn, public=public, roles=user.roles if user else None)
     under = basemap.basemap_style(request)
