@@ -87,7 +87,13 @@ class Server:
             self._out.close()
 
 
-def gisapp_servers(gisapp_bin: str, env: dict[str, str], root: Path, free_port) -> list[Server]:
+def gisapp_servers(
+    gisapp_bin: str, env: dict[str, str], root: Path, free_port, baseline: Path | None = None
+) -> list[Server]:
+    """gisapp public and internal from this checkout; with `baseline` (another checkout, e.g.
+    ``git worktree add /tmp/base main``) also "gisapp baseline", that code's public instance, for a
+    before/after measured in the same interleaved run."""
+
     def tile(slug: str, z: int, x: int, y: int) -> str:
         return f"/ogc/collections/{slug}/tiles/WebMercatorQuad/{z}/{y}/{x}"
 
@@ -95,11 +101,16 @@ def gisapp_servers(gisapp_bin: str, env: dict[str, str], root: Path, free_port) 
         return f"/ogc/collections/{slug}/items?{qs}"
 
     out = []
-    for name, extra in (("gisapp public", ["--public"]), ("gisapp internal", [])):
+    variants = [("gisapp public", ["--public"], env), ("gisapp internal", [], env)]
+    if baseline is not None:
+        variants.append(("gisapp baseline", ["--public"], {**env, "PYTHONPATH": str(baseline)}))
+    for name, extra, server_env in variants:
         port = free_port()
         argv = [gisapp_bin, "serve", *extra, "--port", str(port)]
         log = root / f"{name.replace(' ', '-')}.log"
-        out.append(Server(name, port, argv, env, log, tile, items, geometry="geometry", cold_bump=True))
+        out.append(
+            Server(name, port, argv, server_env, log, tile, items, geometry="geometry", cold_bump=True)
+        )
     return out
 
 

@@ -23,10 +23,12 @@ A server answering 400 to a case (a filter it does not support) is reported "uns
 
     PYTHONPATH=. .venv/bin/python bench/tiles_and_items.py [--rounds 5] [--samples 5] [--duration 5]
         [--quick] [--json out.json] [--skip-peers] [--only NAME] [--keep] [--attach /tmp/gisapp-bench-…]
-        [--peers-python python3.12]
+        [--peers-python python3.12] [--baseline /path/to/other/checkout]
 
 ``--quick``: 2 rounds of 2 samples, 2-second wrk runs, pygeoapi's tiles skipped (a smoke run).
 ``--keep`` leaves the stack with its data running; ``--attach DIR`` measures on such a stack again.
+``--baseline DIR`` adds "gisapp baseline": the public instance of another checkout (the code before a
+change), interleaved like the rest, so a before/after comes from one run.
 No figure is asserted anywhere: this prints them and writes them to the JSON file.
 """
 
@@ -39,6 +41,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -287,7 +290,11 @@ def main() -> None:
     ap.add_argument("--peers-python", default=shutil.which("python3.12") or sys.executable)
     ap.add_argument("--keep", action="store_true", help="leave the stack running (stop: gisapp down)")
     ap.add_argument("--attach", type=Path, help="a stack left by --keep: measure on it again")
+    ap.add_argument("--baseline", type=Path, help="another checkout: its public instance measured too")
     a = ap.parse_args()
+    # A stop (kill PID) stops the servers and the stack too (the `finally` below); in a background
+    # job SIGINT is ignored, so SIGTERM is the way to stop it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if a.quick:
         a.rounds, a.samples, a.duration = 2, 2, 2
 
@@ -301,7 +308,7 @@ def main() -> None:
     try:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         gisapp_bin = str(Path(sys.executable).parent / "gisapp")
-        servers += _peers.gisapp_servers(gisapp_bin, env, root, _stack.free_port)
+        servers += _peers.gisapp_servers(gisapp_bin, env, root, _stack.free_port, a.baseline)
         if not a.skip_peers and (venv := _peers.peers_venv(a.peers_venv, a.peers_python)):
             owner_url = make_url(settings.migration_database_url)
             servers += _peers.peer_servers(venv, owner_url, env, root, _stack.free_port)
