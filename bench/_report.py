@@ -145,3 +145,35 @@ def report(cases, throughput: dict, meta: dict, path: Path) -> None:
     doc = {"meta": meta, "figures": figures, "ratios": rat, "throughput": wrk_out, "targets": checks}
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
     print(f"figures written to {path}")
+
+
+def markdown(doc: dict) -> str:
+    """The JSON of a run as a Markdown table (for docs and closing notes): median ms (p25–p75) per
+    server; ratios gisapp public ÷ peer as median [min–max] over the rounds."""
+    servers = doc["meta"]["servers"]
+    peers = [s for s in servers if s != OURS]
+    lines = [
+        "| figure | " + " | ".join(servers) + " | " + " | ".join(f"÷ {p}" for p in peers) + " |",
+        "|---" * (1 + len(servers) + len(peers)) + "|",
+    ]
+    for key, by_server in doc["figures"].items():
+        cells = []
+        for s in servers:
+            e = by_server.get(s, {"status": "—"})
+            cells.append(f"{e['median_ms']:.1f} ({e['p25_ms']:.1f}–{e['p75_ms']:.1f})" if "median_ms" in e
+                         else e["status"].split(":")[0])  # fmt: skip
+        ratios = [_rcell(doc["ratios"][key].get(p)) for p in peers]
+        lines.append(f"| {key} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    for figure, by_server in doc["throughput"].items():
+        cells = []
+        for s in servers:
+            t = by_server.get(s)
+            cells.append(f"{t['median']:,.0f} [{t['min']:,.0f}–{t['max']:,.0f}]" if t else "—")
+        lines.append(f"| {figure} | " + " | ".join(cells) + " |" + " |" * len(peers))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))
