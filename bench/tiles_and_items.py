@@ -23,7 +23,7 @@ A server answering 400 to a case (a filter it does not support) is reported "uns
 
     PYTHONPATH=. .venv/bin/python bench/tiles_and_items.py [--rounds 5] [--samples 5] [--duration 5]
         [--quick] [--json out.json] [--skip-peers] [--only NAME] [--keep] [--attach /tmp/gisapp-bench-…]
-        [--peers-python python3.12] [--baseline /path/to/other/checkout]
+        [--peers-python python3.12] [--baseline /path/to/other/checkout] [--cases REGEX]
 
 ``--quick``: 2 rounds of 2 samples, 2-second wrk runs, pygeoapi's tiles skipped (a smoke run).
 ``--keep`` leaves the stack with its data running; ``--attach DIR`` measures on such a stack again.
@@ -40,6 +40,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -291,6 +292,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="leave the stack running (stop: gisapp down)")
     ap.add_argument("--attach", type=Path, help="a stack left by --keep: measure on it again")
     ap.add_argument("--baseline", type=Path, help="another checkout: its public instance measured too")
+    ap.add_argument("--cases", default="", help="only the cases matching this regex (wrk only with tiles)")
     a = ap.parse_args()
     # A stop (kill PID) stops the servers and the stack too (the `finally` below); in a background
     # job SIGINT is ignored, so SIGTERM is the way to stop it.
@@ -326,9 +328,10 @@ def main() -> None:
             with engine.begin() as c:
                 c.execute(text("SELECT gis.touch_layers(ARRAY[CAST(:l AS int)])"), {"l": ids[slug]})
 
-        cases = make_cases(servers, a.quick)
+        cases = [c for c in make_cases(servers, a.quick) if re.search(a.cases, c.key)]
         conns = {s.name: http.client.HTTPConnection("127.0.0.1", s.port, timeout=600) for s in servers}
         meta = {
+            "cases": a.cases,
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "rounds": a.rounds,
             "samples_per_round": a.samples,
@@ -345,7 +348,7 @@ def main() -> None:
                     continue
                 probe(case, s, conns[s.name])
         throughput: dict = {}
-        has_wrk = shutil.which("wrk") is not None
+        has_wrk = shutil.which("wrk") is not None and any(c.key.startswith("tile") for c in cases)
         for r in range(a.rounds):
             t0 = time.monotonic()
             measure_round(r, cases, servers, conns, a.samples, bump)
@@ -355,7 +358,7 @@ def main() -> None:
             print(
                 f" round {r + 1}/{a.rounds} in {time.monotonic() - t0:.0f} s, load {meta['load'][-1]['loadavg']}"
             )
-        if not has_wrk:
+        if not shutil.which("wrk"):
             meta["wrk"] = "wrk not installed (apt-get install -y wrk): no req/s figures"
         meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         report(cases, throughput, meta, a.json)
