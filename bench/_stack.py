@@ -58,3 +58,17 @@ def start(prefix: str) -> tuple[Path, LocalStack, Settings]:
 def stop(root: Path, stack: LocalStack) -> None:
     stack.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+def attach(root: Path) -> Settings:
+    """Settings for a stack that `start()` made and a benchmark left running (its --keep): the
+    environment points at it again. Stop it with `gisapp down` under the same environment."""
+    data = root / "data"
+    pg_port = (data / "pg" / "postmaster.pid").read_text().splitlines()[3].strip()
+    conf = (data / "mosquitto" / "mosquitto.conf").read_text().splitlines()
+    mqtt_port = next(ln.split()[1] for ln in conf if ln.startswith("listener "))
+    os.environ.update(GISAPP_DATA_DIR=str(data), GISAPP_PG_PORT=pg_port, GISAPP_MQTT_PORT=mqtt_port,
+                      LOG_LEVEL="WARNING")  # fmt: skip
+    for k in ("DATABASE_URL", "PUBLIC_DATABASE_URL", "MIGRATION_DATABASE_URL", "MQTT_URL"):
+        os.environ.pop(k, None)
+    return Settings(_env_file=None)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
+from gisapp.db import make_engine, read_only
 from tests.fixtures_data import seed
 
 
@@ -167,3 +168,22 @@ def test_bbox_filters_on_public_views_can_use_the_spatial_index(public_engine):
             ).scalars()
         )
     assert "road_segment_geom_idx" in plan, plan
+
+
+def test_reads_are_read_only_transactions_and_the_pool_forgets_it(settings):
+    """gisapp.db.read_only (every read route's connection) opens its transaction READ ONLY in the
+    BEGIN itself; the pooled connection is writable again for the next user of the pool."""
+    engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)  # one connection: the same
+    try:
+        with read_only(engine, ["staff"]) as conn:
+            assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+            assert conn.execute(text("SELECT current_setting('gisapp.roles', true)")).scalar_one() == "staff"
+            with pytest.raises(DBAPIError) as err:
+                conn.execute(text("UPDATE gis.layer SET revision = revision WHERE false"))
+            assert "read-only transaction" in str(err.value)
+        with engine.begin() as conn:
+            assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
+        with read_only(engine) as conn:
+            assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+    finally:
+        engine.dispose()
