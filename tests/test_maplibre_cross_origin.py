@@ -126,7 +126,8 @@ def test_a_maplibre_page_on_another_origin_draws_our_tiles_and_reads_items(
     page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: logs.append(f"pageerror: {e}"))
     query = urlencode({"api": server.url, "slug": slug, "lon": bm.CENTRE[0], "lat": bm.CENTRE[1], "zoom": 14,
-                       "raster": photos["shown"], "hidden": photos["hidden"]})  # fmt: skip
+                       "raster": photos["shown"], "hidden": photos["hidden"],
+                       "only": f"{slug},basemap,photo"})  # fmt: skip
     page.goto(f"{site}/index.html?{query}")
     try:
         page.wait_for_function(

@@ -17,6 +17,12 @@ export async function buildStyle(base) {
   const response = await fetch(`${base}/ogc/styles/default`);
   if (!response.ok) throw new Error(`style: ${response.status}`);
   const style = await response.json();
+  const only = query.get('only');
+  if (only) {
+    // The test's own sources only: other test files' public collections may lie over the picture.
+    const keep = new Set(only.split(','));
+    style.layers = style.layers.filter((layer) => layer.type === 'background' || keep.has(layer.source));
+  }
   const raster = query.get('raster');
   if (raster) {
     // An orthophoto as the ground: right above the background, under every vector layer.

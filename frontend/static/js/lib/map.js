@@ -85,10 +85,15 @@ function defaultBasemap(map, options, text, layersUrl) {
   map.gisappBasemap = tiles;
 }
 
+// The city's 町丁目/自治会 area layer (gisapp/ops/evacuation.py AREA_LAYER): its outlines are the
+// fallback basemap's boundaries. Not every polygon layer: imported layers now carry their own polygon
+// type (one geometry type per layer), and a flood area is no boundary.
+const AREA_LAYER = 'community-areas';
+
 function ownRole(layer) {
   const geometry = String(layer.geometry_type || '').toLowerCase();
   if (layer.kind === 'road_segment') return 'road';
-  if (layer.kind === 'generic' && geometry.includes('polygon')) return 'boundary';
+  if (layer.kind === 'generic' && layer.slug === AREA_LAYER && geometry.includes('polygon')) return 'boundary';
   return null;
 }
 
