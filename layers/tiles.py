@@ -154,7 +154,8 @@ def _jsonb_all(column: str, drop: tuple[str, ...]) -> str:
     """Every key of the JSONB column (but ``drop``: typed columns win over a same-named extra)."""
     source = f"t.{column}" + (f" - '{{{','.join(drop)}}}'::text[]" if drop else "")
     flat = f"(SELECT jsonb_object_agg(e.key, {_FLAT_VALUE}) FROM jsonb_each({source}) e)"  # noqa: S608
-    return f"CASE WHEN t.{column} @? {_NESTED} THEN {flat} ELSE {source} END"
+    # Most rows of a typed ledger have no extra attributes: nothing to test or subtract for them.
+    return f"CASE WHEN t.{column} = '{{}}'::jsonb THEN NULL WHEN t.{column} @? {_NESTED} THEN {flat} ELSE {source} END"
 
 
 def _jsonb_chosen(column: str, drop: tuple[str, ...]) -> str:
