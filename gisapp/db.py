@@ -111,15 +111,26 @@ def transaction(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connectio
 def read_only(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]:
     """A read: a READ ONLY transaction (PostgreSQL refuses any write in it), never committed.
     psycopg opens it with ``BEGIN READ ONLY``: one round trip on every read route, where a separate
-    ``SET TRANSACTION READ ONLY`` cost a second; the pool resets the flag when the connection returns."""
+    ``SET TRANSACTION READ ONLY`` cost a second.
+
+    The flag is set on the driver's connection and put back to None (the server's default) here, not
+    with SQLAlchemy's ``postgresql_readonly`` option: that one resets it to False when the connection
+    returns to the pool, and psycopg then opens every later transaction with ``BEGIN READ WRITE``,
+    which a hot-standby replica refuses (NotSupportedError on every read of the replica instance)."""
     with engine.connect() as conn:
-        conn.execution_options(postgresql_readonly=True)
-        if roles:
-            set_roles(conn, roles)
+        driver = conn.connection.dbapi_connection
+        driver.read_only = True
         try:
+            if roles:
+                set_roles(conn, roles)
             yield conn
         finally:
-            conn.rollback()
+            try:
+                conn.rollback()
+                driver.read_only = None
+            except Exception:
+                conn.invalidate()  # never back to the pool still read-only (a later write would fail)
+                raise
 
 
 def psycopg_dsn(url: str) -> str:

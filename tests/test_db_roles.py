@@ -185,5 +185,14 @@ def test_reads_are_read_only_transactions_and_the_pool_forgets_it(settings):
             assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
         with read_only(engine) as conn:
             assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+        # Back in the pool with the server's default (None), not False: psycopg would open every later
+        # transaction with BEGIN READ WRITE, which a hot-standby replica refuses.
+        with engine.connect() as conn:
+            assert conn.connection.dbapi_connection.read_only is None
+        with pytest.raises(ZeroDivisionError), read_only(engine) as conn:
+            conn.execute(text("SELECT 1"))
+            raise ZeroDivisionError  # a read route that fails half-way
+        with engine.begin() as conn:
+            assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
     finally:
         engine.dispose()
