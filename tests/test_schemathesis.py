@@ -11,7 +11,7 @@ import pytest
 
 from tests import fuzz_support
 
-MAX_EXAMPLES = 3
+MAX_EXAMPLES = 2
 SEED = 10
 
 
