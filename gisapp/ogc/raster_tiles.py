@@ -25,6 +25,7 @@ from gisapp.deps import EngineDep, OptionalUser
 from gisapp.ogc import access, html, params, raster_docs
 from gisapp.ogc.errors import OgcInvalid
 from gisapp.ogc.raster_docs import TMS_ID, tileset, tilesets
+from layers import tiles
 from layers.catalog import Visibility
 from layers.raster import render, store
 from layers.raster.store import Raster
@@ -140,8 +141,7 @@ def _tile_response(
     else:
         headers["Cache-Control"] = f"{'public' if public else 'private'}, max-age={MAX_AGE}"
     _audit_restricted(request, user, raster, f"map-tile {z}/{x}/{y}")
-    inm = request.headers.get("if-none-match") or ""
-    if tag in [c.strip().removeprefix("W/") for c in inm.split(",")]:
+    if tiles.etag_matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     path = store.file_path(request.app.state.settings.raster_dir, raster)
     data = render.render_tile(path, raster.sha256, raster.band_count, z, x, y, fmt)
