@@ -99,7 +99,7 @@ class TileFastPath:
         # does not take (_tile_query answers False for it).
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             match = TILE_PATH.match(scope["path"])
-            query = _tile_query(scope)
+            query = _tile_query(scope) if match else False  # other paths' query strings not parsed
             if match and query is not False:
                 key = (*match.groups(), query)
                 if await self._answer(scope, send, *key):
