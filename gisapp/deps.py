@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from sqlalchemy import Connection, Engine
 
 from common.errors import Forbidden, NotAuthenticated
@@ -105,3 +108,80 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 StaffUser = Annotated[User, Depends(require_roles("staff", "hq_operator", "welfare"))]
 HQUser = Annotated[User, Depends(require_roles("hq_operator", "staff"))]
+
+
+# --- One worker thread per read --------------------------------------------------------------
+#
+# A sync ``def`` route taking ``ReadConn`` cost three thread hops per request: FastAPI enters a sync
+# generator dependency in a worker thread, runs the route in another hop, and leaves the dependency
+# in a third (each hop: a wake-up of a worker, then of the event loop, under the GIL). ``ReadRoute``
+# runs such a route as one: the connection is opened, used and closed in the one worker thread that
+# runs the route, with the same READ ONLY transaction and roles as ``read_conn``. Every router of the
+# app uses it (``route_class=ReadRoute``); tests/test_read_route.py checks that none is left out.
+
+_READ_DEPENDENCIES = {read_conn: "engine", primary_read_conn: "write_engine"}
+_REQUEST = "gisapp_read_request"
+_USER = "gisapp_read_user"
+
+
+def _read_dependency(annotation: Any) -> str | None:
+    """The engine (app.state attribute) of a ReadConn / PrimaryReadConn annotation, else None."""
+    if get_origin(annotation) is not Annotated:
+        return None
+    for meta in get_args(annotation)[1:]:
+        engine = _READ_DEPENDENCIES.get(getattr(meta, "dependency", None))
+        if engine is not None:
+            return engine
+    return None
+
+
+def one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` as a route that reads in one worker thread (see above); unchanged when it takes
+    no read connection or is ``async def`` (which must not block the event loop with one)."""
+    if inspect.iscoroutinefunction(endpoint) or getattr(endpoint, "one_thread", False):
+        return endpoint
+    hints = get_type_hints(endpoint, include_extras=True)
+    signature = inspect.signature(endpoint)
+    reads = [(n, e) for n in signature.parameters if (e := _read_dependency(hints.get(n))) is not None]
+    if not reads:
+        return endpoint
+    if len(reads) > 1:
+        raise TypeError(f"{endpoint.__qualname__}: one read connection per route")
+    conn_name, engine_attr = reads[0]
+    params = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(n, p.annotation))
+        for n, p in signature.parameters.items()
+        if n != conn_name
+    ]
+    # The request (for the engine; FastAPI fills one Request parameter only, so the route's own if it
+    # has one) and the user (for the roles: FastAPI resolves optional_user once per request, so the
+    # route's own user dependency, if any, is the same call).
+    own_request = next((p.name for p in params if p.annotation is Request), None)
+    if own_request is None:
+        params.append(inspect.Parameter(_REQUEST, inspect.Parameter.KEYWORD_ONLY, annotation=Request))
+    params.append(inspect.Parameter(_USER, inspect.Parameter.KEYWORD_ONLY, annotation=OptionalUser))
+
+    @functools.wraps(endpoint)
+    async def route(**values: Any) -> Any:
+        request: Request = values[own_request] if own_request else values.pop(_REQUEST)
+        user: User | None = values.pop(_USER)
+        engine: Engine = getattr(request.app.state, engine_attr)
+
+        def run() -> Any:
+            with read_only(engine, user.roles if user is not None else ()) as conn:
+                return endpoint(**values, **{conn_name: conn})
+
+        return await run_in_threadpool(run)
+
+    route.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=params, return_annotation=hints.get("return", signature.return_annotation)
+    )
+    route.one_thread = True  # type: ignore[attr-defined]
+    return route
+
+
+class ReadRoute(APIRoute):
+    """The app's route class: a sync route with a read connection runs in one worker thread."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, one_thread(endpoint), **kwargs)

@@ -18,12 +18,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from common.inputs import BIGINT_MAX, INT_MAX, DepartmentId
 from gisapp.auth import User
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, ReadConn, StaffUser, require_roles
+from gisapp.deps import EngineDep, ReadConn, ReadRoute, StaffUser, require_roles
 from gisapp.ops import chronology, chronology_csv, handover, instructions
 from gisapp.ops.errors import OpsInvalid
 from gisapp.params import IdPath
 
-router = APIRouter(tags=["chronology / クロノロジー"])
+router = APIRouter(tags=["chronology / クロノロジー"], route_class=ReadRoute)
 
 HQOperator = Annotated[User, Depends(require_roles("hq_operator"))]  # and admin
 Kind = Literal[tuple(chronology.KINDS)]  # type: ignore[valid-type]

@@ -15,13 +15,13 @@ from common.errors import NotFound, UserError
 from frontend.catalogue import normalise_lang
 from gisapp.api.html import page_response
 from gisapp.db import read_only
-from gisapp.deps import EngineDep, ReadConn
+from gisapp.deps import EngineDep, ReadConn, ReadRoute
 from gisapp.ops import citizen_view
 from gisapp.pages_citizen import citizen_page
 
 log = logging.getLogger("gisapp.citizen")
-router = APIRouter(tags=["citizen / 市民向け"])
-pages = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["citizen / 市民向け"], route_class=ReadRoute)
+pages = APIRouter(include_in_schema=False, route_class=ReadRoute)
 
 SHARED = "public, max-age=5"  # the same for everyone: browsers and proxies keep it briefly
 PERSONAL = "private, no-store"  # an answer for a position is never kept by a shared cache

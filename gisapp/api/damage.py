@@ -23,14 +23,14 @@ from gisapp.api.html import page_response
 from gisapp.api.incidents import _version as if_match_version
 from gisapp.api.staff import NO_STORE, gate
 from gisapp.db import read_only, transaction
-from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn, SettingsDep, StaffUser
+from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn, ReadRoute, SettingsDep, StaffUser
 from gisapp.ops import damage, damage_form
 from gisapp.ops.disasters import list_disasters
 from gisapp.ops.errors import OpsNotFound
 from gisapp.pages_damage import JST, form4_page
 from gisapp.params import IdPath
 
-router = APIRouter(tags=["damage reports / 被害報"])
+router = APIRouter(tags=["damage reports / 被害報"], route_class=ReadRoute)
 
 ReportNo = Annotated[int | None, Query(ge=1, le=999, description="第N報 / report number")]
 Final = Annotated[bool, Query(description="確定報告 (final report) instead of 即報")]

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from gisapp.auth import User
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, ReadConn, require_roles
+from gisapp.deps import EngineDep, HQUser, ReadConn, ReadRoute, require_roles
 from gisapp.ops import gauge_alerts
 from gisapp.params import IdPath
 from sensors import health
 from sensors.topics import DEVICE_ID_RE
 
-router = APIRouter(prefix="/api/devices", tags=["devices"])
-gauges_router = APIRouter(prefix="/api/gauges", tags=["gauges"])
+router = APIRouter(prefix="/api/devices", tags=["devices"], route_class=ReadRoute)
+gauges_router = APIRouter(prefix="/api/gauges", tags=["gauges"], route_class=ReadRoute)
 
 AckUser = Annotated[User, Depends(require_roles("hq_operator"))]  # and admin
 DeviceIdPath = Annotated[str, Path(pattern=DEVICE_ID_RE.pattern, description="device id / 機器ID")]

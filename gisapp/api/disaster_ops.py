@@ -13,11 +13,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, ReadConn, ReadRoute, StaffUser
 from gisapp.ops import disaster_close, disaster_merge
 from gisapp.params import IdPath
 
-router = APIRouter(tags=["disaster HQ / 災害対策本部"])
+router = APIRouter(tags=["disaster HQ / 災害対策本部"], route_class=ReadRoute)
 
 DisasterRef = Annotated[int, Field(gt=0, le=2**31 - 1)]
 

@@ -13,14 +13,14 @@ from frontend.catalogue import normalise_lang
 from frontend.evac_pages import evacuation_page
 from gisapp.api.html import page_response
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, PrimaryReadConn, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, PrimaryReadConn, ReadConn, ReadRoute, StaffUser
 from gisapp.ops import evacuation
 from gisapp.ops.disasters import get_disaster
 from gisapp.ops.errors import OpsError
 from gisapp.params import IdPath
 
-public_router = APIRouter(tags=["evacuation status / 避難状況"])
-router = APIRouter(tags=["evacuation status / 避難状況"])
+public_router = APIRouter(tags=["evacuation status / 避難状況"], route_class=ReadRoute)
+router = APIRouter(tags=["evacuation status / 避難状況"], route_class=ReadRoute)
 
 Status = Literal["home", "relatives", "shelter", "car", "unknown"]
 

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gisapp.auth import User
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, ReadConn, StaffUser, require_roles
+from gisapp.deps import EngineDep, ReadConn, ReadRoute, StaffUser, require_roles
 from gisapp.ops import evac_info, evac_levels
 from gisapp.params import IdPath
 
-router = APIRouter(tags=["evacuation information / 避難情報"])
+router = APIRouter(tags=["evacuation information / 避難情報"], route_class=ReadRoute)
 
 IssuerUser = Annotated[User, Depends(require_roles("hq_operator"))]  # and admin
 

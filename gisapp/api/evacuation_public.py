@@ -13,13 +13,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from common.errors import InvalidInput, NotFound, error_body
-from gisapp.deps import ReadConn
+from gisapp.deps import ReadConn, ReadRoute
 from gisapp.evac_watch import TooManyStreams
 from gisapp.ops import evac_cap, evac_public
 from gisapp.params import IdPath
 from gisapp.response_cache import proxy_expires_now
 
-router = APIRouter(tags=["evacuation information / 避難情報"])
+router = APIRouter(tags=["evacuation information / 避難情報"], route_class=ReadRoute)
 
 # Browsers and proxies keep these for a second; the nginx in front for the rest of the current second
 # (X-Accel-Expires), and the app's own cache until the next order version.

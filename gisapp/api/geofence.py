@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from gisapp.deps import HQUser, ReadConn
+from gisapp.deps import HQUser, ReadConn, ReadRoute
 from ingest import geofence
 from sensors.topics import DEVICE_ID_RE
 
-router = APIRouter(tags=["devices"])
+router = APIRouter(tags=["devices"], route_class=ReadRoute)
 
 
 @router.get("/api/geofence-events", summary="Units entering / leaving zones, newest first / 区域の出入り")

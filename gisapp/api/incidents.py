@@ -23,14 +23,14 @@ from starlette.datastructures import UploadFile
 from common.inputs import DepartmentId
 from gisapp.api.reports import capped_form
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, ReadConn, ReadRoute, StaffUser
 from gisapp.ops import categories, dispatch, exports, incidents, photos, radio_units, unit_board
 from gisapp.ops.disasters import get_disaster, list_disasters, open_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
 from gisapp.params import IdPath
 from layers import closures
 
-router = APIRouter(tags=["disaster HQ / 災害対策本部"])
+router = APIRouter(tags=["disaster HQ / 災害対策本部"], route_class=ReadRoute)
 
 Status = Literal["unhandled", "in_progress", "done", "cancelled"]
 

@@ -7,10 +7,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from common.errors import STATUS_TEXT
-from gisapp.deps import ReadConn, SettingsDep, StaffUser
+from gisapp.deps import ReadConn, ReadRoute, SettingsDep, StaffUser
 from gisapp.ops import jma_feeds
 
-router = APIRouter(tags=["JMA / 気象庁防災情報"])
+router = APIRouter(tags=["JMA / 気象庁防災情報"], route_class=ReadRoute)
 _ERRORS: dict[int | str, dict] = {s: {"description": STATUS_TEXT[s][1]} for s in (401, 403)}
 
 

@@ -13,15 +13,15 @@ from pydantic import BaseModel, Field
 from gisapp.access import access_counts
 from gisapp.api.rasters import as_listed
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, OptionalUser, ReadConn, SettingsDep, StaffUser
+from gisapp.deps import EngineDep, OptionalUser, ReadConn, ReadRoute, SettingsDep, StaffUser
 from layers import catalog, deletion, export, manage, reading, search
 from layers.errors import LayerInvalid, LayerNotFound
 from layers.importers.shelter_export import City
 from layers.raster import store as raster_store
 
-router = APIRouter(prefix="/api/layers", tags=["layers"])
-public_router = APIRouter(prefix="/api/public/layers", tags=["public"])
-stats_router = APIRouter(prefix="/api/stats", tags=["stats"])
+router = APIRouter(prefix="/api/layers", tags=["layers"], route_class=ReadRoute)
+public_router = APIRouter(prefix="/api/public/layers", tags=["public"], route_class=ReadRoute)
+stats_router = APIRouter(prefix="/api/stats", tags=["stats"], route_class=ReadRoute)
 
 
 @router.get("", summary="Layers you may see / 閲覧できるレイヤー")
@@ -164,8 +164,10 @@ def _attachment(slug: str, title: str, extension: str) -> str:
 
 
 # --- search -----------------------------------------------------------------------------------
-search_router = APIRouter(prefix="/api", tags=["search"])  # internal app
-public_search_router = APIRouter(prefix="/api/public", tags=["public"])  # both instances
+search_router = APIRouter(prefix="/api", tags=["search"], route_class=ReadRoute)  # internal app
+public_search_router = APIRouter(
+    prefix="/api/public", tags=["public"], route_class=ReadRoute
+)  # both instances
 SearchQ = Annotated[str, Query(min_length=1, max_length=100, description="名称の一部 / part of a name")]
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gisapp.deps import ReadConn
+from gisapp.deps import ReadConn, ReadRoute
 from gisapp.ops import public_incidents as domain
 
-router = APIRouter(tags=["public incidents / 公開事案"])
+router = APIRouter(tags=["public incidents / 公開事案"], route_class=ReadRoute)
 
 
 @router.get("/api/public/incidents", summary="Public incidents (GeoJSON) / 公開事案")

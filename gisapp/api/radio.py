@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from common.errors import InvalidInput
-from gisapp.deps import HQUser, ReadConn
+from gisapp.deps import HQUser, ReadConn, ReadRoute
 from gisapp.ops import radio_units
 
-router = APIRouter(prefix="/api/radio-units", tags=["radio units"])
+router = APIRouter(prefix="/api/radio-units", tags=["radio units"], route_class=ReadRoute)
 
 MAX_TRACK = timedelta(days=7)
 DEFAULT_TRACK = timedelta(hours=2)

@@ -15,13 +15,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from gisapp.db import read_only, transaction
-from gisapp.deps import EngineDep, OptionalUser, ReadConn, SettingsDep, StaffUser
+from gisapp.deps import EngineDep, OptionalUser, ReadConn, ReadRoute, SettingsDep, StaffUser
 from layers.catalog import Visibility
 from layers.raster import store
 from layers.raster.errors import RasterRejected
 from layers.raster.store import Raster
 
-router = APIRouter(prefix="/api/rasters", tags=["rasters"])
+router = APIRouter(prefix="/api/rasters", tags=["rasters"], route_class=ReadRoute)
 
 SlugForm = Annotated[str, Form(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 

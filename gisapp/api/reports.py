@@ -29,13 +29,13 @@ from frontend.moderation_page import moderation_page as moderation_view
 from gisapp.api.html import page_response
 from gisapp.api.staff import NO_STORE, gate
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn
+from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn, ReadRoute
 from gisapp.ops import evacuation, photos, reports
 from gisapp.ops.errors import OpsError
 from gisapp.params import IdPath
 
-public_router = APIRouter(tags=["citizen reports / 通報"])
-router = APIRouter(tags=["citizen reports / 通報"])
+public_router = APIRouter(tags=["citizen reports / 通報"], route_class=ReadRoute)
+router = APIRouter(tags=["citizen reports / 通報"], route_class=ReadRoute)
 
 MAX_BODY = photos.MAX_BYTES + 64 * 1024  # the photo plus the form's other fields
 

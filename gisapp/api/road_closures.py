@@ -9,11 +9,11 @@ from pydantic import BaseModel, Field
 
 from common.inputs import RecordId
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, ReadConn, ReadRoute, StaffUser
 from gisapp.params import IdPath
 from layers import closures
 
-router = APIRouter(prefix="/api/road-closures", tags=["road closures / 通行止め"])
+router = APIRouter(prefix="/api/road-closures", tags=["road closures / 通行止め"], route_class=ReadRoute)
 
 
 class ClosureIn(BaseModel):

@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gisapp.api.pages import staff_page
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, OptionalUser, ReadConn, ReadRoute, StaffUser
 from gisapp.ops import shelter_close, shelter_needs
 from gisapp.ops.disasters import get_disaster
 from gisapp.ops.errors import OpsInvalid, PreconditionRequired
 from gisapp.pages_shelter_ops import shelter_ops_page
 from gisapp.params import IdPath
 
-router = APIRouter(tags=["shelters / 避難所"])
+router = APIRouter(tags=["shelters / 避難所"], route_class=ReadRoute)
 
 PAGE_ROLES = ("staff", "hq_operator", "welfare")
 ShelterRef = Annotated[int, Field(gt=0, le=2**63 - 1)]

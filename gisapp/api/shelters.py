@@ -26,7 +26,7 @@ from frontend.catalogue import normalise_lang
 from gisapp.api.html import page_response
 from gisapp.api.pages import staff_page
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn, StaffUser
+from gisapp.deps import EngineDep, HQUser, OptionalUser, PrimaryReadConn, ReadConn, ReadRoute, StaffUser
 from gisapp.ops import checkin, households, shelters
 from gisapp.ops.disasters import current_disaster_id
 from gisapp.ops.errors import OpsError, OpsNotFound
@@ -34,8 +34,8 @@ from gisapp.pages_kiosk import kiosk_page
 from gisapp.params import IdPath
 from layers.catalog import visible_levels
 
-public_router = APIRouter(tags=["shelters / 避難所"])
-router = APIRouter(tags=["shelters / 避難所"])
+public_router = APIRouter(tags=["shelters / 避難所"], route_class=ReadRoute)
+router = APIRouter(tags=["shelters / 避難所"], route_class=ReadRoute)
 
 KIOSK_ROLES = ("staff", "hq_operator", "welfare")
 

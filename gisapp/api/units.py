@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gisapp.db import transaction
-from gisapp.deps import EngineDep, HQUser, ReadConn
+from gisapp.deps import EngineDep, HQUser, ReadConn, ReadRoute
 from gisapp.ops import radio_units, unit_board, unit_duty
 
-router = APIRouter(tags=["unit board / 無線機・班の状況"])
+router = APIRouter(tags=["unit board / 無線機・班の状況"], route_class=ReadRoute)
 
 UnitPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 DEFAULT_TRACK_HOURS = 2

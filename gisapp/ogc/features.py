@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,14 +19,14 @@ from common.errors import NotFound
 from frontend.catalogue import normalise_lang
 from frontend.docs_page import docs_page
 from gisapp.api.html import page_response
-from gisapp.deps import OptionalUser, ReadConn
+from gisapp.deps import OptionalUser, ReadConn, ReadRoute
 from gisapp.ogc import access, cql, documents, html, openapi, params, raster_docs, raster_tiles, selection
 from gisapp.ogc import crs as crs_mod
 from gisapp.ogc.documents import GEOJSON, OPENAPI_TYPE
 from layers import features_query as fq
 from layers.catalog import KINDS, Layer
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], route_class=ReadRoute)
 
 _FEATURE_NOT_FOUND = ("地物が見つかりません。", "Feature not found.")
 ITEM_PARAMS = frozenset({"crs"})
@@ -226,21 +227,28 @@ def _page_links(request: Request, slug: str, q: fq.ItemsQuery, matched: int, wan
     url = request.url
     own = "text/html" if want_html else GEOJSON
     other, other_f = ("application/geo+json", "json") if want_html else ("text/html", "html")
+    # The query parsed once, each link's parameters replaced in it (Starlette's include_query_params
+    # parses and rebuilds the whole URL per link: a tenth of a small page's time).
+    here = f"{url.scheme}://{url.netloc}{url.path}"
+    query = request.query_params.multi_items()
+
+    def with_params(**changes: object) -> str:
+        kept = [(k, v) for k, v in query if k not in changes]
+        return f"{here}?{urlencode([*kept, *((k, str(v)) for k, v in changes.items())])}"
+
     links = [
         documents.link(str(url), "self", own, "このページ / This page"),
-        documents.link(
-            str(url.include_query_params(f=other_f)), "alternate", other, "別の形式 / Other format"
-        ),
+        documents.link(with_params(f=other_f), "alternate", other, "別の形式 / Other format"),
         documents.link(
             f"{documents.base(request)}/collections/{slug}", "collection", "application/json", slug
         ),
     ]
     if q.offset + q.limit < matched:
-        nxt = url.include_query_params(offset=q.offset + q.limit, limit=q.limit)
-        links.append(documents.link(str(nxt), "next", own, "次のページ / Next page"))
+        nxt = with_params(offset=q.offset + q.limit, limit=q.limit)
+        links.append(documents.link(nxt, "next", own, "次のページ / Next page"))
     if q.offset > 0:
-        prv = url.include_query_params(offset=max(0, q.offset - q.limit), limit=q.limit)
-        links.append(documents.link(str(prv), "prev", own, "前のページ / Previous page"))
+        prv = with_params(offset=max(0, q.offset - q.limit), limit=q.limit)
+        links.append(documents.link(prv, "prev", own, "前のページ / Previous page"))
     return links
 
 

@@ -16,13 +16,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from gisapp.api import basemap
-from gisapp.deps import OptionalUser, ReadConn
+from gisapp.deps import OptionalUser, ReadConn, ReadRoute
 from gisapp.ogc import params
 from gisapp.ogc import tiles as ogc_tiles
 from layers import map_style, tiles
 from layers.catalog import KINDS, Layer
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Styles"])
+router = APIRouter(prefix="/ogc", tags=["OGC API - Styles"], route_class=ReadRoute)
 
 STYLE_TYPE = "application/vnd.mapbox.style+json"
 

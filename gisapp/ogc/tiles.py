@@ -13,15 +13,15 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from common.errors import NotFound
-from gisapp.deps import OptionalUser, ReadConn
-from gisapp.ogc import params
+from gisapp.deps import OptionalUser, ReadConn, ReadRoute
+from gisapp.ogc import access, params
 from gisapp.ogc.errors import OgcInvalid as InvalidInput
 from gisapp.ogc.tiles_fast import tile_headers
 from layers import tiles
 from layers.catalog import Layer
 from layers.tiles import TileCache
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"])
+router = APIRouter(prefix="/ogc", tags=["OGC API - Tiles"], route_class=ReadRoute)
 
 MVT = tiles.MVT
 TMS_ID = "WebMercatorQuad"
@@ -40,7 +40,10 @@ def _cache(request: Request) -> TileCache:
 
 def _layer(request: Request, conn: ReadConn, user: OptionalUser, slug: str) -> Layer:
     public = request.app.state.public
-    layer = tiles.tileable_layer(conn, slug, public=public, roles=user.roles if user else None)
+    if public:  # the layer directory first (no query), keeping the revision of the database it reads
+        layer = tiles.tileable(access.published_layer(request, conn, slug, revision_from_reads=True))
+    else:
+        layer = tiles.tileable_layer(conn, slug, public=public, roles=user.roles if user else None)
     if layer is None:
         raise NotFound("コレクションが見つかりません。", "Collection not found.")
     return layer
