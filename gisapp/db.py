@@ -8,11 +8,13 @@ security on restricted tables can decide (see migration 0001).
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 
 from gisapp.settings import Settings
 
@@ -25,6 +27,23 @@ class DatabaseNotConfigured(RuntimeError):
         )
 
 
+# Every connection of the app:
+# - jit=off: JIT compiles for longer than our statements run (the planner's costs for PostGIS
+#   functions under row-level security and ST_AsMVT would start it on queries of a few milliseconds);
+# - plan_cache_mode=force_custom_plan: psycopg prepares a statement on its 5th use, and PostgreSQL
+#   then plans it once for any parameters. For a spatial filter that generic plan is estimated cheaper
+#   but runs 2-3x slower (it reads the layer row once per feature, and rebuilds the filter geometry
+#   from its WKB for every row instead of once), and a tiny and a city-wide bbox would share one
+#   plan. Each execution is planned for its own values (a fraction of a millisecond); the statement
+#   stays prepared (no parsing again).
+SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_custom_plan"
+# The citizen-facing instance's connections also never start parallel workers: on the disaster day
+# its many small reads must not take the database's cores from the HQ (on the primary they share),
+# and a tile capped at its feature limit is then always the same subset for one revision (its ETag),
+# with no SET LOCAL round trip per tile (layers/tiles.py).
+SERIAL_OPTIONS = "-c max_parallel_workers_per_gather=0"
+
+
 def make_engine(
     url: str | None,
     *,
@@ -32,24 +51,68 @@ def make_engine(
     max_overflow: int = 10,
     application_name: str = "gisapp",
     pool_timeout: float = 10,
+    serial: bool = False,
 ) -> Engine:
     if not url:
         raise DatabaseNotConfigured()
-    return create_engine(
+    options = f"{SESSION_OPTIONS} {SERIAL_OPTIONS}" if serial else SESSION_OPTIONS
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         # A request that cannot get a connection soon gets 503 (Retry-After) rather than hanging.
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
-        # JIT compiles for longer than our statements run: the planner's costs for PostGIS functions
-        # under row-level security and ST_AsMVT would start it on queries of a few milliseconds.
-        connect_args={"application_name": application_name, "connect_timeout": 5, "options": "-c jit=off"},
+        connect_args={"application_name": application_name, "connect_timeout": 5, "options": options},
     )
+    event.listen(engine, "checkin", _checked_in)
+    dialect = engine.dialect
+
+    def checkout(dbapi_connection, record, proxy) -> None:
+        _checkout_ping(dialect, dbapi_connection, record)
+
+    event.listen(engine, "checkout", checkout)
+    return engine
+
+
+# --- checking a pooled connection before use ----------------------------------------------------
+# SQLAlchemy's pool_pre_ping sends ``SELECT 1`` at every checkout: a round trip on every request
+# (of a read's five: ping, BEGIN, two statements, ROLLBACK). A connection back from a request a
+# moment ago and whose socket has nothing to read is used as it is: a server that restarts or
+# terminates the backend writes its FATAL message and closes the socket, which makes it readable. Any
+# other connection (idle for longer, or with something on its socket) is pinged as before, and one
+# that fails is replaced, with every connection older than it (the pre-ping's own rule).
+RECENT_SECONDS = 5.0
+_IDLE_SINCE = "gisapp_idle_since"
+
+
+def _checked_in(dbapi_connection, record) -> None:
+    if dbapi_connection is not None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _quiet_and_recent(dbapi_connection, record) -> bool:
+    since = record.info.get(_IDLE_SINCE)
+    if since is None or time.monotonic() - since > RECENT_SECONDS:
+        return False
+    try:
+        fd = dbapi_connection.pgconn.socket
+        readable, _, _ = select.select([fd], [], [], 0)
+    except Exception:  # a closed or unusual connection: ping it
+        return False
+    return not readable
+
+
+def _checkout_ping(dialect, dbapi_connection, record) -> None:
+    if _quiet_and_recent(dbapi_connection, record):
+        return
+    if not dialect._do_ping_w_event(dbapi_connection):
+        raise exc.InvalidatePoolError()  # the pool replaces it (and every connection older)
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str, application_name: str = "gisapp", concurrency: int = 16) -> Engine:
+def engine_for(
+    url: str, application_name: str = "gisapp", concurrency: int = 16, serial: bool = False
+) -> Engine:
     """The pool of an app process. Admission control (gisapp/admission.py) lets at most
     ``concurrency`` requests work at once; a request may hold two connections for a moment (its
     read and the write of its domain call, or its login lookup), and the process's own background
@@ -61,6 +124,7 @@ def engine_for(url: str, application_name: str = "gisapp", concurrency: int = 16
         max_overflow=concurrency + 4,
         application_name=application_name,
         pool_timeout=3,
+        serial=serial,
     )
 
 
@@ -68,7 +132,9 @@ def app_engine(settings: Settings, *, public: bool = False) -> Engine:
     url = settings.public_database_url if public else settings.database_url
     if not url:
         raise DatabaseNotConfigured()
-    return engine_for(url, "gisapp-public" if public else "gisapp", settings.process_concurrency())
+    return engine_for(
+        url, "gisapp-public" if public else "gisapp", settings.process_concurrency(), serial=public
+    )
 
 
 # A replica that is down answers the citizen's data routes with 503 within this, not after the
@@ -82,7 +148,7 @@ def public_read_engine(settings: Settings) -> Engine:
     url = settings.public_read_database_url
     if not url or url == settings.public_database_url:
         return app_engine(settings, public=True)
-    engine = engine_for(url, "gisapp-public-replica", settings.process_concurrency())
+    engine = engine_for(url, "gisapp-public-replica", settings.process_concurrency(), serial=True)
     if not event.contains(engine, "do_connect", _replica_connect):
         event.listen(engine, "do_connect", _replica_connect)
     return engine

@@ -63,7 +63,7 @@ def valid_tile(z: int, x: int, y: int) -> bool:
 
 
 # --- the tileable layer, with its revision (one indexed lookup by slug per request) -------------
-def _tileable(layer: Layer | None) -> Layer | None:
+def tileable(layer: Layer | None) -> Layer | None:
     # Restricted layers (and kinds that can never be published) are never tiled.
     if layer is None or layer.visibility == Visibility.restricted:
         return None
@@ -73,20 +73,20 @@ def _tileable(layer: Layer | None) -> Layer | None:
 
 def is_tileable(layer: Layer) -> bool:
     """Whether a visible layer has tiles at all (the API definition lists their paths)."""
-    return _tileable(layer) is not None
+    return tileable(layer) is not None
 
 
 def published_tile_layers(rows: Iterable[dict]) -> dict[str, Layer]:
     """The warm-tile fast path's directory (gisapp/ogc/tiles_fast.py), from rows of
     ``catalog.PUBLIC_LAYERS_SQL``: what anonymous callers of either instance may have tiles of."""
-    layers = (_tileable(Layer(**row)) for row in rows)
+    layers = (tileable(Layer(**row)) for row in rows)
     return {layer.slug: layer for layer in layers if layer is not None}
 
 
 def tileable_layer(conn: Connection, slug: str, *, public: bool, roles: Iterable[str] | None) -> Layer | None:
     """The layer if this caller may have its tiles, else None (unknown and not allowed alike)."""
     layer = get_public_layer(conn, slug) if public else get_layer(conn, slug, roles)
-    return _tileable(layer)
+    return tileable(layer)
 
 
 # --- the properties a tile may carry (?properties=a,b) -----------------------------------------
@@ -134,7 +134,7 @@ def unknown_properties(conn: Connection, layer: Layer, props: Props, *, public: 
 def tileable_layers(conn: Connection, *, public: bool, roles: Iterable[str] | None) -> list[Layer]:
     """Every layer this caller may have tiles of (the whole-map style, gisapp/ogc/styles.py)."""
     layers = list_public_layers(conn) if public else list_layers(conn, roles)
-    return [layer for layer in map(_tileable, layers) if layer is not None]
+    return [layer for layer in map(tileable, layers) if layer is not None]
 
 
 # --- the tile statement ------------------------------------------------------------------------
@@ -262,8 +262,10 @@ def render_tile(
         # One grid cell in degrees of longitude (Web Mercator x is proportional to longitude).
         params["min_size"] = pixel_size(z) / METRES_PER_DEGREE
     # A parallel plan could return another subset under the cap for the same revision (and ETag).
-    # (JIT is off for every connection of the app: gisapp/db.py.)
-    conn.execute(_SESSION)
+    # (JIT is off for every connection of the app, and the citizen-facing instance's connections
+    # never plan parallel work at all: gisapp/db.py. The internal app's may, so it is said here.)
+    if not public:
+        conn.execute(_SESSION)
     data = conn.execute(stmt, params).scalar_one()
     return bytes(data or b"")
 

@@ -39,10 +39,32 @@ def visible_layers(request: Request, conn: Connection, user: User | None) -> lis
     return [layer for layer in found if _servable(layer, public)]
 
 
+def published_layer(
+    request: Request, conn: Connection, slug: str, *, revision_from_reads: bool = False
+) -> Layer | None:
+    """A published layer for the citizen-facing instance: from the layer directory (gisapp/ogc/
+    tiles_fast.py; it LISTENs and reloads on every change of gis.layer, milliseconds after the commit)
+    without a query, or from the database when the directory is not listening or does not know the
+    slug (a layer published a moment ago). The features themselves are always read through the
+    ``pub`` views, which check the visibility again, so a directory a moment behind never shows a
+    feature of a layer that has just been withdrawn.
+
+    ``revision_from_reads``: the caller keys a cache by ``layer.revision`` (tiles), which must then be
+    the revision of the database it reads. The directory follows the primary, so with a read replica
+    it is asked only when the instance reads the primary too."""
+    state = request.app.state
+    directory = state.layer_directory.layers
+    if directory is not None and not (revision_from_reads and state.engine is not state.write_engine):
+        layer = directory.get(slug)
+        if layer is not None:
+            return layer
+    return catalog.get_public_layer(conn, slug)
+
+
 def find_layer(request: Request, conn: Connection, user: User | None, slug: str) -> Layer:
     public = is_public(request)
     layer = (
-        catalog.get_public_layer(conn, slug)
+        published_layer(request, conn, slug)
         if public
         else catalog.get_layer(conn, slug, user.roles if user else None)
     )
