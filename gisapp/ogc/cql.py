@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import cql2
@@ -104,6 +105,17 @@ def parse(params: QueryParams) -> Filter | None:
         raise _bad("filter", "式が空です。", "the expression is empty.")
     if len(raw) > MAX_LENGTH:
         raise _bad("filter", f"{MAX_LENGTH} 文字までです。", f"at most {MAX_LENGTH} characters.")
+    tree = _tree(raw, lang)
+    if not isinstance(tree, dict | bool):
+        raise _parse_error("the filter is not a predicate")
+    return Filter(tree, in_crs)
+
+
+@lru_cache(maxsize=256)
+def _tree(raw: str, lang: str | None) -> Any:
+    """The CQL2 JSON of a filter text (or JSON), parsed once per distinct filter: a map or a GIS client
+    pages through one filter and asks it again as the view moves. Read only: the SQL compiler
+    (layers.cql_sql) never changes it. An error is raised each time (lru_cache keeps only answers)."""
     try:
         if lang == "cql2-json":
             try:
@@ -128,6 +140,4 @@ def parse(params: QueryParams) -> Filter | None:
         if isinstance(e, OgcInvalid):
             raise
         raise _parse_error(str(e)) from None
-    if not isinstance(tree, dict | bool):
-        raise _parse_error("the filter is not a predicate")
-    return Filter(tree, in_crs)
+    return tree

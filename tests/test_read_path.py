@@ -1,0 +1,243 @@
+"""The read path's per-request costs (issue 15, item 9: the items benchmark's small pages).
+
+Each test fails on the code before the change it names:
+- a read route ran in three worker-thread hops (enter the ReadConn dependency, the route, leave it);
+- every checkout of a pooled connection sent ``SELECT 1`` first (pool_pre_ping);
+- psycopg prepares a statement on its 5th use and PostgreSQL then ran a generic plan, slower for a
+  spatial filter;
+- the public instance asked the database for the layer's row on every request, and each cold tile
+  sent a ``set_config`` round trip of its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import get_type_hints
+
+import anyio.to_thread
+import psycopg
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine, event, text
+
+from gisapp import db
+from gisapp.deps import _read_dependency
+from tests.fixtures_data import seed
+from tests.support import wait_until
+
+SPATIAL = "S_INTERSECTS(geometry,POLYGON((139.2 35.3,139.5 35.3,139.5 35.5,139.2 35.5,139.2 35.3)))"
+
+
+@pytest.fixture(scope="module")
+def seeded(app_engine: Engine):
+    return seed(app_engine, "readpath")
+
+
+def _api_routes(routes) -> list[APIRoute]:
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        for attr in ("routes", "original_router"):
+            inner = getattr(route, attr, None)
+            if inner is not None:
+                found += _api_routes(inner if isinstance(inner, list) else inner.routes)
+    return found
+
+
+@pytest.mark.parametrize("which", ["client", "public_client"])
+def test_every_route_with_a_read_connection_runs_in_one_thread(which, request) -> None:
+    app = request.getfixturevalue(which).app
+    reading = []
+    for route in _api_routes(app.routes):
+        endpoint = inspect.unwrap(route.endpoint)
+        if inspect.iscoroutinefunction(endpoint):
+            continue
+        hints = get_type_hints(endpoint, include_extras=True)
+        if any(_read_dependency(h) for h in hints.values()):
+            reading.append(route)
+            assert getattr(route.endpoint, "one_thread", False), (
+                f"{route.path}: its router needs route_class=ReadRoute (gisapp/deps.py)"
+            )
+            # FastAPI sees no read connection parameter any more: nothing opens one in a hop of its own.
+            assert not any(
+                _read_dependency(p.annotation) for p in inspect.signature(route.endpoint).parameters.values()
+            )
+    assert len(reading) > 20  # the walk found the app's read routes
+
+
+@pytest.fixture
+def hops(monkeypatch) -> list[str]:
+    """Every function the app hands to a worker thread during the test."""
+    seen: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counting(func, *args, **kwargs):
+        seen.append(getattr(func, "__qualname__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    return seen
+
+
+@pytest.mark.parametrize("which", ["client", "public_client"])
+def test_a_read_request_takes_one_worker_thread_hop(which, request, seeded, hops) -> None:
+    c = request.getfixturevalue(which)
+    slug = seeded.slugs["public"]
+    c.get(f"/ogc/collections/{slug}/items", params={"filter": SPATIAL})  # warm the route
+    hops.clear()
+    r = c.get(f"/ogc/collections/{slug}/items", params={"filter": SPATIAL, "limit": 5})
+    assert r.status_code == 200, r.text
+    assert r.json()["numberMatched"] >= 1
+    assert len(hops) == 1, hops  # was 3: the dependency's enter, the route, the dependency's exit
+
+
+def test_a_signed_in_read_keeps_its_roles_and_read_only_transaction(client, seeded, hops) -> None:
+    headers = seeded.bearer(client, "staff")
+    internal = seeded.slugs["internal"]
+    hops.clear()
+    r = client.get(f"/ogc/collections/{internal}/items", headers=headers)
+    assert r.status_code == 200 and r.json()["numberMatched"] >= 1
+    assert len(hops) == 2, hops  # the token lookup, then the read
+    assert client.get(f"/ogc/collections/{internal}/items").status_code == 404  # anonymous: no roles
+
+
+def test_read_connections_are_read_only(app_engine) -> None:
+    with db.read_only(app_engine) as conn:
+        assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+
+
+# --- the pool's check at checkout -------------------------------------------------------------
+@pytest.fixture
+def engine(settings) -> Engine:
+    e = db.make_engine(settings.public_database_url, pool_size=1, max_overflow=0)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def pings(engine, monkeypatch) -> list[int]:
+    seen: list[int] = []
+    real = engine.dialect.do_ping
+
+    def counting(dbapi_connection):
+        seen.append(1)
+        return real(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counting)
+    return seen
+
+
+def _pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_a_connection_back_a_moment_ago_is_not_pinged(engine, pings) -> None:
+    first = _pid(engine)
+    pings.clear()
+    assert _pid(engine) == first and _pid(engine) == first
+    assert pings == []  # pool_pre_ping pinged at every checkout
+
+
+def test_a_connection_idle_for_long_is_pinged(engine, pings, monkeypatch) -> None:
+    _pid(engine)
+    monkeypatch.setattr(db, "RECENT_SECONDS", 0.0)
+    pings.clear()
+    _pid(engine)
+    assert pings == [1]
+
+
+def test_a_terminated_backend_is_replaced_at_checkout_without_a_failed_request(engine, stack) -> None:
+    first = _pid(engine)
+    with psycopg.connect(stack.superuser_dsn(), autocommit=True) as su:
+        assert su.execute("SELECT pg_terminate_backend(%s)", [first]).fetchone()[0] is True
+    time.sleep(0.2)  # the server's FATAL message and the close reach the socket
+    assert _pid(engine) != first  # no error: the readable socket sent it to the ping, which replaced it
+
+
+# --- session settings of the app's connections --------------------------------------------------
+def test_statements_are_planned_for_their_own_values(settings) -> None:
+    internal = db.app_engine(settings)
+    public = db.app_engine(settings, public=True)
+    for engine in (internal, public):
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+    with public.connect() as conn:
+        assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one() == "0"
+    with internal.connect() as conn:  # the HQ's heavy reads may still use parallel workers
+        assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one() != "0"
+
+
+def test_a_spatial_filter_keeps_a_plan_that_builds_its_geometry_once(seeded, settings) -> None:
+    """The items statement, prepared and run a dozen times as psycopg does on a pooled connection,
+    is still planned for its values: the filter geometry is a constant in the index condition. Under
+    PostgreSQL's default plan cache the 6th run on took a generic plan that rebuilt the geometry
+    from its WKB parameter for every row (and read the layer row once per feature)."""
+    import re
+
+    from psycopg import sql
+    from starlette.datastructures import QueryParams
+
+    from gisapp.ogc import cql
+    from layers import catalog
+    from layers import features_query as fq
+
+    engine = db.app_engine(settings, public=True)
+    with db.read_only(engine) as conn:
+        layer = catalog.get_public_layer(conn, seeded.slugs["public"])
+        known = fq.queryables(conn, layer, True)
+        tree = cql.parse(QueryParams({"filter": SPATIAL})).tree
+        q = fq.ItemsQuery(layer=layer, public=True, cql=tree, queryables=known, limit=5)
+        seen: list[tuple[str, dict]] = []
+
+        def keep(c, cursor, statement, parameters, context, executemany):
+            seen.append((statement, parameters))
+
+        event.listen(conn, "before_cursor_execute", keep)
+        fq.items(conn, q)
+        event.remove(conn, "before_cursor_execute", keep)
+        statement, parameters = seen[-1]
+        names: list[str] = []
+
+        def positional(m: re.Match) -> str:
+            if m.group(1) not in names:
+                names.append(m.group(1))
+            return f"${names.index(m.group(1)) + 1}"
+
+        raw = conn.connection.dbapi_connection
+        raw.execute("PREPARE readpath_items AS " + re.sub(r"%\((\w+)\)s", positional, statement))
+        run = sql.SQL("EXECUTE readpath_items ({})").format(
+            sql.SQL(", ").join(sql.Literal(parameters[n]) for n in names)
+        )
+        for _ in range(12):
+            raw.execute(run)
+        plan = "\n".join(r[0] for r in raw.execute(sql.SQL("EXPLAIN ") + run).fetchall())
+        raw.execute("DEALLOCATE readpath_items")
+    assert "Index Cond" in plan and "st_geomfromwkb" not in plan.lower(), plan
+
+
+def test_public_items_of_a_withdrawn_layer_never_show_a_feature(public_client, seeded, app_engine) -> None:
+    from layers import manage
+
+    directory = public_client.app.state.layer_directory
+    wait_until(lambda: directory.layers is not None, 10)
+    slug = seeded.slugs["public"]
+    assert public_client.get(f"/ogc/collections/{slug}/items").json()["numberMatched"] >= 1
+
+    class Admin:
+        username, department_id, roles = "readpath-test", None, frozenset({"admin"})
+
+    with app_engine.begin() as conn:
+        manage.set_visibility(conn, Admin(), slug, "internal")
+    try:
+        # At once, before the directory has heard of it: the pub views check the visibility again.
+        r = public_client.get(f"/ogc/collections/{slug}/items")
+        assert r.status_code == 404 or r.json()["features"] == [], r.text
+        wait_until(lambda: public_client.get(f"/ogc/collections/{slug}/items").status_code == 404, 5)
+    finally:
+        with app_engine.begin() as conn:
+            manage.set_visibility(conn, Admin(), slug, "public")
+    wait_until(lambda: public_client.get(f"/ogc/collections/{slug}/items").status_code == 200, 5)
