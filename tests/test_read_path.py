@@ -241,3 +241,87 @@ def test_public_items_of_a_withdrawn_layer_never_show_a_feature(public_client, s
         with app_engine.begin() as conn:
             manage.set_visibility(conn, Admin(), slug, "public")
     wait_until(lambda: public_client.get(f"/ogc/collections/{slug}/items").status_code == 200, 5)
+
+
+# --- the page's JSON, put together from JSON texts ----------------------------------------------
+HOSTILE = 'quote " backslash \\ newline \n tab \t 日本語 </script> \u2028 {"x": 1}'
+
+
+def test_pages_are_json_with_every_value_as_stored(seeded, public_client, app_engine) -> None:
+    """The features are joined as text (string_agg of ST_AsGeoJSON's and the properties' JSON texts):
+    strings needing escapes, nulls, numbers and nested values come back as stored, and a typed
+    layer's extra attributes are merged with its typed columns winning, with or without extras."""
+    from tests.fixtures_data import _layer
+
+    slug = "readpath-hazard"
+    with app_engine.begin() as conn:
+        db.set_roles(conn, ["admin"])
+        layer_id = _layer(conn, slug, "public", "hazard_area", "MultiPolygon", seeded.dept_id)
+        conn.execute(text("DELETE FROM gis.hazard_area WHERE layer_id = :l"), {"l": layer_id})
+        conn.execute(
+            text(
+                """INSERT INTO gis.hazard_area (layer_id, hazard_type, depth_rank, name, source_key, attributes, geom)
+                   VALUES (:l, 'flood', NULL, :hostile, 'a', '{}'::jsonb,
+                           ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(139.31, 35.40), 4326), 0.001))),
+                          (:l, 'landslide_warning', '3m', 'plain', 'b',
+                           jsonb_build_object('日付', '2024-08-30', 'name', 'loses', 'n', 2.5, 'nested', jsonb_build_object('a', jsonb_build_array(1, null))),
+                           ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(139.32, 35.40), 4326), 0.001)))"""
+            ),
+            {"l": layer_id, "hostile": HOSTILE},
+        )
+    wait_until(lambda: public_client.get(f"/ogc/collections/{slug}/items").status_code == 200, 5)
+    for params in ({}, {"bbox": "139.2,35.3,139.5,35.5"}, {"filter": SPATIAL}, {"skipGeometry": "true"}):
+        page = public_client.get(f"/ogc/collections/{slug}/items", params=params).json()
+        got = {f["properties"]["name"]: f for f in page["features"]}
+        assert page["numberMatched"] == page["numberReturned"] == 2, params
+        assert got[HOSTILE]["properties"] == {"hazard_type": "flood", "depth_rank": None, "name": HOSTILE}
+        assert got["plain"]["properties"] == {
+            "hazard_type": "landslide_warning", "depth_rank": "3m", "name": "plain",  # typed column wins
+            "日付": "2024-08-30", "n": 2.5, "nested": {"a": [1, None]},
+        }  # fmt: skip
+        if "skipGeometry" in params:
+            assert got["plain"]["geometry"] is None
+        else:
+            assert got["plain"]["geometry"]["type"] == "MultiPolygon"
+        one = public_client.get(f"/ogc/collections/{slug}/items/{got[HOSTILE]['id']}").json()
+        assert one["properties"]["name"] == HOSTILE and one["type"] == "Feature"
+    generic = public_client.get(f"/ogc/collections/{seeded.slugs['public']}/items").json()
+    assert generic["features"][0]["properties"]["name"].startswith("public-canary-")
+
+
+def test_a_layer_directory_behind_the_database_answers_404_not_500(
+    public_client, seeded, app_engine, monkeypatch
+) -> None:
+    """The directory has not heard yet that the layer was withdrawn: the request finds it there, and
+    the statements that read the layer's own row (its revision, for the queryables) find nothing."""
+    from layers import manage
+
+    directory = public_client.app.state.layer_directory
+    slug = seeded.slugs["public"]
+    wait_until(lambda: directory.layers is not None and slug in directory.layers, 10)
+    stale = dict(directory.layers)
+
+    async def deaf(conn) -> None:  # the notification is late
+        directory.layers = stale
+
+    monkeypatch.setattr(directory, "_reload", deaf)
+
+    class Admin:
+        username, department_id, roles = "readpath-test", None, frozenset({"admin"})
+
+    with app_engine.begin() as conn:
+        manage.set_visibility(conn, Admin(), slug, "internal")
+    try:
+        assert slug in directory.layers
+        for path in ("items", "items?filter=" + SPATIAL, "queryables?f=json", "items/1"):
+            r = public_client.get(f"/ogc/collections/{slug}/{path}")
+            assert r.status_code == 404 or (r.status_code == 200 and not r.json().get("features")), (
+                path,
+                r.status_code,
+                r.text[:300],
+            )
+    finally:
+        monkeypatch.undo()
+        with app_engine.begin() as conn:
+            manage.set_visibility(conn, Admin(), slug, "public")
+    wait_until(lambda: public_client.get(f"/ogc/collections/{slug}/items").status_code == 200, 5)
