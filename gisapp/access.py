@@ -10,6 +10,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, Engine, text
 
+from gisapp.db import transaction
+
 log = logging.getLogger("gisapp.access")
 _FLUSH = text("SELECT pub.count_access(CAST(:ids AS int[]), CAST(:hits AS int[]))")
 
@@ -47,7 +49,7 @@ class AccessCounter:
         if not counts:
             return
         try:
-            with self.engine.begin() as conn:
+            with transaction(self.engine) as conn:
                 conn.execute(_FLUSH, {"ids": list(counts), "hits": list(counts.values())})
         except Exception:  # a KPI must never break serving; keep the counts for later
             log.warning("access counts not written; will retry", exc_info=True)

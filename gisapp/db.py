@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import select
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -37,11 +38,17 @@ class DatabaseNotConfigured(RuntimeError):
 #   plan. Each execution is planned for its own values (a fraction of a millisecond); the statement
 #   stays prepared (no parsing again).
 SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_custom_plan"
-# The citizen-facing instance's connections also never start parallel workers: on the disaster day
-# its many small reads must not take the database's cores from the HQ (on the primary they share),
-# and a tile capped at its feature limit is then always the same subset for one revision (its ETag),
-# with no SET LOCAL round trip per tile (layers/tiles.py).
-SERIAL_OPTIONS = "-c max_parallel_workers_per_gather=0"
+# The citizen-facing instance's connections also
+# - never start parallel workers: on the disaster day its many small reads must not take the
+#   database's cores from the HQ (on the primary they share), and a tile capped at its feature limit
+#   is then always the same subset for one revision (its ETag), with no SET LOCAL round trip per tile
+#   (layers/tiles.py);
+# - are read only unless a transaction says otherwise: its reads (no signed-in user, no roles to
+#   set) run as single statements in autocommit, each its own READ ONLY transaction, with no BEGIN
+#   and ROLLBACK round trips (two of a small read's three), and its writes (``transaction()``) open
+#   with BEGIN READ WRITE.
+CITIZEN_OPTIONS = "-c max_parallel_workers_per_gather=0 -c default_transaction_read_only=on"
+_CITIZEN: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def make_engine(
@@ -51,11 +58,11 @@ def make_engine(
     max_overflow: int = 10,
     application_name: str = "gisapp",
     pool_timeout: float = 10,
-    serial: bool = False,
+    citizen: bool = False,
 ) -> Engine:
     if not url:
         raise DatabaseNotConfigured()
-    options = f"{SESSION_OPTIONS} {SERIAL_OPTIONS}" if serial else SESSION_OPTIONS
+    options = f"{SESSION_OPTIONS} {CITIZEN_OPTIONS}" if citizen else SESSION_OPTIONS
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -71,6 +78,8 @@ def make_engine(
         _checkout_ping(dialect, dbapi_connection, record)
 
     event.listen(engine, "checkout", checkout)
+    if citizen:
+        _CITIZEN.add(engine)
     return engine
 
 
@@ -111,7 +120,7 @@ def _checkout_ping(dialect, dbapi_connection, record) -> None:
 
 @lru_cache(maxsize=8)
 def engine_for(
-    url: str, application_name: str = "gisapp", concurrency: int = 16, serial: bool = False
+    url: str, application_name: str = "gisapp", concurrency: int = 16, citizen: bool = False
 ) -> Engine:
     """The pool of an app process. Admission control (gisapp/admission.py) lets at most
     ``concurrency`` requests work at once; a request may hold two connections for a moment (its
@@ -124,7 +133,7 @@ def engine_for(
         max_overflow=concurrency + 4,
         application_name=application_name,
         pool_timeout=3,
-        serial=serial,
+        citizen=citizen,
     )
 
 
@@ -133,7 +142,7 @@ def app_engine(settings: Settings, *, public: bool = False) -> Engine:
     if not url:
         raise DatabaseNotConfigured()
     return engine_for(
-        url, "gisapp-public" if public else "gisapp", settings.process_concurrency(), serial=public
+        url, "gisapp-public" if public else "gisapp", settings.process_concurrency(), citizen=public
     )
 
 
@@ -148,7 +157,7 @@ def public_read_engine(settings: Settings) -> Engine:
     url = settings.public_read_database_url
     if not url or url == settings.public_database_url:
         return app_engine(settings, public=True)
-    engine = engine_for(url, "gisapp-public-replica", settings.process_concurrency(), serial=True)
+    engine = engine_for(url, "gisapp-public-replica", settings.process_concurrency(), citizen=True)
     if not event.contains(engine, "do_connect", _replica_connect):
         event.listen(engine, "do_connect", _replica_connect)
     return engine
@@ -167,10 +176,26 @@ def set_roles(conn: Connection, roles: Iterable[str]) -> None:
 def transaction(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]:
     """One write: committed when the block ends (before the caller builds its answer), rolled back
     if it raises; the acting user's roles are set for row-level security."""
-    with engine.begin() as conn:
-        if roles:
-            set_roles(conn, roles)
-        yield conn
+    if engine not in _CITIZEN:
+        with engine.begin() as conn:
+            if roles:
+                set_roles(conn, roles)
+            yield conn
+        return
+    # The citizen-facing instance's sessions are read only by default: a write says READ WRITE.
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        driver.read_only = False
+        try:
+            with conn.begin():
+                if roles:
+                    set_roles(conn, roles)
+                yield conn
+        finally:
+            try:
+                driver.read_only = None
+            except Exception:  # never back to the pool READ WRITE; the block's own error stays the one raised
+                conn.invalidate()
 
 
 @contextmanager
@@ -183,6 +208,20 @@ def read_only(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]
     with SQLAlchemy's ``postgresql_readonly`` option: that one resets it to False when the connection
     returns to the pool, and psycopg then opens every later transaction with ``BEGIN READ WRITE``,
     which a hot-standby replica refuses (NotSupportedError on every read of the replica instance)."""
+    if not roles and engine in _CITIZEN:
+        # Single statements, each its own READ ONLY transaction (the session's default, see
+        # CITIZEN_OPTIONS): no BEGIN, no ROLLBACK. Two statements of one read may see two snapshots.
+        with engine.connect() as conn:
+            driver = conn.connection.dbapi_connection
+            driver.autocommit = True
+            try:
+                yield conn
+            finally:
+                try:
+                    driver.autocommit = False
+                except Exception:  # a broken connection: not back to the pool; its error is the one raised
+                    conn.invalidate()
+        return
     with engine.connect() as conn:
         driver = conn.connection.dbapi_connection
         driver.read_only = True

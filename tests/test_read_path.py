@@ -6,7 +6,10 @@ Each test fails on the code before the change it names:
 - psycopg prepares a statement on its 5th use and PostgreSQL then ran a generic plan, slower for a
   spatial filter;
 - the public instance asked the database for the layer's row on every request, and each cold tile
-  sent a ``set_config`` round trip of its own.
+  sent a ``set_config`` round trip of its own;
+- every read of the public instance sent BEGIN READ ONLY and ROLLBACK around its statement;
+- the page's JSON was built by json_agg of json values (checked here for what it must keep: every
+  value as stored).
 """
 
 from __future__ import annotations
@@ -105,6 +108,41 @@ def test_a_signed_in_read_keeps_its_roles_and_read_only_transaction(client, seed
 
 def test_read_connections_are_read_only(app_engine) -> None:
     with db.read_only(app_engine) as conn:
+        assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+
+
+def test_citizen_reads_are_read_only_statements_without_begin_and_its_writes_say_read_write(
+    settings, seeded
+) -> None:
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy.exc import InternalError
+
+    from gisapp.access import _FLUSH as access_flush
+
+    citizen = db.app_engine(settings, public=True)
+    with db.read_only(citizen) as conn:
+        assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+        # No transaction is left open after a statement: no BEGIN was sent, no ROLLBACK is needed.
+        assert conn.connection.dbapi_connection.info.transaction_status == TransactionStatus.IDLE
+        with pytest.raises(InternalError, match="read-only transaction"):
+            conn.execute(text("CREATE TEMPORARY TABLE readpath_t (x int)"))
+    counted = text(
+        "SELECT coalesce(sum(hits), 0) FROM gis.layer_access_daily a JOIN gis.layer l ON l.id = a.layer_id"
+        " WHERE l.slug = :s"
+    )
+    with db.read_only(db.app_engine(settings)) as conn:
+        before = conn.execute(counted, {"s": seeded.slugs["public"]}).scalar_one()
+        layer_id = conn.execute(
+            text("SELECT id FROM gis.layer WHERE slug = :s"), {"s": seeded.slugs["public"]}
+        ).scalar_one()
+    with db.transaction(citizen) as conn:  # the public instance's one write of its own: access counts
+        assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
+        conn.execute(access_flush, {"ids": [layer_id], "hits": [3]})
+    with db.read_only(db.app_engine(settings)) as conn:
+        assert conn.execute(counted, {"s": seeded.slugs["public"]}).scalar_one() == before + 3
+    with db.read_only(citizen) as conn:  # the connection back in the pool reads read only again
+        assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+    with citizen.connect() as conn:  # and a plain connection of it too (the health check's)
         assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
 
 
