@@ -117,7 +117,7 @@ HQUser = Annotated[User, Depends(require_roles("hq_operator", "staff"))]
 # in a third (each hop: a wake-up of a worker, then of the event loop, under the GIL). ``ReadRoute``
 # runs such a route as one: the connection is opened, used and closed in the one worker thread that
 # runs the route, with the same READ ONLY transaction and roles as ``read_conn``. Every router of the
-# app uses it (``route_class=ReadRoute``); tests/test_read_route.py checks that none is left out.
+# app uses it (``route_class=ReadRoute``); tests/test_read_path.py checks that none is left out.
 
 _READ_DEPENDENCIES = {read_conn: "engine", primary_read_conn: "write_engine"}
 _REQUEST = "gisapp_read_request"
