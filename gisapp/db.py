@@ -12,7 +12,7 @@ import select
 import time
 import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
@@ -173,29 +173,33 @@ def set_roles(conn: Connection, roles: Iterable[str]) -> None:
 
 
 @contextmanager
+def _driver_flag(conn: Connection, name: str, value: object) -> Iterator[None]:
+    """The driver connection's ``name`` (psycopg: read_only, autocommit) set for the block and put back
+    to its pool default afterwards; a connection that cannot be put back (a broken one) is invalidated,
+    never returned to the pool so set, and the block's own error stays the one raised."""
+    driver = conn.connection.dbapi_connection
+    default = {"read_only": None, "autocommit": False}[name]
+    setattr(driver, name, value)
+    try:
+        yield
+    finally:
+        try:
+            setattr(driver, name, default)
+        except Exception:
+            conn.invalidate()
+
+
+@contextmanager
 def transaction(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]:
     """One write: committed when the block ends (before the caller builds its answer), rolled back
     if it raises; the acting user's roles are set for row-level security."""
-    if engine not in _CITIZEN:
-        with engine.begin() as conn:
+    # The citizen-facing instance's sessions are read only by default: its writes say READ WRITE.
+    citizen = engine in _CITIZEN
+    with engine.connect() as conn:
+        with _driver_flag(conn, "read_only", False) if citizen else nullcontext(), conn.begin():
             if roles:
                 set_roles(conn, roles)
             yield conn
-        return
-    # The citizen-facing instance's sessions are read only by default: a write says READ WRITE.
-    with engine.connect() as conn:
-        driver = conn.connection.dbapi_connection
-        driver.read_only = False
-        try:
-            with conn.begin():
-                if roles:
-                    set_roles(conn, roles)
-                yield conn
-        finally:
-            try:
-                driver.read_only = None
-            except Exception:  # never back to the pool READ WRITE; the block's own error stays the one raised
-                conn.invalidate()
 
 
 @contextmanager
@@ -211,16 +215,8 @@ def read_only(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]
     if not roles and engine in _CITIZEN:
         # Single statements, each its own READ ONLY transaction (the session's default, see
         # CITIZEN_OPTIONS): no BEGIN, no ROLLBACK. Two statements of one read may see two snapshots.
-        with engine.connect() as conn:
-            driver = conn.connection.dbapi_connection
-            driver.autocommit = True
-            try:
-                yield conn
-            finally:
-                try:
-                    driver.autocommit = False
-                except Exception:  # a broken connection: not back to the pool; its error is the one raised
-                    conn.invalidate()
+        with engine.connect() as conn, _driver_flag(conn, "autocommit", True):
+            yield conn
         return
     with engine.connect() as conn:
         driver = conn.connection.dbapi_connection

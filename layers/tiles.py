@@ -235,9 +235,7 @@ _TILES: dict[tuple[bool, str, bool], TextClause] = {
 }
 
 
-_SESSION = text(
-    "SELECT set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true)"
-)
+_SESSION = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
 
 
 def render_tile(
