@@ -8,14 +8,15 @@ layer never walks geometries in Python. The caller has already decided that the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from layers import cql_sql
+from layers import cql_sql, rectangle
 from layers.catalog import KINDS, KindTable, Layer
 from layers.errors import LayerNotFound
 
@@ -159,8 +160,11 @@ def _where(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
             envelope = (
                 f"ST_Transform(ST_MakeEnvelope(:bx1_{n}, :by1, :bx2_{n}, :by2, CAST(:bsrid AS int)), 4326)"
             )
-            # `&&` on the envelope uses the GiST index; ST_Intersects keeps the exact answer.
-            either.append(f"(t.geom && {envelope} AND ST_Intersects(t.geom, {envelope}))")
+            # `&&` on the envelope uses the GiST index; ST_Intersects keeps the exact answer. A lon/lat
+            # box is a rectangle in the stored CRS (one in another CRS is not, once transformed), so the
+            # features inside it are answered from their boxes.
+            inner = rectangle.inner_box(left, y1, right, y2) if q.bbox_srid == 4326 else None
+            either.append(rectangle.intersects_sql(envelope, inner, _binder(params, f"bi{n}_")))
         clauses.append(f"({' OR '.join(either)})")
     column = TEMPORAL.get(q.layer.kind)
     if column and q.start is not None:
@@ -189,6 +193,17 @@ def _where(q: ItemsQuery, kind: KindTable, params: dict[str, Any]) -> str:
         target = cql_sql.Target(kind, q.queryables, TEMPORAL.get(q.layer.kind), q.filter_srid, q.filter_flip)
         clauses.append(cql_sql.to_sql(q.cql, target, params))
     return " AND ".join(clauses)
+
+
+def _binder(params: dict[str, Any], prefix: str) -> Callable[[float], str]:
+    numbers = itertools.count()
+
+    def bind(value: float) -> str:
+        name = f"{prefix}{next(numbers)}"
+        params[name] = value
+        return f"CAST(:{name} AS float8)"
+
+    return bind
 
 
 def _json_literal(value: Any) -> str:
