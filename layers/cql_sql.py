@@ -312,9 +312,10 @@ class _Compiler:
             return kept[1]
         geom = self._geometry(node)
         value = (shapely.to_wkb(geom), rectangle.of_polygon(geom))
-        if len(_LITERALS) >= 256:
-            _LITERALS.clear()
-        _LITERALS[key] = (node, value)
+        if len(value[0]) <= 64 * 1024:  # a few thousand vertices: at most 16 MiB kept in all
+            if len(_LITERALS) >= 256:
+                _LITERALS.clear()
+            _LITERALS[key] = (node, value)
         return value
 
     def _geometry(self, node: dict) -> shapely.Geometry:

@@ -208,3 +208,19 @@ def test_only_an_axis_aligned_rectangle_gets_an_inner_box_of_float32_values_insi
         assert float(np.float32(v)) == v  # exactly a float32: PostGIS keeps it as it is
         assert (v - edge) * inwards >= 0 and abs(v - edge) < 2e-5
     assert rectangle.inner_box(139.3, 35.4, 139.3 + 1e-6, 35.41) is None  # narrower than a float32 step
+
+
+def test_a_kept_literal_is_read_again_in_each_requests_filter_crs(layer, public_client, owner_engine) -> None:
+    """The checked literal is kept per parsed filter node and per filter-crs: the same filter text in
+    lat/lon order (EPSG:4326) is the rectangle, as lon/lat (CRS84, the default) it lies outside the
+    CRS's range (400), and in EPSG:4326 again the rectangle."""
+    latlon = f"POLYGON(({Y1} {X1},{Y1} {X2},{Y2} {X2},{Y2} {X1},{Y1} {X1}))"
+    flipped = {
+        "filter": f"S_INTERSECTS(geometry,{latlon})",
+        "filter-crs": "http://www.opengis.net/def/crs/EPSG/0/4326",
+    }
+    truth = _truth(owner_engine, layer)
+    assert _ids(public_client, flipped) == truth
+    r = public_client.get(f"/ogc/collections/{SLUG}/items", params={"filter": flipped["filter"]})
+    assert r.status_code == 400 and "filter" in r.text, r.text
+    assert _ids(public_client, flipped) == truth
