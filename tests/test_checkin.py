@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -518,18 +519,25 @@ def test_100_concurrent_kiosks_count_exactly(settings, app_engine, world, apps):
 
     def kiosk(i: int, base: str) -> None:
         with httpx.Client(base_url=base, headers=world.staff, timeout=60) as h:
+
+            def post(body: dict) -> httpx.Response:
+                # As the kiosk's outbox: a scan that admission control shed (503, or 429) is kept
+                # and sent again after Retry-After. 100 kiosks at once on a slow machine meet it.
+                for _ in range(40):
+                    r = h.post(path, json=body)
+                    if r.status_code not in (503, 429):
+                        return r
+                    time.sleep(float(r.headers.get("Retry-After", "1")))
+                return r
+
             eid = str(uuid.uuid4())
             body = {"client_event_id": eid, "kiosk_id": f"kiosk-{i}", "token": tokens[i]}
             barrier.wait()
-            results[i].append(h.post(path, json=body))
-            results[i].append(h.post(path, json=body))  # the same event again (offline replay)
-            results[i].append(
-                h.post(path, json={**body, "client_event_id": str(uuid.uuid4())})
-            )  # scanned twice
+            results[i].append(post(body))
+            results[i].append(post(body))  # the same event again (offline replay)
+            results[i].append(post({**body, "client_event_id": str(uuid.uuid4())}))  # scanned twice
             if i % 3 == 0:
-                results[i].append(
-                    h.post(path, json={**body, "client_event_id": str(uuid.uuid4()), "kind": "exit"})
-                )
+                results[i].append(post({**body, "client_event_id": str(uuid.uuid4()), "kind": "exit"}))
 
     with Server(app) as server:
         threads = [threading.Thread(target=kiosk, args=(i, server.url)) for i in range(100)]
@@ -539,7 +547,7 @@ def test_100_concurrent_kiosks_count_exactly(settings, app_engine, world, apps):
             t.join(120)
     assert all(len(r) >= 3 for r in results)
     for first, replay, twice, *rest in results:
-        assert first.status_code == 200, first.text
+        assert first.status_code == replay.status_code == twice.status_code == 200, (replay.text, twice.text)
         assert replay.json()["notice"] == "replayed" and twice.json()["notice"] == "already_inside"
         if rest:
             assert rest[0].json()["result"] == "exited", rest[0].text

@@ -221,6 +221,39 @@ def test_kiosk_scanner_entry_repeat_and_offline_queue(env, visit, app_engine):  
     assert scan(env["client"], world, "flood", token=second).json()["notice"] == "already_inside"
 
 
+def test_kiosk_keeps_a_scan_the_busy_server_shed_and_sends_it_again(env, visit, app_engine):  # noqa: F811
+    """A 503 (admission control shedding load) or 429 means the server did not look at the scan: the
+    kiosk keeps it, says so, and sends it again once the server takes it, counted once. Before, any
+    answer took the event out of the outbox, so a check-in shed on the busiest hour was lost."""
+    world = env["world"]
+    token = register(env["public"], name=CANARY + "混雑", members=2, care=0, pets=0)
+    v = visit()
+    v.login(env["internal"].url, "/kiosk", f"{env['tag']}-staff", world.seed.passwords["staff"])
+    page = v.page
+    confirm_shelter(page, str(world.shelters["flood"]))
+    shed: list[str] = []
+
+    def busy(route):
+        shed.append(route.request.url)
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "0"},
+            json={"error": {"code": "busy", "message_ja": "混み合っています", "message_en": "Busy"}},
+        )
+
+    page.route("**/checkins", busy)
+    page.fill("#evac-scan", token)
+    page.press("#evac-scan", "Enter")
+    page.wait_for_selector('#evac-feedback[data-result="queued"]', timeout=15000)
+    assert "混み合っています" in page.text_content("#evac-feedback")
+    page.wait_for_selector('#evac-pending[data-count="1"]', state="attached")
+    assert len(shed) >= 4 and events_of(app_engine, token) == 0  # request()'s own waits came first
+    page.unroute("**/checkins")
+    page.wait_for_selector('#evac-pending[data-count="0"]', state="attached", timeout=15000)
+    page.wait_for_selector('#evac-feedback[data-result="entered"]')
+    assert events_of(app_engine, token) == 1
+
+
 def test_resident_form_shows_a_qr_code(env, visit):  # noqa: F811
     v = visit()
     page = v.page

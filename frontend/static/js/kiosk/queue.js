@@ -1,7 +1,8 @@
 /* The kiosk's outbox: every scan becomes an event with a client event id, kept in localStorage and sent
- * in order. An event leaves the outbox only once the server answered it (any HTTP status), so a kiosk
- * that loses its connection sends its events later, and the server's UNIQUE client_event_id makes a
- * resend count once. Sent again on 'online' and every few seconds. */
+ * in order. An event leaves the outbox only once the server answered it (any HTTP status but 503 and
+ * 429, which say that a busy server did not look at it), so a kiosk that loses its connection, or
+ * meets a server shedding load, sends its events later, and the server's UNIQUE client_event_id makes
+ * a resend count once. Sent again on 'online' and every few seconds. */
 
 import {ApiError, send} from '../lib/api.js';
 
@@ -38,8 +39,9 @@ function load() {
 }
 
 /** The outbox. Callbacks: onCount(n) after every change, onAnswer(event, answer) for a recorded scan,
- * onRefused(event, ApiError) for a refusal, onOffline(n) when the network failed, onOnline(). */
-export function outbox({onCount, onAnswer, onRefused, onOffline, onOnline}) {
+ * onRefused(event, ApiError) for a refusal, onOffline(n) when the network failed, onBusy(n) when the
+ * server shed it (503/429: kept, sent again), onOnline(). */
+export function outbox({onCount, onAnswer, onRefused, onOffline, onBusy, onOnline}) {
   const id = kioskId();
   let sending = false;
 
@@ -67,7 +69,11 @@ export function outbox({onCount, onAnswer, onRefused, onOffline, onOnline}) {
       onAnswer(event, answer);
       again = true;
     } catch (error) {
-      if (error instanceof ApiError && error.status !== 0) {
+      if (error instanceof ApiError && (error.status === 503 || error.status === 429)) {
+        // Shed by a busy server, after request()'s own waits: nothing was stored. Kept and sent
+        // again on the next round, as a scan made offline is (the client event id counts it once).
+        onBusy(load().length);
+      } else if (error instanceof ApiError && error.status !== 0) {
         // Answered: done with this event, whatever the answer.
         save(load().filter((e) => e.client_event_id !== event.client_event_id));
         onOnline();

@@ -124,6 +124,9 @@ const box = outbox({
     setOnline(false);
     show('queued', [{text: format(t.queued, {n})}]);
   },
+  onBusy(n) {
+    show('queued', [{text: format(t.busy_queued, {n})}]);
+  },
   onOnline() { setOnline(true); },
 });
 
