@@ -218,20 +218,15 @@ def read_only(engine: Engine, roles: Iterable[str] = ()) -> Iterator[Connection]
         with engine.connect() as conn, _driver_flag(conn, "autocommit", True):
             yield conn
         return
-    with engine.connect() as conn:
-        driver = conn.connection.dbapi_connection
-        driver.read_only = True
+    # Never back to the pool still read only (a later write would fail): _driver_flag puts it back,
+    # after the rollback (psycopg cannot change it inside a transaction), or invalidates the connection.
+    with engine.connect() as conn, _driver_flag(conn, "read_only", True):
         try:
             if roles:
                 set_roles(conn, roles)
             yield conn
         finally:
-            try:
-                conn.rollback()
-                driver.read_only = None
-            except Exception:
-                conn.invalidate()  # never back to the pool still read-only (a later write would fail)
-                raise
+            conn.rollback()
 
 
 def psycopg_dsn(url: str) -> str:
