@@ -18,6 +18,7 @@ from gisapp import migrate
 from gisapp.db import make_engine
 from gisapp.localstack import LocalStack
 from gisapp.settings import Settings
+from tests import halves
 
 
 def free_port() -> int:
@@ -173,41 +174,8 @@ def _login_locks_lifted(settings):
     yield
 
 
-DURATIONS = Path(__file__).with_name("durations.json")
-_DEFAULT_FILE_SECONDS = 10.0  # a file not yet in durations.json
-
-
-def _file_seconds() -> dict[str, float]:
-    try:
-        return {k: float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
-    except (OSError, ValueError):
-        return {}
-
-
-def split_in_groups(files: list[str], seconds: dict[str, float], groups: int = 2) -> dict[str, str]:
-    """Longest file first onto the lighter group (LPT), so the halves end together: the suite's wall time
-    is its slower half's."""
-    load = [0.0] * groups
-    out: dict[str, str] = {}
-    for name in sorted(files, key=lambda n: (-seconds.get(n, _DEFAULT_FILE_SECONDS), n)):
-        index = load.index(min(load))
-        load[index] += seconds.get(name, _DEFAULT_FILE_SECONDS)
-        out[name] = f"half-{index}"
-    return out
-
-
-def pytest_collection_modifyitems(config, items):
-    """Two halves in parallel (``make test``: ``pytest -n 2 --dist loadgroup``). The test files are
-    split in two fixed groups, each run by one worker in file order with a stack of its own (PostGIS,
-    Mosquitto, servers: every session fixture is per worker). A file's tests share one database with the
-    files before it, exactly as in a serial run, so the order within a group is the serial order. The
-    split balances the files' recorded durations (tests/durations.json, written by a run with
-    GISAPP_RECORD_DURATIONS=1). Without -n, nothing changes."""
-    if getattr(config.option, "dist", "no") == "no":
-        return
-    group = split_in_groups(sorted({item.path.name for item in items}), _file_seconds())
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group[item.path.name]))
+# The two halves of `make test` (tests/halves.py): xdist asks this module for its scheduler.
+pytest_xdist_make_scheduler = halves.pytest_xdist_make_scheduler
 
 
 _RECORDED: dict[str, float] = {}
@@ -222,5 +190,5 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("GISAPP_RECORD_DURATIONS") and not hasattr(session.config, "workerinput") and _RECORDED:
-        merged = {**_file_seconds(), **{k: round(v, 1) for k, v in _RECORDED.items()}}
-        DURATIONS.write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n")
+        merged = {**halves.file_seconds(), **{k: round(v, 1) for k, v in _RECORDED.items()}}
+        halves.DURATIONS.write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n")
