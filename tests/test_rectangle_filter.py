@@ -68,21 +68,22 @@ def layer(app_engine: Engine, public_client) -> dict[int, str]:
     """{feature id: name} of a public hazard layer around the rectangle."""
     dept = seed(app_engine, "rectfilter").dept_id
     shapes = {**_named(), **{f"scattered {i}": g for i, g in enumerate(_scattered(400))}}
-    ids = {}
     with app_engine.begin() as conn:
         db.set_roles(conn, ["admin"])
         layer_id = _layer(conn, SLUG, "public", "hazard_area", "MultiPolygon", dept)
         conn.execute(text("DELETE FROM gis.hazard_area WHERE layer_id = :l"), {"l": layer_id})
-        for name, geom in shapes.items():
-            ids[
-                conn.execute(
-                    text(
-                        "INSERT INTO gis.hazard_area (layer_id, hazard_type, name, source_key, geom)"
-                        " VALUES (:l, 'flood', :name, :name, ST_Multi(ST_GeomFromText(:wkt, 4326))) RETURNING id"
-                    ),
-                    {"l": layer_id, "name": name, "wkt": geom.wkt},
-                ).scalar_one()
-            ] = name
+        # One statement: the table's statement triggers (the layer's revision, the overlay of the
+        # people needing help on the hazard areas) run once, not once per feature.
+        rows = conn.execute(
+            text(
+                "INSERT INTO gis.hazard_area (layer_id, hazard_type, name, source_key, geom)"
+                " SELECT :l, 'flood', n, n, ST_Multi(ST_GeomFromText(w, 4326))"
+                " FROM unnest(CAST(:names AS text[]), CAST(:wkts AS text[])) AS s(n, w) RETURNING id, name"
+            ),
+            {"l": layer_id, "names": list(shapes), "wkts": [g.wkt for g in shapes.values()]},
+        )
+        ids = {row.id: row.name for row in rows}
+    assert sorted(ids.values()) == sorted(shapes)
     wait_until(lambda: public_client.get(f"/ogc/collections/{SLUG}/items").status_code == 200, 5)
     return ids
 
