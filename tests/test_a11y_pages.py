@@ -10,6 +10,7 @@ logins reused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.request
@@ -22,6 +23,7 @@ from sqlalchemy import text
 
 from gisapp.ops import citizen_view
 from tests.a11y import axe_violations, check
+from tests.support import wait_until
 from tests.test_pages_browser import Visit, browser, demo_users, servers  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -437,6 +439,14 @@ class Session:
                 json.dump(self.found, f, ensure_ascii=False, indent=1)
 
 
+def _focus_reaches(page, element_id: str) -> None:
+    """The focus is on ``element_id`` within 5 s (polled: the page's CSP forbids wait_for_function's eval)."""
+    where = lambda: page.evaluate("() => document.activeElement && document.activeElement.id")  # noqa: E731
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: where() == element_id, 5, 0.05)
+    assert where() == element_id
+
+
 def _unavailable() -> dict:
     return {
         "error": {"code": "unavailable", "message_ja": "一時的に利用できません", "message_en": "Unavailable"}
@@ -487,14 +497,15 @@ def test_a_refused_login_keeps_the_name_and_puts_the_keyboard_on_the_password(se
     try:
         page = v.page
         page.goto(session.servers["internal"].url + "/login?next=%2Fhq")
-        assert page.evaluate("document.activeElement.id") == "username"
+        # autofocus is applied at the page's next rendering step, which may come after the load event
+        _focus_reaches(page, "username")
         page.keyboard.type("hq")
         page.keyboard.press("Tab")
         page.keyboard.type("not-the-password")
         page.keyboard.press("Enter")
         page.wait_for_selector("#login-failed[role='alert']")
         assert page.input_value("#username") == "hq"
-        assert page.evaluate("document.activeElement.id") == "password"
+        _focus_reaches(page, "password")
         for field in ("#username", "#password"):
             assert page.get_attribute(field, "aria-invalid") == "true"
             assert page.get_attribute(field, "aria-describedby") == "login-failed"
