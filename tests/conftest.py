@@ -184,7 +184,7 @@ _RECORDED: dict[str, float] = {}
 def pytest_runtest_logreport(report):
     # On the controller too under xdist: every worker's reports pass through it.
     if os.environ.get("GISAPP_RECORD_DURATIONS"):
-        name = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        name = halves.file_of(report.nodeid)
         _RECORDED[name] = _RECORDED.get(name, 0.0) + report.duration
 
 
