@@ -15,6 +15,13 @@ TARGETS = (
     ("z14 cold", "tipg", 0.8),
 )
 MIN_WARM_RPS = 5000
+# Not targets, but regressions to see at once (the targets only judge the public instance): the
+# internal instance (department staff, QGIS) far slower than the public one on the same query, or
+# this checkout slower than --baseline's.
+INTERNAL = "gisapp internal"
+BASELINE = "gisapp baseline"
+WATCH = ((INTERNAL, OURS, 2.0), (OURS, BASELINE, 1.15))  # (slower, than, by more than this)
+WATCH_MIN_MS = 0.5  # and by more than this on the medians: a warm tile's 0.7 vs 0.8 ms is the client's noise
 
 
 def _q(values: list[float], q: float) -> float:
@@ -65,6 +72,24 @@ def _cell(entry: dict) -> str:
 
 def _rcell(r: dict | None) -> str:
     return f"{r['median']:.2f} [{r['min']:.2f}–{r['max']:.2f}]" if r else "—"
+
+
+def _median(case, name: str) -> float:
+    return statistics.median([v for r in case.samples[name] for v in r])
+
+
+def watch(cases) -> list[dict]:
+    """The cases where one gisapp instance is slower than another by more than WATCH allows, on the
+    median of the per-round ratios (slower ÷ than), and by more than WATCH_MIN_MS."""
+    found = []
+    for slow, fast, limit in WATCH:
+        for c in cases:
+            r = ratios(c, slow, fast)
+            if r is None or r["median"] <= limit:
+                continue
+            if (_median(c, slow) - _median(c, fast)) * 1000 > WATCH_MIN_MS:
+                found.append({"figure": c.key, "slower": slow, "than": fast, "ratio": r, "limit": limit})
+    return found
 
 
 def report(cases, throughput: dict, meta: dict, path: Path) -> None:
@@ -138,11 +163,21 @@ def report(cases, throughput: dict, meta: dict, path: Path) -> None:
     for c in missed:
         got = _rcell(c["ratio"]) if "ratio" in c else f"{c['rps']:,.0f} req/s"
         print(f"  missed: {c['figure']} vs {c['peer'] or '—'}: {got} (target {c['target']})")
+    watched = watch(cases)
+    if watched:
+        print(
+            f"\nwatch (not targets): {len(watched)} case(s) where a gisapp instance is much slower than another"
+        )
+    for w in watched:
+        print(
+            f"  {w['figure']}: {w['slower']} ÷ {w['than']} = {_rcell(w['ratio'])} (watch above {w['limit']})"
+        )
     loads = [ld["loadavg"][0] for ld in meta["load"]]
     print(f"load average (1 min) over the run: {min(loads):.1f}–{max(loads):.1f} on {meta['load'][0]['cpus']} cpus;"
           f" pytest processes seen: {max(ld['pytest_processes'] for ld in meta['load'])}")  # fmt: skip
 
-    doc = {"meta": meta, "figures": figures, "ratios": rat, "throughput": wrk_out, "targets": checks}
+    doc = {"meta": meta, "figures": figures, "ratios": rat, "throughput": wrk_out, "targets": checks,
+           "watch": watched}  # fmt: skip
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
     print(f"figures written to {path}")
 

@@ -29,7 +29,9 @@ A server answering 400 to a case (a filter it does not support) is reported "uns
 ``--keep`` leaves the stack with its data running; ``--attach DIR`` measures on such a stack again.
 ``--baseline DIR`` adds "gisapp baseline": the public instance of another checkout (the code before a
 change), interleaved like the rest, so a before/after comes from one run.
-No figure is asserted anywhere: this prints them and writes them to the JSON file.
+No figure is asserted anywhere: this prints them and writes them to the JSON file, with the issue's
+targets (for the public instance) and "watch" lines: the internal instance more than 2x slower than
+the public one on a case, or this checkout more than 1.15x slower than the baseline (bench/_report.py).
 """
 
 from __future__ import annotations
