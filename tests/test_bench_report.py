@@ -1,7 +1,7 @@
 """bench/_report.py's watch lines: a gisapp instance far slower than another on the same case is
 printed even when every issue target is met (the targets judge the public instance only). Found when
 a change left the public instance's S_INTERSECTS pages faster and the internal instance's bbox pages
-of roads 3.5x slower (a parallel plan): every target still read "met"."""
+of roads 3-4x slower (a parallel plan): every target still read "met"."""
 
 from __future__ import annotations
 
